@@ -1,0 +1,40 @@
+// One lint config for the whole repo. The module-boundary rule is the architecture:
+// a service never imports another service, libs never import services, and a scoped
+// project may only import its own scope or shared libs (DESIGN.md, "Shape of the code").
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import nx from '@nx/eslint-plugin';
+
+export default [
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/generated/**', 'guests/**', '.nx/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.mjs', '**/*.js'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: true,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib', 'type:service'] },
+            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+            { sourceTag: 'scope:cpu', onlyDependOnLibsWithTags: ['scope:cpu', 'scope:shared'] },
+            { sourceTag: 'scope:mmu', onlyDependOnLibsWithTags: ['scope:mmu', 'scope:shared'] },
+            { sourceTag: 'scope:io', onlyDependOnLibsWithTags: ['scope:io', 'scope:shared'] },
+            { sourceTag: 'scope:dom0', onlyDependOnLibsWithTags: ['scope:dom0', 'scope:shared'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.mjs', 'scripts/**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+];
