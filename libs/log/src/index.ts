@@ -1,0 +1,1 @@
+export { createLogger, vmLogger, parseLogLevel, LOG_LEVELS, type Logger, type LoggerOptions } from './logger.js';

@@ -1,0 +1,16 @@
+export { RpcServer, unary, loggingInterceptor, type RpcServerOptions } from './server.js';
+export { RpcClient, deadlineIn, DEFAULT_DEADLINE_MS, type CallOptions, type RpcClientOptions, type UnaryMethod } from './client.js';
+export { HealthService, type ServingStatus } from './health.js';
+export { checkHealth, waitForServing } from './health-client.js';
+export {
+  RpcError,
+  toRpcError,
+  invalidArgument,
+  notFound,
+  alreadyExists,
+  failedPrecondition,
+  resourceExhausted,
+  unavailable,
+  type RpcCode,
+} from './errors.js';
+export { parseHostPort, type HostPort } from './address.js';
