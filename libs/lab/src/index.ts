@@ -1,0 +1,12 @@
+export { Lab, type LabOptions, type ServiceProcess } from './lab.js';
+export { startNatsServer, findNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats-server.js';
+export { freePort, isListening, waitForPort } from './ports.js';
+export {
+  DEFAULT_PORTS,
+  SERVICE_ENV,
+  SERVICE_ORDER,
+  REPO_ROOT,
+  CLI_MAIN,
+  serviceMain,
+  type ServiceName,
+} from './services.js';

@@ -1,0 +1,147 @@
+// A lab: nats-server plus the four services as child processes, started in dependency order,
+// each waited on through grpc.health.v1, stopped in reverse order. `splitvisor up` and the
+// whole-system tests both use it, so what the tests run is what people run.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { waitForServing } from '@splitvisor/rpc';
+import { startNatsServer, type NatsServerHandle } from './nats-server.js';
+import { freePort } from './ports.js';
+import { DEFAULT_PORTS, SERVICE_ORDER, serviceMain, type ServiceName } from './services.js';
+
+export interface LabOptions {
+  /** Use this NATS instead of starting one. */
+  natsUrl?: string;
+  /** Fixed ports; otherwise free ones are picked (defaults would clash between labs). */
+  ports?: Partial<Record<ServiceName, number>>;
+  /** Use the default ports 50051..50054 where free. */
+  preferDefaultPorts?: boolean;
+  host?: string;
+  logLevel?: string;
+  /** Each line a service prints, with its name. */
+  onLine?: (service: ServiceName | 'nats', line: string) => void;
+  /** Extra environment for every service, or per service. */
+  env?: Record<string, string>;
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Which services to start (default: all four). */
+  only?: readonly ServiceName[];
+  healthTimeoutMs?: number;
+}
+
+export interface ServiceProcess {
+  readonly name: ServiceName;
+  readonly address: string;
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export class Lab {
+  readonly services = new Map<ServiceName, ServiceProcess>();
+  private stopping = false;
+
+  private constructor(
+    readonly natsUrl: string,
+    readonly addresses: Record<ServiceName, string>,
+    private readonly nats: NatsServerHandle | undefined,
+    private readonly opts: LabOptions,
+  ) {}
+
+  static async start(opts: LabOptions = {}): Promise<Lab> {
+    const host = opts.host ?? '127.0.0.1';
+    let nats: NatsServerHandle | undefined;
+    if (!opts.natsUrl) nats = await startNatsServer({ host, onLog: (l) => opts.onLine?.('nats', l) });
+    const addresses = {} as Record<ServiceName, string>;
+    for (const name of SERVICE_ORDER) {
+      let port = opts.ports?.[name];
+      if (port === undefined && opts.preferDefaultPorts) {
+        const { isListening } = await import('./ports.js');
+        if (!(await isListening(DEFAULT_PORTS[name], host))) port = DEFAULT_PORTS[name];
+      }
+      addresses[name] = `${host}:${port ?? (await freePort(host))}`;
+    }
+    const lab = new Lab(opts.natsUrl ?? nats!.url, addresses, nats, opts);
+    try {
+      for (const name of opts.only ?? SERVICE_ORDER) await lab.startService(name);
+    } catch (e) {
+      await lab.stop();
+      throw e;
+    }
+    return lab;
+  }
+
+  envFor(name: ServiceName): Record<string, string> {
+    return {
+      SPLITVISOR_NATS_URL: this.natsUrl,
+      SPLITVISOR_LISTEN: this.addresses[name],
+      SPLITVISOR_LOG_LEVEL: this.opts.logLevel ?? 'info',
+      SPLITVISOR_MMU_ADDR: this.addresses.mmu,
+      SPLITVISOR_IO_ADDR: this.addresses['io-backend'],
+      SPLITVISOR_CPU_ADDR: this.addresses.cpu,
+      ...(this.opts.env ?? {}),
+      ...(this.opts.serviceEnv?.[name] ?? {}),
+    };
+  }
+
+  /** Starts (or restarts) one service and waits until its health says SERVING. */
+  async startService(name: ServiceName): Promise<ServiceProcess> {
+    const main = serviceMain(name);
+    if (!existsSync(main)) throw new Error(`${name}: ${main} does not exist; build first (npm run build)`);
+    const child = spawn(process.execPath, [main], {
+      env: { ...process.env, ...this.envFor(name) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const tail: string[] = [];
+    const onData = (b: Buffer) => {
+      for (const line of b.toString().split('\n')) {
+        if (!line) continue;
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
+        this.opts.onLine?.(name, line);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const proc: ServiceProcess = { name, address: this.addresses[name], child, exited };
+    this.services.set(name, proc);
+    try {
+      await Promise.race([
+        waitForServing(proc.address, this.opts.healthTimeoutMs ?? 20_000),
+        exited.then((x) => {
+          throw new Error(`${name} exited (code ${x.code}, signal ${x.signal}) before serving:\n${tail.join('\n')}`);
+        }),
+      ]);
+    } catch (e) {
+      child.kill('SIGKILL');
+      throw e;
+    }
+    return proc;
+  }
+
+  /** Sends a signal to one service and waits for it to exit (fault injection: SIGKILL). */
+  async signalService(name: ServiceName, sig: NodeJS.Signals, timeoutMs = 10_000) {
+    const p = this.services.get(name);
+    if (!p) throw new Error(`${name} is not running in this lab`);
+    p.child.kill(sig);
+    const t = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
+    const res = await p.exited;
+    clearTimeout(t);
+    return res;
+  }
+
+  get running(): boolean {
+    return !this.stopping;
+  }
+
+  /** SIGTERM to every service in reverse start order, then NATS. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const name of [...SERVICE_ORDER].reverse()) {
+      const p = this.services.get(name);
+      if (p && p.child.exitCode === null && p.child.signalCode === null) await this.signalService(name, 'SIGTERM');
+    }
+    await this.nats?.stop();
+  }
+}

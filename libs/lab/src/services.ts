@@ -1,0 +1,41 @@
+// The four services as processes: where each one's entry point is, its default port and the
+// environment it reads. deploy/compose.yaml and deploy/services.json say the same; a test
+// checks they agree.
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type ServiceName = 'mmu' | 'io-backend' | 'cpu' | 'dom0';
+
+/** Start order follows the dependency direction: io-backend -> mmu; cpu -> {mmu, io}; dom0 -> all. */
+export const SERVICE_ORDER: readonly ServiceName[] = ['mmu', 'io-backend', 'cpu', 'dom0'];
+
+export const DEFAULT_PORTS: Record<ServiceName, number> = {
+  dom0: 50051,
+  cpu: 50052,
+  mmu: 50053,
+  'io-backend': 50054,
+};
+
+/** The environment variables each service reads (flags of the same meaning exist too). */
+export const SERVICE_ENV: Record<ServiceName, readonly string[]> = {
+  mmu: ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_POOL_MIB'],
+  'io-backend': ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_ADDR'],
+  cpu: ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_ADDR', 'SPLITVISOR_IO_ADDR'],
+  dom0: [
+    'SPLITVISOR_NATS_URL',
+    'SPLITVISOR_LISTEN',
+    'SPLITVISOR_LOG_LEVEL',
+    'SPLITVISOR_CPU_ADDR',
+    'SPLITVISOR_MMU_ADDR',
+    'SPLITVISOR_IO_ADDR',
+  ],
+};
+
+/** The repository root (libs/lab/{src,dist}/ -> ../../..). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export function serviceMain(name: ServiceName): string {
+  return resolve(REPO_ROOT, 'services', name, 'dist', 'main.js');
+}
+
+export const CLI_MAIN = resolve(REPO_ROOT, 'services', 'dom0', 'dist', 'cli.js');
