@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsoleOutputCodec, LifecycleEventCodec, type EventsV1 } from '@splitvisor/proto';
+import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
+import { Bus, checkVmId, kvKeys, streams, subjects, vmOfSubject } from './index.js';
+
+let nats: TestNats;
+let a: Bus;
+let b: Bus;
+beforeAll(async () => {
+  nats = await startTestNats();
+  a = await Bus.connect({ url: nats.url, name: 'a', log: silentLogger() });
+  b = await Bus.connect({ url: nats.url, name: 'b', log: silentLogger() });
+  await a.ensureStreams();
+});
+afterAll(async () => {
+  await a?.drain();
+  await b?.drain();
+  await nats?.stop();
+});
+
+const until = async (cond: () => boolean, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('subjects', () => {
+  it('refuses VM ids that would break a subject', () => {
+    expect(() => subjects.consoleOut('a.b')).toThrow(/vm id: "a.b" must be 1-63 characters/);
+    expect(() => subjects.lifecycle('*')).toThrow(/"\*"/);
+    expect(() => checkVmId('')).toThrow();
+    expect(subjects.consoleOut('web-1')).toBe('sv.vm.web-1.console.out');
+    expect(vmOfSubject('sv.vm.web-1.lifecycle')).toBe('web-1');
+    expect(kvKeys.vmState('web-1')).toBe('vm.web-1.state');
+  });
+});
+
+describe('bus over a real nats-server', () => {
+  it('delivers typed core messages and drops malformed ones', async () => {
+    const got: EventsV1.LifecycleEvent__Output[] = [];
+    const unsub = b.subscribe(subjects.allLifecycle, LifecycleEventCodec, (m) => got.push(m));
+    await b.nc.flush();
+    a.nc.publish(subjects.lifecycle('x'), Uint8Array.from([0xff, 0xff, 0xff]));
+    a.publish(subjects.lifecycle('x'), LifecycleEventCodec, { vmId: 'x', kind: 'LIFECYCLE_STARTED', source: 'test' });
+    await until(() => got.length === 1);
+    expect(got[0]).toMatchObject({ vmId: 'x', kind: 'LIFECYCLE_STARTED', source: 'test' });
+    unsub();
+  });
+
+  it('keeps console history for a late reader, in order, then follows live', async () => {
+    for (const s of ['one ', 'two ', 'three ']) {
+      await a.publishDurable(subjects.consoleOut('late'), ConsoleOutputCodec, { vmId: 'late', data: Buffer.from(s) });
+    }
+    let text = '';
+    const stop = await b.replay(streams.console, subjects.consoleOut('late'), ConsoleOutputCodec, (m) => {
+      text += Buffer.from(m.data).toString();
+    });
+    await until(() => text === 'one two three ');
+    await a.publishDurable(subjects.consoleOut('late'), ConsoleOutputCodec, { vmId: 'late', data: Buffer.from('live') });
+    await until(() => text === 'one two three live');
+    stop();
+  });
+
+  it('stores state in KV under the xenstore-like tree', async () => {
+    const kv = await a.kv();
+    await kv.put(kvKeys.vmState('k1'), 'running');
+    const kvB = await b.kv();
+    const e = await kvB.get(kvKeys.vmState('k1'));
+    expect(e?.string()).toBe('running');
+  });
+});

@@ -1,0 +1,158 @@
+// The NATS side of a service: one connection that reconnects forever, typed publish and
+// subscribe with protobuf payloads, JetStream streams for history, KV for state.
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, DeliverPolicy, type JetStreamClient, type ConsumerMessages } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { Codec } from '@splitvisor/proto';
+import type { Logger } from '@splitvisor/log';
+import { KV_BUCKET, streams, type StreamSpec } from './subjects.js';
+
+export interface BusOptions {
+  url: string;
+  /** Connection name as nats-server reports it: the service name. */
+  name: string;
+  log: Logger;
+  /** How long to keep trying the first connect (later disconnects retry forever). */
+  connectTimeoutMs?: number;
+}
+
+export interface Unsubscribe {
+  (): void;
+}
+
+export class Bus {
+  private js?: JetStreamClient;
+  private kvBucket?: Promise<KV>;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly log: Logger,
+  ) {}
+
+  static async connect(opts: BusOptions): Promise<Bus> {
+    const end = Date.now() + (opts.connectTimeoutMs ?? 10_000);
+    let lastErr: unknown;
+    while (Date.now() < end) {
+      try {
+        const nc = await connect({
+          servers: opts.url,
+          name: opts.name,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          timeout: 2000,
+        });
+        const bus = new Bus(nc, opts.log);
+        bus.watchStatus();
+        return bus;
+      } catch (e) {
+        lastErr = e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    throw new Error(`cannot connect to NATS at ${opts.url}: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`);
+  }
+
+  private watchStatus(): void {
+    void (async () => {
+      for await (const s of this.nc.status()) {
+        if (s.type === 'disconnect') this.log.warn({ nats: s.type }, 'NATS disconnected; reconnecting');
+        else if (s.type === 'reconnect') this.log.info({ nats: s.type }, 'NATS reconnected');
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Core NATS, at most once: for live data (typed input) and level state. */
+  publish<In, Out>(subject: string, codec: Codec<In, Out>, msg: In): void {
+    this.nc.publish(subject, codec.encode(msg));
+  }
+
+  /** Calls `handler` for each message; a payload that does not decode is logged and dropped. */
+  subscribe<In, Out>(subject: string, codec: Codec<In, Out>, handler: (msg: Out, subject: string) => void): Unsubscribe {
+    const sub: Subscription = this.nc.subscribe(subject, {
+      callback: (err, m) => {
+        if (err) {
+          this.log.warn({ subject, err: err.message }, 'subscription error');
+          return;
+        }
+        let decoded: Out;
+        try {
+          decoded = codec.decode(m.data);
+        } catch (e) {
+          this.log.warn({ subject: m.subject, err: (e as Error).message }, 'dropped malformed message');
+          return;
+        }
+        handler(decoded, m.subject);
+      },
+    });
+    return () => sub.unsubscribe();
+  }
+
+  private jetstream(): JetStreamClient {
+    this.js ??= jetstream(this.nc);
+    return this.js;
+  }
+
+  /** Creates or updates the system's streams; every publisher of history calls this once. */
+  async ensureStreams(specs: readonly StreamSpec[] = Object.values(streams)): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    for (const s of specs) {
+      const config = {
+        name: s.name,
+        subjects: s.subjects,
+        max_msgs_per_subject: s.maxMsgsPerSubject,
+        max_age: s.maxAgeSeconds * 1e9,
+      };
+      try {
+        await jsm.streams.info(s.name);
+        await jsm.streams.update(s.name, config);
+      } catch {
+        await jsm.streams.add(config);
+      }
+    }
+  }
+
+  /** JetStream publish: stored, so a late reader sees it. Resolves once the server has it. */
+  async publishDurable<In, Out>(subject: string, codec: Codec<In, Out>, msg: In): Promise<void> {
+    await this.jetstream().publish(subject, codec.encode(msg));
+  }
+
+  /**
+   * Reads a stream's history for `subject` from the start, then follows it live, in order.
+   * Returns a function that stops reading.
+   */
+  async replay<In, Out>(
+    stream: StreamSpec,
+    subject: string,
+    codec: Codec<In, Out>,
+    handler: (msg: Out, subject: string) => void,
+    from: 'start' | 'new' = 'start',
+  ): Promise<Unsubscribe> {
+    const consumer = await this.jetstream().consumers.get(stream.name, {
+      filter_subjects: subject,
+      deliver_policy: from === 'start' ? DeliverPolicy.All : DeliverPolicy.New,
+    });
+    const messages: ConsumerMessages = await consumer.consume();
+    void (async () => {
+      for await (const m of messages) {
+        try {
+          handler(codec.decode(m.data), m.subject);
+        } catch (e) {
+          this.log.warn({ subject: m.subject, err: (e as Error).message }, 'dropped malformed stored message');
+        }
+      }
+    })().catch(() => undefined);
+    return () => void messages.stop();
+  }
+
+  /** The system's KV bucket (created on first use). */
+  kv(): Promise<KV> {
+    this.kvBucket ??= new Kvm(this.nc).create(KV_BUCKET, { history: 5 });
+    return this.kvBucket;
+  }
+
+  /** Flushes what was published and closes: every published event reaches the server. */
+  async drain(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain();
+  }
+}
