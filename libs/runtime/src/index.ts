@@ -1,0 +1,2 @@
+export { runService, commonOptions, type ServiceDefinition, type ServiceContext, type RunningService, type CommonConfig } from './service.js';
+export { parseConfig, parsers, usage, ConfigError, type OptionSpec, type OptionSpecs } from './config.js';

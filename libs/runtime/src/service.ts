@@ -1,0 +1,97 @@
+// The common life of a service process: parse config, log, connect NATS, serve gRPC with
+// health, and on SIGTERM/SIGINT stop in order (health NOT_SERVING, the service's own stop,
+// in-flight calls finish or time out, NATS drained), then exit 0.
+import { createLogger, type Logger } from '@splitvisor/log';
+import { RpcServer } from '@splitvisor/rpc';
+import { Bus } from '@splitvisor/bus';
+import { DEFAULT_PORTS, type ServiceName } from '@splitvisor/lab';
+import { ConfigError, parseConfig, parsers, usage, type OptionSpecs } from './config.js';
+
+export interface CommonConfig {
+  nats: string;
+  listen: string;
+  logLevel: string;
+}
+
+export function commonOptions(name: ServiceName): OptionSpecs<CommonConfig> {
+  return {
+    nats: { flag: 'nats', env: 'SPLITVISOR_NATS_URL', help: 'NATS server URL', default: 'nats://127.0.0.1:4222', parse: parsers.natsUrl },
+    listen: {
+      flag: 'listen',
+      env: 'SPLITVISOR_LISTEN',
+      help: 'gRPC listen address host:port',
+      default: `127.0.0.1:${DEFAULT_PORTS[name]}`,
+      parse: parsers.hostPort,
+    },
+    logLevel: { flag: 'log-level', env: 'SPLITVISOR_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace', default: 'info', parse: parsers.logLevel },
+  };
+}
+
+export interface ServiceContext<C> {
+  config: C & CommonConfig;
+  log: Logger;
+  bus: Bus;
+  server: RpcServer;
+}
+
+export interface RunningService {
+  /** Called on SIGTERM before the gRPC server stops: finish or fail in-flight work. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceDefinition<C> {
+  name: ServiceName;
+  /** The gRPC service name announced in health, e.g. splitvisor.cpu.v1.Cpu. */
+  grpcService: string;
+  options: OptionSpecs<C>;
+  /** Registers handlers on ctx.server (which starts after this returns) and starts work. */
+  setup(ctx: ServiceContext<C>): Promise<RunningService>;
+}
+
+export async function runService<C>(def: ServiceDefinition<C>, argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const specs = { ...commonOptions(def.name), ...def.options } as OptionSpecs<C & CommonConfig>;
+  if (argv.includes('--help')) {
+    process.stdout.write(usage(def.name, specs));
+    return;
+  }
+  let config: C & CommonConfig;
+  try {
+    config = parseConfig(specs, argv, env);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof Error) {
+      process.stderr.write(`${def.name}: ${e.message}\n${usage(def.name, specs)}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = createLogger({ service: def.name, level: config.logLevel });
+  try {
+    const bus = await Bus.connect({ url: config.nats, name: def.name, log });
+    const server = new RpcServer({ name: def.grpcService, listen: config.listen, log });
+    const running = await def.setup({ config, log, bus, server });
+    const port = await server.start();
+    log.info({ listen: config.listen, port, nats: config.nats, pid: process.pid }, `${def.name} serving`);
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, `${def.name} stopping`);
+      server.health.shutdown();
+      try {
+        await running.stop();
+        await server.stop(5000);
+        await bus.drain();
+        log.info(`${def.name} stopped`);
+        process.exit(0);
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'unclean stop');
+        process.exit(1);
+      }
+    };
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, `${def.name} failed to start`);
+    process.exit(1);
+  }
+}
