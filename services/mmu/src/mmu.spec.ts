@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { DRAM_BASE, PAGE_SIZE } from '@splitvisor/platform';
+import { MemError } from './errors.js';
+import { FramePool } from './frame-pool.js';
+import { Mmu } from './mmu.js';
+
+const MIB = 1024 * 1024;
+
+function refusal(fn: () => unknown): { kind: string; message: string } {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof MemError)) throw e;
+    return { kind: e.kind, message: e.message };
+  }
+  throw new Error('expected a MemError');
+}
+
+describe('Mmu', () => {
+  it('creates, finds and releases VMs, sharing one pool', () => {
+    const mmu = new Mmu(FramePool.ofMib(64));
+    const a = mmu.createVm('a', DRAM_BASE, 64 * MIB);
+    const b = mmu.createVm('b', DRAM_BASE, 64 * MIB); // overcommit: frames come on touch
+    a.write(DRAM_BASE, Buffer.alloc(3 * PAGE_SIZE, 1));
+    b.write(DRAM_BASE, Buffer.alloc(PAGE_SIZE, 1));
+    expect(mmu.vm('a')).toBe(a);
+    expect(mmu.totals()).toEqual({ vms: 2, residentPages: 4, poolFrames: 16384, freeFrames: 16380 });
+    expect(mmu.releaseVm('a')).toBe(3);
+    expect(mmu.totals()).toEqual({ vms: 1, residentPages: 1, poolFrames: 16384, freeFrames: 16383 });
+    expect(refusal(() => mmu.vm('a'))).toEqual({ kind: 'not-found', message: 'vm "a" not found' });
+    expect(refusal(() => mmu.releaseVm('a')).kind).toBe('not-found');
+    mmu.createVm('a', DRAM_BASE, MIB); // the id is free again
+  });
+
+  it('refuses bad ids, duplicates, bad layouts and RAM larger than the whole pool', () => {
+    const mmu = new Mmu(FramePool.ofMib(16));
+    mmu.createVm('web-1', DRAM_BASE, MIB);
+    expect(refusal(() => mmu.createVm('web-1', DRAM_BASE, MIB))).toEqual({ kind: 'exists', message: 'vm "web-1" already exists' });
+    expect(refusal(() => mmu.createVm('Bad.Id', DRAM_BASE, MIB))).toEqual({
+      kind: 'invalid',
+      message: 'vmId: "Bad.Id" must be 1-63 characters of a-z, 0-9 and \'-\', starting with a letter or digit',
+    });
+    expect(refusal(() => mmu.createVm('x', DRAM_BASE + 1, MIB)).message).toBe('ramBase 0x80000001 is not page-aligned (4096)');
+    expect(refusal(() => mmu.createVm('x', DRAM_BASE, 32 * MIB))).toEqual({
+      kind: 'exhausted',
+      message: 'vm "x" asks for 32 MiB of RAM but the host pool holds 16 MiB',
+    });
+    expect(refusal(() => mmu.vm(''))).toMatchObject({ kind: 'invalid' });
+  });
+
+  it('keeps a hostile id out of its messages beyond a short prefix', () => {
+    const mmu = new Mmu(FramePool.ofMib(1));
+    const { message } = refusal(() => mmu.vm('a'.repeat(100_000)));
+    expect(message.length).toBeLessThan(200);
+    expect(message).toContain(`"${'a'.repeat(80)}…"`);
+  });
+});
