@@ -124,7 +124,7 @@ export class Bus {
     stream: StreamSpec,
     subject: string,
     codec: Codec<In, Out>,
-    handler: (msg: Out, subject: string) => void,
+    handler: (msg: Out, subject: string, seq: number) => void,
     from: 'start' | 'new' = 'start',
   ): Promise<Unsubscribe> {
     const consumer = await this.jetstream().consumers.get(stream.name, {
@@ -135,13 +135,30 @@ export class Bus {
     void (async () => {
       for await (const m of messages) {
         try {
-          handler(codec.decode(m.data), m.subject);
+          handler(codec.decode(m.data), m.subject, m.seq);
         } catch (e) {
           this.log.warn({ subject: m.subject, err: (e as Error).message }, 'dropped malformed stored message');
         }
       }
     })().catch(() => undefined);
     return () => void messages.stop();
+  }
+
+  /** Sequence of the newest message stored for `subject` in `stream`, or 0 if none. */
+  async lastSeq(stream: StreamSpec, subject: string): Promise<number> {
+    const jsm = await jetstreamManager(this.nc);
+    try {
+      const m = await jsm.streams.getMessage(stream.name, { last_by_subj: subject });
+      return m?.seq ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Drops a stream's history for one subject (a new VM of an old name starts clean). */
+  async purge(stream: StreamSpec, subject: string): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    await jsm.streams.purge(stream.name, { filter: subject });
   }
 
   /** The system's KV bucket (created on first use). */

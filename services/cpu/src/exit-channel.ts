@@ -1,0 +1,63 @@
+// The synchronous exit path between a vCPU worker and its host thread. The worker posts an
+// exit (MMIO, page fetch) and blocks in Atomics.wait, as a vCPU thread blocks in KVM_RUN
+// while userspace handles the exit; the host thread does the gRPC call and wakes it.
+// Layout of the shared control block (Int32Array):
+
+/** 0 while the worker waits, 1 when the host has written the reply. */
+export const CTRL_REPLY = 0;
+/** ExitStatus of the reply. */
+export const CTRL_STATUS = 1;
+/** Read data, low and high 32 bits. */
+export const CTRL_LO = 2;
+export const CTRL_HI = 3;
+/** Set by the host to ask the worker to stop at its next batch boundary. */
+export const CTRL_STOP = 4;
+/** Bumped by the host to wake a worker idling in WFI. */
+export const CTRL_WAKE = 5;
+export const CTRL_WORDS = 8;
+
+export const ExitStatus = {
+  Ok: 0,
+  /** The device or memory refused: the guest sees an access fault. */
+  AccessFault: 1,
+  /** The exit could not be served (service down, deadline): the VM cannot go on. */
+  Failed: 2,
+  /** The access caused a poweroff (exit code in CTRL_LO) or reset: the vCPU stops now. */
+  Poweroff: 3,
+  Reset: 4,
+} as const;
+export type ExitStatusValue = (typeof ExitStatus)[keyof typeof ExitStatus];
+
+/** The exit table: one row per reason, as `perf kvm stat` shows it. */
+export const EXIT_REASONS = ['mmio-read', 'mmio-write', 'page-fetch', 'wfi'] as const;
+export type ExitReason = (typeof EXIT_REASONS)[number];
+/** Stats block (Float64Array): [instret, runSeconds, then count and total ms per reason]. */
+export const STATS_INSTRET = 0;
+export const STATS_RUN_SECONDS = 1;
+export const statsCountIndex = (i: number) => 2 + 2 * i;
+export const statsTimeIndex = (i: number) => 3 + 2 * i;
+export const STATS_WORDS = 2 + 2 * EXIT_REASONS.length;
+
+/** Messages from the worker to its host. */
+export type WorkerRequest =
+  | { kind: 'mmio'; addr: number; size: 1 | 2 | 4 | 8; write: boolean; lo: number; hi: number }
+  | { kind: 'fetch'; pageIndex: number; count: number; write: boolean }
+  | { kind: 'exited'; reason: string; exitCode: number; cause: VcpuExitCause }
+  | { kind: 'log'; level: 'info' | 'warn'; msg: string; fields: Record<string, unknown> };
+
+/** Why a vCPU stopped running for good. */
+export type VcpuExitCause = 'poweroff' | 'reset' | 'stopped' | 'fatal' | 'exit-failed';
+
+/** What the host gives the worker at start (workerData). */
+export interface WorkerInit {
+  vmId: string;
+  hartId: number;
+  ramBase: number;
+  ramSize: number;
+  entry: number;
+  dtbAddr: number;
+  ram: SharedArrayBuffer;
+  ctrl: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+  batch: number;
+}

@@ -1,0 +1,2 @@
+export { cpuService, type CpuConfig } from './service.js';
+export { VmManager } from './vm-manager.js';

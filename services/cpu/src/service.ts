@@ -1,0 +1,40 @@
+import { protos, type IoV1, type MmuV1 } from '@splitvisor/proto';
+import { RpcClient } from '@splitvisor/rpc';
+import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
+import { VmManager } from './vm-manager.js';
+
+export interface CpuConfig {
+  mmu: string;
+  io: string;
+  exitDeadlineMs: number;
+}
+
+export const cpuService: ServiceDefinition<CpuConfig> = {
+  name: 'cpu',
+  grpcService: 'splitvisor.cpu.v1.Cpu',
+  options: {
+    mmu: { flag: 'mmu', env: 'SPLITVISOR_MMU_ADDR', help: 'mmu gRPC address', default: '127.0.0.1:50053', parse: parsers.hostPort },
+    io: { flag: 'io', env: 'SPLITVISOR_IO_ADDR', help: 'io-backend gRPC address', default: '127.0.0.1:50054', parse: parsers.hostPort },
+    exitDeadlineMs: {
+      flag: 'exit-deadline-ms',
+      env: 'SPLITVISOR_EXIT_DEADLINE_MS',
+      help: 'deadline of one exit (MMIO, page fetch); past it the VM fails',
+      default: '2000',
+      parse: parsers.positiveInt,
+    },
+  },
+  async setup({ config, log, bus, server }) {
+    await bus.ensureStreams();
+    const mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, config.mmu, { deadlineMs: config.exitDeadlineMs });
+    const io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, config.io, { deadlineMs: config.exitDeadlineMs });
+    const vms = new VmManager({ mmu, io, exitDeadlineMs: config.exitDeadlineMs, log }, bus, log);
+    server.add(protos().cpu.Cpu.service, vms.handlers());
+    return {
+      async stop() {
+        await vms.stopAll('cpu service shutting down');
+        mmu.close();
+        io.close();
+      },
+    };
+  },
+};

@@ -1,0 +1,260 @@
+// The host side of one VM's vCPU: owns the worker thread and the VM's RAM cache, and serves
+// the worker's exits over gRPC (page fetches to mmu, MMIO to io-backend), as a VMM's vCPU
+// loop serves KVM_RUN's exits.
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { CpuV1, IoV1, MmuV1 } from '@splitvisor/proto';
+import { RpcError, type RpcClient } from '@splitvisor/rpc';
+import { vmLogger, type Logger } from '@splitvisor/log';
+import { hex, PAGE_SIZE } from '@splitvisor/platform';
+import {
+  CTRL_HI,
+  CTRL_LO,
+  CTRL_REPLY,
+  CTRL_STATUS,
+  CTRL_STOP,
+  CTRL_WAKE,
+  CTRL_WORDS,
+  EXIT_REASONS,
+  ExitStatus,
+  STATS_INSTRET,
+  STATS_RUN_SECONDS,
+  STATS_WORDS,
+  statsCountIndex,
+  statsTimeIndex,
+  type VcpuExitCause,
+  type WorkerInit,
+  type WorkerRequest,
+} from './exit-channel.js';
+
+export interface VcpuBackends {
+  mmu: RpcClient<MmuV1.MmuClient>;
+  io: RpcClient<IoV1.IoBackendClient>;
+  /** Deadline of one exit's call: past it the VM fails rather than hangs. */
+  exitDeadlineMs: number;
+  log: Logger;
+}
+
+export interface VcpuExit {
+  cause: VcpuExitCause;
+  reason: string;
+  exitCode: number;
+}
+
+export interface VmSpec {
+  vmId: string;
+  ramBase: number;
+  ramSize: number;
+  entry: number;
+  dtbAddr: number;
+}
+
+/** Instructions per batch: long enough to amortize the loop, short enough that a stop
+ *  request is seen within a few milliseconds. */
+const BATCH = 200_000;
+const WRITEBACK_RUN = 64;
+
+/** The worker's built entry point (tests run this file from src/, the worker from dist/). */
+function workerUrl(): URL {
+  const here = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const built = new URL(here.href.replace('/src/worker.js', '/dist/worker.js'));
+  if (!existsSync(fileURLToPath(built))) throw new Error(`vCPU worker not built: ${fileURLToPath(built)} is missing`);
+  return built;
+}
+
+export class VcpuHost {
+  private readonly worker: Worker;
+  private readonly ram: Uint8Array;
+  private readonly ctrl: Int32Array;
+  private readonly statsView: Float64Array;
+  /** Pages this cpu holds (fetched from mmu): the ones to write back. */
+  private readonly held: Uint8Array;
+  private readonly log: Logger;
+  private lastExitError = '';
+  private faultsLogged = 0;
+  readonly exited: Promise<VcpuExit>;
+  private exitInfo: VcpuExit | undefined;
+  private writtenBack: Promise<void> | undefined;
+
+  constructor(
+    readonly spec: VmSpec,
+    private readonly backends: VcpuBackends,
+  ) {
+    this.log = vmLogger(backends.log, spec.vmId, 0);
+    const ramBuf = new SharedArrayBuffer(spec.ramSize);
+    const ctrlBuf = new SharedArrayBuffer(CTRL_WORDS * 4);
+    const statsBuf = new SharedArrayBuffer(STATS_WORDS * 8);
+    this.ram = new Uint8Array(ramBuf);
+    this.ctrl = new Int32Array(ctrlBuf);
+    this.statsView = new Float64Array(statsBuf);
+    this.held = new Uint8Array(spec.ramSize / PAGE_SIZE);
+    const init: WorkerInit = {
+      vmId: spec.vmId,
+      hartId: 0,
+      ramBase: spec.ramBase,
+      ramSize: spec.ramSize,
+      entry: spec.entry,
+      dtbAddr: spec.dtbAddr,
+      ram: ramBuf,
+      ctrl: ctrlBuf,
+      stats: statsBuf,
+      batch: BATCH,
+    };
+    this.worker = new Worker(workerUrl(), { workerData: init });
+    this.exited = new Promise<VcpuExit>((resolve) => {
+      this.worker.on('message', (req: WorkerRequest) => {
+        if (req.kind === 'exited') {
+          const reason = this.lastExitError ? `${req.reason}: ${this.lastExitError}` : req.reason;
+          this.exitInfo = { cause: req.cause, reason, exitCode: req.exitCode };
+          resolve(this.exitInfo);
+          return;
+        }
+        void this.serve(req);
+      });
+      this.worker.on('error', (e) => {
+        this.exitInfo = { cause: 'fatal', reason: `vCPU thread crashed: ${e.message}`, exitCode: 0 };
+        this.log.error({ err: e.message }, 'vCPU thread crashed');
+        resolve(this.exitInfo);
+      });
+      this.worker.on('exit', (code) => {
+        this.exitInfo ??= { cause: 'fatal', reason: `vCPU thread exited with code ${code}`, exitCode: 0 };
+        resolve(this.exitInfo);
+      });
+    });
+    this.log.info({ entry: hex(spec.entry), ram: `${spec.ramSize >> 20} MiB at ${hex(spec.ramBase)}` }, 'vCPU started');
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  private reply(status: number, lo = 0, hi = 0): void {
+    Atomics.store(this.ctrl, CTRL_LO, lo);
+    Atomics.store(this.ctrl, CTRL_HI, hi);
+    Atomics.store(this.ctrl, CTRL_STATUS, status);
+    Atomics.store(this.ctrl, CTRL_REPLY, 1);
+    Atomics.notify(this.ctrl, CTRL_REPLY);
+  }
+
+  private async serve(req: WorkerRequest): Promise<void> {
+    try {
+      if (req.kind === 'mmio') await this.serveMmio(req);
+      else if (req.kind === 'fetch') await this.serveFetch(req);
+      else if (req.kind === 'log') this.log[req.level](req.fields, req.msg);
+    } catch (e) {
+      // Never leave the worker blocked: any failure is an answer too.
+      this.lastExitError = e instanceof Error ? e.message : String(e);
+      this.reply(ExitStatus.Failed);
+    }
+  }
+
+  private async serveMmio(req: Extract<WorkerRequest, { kind: 'mmio' }>): Promise<void> {
+    const what = `MMIO ${req.write ? 'write' : 'read'} of ${req.size} bytes at ${hex(req.addr)}`;
+    let res: IoV1.MmioReply__Output;
+    try {
+      res = await this.backends.io.call(
+        'Mmio',
+        { vmId: this.spec.vmId, vcpu: 0, addr: req.addr, size: req.size, write: req.write, valueLo: req.lo >>> 0, valueHi: req.hi >>> 0 },
+        { deadlineMs: this.backends.exitDeadlineMs },
+      );
+    } catch (e) {
+      const err = e instanceof RpcError ? `${e.code}: ${e.message}` : String(e);
+      this.lastExitError = `${what} failed: io-backend at ${this.backends.io.address} ${err}`;
+      this.log.error({ addr: hex(req.addr), err }, 'MMIO exit failed; the VM cannot go on');
+      this.reply(ExitStatus.Failed);
+      return;
+    }
+    if (res.status !== 'MMIO_OK') {
+      if (this.faultsLogged++ < 20) this.log.warn({ addr: hex(req.addr), detail: res.detail }, `guest access fault: ${what}`);
+      this.reply(ExitStatus.AccessFault);
+      return;
+    }
+    if (res.event === 'SYSTEM_EVENT_POWEROFF') this.reply(ExitStatus.Poweroff, res.exitCode);
+    else if (res.event === 'SYSTEM_EVENT_RESET') this.reply(ExitStatus.Reset);
+    else this.reply(ExitStatus.Ok, res.valueLo | 0, res.valueHi | 0);
+  }
+
+  private async serveFetch(req: Extract<WorkerRequest, { kind: 'fetch' }>): Promise<void> {
+    const baseGfn = this.spec.ramBase / PAGE_SIZE;
+    let res: MmuV1.FetchPagesReply__Output;
+    try {
+      res = await this.backends.mmu.call(
+        'FetchPages',
+        { vmId: this.spec.vmId, gfn: baseGfn + req.pageIndex, count: req.count, write: req.write },
+        { deadlineMs: this.backends.exitDeadlineMs, idempotent: true },
+      );
+    } catch (e) {
+      const err = e instanceof RpcError ? `${e.code}: ${e.message}` : String(e);
+      this.lastExitError = `fetching ${req.count} pages at ${hex(this.spec.ramBase + req.pageIndex * PAGE_SIZE)} from mmu at ${this.backends.mmu.address} failed: ${err}`;
+      this.log.error({ err }, 'page fetch failed; the VM cannot go on');
+      this.reply(ExitStatus.Failed);
+      return;
+    }
+    for (const p of res.pages) {
+      const idx = p.gfn - baseGfn;
+      if (idx < 0 || idx >= this.held.length) throw new Error(`mmu returned gfn ${hex(p.gfn)} outside this VM's RAM`);
+      const off = idx * PAGE_SIZE;
+      if (p.zero) this.ram.fill(0, off, off + PAGE_SIZE);
+      else if (p.data.length === PAGE_SIZE) this.ram.set(p.data, off);
+      else throw new Error(`mmu returned ${p.data.length} bytes for gfn ${hex(p.gfn)}, expected ${PAGE_SIZE}`);
+      this.held[idx] = 1;
+    }
+    if (res.pages.length !== req.count) throw new Error(`mmu returned ${res.pages.length} pages, asked for ${req.count}`);
+    this.reply(ExitStatus.Ok);
+  }
+
+  /** Asks the vCPU to stop at its next batch boundary, waits for it, writes pages back. */
+  async stop(reason: string, timeoutMs = 5000): Promise<VcpuExit> {
+    if (this.running) {
+      Atomics.store(this.ctrl, CTRL_STOP, 1);
+      Atomics.add(this.ctrl, CTRL_WAKE, 1);
+      Atomics.notify(this.ctrl, CTRL_WAKE);
+      const timer = setTimeout(() => {
+        this.log.warn({ reason }, 'vCPU did not stop in time; terminating its thread');
+        void this.worker.terminate();
+      }, timeoutMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    await this.writeBack();
+    await this.worker.terminate();
+    return this.exitInfo!;
+  }
+
+  /** The foundation's write-back: every held page returns to mmu, all-zero pages as zero. */
+  writeBack(): Promise<void> {
+    this.writtenBack ??= (async () => {
+      const baseGfn = this.spec.ramBase / PAGE_SIZE;
+      let batch: MmuV1.Page[] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        await this.backends.mmu.call('WriteBack', { vmId: this.spec.vmId, pages: batch }, { idempotent: true, deadlineMs: 10_000 });
+        batch = [];
+      };
+      for (let i = 0; i < this.held.length; i++) {
+        if (!this.held[i]) continue;
+        const page = this.ram.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+        const zero = page.every((b) => b === 0);
+        batch.push({ gfn: baseGfn + i, zero, data: zero ? Buffer.alloc(0) : Buffer.from(page) });
+        if (batch.length === WRITEBACK_RUN) await flush();
+      }
+      await flush();
+    })().catch((e: unknown) => {
+      this.log.error({ err: (e as Error).message }, 'write-back to mmu failed');
+    });
+    return this.writtenBack;
+  }
+
+  stats(): CpuV1.VmStats {
+    const s = this.statsView;
+    return {
+      vmId: this.spec.vmId,
+      instret: s[STATS_INSTRET]!,
+      runSeconds: s[STATS_RUN_SECONDS]!,
+      running: this.running,
+      exits: EXIT_REASONS.map((reason, i) => ({ reason, count: s[statsCountIndex(i)]!, totalMs: s[statsTimeIndex(i)]! })),
+    };
+  }
+}

@@ -1,0 +1,91 @@
+// The cpu's admin API (dom0 only): start and stop a VM's vCPUs, report its exit table.
+import type { CpuV1 } from '@splitvisor/proto';
+import { alreadyExists, invalidArgument, notFound, unary } from '@splitvisor/rpc';
+import { checkVmId, subjects, type Bus } from '@splitvisor/bus';
+import { LifecycleEventCodec } from '@splitvisor/proto';
+import { hex, PAGE_SIZE } from '@splitvisor/platform';
+import type { Logger } from '@splitvisor/log';
+import { VcpuHost, type VcpuBackends } from './vcpu-host.js';
+
+/** GuestRam's limit in this cpu: one SharedArrayBuffer per VM. */
+const MAX_RAM = 4 * 1024 * 1024 * 1024;
+
+function validate(req: CpuV1.StartVmRequest__Output): void {
+  try {
+    checkVmId(req.vmId, 'vm_id');
+  } catch (e) {
+    throw invalidArgument((e as Error).message);
+  }
+  if (req.ramBase % PAGE_SIZE !== 0) throw invalidArgument(`ram_base ${hex(req.ramBase)} is not page-aligned`);
+  if (req.ramSize <= 0 || req.ramSize % PAGE_SIZE !== 0 || req.ramSize > MAX_RAM) {
+    throw invalidArgument(`ram_size ${req.ramSize} must be a multiple of ${PAGE_SIZE} between 4 KiB and 4 GiB`);
+  }
+  if (req.entry < req.ramBase || req.entry >= req.ramBase + req.ramSize) {
+    throw invalidArgument(`entry ${hex(req.entry)} lies outside RAM [${hex(req.ramBase)}, ${hex(req.ramBase + req.ramSize)})`);
+  }
+  if (req.vcpus !== 1) throw invalidArgument(`vcpus ${req.vcpus}: this cpu runs exactly 1 vCPU per VM for now`);
+}
+
+export class VmManager {
+  private readonly vms = new Map<string, VcpuHost>();
+
+  constructor(
+    private readonly backends: VcpuBackends,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+  ) {}
+
+  start(req: CpuV1.StartVmRequest__Output): void {
+    validate(req);
+    if (this.vms.has(req.vmId)) throw alreadyExists(`vm "${req.vmId}" is already running on this cpu`);
+    const host = new VcpuHost(
+      { vmId: req.vmId, ramBase: req.ramBase, ramSize: req.ramSize, entry: req.entry, dtbAddr: req.dtbAddr },
+      this.backends,
+    );
+    this.vms.set(req.vmId, host);
+    void host.exited.then(async (exit) => {
+      // Pages go home before anyone hears the vCPU is gone, so a release sees them.
+      await host.writeBack();
+      this.log.info({ vm: req.vmId, ...exit, instret: host.stats().instret }, 'vCPU exited');
+      await this.bus
+        .publishDurable(subjects.lifecycle(req.vmId), LifecycleEventCodec, {
+          vmId: req.vmId,
+          kind: 'LIFECYCLE_VCPU_EXITED',
+          exitCode: exit.exitCode,
+          reason: `${exit.cause}: ${exit.reason}`,
+          source: 'cpu',
+          at: Date.now(),
+        })
+        .catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'cannot publish vCPU exit'));
+    });
+  }
+
+  async stop(vmId: string, reason: string): Promise<CpuV1.VmStats> {
+    const host = this.vms.get(vmId);
+    if (!host) throw notFound(`vm "${vmId}" is not running on this cpu`);
+    await host.stop(reason || 'stopped by dom0');
+    this.vms.delete(vmId);
+    return host.stats();
+  }
+
+  stats(vmId: string): CpuV1.VmStats {
+    const host = this.vms.get(vmId);
+    if (!host) throw notFound(`vm "${vmId}" is not running on this cpu`);
+    return host.stats();
+  }
+
+  async stopAll(reason: string): Promise<void> {
+    await Promise.all([...this.vms.keys()].map((id) => this.stop(id, reason).catch(() => undefined)));
+  }
+
+  handlers(): CpuV1.CpuHandlers {
+    return {
+      StartVm: unary((req: CpuV1.StartVmRequest__Output) => {
+        this.start(req);
+        return {};
+      }),
+      StopVm: unary(async (req: CpuV1.StopVmRequest__Output) => ({ stats: await this.stop(req.vmId, req.reason) })),
+      GetVmStats: unary((req: CpuV1.GetVmStatsRequest__Output) => this.stats(req.vmId)),
+    };
+  }
+}

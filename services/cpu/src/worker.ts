@@ -1,0 +1,164 @@
+// A vCPU thread: runs one hart in bounded batches. Accesses outside RAM, and RAM pages this
+// cpu does not hold, leave through the exit channel and block until the host answers.
+import { parentPort, workerData } from 'node:worker_threads';
+import { GuestRam, Hart, PageState, type PhysBus } from '@splitvisor/riscv';
+import { regionAt } from '@splitvisor/platform';
+import {
+  CTRL_HI,
+  CTRL_LO,
+  CTRL_REPLY,
+  CTRL_STATUS,
+  CTRL_STOP,
+  CTRL_WAKE,
+  EXIT_REASONS,
+  ExitStatus,
+  STATS_INSTRET,
+  STATS_RUN_SECONDS,
+  statsCountIndex,
+  statsTimeIndex,
+  type ExitReason,
+  type VcpuExitCause,
+  type WorkerInit,
+  type WorkerRequest,
+} from './exit-channel.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const ctrl = new Int32Array(init.ctrl);
+const stats = new Float64Array(init.stats);
+const reasonIndex = (r: ExitReason) => EXIT_REASONS.indexOf(r);
+const PAGE = 4096;
+/** Pages fetched per miss: the run amortizes one round trip over several pages. */
+const FETCH_RUN = 16;
+
+let stopCause: VcpuExitCause | undefined;
+let stopReason = '';
+let exitCode = 0;
+
+/** Posts a request and blocks until the host replies; returns the ExitStatus. */
+function exit(req: WorkerRequest, reason: ExitReason): number {
+  const t0 = performance.now();
+  Atomics.store(ctrl, CTRL_REPLY, 0);
+  port.postMessage(req);
+  Atomics.wait(ctrl, CTRL_REPLY, 0);
+  const ri = reasonIndex(reason);
+  stats[statsCountIndex(ri)]! += 1;
+  stats[statsTimeIndex(ri)]! += performance.now() - t0;
+  return Atomics.load(ctrl, CTRL_STATUS);
+}
+
+const ram = new GuestRam(init.ramBase, init.ramSize, init.ram);
+const pages = init.ramSize / PAGE;
+ram.onMiss = (pageIndex, write) => {
+  let count = 1;
+  while (count < FETCH_RUN && pageIndex + count < pages && ram.pageState[pageIndex + count] === PageState.Invalid) count++;
+  const status = exit({ kind: 'fetch', pageIndex, count, write }, 'page-fetch');
+  if (status !== ExitStatus.Ok) {
+    if (status === ExitStatus.Failed) failVcpu(`page fetch of gpa 0x${(init.ramBase + pageIndex * PAGE).toString(16)} failed`);
+    return false;
+  }
+  // The foundation's simple protocol: the only cpu of a VM holds its pages writable.
+  for (let i = 0; i < count; i++) ram.pageState[pageIndex + i] = PageState.Modified;
+  return true;
+};
+
+let hart: Hart;
+
+function failVcpu(why: string): void {
+  stopCause ??= 'exit-failed';
+  stopReason ||= why;
+  hart?.stop();
+}
+
+/** Only io-backend's regions leave the cpu; anything else that is not RAM is unmapped
+ *  (the cpu knows the machine's memory map, as KVM knows its memslots). */
+function isDeviceAddress(pa: number, size: number, write: boolean): boolean {
+  const r = regionAt(pa);
+  if (r !== undefined && r.home === 'io-backend' && pa + size <= r.base + r.size) return true;
+  port.postMessage({
+    kind: 'log',
+    level: 'warn',
+    msg: `guest access fault: ${write ? 'store' : 'load'} of ${size} bytes at unmapped 0x${pa.toString(16)}`,
+    fields: { addr: '0x' + pa.toString(16), pc: '0x' + hart.getPc().toString(16) },
+  } satisfies WorkerRequest);
+  return false;
+}
+
+const bus: PhysBus = {
+  load(pa, size, out) {
+    if (!isDeviceAddress(pa, size, false)) return false;
+    const status = exit({ kind: 'mmio', addr: pa, size, write: false, lo: 0, hi: 0 }, 'mmio-read');
+    return finishMmio(status, out);
+  },
+  store(pa, size, lo, hi) {
+    if (!isDeviceAddress(pa, size, true)) return false;
+    const status = exit({ kind: 'mmio', addr: pa, size, write: true, lo, hi }, 'mmio-write');
+    return finishMmio(status, undefined);
+  },
+};
+
+function finishMmio(status: number, out: Int32Array | undefined): boolean {
+  switch (status) {
+    case ExitStatus.Ok:
+      if (out) {
+        out[0] = Atomics.load(ctrl, CTRL_LO);
+        out[1] = Atomics.load(ctrl, CTRL_HI);
+      }
+      return true;
+    case ExitStatus.AccessFault:
+      return false;
+    case ExitStatus.Poweroff:
+      stopCause = 'poweroff';
+      exitCode = Atomics.load(ctrl, CTRL_LO);
+      stopReason = `guest powered off with code ${exitCode}`;
+      hart.stop();
+      if (out) out[0] = out[1] = 0;
+      return true;
+    case ExitStatus.Reset:
+      stopCause = 'reset';
+      stopReason = 'guest requested a reset';
+      hart.stop();
+      if (out) out[0] = out[1] = 0;
+      return true;
+    default:
+      failVcpu('MMIO exit failed');
+      if (out) out[0] = out[1] = 0;
+      return true;
+  }
+}
+
+hart = new Hart({ hartId: init.hartId, ram, bus, resetPc: init.entry });
+// Boot as QEMU's reset vector leaves it: a0 = hartid, a1 = device tree address.
+hart.setReg(10, BigInt(init.hartId));
+hart.setReg(11, BigInt(init.dtbAddr));
+
+const started = performance.now();
+for (;;) {
+  if (Atomics.load(ctrl, CTRL_STOP) !== 0) {
+    stopCause ??= 'stopped';
+    stopReason ||= 'stopped by the host';
+    break;
+  }
+  const e = hart.run(init.batch);
+  stats[STATS_INSTRET] = hart.stats.instret;
+  stats[STATS_RUN_SECONDS] = (performance.now() - started) / 1000;
+  if (e.kind === 'budget') continue;
+  if (e.kind === 'wfi') {
+    // No interrupt source reaches this hart yet (PLIC/CLINT come later): idle without
+    // burning the core until the host wakes us or asks us to stop.
+    const t0 = performance.now();
+    const wake = Atomics.load(ctrl, CTRL_WAKE);
+    Atomics.wait(ctrl, CTRL_WAKE, wake, 50);
+    const wi = reasonIndex('wfi');
+    stats[statsCountIndex(wi)]! += 1;
+    stats[statsTimeIndex(wi)]! += performance.now() - t0;
+    continue;
+  }
+  if (e.kind === 'fatal') {
+    stopCause ??= 'fatal';
+    stopReason ||= e.reason;
+  }
+  break;
+}
+stats[STATS_INSTRET] = hart.stats.instret;
+port.postMessage({ kind: 'exited', reason: stopReason, exitCode, cause: stopCause ?? 'stopped' } satisfies WorkerRequest);

@@ -1,0 +1,66 @@
+// Where a running lab says it is: .lab/lab.json under the repository (or SPLITVISOR_LAB_DIR),
+// written by `splitvisor up` and removed when it stops. Env variables override it.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, type ServiceName } from '@splitvisor/lab';
+
+export interface LabState {
+  pid: number;
+  natsUrl: string;
+  addresses: Record<ServiceName, string>;
+  startedAt: number;
+}
+
+export function labDir(): string {
+  return process.env['SPLITVISOR_LAB_DIR'] || join(REPO_ROOT, '.lab');
+}
+
+export function labStateFile(): string {
+  return join(labDir(), 'lab.json');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The running lab, or undefined (a state file whose process is gone is stale and ignored). */
+export function readLabState(): LabState | undefined {
+  const f = labStateFile();
+  if (!existsSync(f)) return undefined;
+  try {
+    const s = JSON.parse(readFileSync(f, 'utf8')) as LabState;
+    return alive(s.pid) ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeLabState(s: LabState): void {
+  mkdirSync(labDir(), { recursive: true });
+  writeFileSync(labStateFile(), JSON.stringify(s, null, 2) + '\n');
+}
+
+export function removeLabState(pid: number): void {
+  const f = labStateFile();
+  try {
+    const s = JSON.parse(readFileSync(f, 'utf8')) as LabState;
+    if (s.pid === pid) rmSync(f, { force: true });
+  } catch {
+    /* already gone */
+  }
+}
+
+/** dom0 and NATS addresses for a client: env first, then the lab state file. */
+export function endpoints(): { dom0: string; natsUrl: string } | undefined {
+  const envDom0 = process.env['SPLITVISOR_DOM0_ADDR'];
+  const envNats = process.env['SPLITVISOR_NATS_URL'];
+  if (envDom0 && envNats) return { dom0: envDom0, natsUrl: envNats };
+  const s = readLabState();
+  if (!s) return undefined;
+  return { dom0: envDom0 || s.addresses.dom0, natsUrl: envNats || s.natsUrl };
+}
