@@ -1,0 +1,8 @@
+// @splitvisor/devices: the device models of the virt machine and the bus that routes guest
+// accesses to them. Knows nothing of gRPC or NATS: a service (or `splitvisor exec`) plugs
+// the injected sinks into whatever transport it has.
+export { done, refused, describeAccess, type DeviceAccessSize, type DeviceResult, type MmioDevice, type SystemEvent } from './device.js';
+export { MmioBus, isAccessSize, type AccessSize, type BusResult, type Mapping } from './mmio-bus.js';
+export { Uart16550, UART_RX_CAPACITY, type Uart16550Options, type UartStats } from './uart16550/uart16550.js';
+export * as uartRegisters from './uart16550/registers.js';
+export { SifiveTest, type SifiveTestOptions } from './sifive-test/sifive-test.js';

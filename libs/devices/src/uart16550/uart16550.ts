@@ -1,0 +1,309 @@
+// ns16550a UART, the console of the virt machine (TI PC16550D datasheet; behaviour checked
+// against QEMU hw/char/serial.c, which is what software for `-M virt` was tested on).
+//
+// Time does not exist here: a byte written to THR is on the wire at once, so LSR.THRE and
+// LSR.TEMT are always set and the transmit FIFO is always empty. The receive side is a
+// queue fed by the host (`receive`), bounded at 4096 bytes. It stands for the 16-byte
+// FIFO plus the host chardev's buffer that QEMU throttles with serial_can_receive: the
+// guest never loses typed bytes unless 4096 are waiting, and then OE says so.
+import type { MmioOffset } from '@splitvisor/platform';
+import { describeAccess, done, refused, type DeviceAccessSize, type DeviceResult, type MmioDevice } from '../device.js';
+import {
+  DIVISOR_RESET,
+  FCR_FE,
+  FCR_RFR,
+  FCR_STICKY,
+  FCR_TRIGGER,
+  FCR_XFR,
+  IER_MASK,
+  IER_MSI,
+  IER_RDI,
+  IER_RLSI,
+  IER_THRI,
+  IIR_CTI,
+  IIR_FIFO_ENABLED,
+  IIR_MSI,
+  IIR_NO_INT,
+  IIR_RDI,
+  IIR_RLSI,
+  IIR_THRI,
+  LCR_DLAB,
+  LSR_BI,
+  LSR_DR,
+  LSR_INT_ANY,
+  LSR_OE,
+  LSR_TEMT,
+  LSR_THRE,
+  MCR_LOOP,
+  MCR_MASK,
+  MCR_OUT2,
+  MSR_ANY_DELTA,
+  MSR_CTS,
+  MSR_DCD,
+  MSR_DSR,
+  REG,
+  REGISTER_COUNT,
+} from './registers.js';
+
+export const UART_RX_CAPACITY = 4096;
+
+export interface Uart16550Options {
+  /** Device name on the bus (default "uart0"). */
+  name?: string;
+  /** Where transmitted bytes go (not called in loopback mode). */
+  onTransmit?: (byte: number) => void;
+  /** The interrupt line, reported only when its level changes. */
+  onIrq?: (level: boolean) => void;
+  /** Bytes the receive queue holds before overrunning (default 4096). */
+  rxCapacity?: number;
+}
+
+export interface UartStats {
+  /** Bytes the guest transmitted to the host (loopback excluded). */
+  txBytes: number;
+  /** Bytes accepted into the receive queue (host input and loopback). */
+  rxBytes: number;
+  /** Bytes lost to overrun (queue full). */
+  rxDropped: number;
+}
+
+export class Uart16550 implements MmioDevice {
+  readonly name: string;
+  readonly stats: UartStats = { txBytes: 0, rxBytes: 0, rxDropped: 0 };
+
+  private readonly onTransmit: (byte: number) => void;
+  private readonly onIrq: (level: boolean) => void;
+  private readonly rx: Uint8Array;
+  private rxHead = 0;
+  private rxCount = 0;
+
+  private ier = 0;
+  private fcr = 0;
+  private lcr = 0;
+  private mcr = MCR_OUT2;
+  private scr = 0;
+  private divisor = DIVISOR_RESET;
+  /** LSR error bits (OE, BI...), cleared by reading LSR. DR/THRE/TEMT are derived. */
+  private lsrErrors = 0;
+  private msr = MSR_DCD | MSR_DSR | MSR_CTS;
+  /** THR-empty interrupt pending: set when THR empties or IER is written, cleared by an
+   *  IIR read that reports it or a THR write (QEMU thr_ipending). */
+  private thrPending = false;
+  private irqLevel = false;
+
+  constructor(opts: Uart16550Options = {}) {
+    this.name = opts.name ?? 'uart0';
+    this.onTransmit = opts.onTransmit ?? (() => undefined);
+    this.onIrq = opts.onIrq ?? (() => undefined);
+    this.rx = new Uint8Array(opts.rxCapacity ?? UART_RX_CAPACITY);
+  }
+
+  /** The level of the interrupt line now. */
+  get irq(): boolean {
+    return this.irqLevel;
+  }
+
+  /** Bytes waiting in the receive queue. */
+  get rxPending(): number {
+    return this.rxCount;
+  }
+
+  /** Host input for the guest. Returns how many bytes were queued; the rest overran. */
+  receive(bytes: Uint8Array): number {
+    let queued = 0;
+    for (const b of bytes) if (this.pushRx(b)) queued++;
+    this.updateIrq();
+    return queued;
+  }
+
+  read(offset: MmioOffset, size: DeviceAccessSize): DeviceResult {
+    const bad = this.check(offset, size, 'read');
+    if (bad) return bad;
+    switch (offset as number) {
+      case REG.RBR_THR_DLL: {
+        if (this.lcr & LCR_DLAB) return done(this.divisor & 0xff);
+        const byte = this.popRx();
+        this.updateIrq();
+        return done(byte);
+      }
+      case REG.IER_DLM:
+        return done(this.lcr & LCR_DLAB ? this.divisor >> 8 : this.ier);
+      case REG.IIR_FCR: {
+        const id = this.interruptId();
+        // Reading IIR while it reports THR empty acknowledges that interrupt (datasheet table 4).
+        if (id === IIR_THRI) {
+          this.thrPending = false;
+          this.updateIrq();
+        }
+        return done(id | (this.fcr & FCR_FE ? IIR_FIFO_ENABLED : 0));
+      }
+      case REG.LCR:
+        return done(this.lcr);
+      case REG.MCR:
+        return done(this.mcr);
+      case REG.LSR: {
+        const lsr = this.lsr();
+        // Reading LSR clears the error bits and with them a line-status interrupt.
+        if (this.lsrErrors & (LSR_OE | LSR_BI)) {
+          this.lsrErrors &= ~(LSR_OE | LSR_BI);
+          this.updateIrq();
+        }
+        return done(lsr);
+      }
+      case REG.MSR: {
+        if (this.mcr & MCR_LOOP) {
+          // Loopback wires the modem outputs to the inputs: OUT2->DCD, OUT1->RI, DTR->DSR, RTS->CTS.
+          return done(((this.mcr & 0x0c) << 4) | ((this.mcr & 0x02) << 3) | ((this.mcr & 0x01) << 5));
+        }
+        const msr = this.msr;
+        if (msr & MSR_ANY_DELTA) {
+          this.msr &= 0xf0;
+          this.updateIrq();
+        }
+        return done(msr);
+      }
+      default:
+        return done(this.scr);
+    }
+  }
+
+  write(offset: MmioOffset, size: DeviceAccessSize, value: number): DeviceResult {
+    const bad = this.check(offset, size, 'write', value);
+    if (bad) return bad;
+    const v = value & 0xff;
+    switch (offset as number) {
+      case REG.RBR_THR_DLL:
+        if (this.lcr & LCR_DLAB) this.divisor = (this.divisor & 0xff00) | v;
+        else this.transmit(v);
+        break;
+      case REG.IER_DLM:
+        if (this.lcr & LCR_DLAB) {
+          this.divisor = (this.divisor & 0x00ff) | (v << 8);
+        } else {
+          this.ier = v & IER_MASK;
+          // THR is always empty here, so enabling (or re-writing) IER re-arms THRI, as in
+          // QEMU; drivers rely on this to kick transmission.
+          this.thrPending = true;
+        }
+        break;
+      case REG.IIR_FCR:
+        this.writeFcr(v);
+        break;
+      case REG.LCR:
+        this.lcr = v;
+        break;
+      case REG.MCR:
+        this.mcr = v & MCR_MASK;
+        break;
+      case REG.LSR:
+      case REG.MSR:
+        break; // read-only: writes are ignored, as in QEMU
+      default:
+        this.scr = v;
+    }
+    this.updateIrq();
+    return done();
+  }
+
+  reset(): void {
+    this.rxHead = 0;
+    this.rxCount = 0;
+    this.ier = 0;
+    this.fcr = 0;
+    this.lcr = 0;
+    this.mcr = MCR_OUT2;
+    this.scr = 0;
+    this.divisor = DIVISOR_RESET;
+    this.lsrErrors = 0;
+    this.msr = MSR_DCD | MSR_DSR | MSR_CTS;
+    this.thrPending = false;
+    this.updateIrq();
+  }
+
+  /**
+   * Only byte accesses, and only the 8 registers. QEMU's serial_mm is more lenient: it
+   * declares valid.max_access_size = 8 and turns a wider access into a byte access of
+   * that register (hw/char/serial-mm.c, serial_mm_read/serial_mm_write), and it maps
+   * only 8 bytes of the 0x100 window, so offsets 8..0xff are unassigned there (an access
+   * fault on riscv). We refuse wider accesses: the virt device tree gives no reg-io-width,
+   * so Linux 8250, OpenSBI and U-Boot all use byte accesses, and our bus would split an
+   * 8-byte store into two registers. A refusal becomes an access fault the guest sees.
+   */
+  private check(offset: MmioOffset, size: DeviceAccessSize, kind: 'read' | 'write', value?: number): DeviceResult | undefined {
+    if (size !== 1) return refused(`${describeAccess(kind, offset, size, value)} refused: ns16550a registers are 1 byte wide`);
+    if (offset >= REGISTER_COUNT) {
+      return refused(`${describeAccess(kind, offset, size, value)} refused: ns16550a has registers at offsets 0x0..0x7 only`);
+    }
+    return undefined;
+  }
+
+  private transmit(byte: number): void {
+    if (this.mcr & MCR_LOOP) this.pushRx(byte);
+    else {
+      this.stats.txBytes++;
+      this.onTransmit(byte);
+    }
+    // The byte left at once: THR is empty again and says so (QEMU serial_xmit).
+    this.thrPending = true;
+  }
+
+  private writeFcr(v: number): void {
+    if (v === this.fcr) return;
+    // Turning the FIFOs on or off clears them (datasheet, FCR bit 0).
+    if ((v ^ this.fcr) & FCR_FE) v |= FCR_RFR | FCR_XFR;
+    if (v & FCR_RFR) {
+      this.rxHead = 0;
+      this.rxCount = 0;
+    }
+    // FCR_XFR: the transmit FIFO is always empty; nothing to clear.
+    this.fcr = v & FCR_STICKY;
+  }
+
+  private lsr(): number {
+    return (this.rxCount > 0 ? LSR_DR : 0) | this.lsrErrors | LSR_THRE | LSR_TEMT;
+  }
+
+  /** IIR bits 3:0 by the datasheet's priorities (table 4), as QEMU serial_update_irq. */
+  private interruptId(): number {
+    if (this.ier & IER_RLSI && this.lsrErrors & LSR_INT_ANY) return IIR_RLSI;
+    if (this.ier & IER_RDI && this.rxCount > 0) {
+      // With the FIFO on and fewer bytes than the trigger level, hardware raises a
+      // character timeout after 4 character times. Characters take no time here, so the
+      // timeout has always expired: CTI at once, RDI from the trigger level up.
+      if (this.fcr & FCR_FE && this.rxCount < FCR_TRIGGER[this.fcr >> 6]!) return IIR_CTI;
+      return IIR_RDI;
+    }
+    if (this.ier & IER_THRI && this.thrPending) return IIR_THRI;
+    if (this.ier & IER_MSI && this.msr & MSR_ANY_DELTA) return IIR_MSI;
+    return IIR_NO_INT;
+  }
+
+  private updateIrq(): void {
+    const level = this.interruptId() !== IIR_NO_INT;
+    if (level !== this.irqLevel) {
+      this.irqLevel = level;
+      this.onIrq(level);
+    }
+  }
+
+  private pushRx(byte: number): boolean {
+    if (this.rxCount === this.rx.length) {
+      // Overrun keeps what is queued and loses the new byte (QEMU recv_fifo_put).
+      this.lsrErrors |= LSR_OE;
+      this.stats.rxDropped++;
+      return false;
+    }
+    this.rx[(this.rxHead + this.rxCount) % this.rx.length] = byte;
+    this.rxCount++;
+    this.stats.rxBytes++;
+    return true;
+  }
+
+  private popRx(): number {
+    if (this.rxCount === 0) return 0;
+    const byte = this.rx[this.rxHead]!;
+    this.rxHead = (this.rxHead + 1) % this.rx.length;
+    this.rxCount--;
+    return byte;
+  }
+}
