@@ -1,0 +1,71 @@
+// The built service as a real process: flags and env, health, a call, SIGTERM.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { DRAM_BASE } from '@splitvisor/platform';
+import { protos, type MmuV1 } from '@splitvisor/proto';
+import { RpcClient, waitForServing } from '@splitvisor/rpc';
+import { REPO_ROOT, freePort, startTestNats, type TestNats } from '@splitvisor/testing';
+
+const MAIN = 'services/mmu/dist/main.js';
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, SPLITVISOR_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return { child, out: () => out, exited };
+}
+
+let nats: TestNats;
+const running: Proc[] = [];
+beforeAll(async () => {
+  nats = await startTestNats();
+}, 60_000);
+afterAll(async () => {
+  for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  await nats?.stop();
+});
+
+describe('mmu process', () => {
+  it('serves health and calls, logs its pool, and exits 0 on SIGTERM', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const p = start(['--listen', address, '--nats', nats.url], { SPLITVISOR_MMU_POOL_MIB: '8' });
+    running.push(p);
+    await waitForServing(address, 15_000, 'splitvisor.mmu.v1.Mmu');
+    expect(p.out()).toMatch(/"poolMib":8,"poolFrames":2048.*host pool ready/);
+
+    const client = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, address);
+    try {
+      await client.call('CreateVm', { vmId: 'vm', ramBase: DRAM_BASE, ramSize: 1024 * 1024 });
+      await client.call('WriteBack', { vmId: 'vm', pages: [{ gfn: DRAM_BASE / 4096, data: Buffer.alloc(4096, 1) }] });
+      await expect(client.call('CreateVm', { vmId: 'big', ramBase: DRAM_BASE, ramSize: 9 * 1024 * 1024 })).rejects.toThrow(
+        'vm "big" asks for 9 MiB of RAM but the host pool holds 8 MiB',
+      );
+    } finally {
+      client.close();
+    }
+
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.out()).toMatch(/"vms":1,"residentPages":1.*mmu resident at stop/);
+  }, 30_000);
+
+  it('exits 2 naming --pool-mib when the flag is bad', async () => {
+    const p = start(['--pool-mib', '-1']);
+    running.push(p);
+    expect(await p.exited).toBe(2);
+    expect(p.out()).toContain('mmu: --pool-mib: "-1" is not a positive integer');
+  }, 15_000);
+});
