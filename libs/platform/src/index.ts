@@ -1,2 +1,3 @@
 export * from './addresses.js';
 export * from './machine.js';
+export * from './latency.js';

@@ -27,3 +27,14 @@ describe('virt machine table', () => {
     expect(regionAt(0x80000000)).toBeUndefined();
   });
 });
+
+import { percentile, summarize } from './index.js';
+
+describe('latency summary', () => {
+  it('takes nearest-rank percentiles', () => {
+    const xs = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
+    expect(summarize(xs)).toEqual({ samples: 100, p50Us: 50, p99Us: 99, meanUs: 50.5 });
+    expect(percentile([], 50)).toBe(0);
+    expect(summarize([7])).toEqual({ samples: 1, p50Us: 7, p99Us: 7, meanUs: 7 });
+  });
+});

@@ -36,7 +36,11 @@ export const STATS_INSTRET = 0;
 export const STATS_RUN_SECONDS = 1;
 export const statsCountIndex = (i: number) => 2 + 2 * i;
 export const statsTimeIndex = (i: number) => 3 + 2 * i;
-export const STATS_WORDS = 2 + 2 * EXIT_REASONS.length;
+/** Ring of the latest MMIO exit round trips in µs, and the count written so far. */
+export const STATS_RING_COUNT = 2 + 2 * EXIT_REASONS.length;
+export const STATS_RING_START = STATS_RING_COUNT + 1;
+export const STATS_RING_SIZE = 4096;
+export const STATS_WORDS = STATS_RING_START + STATS_RING_SIZE;
 
 /** Messages from the worker to its host. */
 export type WorkerRequest =

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { CpuV1, IoV1, MmuV1 } from '@splitvisor/proto';
 import { RpcError, type RpcClient } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
-import { hex, PAGE_SIZE } from '@splitvisor/platform';
+import { hex, PAGE_SIZE, summarize } from '@splitvisor/platform';
 import {
   CTRL_HI,
   CTRL_LO,
@@ -20,6 +20,9 @@ import {
   ExitStatus,
   STATS_INSTRET,
   STATS_RUN_SECONDS,
+  STATS_RING_COUNT,
+  STATS_RING_SIZE,
+  STATS_RING_START,
   STATS_WORDS,
   statsCountIndex,
   statsTimeIndex,
@@ -255,6 +258,7 @@ export class VcpuHost {
       runSeconds: s[STATS_RUN_SECONDS]!,
       running: this.running,
       exits: EXIT_REASONS.map((reason, i) => ({ reason, count: s[statsCountIndex(i)]!, totalMs: s[statsTimeIndex(i)]! })),
+      mmioLatency: summarize(s.subarray(STATS_RING_START, STATS_RING_START + Math.min(s[STATS_RING_COUNT]!, STATS_RING_SIZE))),
     };
   }
 }

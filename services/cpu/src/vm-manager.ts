@@ -3,7 +3,7 @@ import type { CpuV1 } from '@splitvisor/proto';
 import { alreadyExists, invalidArgument, notFound, unary } from '@splitvisor/rpc';
 import { checkVmId, subjects, type Bus } from '@splitvisor/bus';
 import { LifecycleEventCodec } from '@splitvisor/proto';
-import { hex, PAGE_SIZE } from '@splitvisor/platform';
+import { hex, PAGE_SIZE, summarize } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
 import { VcpuHost, type VcpuBackends } from './vcpu-host.js';
 
@@ -74,6 +74,18 @@ export class VmManager {
     return host.stats();
   }
 
+  /** `count` bare Pings to io-backend, one after another: the floor under an MMIO exit. */
+  async probeIo(count: number): Promise<CpuV1.LatencySummary> {
+    if (count < 1 || count > 100_000) throw invalidArgument(`count ${count} must be between 1 and 100000`);
+    const samples = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      await this.backends.io.call('Ping', {});
+      samples[i] = (performance.now() - t0) * 1000;
+    }
+    return summarize(samples);
+  }
+
   async stopAll(reason: string): Promise<void> {
     await Promise.all([...this.vms.keys()].map((id) => this.stop(id, reason).catch(() => undefined)));
   }
@@ -86,6 +98,7 @@ export class VmManager {
       }),
       StopVm: unary(async (req: CpuV1.StopVmRequest__Output) => ({ stats: await this.stop(req.vmId, req.reason) })),
       GetVmStats: unary((req: CpuV1.GetVmStatsRequest__Output) => this.stats(req.vmId)),
+      ProbeIo: unary((req: CpuV1.ProbeIoRequest__Output) => this.probeIo(req.count)),
     };
   }
 }

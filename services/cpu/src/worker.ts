@@ -14,6 +14,9 @@ import {
   ExitStatus,
   STATS_INSTRET,
   STATS_RUN_SECONDS,
+  STATS_RING_COUNT,
+  STATS_RING_SIZE,
+  STATS_RING_START,
   statsCountIndex,
   statsTimeIndex,
   type ExitReason,
@@ -41,9 +44,15 @@ function exit(req: WorkerRequest, reason: ExitReason): number {
   Atomics.store(ctrl, CTRL_REPLY, 0);
   port.postMessage(req);
   Atomics.wait(ctrl, CTRL_REPLY, 0);
+  const ms = performance.now() - t0;
   const ri = reasonIndex(reason);
   stats[statsCountIndex(ri)]! += 1;
-  stats[statsTimeIndex(ri)]! += performance.now() - t0;
+  stats[statsTimeIndex(ri)]! += ms;
+  if (req.kind === 'mmio') {
+    const n = stats[STATS_RING_COUNT]!;
+    stats[STATS_RING_START + (n % STATS_RING_SIZE)] = ms * 1000;
+    stats[STATS_RING_COUNT] = n + 1;
+  }
   return Atomics.load(ctrl, CTRL_STATUS);
 }
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// npm run bench [-- suite...]: measurements printed side by side with their reference, in
+// one run. Speed targets live here, never in timed unit tests (the machines are shared).
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SUITES = {
+  exits: { file: 'bench/exits.mjs', what: 'MMIO exit round trip (worker -> io-backend -> worker) beside a bare gRPC ping' },
+};
+
+const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = asked.filter((s) => !(s in SUITES));
+if (unknown.length) {
+  console.error(`bench: unknown suite ${unknown.join(', ')}; known: ${Object.keys(SUITES).join(', ')}`);
+  process.exit(2);
+}
+const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+  env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+});
+if (build.status !== 0) process.exit(build.status ?? 1);
+let failed = 0;
+for (const name of asked.length ? asked : Object.keys(SUITES)) {
+  console.log(`\n== ${name}: ${SUITES[name].what}`);
+  const r = spawnSync(process.execPath, [join(here, SUITES[name].file), ...process.argv.slice(2).filter((a) => a.startsWith('-'))], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);
