@@ -1,0 +1,60 @@
+// Pre-decoded instructions, one block per 4 KiB physical page of RAM, filled lazily one
+// slot at a time as the hart first fetches it (TinyEMU and QEMU both key translated code
+// by physical page for the same reason: aliases through different virtual mappings share
+// it, and a store only has to check one flag per physical page).
+//
+// A slot is SLOT_WORDS int32s (see decoder.ts); a slot whose first word is 0 is not yet
+// decoded. Invalidation zero-fills a block in place instead of dropping it, so the
+// executor can hold a block across a store into its own page and simply re-decode.
+
+import { SLOT_WORDS } from './decoder.js';
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+
+/** log2 of the instruction-slot granule: 4 bytes while IALIGN = 32. With C (issue 3)
+ *  this becomes 1 (2-byte slots) and the executor's slot index with it. */
+export const SLOT_SHIFT = 2;
+export const SLOTS_PER_PAGE = PAGE_SIZE >> SLOT_SHIFT;
+
+export class DecodeCache {
+  /** Per page: 1 once any slot of its block holds a decoded instruction. A store tests
+   *  this byte and nothing else on its fast path. */
+  readonly mark: Uint8Array;
+  private readonly blocks: (Int32Array | null)[];
+  private readonly allocated: number[] = [];
+  /** Slots decoded, blocks invalidated, whole-cache flushes: for `perf`-style stats. */
+  decodes = 0;
+  invalidations = 0;
+  flushes = 0;
+
+  constructor(pages: number) {
+    this.mark = new Uint8Array(pages);
+    this.blocks = new Array<Int32Array | null>(pages).fill(null);
+  }
+
+  /** The block of a page, created empty on first use. */
+  block(page: number): Int32Array {
+    let b = this.blocks[page];
+    if (b === null || b === undefined) {
+      b = new Int32Array(SLOTS_PER_PAGE * SLOT_WORDS);
+      this.blocks[page] = b;
+      this.allocated.push(page);
+    }
+    return b;
+  }
+
+  /** Forget every decoded slot of a page (its bytes changed or may have). */
+  invalidate(page: number): void {
+    if (this.mark[page] === 0) return;
+    this.mark[page] = 0;
+    this.blocks[page]!.fill(0);
+    this.invalidations++;
+  }
+
+  /** Forget everything (FENCE.I; bytes changed behind the hart's back). */
+  flushAll(): void {
+    for (const page of this.allocated) this.invalidate(page);
+    this.flushes++;
+  }
+}

@@ -1,0 +1,188 @@
+// One RISC-V hart: `run(budget)` executes a bounded batch and says why it stopped, as
+// KVM_RUN does with kvm_run.exit_reason (STYLE.md, 8). The cpu service calls it from a
+// worker thread; tests and `splitvisor exec` call it directly.
+
+import { csrRead, csrWrite } from './csr.js';
+import { bigIntToPair, pairToBigInt } from './int64.js';
+import { executeBatch } from './executor.js';
+import type { GuestRam, PhysBus } from './memory.js';
+import { HartState } from './state.js';
+import { pendingInterrupt, takeInterrupt } from './trap.js';
+
+export type HartExit =
+  /** The budget is spent. */
+  | { readonly kind: 'budget' }
+  /** WFI with nothing pending in mie; pc is past the WFI. Run again once an interrupt
+   *  line rises (or on a timer), the hart resumes after it. */
+  | { readonly kind: 'wfi' }
+  /** stop() was called, from a bus callback or between runs. */
+  | { readonly kind: 'stopped' }
+  /** The hart cannot make progress: a trap loop, an unreachable trap vector. */
+  | { readonly kind: 'fatal'; readonly reason: string };
+
+export const EXIT_BUDGET: HartExit = Object.freeze({ kind: 'budget' });
+export const EXIT_WFI: HartExit = Object.freeze({ kind: 'wfi' });
+export const EXIT_STOPPED: HartExit = Object.freeze({ kind: 'stopped' });
+
+export interface HartOptions {
+  hartId: number;
+  ram: GuestRam;
+  bus: PhysBus;
+  /** Where the first instruction is fetched; also where reset() returns. */
+  resetPc: number;
+}
+
+/** Counters, updated at the end of every run(). */
+export interface HartStats {
+  /** Instructions retired (trapping instructions do not retire). */
+  instret: number;
+  /** Instructions attempted; also what mcycle counts (one per instruction). */
+  cycles: number;
+  /** Traps taken: exceptions + interrupts. */
+  traps: number;
+  exceptions: number;
+  interrupts: number;
+}
+
+export class Hart {
+  readonly hartId: number;
+  readonly ram: GuestRam;
+  readonly stats: HartStats = { instret: 0, cycles: 0, traps: 0, exceptions: 0, interrupts: 0 };
+  private s: HartState;
+  private readonly resetPc: number;
+
+  constructor(opts: HartOptions) {
+    checkPc(opts.resetPc);
+    this.hartId = opts.hartId;
+    this.ram = opts.ram;
+    this.resetPc = opts.resetPc;
+    this.s = new HartState(opts.hartId, opts.ram, opts.bus);
+    this.s.pc = opts.resetPc;
+  }
+
+  /**
+   * Executes up to `budget` instructions. Every instruction attempted counts, also one
+   * that traps, so a trapping loop still ends. Interrupts pending and enabled are taken
+   * between instructions (at the start of the run, after anything that may change them).
+   */
+  run(budget: number): HartExit {
+    const s = this.s;
+    let left = budget;
+    try {
+      for (;;) {
+        if (s.fatal !== null) return { kind: 'fatal', reason: s.fatal };
+        if (s.stopReq) {
+          s.stopReq = false;
+          return EXIT_STOPPED;
+        }
+        if (s.wfiExit) {
+          s.wfiExit = false;
+          return EXIT_WFI;
+        }
+        const irq = pendingInterrupt(s);
+        if (irq >= 0) takeInterrupt(s, irq);
+        if (left <= 0) return EXIT_BUDGET;
+        s.brk = false;
+        left -= executeBatch(s, left);
+      }
+    } finally {
+      this.updateStats();
+    }
+  }
+
+  /** Makes run() return 'stopped' after the current instruction. Called between runs,
+   *  the next run() returns 'stopped' before executing anything. */
+  stop(): void {
+    this.s.stopReq = true;
+    this.s.brk = true;
+  }
+
+  /** Drives an interrupt line into mip (bit = Irq.MSI, Irq.MTI, Irq.MEI...). Level
+   *  semantics: the bit stays set until the source lowers it. Safe to call from a bus
+   *  callback during run(): the hart looks after the current instruction. */
+  setPendingInterrupt(bit: number, level: boolean): void {
+    const s = this.s;
+    const m = 1 << bit;
+    s.mip = level ? s.mip | m : s.mip & ~m;
+    s.brk = true;
+  }
+
+  getPendingInterrupts(): number {
+    return this.s.mip;
+  }
+
+  /** Back to the reset state: registers and CSRs cleared, pc = resetPc, M-mode.
+   *  Decoded code stays (it is keyed by physical page, not by hart). */
+  reset(): void {
+    const old = this.s;
+    this.s = new HartState(old.hartId, old.ram, old.bus);
+    this.s.pc = this.resetPc;
+    this.updateStats();
+  }
+
+  getPc(): number {
+    return this.s.pc;
+  }
+
+  setPc(pc: number): void {
+    checkPc(pc);
+    this.s.pc = pc;
+  }
+
+  /** Current privilege mode: 3 = M (the only one until issue 3). */
+  getPrivilege(): number {
+    return this.s.priv;
+  }
+
+  /** x[i] as a signed 64-bit value (tests, debugger). */
+  getReg(i: number): bigint {
+    checkReg(i);
+    return i === 0 ? 0n : pairToBigInt(this.s.xl[i]!, this.s.xh[i]!);
+  }
+
+  setReg(i: number, v: bigint): void {
+    checkReg(i);
+    if (i === 0) return;
+    const [lo, hi] = bigIntToPair(v);
+    this.s.xl[i] = lo;
+    this.s.xh[i] = hi;
+  }
+
+  /** A CSR's value as the guest would read it in M-mode, or undefined if absent. */
+  readCsr(csr: number): bigint | undefined {
+    if (!csrRead(this.s, csr)) return undefined;
+    return pairToBigInt(this.s.csrLo, this.s.csrHi);
+  }
+
+  /** Writes a CSR with the guest's WARL rules (no read-only or privilege check: this is
+   *  the debugger's door). Returns false if the CSR does not exist. */
+  writeCsr(csr: number, v: bigint): boolean {
+    if (!csrRead(this.s, csr)) return false;
+    const [lo, hi] = bigIntToPair(v);
+    csrWrite(this.s, csr, lo, hi, 0);
+    return true;
+  }
+
+  /** Drops every decoded instruction of the RAM this hart runs on. */
+  flushDecodeCache(): void {
+    this.ram.code.flushAll();
+  }
+
+  private updateStats(): void {
+    const s = this.s;
+    const st = this.stats;
+    st.instret = s.instret;
+    st.cycles = s.cycles;
+    st.exceptions = s.exceptions;
+    st.interrupts = s.interrupts;
+    st.traps = s.exceptions + s.interrupts;
+  }
+}
+
+function checkReg(i: number): void {
+  if (!Number.isInteger(i) || i < 0 || i > 31) throw new RangeError(`no register x${i}`);
+}
+
+function checkPc(pc: number): void {
+  if (!Number.isSafeInteger(pc)) throw new RangeError(`pc ${pc} is not an exact integer address`);
+}

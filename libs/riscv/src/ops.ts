@@ -1,0 +1,80 @@
+// Handler indices of pre-decoded instructions. The executor's switch uses these numbers as
+// literal case labels, because V8 turns a switch into a jump table only when every label
+// is a small integer literal; so a number here never changes without the matching `case`
+// in executor.ts (every op has a spec that would catch the mismatch).
+//
+// 0 is reserved: a decode-cache slot holding 0 has not been decoded yet.
+
+export const Op = {
+  NONE: 0,
+  ILLEGAL: 1,
+  LUI: 2,
+  AUIPC: 3,
+  JAL: 4,
+  JALR: 5,
+  BEQ: 6,
+  BNE: 7,
+  BLT: 8,
+  BGE: 9,
+  BLTU: 10,
+  BGEU: 11,
+  LB: 12,
+  LH: 13,
+  LW: 14,
+  LD: 15,
+  LBU: 16,
+  LHU: 17,
+  LWU: 18,
+  SB: 19,
+  SH: 20,
+  SW: 21,
+  SD: 22,
+  ADDI: 23,
+  SLTI: 24,
+  SLTIU: 25,
+  XORI: 26,
+  ORI: 27,
+  ANDI: 28,
+  SLLI: 29,
+  SRLI: 30,
+  SRAI: 31,
+  ADD: 32,
+  SUB: 33,
+  SLL: 34,
+  SLT: 35,
+  SLTU: 36,
+  XOR: 37,
+  SRL: 38,
+  SRA: 39,
+  OR: 40,
+  AND: 41,
+  ADDIW: 42,
+  SLLIW: 43,
+  SRLIW: 44,
+  SRAIW: 45,
+  ADDW: 46,
+  SUBW: 47,
+  SLLW: 48,
+  SRLW: 49,
+  SRAW: 50,
+  FENCE: 51,
+  FENCE_I: 52,
+  ECALL: 53,
+  EBREAK: 54,
+  MRET: 55,
+  WFI: 56,
+  /** Any of CSRRW/CSRRS/CSRRC/CSRRWI/CSRRSI/CSRRCI; imm holds the raw instruction. */
+  CSR: 57,
+  /** ADDI with rs1 = x0 (`li`): the commonest instruction, worth its own case. */
+  LI: 58,
+} as const;
+
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+const NAMES: string[] = [];
+for (const [name, n] of Object.entries(Op)) NAMES[n] = name.toLowerCase().replace('_', '.');
+
+/** Mnemonic of a handler index, for traces and test messages. */
+export function opName(op: number): string {
+  return NAMES[op] ?? `op${op}`;
+}
