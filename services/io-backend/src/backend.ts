@@ -1,0 +1,177 @@
+// The io-backend's state: which VMs are attached, their devices, and the NATS side of each
+// (console out to JetStream, console in from core NATS, lifecycle events). The gRPC layer
+// (handlers.ts) only translates; everything a guest can trigger comes back as a value.
+import type { Logger } from '@splitvisor/log';
+import { vmLogger } from '@splitvisor/log';
+import { checkVmId, subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
+import { ConsoleInputCodec, ConsoleOutputCodec, LifecycleEventCodec, type IoV1 } from '@splitvisor/proto';
+import { alreadyExists, invalidArgument, notFound, unavailable } from '@splitvisor/rpc';
+import { gpa, hex } from '@splitvisor/platform';
+import type { SystemEvent } from '@splitvisor/devices';
+import { ConsoleOut, type ConsoleOutOptions, type ConsoleOutStats } from './console.js';
+import { VmDevices, type VmDeviceStats } from './vm-devices.js';
+
+export const SOURCE = 'io-backend';
+
+export interface IoBackendOptions {
+  /** The mmu's gRPC address, for device DMA (not used yet). */
+  mmuAddr?: string;
+  /** Console coalescing, for tests (defaults: 512 bytes, 10 ms). */
+  console?: Pick<ConsoleOutOptions, 'maxBytes' | 'delayMs' | 'maxPendingChunks'>;
+}
+
+export interface VmStats extends VmDeviceStats {
+  console: ConsoleOutStats;
+  /** Level of each PLIC source this VM's devices drive, last reported. */
+  irqLines: Record<number, boolean>;
+}
+
+interface AttachedVm {
+  readonly id: string;
+  readonly devices: VmDevices;
+  readonly console: ConsoleOut;
+  readonly irqLines: Record<number, boolean>;
+  readonly log: Logger;
+  unsubscribe: Unsubscribe;
+}
+
+export class IoBackend {
+  private readonly vms = new Map<string, AttachedVm>();
+  private stopping = false;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    readonly opts: IoBackendOptions = {},
+  ) {}
+
+  get attached(): readonly string[] {
+    return [...this.vms.keys()];
+  }
+
+  async attach(vmId: string): Promise<void> {
+    if (this.stopping) throw unavailable('io-backend is stopping');
+    try {
+      checkVmId(vmId, 'vm_id');
+    } catch (e) {
+      throw invalidArgument((e as Error).message);
+    }
+    if (this.vms.has(vmId)) throw alreadyExists(`vm "${vmId}" is already attached`);
+    const log = vmLogger(this.log, vmId);
+    const outSubject = subjects.consoleOut(vmId);
+    const console = new ConsoleOut({
+      ...this.opts.console,
+      publish: (data) => this.bus.publishDurable(outSubject, ConsoleOutputCodec, { vmId, data }),
+      onError: (err, bytes) => log.warn({ err: err.message, bytes }, 'console output lost'),
+    });
+    const irqLines: Record<number, boolean> = {};
+    const devices = new VmDevices({
+      consoleByte: (b) => console.push(b),
+      irq: (source, level) => {
+        // Raised on NATS as irqfd-like level state in a later step; kept here until then.
+        irqLines[source] = level;
+        log.trace({ irq: source, level }, 'irq line');
+      },
+    });
+    // In the map before the first await, so a concurrent attach of the same id is refused.
+    const vm: AttachedVm = { id: vmId, devices, console, irqLines, log, unsubscribe: () => undefined };
+    this.vms.set(vmId, vm);
+    vm.unsubscribe = this.bus.subscribe(subjects.consoleIn(vmId), ConsoleInputCodec, (msg) => {
+      if (msg.vmId !== '' && msg.vmId !== vmId) {
+        log.warn({ from: msg.vmId }, 'console input for another vm on this vm\'s subject; dropped');
+        return;
+      }
+      const queued = devices.consoleInput(msg.data);
+      if (queued < msg.data.length) log.debug({ dropped: msg.data.length - queued }, 'uart receive queue full; input dropped');
+    });
+    // The subscription is live at the server before AttachVm answers: input typed right
+    // after attach is not lost. Without NATS the VM would have no console: undo the attach.
+    try {
+      await this.bus.nc.flush();
+    } catch (e) {
+      if (this.vms.get(vmId) === vm) this.vms.delete(vmId);
+      vm.unsubscribe();
+      throw unavailable(`vm "${vmId}": NATS did not confirm the console input subscription: ${(e as Error).message}`);
+    }
+    log.info({ devices: devices.bus.mappings().map((m) => `${m.device.name}@${hex(m.base)}`) }, 'vm attached');
+  }
+
+  async detach(vmId: string): Promise<VmStats> {
+    const vm = this.vms.get(vmId);
+    if (!vm) throw notFound(`vm "${vmId}" is not attached`);
+    this.vms.delete(vmId);
+    const stats = await this.release(vm);
+    vm.log.info('vm detached');
+    return stats;
+  }
+
+  /** One MMIO exit. Every guest-caused outcome is a reply; only an unknown VM is an error. */
+  async mmio(req: IoV1.MmioRequest__Output): Promise<IoV1.MmioReply> {
+    if (this.stopping) throw unavailable('io-backend is stopping');
+    const vm = this.vms.get(req.vmId);
+    if (!vm) throw notFound(`vm "${req.vmId}" is not attached`);
+    const r = vm.devices.access(gpa(req.addr), req.size, req.write, req.valueLo, req.valueHi);
+    if (!r.ok) return { status: r.kind === 'unmapped' ? 'MMIO_UNMAPPED' : 'MMIO_BAD_ACCESS', detail: r.reason };
+    if (r.event) return this.systemEvent(vm, r.event, r.device, req.addr);
+    return { status: 'MMIO_OK', valueLo: r.lo, valueHi: r.hi };
+  }
+
+  stats(vmId: string): VmStats | undefined {
+    const vm = this.vms.get(vmId);
+    return vm && snapshot(vm);
+  }
+
+  /** SIGTERM: refuse new work, flush every console, drop the subscriptions. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const vms = [...this.vms.values()];
+    this.vms.clear();
+    await Promise.all(vms.map((vm) => this.release(vm)));
+  }
+
+  /**
+   * Poweroff or reset. Order matters: the console is flushed (stored in JetStream) before
+   * the lifecycle event is, so whoever sees the event can already read all the output that
+   * led to it. Only then does the vCPU hear of it.
+   */
+  private async systemEvent(vm: AttachedVm, event: SystemEvent, device: string, addr: number): Promise<IoV1.MmioReply> {
+    await vm.console.flush();
+    const reason = `guest wrote ${hex(event.value)} to ${device} at ${hex(addr)}`;
+    const poweroff = event.kind === 'poweroff';
+    const exitCode = poweroff ? event.exitCode : 0;
+    try {
+      await this.bus.publishDurable(subjects.lifecycle(vm.id), LifecycleEventCodec, {
+        vmId: vm.id,
+        kind: poweroff ? 'LIFECYCLE_POWEROFF' : 'LIFECYCLE_RESET',
+        exitCode,
+        reason,
+        source: SOURCE,
+        at: Date.now(),
+      });
+    } catch (e) {
+      // The vCPU must stop either way; the cpu reports its own exit to dom0.
+      vm.log.error({ err: (e as Error).message, event: event.kind }, 'lifecycle event not stored');
+    }
+    vm.log.info({ event: event.kind, exitCode, reason }, 'system event');
+    if (!poweroff) vm.devices.reset(); // a system reset resets every device, as QEMU's does
+    return { status: 'MMIO_OK', event: poweroff ? 'SYSTEM_EVENT_POWEROFF' : 'SYSTEM_EVENT_RESET', exitCode };
+  }
+
+  private async release(vm: AttachedVm): Promise<VmStats> {
+    vm.unsubscribe();
+    await vm.console.flush();
+    const stats = snapshot(vm);
+    vm.log.debug({ stats }, 'vm device stats');
+    return stats;
+  }
+}
+
+function snapshot(vm: AttachedVm): VmStats {
+  const s = vm.devices.stats;
+  return {
+    ...s,
+    mmio: Object.fromEntries(Object.entries(s.mmio).map(([k, v]) => [k, { ...v }])),
+    console: { ...vm.console.stats },
+    irqLines: { ...vm.irqLines },
+  };
+}

@@ -1,0 +1,210 @@
+// The io-backend's setup, in-process, against a real nats-server, a real gRPC server on a
+// free port and a real client: the same path main.ts takes, minus the process.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bus, streams, subjects } from '@splitvisor/bus';
+import { ConsoleInputCodec, ConsoleOutputCodec, LifecycleEventCodec, protos, type EventsV1, type IoV1 } from '@splitvisor/proto';
+import { RpcClient, RpcError, RpcServer } from '@splitvisor/rpc';
+import { SIFIVE_TEST, UART0 } from '@splitvisor/platform';
+import { uartRegisters as R } from '@splitvisor/devices';
+import type { RunningService } from '@splitvisor/runtime';
+import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
+import { ioBackendService } from './service.js';
+
+let nats: TestNats;
+let bus: Bus;
+let reader: Bus;
+let server: RpcServer;
+let running: RunningService;
+let io: RpcClient<IoV1.IoBackendClient>;
+
+beforeAll(async () => {
+  nats = await startTestNats();
+  const log = silentLogger('io-backend');
+  bus = await Bus.connect({ url: nats.url, name: 'io-backend', log });
+  reader = await Bus.connect({ url: nats.url, name: 'reader', log });
+  server = new RpcServer({ name: 'splitvisor.io.v1.IoBackend', listen: '127.0.0.1:0', log });
+  running = await ioBackendService.setup({
+    config: { mmu: '127.0.0.1:50053', nats: nats.url, listen: '127.0.0.1:0', logLevel: 'silent' },
+    log,
+    bus,
+    server,
+  });
+  const port = await server.start();
+  io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, `127.0.0.1:${port}`, { deadlineMs: 5000 });
+}, 60_000);
+
+afterAll(async () => {
+  await running?.stop();
+  io?.close();
+  await server?.stop(200);
+  await bus?.drain();
+  await reader?.drain();
+  await nats?.stop();
+});
+
+const until = async (cond: () => boolean, what: string, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not met in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+const err = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as RpcError);
+
+const mmioRead = (vmId: string, addr: number, size = 1) => io.call('Mmio', { vmId, vcpu: 0, addr, size, write: false });
+const mmioWrite = (vmId: string, addr: number, valueLo: number, size = 1, valueHi = 0) =>
+  io.call('Mmio', { vmId, vcpu: 0, addr, size, write: true, valueLo, valueHi });
+const writeText = async (vmId: string, text: string) => {
+  for (const b of Buffer.from(text)) expect((await mmioWrite(vmId, UART0.base + R.REG.RBR_THR_DLL, b)).status).toBe('MMIO_OK');
+};
+
+/** Follows a VM's console history; `text()` is what was stored so far, `upTo(seq)` up to a sequence. */
+async function consoleOf(vmId: string) {
+  const got: { seq: number; data: string }[] = [];
+  const stop = await reader.replay(streams.console, subjects.consoleOut(vmId), ConsoleOutputCodec, (m, _s, seq) => {
+    got.push({ seq, data: Buffer.from(m.data).toString() });
+  });
+  return {
+    text: () => got.map((g) => g.data).join(''),
+    upTo: (seq: number) => got.filter((g) => g.seq <= seq).map((g) => g.data).join(''),
+    stop,
+  };
+}
+
+async function lifecycleOf(vmId: string, onEvent?: (e: EventsV1.LifecycleEvent__Output) => void) {
+  const events: EventsV1.LifecycleEvent__Output[] = [];
+  const stop = await reader.replay(streams.lifecycle, subjects.lifecycle(vmId), LifecycleEventCodec, (e) => {
+    events.push(e);
+    onEvent?.(e);
+  });
+  return { events, stop };
+}
+
+describe('io-backend over gRPC and NATS', () => {
+  it('echoes a ping', async () => {
+    const res = await io.call('Ping', { payload: Buffer.from('floor') });
+    expect(Buffer.from(res.payload).toString()).toBe('floor');
+  });
+
+  it('puts bytes written to THR on the CONSOLE stream, and LSR says THR is empty', async () => {
+    await io.call('AttachVm', { vmId: 'con-1' });
+    await writeText('con-1', 'hi\n');
+    const lsr = await mmioRead('con-1', UART0.base + R.REG.LSR);
+    expect(lsr).toMatchObject({ status: 'MMIO_OK', event: 'SYSTEM_EVENT_NONE' });
+    expect(lsr.valueLo & (R.LSR_THRE | R.LSR_TEMT)).toBe(R.LSR_THRE | R.LSR_TEMT);
+    const con = await consoleOf('con-1');
+    await until(() => con.text() === 'hi\n', 'console shows hi');
+    // A partial line follows after the coalescing delay.
+    await writeText('con-1', '$ ');
+    await until(() => con.text() === 'hi\n$ ', 'partial line flushed');
+    con.stop();
+  });
+
+  it('feeds console input from NATS to RBR, with LSR.DR while bytes wait', async () => {
+    await io.call('AttachVm', { vmId: 'con-in' });
+    reader.publish(subjects.consoleIn('con-in'), ConsoleInputCodec, { vmId: 'con-in', data: Buffer.from('ls\r') });
+    // Input arrives asynchronously: poll LSR as a driver would, read RBR while DR is set.
+    const got: number[] = [];
+    for (let i = 0; i < 300 && got.length < 3; i++) {
+      const lsr = (await mmioRead('con-in', UART0.base + R.REG.LSR)).valueLo;
+      if (lsr & R.LSR_DR) got.push((await mmioRead('con-in', UART0.base + R.REG.RBR_THR_DLL)).valueLo);
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(Buffer.from(got).toString()).toBe('ls\r');
+    expect((await mmioRead('con-in', UART0.base + R.REG.LSR)).valueLo & R.LSR_DR).toBe(0);
+  });
+
+  it('powers off on PASS: console stored first, then the lifecycle event, then the reply', async () => {
+    await io.call('AttachVm', { vmId: 'pass-1' });
+    // "bye" has no newline: it is still buffered (10 ms) when the poweroff write arrives.
+    let seqAtEvent: Promise<number> | undefined;
+    const life = await lifecycleOf('pass-1', () => {
+      seqAtEvent ??= reader.lastSeq(streams.console, subjects.consoleOut('pass-1'));
+    });
+    await writeText('pass-1', 'bye');
+    const res = await mmioWrite('pass-1', SIFIVE_TEST.base, 0x5555, 4);
+    expect(res).toMatchObject({ status: 'MMIO_OK', event: 'SYSTEM_EVENT_POWEROFF', exitCode: 0 });
+    await until(() => life.events.length === 1, 'lifecycle event');
+    expect(life.events[0]).toMatchObject({
+      vmId: 'pass-1',
+      kind: 'LIFECYCLE_POWEROFF',
+      exitCode: 0,
+      reason: 'guest wrote 0x5555 to sifive_test at 0x100000',
+      source: 'io-backend',
+    });
+    expect(Math.abs(life.events[0]!.at - Date.now())).toBeLessThan(10_000);
+    // What was stored when the event was seen is all the output.
+    const seq = await seqAtEvent!;
+    expect(seq).toBeGreaterThan(0);
+    const con = await consoleOf('pass-1');
+    await until(() => con.text() === 'bye', 'console history');
+    expect(con.upTo(seq)).toBe('bye');
+    con.stop();
+    life.stop();
+  });
+
+  it('powers off on FAIL with the code from bits 31:16', async () => {
+    await io.call('AttachVm', { vmId: 'fail-1' });
+    const life = await lifecycleOf('fail-1');
+    await writeText('fail-1', 'oops\n');
+    const res = await mmioWrite('fail-1', SIFIVE_TEST.base, (7 << 16) | 0x3333, 4);
+    expect(res).toMatchObject({ status: 'MMIO_OK', event: 'SYSTEM_EVENT_POWEROFF', exitCode: 7 });
+    await until(() => life.events.length === 1, 'lifecycle event');
+    expect(life.events[0]).toMatchObject({ kind: 'LIFECYCLE_POWEROFF', exitCode: 7, reason: 'guest wrote 0x73333 to sifive_test at 0x100000' });
+    life.stop();
+  });
+
+  it('reports a reset request and resets the devices', async () => {
+    await io.call('AttachVm', { vmId: 'reset-1' });
+    const life = await lifecycleOf('reset-1');
+    await mmioWrite('reset-1', UART0.base + R.REG.SCR, 0x42);
+    const res = await mmioWrite('reset-1', SIFIVE_TEST.base, 0x7777, 4);
+    expect(res).toMatchObject({ status: 'MMIO_OK', event: 'SYSTEM_EVENT_RESET', exitCode: 0 });
+    await until(() => life.events.length === 1, 'lifecycle event');
+    expect(life.events[0]).toMatchObject({ kind: 'LIFECYCLE_RESET', reason: 'guest wrote 0x7777 to sifive_test at 0x100000' });
+    expect((await mmioRead('reset-1', UART0.base + R.REG.SCR)).valueLo).toBe(0);
+    life.stop();
+  });
+
+  it('answers guest mistakes with a status naming them, never an error', async () => {
+    await io.call('AttachVm', { vmId: 'bad-1' });
+    expect(await mmioRead('bad-1', 0x20000000, 4)).toMatchObject({ status: 'MMIO_UNMAPPED', detail: 'no device at 0x20000000' });
+    expect(await mmioWrite('bad-1', UART0.base, 0x41, 3)).toMatchObject({
+      status: 'MMIO_BAD_ACCESS',
+      detail: 'write of size 3 at 0x10000000: size must be 1, 2, 4 or 8',
+    });
+    expect(await mmioRead('bad-1', UART0.base, 4)).toMatchObject({
+      status: 'MMIO_BAD_ACCESS',
+      detail: 'uart0 at 0x10000000: 4-byte read at offset 0x0 refused: ns16550a registers are 1 byte wide',
+    });
+    expect(await mmioRead('bad-1', UART0.base + 2, 4)).toMatchObject({ status: 'MMIO_BAD_ACCESS', detail: /misaligned/ });
+    expect(await mmioRead('bad-1', 2 ** 62, 8)).toMatchObject({ status: 'MMIO_UNMAPPED' });
+    expect(await mmioWrite('bad-1', SIFIVE_TEST.base + 0xffc, 1, 8)).toMatchObject({ status: 'MMIO_BAD_ACCESS', detail: /crosses the end/ });
+    // A 64-bit read of the finisher: two 4-byte reads of 0.
+    expect(await mmioRead('bad-1', SIFIVE_TEST.base, 8)).toMatchObject({ status: 'MMIO_OK', valueLo: 0, valueHi: 0 });
+  });
+
+  it('validates attach and detach', async () => {
+    expect(await err(io.call('AttachVm', { vmId: 'Bad.Id' }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: /vm_id: "Bad.Id"/ });
+    expect(await err(io.call('AttachVm', { vmId: '' }))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await io.call('AttachVm', { vmId: 'twice' });
+    expect(await err(io.call('AttachVm', { vmId: 'twice' }))).toMatchObject({ code: 'ALREADY_EXISTS', message: 'vm "twice" is already attached' });
+    expect(await err(mmioRead('ghost', UART0.base))).toMatchObject({ code: 'NOT_FOUND', message: 'vm "ghost" is not attached' });
+    expect(await err(io.call('DetachVm', { vmId: 'ghost' }))).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('flushes the console on detach, then forgets the VM', async () => {
+    await io.call('AttachVm', { vmId: 'gone-1' });
+    await writeText('gone-1', 'last words');
+    await io.call('DetachVm', { vmId: 'gone-1' });
+    expect(await reader.lastSeq(streams.console, subjects.consoleOut('gone-1'))).toBeGreaterThan(0);
+    const con = await consoleOf('gone-1');
+    await until(() => con.text() === 'last words', 'flushed on detach');
+    con.stop();
+    expect(await err(mmioRead('gone-1', UART0.base + R.REG.LSR))).toMatchObject({ code: 'NOT_FOUND' });
+    // Attachable again afterwards.
+    await io.call('AttachVm', { vmId: 'gone-1' });
+    await io.call('DetachVm', { vmId: 'gone-1' });
+  });
+});
