@@ -80,6 +80,8 @@ export class VcpuHost {
   readonly exited: Promise<VcpuExit>;
   private exitInfo: VcpuExit | undefined;
   private writtenBack: Promise<void> | undefined;
+  /** Why the host asked the vCPU to stop, reported instead of the worker's generic words. */
+  private stopRequest = '';
 
   constructor(
     readonly spec: VmSpec,
@@ -109,7 +111,12 @@ export class VcpuHost {
     this.exited = new Promise<VcpuExit>((resolve) => {
       this.worker.on('message', (req: WorkerRequest) => {
         if (req.kind === 'exited') {
-          const reason = this.lastExitError ? `${req.reason}: ${this.lastExitError}` : req.reason;
+          const reason =
+            req.cause === 'stopped' && this.stopRequest
+              ? this.stopRequest
+              : this.lastExitError
+                ? `${req.reason}: ${this.lastExitError}`
+                : req.reason;
           this.exitInfo = { cause: req.cause, reason, exitCode: req.exitCode };
           resolve(this.exitInfo);
           return;
@@ -211,6 +218,7 @@ export class VcpuHost {
   /** Asks the vCPU to stop at its next batch boundary, waits for it, writes pages back. */
   async stop(reason: string, timeoutMs = 5000): Promise<VcpuExit> {
     if (this.running) {
+      this.stopRequest = reason;
       Atomics.store(this.ctrl, CTRL_STOP, 1);
       Atomics.add(this.ctrl, CTRL_WAKE, 1);
       Atomics.notify(this.ctrl, CTRL_WAKE);

@@ -44,6 +44,9 @@ function exit(req: WorkerRequest, reason: ExitReason): number {
   Atomics.store(ctrl, CTRL_REPLY, 0);
   port.postMessage(req);
   Atomics.wait(ctrl, CTRL_REPLY, 0);
+  // An exit is a safepoint too: a guest that exits on every few instructions would
+  // otherwise see a stop request only after a whole batch of slow exits.
+  if (Atomics.load(ctrl, CTRL_STOP) !== 0) hart.stop();
   const ms = performance.now() - t0;
   const ri = reasonIndex(reason);
   stats[statsCountIndex(ri)]! += 1;
@@ -166,6 +169,10 @@ for (;;) {
   if (e.kind === 'fatal') {
     stopCause ??= 'fatal';
     stopReason ||= e.reason;
+  } else if (stopCause === undefined) {
+    // stop() from an exit safepoint on the host's request.
+    stopCause = 'stopped';
+    stopReason = 'stopped by the host';
   }
   break;
 }
