@@ -145,15 +145,23 @@ hart.setReg(10, BigInt(init.hartId));
 hart.setReg(11, BigInt(init.dtbAddr));
 
 const started = performance.now();
+// Batches are bounded in instructions, but exits cost wall time: a guest that exits every
+// few instructions would take seconds per batch. Keep each batch near 2-10 ms so stats,
+// stop requests and (later) interrupts are seen promptly.
+let budget = Math.min(init.batch, 10_000);
 for (;;) {
   if (Atomics.load(ctrl, CTRL_STOP) !== 0) {
     stopCause ??= 'stopped';
     stopReason ||= 'stopped by the host';
     break;
   }
-  const e = hart.run(init.batch);
+  const t0 = performance.now();
+  const e = hart.run(budget);
+  const now = performance.now();
+  if (now - t0 > 10) budget = Math.max(1000, budget >> 1);
+  else if (now - t0 < 2) budget = Math.min(init.batch, budget * 2);
   stats[STATS_INSTRET] = hart.stats.instret;
-  stats[STATS_RUN_SECONDS] = (performance.now() - started) / 1000;
+  stats[STATS_RUN_SECONDS] = (now - started) / 1000;
   if (e.kind === 'budget') continue;
   if (e.kind === 'wfi') {
     // No interrupt source reaches this hart yet (PLIC/CLINT come later): idle without
