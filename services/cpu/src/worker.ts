@@ -74,12 +74,10 @@ ram.onMiss = (pageIndex, write) => {
   return true;
 };
 
-let hart: Hart;
-
 function failVcpu(why: string): void {
   stopCause ??= 'exit-failed';
   stopReason ||= why;
-  hart?.stop();
+  hart.stop();
 }
 
 /** Only io-backend's regions leave the cpu; anything else that is not RAM is unmapped
@@ -139,7 +137,7 @@ function finishMmio(status: number, out: Int32Array | undefined): boolean {
   }
 }
 
-hart = new Hart({ hartId: init.hartId, ram, bus, resetPc: init.entry });
+const hart = new Hart({ hartId: init.hartId, ram, bus, resetPc: init.entry });
 // Boot as QEMU's reset vector leaves it: a0 = hartid, a1 = device tree address.
 hart.setReg(10, BigInt(init.hartId));
 hart.setReg(11, BigInt(init.dtbAddr));

@@ -1,0 +1,156 @@
+// The cpu's exit path against the real mmu and io-backend processes: the hart runs in a
+// worker, its page misses go to mmu and its UART accesses to io-backend over gRPC.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ConsoleOutputCodec, LifecycleEventCodec, protos, type CpuV1, type EventsV1, type IoV1, type MmuV1 } from '@splitvisor/proto';
+import { RpcClient, RpcError, deadlineIn } from '@splitvisor/rpc';
+import { Bus, streams, subjects } from '@splitvisor/bus';
+import { REPO_ROOT, silentLogger, startTestLab, type TestLab } from '@splitvisor/testing';
+import { VmManager } from './vm-manager.js';
+
+let t: TestLab;
+let bus: Bus;
+let mmu: RpcClient<MmuV1.MmuClient>;
+let io: RpcClient<IoV1.IoBackendClient>;
+let vms: VmManager;
+
+beforeAll(async () => {
+  t = await startTestLab({ only: ['mmu', 'io-backend'] });
+  bus = await Bus.connect({ url: t.natsUrl, name: 'cpu-test', log: silentLogger() });
+  await bus.ensureStreams();
+  mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, t.addresses.mmu);
+  io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, t.addresses['io-backend']);
+  vms = new VmManager({ mmu, io, exitDeadlineMs: 2000, log: silentLogger('cpu') }, bus, silentLogger('cpu'));
+});
+afterAll(async () => {
+  await vms?.stopAll('test over');
+  mmu?.close();
+  io?.close();
+  await bus?.drain();
+  await t?.teardown();
+});
+
+const RAM = 0x80000000;
+const MIB = 1 << 20;
+
+async function prepare(vmId: string, image: string): Promise<void> {
+  await mmu.call('CreateVm', { vmId, ramBase: RAM, ramSize: 4 * MIB });
+  const data = await readFile(join(REPO_ROOT, image));
+  await new Promise<void>((resolve, reject) => {
+    const call = mmu.raw.LoadImage(new grpc.Metadata(), { deadline: deadlineIn(5000) }, (err) => (err ? reject(err) : resolve()));
+    call.write({ vmId, addr: RAM, data });
+    call.end();
+  });
+  await io.call('AttachVm', { vmId });
+}
+
+function startReq(vmId: string, over: Partial<CpuV1.StartVmRequest> = {}): CpuV1.StartVmRequest__Output {
+  return { vmId, ramBase: RAM, ramSize: 4 * MIB, entry: RAM, dtbAddr: 0, vcpus: 1, ...over } as CpuV1.StartVmRequest__Output;
+}
+
+function nextExit(vmId: string): Promise<EventsV1.LifecycleEvent__Output> {
+  return new Promise((resolve) => {
+    const unsub = bus.subscribe(subjects.lifecycle(vmId), LifecycleEventCodec, (ev) => {
+      if (ev.kind === 'LIFECYCLE_VCPU_EXITED') {
+        unsub();
+        resolve(ev);
+      }
+    });
+  });
+}
+
+describe('vCPU exits over real gRPC', () => {
+  it('runs guests/hello: pages from mmu, UART through io-backend, poweroff stops the vCPU', async () => {
+    await prepare('hello', 'guests/hello/hello.bin');
+    const exited = nextExit('hello');
+    vms.start(startReq('hello'));
+    const ev = await exited;
+    expect(ev).toMatchObject({ source: 'cpu', exitCode: 0, reason: 'poweroff: guest powered off with code 0' });
+
+    const stats = vms.stats('hello');
+    expect(stats.running).toBe(false);
+    const row = (r: string) => stats.exits.find((e) => e.reason === r)!;
+    // One write per banner byte; at least one LSR read before each.
+    const text = 'Hello from Splitvisor: a RISC-V guest across four processes\r\nhart 0 says goodbye\r\n';
+    expect(row('mmio-write').count).toBe(text.length + 1); // + the poweroff write
+    expect(row('mmio-read').count).toBeGreaterThanOrEqual(text.length);
+    expect(row('page-fetch').count).toBeGreaterThanOrEqual(1);
+    expect(stats.mmioLatency.samples).toBe(row('mmio-write').count + row('mmio-read').count);
+    expect(stats.mmioLatency.p50Us).toBeGreaterThan(0);
+
+    let out = '';
+    const stop = await bus.replay(streams.console, subjects.consoleOut('hello'), ConsoleOutputCodec, (m) => (out += Buffer.from(m.data).toString()));
+    const end = Date.now() + 3000;
+    while (out !== text && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    stop();
+    expect(out).toBe(text);
+
+    // The pages it held went back to mmu before the exit was announced.
+    const mem = await mmu.call('GetVmStats', { vmId: 'hello' });
+    expect(mem.writeBacks).toBeGreaterThan(0);
+    expect((await vms.stop('hello', 'test')).vmId).toBe('hello');
+  });
+
+  it('fails the VM when an exit cannot be served, naming the service and the access', async () => {
+    // No AttachVm at io-backend: every MMIO exit comes back NOT_FOUND.
+    await mmu.call('CreateVm', { vmId: 'orphan', ramBase: RAM, ramSize: 4 * MIB });
+    const data = await readFile(join(REPO_ROOT, 'guests/hello/hello.bin'));
+    await new Promise<void>((resolve, reject) => {
+      const call = mmu.raw.LoadImage(new grpc.Metadata(), { deadline: deadlineIn(5000) }, (err) => (err ? reject(err) : resolve()));
+      call.write({ vmId: 'orphan', addr: RAM, data });
+      call.end();
+    });
+    const exited = nextExit('orphan');
+    vms.start(startReq('orphan'));
+    const ev = await exited;
+    expect(ev.reason).toMatch(/^exit-failed: MMIO exit failed: MMIO read of 1 bytes at 0x10000005 failed: io-backend at 127\.0\.0\.1:\d+ NOT_FOUND/);
+    await vms.stop('orphan', 'test');
+  });
+
+  it('stops a running vCPU on request, at its next safepoint', async () => {
+    await prepare('echo', 'guests/echo/echo.bin');
+    const exited = nextExit('echo');
+    vms.start(startReq('echo'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(vms.stats('echo').running).toBe(true);
+    const t0 = Date.now();
+    await vms.stop('echo', 'stopped by the test');
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect((await exited).reason).toBe('stopped: stopped by the test');
+  });
+
+  it('measures the transport floor to io-backend', async () => {
+    const s = await vms.probeIo(50);
+    expect(s.samples).toBe(50);
+    expect(s.p99Us).toBeGreaterThanOrEqual(s.p50Us);
+    await expect(vms.probeIo(0)).rejects.toThrow(/count 0 must be between 1 and 100000/);
+  });
+
+  it.each([
+    [{ vmId: 'Bad.Id' }, /vm_id: "Bad.Id" must be/],
+    [{ ramBase: RAM + 1 }, /ram_base 0x80000001 is not page-aligned/],
+    [{ ramSize: 0 }, /ram_size 0 must be a multiple of 4096/],
+    [{ entry: 0x1000 }, /entry 0x1000 lies outside RAM \[0x80000000, 0x80400000\)/],
+    [{ vcpus: 2 }, /vcpus 2: this cpu runs exactly 1 vCPU per VM for now/],
+  ])('refuses a bad StartVm %j', (over, msg) => {
+    let err: unknown;
+    try {
+      vms.start(startReq('bad', over));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).code).toBe('INVALID_ARGUMENT');
+    expect((err as RpcError).message).toMatch(msg);
+  });
+
+  it('refuses a second start of a running VM and stats of an unknown one', async () => {
+    await prepare('twice', 'guests/echo/echo.bin');
+    vms.start(startReq('twice'));
+    expect(() => vms.start(startReq('twice'))).toThrow(/vm "twice" is already running on this cpu/);
+    expect(() => vms.stats('nobody')).toThrow(/vm "nobody" is not running on this cpu/);
+    await vms.stop('twice', 'test');
+  });
+});
