@@ -4,10 +4,10 @@
 //
 //   npx tsx libs/riscv/bench/loop.ts [millions-of-instructions]
 
+import { DRAM_BASE } from '@splitvisor/platform';
 import { encode as e, GuestRam, Hart } from '../src/index.js';
 
 const R = e.Reg;
-const DRAM_BASE = 0x8000_0000;
 const millions = Number(process.argv[2] ?? 100);
 const iterations = Math.round((millions * 1e6) / 7);
 

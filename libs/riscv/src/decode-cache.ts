@@ -7,10 +7,8 @@
 // decoded. Invalidation zero-fills a block in place instead of dropping it, so the
 // executor can hold a block across a store into its own page and simply re-decode.
 
+import { PAGE_SIZE } from '@splitvisor/platform';
 import { SLOT_WORDS } from './decoder.js';
-
-export const PAGE_SHIFT = 12;
-export const PAGE_SIZE = 1 << PAGE_SHIFT;
 
 /** log2 of the instruction-slot granule: 4 bytes while IALIGN = 32. With C (issue 3)
  *  this becomes 1 (2-byte slots) and the executor's slot index with it. */
@@ -50,6 +48,13 @@ export class DecodeCache {
     this.mark[page] = 0;
     this.blocks[page]!.fill(0);
     this.invalidations++;
+  }
+
+  /** Forget the code of every page now Invalid: its bytes are no longer this cpu's to
+   *  trust, and whatever refills it (a batch prefetch by onMiss for another page, say)
+   *  may bring different ones. */
+  dropInvalid(pageState: Uint8Array): void {
+    for (const page of this.allocated) if (this.mark[page] !== 0 && pageState[page] === 0) this.invalidate(page);
   }
 
   /** Forget everything (FENCE.I; bytes changed behind the hart's back). */

@@ -2,6 +2,7 @@
 // recording bus with plain-memory devices, and a handler that parks the hart in WFI so a
 // test can look at the trap CSRs afterwards.
 
+import { DRAM_BASE } from '@splitvisor/platform';
 import { Hart, type HartExit } from './hart.js';
 import { GuestRam, type PhysBus } from './memory.js';
 import { Csr } from './csr.js';
@@ -10,8 +11,8 @@ import * as e from './testing/encode.js';
 export { e };
 export const R = e.Reg;
 
-/** QEMU virt DRAM base (also in @splitvisor/platform). */
-export const DRAM = 0x8000_0000;
+/** QEMU virt DRAM base. */
+export const DRAM: number = DRAM_BASE;
 /** Where `machine()` puts the trap handler (a lone WFI) unless told otherwise. */
 export const HANDLER = DRAM + 0x8000;
 /** A scratch data page, away from code. */

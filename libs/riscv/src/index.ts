@@ -5,7 +5,7 @@ export { Hart, EXIT_BUDGET, EXIT_STOPPED, EXIT_WFI } from './hart.js';
 export type { HartExit, HartOptions, HartStats } from './hart.js';
 export { GuestRam, PageState, EMPTY_BUS } from './memory.js';
 export type { PhysBus, PageStateValue } from './memory.js';
-export { DecodeCache, PAGE_SIZE, PAGE_SHIFT } from './decode-cache.js';
+export { DecodeCache, SLOT_SHIFT } from './decode-cache.js';
 export { Cause, Irq, causeName } from './trap.js';
 export { Csr, MISA_LO, MISA_HI } from './csr.js';
 export { decodeInto, SINK, wordOp, wordRd, wordRs1, wordRs2 } from './decoder.js';

@@ -11,8 +11,8 @@
 //
 // Addresses are physical (bare M-mode); issue 3 puts Sv39/48 translation in front.
 
+import { PAGE_SIZE } from '@splitvisor/platform';
 import { decodeInto } from './decoder.js';
-import { PAGE_SIZE } from './decode-cache.js';
 import { numHi, numLo, pairIsExact, pairToNumber } from './int64.js';
 import { Cause, raiseException, raiseExceptionAt } from './trap.js';
 import type { HartState } from './state.js';

@@ -344,6 +344,29 @@ describe('decoded code follows the bytes', () => {
     expect(m.ram.code.flushes).toBe(1);
   });
 
+  it('a decoded page that was recalled is not trusted once refilled, even by a miss on another page', () => {
+    const page1 = DRAM + 0x1000;
+    const page2 = DRAM + 0x2000;
+    const m = machine([]);
+    m.ram.writeWords(page1, [e.addi(R.a0, 0, 1), e.wfi()]);
+    m.ram.writeWords(page2, [e.jal(0, -0x1000)]);
+    m.hart.setPc(page1);
+    expect(m.run().kind).toBe('wfi');
+    expect(m.x(R.a0)).toBe(1n);
+    // The mmu recalls page 1 (say another agent writes it) ...
+    m.ram.pageState[1] = PageState.Invalid;
+    // ... and the next miss, for page 2, prefetches page 1 too, with its new bytes.
+    m.ram.onMiss = (page) => {
+      new DataView(m.ram.bytes.buffer).setUint32(0x1000, e.addi(R.a0, 0, 2), true);
+      m.ram.pageState[page] = PageState.Modified;
+      m.ram.pageState[1] = PageState.Modified;
+      return true;
+    };
+    m.hart.setPc(page2);
+    expect(m.run().kind).toBe('wfi');
+    expect(m.x(R.a0)).toBe(2n);
+  });
+
   it('without FENCE.I or invalidateCode a direct byte change is not seen (the documented contract)', () => {
     const m = machine([e.addi(R.a0, R.a0, 1), e.wfi()]);
     expect(m.run().kind).toBe('wfi');

@@ -1,7 +1,8 @@
 // The hart's view of the physical address space: one RAM range it reads and writes
 // directly (its cache of the mmu's pages, DESIGN.md "mmu") and a bus for everything else.
 
-import { DecodeCache, PAGE_SHIFT, PAGE_SIZE } from './decode-cache.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '@splitvisor/platform';
+import { DecodeCache } from './decode-cache.js';
 
 /** Per-page coherence state at this cpu (the directory protocol of DESIGN.md). */
 export const PageState = {
@@ -40,7 +41,10 @@ export class GuestRam {
   readonly s16: Int16Array;
   readonly u16: Uint16Array;
   readonly s32: Int32Array;
-  /** Per 4 KiB page: a PageState value. */
+  /** Per 4 KiB page: a PageState value. The owner may lower a state at any safepoint
+   *  (a recall: between runs or inside a bus/onMiss callback); code decoded from a page
+   *  seen Invalid is dropped before it could run again. Bytes of a page may change only
+   *  while it is Invalid, or through `invalidateCode`. */
   readonly pageState: Uint8Array;
   /** Instructions decoded from this RAM; shared by every hart that runs on it. */
   readonly code: DecodeCache;
@@ -91,9 +95,11 @@ export class GuestRam {
   }
 
   /** Asks onMiss for a page until its state allows the access; false = access fault.
-   *  Decoded instructions of the page are dropped: a refill may bring new bytes. */
+   *  Decoded instructions of the page are dropped, and of every page recalled since:
+   *  a refill may bring new bytes, also for pages onMiss fills beside the one asked. */
   miss(page: number, write: boolean): boolean {
     this.misses++;
+    this.code.dropInvalid(this.pageState);
     const ok = this.onMiss(page, write);
     this.code.invalidate(page);
     return ok && this.pageState[page]! >= (write ? PageState.Modified : PageState.Shared);
