@@ -48,6 +48,10 @@ export function executeBatch(s: HartState, limit: number): number {
         blk = s.fBlk;
         blkBase = s.fBase;
         blkLen = s.fLen;
+        // A callback during the fetch (onMiss, a bus read of ROM) asked for the outer
+        // loop: end the batch after this instruction (not before it, so a callback that
+        // always asks cannot stall the hart).
+        if (s.brk) limit = steps + 1;
       } else {
         steps++; // the fetch fault is this step's outcome
         pc = s.pc;

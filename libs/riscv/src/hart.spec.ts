@@ -89,6 +89,32 @@ describe('stop()', () => {
     expect(m.bus.log).toHaveLength(1);
   });
 
+  it('from inside onMiss during a fetch stops after that instruction', () => {
+    const m = machine([e.addi(R.a0, 0, 1), e.addi(R.a1, 0, 1), e.wfi()]);
+    m.ram.onMiss = (page) => {
+      m.ram.pageState[page] = 2;
+      m.hart.stop();
+      return true;
+    };
+    expect(m.run()).toBe(EXIT_STOPPED);
+    expect(m.hart.getPc()).toBe(DRAM + 4);
+    expect(m.hart.stats.cycles).toBe(1);
+    expect(m.run()).toBe(EXIT_WFI);
+    expect([m.x(R.a0), m.x(R.a1)]).toEqual([1n, 1n]);
+  });
+
+  it('a bus that asks for attention on every ROM fetch still lets the hart progress', () => {
+    const m = machine([e.addi(R.a1, 0, 6), e.wfi()]);
+    const rom = m.bus.map(0x1000, 0x100);
+    [e.addi(R.a0, 0, 5), ...e.li(R.t0, DRAM), e.jalr(0, R.t0, 0)].forEach((w, i) =>
+      new DataView(rom.buffer).setUint32(i * 4, w, true),
+    );
+    m.bus.onLoad = () => m.hart.setPendingInterrupt(3, false);
+    m.hart.setPc(0x1000);
+    expect(m.run(100)).toBe(EXIT_WFI);
+    expect([m.x(R.a0), m.x(R.a1)]).toEqual([5n, 6n]);
+  });
+
   it('between runs makes the next run stop before executing anything', () => {
     const m = machine([e.addi(R.a0, 0, 1), e.wfi()]);
     m.hart.stop();
