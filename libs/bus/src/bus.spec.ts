@@ -71,3 +71,21 @@ describe('bus over a real nats-server', () => {
     expect(e?.string()).toBe('running');
   });
 });
+
+describe('request/reply', () => {
+  it('serves typed requests and names the subject when nobody answers', async () => {
+    const { IrqQueryCodec, IrqLevelsCodec } = await import('@splitvisor/proto');
+    const stop = a.serve(subjects.irqQuery('rr'), IrqQueryCodec, IrqLevelsCodec, (q) => ({
+      vmId: q.vmId,
+      lines: [{ vmId: q.vmId, irq: 10, level: true, seq: 3 }],
+    }));
+    await a.nc.flush();
+    const res = await b.request(subjects.irqQuery('rr'), IrqQueryCodec, { vmId: 'rr' }, IrqLevelsCodec);
+    expect(res.lines).toEqual([{ vmId: 'rr', irq: 10, level: true, seq: 3 }]);
+    stop();
+    await a.nc.flush();
+    await expect(b.request(subjects.irqQuery('rr'), IrqQueryCodec, { vmId: 'rr' }, IrqLevelsCodec, 300)).rejects.toThrow(
+      /request on sv\.vm\.rr\.irq\.query failed/,
+    );
+  });
+});

@@ -87,6 +87,45 @@ export class Bus {
     return () => sub.unsubscribe();
   }
 
+  /** Answers requests on `subject`; a request that does not decode gets no answer. */
+  serve<ReqIn, ReqOut, ResIn, ResOut>(
+    subject: string,
+    reqCodec: Codec<ReqIn, ReqOut>,
+    resCodec: Codec<ResIn, ResOut>,
+    handler: (req: ReqOut) => ResIn,
+  ): Unsubscribe {
+    const sub = this.nc.subscribe(subject, {
+      callback: (err, m) => {
+        if (err) return;
+        let req: ReqOut;
+        try {
+          req = reqCodec.decode(m.data);
+        } catch (e) {
+          this.log.warn({ subject, err: (e as Error).message }, 'dropped malformed request');
+          return;
+        }
+        m.respond(resCodec.encode(handler(req)));
+      },
+    });
+    return () => sub.unsubscribe();
+  }
+
+  /** Request/reply with a timeout; rejects naming the subject when nobody answers. */
+  async request<ReqIn, ReqOut, ResIn, ResOut>(
+    subject: string,
+    reqCodec: Codec<ReqIn, ReqOut>,
+    req: ReqIn,
+    resCodec: Codec<ResIn, ResOut>,
+    timeoutMs = 2000,
+  ): Promise<ResOut> {
+    try {
+      const m = await this.nc.request(subject, reqCodec.encode(req), { timeout: timeoutMs });
+      return resCodec.decode(m.data);
+    } catch (e) {
+      throw new Error(`request on ${subject} failed: ${(e as Error).message}`);
+    }
+  }
+
   private jetstream(): JetStreamClient {
     this.js ??= jetstream(this.nc);
     return this.js;

@@ -19,6 +19,10 @@ export const subjects = {
   consoleIn: (vm: string) => `sv.vm.${checkVmId(vm)}.console.in`,
   /** Lifecycle events of one VM (JetStream stream LIFECYCLE). */
   lifecycle: (vm: string) => `sv.vm.${checkVmId(vm)}.lifecycle`,
+  /** Interrupt line level changes of one VM's devices (core NATS, level state). */
+  irq: (vm: string) => `sv.vm.${checkVmId(vm)}.irq`,
+  /** Request/reply: the current level of every line of one VM (IrqQuery -> IrqLevels). */
+  irqQuery: (vm: string) => `sv.vm.${checkVmId(vm)}.irq.query`,
   allConsoleOut: 'sv.vm.*.console.out',
   allConsoleIn: 'sv.vm.*.console.in',
   allLifecycle: 'sv.vm.*.lifecycle',

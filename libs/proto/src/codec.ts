@@ -5,6 +5,9 @@ import { eventsProto } from './loader.js';
 import type { ConsoleOutput, ConsoleOutput__Output } from './generated/splitvisor/events/v1/ConsoleOutput.js';
 import type { ConsoleInput, ConsoleInput__Output } from './generated/splitvisor/events/v1/ConsoleInput.js';
 import type { LifecycleEvent, LifecycleEvent__Output } from './generated/splitvisor/events/v1/LifecycleEvent.js';
+import type { IrqLine, IrqLine__Output } from './generated/splitvisor/events/v1/IrqLine.js';
+import type { IrqQuery, IrqQuery__Output } from './generated/splitvisor/events/v1/IrqQuery.js';
+import type { IrqLevels, IrqLevels__Output } from './generated/splitvisor/events/v1/IrqLevels.js';
 
 export interface Codec<In, Out> {
   readonly typeName: string;
@@ -66,3 +69,6 @@ function codec<In extends object, Out>(typeName: string): Codec<In, Out> {
 export const ConsoleOutputCodec = codec<ConsoleOutput, ConsoleOutput__Output>('splitvisor.events.v1.ConsoleOutput');
 export const ConsoleInputCodec = codec<ConsoleInput, ConsoleInput__Output>('splitvisor.events.v1.ConsoleInput');
 export const LifecycleEventCodec = codec<LifecycleEvent, LifecycleEvent__Output>('splitvisor.events.v1.LifecycleEvent');
+export const IrqLineCodec = codec<IrqLine, IrqLine__Output>('splitvisor.events.v1.IrqLine');
+export const IrqQueryCodec = codec<IrqQuery, IrqQuery__Output>('splitvisor.events.v1.IrqQuery');
+export const IrqLevelsCodec = codec<IrqLevels, IrqLevels__Output>('splitvisor.events.v1.IrqLevels');

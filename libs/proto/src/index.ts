@@ -5,6 +5,9 @@ export {
   ConsoleInputCodec,
   ConsoleOutputCodec,
   LifecycleEventCodec,
+  IrqLineCodec,
+  IrqQueryCodec,
+  IrqLevelsCodec,
   MalformedPayloadError,
   type Codec,
 } from './codec.js';

@@ -4,7 +4,7 @@
 import type { Logger } from '@splitvisor/log';
 import { vmLogger } from '@splitvisor/log';
 import { checkVmId, subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
-import { ConsoleInputCodec, ConsoleOutputCodec, LifecycleEventCodec, type IoV1 } from '@splitvisor/proto';
+import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, type IoV1 } from '@splitvisor/proto';
 import { alreadyExists, invalidArgument, notFound, unavailable } from '@splitvisor/rpc';
 import { gpa, hex } from '@splitvisor/platform';
 import type { SystemEvent } from '@splitvisor/devices';
@@ -65,18 +65,27 @@ export class IoBackend {
       onError: (err, bytes) => log.warn({ err: err.message, bytes }, 'console output lost'),
     });
     const irqLines: Record<number, boolean> = {};
+    let irqSeq = 0;
+    const irqSubject = subjects.irq(vmId);
     const devices = new VmDevices({
       consoleByte: (b) => console.push(b),
       irq: (source, level) => {
-        // Raised on NATS as irqfd-like level state in a later step; kept here until then.
+        // irqfd-like: the line's new level goes out as an event; the cpu's PLIC follows it.
+        if (irqLines[source] === level) return;
         irqLines[source] = level;
+        this.bus.publish(irqSubject, IrqLineCodec, { vmId, irq: source, level, seq: ++irqSeq });
         log.trace({ irq: source, level }, 'irq line');
       },
     });
     // In the map before the first await, so a concurrent attach of the same id is refused.
     const vm: AttachedVm = { id: vmId, devices, console, irqLines, log, unsubscribe: () => undefined };
     this.vms.set(vmId, vm);
-    vm.unsubscribe = this.bus.subscribe(subjects.consoleIn(vmId), ConsoleInputCodec, (msg) => {
+    // A cpu that (re)subscribes asks for the current levels: lines are state, not pulses.
+    const stopQuery = this.bus.serve(subjects.irqQuery(vmId), IrqQueryCodec, IrqLevelsCodec, () => ({
+      vmId,
+      lines: Object.entries(irqLines).map(([irq, level]) => ({ vmId, irq: Number(irq), level, seq: irqSeq })),
+    }));
+    const stopInput = this.bus.subscribe(subjects.consoleIn(vmId), ConsoleInputCodec, (msg) => {
       if (msg.vmId !== '' && msg.vmId !== vmId) {
         log.warn({ from: msg.vmId }, 'console input for another vm on this vm\'s subject; dropped');
         return;
@@ -84,6 +93,10 @@ export class IoBackend {
       const queued = devices.consoleInput(msg.data);
       if (queued < msg.data.length) log.debug({ dropped: msg.data.length - queued }, 'uart receive queue full; input dropped');
     });
+    vm.unsubscribe = () => {
+      stopInput();
+      stopQuery();
+    };
     // The subscription is live at the server before AttachVm answers: input typed right
     // after attach is not lost. Without NATS the VM would have no console: undo the attach.
     try {

@@ -208,3 +208,25 @@ describe('io-backend over gRPC and NATS', () => {
     await io.call('DetachVm', { vmId: 'gone-1' });
   });
 });
+
+describe('interrupt lines on NATS (irqfd-like level state)', () => {
+  it('publishes UART0 IRQ 10 rising on received data and falling when it is read; answers level queries', async () => {
+    const { IrqLineCodec, IrqQueryCodec, IrqLevelsCodec } = await import('@splitvisor/proto');
+    await io.call('AttachVm', { vmId: 'irqvm' });
+    const lines: EventsV1.IrqLine__Output[] = [];
+    const unsub = reader.subscribe(subjects.irq('irqvm'), IrqLineCodec, (l) => lines.push(l));
+    await reader.nc.flush();
+    // IER bit 0: interrupt on received data available.
+    await mmioWrite('irqvm', UART0.base + R.REG.IER_DLM, 0x01);
+    reader.publish(subjects.consoleIn('irqvm'), ConsoleInputCodec, { vmId: 'irqvm', data: Buffer.from('k') });
+    await until(() => lines.some((l) => l.level), 'irq 10 rises');
+    expect(lines.at(-1)).toMatchObject({ vmId: 'irqvm', irq: UART0.irq, level: true });
+    const now = await reader.request(subjects.irqQuery('irqvm'), IrqQueryCodec, { vmId: 'irqvm' }, IrqLevelsCodec);
+    expect(now.lines).toEqual([expect.objectContaining({ irq: UART0.irq, level: true })]);
+    expect((await mmioRead('irqvm', UART0.base + R.REG.RBR_THR_DLL)).valueLo).toBe('k'.charCodeAt(0));
+    await until(() => lines.at(-1)?.level === false, 'irq 10 falls');
+    expect(lines.map((l) => l.seq)).toEqual([...lines.map((l) => l.seq)].sort((a, b) => a - b));
+    unsub();
+    await io.call('DetachVm', { vmId: 'irqvm' });
+  });
+});
