@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bus, subjects } from '@splitvisor/bus';
+import { IrqLevelsCodec, IrqLineCodec, IrqQueryCodec } from '@splitvisor/proto';
+import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
+import { IrqLineFollower } from './irq-lines.js';
+
+let nats: TestNats;
+let dev: Bus;
+let cpu: Bus;
+beforeAll(async () => {
+  nats = await startTestNats();
+  dev = await Bus.connect({ url: nats.url, name: 'dev', log: silentLogger() });
+  cpu = await Bus.connect({ url: nats.url, name: 'cpu', log: silentLogger() });
+});
+afterAll(async () => {
+  await dev?.drain();
+  await cpu?.drain();
+  await nats?.stop();
+});
+
+const until = async (cond: () => boolean) => {
+  const end = Date.now() + 3000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('not in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('IRQ lines as level state', () => {
+  it('starts from the levels the backend reports, then follows changes in order', async () => {
+    const stopServe = dev.serve(subjects.irqQuery('v'), IrqQueryCodec, IrqLevelsCodec, () => ({
+      vmId: 'v',
+      lines: [
+        { vmId: 'v', irq: 10, level: true, seq: 4 },
+        { vmId: 'v', irq: 1, level: true, seq: 4 },
+      ],
+    }));
+    await dev.nc.flush();
+    const levels = new Int32Array(96);
+    let changes = 0;
+    const f = new IrqLineFollower(cpu, 'v', levels, () => changes++, silentLogger());
+    await f.start();
+    expect([levels[10], levels[1], levels[2]]).toEqual([1, 1, 0]);
+    // A stale event (seq 3) must not undo the snapshot; a newer one (5) applies.
+    dev.publish(subjects.irq('v'), IrqLineCodec, { vmId: 'v', irq: 10, level: false, seq: 3 });
+    dev.publish(subjects.irq('v'), IrqLineCodec, { vmId: 'v', irq: 1, level: false, seq: 5 });
+    await until(() => levels[1] === 0);
+    expect(levels[10]).toBe(1);
+    expect(changes).toBe(3);
+    // Out-of-range sources are refused, not written past the array.
+    dev.publish(subjects.irq('v'), IrqLineCodec, { vmId: 'v', irq: 200, level: true, seq: 6 });
+    dev.publish(subjects.irq('v'), IrqLineCodec, { vmId: 'v', irq: 2, level: true, seq: 7 });
+    await until(() => levels[2] === 1);
+    f.stop();
+    stopServe();
+  });
+
+  it('starts with all lines low when no backend answers', async () => {
+    const levels = new Int32Array(96);
+    const f = new IrqLineFollower(cpu, 'lonely', levels, () => undefined, silentLogger());
+    await f.start();
+    expect(levels.every((v) => v === 0)).toBe(true);
+    f.stop();
+  });
+});
