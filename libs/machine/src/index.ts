@@ -1,0 +1,8 @@
+// @splitvisor/machine: the parts of the virt machine that live with the vCPU (DESIGN.md,
+// "cpu ... plus its in-kernel irqchip and timer"): CLINT, PLIC and the boot ROM. Knows
+// nothing of gRPC, NATS, worker threads or the hart engine: interrupt outputs are
+// callbacks that the cpu service connects to `hart.setPendingInterrupt`.
+export { LOCAL_OK, type LocalAccessSize, type LocalDevice, type LocalResult } from './local-device.js';
+export { IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT, type HartIrqSink } from './irq.js';
+export { hostClock, IcountClock, type TickSource } from './clock.js';
+export { Clint, CLINT_MAX_HARTS, type ClintOptions } from './clint.js';
