@@ -6,3 +6,19 @@ export { LOCAL_OK, type LocalAccessSize, type LocalDevice, type LocalResult } fr
 export { IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT, type HartIrqSink } from './irq.js';
 export { hostClock, IcountClock, type TickSource } from './clock.js';
 export { Clint, CLINT_MAX_HARTS, type ClintOptions } from './clint.js';
+export {
+  Plic,
+  plicContext,
+  plicContextHart,
+  plicContextIrq,
+  PLIC_CONTEXT_BASE,
+  PLIC_CONTEXT_STRIDE,
+  PLIC_ENABLE_BASE,
+  PLIC_ENABLE_STRIDE,
+  PLIC_MAX_CONTEXTS,
+  PLIC_MAX_PRIORITY,
+  PLIC_PENDING_BASE,
+  PLIC_PRIORITY_BASE,
+  PLIC_PRIORITY_BITS,
+  type PlicOptions,
+} from './plic.js';
