@@ -22,3 +22,18 @@ export {
   PLIC_PRIORITY_BITS,
   type PlicOptions,
 } from './plic.js';
+export {
+  bootRom,
+  BootRom,
+  FW_DYNAMIC_INFO_MAGIC,
+  FW_DYNAMIC_INFO_NEXT_MODE_M,
+  FW_DYNAMIC_INFO_NEXT_MODE_S,
+  FW_DYNAMIC_INFO_NEXT_MODE_U,
+  FW_DYNAMIC_INFO_SIZE,
+  FW_DYNAMIC_INFO_VERSION,
+  RESET_VEC_CODE,
+  RESET_VEC_SIZE,
+  type BootRomDeviceOptions,
+  type BootRomOptions,
+  type FwDynamicInfo,
+} from './boot-rom.js';
