@@ -37,3 +37,4 @@ export {
   type BootRomOptions,
   type FwDynamicInfo,
 } from './boot-rom.js';
+export { cpuLocalBus, LocalBus, type LocalMapping } from './local-bus.js';
