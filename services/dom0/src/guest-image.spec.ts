@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '@splitvisor/lab';
-import { checkImageFits, readGuestImage } from './guest-image.js';
+import { checkImageFits, readGuestImage, readKernelImage } from './guest-image.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sv-image-'));
 const file = (name: string, data: Buffer) => {
@@ -30,6 +30,15 @@ describe('guest images', () => {
     expect(() => checkImageFits(img, 0x80000000, 2 << 20)).toThrow(
       /raw image \[0x80000000, 0x80300000\) \(3 MiB\) does not fit in RAM \[0x80000000, 0x80200000\) \(2 MiB\)/,
     );
+  });
+
+  it('loads a raw kernel at 0x80200000, where fw_jump continues; an ELF one where it links', async () => {
+    const k = await readKernelImage(file('u-boot.bin', Buffer.alloc(4096, 0x13)));
+    expect(k).toMatchObject({ role: 'kernel', format: 'raw', entry: 0x80200000, segments: [{ addr: 0x80200000 }] });
+    const e = await readKernelImage(join(REPO_ROOT, 'guests/hello/hello.elf'));
+    expect(e).toMatchObject({ role: 'kernel', format: 'elf', entry: 0x80000000 });
+    await expect(readKernelImage(join(dir, 'nope.bin'))).rejects.toThrow(/^kernel .*nope.bin: no such file$/);
+    await expect(readGuestImage(join(dir, 'nope.bin'), 'firmware')).rejects.toThrow(/^firmware .*nope.bin: no such file$/);
   });
 
   it('names a missing, empty or foreign file', async () => {

@@ -1,16 +1,22 @@
 // Guest images: an ELF64 RISC-V executable (its PT_LOAD segments at their physical
 // addresses, entry from the header) or a raw binary (at DRAM_BASE, entered there), the two
-// forms `qemu-system-riscv64 -M virt -bios none -kernel` accepts.
+// forms `qemu-system-riscv64 -M virt -bios none -kernel` accepts. The same two forms serve
+// as firmware (`-bios`, raw at DRAM_BASE) and as the kernel a firmware starts (`-kernel`
+// after -bios, raw at KERNEL_ENTRY: QEMU hw/riscv/boot.c riscv_load_kernel).
 import { readFile, stat } from 'node:fs/promises';
-import { DRAM_BASE, hex } from '@splitvisor/platform';
+import { DRAM_BASE, hex, KERNEL_ENTRY } from '@splitvisor/platform';
 
 export interface ImageSegment {
   addr: number;
   data: Buffer;
 }
 
+/** What a file is to the VM: named in every message about it. */
+export type ImageRole = 'image' | 'firmware' | 'kernel';
+
 export interface GuestImage {
   path: string;
+  role: ImageRole;
   format: 'elf' | 'raw';
   entry: number;
   segments: ImageSegment[];
@@ -18,8 +24,8 @@ export interface GuestImage {
 }
 
 export class ImageError extends Error {
-  constructor(path: string, problem: string) {
-    super(`image ${path}: ${problem}`);
+  constructor(path: string, problem: string, role: ImageRole = 'image') {
+    super(`${role} ${path}: ${problem}`);
     this.name = 'ImageError';
   }
 }
@@ -27,17 +33,18 @@ export class ImageError extends Error {
 const EM_RISCV = 243;
 const PT_LOAD = 1;
 
-function parseElf(path: string, buf: Buffer): GuestImage {
-  if (buf.length < 64) throw new ImageError(path, 'truncated ELF header');
-  if (buf[4] !== 2) throw new ImageError(path, 'not a 64-bit ELF (EI_CLASS != ELFCLASS64)');
-  if (buf[5] !== 1) throw new ImageError(path, 'not a little-endian ELF');
+function parseElf(path: string, buf: Buffer, role: ImageRole): GuestImage {
+  const fail = (problem: string) => new ImageError(path, problem, role);
+  if (buf.length < 64) throw fail('truncated ELF header');
+  if (buf[4] !== 2) throw fail('not a 64-bit ELF (EI_CLASS != ELFCLASS64)');
+  if (buf[5] !== 1) throw fail('not a little-endian ELF');
   const machine = buf.readUInt16LE(18);
-  if (machine !== EM_RISCV) throw new ImageError(path, `ELF machine ${machine} is not RISC-V (${EM_RISCV})`);
+  if (machine !== EM_RISCV) throw fail(`ELF machine ${machine} is not RISC-V (${EM_RISCV})`);
   const entry = Number(buf.readBigUInt64LE(24));
   const phoff = Number(buf.readBigUInt64LE(32));
   const phentsize = buf.readUInt16LE(54);
   const phnum = buf.readUInt16LE(56);
-  if (phentsize < 56 || phoff + phnum * phentsize > buf.length) throw new ImageError(path, 'program headers lie outside the file');
+  if (phentsize < 56 || phoff + phnum * phentsize > buf.length) throw fail('program headers lie outside the file');
   const segments: ImageSegment[] = [];
   for (let i = 0; i < phnum; i++) {
     const ph = phoff + i * phentsize;
@@ -46,33 +53,44 @@ function parseElf(path: string, buf: Buffer): GuestImage {
     const paddr = Number(buf.readBigUInt64LE(ph + 24));
     const filesz = Number(buf.readBigUInt64LE(ph + 32));
     const memsz = Number(buf.readBigUInt64LE(ph + 40));
-    if (offset + filesz > buf.length) throw new ImageError(path, `segment ${i} [${hex(offset)}+${hex(filesz)}) lies outside the file`);
-    if (memsz < filesz) throw new ImageError(path, `segment ${i} has memsz ${memsz} < filesz ${filesz}`);
+    if (offset + filesz > buf.length) throw fail(`segment ${i} [${hex(offset)}+${hex(filesz)}) lies outside the file`);
+    if (memsz < filesz) throw fail(`segment ${i} has memsz ${memsz} < filesz ${filesz}`);
     // memsz beyond filesz is .bss: guest RAM is demand-zero, but load zeros explicitly so a
     // reused frame can never leak old bytes into it.
     const data = Buffer.alloc(memsz);
     buf.copy(data, 0, offset, offset + filesz);
     if (memsz > 0) segments.push({ addr: paddr, data });
   }
-  if (segments.length === 0) throw new ImageError(path, 'ELF has no loadable segments');
-  return { path, format: 'elf', entry, segments, bytes: segments.reduce((n, s) => n + s.data.length, 0) };
+  if (segments.length === 0) throw fail('ELF has no loadable segments');
+  return { path, role, format: 'elf', entry, segments, bytes: segments.reduce((n, s) => n + s.data.length, 0) };
 }
 
-export async function readGuestImage(path: string): Promise<GuestImage> {
+/**
+ * Reads an ELF or raw image. A raw one is loaded at `rawAt` and entered there: DRAM_BASE for
+ * an image or firmware, KERNEL_ENTRY for a kernel (see readKernelImage).
+ */
+export async function readGuestImage(path: string, role: ImageRole = 'image', rawAt: number = DRAM_BASE): Promise<GuestImage> {
+  const fail = (problem: string) => new ImageError(path, problem, role);
   let size: number;
   try {
     const st = await stat(path);
-    if (!st.isFile()) throw new ImageError(path, 'is not a regular file');
+    if (!st.isFile()) throw fail('is not a regular file');
     size = st.size;
   } catch (e) {
     if (e instanceof ImageError) throw e;
-    throw new ImageError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+    throw fail((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
   }
-  if (size === 0) throw new ImageError(path, 'is empty');
-  if (size > 4 * 1024 * 1024 * 1024) throw new ImageError(path, `is ${size} bytes, larger than any guest RAM`);
+  if (size === 0) throw fail('is empty');
+  if (size > 4 * 1024 * 1024 * 1024) throw fail(`is ${size} bytes, larger than any guest RAM`);
   const buf = await readFile(path);
-  if (buf.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return parseElf(path, buf);
-  return { path, format: 'raw', entry: DRAM_BASE, segments: [{ addr: DRAM_BASE, data: buf }], bytes: buf.length };
+  if (buf.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return parseElf(path, buf, role);
+  return { path, role, format: 'raw', entry: rawAt, segments: [{ addr: rawAt, data: buf }], bytes: buf.length };
+}
+
+/** The payload a firmware starts: an ELF where it links, or a raw binary at 0x80200000,
+ *  where fw_jump continues in S-mode (QEMU -bios <fw> -kernel <this>). */
+export function readKernelImage(path: string): Promise<GuestImage> {
+  return readGuestImage(path, 'kernel', KERNEL_ENTRY);
 }
 
 /** Checks that every segment and the entry point lie in RAM [base, base+size). */
@@ -83,9 +101,10 @@ export function checkImageFits(img: GuestImage, ramBase: number, ramSize: number
     if (s.addr < ramBase || s.addr + s.data.length > end) {
       throw new ImageError(
         img.path,
-        `${img.format === 'raw' ? 'raw image' : 'segment'} [${hex(s.addr)}, ${hex(s.addr + s.data.length)}) (${mib(s.data.length)}) does not fit in RAM [${hex(ramBase)}, ${hex(end)}) (${mib(ramSize)})`,
+        `${img.format === 'raw' ? `raw ${img.role}` : 'segment'} [${hex(s.addr)}, ${hex(s.addr + s.data.length)}) (${mib(s.data.length)}) does not fit in RAM [${hex(ramBase)}, ${hex(end)}) (${mib(ramSize)})`,
+        img.role,
       );
     }
   }
-  if (img.entry < ramBase || img.entry >= end) throw new ImageError(img.path, `entry point ${hex(img.entry)} lies outside RAM`);
+  if (img.entry < ramBase || img.entry >= end) throw new ImageError(img.path, `entry point ${hex(img.entry)} lies outside RAM`, img.role);
 }
