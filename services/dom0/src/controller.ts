@@ -1,6 +1,7 @@
 // dom0's lifecycle logic: turns validated commands into calls on mmu, io-backend and cpu,
 // and reacts to what the data plane reports (poweroff, vCPU exit). State lives in KV as a
 // xenstore-like tree, so a restarted dom0 rebuilds its view.
+import { randomBytes } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import { DRAM_BASE, hex } from '@splitvisor/platform';
 import { LifecycleEventCodec, type EventsV1 } from '@splitvisor/proto';
@@ -9,7 +10,8 @@ import { kvKeys, streams, subjects, type Bus } from '@splitvisor/bus';
 import type { Logger } from '@splitvisor/log';
 import { loadImage, type Backends } from './backends.js';
 import { ConfigError, parseVmConfig } from './vm-config.js';
-import { checkImageFits, ImageError, readGuestImage } from './guest-image.js';
+import { ImageError, readGuestImage, readKernelImage } from './guest-image.js';
+import { BootLayoutError, computeBootLayout, type BootLayout } from './boot-layout.js';
 import { canDo, isFinal, requireState, type VmRecord, type VmState } from './vm-state.js';
 
 export class Controller {
@@ -79,8 +81,9 @@ export class Controller {
 
   async create(configYaml: string, baseDir: string, source: string): Promise<VmRecord> {
     let cfg;
+    const where = source || 'vm config';
     try {
-      cfg = parseVmConfig(configYaml, baseDir || process.cwd(), source || 'vm config');
+      cfg = parseVmConfig(configYaml, baseDir || process.cwd(), where);
     } catch (e) {
       if (e instanceof ConfigError) throw invalidArgument(e.message);
       throw e;
@@ -90,12 +93,21 @@ export class Controller {
       if (existing && !canDo(existing.state, 'replace')) {
         throw alreadyExists(`a vm named "${cfg.name}" already exists and is ${existing.state}`);
       }
-      let image;
+      let layout: BootLayout;
       try {
-        image = await readGuestImage(cfg.image);
-        checkImageFits(image, DRAM_BASE, cfg.memoryBytes);
+        layout = computeBootLayout({
+          memoryBytes: cfg.memoryBytes,
+          harts: cfg.vcpus,
+          ...(cfg.bootargs !== undefined && { bootargs: cfg.bootargs }),
+          // As QEMU 7.2 does on every boot: entropy for the kernel's RNG in /chosen/rng-seed.
+          rngSeed: randomBytes(32),
+          ...(cfg.image !== undefined && { image: await readGuestImage(cfg.image) }),
+          ...(cfg.firmware !== undefined && { firmware: await readGuestImage(cfg.firmware, 'firmware') }),
+          ...(cfg.kernel !== undefined && { kernel: await readKernelImage(cfg.kernel) }),
+        });
       } catch (e) {
         if (e instanceof ImageError) throw invalidArgument(e.message);
+        if (e instanceof BootLayoutError) throw invalidArgument(`${where}: ${e.message}`);
         throw e;
       }
       const { mmu, io } = this.backends;
@@ -103,8 +115,22 @@ export class Controller {
       try {
         await mmu.call('CreateVm', { vmId: cfg.name, ramBase: DRAM_BASE, ramSize: cfg.memoryBytes });
         undo.push(() => mmu.call('ReleaseVm', { vmId: cfg.name }));
-        const loaded = await loadImage(mmu, cfg.name, image.segments);
-        this.log.info({ vm: cfg.name, image: image.path, format: image.format, bytes: loaded, entry: hex(image.entry) }, 'image loaded');
+        const loaded = await loadImage(mmu, cfg.name, [...layout.segments]);
+        this.log.info(
+          {
+            vm: cfg.name,
+            boot: layout.kind,
+            ...(cfg.image !== undefined && { image: cfg.image }),
+            ...(cfg.firmware !== undefined && { firmware: cfg.firmware }),
+            ...(cfg.kernel !== undefined && { kernel: cfg.kernel }),
+            segments: layout.segments.map((s) => `${s.role} ${hex(s.addr)}+${hex(s.data.length)}`),
+            bytes: loaded,
+            entry: hex(layout.entry),
+            dtb: hex(layout.dtbAddr),
+          },
+          'image loaded',
+        );
+        for (const note of layout.notes) this.log.warn({ vm: cfg.name }, note);
         await io.call('AttachVm', { vmId: cfg.name });
         undo.push(() => io.call('DetachVm', { vmId: cfg.name }));
         await this.purgeConsole(cfg.name);
@@ -117,8 +143,12 @@ export class Controller {
         name: cfg.name,
         state: 'created',
         memoryBytes: cfg.memoryBytes,
-        image: cfg.image,
-        entry: image.entry,
+        // What the hart enters first: the image, or the firmware.
+        image: cfg.image ?? cfg.firmware ?? '',
+        ...(cfg.firmware !== undefined && { firmware: cfg.firmware }),
+        ...(cfg.kernel !== undefined && { kernel: cfg.kernel }),
+        entry: layout.entry,
+        dtbAddr: layout.dtbAddr,
         ramBase: DRAM_BASE,
         reason: '',
         exitCode: 0,
@@ -147,7 +177,8 @@ export class Controller {
         ramBase: r.ramBase,
         ramSize: r.memoryBytes,
         entry: r.entry,
-        dtbAddr: 0,
+        // a1 at reset. Records written before there was a device tree have none: 0.
+        dtbAddr: r.dtbAddr ?? 0,
         vcpus: 1,
       });
       const next = { ...r, state: 'running' as VmState, startedAt: Date.now() };

@@ -20,6 +20,35 @@ describe('VM config', () => {
     expect(parseMemory(16, 's')).toBe(16 << 20);
   });
 
+  it('parses a firmware boot: firmware, kernel and bootargs, paths resolved like image', () => {
+    const text = 'name: ub\nmemory: 256M\nfirmware: ../fw/fw_jump.bin\nkernel: /abs/u-boot.bin\nbootargs: console=ttyS0\n';
+    expect(parseVmConfig(text, '/repo/examples', 'ub.yaml')).toEqual({
+      name: 'ub',
+      memoryBytes: 256 * 1024 * 1024,
+      firmware: '/repo/fw/fw_jump.bin',
+      kernel: '/abs/u-boot.bin',
+      bootargs: 'console=ttyS0',
+      vcpus: 1,
+    });
+    // firmware alone is a whole boot (it may carry its own payload); bootargs go with image too.
+    expect(parseVmConfig('name: fw\nmemory: 64M\nfirmware: fw.elf\n', '/x').firmware).toBe('/x/fw.elf');
+    expect(parseVmConfig(`${ok}bootargs: quiet\n`, '/x').bootargs).toBe('quiet');
+    expect(parseVmConfig(ok, '/x')).not.toHaveProperty('firmware');
+  });
+
+  it.each([
+    ['name: a\nmemory: 64M\nimage: a\nfirmware: f\n', /vm.yaml: firmware: cannot be combined with image: give image: alone .* or firmware: with an optional kernel:/],
+    ['name: a\nmemory: 64M\nimage: a\nkernel: k\n', /vm.yaml: kernel: needs firmware: to start it \(fw_jump enters it at 0x80200000\); to boot an image with no firmware, use image:/],
+    ['name: a\nmemory: 64M\nkernel: k\n', /vm.yaml: kernel: needs firmware:/],
+    ['name: a\nmemory: 64M\nfirmware: 7\n', /vm.yaml: firmware: expected a file path, got 7/],
+    ['name: a\nmemory: 64M\nfirmware: f\nkernel: ""\n', /vm.yaml: kernel: expected a file path, got ""/],
+    ['name: a\nmemory: 64M\nimage: a\nbootargs: [x]\n', /vm.yaml: bootargs: expected a string, got \["x"\]/],
+    ['name: a\nmemory: 64M\nimage: a\nbootargs: "a\\0b"\n', /vm.yaml: bootargs: may not contain a NUL character/],
+    ['name: a\nmemory: 64M\nimage: a\nfirmwre: f\n', /vm.yaml: firmwre: unknown field \(known: name, memory, image, vcpus\) \(also: firmware, kernel, bootargs\)/],
+  ])('names the boot field and the problem: %j', (text, msg) => {
+    expect(() => parseVmConfig(text, '/x', 'vm.yaml')).toThrow(msg);
+  });
+
   it.each([
     ['name: [x\n', /vm.yaml: yaml: not valid YAML at line 2/],
     ['- a\n- b\n', /vm.yaml: \(top level\): expected a mapping/],

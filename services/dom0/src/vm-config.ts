@@ -4,12 +4,25 @@ import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { checkVmId } from '@splitvisor/bus';
 
+/**
+ * Two ways to boot, as QEMU's `virt` boots:
+ * - `image` alone: no firmware; the image is entered directly in M-mode
+ *   (`qemu-system-riscv64 -M virt -bios none -kernel <image>`).
+ * - `firmware` (at 0x80000000, as `-bios`), optionally with a `kernel` that the firmware
+ *   enters in S-mode (at 0x80200000 when raw, as `-kernel` after fw_jump).
+ */
 export interface VmConfig {
   name: string;
   /** Guest RAM in bytes, at DRAM_BASE. */
   memoryBytes: number;
-  /** Absolute path of the guest image (ELF or raw binary). */
-  image: string;
+  /** Absolute path of the guest image (ELF or raw binary), booted with no firmware. */
+  image?: string;
+  /** Absolute path of the firmware (ELF or raw binary; raw at 0x80000000), QEMU's -bios. */
+  firmware?: string;
+  /** Absolute path of the payload the firmware starts (ELF, or raw at 0x80200000). */
+  kernel?: string;
+  /** The kernel command line, /chosen/bootargs in the device tree (QEMU's -append). */
+  bootargs?: string;
   vcpus: number;
 }
 
@@ -29,6 +42,8 @@ const MIB = 1024 * 1024;
 export const MAX_MEMORY = 4096 * MIB;
 export const MIN_MEMORY = 1 * MIB;
 const FIELDS = ['name', 'memory', 'image', 'vcpus'] as const;
+/** The fields that choose how the VM boots besides `image` (listed apart in messages). */
+const BOOT_FIELDS = ['firmware', 'kernel', 'bootargs'] as const;
 
 /** "64M", "64MiB", "1G", "1GiB", or a number of MiB. */
 export function parseMemory(value: unknown, source: string): number {
@@ -62,8 +77,9 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
     throw new ConfigError(source, '(top level)', 'expected a mapping with name, memory and image');
   }
   const o = doc as Record<string, unknown>;
+  const known: readonly string[] = [...FIELDS, ...BOOT_FIELDS];
   for (const k of Object.keys(o)) {
-    if (!(FIELDS as readonly string[]).includes(k)) throw new ConfigError(source, k, `unknown field (known: ${FIELDS.join(', ')})`);
+    if (!known.includes(k)) throw new ConfigError(source, k, `unknown field (known: ${FIELDS.join(', ')}) (also: ${BOOT_FIELDS.join(', ')})`);
   }
   if (o['name'] === undefined) throw new ConfigError(source, 'name', 'is required');
   if (typeof o['name'] !== 'string') throw new ConfigError(source, 'name', `expected a string, got ${JSON.stringify(o['name'])}`);
@@ -75,12 +91,40 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
   }
   if (o['memory'] === undefined) throw new ConfigError(source, 'memory', 'is required (e.g. memory: 64M)');
   const memoryBytes = parseMemory(o['memory'], source);
-  if (o['image'] === undefined) throw new ConfigError(source, 'image', 'is required (a path to an ELF or raw binary)');
-  if (typeof o['image'] !== 'string' || o['image'].trim() === '') {
-    throw new ConfigError(source, 'image', `expected a file path, got ${JSON.stringify(o['image'])}`);
+  const path = (field: 'image' | 'firmware' | 'kernel'): string | undefined => {
+    const v = o[field];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.trim() === '') throw new ConfigError(source, field, `expected a file path, got ${JSON.stringify(v)}`);
+    return isAbsolute(v) ? v : resolve(baseDir, v);
+  };
+  if (o['image'] !== undefined && o['firmware'] !== undefined) {
+    throw new ConfigError(
+      source,
+      'firmware',
+      'cannot be combined with image: give image: alone (entered directly, like QEMU -bios none -kernel), or firmware: with an optional kernel:',
+    );
   }
-  const image = isAbsolute(o['image']) ? o['image'] : resolve(baseDir, o['image']);
+  if (o['kernel'] !== undefined && o['firmware'] === undefined) {
+    throw new ConfigError(source, 'kernel', 'needs firmware: to start it (fw_jump enters it at 0x80200000); to boot an image with no firmware, use image:');
+  }
+  if (o['image'] === undefined && o['firmware'] === undefined) throw new ConfigError(source, 'image', 'is required (a path to an ELF or raw binary)');
+  const image = path('image');
+  const firmware = path('firmware');
+  const kernel = path('kernel');
+  const bootargs = o['bootargs'];
+  if (bootargs !== undefined) {
+    if (typeof bootargs !== 'string') throw new ConfigError(source, 'bootargs', `expected a string, got ${JSON.stringify(bootargs)}`);
+    if (bootargs.includes('\0')) throw new ConfigError(source, 'bootargs', 'may not contain a NUL character');
+  }
   const vcpus = o['vcpus'] ?? 1;
   if (vcpus !== 1) throw new ConfigError(source, 'vcpus', `${JSON.stringify(vcpus)}: only 1 vCPU per VM is supported so far`);
-  return { name, memoryBytes, image, vcpus: 1 };
+  return {
+    name,
+    memoryBytes,
+    ...(image !== undefined && { image }),
+    ...(firmware !== undefined && { firmware }),
+    ...(kernel !== undefined && { kernel }),
+    ...(bootargs !== undefined && { bootargs }),
+    vcpus: 1,
+  };
 }

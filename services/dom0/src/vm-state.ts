@@ -34,8 +34,13 @@ export interface VmRecord {
   name: string;
   state: VmState;
   memoryBytes: number;
+  /** What the hart enters first: the image, or (firmware boot) the firmware. */
   image: string;
+  firmware?: string;
+  kernel?: string;
   entry: number;
+  /** Where the device tree was loaded (a1 at reset); absent in records from before DTBs. */
+  dtbAddr?: number;
   ramBase: number;
   reason: string;
   exitCode: number;
