@@ -59,6 +59,14 @@ export const faultMtval = (address: bigint): string => `0x${address.toString(16)
 export const FAULT_CONSOLE =
   FAULT_TOUCH + `trap cause=${FAULT_CAUSE}\r\n` + `mtval=${faultMtval(FAULT_ADDRESS)}\r\n`;
 
+/** Input for guests/irq: each byte arrives through the UART's receive interrupt. */
+export const IRQ_INPUT = 'hiq';
+
+/** guests/irq: three CLINT timer interrupts, then one "got" line per byte received
+ *  through the PLIC; 'q' ends it with pass. */
+export const IRQ_CONSOLE =
+  'irq guest\r\n' + 'tick 1\r\ntick 2\r\ntick 3\r\n' + 'waiting for input\r\n' + 'got h\r\ngot i\r\ngot q\r\n' + 'bye\r\n';
+
 /** Guest RAM base on the virt machine: every image is linked and loaded here. */
 export const GUEST_ENTRY = 0x80000000n;
 
@@ -94,4 +102,5 @@ export const GUEST_CASES: readonly GuestCase[] = [
     exitCode: ECHO_FAIL_EXIT_CODE,
   },
   { name: 'fault', ...image('fault'), input: '', console: FAULT_CONSOLE, exitCode: 0 },
+  { name: 'irq', ...image('irq'), input: IRQ_INPUT, console: IRQ_CONSOLE, exitCode: 0 },
 ];

@@ -9,7 +9,7 @@
 // fail, unless SPLITVISOR_ALLOW_NO_QEMU=1, which turns that into a skip with a reason.
 import { describe, it, expect } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -189,9 +189,13 @@ describe('committed guest images', () => {
         console.warn(`SKIPPED: ${GCC} or make not on PATH; cannot rebuild ${img.dir} to compare.`);
         skip(`${GCC} not on PATH (Debian: gcc-riscv64-unknown-elf)`);
       }
-      const tmp = mkdtempSync(join(tmpdir(), `splitvisor-${img.name}-`));
+      // A copy of the guests/ layout: the shared rules and link script one level up.
+      const root = mkdtempSync(join(tmpdir(), `splitvisor-${img.name}-`));
+      const tmp = join(root, img.name);
       try {
-        for (const f of [`${img.name}.S`, 'link.ld', 'Makefile']) {
+        mkdirSync(tmp);
+        for (const f of ['common.mk', 'link.ld']) copyFileSync(join(REPO_ROOT, 'guests', f), join(root, f));
+        for (const f of [`${img.name}.S`, 'Makefile']) {
           copyFileSync(join(REPO_ROOT, img.dir, f), join(tmp, f));
         }
         const make = spawnSync('make', ['-C', tmp], { encoding: 'utf8' });
@@ -201,7 +205,7 @@ describe('committed guest images', () => {
           expect(built.equals(readFileSync(join(REPO_ROOT, f))), `${f} is stale: run make -C guests and commit`).toBe(true);
         }
       } finally {
-        rmSync(tmp, { recursive: true, force: true });
+        rmSync(root, { recursive: true, force: true });
       }
     });
   }

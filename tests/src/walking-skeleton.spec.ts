@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { protos, type CpuV1, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient, RpcError } from '@splitvisor/rpc';
 import { startTestLab, REPO_ROOT, type TestLab } from '@splitvisor/testing';
-import { ECHO_CONSOLE, ECHO_FAIL_CONSOLE, ECHO_FAIL_EXIT_CODE, ECHO_FAIL_INPUT, ECHO_INPUT, FAULT_CONSOLE, HELLO_CONSOLE } from './guest-expectations.js';
+import { IRQ_CONSOLE, IRQ_INPUT, ECHO_CONSOLE, ECHO_FAIL_CONSOLE, ECHO_FAIL_EXIT_CODE, ECHO_FAIL_INPUT, ECHO_INPUT, FAULT_CONSOLE, HELLO_CONSOLE } from './guest-expectations.js';
 import { labEnv, runCli } from './cli-runner.js';
 
 let t: TestLab;
@@ -75,6 +75,12 @@ describe('a guest across four processes', () => {
     expect(r.code).toBe(0);
     const line = t.lines.find((l) => l.service === 'cpu' && l.line.includes('guest access fault'));
     expect(line?.line).toMatch(/load of \d bytes at unmapped 0x200000/);
+  });
+
+  it('delivers interrupts: CLINT timer ticks, then UART input through the PLIC, as on QEMU', async () => {
+    const r = await runCli(['run', 'examples/irq.yaml'], { env, input: IRQ_INPUT });
+    expect(r.stdout).toBe(IRQ_CONSOLE);
+    expect(r.code).toBe(0);
   });
 
   it('runs a raw binary image too', async () => {

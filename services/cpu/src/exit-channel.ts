@@ -14,6 +14,8 @@ export const CTRL_HI = 3;
 export const CTRL_STOP = 4;
 /** Bumped by the host to wake a worker idling in WFI. */
 export const CTRL_WAKE = 5;
+/** Set by the host when an IRQ line level changed; the worker feeds its PLIC and clears it. */
+export const CTRL_IRQ_DIRTY = 6;
 export const CTRL_WORDS = 8;
 
 export const ExitStatus = {
@@ -63,5 +65,10 @@ export interface WorkerInit {
   ram: SharedArrayBuffer;
   ctrl: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** One Int32 per PLIC source: the line's level (0/1), written by the host. */
+  irqLevels: SharedArrayBuffer;
+  /** 'host': CLINT time from the host's monotonic clock at 10 MHz; 'icount': from retired
+   *  instructions, so a run can be replayed exactly. */
+  clock: 'host' | 'icount';
   batch: number;
 }

@@ -27,7 +27,7 @@ export const cpuService: ServiceDefinition<CpuConfig> = {
     await bus.ensureStreams();
     const mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, config.mmu, { deadlineMs: config.exitDeadlineMs });
     const io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, config.io, { deadlineMs: config.exitDeadlineMs });
-    const vms = new VmManager({ mmu, io, exitDeadlineMs: config.exitDeadlineMs, log }, bus, log);
+    const vms = new VmManager({ mmu, io, exitDeadlineMs: config.exitDeadlineMs, log, bus }, bus, log);
     server.add(protos().cpu.Cpu.service, vms.handlers());
     return {
       async stop() {

@@ -7,9 +7,12 @@ import { fileURLToPath } from 'node:url';
 import type { CpuV1, IoV1, MmuV1 } from '@splitvisor/proto';
 import { RpcError, type RpcClient } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
-import { hex, PAGE_SIZE, summarize } from '@splitvisor/platform';
+import { hex, PAGE_SIZE, PLIC_SOURCES, summarize } from '@splitvisor/platform';
+import type { Bus } from '@splitvisor/bus';
+import { IrqLineFollower } from './irq-lines.js';
 import {
   CTRL_HI,
+  CTRL_IRQ_DIRTY,
   CTRL_LO,
   CTRL_REPLY,
   CTRL_STATUS,
@@ -37,6 +40,8 @@ export interface VcpuBackends {
   /** Deadline of one exit's call: past it the VM fails rather than hangs. */
   exitDeadlineMs: number;
   log: Logger;
+  /** For the VM's IRQ lines (NATS level state). */
+  bus: Bus;
 }
 
 export interface VcpuExit {
@@ -51,6 +56,7 @@ export interface VmSpec {
   ramSize: number;
   entry: number;
   dtbAddr: number;
+  clock: 'host' | 'icount';
 }
 
 /** Instructions per batch: long enough to amortize the loop, short enough that a stop
@@ -75,6 +81,7 @@ export class VcpuHost {
   /** Pages this cpu holds (fetched from mmu): the ones to write back. */
   private readonly held: Uint8Array;
   private readonly log: Logger;
+  private readonly irq: IrqLineFollower;
   private lastExitError = '';
   private faultsLogged = 0;
   readonly exited: Promise<VcpuExit>;
@@ -91,6 +98,7 @@ export class VcpuHost {
     const ramBuf = new SharedArrayBuffer(spec.ramSize);
     const ctrlBuf = new SharedArrayBuffer(CTRL_WORDS * 4);
     const statsBuf = new SharedArrayBuffer(STATS_WORDS * 8);
+    const irqBuf = new SharedArrayBuffer(PLIC_SOURCES * 4);
     this.ram = new Uint8Array(ramBuf);
     this.ctrl = new Int32Array(ctrlBuf);
     this.statsView = new Float64Array(statsBuf);
@@ -105,6 +113,8 @@ export class VcpuHost {
       ram: ramBuf,
       ctrl: ctrlBuf,
       stats: statsBuf,
+      irqLevels: irqBuf,
+      clock: spec.clock,
       batch: BATCH,
     };
     this.worker = new Worker(workerUrl(), { workerData: init });
@@ -133,7 +143,17 @@ export class VcpuHost {
         resolve(this.exitInfo);
       });
     });
-    this.log.info({ entry: hex(spec.entry), ram: `${spec.ramSize >> 20} MiB at ${hex(spec.ramBase)}` }, 'vCPU started');
+    this.irq = new IrqLineFollower(backends.bus, spec.vmId, new Int32Array(irqBuf), () => this.irqChanged(), this.log);
+    void this.irq.start();
+    void this.exited.then(() => this.irq.stop());
+    this.log.info({ entry: hex(spec.entry), ram: `${spec.ramSize >> 20} MiB at ${hex(spec.ramBase)}`, clock: spec.clock }, 'vCPU started');
+  }
+
+  /** An IRQ line changed: the worker feeds its PLIC at the next safepoint; wake it from WFI. */
+  private irqChanged(): void {
+    Atomics.store(this.ctrl, CTRL_IRQ_DIRTY, 1);
+    Atomics.add(this.ctrl, CTRL_WAKE, 1);
+    Atomics.notify(this.ctrl, CTRL_WAKE);
   }
 
   get running(): boolean {

@@ -22,7 +22,7 @@ beforeAll(async () => {
   await bus.ensureStreams();
   mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, t.addresses.mmu);
   io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, t.addresses['io-backend']);
-  vms = new VmManager({ mmu, io, exitDeadlineMs: 2000, log: silentLogger('cpu') }, bus, silentLogger('cpu'));
+  vms = new VmManager({ mmu, io, exitDeadlineMs: 2000, log: silentLogger('cpu'), bus }, bus, silentLogger('cpu'));
 });
 afterAll(async () => {
   await vms?.stopAll('test over');

@@ -23,6 +23,9 @@ function validate(req: CpuV1.StartVmRequest__Output): void {
   if (req.entry < req.ramBase || req.entry >= req.ramBase + req.ramSize) {
     throw invalidArgument(`entry ${hex(req.entry)} lies outside RAM [${hex(req.ramBase)}, ${hex(req.ramBase + req.ramSize)})`);
   }
+  if (req.clock !== '' && req.clock !== 'host' && req.clock !== 'icount') {
+    throw invalidArgument(`clock "${req.clock}" must be "host" or "icount"`);
+  }
   if (req.vcpus !== 1) throw invalidArgument(`vcpus ${req.vcpus}: this cpu runs exactly 1 vCPU per VM for now`);
 }
 
@@ -39,7 +42,7 @@ export class VmManager {
     validate(req);
     if (this.vms.has(req.vmId)) throw alreadyExists(`vm "${req.vmId}" is already running on this cpu`);
     const host = new VcpuHost(
-      { vmId: req.vmId, ramBase: req.ramBase, ramSize: req.ramSize, entry: req.entry, dtbAddr: req.dtbAddr },
+      { vmId: req.vmId, ramBase: req.ramBase, ramSize: req.ramSize, entry: req.entry, dtbAddr: req.dtbAddr, clock: req.clock === 'icount' ? 'icount' : 'host' },
       this.backends,
     );
     this.vms.set(req.vmId, host);

@@ -2,9 +2,11 @@
 // cpu does not hold, leave through the exit channel and block until the host answers.
 import { parentPort, workerData } from 'node:worker_threads';
 import { GuestRam, Hart, PageState, type PhysBus } from '@splitvisor/riscv';
-import { regionAt } from '@splitvisor/platform';
+import { PLIC_SOURCES, regionAt } from '@splitvisor/platform';
+import { BootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, bootRom, plicContextIrq } from '@splitvisor/machine';
 import {
   CTRL_HI,
+  CTRL_IRQ_DIRTY,
   CTRL_LO,
   CTRL_REPLY,
   CTRL_STATUS,
@@ -47,6 +49,7 @@ function exit(req: WorkerRequest, reason: ExitReason): number {
   // An exit is a safepoint too: a guest that exits on every few instructions would
   // otherwise see a stop request only after a whole batch of slow exits.
   if (Atomics.load(ctrl, CTRL_STOP) !== 0) hart.stop();
+  applyIrqLines();
   const ms = performance.now() - t0;
   const ri = reasonIndex(reason);
   stats[statsCountIndex(ri)]! += 1;
@@ -94,13 +97,38 @@ function isDeviceAddress(pa: number, size: number, write: boolean): boolean {
   return false;
 }
 
+// The vCPU's own devices (the in-kernel irqchip and timer of KVM): accesses to them never
+// leave this thread.
+const icount = init.clock === 'icount' ? new IcountClock() : undefined;
+const clint = new Clint({ harts: 1, clock: icount ? icount.now : hostClock(), onIrq: (_h, bit, level) => hart.setPendingInterrupt(bit, level) });
+const plic = new Plic({ harts: 1, onIrq: (ctx, level) => hart.setPendingInterrupt(plicContextIrq(ctx), level) });
+const local = cpuLocalBus({ bootRom: new BootRom(bootRom({ entry: init.entry, dtbAddr: init.dtbAddr })), clint, plic });
+const irqLevels = new Int32Array(init.irqLevels);
+const plicLevels = new Uint8Array(PLIC_SOURCES);
+
+/** Feeds line levels the host saw change into the PLIC (a safepoint's work). */
+function applyIrqLines(): void {
+  if (Atomics.exchange(ctrl, CTRL_IRQ_DIRTY, 0) === 0) return;
+  for (let i = 1; i < PLIC_SOURCES; i++) {
+    const v = Atomics.load(irqLevels, i);
+    if (v !== plicLevels[i]) {
+      plicLevels[i] = v;
+      plic.setLevel(i, v !== 0);
+    }
+  }
+}
+
 const bus: PhysBus = {
   load(pa, size, out) {
+    const r = local.load(pa, size, out);
+    if (r !== undefined) return r.ok;
     if (!isDeviceAddress(pa, size, false)) return false;
     const status = exit({ kind: 'mmio', addr: pa, size, write: false, lo: 0, hi: 0 }, 'mmio-read');
     return finishMmio(status, out);
   },
   store(pa, size, lo, hi) {
+    const r = local.store(pa, size, lo, hi);
+    if (r !== undefined) return r.ok;
     if (!isDeviceAddress(pa, size, true)) return false;
     const status = exit({ kind: 'mmio', addr: pa, size, write: true, lo, hi }, 'mmio-write');
     return finishMmio(status, undefined);
@@ -141,6 +169,9 @@ const hart = new Hart({ hartId: init.hartId, ram, bus, resetPc: init.entry });
 // Boot as QEMU's reset vector leaves it: a0 = hartid, a1 = device tree address.
 hart.setReg(10, BigInt(init.hartId));
 hart.setReg(11, BigInt(init.dtbAddr));
+// Power-on state of the local devices: every line announced (MTIP is high, mtimecmp = 0).
+local.reset();
+applyIrqLines();
 
 const started = performance.now();
 // Batches are bounded in instructions, but exits cost wall time: a guest that exits every
@@ -154,19 +185,32 @@ for (;;) {
     break;
   }
   const t0 = performance.now();
+  const before = hart.stats.instret;
   const e = hart.run(budget);
   const now = performance.now();
+  icount?.advance(hart.stats.instret - before);
+  clint.tick();
+  applyIrqLines();
   if (now - t0 > 10) budget = Math.max(1000, budget >> 1);
   else if (now - t0 < 2) budget = Math.min(init.batch, budget * 2);
   stats[STATS_INSTRET] = hart.stats.instret;
   stats[STATS_RUN_SECONDS] = (now - started) / 1000;
   if (e.kind === 'budget') continue;
   if (e.kind === 'wfi') {
-    // No interrupt source reaches this hart yet (PLIC/CLINT come later): idle without
-    // burning the core until the host wakes us or asks us to stop.
+    // Idle without burning the host core until the next timer deadline, an IRQ line
+    // change (the host bumps CTRL_WAKE) or a stop request. In icount mode time jumps to
+    // the deadline instead: nothing else could happen meanwhile but an IRQ line.
     const t0 = performance.now();
-    const wake = Atomics.load(ctrl, CTRL_WAKE);
-    Atomics.wait(ctrl, CTRL_WAKE, wake, 50);
+    const ticks = clint.nextDeadline(0);
+    if (icount && Number.isFinite(ticks) && Atomics.load(ctrl, CTRL_IRQ_DIRTY) === 0) {
+      icount.skip(ticks);
+    } else {
+      const wake = Atomics.load(ctrl, CTRL_WAKE);
+      const ms = Math.min(50, Math.max(0, ticks / 10_000));
+      if (Atomics.load(ctrl, CTRL_IRQ_DIRTY) === 0) Atomics.wait(ctrl, CTRL_WAKE, wake, ms);
+    }
+    clint.tick();
+    applyIrqLines();
     const wi = reasonIndex('wfi');
     stats[statsCountIndex(wi)]! += 1;
     stats[statsTimeIndex(wi)]! += performance.now() - t0;
