@@ -99,7 +99,7 @@ describe('decoder', () => {
     ['all zeros', 0x00000000],
     ['all ones', 0xffffffff],
     ['compressed (C not in misa)', 0x00000001],
-    ['mul (M not in misa)', e.rType(0x33, 1, 0, 2, 3, 1)],
+    ['OP with funct7 = 2 (no extension there)', e.rType(0x33, 1, 0, 2, 3, 2)],
     ['slli with funct6 != 0', (e.slli(1, 2, 3) | (1 << 26)) >>> 0],
     ['srli with bad funct6', (e.srli(1, 2, 3) | (0x20 << 26)) >>> 0],
     ['slliw with shamt[5] set', (e.slliw(1, 2, 3) | (1 << 25)) >>> 0],

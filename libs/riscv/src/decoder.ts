@@ -38,6 +38,8 @@ const LOAD: readonly number[] = [Op.LB, Op.LH, Op.LW, Op.LD, Op.LBU, Op.LHU, Op.
 const STORE: readonly number[] = [Op.SB, Op.SH, Op.SW, Op.SD];
 const OP_IMM: readonly number[] = [Op.ADDI, Op.SLLI, Op.SLTI, Op.SLTIU, Op.XORI, Op.SRLI, Op.ORI, Op.ANDI];
 const OP_REG: readonly number[] = [Op.ADD, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.OR, Op.AND];
+const MULDIV: readonly number[] = [Op.MUL, Op.MULH, Op.MULHSU, Op.MULHU, Op.DIV, Op.DIVU, Op.REM, Op.REMU];
+const MULDIV_W: readonly number[] = [Op.MULW, Op.ILLEGAL, Op.ILLEGAL, Op.ILLEGAL, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW];
 
 /** Immediate of a J-type instruction (JAL), sign-extended. */
 export function immJ(inst: number): number {
@@ -137,11 +139,12 @@ export function decodeInto(inst: number, out: Int32Array, k: number): void {
       if (f7 === 0) op = OP_REG[f3]!;
       else if (f7 === 0x20 && f3 === 0) op = Op.SUB;
       else if (f7 === 0x20 && f3 === 5) op = Op.SRA;
-      // f7 = 1 is the M extension: illegal while misa.M = 0.
+      else if (f7 === 1) op = MULDIV[f3]!;
       break;
     case 0x3b: // OP-32
       if (f7 === 0) op = f3 === 0 ? Op.ADDW : f3 === 1 ? Op.SLLW : f3 === 5 ? Op.SRLW : Op.ILLEGAL;
       else if (f7 === 0x20) op = f3 === 0 ? Op.SUBW : f3 === 5 ? Op.SRAW : Op.ILLEGAL;
+      else if (f7 === 1) op = MULDIV_W[f3]!;
       break;
     case 0x0f: // MISC-MEM
       // Unused FENCE fields (fm other than 0000/1000, rs1, rd) are reserved and ignored,

@@ -9,6 +9,7 @@
 // `case` labels are Op numbers written as literals (see ops.ts for why).
 
 import { csrInstruction } from './csr.js';
+import { div, divu, divuw, divw, mul, mulh, mulhsu, mulhu, mulw, rem, remu, remuw, remw } from './ext-m.js';
 import { decodeRamSlot, fetchLookup, loadSlow, storeSlow } from './mem-access.js';
 import { Cause, jumpToPair, mret, raiseException } from './trap.js';
 import { PRIV_M, type HartState } from './state.js';
@@ -615,6 +616,47 @@ export function executeBatch(s: HartState, limit: number): number {
         pc = csrInstruction(s, imm, rd) ? pc + 4 : s.pc;
         if (s.brk) break loop;
         continue;
+
+      // ---- M extension (ext-m.ts) ----
+      case 100:
+        mul(xl, xh, rd, rs1, rs2);
+        break;
+      case 101:
+        mulh(xl, xh, rd, rs1, rs2);
+        break;
+      case 102:
+        mulhsu(xl, xh, rd, rs1, rs2);
+        break;
+      case 103:
+        mulhu(xl, xh, rd, rs1, rs2);
+        break;
+      case 104:
+        div(xl, xh, rd, rs1, rs2);
+        break;
+      case 105:
+        divu(xl, xh, rd, rs1, rs2);
+        break;
+      case 106:
+        rem(xl, xh, rd, rs1, rs2);
+        break;
+      case 107:
+        remu(xl, xh, rd, rs1, rs2);
+        break;
+      case 108:
+        mulw(xl, xh, rd, rs1, rs2);
+        break;
+      case 109:
+        divw(xl, xh, rd, rs1, rs2);
+        break;
+      case 110:
+        divuw(xl, xh, rd, rs1, rs2);
+        break;
+      case 111:
+        remw(xl, xh, rd, rs1, rs2);
+        break;
+      case 112:
+        remuw(xl, xh, rd, rs1, rs2);
+        break;
 
       default: // ILLEGAL (and anything undecodable)
         s.pc = pc;

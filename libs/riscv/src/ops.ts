@@ -67,6 +67,38 @@ export const Op = {
   CSR: 57,
   /** ADDI with rs1 = x0 (`li`): the commonest instruction, worth its own case. */
   LI: 58,
+
+  // ---- Unprivileged extensions M, A, F, D (ext-m.ts, ext-a.ts, fpu/). Numbered from
+  //      100 so the privileged ops can grow from 59 without the two lists meeting. ----
+  MUL: 100,
+  MULH: 101,
+  MULHSU: 102,
+  MULHU: 103,
+  DIV: 104,
+  DIVU: 105,
+  REM: 106,
+  REMU: 107,
+  MULW: 108,
+  DIVW: 109,
+  DIVUW: 110,
+  REMW: 111,
+  REMUW: 112,
+  /** LR/SC/AMO: imm holds funct5 (the AMO kind) for AMO_W/AMO_D. */
+  LR_W: 113,
+  LR_D: 114,
+  SC_W: 115,
+  SC_D: 116,
+  AMO_W: 117,
+  AMO_D: 118,
+  /** FP loads and stores: rd/rs2 name f registers; imm = offset in bits 11:0, and for a
+   *  compressed form the 16-bit parcel in bits 31:16 (the tval of an illegal-instruction). */
+  FLW: 119,
+  FLD: 120,
+  FSW: 121,
+  FSD: 122,
+  /** Every other F/D instruction: imm holds the raw instruction, fpu/execute.ts decodes
+   *  its fields (FP register numbers, rm, rs3) when it runs. rd is never SINK. */
+  FP: 123,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];

@@ -23,7 +23,7 @@ describe('synchronous exceptions', () => {
     expect(trapInfo(m)).toMatchObject({ mcause: BigInt(Cause.Breakpoint), mepc: BigInt(DRAM + 8), mtval: BigInt(DRAM + 8) });
   });
 
-  it.each([0xffffffff, 0x00000000, 0x0200_0033 /* mul */, 0x1050_0173 /* wfi, wrong rd */])(
+  it.each([0xffffffff, 0x00000000, 0x0400_0033 /* OP, funct7 = 2 */, 0x1050_0173 /* wfi, wrong rd */])(
     'illegal instruction 0x%s: cause 2, mtval = its bits zero-extended',
     (inst) => {
       const m = machine([inst]);
