@@ -1,6 +1,6 @@
 // gRPC face of the io-backend (proto/splitvisor/io/v1/io.proto): each handler unpacks the
 // request and hands it to IoBackend; typed errors become status codes in `unary`.
-import { unary } from '@splitvisor/rpc';
+import { notFound, unary } from '@splitvisor/rpc';
 import type { IoV1 } from '@splitvisor/proto';
 import type { IoBackend } from './backend.js';
 
@@ -16,5 +16,23 @@ export function ioHandlers(backend: IoBackend): IoV1.IoBackendHandlers {
     }),
     Mmio: unary((req: IoV1.MmioRequest__Output) => backend.mmio(req)),
     Ping: unary((req: IoV1.PingRequest__Output): IoV1.PingReply => ({ payload: req.payload })),
+    GetVmStats: unary((req: IoV1.GetVmStatsRequest__Output): IoV1.DeviceStats => {
+      const s = backend.stats(req.vmId);
+      if (!s) throw notFound(`vm "${req.vmId}" is not attached`);
+      return {
+        vmId: req.vmId,
+        devices: Object.entries(s.mmio).map(([device, c]) => ({ device, reads: c.reads, writes: c.writes })),
+        unmapped: s.unmapped,
+        badAccess: s.badAccess,
+        consoleBytesOut: s.consoleBytesOut,
+        consoleBytesIn: s.consoleBytesIn,
+        consoleBytesDropped: s.consoleBytesDropped,
+        consoleBytesLost: s.console.bytesLost,
+        systemEvents: s.systemEvents,
+        irqLinesHigh: Object.entries(s.irqLines)
+          .filter(([, high]) => high)
+          .map(([irq]) => Number(irq)),
+      };
+    }),
   };
 }

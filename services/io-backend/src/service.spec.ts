@@ -225,6 +225,12 @@ describe('interrupt lines on NATS (irqfd-like level state)', () => {
     expect(now.lines).toEqual([expect.objectContaining({ irq: UART0.irq, level: true })]);
     expect((await mmioRead('irqvm', UART0.base + R.REG.RBR_THR_DLL)).valueLo).toBe('k'.charCodeAt(0));
     await until(() => lines.at(-1)?.level === false, 'irq 10 falls');
+    const st = await io.call('GetVmStats', { vmId: 'irqvm' });
+    expect(st.devices.find((d) => d.device === 'uart0' || d.device.includes('serial') || d.device.includes('uart'))).toMatchObject({ reads: 1, writes: 1 });
+    expect(Number(st.consoleBytesIn)).toBe(1);
+    expect(st.irqLinesHigh).toEqual([]);
+    const gone = (await err(io.call('GetVmStats', { vmId: 'nobody' }))) as RpcError;
+    expect(gone.code).toBe('NOT_FOUND');
     expect(lines.map((l) => l.seq)).toEqual([...lines.map((l) => l.seq)].sort((a, b) => a - b));
     unsub();
     await io.call('DetachVm', { vmId: 'irqvm' });
