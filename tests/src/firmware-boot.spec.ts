@@ -1,0 +1,133 @@
+// Booting through firmware, end to end: the config fields firmware:/kernel:/bootargs:,
+// dom0 loading the firmware, the kernel and its device tree through mmu as QEMU lays them
+// out for `-M virt -bios <firmware> -kernel <kernel>`, and the hart entering the firmware.
+// Real nats-server, the four services as processes, the CLI as a process.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { protos, type MmuV1 } from '@splitvisor/proto';
+import { RpcClient } from '@splitvisor/rpc';
+import { startTestLab, REPO_ROOT, type TestLab } from '@splitvisor/testing';
+import { HELLO_CONSOLE } from './guest-expectations.js';
+import { labEnv, runCli } from './cli-runner.js';
+
+let t: TestLab;
+let env: Record<string, string>;
+let mmu: RpcClient<MmuV1.MmuClient>;
+const tmp = mkdtempSync(join(tmpdir(), 'sv-fw-'));
+const vmFile = (name: string, body: string) => {
+  const p = join(tmp, `${name}.yaml`);
+  writeFileSync(p, body);
+  return p;
+};
+
+beforeAll(async () => {
+  t = await startTestLab();
+  env = labEnv(t);
+  mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, t.addresses.mmu);
+});
+afterAll(async () => {
+  mmu?.close();
+  await t?.teardown();
+});
+
+/** Guest RAM as mmu holds it: `len` bytes at guest-physical `addr` (read, 64 pages a call). */
+async function guestBytes(vmId: string, addr: number, len: number): Promise<Buffer> {
+  const first = Math.floor(addr / 4096);
+  const end = Math.ceil((addr + len) / 4096);
+  const pages: Buffer[] = [];
+  for (let gfn = first; gfn < end; gfn += 64) {
+    const r = await mmu.call('FetchPages', { vmId, gfn, count: Math.min(64, end - gfn), write: false });
+    pages.push(...r.pages.map((p) => (p.zero ? Buffer.alloc(4096) : Buffer.from(p.data))));
+  }
+  return Buffer.concat(pages).subarray(addr - first * 4096, addr - first * 4096 + len);
+}
+
+/** The addresses dom0 logged when it loaded `vm`. */
+function loadedAt(vm: string): { dtb: number; entry: number } {
+  const line = t.lines.filter((l) => l.service === 'dom0' && l.line.includes('image loaded') && l.line.includes(vm)).at(-1)?.line ?? '';
+  const hexOf = (key: string) => Number(new RegExp(`${key}\\W+(0x[0-9a-f]+)`).exec(line)?.[1]);
+  return { dtb: hexOf('dtb'), entry: hexOf('entry') };
+}
+
+describe('a VM booted through firmware', () => {
+  it('enters the firmware at 0x80000000 first, as QEMU -bios does (hello.bin as the firmware)', async () => {
+    const f = vmFile('fw-hello', `name: fw-hello\nmemory: 64M\nfirmware: ${join(REPO_ROOT, 'guests/hello/hello.bin')}\nkernel: ${join(REPO_ROOT, 'guests/echo/echo.bin')}\n`);
+    const r = await runCli(['run', f], { env });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(HELLO_CONSOLE);
+    expect(r.code).toBe(0);
+  });
+
+  it('loads firmware, kernel and device tree where QEMU virt puts them', async () => {
+    const fw = join(REPO_ROOT, 'guests/hello/hello.bin');
+    const kernel = join(REPO_ROOT, 'guests/echo/echo.bin');
+    const f = vmFile('fw-layout', `name: fw-layout\nmemory: 64M\nfirmware: ${fw}\nkernel: ${kernel}\nbootargs: console=ttyS0 earlycon=sbi\n`);
+    const c = await runCli(['create', f], { env });
+    expect(c.stderr).toBe('');
+    expect(c.code).toBe(0);
+    try {
+      const fwBytes = readFileSync(fw);
+      const kBytes = readFileSync(kernel);
+      expect(await guestBytes('fw-layout', 0x80000000, fwBytes.length)).toEqual(fwBytes);
+      expect(await guestBytes('fw-layout', 0x80200000, kBytes.length)).toEqual(kBytes);
+      // QEMU 7.2 with -m 64M: the fdt blob at 0x83e00000 (info roms), entered via the firmware.
+      expect(loadedAt('fw-layout')).toEqual({ dtb: 0x83e00000, entry: 0x80000000 });
+      const header = await guestBytes('fw-layout', 0x83e00000, 40);
+      expect(header.readUInt32BE(0)).toBe(0xd00dfeed);
+      const dtb = await guestBytes('fw-layout', 0x83e00000, header.readUInt32BE(4));
+      expect(dtb.includes(Buffer.from('console=ttyS0 earlycon=sbi\0'))).toBe(true);
+      expect(dtb.includes(Buffer.from('/soc/serial@10000000\0'))).toBe(true);
+    } finally {
+      await runCli(['destroy', 'fw-layout'], { env });
+    }
+  });
+
+  it('gives an image-only VM a device tree too, at the top of its RAM', async () => {
+    const f = vmFile('img-dtb', `name: img-dtb\nmemory: 16M\nimage: ${join(REPO_ROOT, 'guests/hello/hello.elf')}\n`);
+    expect((await runCli(['create', f], { env })).code).toBe(0);
+    try {
+      expect(loadedAt('img-dtb')).toEqual({ dtb: 0x80e00000, entry: 0x80000000 });
+      expect((await guestBytes('img-dtb', 0x80e00000, 4)).readUInt32BE(0)).toBe(0xd00dfeed);
+    } finally {
+      await runCli(['destroy', 'img-dtb'], { env });
+    }
+  });
+
+  it('refuses firmware: with image:, naming both, and creates nothing', async () => {
+    const f = vmFile('both', `name: both\nmemory: 64M\nimage: ${join(REPO_ROOT, 'guests/hello/hello.elf')}\nfirmware: x.bin\n`);
+    const r = await runCli(['run', f], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/both.yaml: firmware: cannot be combined with image:/);
+    expect(r.stderr).toMatch(/INVALID_ARGUMENT/);
+  });
+
+  it('names a missing firmware file as the firmware', async () => {
+    const r = await runCli(['run', vmFile('nofw', 'name: nofw\nmemory: 64M\nfirmware: ./absent-fw.bin\n')], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/firmware \S*absent-fw.bin: no such file/);
+  });
+
+  it('examples/uboot.yaml loads Debian fw_jump.bin and u-boot.bin (after scripts/fetch-firmware.sh)', async ({ skip }) => {
+    const fw = join(REPO_ROOT, '.cache/firmware/opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin');
+    const ub = join(REPO_ROOT, '.cache/firmware/u-boot-qemu/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin');
+    if (!existsSync(fw) || !existsSync(ub)) {
+      console.warn('SKIPPED: Debian firmware not fetched; run scripts/fetch-firmware.sh to check examples/uboot.yaml.');
+      skip('run scripts/fetch-firmware.sh first');
+    }
+    const c = await runCli(['create', 'examples/uboot.yaml'], { env });
+    expect(c.stderr).toBe('');
+    expect(c.code).toBe(0);
+    try {
+      const fwBytes = readFileSync(fw);
+      const ubBytes = readFileSync(ub);
+      expect((await guestBytes('uboot', 0x80000000, fwBytes.length)).equals(fwBytes)).toBe(true);
+      expect((await guestBytes('uboot', 0x80200000, ubBytes.length)).equals(ubBytes)).toBe(true);
+      // QEMU 7.2 -m 256M: fdt at 0x8fe00000.
+      expect(loadedAt('uboot')).toEqual({ dtb: 0x8fe00000, entry: 0x80000000 });
+    } finally {
+      await runCli(['destroy', 'uboot'], { env });
+    }
+  });
+});
