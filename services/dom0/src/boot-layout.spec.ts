@@ -35,6 +35,7 @@ describe('boot layout', () => {
     const l = computeBootLayout({ memoryBytes: 64 * MIB, harts: 1, image: hello });
     expect(l.kind).toBe('image');
     expect(l.entry).toBe(0x80000000);
+    expect(l.nextAddr).toBe(0);
     expect(l.dtbAddr).toBe(0x83e00000);
     expect(l.segments.map((s) => [s.role, s.addr])).toEqual([
       ...hello.segments.map((s) => ['image', s.addr]),
@@ -58,6 +59,7 @@ describe('boot layout', () => {
     });
     expect(l.kind).toBe('firmware');
     expect(l.entry).toBe(0x80000000);
+    expect(l.nextAddr).toBe(0x80200000);
     expect(l.segments.map((s) => [s.role, s.addr, s.data.length])).toEqual([
       ['firmware', 0x80000000, 0x40000],
       ['kernel', 0x80200000, 0x80000],
@@ -71,6 +73,7 @@ describe('boot layout', () => {
   it('firmware alone is a boot too (a firmware with its payload built in)', () => {
     const l = computeBootLayout({ memoryBytes: 64 * MIB, harts: 1, firmware: elf('firmware', 0x80000000, 0x80000000, 4096) });
     expect(l.segments.map((s) => s.role)).toEqual(['firmware', 'dtb']);
+    expect(l.nextAddr).toBe(0);
   });
 
   it('refuses a kernel that overlaps the firmware, naming both ranges', () => {

@@ -27,6 +27,9 @@ export interface BootLayout {
   readonly kind: 'image' | 'firmware';
   /** Where the boot ROM jumps. */
   readonly entry: number;
+  /** Where the firmware should continue: fw_dynamic_info.next_addr in QEMU's boot ROM (the
+   *  kernel's entry; 0 without a kernel, or when there is no firmware). fw_jump ignores it. */
+  readonly nextAddr: number;
   readonly dtbAddr: number;
   readonly dtb: Uint8Array;
   /** Everything to load into RAM, the device tree last. */
@@ -75,6 +78,7 @@ export function computeBootLayout(inp: BootInputs): BootLayout {
   const notes: string[] = [];
   let kind: BootLayout['kind'];
   let entry: number;
+  let nextAddr = 0;
   const loads: BootSegment[] = [];
   const add = (img: GuestImage) => {
     checkImageFits(img, DRAM_BASE, memoryBytes);
@@ -93,6 +97,7 @@ export function computeBootLayout(inp: BootInputs): BootLayout {
     if (inp.kernel) {
       const fw = loads.slice();
       add(inp.kernel);
+      nextAddr = inp.kernel.entry;
       for (const k of loads.filter((s) => s.role === 'kernel')) {
         const clash = fw.find((f) => overlaps(f, k));
         if (clash) {
@@ -133,5 +138,5 @@ export function computeBootLayout(inp: BootInputs): BootLayout {
     );
     placed = top;
   }
-  return { kind, entry, dtbAddr: placed.addr, dtb, segments: [...loads, placed], notes };
+  return { kind, entry, nextAddr, dtbAddr: placed.addr, dtb, segments: [...loads, placed], notes };
 }

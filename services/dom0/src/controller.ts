@@ -126,6 +126,7 @@ export class Controller {
             segments: layout.segments.map((s) => `${s.role} ${hex(s.addr)}+${hex(s.data.length)}`),
             bytes: loaded,
             entry: hex(layout.entry),
+            ...(layout.kind === 'firmware' && { next: hex(layout.nextAddr) }),
             dtb: hex(layout.dtbAddr),
           },
           'image loaded',
@@ -148,6 +149,8 @@ export class Controller {
         ...(cfg.firmware !== undefined && { firmware: cfg.firmware }),
         ...(cfg.kernel !== undefined && { kernel: cfg.kernel }),
         entry: layout.entry,
+        // For the boot ROM's fw_dynamic_info.next_addr; StartVm has no field for it yet.
+        nextAddr: layout.nextAddr,
         dtbAddr: layout.dtbAddr,
         ramBase: DRAM_BASE,
         reason: '',

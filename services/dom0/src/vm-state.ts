@@ -39,6 +39,8 @@ export interface VmRecord {
   firmware?: string;
   kernel?: string;
   entry: number;
+  /** Where a firmware continues (the kernel's entry, else 0): fw_dynamic_info.next_addr. */
+  nextAddr?: number;
   /** Where the device tree was loaded (a1 at reset); absent in records from before DTBs. */
   dtbAddr?: number;
   ramBase: number;
