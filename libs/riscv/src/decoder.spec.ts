@@ -80,7 +80,9 @@ describe('decoder', () => {
     expect(decode(e.ecall()).op).toBe(Op.ECALL);
     expect(decode(e.ebreak()).op).toBe(Op.EBREAK);
     expect(decode(e.mret()).op).toBe(Op.MRET);
+    expect(decode(e.sret()).op).toBe(Op.SRET);
     expect(decode(e.wfi()).op).toBe(Op.WFI);
+    expect(decode(e.sfenceVma(5, 6))).toMatchObject({ op: Op.SFENCE_VMA, rs1: 5, rs2: 6, imm: e.sfenceVma(5, 6) | 0 });
     for (const enc of [e.csrrw, e.csrrs, e.csrrc, e.csrrwi, e.csrrsi, e.csrrci]) {
       const inst = enc(5, 0x340, 7);
       const d = decode(inst);
@@ -112,8 +114,8 @@ describe('decoder', () => {
     ['branch funct3 = 2', (e.beq(1, 2, 8) | (2 << 12)) >>> 0],
     ['jalr funct3 = 1', e.iType(0x67, 1, 1, 2, 0)],
     ['misc-mem funct3 = 2 (cbo)', e.iType(0x0f, 0, 2, 1, 0)],
-    ['sret (no S-mode)', 0x10200073],
-    ['sfence.vma (no S-mode)', 0x12000073],
+    ['hfence.vvma (no H)', 0x22000073],
+    ['sfence.vma with rd != 0', 0x120000f3],
     ['ecall with rd != 0', 0x000000f3],
     ['system funct3 = 4', 0x00004073],
     ['48-bit encoding', 0x0000001f],

@@ -1,4 +1,4 @@
-// RV64I + Zicsr + Zifencei + M-mode SYSTEM decoder (unprivileged spec 20191213 ch. 2, 5,
+// RV64I + Zicsr + Zifencei + privileged SYSTEM decoder (unprivileged spec 20191213 ch. 2, 5,
 // 9, 24; privileged spec 1.12 ch. 3.3). It runs once per instruction slot, the executor
 // then reads the packed result from the decode cache:
 //
@@ -154,11 +154,17 @@ export function decodeInto(inst: number, out: Int32Array, k: number): void {
       break;
     case 0x73: // SYSTEM
       if (f3 === 0) {
-        // Exact encodings only (priv 1.12 ch. 9 table): SRET and SFENCE.VMA need S-mode.
+        // Exact encodings only (priv 1.12 ch. 9 table); the privilege each needs is
+        // checked when it runs (trap.ts).
         if (inst === 0x00000073) op = Op.ECALL;
         else if (inst === 0x00100073) op = Op.EBREAK;
         else if (inst === 0x30200073) op = Op.MRET;
+        else if (inst === 0x10200073) op = Op.SRET;
         else if (inst === 0x10500073) op = Op.WFI;
+        else if ((inst & 0xfe007fff) === 0x12000073) {
+          op = Op.SFENCE_VMA;
+          imm = inst;
+        }
       } else if (f3 !== 4) {
         op = Op.CSR;
         imm = inst;

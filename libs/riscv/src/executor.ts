@@ -4,15 +4,17 @@
 //
 // Hot-path rules: no allocation, no BigInt, no calls on the common path of an
 // instruction. Registers are (lo, hi) int32 pairs in two typed arrays; a loaded or stored
-// address in RAM is computed as a double (exact below 2^53) and checked against the RAM
-// window, alignment and page state inline; everything else goes to mem-access.ts.
+// address in RAM is computed as a double (exact below 2^53), translated by an inline TLB
+// probe when translation is on (index (va >>> 11) & 510, mmu/tlb.ts TLB_INDEX_MASK), and
+// checked against the RAM window, alignment and page state inline; everything else goes
+// to mem-access.ts.
 // `case` labels are Op numbers written as literals (see ops.ts for why).
 
 import { csrInstruction } from './csr.js';
 import { div, divu, divuw, divw, mul, mulh, mulhsu, mulhu, mulw, rem, remu, remuw, remw } from './ext-m.js';
 import { decodeRamSlot, fetchLookup, loadSlow, storeSlow } from './mem-access.js';
-import { Cause, jumpToPair, mret, raiseException } from './trap.js';
-import { PRIV_M, type HartState } from './state.js';
+import { Cause, jumpToPair, raiseException, sfenceVma, wfi, xret } from './trap.js';
+import type { HartState } from './state.js';
 
 const TWO32 = 4294967296;
 
@@ -31,6 +33,11 @@ export function executeBatch(s: HartState, limit: number): number {
   const pageState = ram.pageState;
   const code = ram.code;
   const codeMark = code.mark;
+  // Under translation (or PMP checks) a data address goes through the TLB set of the
+  // effective privilege (mmu/tlb.ts); anything that changes these ends the batch.
+  const vm = s.dataVm;
+  const rT = s.dSet.r;
+  const wT = s.dSet.w;
   const instret0 = s.instret;
   const cycles0 = s.cycles;
   const exc0 = s.exceptions;
@@ -218,7 +225,12 @@ export function executeBatch(s: HartState, limit: number): number {
       // ---- Loads: fast path = in RAM, naturally aligned, page readable ----
       case 12: {
         // LB
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = rT[t] === a - (a & 4095) ? a + rT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize && pageState[o >>> 12] !== 0) {
           const v = s8[o]!;
           xl[rd] = v;
@@ -234,7 +246,12 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 13: {
         // LH
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = rT[t] === a - (a & 4095) ? a + rT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize && (o & 1) === 0 && pageState[o >>> 12] !== 0) {
           const v = s16[o >>> 1]!;
           xl[rd] = v;
@@ -250,7 +267,12 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 14: {
         // LW
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = rT[t] === a - (a & 4095) ? a + rT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize && (o & 3) === 0 && pageState[o >>> 12] !== 0) {
           const v = s32[o >>> 2]!;
           xl[rd] = v;
@@ -266,7 +288,12 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 15: {
         // LD
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = rT[t] === a - (a & 4095) ? a + rT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize && (o & 7) === 0 && pageState[o >>> 12] !== 0) {
           const i = o >>> 2;
           xl[rd] = s32[i]!;
@@ -282,7 +309,12 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 16: {
         // LBU
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = rT[t] === a - (a & 4095) ? a + rT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize && pageState[o >>> 12] !== 0) {
           xl[rd] = u8[o]!;
           xh[rd] = 0;
@@ -297,7 +329,12 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 17: {
         // LHU
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = rT[t] === a - (a & 4095) ? a + rT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize && (o & 1) === 0 && pageState[o >>> 12] !== 0) {
           xl[rd] = u16[o >>> 1]!;
           xh[rd] = 0;
@@ -312,7 +349,12 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 18: {
         // LWU
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = rT[t] === a - (a & 4095) ? a + rT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize && (o & 3) === 0 && pageState[o >>> 12] !== 0) {
           xl[rd] = s32[o >>> 2]!;
           xh[rd] = 0;
@@ -330,7 +372,12 @@ export function executeBatch(s: HartState, limit: number): number {
       //      invalidated so self-modifying code sees its own stores ----
       case 19: {
         // SB
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = wT[t] === a - (a & 4095) ? a + wT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize) {
           const p = o >>> 12;
           if (pageState[p] === 2) {
@@ -348,7 +395,12 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 20: {
         // SH
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = wT[t] === a - (a & 4095) ? a + wT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize && (o & 1) === 0) {
           const p = o >>> 12;
           if (pageState[p] === 2) {
@@ -366,7 +418,12 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 21: {
         // SW
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = wT[t] === a - (a & 4095) ? a + wT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize && (o & 3) === 0) {
           const p = o >>> 12;
           if (pageState[p] === 2) {
@@ -384,7 +441,12 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 22: {
         // SD
-        const o = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm - ramBase;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + imm;
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = wT[t] === a - (a & 4095) ? a + wT[t + 1]! : -1;
+        }
         if (o >= 0 && o < ramSize && (o & 7) === 0) {
           const p = o >>> 12;
           if (pageState[p] === 2) {
@@ -592,21 +654,23 @@ export function executeBatch(s: HartState, limit: number): number {
         if (s.brk) break loop;
         continue;
       case 55: // MRET
+      case 59: {
+        // SRET. Either changes mode (trap.ts); xIE may have come back on, so the outer
+        // loop looks.
         s.pc = pc;
-        if (s.priv !== PRIV_M) {
-          raiseException(s, Cause.IllegalInstruction, 0x30200073, 0);
-        } else {
-          const exc = s.exceptions;
-          mret(s);
-          if (s.exceptions !== exc) steps++; // retired, then its target failed to fetch
-          s.brk = true; // MIE may have come back on: let the outer loop look
-        }
+        const exc = s.exceptions;
+        if (xret(s, (w & 0xff) === 59) && s.exceptions !== exc) steps++; // retired, then its target failed to fetch
         pc = s.pc;
         break loop;
-      case 56: // WFI: retires; the hart idles only if nothing in mie is pending
-        pc += 4;
-        if ((s.mip & s.mie) === 0) s.wfiExit = true;
-        s.brk = true;
+      }
+      case 56: // WFI: retires (unless TW/U-mode make it illegal); the hart idles only if
+        // nothing in mie is pending
+        s.pc = pc;
+        pc = wfi(s) ? pc + 4 : s.pc;
+        break loop;
+      case 60: // SFENCE.VMA: a TLB flush point; the current code page may map elsewhere now
+        s.pc = pc;
+        pc = sfenceVma(s, imm, rs1) ? pc + 4 : s.pc;
         break loop;
       case 57: // CSRRW/CSRRS/CSRRC/CSRRWI/CSRRSI/CSRRCI
         // Counters are read as of before this instruction.

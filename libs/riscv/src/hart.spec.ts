@@ -156,7 +156,7 @@ describe('registers and pc', () => {
     m.hart.reset();
     expect(m.hart.getPc()).toBe(DRAM);
     expect(m.x(R.a0)).toBe(0n);
-    expect(m.csr(0x300)).toBe(0x1800n);
+    expect(m.csr(0x300)).toBe(0xa_0000_1800n); // UXL = SXL = 2, MPP = M
     expect(m.hart.stats.instret).toBe(0);
     expect(m.hart.getPrivilege()).toBe(3);
   });

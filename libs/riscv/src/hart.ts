@@ -5,9 +5,9 @@
 import { csrRead, csrWrite } from './csr.js';
 import { bigIntToPair, pairToBigInt } from './int64.js';
 import { executeBatch } from './executor.js';
-import type { GuestRam, PhysBus } from './memory.js';
-import { HartState } from './state.js';
-import { pendingInterrupt, takeInterrupt } from './trap.js';
+import { PageState, type GuestRam, type PhysBus } from './memory.js';
+import { HartState, RomRegion } from './state.js';
+import { pendingInterrupt, sstcDeadline, takeInterrupt, updateMip, updateSstc } from './trap.js';
 
 export type HartExit =
   /** The budget is spent. */
@@ -30,6 +30,10 @@ export interface HartOptions {
   bus: PhysBus;
   /** Where the first instruction is fetched; also where reset() returns. */
   resetPc: number;
+  /** Read-only regions outside RAM (the boot ROM), as addRom. */
+  roms?: readonly { base: number; bytes: Uint8Array }[];
+  /** The platform clock in 10 MHz ticks, as setTimeSource. */
+  timeSource?: () => number;
 }
 
 /** Counters, updated at the end of every run(). */
@@ -58,6 +62,54 @@ export class Hart {
     this.resetPc = opts.resetPc;
     this.s = new HartState(opts.hartId, opts.ram, opts.bus);
     this.s.pc = opts.resetPc;
+    for (const r of opts.roms ?? []) this.addRom(r.base, r.bytes);
+    if (opts.timeSource !== undefined) this.setTimeSource(opts.timeSource);
+  }
+
+  /**
+   * Maps read-only bytes at `base` (outside RAM), e.g. the boot ROM at 0x1000 that the
+   * cpu service builds: instructions are fetched and decoded from it once, loads read
+   * it, stores to it are access faults. It takes precedence over the bus.
+   */
+  addRom(base: number, bytes: Uint8Array): void {
+    if (!Number.isSafeInteger(base) || base < 0 || base % 4 !== 0) throw new RangeError(`ROM base ${base} must be a 4-aligned address`);
+    const rom = new RomRegion(base, bytes);
+    const ram = this.ram;
+    if (base < ram.base + ram.size && ram.base < base + rom.size) throw new RangeError('ROM overlaps RAM');
+    for (const r of this.s.roms) {
+      if (base < r.base + r.size && r.base < base + rom.size) throw new RangeError('ROM overlaps another ROM');
+    }
+    this.s.roms.push(rom);
+  }
+
+  /**
+   * Gives the hart its clock: `now()` returns the platform time in ticks of 10 MHz (the
+   * virt machine's timebase), the value of the `time` CSR and of Sstc comparisons. Without
+   * one, `time` is absent (illegal instruction) as on QEMU without an rdtime callback.
+   */
+  setTimeSource(now: () => number): void {
+    this.s.timeSource = now;
+  }
+
+  /**
+   * Reports every guest store to the RAM page holding `pa` (HTIF's tohost). The page is
+   * kept Shared so such stores leave the fast path; `onStore` runs during the store, after
+   * the bytes are written, and may call stop(). One watcher per hart.
+   */
+  watchStores(pa: number, onStore: (pa: number, size: number, lo: number, hi: number) => void): void {
+    const page = this.ram.pageOf(pa);
+    if (page < 0) throw new RangeError(`watchStores: 0x${pa.toString(16)} is not in RAM`);
+    const s = this.s;
+    if (s.watchPage === null) s.watchPage = new Uint8Array(this.ram.pageState.length);
+    s.watchPage[page] = 1;
+    if (this.ram.pageState[page] !== PageState.Invalid) this.ram.pageState[page] = PageState.Shared;
+    s.storeWatch = onStore;
+  }
+
+  /** When (in time-source ticks) the Sstc timer will next raise STIP; Infinity when it
+   *  is off or already pending. A platform idling in WFI sleeps until min(this, mtimecmp). */
+  timerDeadline(): number {
+    return sstcDeadline(this.s);
   }
 
   /**
@@ -79,6 +131,7 @@ export class Hart {
           s.wfiExit = false;
           return EXIT_WFI;
         }
+        if (s.mipTimer !== 0 || s.menvcfgHi !== 0) updateSstc(s);
         const irq = pendingInterrupt(s);
         if (irq >= 0) takeInterrupt(s, irq);
         if (left <= 0) return EXIT_BUDGET;
@@ -103,8 +156,8 @@ export class Hart {
   setPendingInterrupt(bit: number, level: boolean): void {
     const s = this.s;
     const m = 1 << bit;
-    s.mip = level ? s.mip | m : s.mip & ~m;
-    s.brk = true;
+    s.mipHw = level ? s.mipHw | m : s.mipHw & ~m;
+    updateMip(s);
   }
 
   getPendingInterrupts(): number {
@@ -115,8 +168,16 @@ export class Hart {
    *  Decoded code stays (it is keyed by physical page, not by hart). */
   reset(): void {
     const old = this.s;
-    this.s = new HartState(old.hartId, old.ram, old.bus);
-    this.s.pc = this.resetPc;
+    const s = new HartState(old.hartId, old.ram, old.bus);
+    s.pc = this.resetPc;
+    // The platform's wiring survives a reset: ROMs, clock, watched pages, input lines.
+    s.roms.push(...old.roms);
+    s.timeSource = old.timeSource;
+    s.watchPage = old.watchPage;
+    s.storeWatch = old.storeWatch;
+    s.mipHw = old.mipHw;
+    updateMip(s);
+    this.s = s;
     this.updateStats();
   }
 
@@ -129,7 +190,7 @@ export class Hart {
     this.s.pc = pc;
   }
 
-  /** Current privilege mode: 3 = M (the only one until issue 3). */
+  /** Current privilege mode: 0 = U, 1 = S, 3 = M. */
   getPrivilege(): number {
     return this.s.priv;
   }

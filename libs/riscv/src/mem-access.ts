@@ -1,21 +1,25 @@
 // Slow paths of memory access: everything the executor's inline fast path (aligned, in
-// RAM, page state sufficient) does not cover. Each returns false after raising the
-// exception, with s.pc the faulting instruction on entry.
+// RAM, page state sufficient, and under translation a TLB hit) does not cover. Each
+// returns false after raising the exception, with s.pc the faulting instruction on entry.
 //
-// Misaligned accesses (unpriv 2.6 leaves them to the EEI). To RAM they are performed,
-// byte by byte, without trapping: that is what QEMU's virt machine does (its RISC-V
-// loads and stores carry no MO_ALIGN; only AMOs do), and software built for it may rely on
-// it. To anything else on the bus they raise address-misaligned (cause 4/6): a device
-// sees only naturally aligned accesses of one size, and splitting an access into
-// several could repeat a register's side effect.
-//
-// Addresses are physical (bare M-mode); issue 3 puts Sv39/48 translation in front.
+// Translation first (mmu/sv.ts: Sv39/Sv48 and PMP, MPRV applied), then the physical
+// access. Misaligned accesses (unpriv 2.6 leaves them to the EEI): to RAM they are
+// performed, byte by byte, without trapping, also across a page boundary (each page
+// translated on its own; a fault on the second reports its first byte, as QEMU does):
+// that is what QEMU's virt machine does (its RISC-V loads and stores carry no MO_ALIGN;
+// only AMOs do), and software built for it may rely on it. To anything else they raise
+// address-misaligned (cause 4/6): a device sees only naturally aligned accesses of one
+// size, and splitting an access into several could repeat a register's side effect.
+// ROM (addRom) reads like RAM and faults on stores.
 
 import { PAGE_SIZE } from '@splitvisor/platform';
 import { decodeInto } from './decoder.js';
 import { numHi, numLo, pairIsExact, pairToNumber } from './int64.js';
+import { PMP_X, pmpPagePerms } from './mmu/pmp.js';
+import { ACC_FETCH, ACC_LOAD, ACC_STORE, PAGE_FAULT, pagingOn, translate } from './mmu/sv.js';
+import { tlbLookup } from './mmu/tlb.js';
 import { Cause, raiseException, raiseExceptionAt } from './trap.js';
-import type { HartState } from './state.js';
+import type { HartState, RomRegion } from './state.js';
 
 /** Effective address rs1 + imm as an exact 64-bit pair, left in EA_LO/EA_HI. */
 let EA_LO = 0;
@@ -28,11 +32,84 @@ function effectiveAddress(s: HartState, rs1: number, imm: number): void {
   EA_HI = (s.xh[rs1]! + (imm >> 31) + carry) | 0;
 }
 
-/** Physical address of EA as a number, or -1 when no memory can be there. */
-function physical(): number {
-  // Negative as signed = above 2^63 unsigned; beyond 2^53 nothing is mapped.
-  if (EA_HI < 0 || !pairIsExact(EA_LO, EA_HI)) return -1;
-  return pairToNumber(EA_LO, EA_HI);
+// Where the bytes of the current data access live, from dataTarget(): the physical
+// address of its first byte, and when it crosses a page under translation, the physical
+// address of the part in the second page and how many bytes the first part has.
+let PA1 = 0;
+let PA2 = -1;
+let FIRST = 0;
+
+/** Page-fault cause per access kind, and access-fault cause. */
+const PAGE_CAUSE = [Cause.FetchPageFault, Cause.LoadPageFault, Cause.StorePageFault];
+const ACCESS_CAUSE = [Cause.FetchAccess, Cause.LoadAccess, Cause.StoreAccess];
+
+/**
+ * Translates the data access of `size` bytes at (lo, hi) into PA1 [, PA2 / FIRST].
+ * Returns false after raising the fault (page or access fault of kind `acc`).
+ */
+function dataTarget(s: HartState, lo: number, hi: number, size: number, acc: number): boolean {
+  PA2 = -1;
+  FIRST = size;
+  if (!s.dataVm) {
+    // Physical. Negative as signed = above 2^63 unsigned; beyond 2^53 nothing is mapped.
+    if (hi < 0 || !pairIsExact(lo, hi)) {
+      raiseException(s, ACCESS_CAUSE[acc]!, lo, hi);
+      return false;
+    }
+    PA1 = pairToNumber(lo, hi);
+    return true;
+  }
+  const priv = s.dPriv;
+  if (!pairIsExact(lo, hi)) {
+    raiseException(s, pagingOn(s, priv) ? PAGE_CAUSE[acc]! : ACCESS_CAUSE[acc]!, lo, hi);
+    return false;
+  }
+  const va = pairToNumber(lo, hi);
+  const inPage = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+  if (inPage < size) FIRST = inPage;
+  const pa = translate(s, va, FIRST, acc, priv);
+  if (pa < 0) {
+    raiseException(s, pa === PAGE_FAULT ? PAGE_CAUSE[acc]! : ACCESS_CAUSE[acc]!, lo, hi);
+    return false;
+  }
+  PA1 = pa;
+  if (FIRST < size) {
+    const va2 = va + FIRST;
+    const pa2 = translate(s, va2, size - FIRST, acc, priv);
+    if (pa2 < 0) {
+      raiseException(s, pa2 === PAGE_FAULT ? PAGE_CAUSE[acc]! : ACCESS_CAUSE[acc]!, numLo(va2), numHi(va2));
+      return false;
+    }
+    if (pa2 === pa + FIRST) FIRST = size; // contiguous after all
+    else PA2 = pa2;
+  }
+  return true;
+}
+
+/**
+ * Physical address of a naturally aligned data access of `size` bytes at the 64-bit
+ * address (lo, hi), translated for `acc` (ACC_LOAD, or ACC_STORE for SC and AMOs, whose
+ * faults are store/AMO faults). Returns -1 after raising the fault. For the A extension.
+ */
+export function dataAddress(s: HartState, lo: number, hi: number, size: number, acc: number): number {
+  return dataTarget(s, lo, hi, size, acc) ? PA1 : -1;
+}
+
+/** The ROM holding [pa, pa + size), if any. */
+function romAt(s: HartState, pa: number, size: number): RomRegion | null {
+  for (const r of s.roms) if (pa >= r.base && pa + size <= r.base + r.size) return r;
+  return null;
+}
+
+/** Reads `n` bytes at byte offset `off` of `bytes` into LO/HI starting at byte `at`. */
+let LO = 0;
+let HI = 0;
+function gather(bytes: Uint8Array, off: number, n: number, at: number): void {
+  for (let i = 0; i < n; i++) {
+    const k = at + i;
+    if (k < 4) LO |= bytes[off + i]! << (8 * k);
+    else HI |= bytes[off + i]! << (8 * (k - 4));
+  }
 }
 
 /**
@@ -43,44 +120,62 @@ export function loadSlow(s: HartState, rs1: number, imm: number, size: 1 | 2 | 4
   effectiveAddress(s, rs1, imm);
   const tLo = EA_LO;
   const tHi = EA_HI;
-  const pa = physical();
+  if (!dataTarget(s, tLo, tHi, size, ACC_LOAD)) return false;
   const ram = s.ram;
-  const off = pa - ram.base;
-  let lo = 0;
-  let hi = 0;
-  if (pa >= 0 && off >= 0 && off + size <= ram.size) {
-    if (!ramReady(s, off, size, false)) {
+  LO = 0;
+  HI = 0;
+  const off1 = PA1 - ram.base;
+  const n1 = FIRST;
+  if (PA2 >= 0) {
+    // Crosses into a page mapped elsewhere: both halves must be RAM.
+    const off2 = PA2 - ram.base;
+    const n2 = size - n1;
+    if (!(inRam(s, off1, n1) && inRam(s, off2, n2))) {
+      raiseException(s, inRam(s, off1, n1) || inRam(s, off2, n2) ? Cause.LoadAccess : Cause.MisalignedLoad, tLo, tHi);
+      return false;
+    }
+    if (!ramReady(s, off1, n1, false) || !ramReady(s, off2, n2, false)) {
       raiseException(s, Cause.LoadAccess, tLo, tHi);
       return false;
     }
-    const b = ram.bytes;
-    for (let i = 0; i < size && i < 4; i++) lo |= b[off + i]! << (8 * i);
-    for (let i = 4; i < size; i++) hi |= b[off + i]! << (8 * (i - 4));
-  } else if (pa >= 0 && off < ram.size && off + size > 0) {
+    gather(ram.bytes, off1, n1, 0);
+    gather(ram.bytes, off2, n2, n1);
+  } else if (off1 >= 0 && off1 + size <= ram.size) {
+    if (!ramReady(s, off1, size, false)) {
+      raiseException(s, Cause.LoadAccess, tLo, tHi);
+      return false;
+    }
+    gather(ram.bytes, off1, size, 0);
+  } else if (off1 < ram.size && off1 + size > 0) {
     // Straddles the edge of RAM: part of it is nothing.
     raiseException(s, Cause.LoadAccess, tLo, tHi);
     return false;
   } else {
-    if (pa >= 0 && (tLo & (size - 1)) !== 0) {
-      raiseException(s, Cause.MisalignedLoad, tLo, tHi);
-      return false;
+    const rom = romAt(s, PA1, size);
+    if (rom !== null) {
+      gather(rom.bytes, PA1 - rom.base, size, 0);
+    } else {
+      if ((tLo & (size - 1)) !== 0) {
+        raiseException(s, Cause.MisalignedLoad, tLo, tHi);
+        return false;
+      }
+      const out = s.busOut;
+      out[0] = 0;
+      out[1] = 0;
+      if (!s.bus.load(PA1, size, out)) {
+        raiseException(s, Cause.LoadAccess, tLo, tHi);
+        return false;
+      }
+      LO = out[0]!;
+      HI = out[1]!;
     }
-    const out = s.busOut;
-    out[0] = 0;
-    out[1] = 0;
-    if (pa < 0 || !s.bus.load(pa, size, out)) {
-      raiseException(s, Cause.LoadAccess, tLo, tHi);
-      return false;
-    }
-    lo = out[0]!;
-    hi = out[1]!;
   }
   if (size === 8) {
-    s.xl[rd] = lo;
-    s.xh[rd] = hi;
+    s.xl[rd] = LO;
+    s.xh[rd] = HI;
   } else {
     const bits = 8 * size;
-    const v = size === 4 ? lo | 0 : unsigned ? lo & ((1 << bits) - 1) : (lo << (32 - bits)) >> (32 - bits);
+    const v = size === 4 ? LO | 0 : unsigned ? LO & ((1 << bits) - 1) : (LO << (32 - bits)) >> (32 - bits);
     s.xl[rd] = v;
     s.xh[rd] = unsigned ? 0 : v >> 31;
   }
@@ -92,38 +187,73 @@ export function storeSlow(s: HartState, rs1: number, imm: number, size: 1 | 2 | 
   effectiveAddress(s, rs1, imm);
   const tLo = EA_LO;
   const tHi = EA_HI;
-  const pa = physical();
+  if (!dataTarget(s, tLo, tHi, size, ACC_STORE)) return false;
   const ram = s.ram;
-  const off = pa - ram.base;
   const lo = s.xl[rs2]!;
   const hi = size === 8 ? s.xh[rs2]! : 0;
-  if (pa >= 0 && off >= 0 && off + size <= ram.size) {
-    if (!ramReady(s, off, size, true)) {
+  const off1 = PA1 - ram.base;
+  const n1 = FIRST;
+  if (PA2 >= 0) {
+    const off2 = PA2 - ram.base;
+    const n2 = size - n1;
+    if (!(inRam(s, off1, n1) && inRam(s, off2, n2))) {
+      raiseException(s, inRam(s, off1, n1) || inRam(s, off2, n2) ? Cause.StoreAccess : Cause.MisalignedStore, tLo, tHi);
+      return false;
+    }
+    // Both pages must be writable before either is written: a store is all or nothing.
+    if (!ramWritable(s, off1, n1) || !ramWritable(s, off2, n2)) {
       raiseException(s, Cause.StoreAccess, tLo, tHi);
       return false;
     }
-    const b = ram.bytes;
-    for (let i = 0; i < size && i < 4; i++) b[off + i] = lo >>> (8 * i);
-    for (let i = 4; i < size; i++) b[off + i] = hi >>> (8 * (i - 4));
-    const first = Math.floor(off / PAGE_SIZE);
-    const last = Math.floor((off + size - 1) / PAGE_SIZE);
-    for (let p = first; p <= last; p++) if (ram.code.mark[p] !== 0) ram.code.invalidate(p);
+    scatter(s, off1, n1, 0, lo, hi);
+    scatter(s, off2, n2, n1, lo, hi);
     return true;
   }
-  if (pa >= 0 && off < ram.size && off + size > 0) {
+  if (off1 >= 0 && off1 + size <= ram.size) {
+    if (!ramWritable(s, off1, size)) {
+      raiseException(s, Cause.StoreAccess, tLo, tHi);
+      return false;
+    }
+    scatter(s, off1, size, 0, lo, hi);
+    return true;
+  }
+  if ((off1 < ram.size && off1 + size > 0) || romAt(s, PA1, size) !== null) {
     raiseException(s, Cause.StoreAccess, tLo, tHi);
     return false;
   }
-  if (pa >= 0 && (tLo & (size - 1)) !== 0) {
+  if ((tLo & (size - 1)) !== 0) {
     raiseException(s, Cause.MisalignedStore, tLo, tHi);
     return false;
   }
   const v = size === 8 || size === 4 ? lo : lo & (size === 1 ? 0xff : 0xffff);
-  if (pa < 0 || !s.bus.store(pa, size, v, hi)) {
+  if (!s.bus.store(PA1, size, v, hi)) {
     raiseException(s, Cause.StoreAccess, tLo, tHi);
     return false;
   }
   return true;
+}
+
+function inRam(s: HartState, off: number, n: number): boolean {
+  return off >= 0 && off + n <= s.ram.size;
+}
+
+/** Writes bytes [at, at + n) of the value (lo, hi) at RAM offset `off`, drops code decoded
+ *  from the pages touched, and reports a store to a watched page. */
+function scatter(s: HartState, off: number, n: number, at: number, lo: number, hi: number): void {
+  const ram = s.ram;
+  const b = ram.bytes;
+  for (let i = 0; i < n; i++) {
+    const k = at + i;
+    b[off + i] = k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4));
+  }
+  const first = Math.floor(off / PAGE_SIZE);
+  const last = Math.floor((off + n - 1) / PAGE_SIZE);
+  for (let p = first; p <= last; p++) {
+    if (ram.code.mark[p] !== 0) ram.code.invalidate(p);
+    if (s.watchPage !== null && s.watchPage[p] !== 0 && s.storeWatch !== null) {
+      s.storeWatch(ram.base + off, n, lo, hi);
+    }
+  }
 }
 
 /** Makes every RAM page under [off, off + size) readable (or writable); false = fault. */
@@ -138,11 +268,32 @@ function ramReady(s: HartState, off: number, size: number, write: boolean): bool
   return true;
 }
 
+/** ramReady for a store, except that a watched page is written while Shared (it stays
+ *  below Modified so that every store to it comes here). */
+function ramWritable(s: HartState, off: number, size: number): boolean {
+  const w = s.watchPage;
+  if (w !== null) {
+    const first = Math.floor(off / PAGE_SIZE);
+    const last = Math.floor((off + size - 1) / PAGE_SIZE);
+    for (let p = first; p <= last; p++) {
+      if (w[p] !== 0) {
+        if (s.ram.pageState[p] === 0 && !s.ram.miss(p, false)) return false;
+      } else if (s.ram.pageState[p]! < 2 && !s.ram.miss(p, true)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  return ramReady(s, off, size, true);
+}
+
 /**
  * Finds the decoded block holding `pc` and leaves it in s.fBlk / s.fBase / s.fLen
- * (the executor runs from it while pc - fBase < fLen). RAM pages get their cached block;
- * anything else is fetched over the bus into a one-slot block, every time (boot ROM:
- * a handful of instructions, and the bus offers no way to learn the bytes changed).
+ * (the executor runs from it while pc - fBase < fLen). Under translation the TLB (or a
+ * walk) gives the physical page; code stays keyed by physical page, so only this lookup,
+ * once per page crossing, pays for translation. A RAM or ROM page whose every byte PMP
+ * lets this mode execute gets its cached block; anything else is fetched into a one-slot
+ * block, every time (a device, a page only partly executable).
  * Returns false after raising the fetch exception.
  */
 export function fetchLookup(s: HartState, pc: number): boolean {
@@ -153,37 +304,79 @@ export function fetchLookup(s: HartState, pc: number): boolean {
     return false;
   }
   const ram = s.ram;
-  const off = pc - ram.base;
+  let pa = pc;
+  let whole = true;
+  if (s.fetchVm) {
+    const hit = tlbLookup(s.fSet.x, pc);
+    if (hit >= 0) {
+      pa = hit + ram.base;
+    } else {
+      pa = translate(s, pc, 4, ACC_FETCH, s.priv);
+      if (pa < 0) {
+        raiseExceptionAt(s, pa === PAGE_FAULT ? Cause.FetchPageFault : Cause.FetchAccess, lo, numHi(pc), lo, numHi(pc));
+        return false;
+      }
+      whole = (pmpPagePerms(s, pa - (pa & (PAGE_SIZE - 1)), s.priv) & PMP_X) !== 0;
+    }
+  }
+  const off = pa - ram.base;
+  const inPage = pa & (PAGE_SIZE - 1);
   if (off >= 0 && off < ram.size) {
     const page = Math.floor(off / PAGE_SIZE);
     if (ram.pageState[page] === 0 && !ram.miss(page, false)) {
-      raiseException(s, Cause.FetchAccess, lo, numHi(pc));
+      raiseExceptionAt(s, Cause.FetchAccess, lo, numHi(pc), lo, numHi(pc));
       return false;
     }
-    s.fBlk = ram.code.block(page);
-    s.fBase = pc - (off % PAGE_SIZE);
-    s.fLen = PAGE_SIZE;
-    return true;
+    if (whole) {
+      s.fBlk = ram.code.block(page);
+      s.fBase = pc - inPage;
+      s.fLen = PAGE_SIZE;
+      s.fPhysOff = off - inPage;
+      s.fRom = null;
+      return true;
+    }
+    decodeInto(ram.s32[off >>> 2]!, s.busBlk, 0);
+  } else {
+    const rom = romAt(s, pa, 4);
+    if (rom !== null) {
+      const romOff = pa - rom.base;
+      if (whole) {
+        s.fBlk = rom.blocks[Math.floor(romOff / PAGE_SIZE)]!;
+        s.fBase = pc - inPage;
+        s.fLen = PAGE_SIZE;
+        s.fPhysOff = romOff - inPage;
+        s.fRom = rom;
+        return true;
+      }
+      decodeInto(rom.s32[romOff >>> 2]!, s.busBlk, 0);
+    } else {
+      const out = s.busOut;
+      out[0] = 0;
+      out[1] = 0;
+      if (pa < 0 || !s.bus.load(pa, 4, out)) {
+        raiseExceptionAt(s, Cause.FetchAccess, lo, numHi(pc), lo, numHi(pc));
+        return false;
+      }
+      decodeInto(out[0]!, s.busBlk, 0);
+    }
   }
-  const out = s.busOut;
-  out[0] = 0;
-  out[1] = 0;
-  if (pc < 0 || !s.bus.load(pc, 4, out)) {
-    raiseExceptionAt(s, Cause.FetchAccess, lo, numHi(pc), lo, numHi(pc));
-    return false;
-  }
-  decodeInto(out[0]!, s.busBlk, 0);
   s.fBlk = s.busBlk;
   s.fBase = pc;
   s.fLen = 4;
   return true;
 }
 
-/** Decodes the RAM slot for `pc` into blk[k] and returns its first word. */
+/** Decodes the slot for `pc` of the current block (RAM or ROM, see fetchLookup) into
+ *  blk[k] and returns its first word. */
 export function decodeRamSlot(s: HartState, blk: Int32Array, k: number, pc: number): number {
+  const off = s.fPhysOff + (pc - s.fBase);
+  const rom = s.fRom;
+  if (rom !== null) {
+    decodeInto(rom.s32[off >>> 2]!, blk, k);
+    return blk[k]!;
+  }
   const ram = s.ram;
-  const off = pc - ram.base;
-  decodeInto(ram.s32[off / 4]!, blk, k);
+  decodeInto(ram.s32[off >>> 2]!, blk, k);
   ram.code.mark[Math.floor(off / PAGE_SIZE)] = 1;
   ram.code.decodes++;
   return blk[k]!;

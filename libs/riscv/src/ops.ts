@@ -67,6 +67,9 @@ export const Op = {
   CSR: 57,
   /** ADDI with rs1 = x0 (`li`): the commonest instruction, worth its own case. */
   LI: 58,
+  SRET: 59,
+  /** imm holds the raw instruction (the tval if it traps); rs1 the address, rs2 the ASID. */
+  SFENCE_VMA: 60,
 
   // ---- Unprivileged extensions M, A, F, D (ext-m.ts, ext-a.ts, fpu/). Numbered from
   //      100 so the privileged ops can grow from 59 without the two lists meeting. ----

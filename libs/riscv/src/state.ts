@@ -1,13 +1,23 @@
 // Architectural state of one hart plus the scratch the engine needs, as plain fields so
 // V8 keeps one hidden class for it. 64-bit registers and CSRs are (lo, hi) int32 pairs.
 //
-// The pc is a double holding the signed 64-bit value: exact for |pc| < 2^53, which covers
-// every physical address of the machine and the sign-extended Sv39/Sv48 virtual ones that
-// issue 3 brings. Control transfers to a value outside that range fault where they
-// happen, with the exact 64-bit address in mepc/mtval (see trap.ts).
+// Addresses as numbers (the VA representation): the pc, a virtual address being
+// translated and a physical address are doubles holding the SIGNED 64-bit value. That is
+// exact for |v| < 2^53, which covers every physical address of the machine and every
+// canonical Sv39/Sv48 virtual address (bits 63..38 or 63..47 copies of one bit, so
+// |va| < 2^47): the kernel half 0xffffffc0_00000000.. is simply a negative number
+// (-2^38..), and page arithmetic (floor, & 4095 on the low word) works unchanged on it.
+// A value outside +-2^53 is never rounded into a mapping: registers keep exact (lo, hi)
+// pairs, and an access or jump to such a value faults where it happens, with the exact
+// 64-bit address in xepc/xtval (see trap.ts and mem-access.ts).
 
 import { SINK, SLOT_WORDS } from './decoder.js';
+import { SLOTS_PER_PAGE } from './decode-cache.js';
 import type { GuestRam, PhysBus } from './memory.js';
+import { Tlb, type TlbSet } from './mmu/tlb.js';
+
+/** menvcfg.STCE (Sstc enable, bit 63) as a bit of menvcfgHi. */
+export const MENVCFG_STCE_HI = 0x80000000 | 0;
 
 export const PRIV_U = 0;
 export const PRIV_S = 1;
@@ -23,10 +33,25 @@ export class HartState {
   readonly ram: GuestRam;
   readonly bus: PhysBus;
 
-  // --- Machine-mode CSRs (csr.ts gives them their WARL behaviour) ---
+  // --- mstatus, one field per member (csr.ts assembles the register and its sstatus
+  //     view; every field is 0/1 except MPP and FS) ---
   mstatusMie = 0;
   mstatusMpie = 0;
   mstatusMpp = PRIV_M;
+  mstatusSie = 0;
+  mstatusSpie = 0;
+  mstatusSpp = 0;
+  /** FP state: 0 Off, 1 Initial, 2 Clean, 3 Dirty. FP instructions are illegal while 0
+   *  and set it to 3 when they write FP state (the F/D engine owns that rule). */
+  mstatusFs = 0;
+  mstatusMprv = 0;
+  mstatusSum = 0;
+  mstatusMxr = 0;
+  mstatusTvm = 0;
+  mstatusTw = 0;
+  mstatusTsr = 0;
+
+  // --- Machine-mode CSRs (csr.ts gives them their WARL behaviour) ---
   mtvecLo = 0;
   mtvecHi = 0;
   mepcLo = 0;
@@ -38,8 +63,83 @@ export class HartState {
   mscratchLo = 0;
   mscratchHi = 0;
   mie = 0;
-  /** Pending interrupt bits: set by the platform (CLINT, PLIC) through the Hart API. */
+  /** Pending interrupt bits as the hart sees them: mipHw | mipSw | the Sstc timer. Kept
+   *  up to date by updateMip (trap.ts) whenever one of its sources changes. */
   mip = 0;
+  /** Lines driven by the platform (CLINT MSIP/MTIP, PLIC MEIP/SEIP) through the Hart API. */
+  mipHw = 0;
+  /** Bits written by software: SSIP, STIP, and the software half of SEIP (priv 3.1.9). */
+  mipSw = 0;
+  /** STIP from Sstc (time >= stimecmp while menvcfg.STCE). */
+  mipTimer = 0;
+  /** Exceptions (bits < 32) and interrupts delegated to S-mode. */
+  medeleg = 0;
+  mideleg = 0;
+  /** Counter-enable masks (32 bits): CY, TM, IR, HPM3..31 for the mode below. */
+  mcounteren = 0;
+  scounteren = 0;
+  /** Bit 0 CY and bit 2 IR freeze mcycle/minstret (bit 1 is read-only zero). */
+  mcountinhibit = 0;
+  /** menvcfg: FIOM (bit 0) in the low word, STCE (bit 63) as bit 31 of the high word. */
+  menvcfgLo = 0;
+  menvcfgHi = 0;
+  senvcfg = 0;
+
+  // --- Supervisor-mode CSRs ---
+  stvecLo = 0;
+  stvecHi = 0;
+  sepcLo = 0;
+  sepcHi = 0;
+  scauseLo = 0;
+  scauseHi = 0;
+  stvalLo = 0;
+  stvalHi = 0;
+  sscratchLo = 0;
+  sscratchHi = 0;
+  /** satp: MODE in bits 63:60, ASID 59:44, PPN 43:0. */
+  satpLo = 0;
+  satpHi = 0;
+  /** Sstc comparator; all ones at reset so no timer fires before software sets it. */
+  stimecmpLo = -1;
+  stimecmpHi = -1;
+
+  // --- PMP (priv 3.7): 16 entries, as QEMU's virt machine has ---
+  /** pmpNcfg bytes (L, A, X, W, R). */
+  readonly pmpCfg = new Uint8Array(16);
+  /** pmpaddrN: bits 55:2 of an address, 54 bits, exact as a double. */
+  readonly pmpAddr = new Float64Array(16);
+  /** Byte range [pmpLo, pmpHi) each entry matches (empty when off), from pmpUpdate. */
+  readonly pmpLo = new Float64Array(16);
+  readonly pmpHi = new Float64Array(16);
+  /** Some entry is locked, so M-mode accesses are checked too. */
+  pmpLocked = false;
+  /** Some entry is active (A != OFF). */
+  pmpActive = false;
+
+  // --- Address translation (mmu/): which accesses go through the TLB, and which of
+  //     its sets (one per privilege and SUM; see mmu/tlb.ts) they use ---
+  readonly tlb = new Tlb();
+  /** Effective privilege of loads and stores: mstatus.MPP when in M with MPRV set. */
+  dPriv = PRIV_M;
+  /** Loads and stores translate (or need PMP checks): effective privilege < M, or a
+   *  locked PMP entry exists. When false a data address is a physical one. */
+  dataVm = false;
+  /** Instruction fetches translate (or need PMP checks). */
+  fetchVm = false;
+  /** The TLB set loads and stores use (by effective privilege, MPRV applied). */
+  dSet: TlbSet;
+  /** The TLB set fetches use (by current privilege). */
+  fSet: TlbSet;
+
+  /** Reads the platform's clock in 10 MHz ticks (`time`, CLINT mtime); absent = no
+   *  `time` CSR, as QEMU without an rdtime callback. */
+  timeSource: (() => number) | null = null;
+  /** Read-only regions that are not RAM (boot ROM): fetch and load hit, stores fault. */
+  readonly roms: RomRegion[] = [];
+  /** Per RAM page: 1 when stores to it must be seen by `storeWatch` (HTIF tohost). Such a
+   *  page is kept below Modified so the executor's store fast path misses on it. */
+  watchPage: Uint8Array | null = null;
+  storeWatch: ((pa: number, size: number, lo: number, hi: number) => void) | null = null;
   /** A counter CSR reads as base + (count now - count when base was written). */
   mcycleBaseLo = 0;
   mcycleBaseHi = 0;
@@ -74,8 +174,14 @@ export class HartState {
   // --- Scratch, so nothing on the hot path allocates ---
   /** Block the executor fetches from after fetchLookup (see mem-access.ts). */
   fBlk: Int32Array;
+  /** Virtual address of fBlk's first slot, and how many bytes it covers. */
   fBase = 0;
   fLen = 0;
+  /** Where fBlk's bytes live: a byte offset into RAM, or into fRom when that is set. */
+  fPhysOff = 0;
+  fRom: RomRegion | null = null;
+  /** Page-table walks done (TLB misses and uncached accesses), for stats. */
+  walks = 0;
   /** One decoded slot for instructions fetched over the bus (boot ROM). */
   readonly busBlk = new Int32Array(SLOT_WORDS);
   readonly busOut = new Int32Array(2);
@@ -88,5 +194,28 @@ export class HartState {
     this.ram = ram;
     this.bus = bus;
     this.fBlk = this.busBlk;
+    this.dSet = this.tlb.sets[3]!;
+    this.fSet = this.tlb.sets[3]!;
+  }
+}
+
+/** A read-only region outside RAM, decoded once (its bytes never change). */
+export class RomRegion {
+  readonly base: number;
+  readonly size: number;
+  readonly bytes: Uint8Array;
+  /** Little-endian 32-bit view, for fetch. */
+  readonly s32: Int32Array;
+  /** Decoded blocks per 4 KiB page of the region. */
+  readonly blocks: Int32Array[];
+
+  constructor(base: number, bytes: Uint8Array) {
+    this.base = base;
+    // Padded to whole pages so every fetch slot has bytes behind it (zeros decode illegal).
+    this.size = Math.ceil(bytes.length / 4096) * 4096;
+    this.bytes = new Uint8Array(this.size);
+    this.bytes.set(bytes);
+    this.s32 = new Int32Array(this.bytes.buffer);
+    this.blocks = Array.from({ length: this.size / 4096 }, () => new Int32Array(SLOTS_PER_PAGE * SLOT_WORDS));
   }
 }

@@ -7,6 +7,8 @@ import { Cause, Irq } from './trap.js';
 import { DRAM, DATA, e, HANDLER, machine, R, trapInfo } from './harness.test-util.js';
 
 const INTERRUPT = 1n << 63n;
+/** mstatus.UXL = SXL = 2: the fixed 64-bit XLEN of U and S. */
+const XL = 0xa_0000_0000n;
 
 describe('synchronous exceptions', () => {
   it('ECALL from M-mode: cause 11, mepc = the ecall, mtval = 0, does not retire', () => {
@@ -35,7 +37,7 @@ describe('synchronous exceptions', () => {
   it('trap entry moves MIE to MPIE, clears MIE and sets MPP = M', () => {
     const m = machine([e.csrrsi(0, Csr.mstatus, 8), e.ecall()]);
     m.run();
-    expect(m.csr(Csr.mstatus)).toBe(0x1880n); // MPP = 3, MPIE = 1, MIE = 0
+    expect(m.csr(Csr.mstatus)).toBe(XL | 0x1880n); // MPP = 3, MPIE = 1, MIE = 0
   });
 
   it('in vectored mode exceptions still go to BASE', () => {
@@ -56,15 +58,17 @@ describe('MRET', () => {
     expect(m.run().kind).toBe('wfi');
     expect(m.hart.getPc()).toBe(DRAM + 20);
     expect(m.x(R.a0)).toBe(1n);
-    expect(m.ux(R.a2)).toBe(0x1880n); // in the handler: MIE = 0, MPIE = 1
-    expect(m.ux(R.a1)).toBe(0x1888n); // after mret: MIE = 1, MPIE = 1
+    expect(m.ux(R.a2)).toBe(XL | 0x1880n); // in the handler: MIE = 0, MPIE = 1, MPP = M
+    // After mret: MIE = 1, MPIE = 1, MPP = U (the least-privileged mode), back in M.
+    expect(m.ux(R.a1)).toBe(XL | 0x0088n);
+    expect(m.hart.getPrivilege()).toBe(3);
   });
 
   it('with MPIE = 0 leaves MIE off', () => {
     const m = machine([e.ecall(), e.csrr(R.a1, Csr.mstatus), e.wfi()]);
     m.ram.writeWords(HANDLER, [e.csrr(R.t0, Csr.mepc), e.addi(R.t0, R.t0, 4), e.csrw(Csr.mepc, R.t0), e.mret()]);
     expect(m.run().kind).toBe('wfi');
-    expect(m.ux(R.a1)).toBe(0x1880n);
+    expect(m.ux(R.a1)).toBe(XL | 0x0080n);
   });
 
   it('a handler that returns keeps working: no false trap-loop alarm', () => {

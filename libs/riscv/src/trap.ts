@@ -1,8 +1,12 @@
-// Trap entry and return for M-mode (privileged spec 1.12, 3.1.6-3.1.20, 3.3.2).
-// Issue 3 adds delegation to S-mode (medeleg/mideleg) here and nowhere else.
+// Traps, delegation, interrupts and the privileged instructions that change mode
+// (privileged spec 1.12: 3.1.6-3.1.20, 3.3, 4.1, 4.2). Every trap and every xRET ends the
+// executor's batch (s.brk): the privilege, and with it the address space the executor's
+// current code block was found in, may have changed.
 
+import { EPC_MASK } from './misa.js';
 import { numHi, numLo, pairHex, pairIsExact, pairToNumber } from './int64.js';
-import { PRIV_M, type HartState } from './state.js';
+import { pagingOn, updateTranslationMode } from './mmu/sv.js';
+import { MENVCFG_STCE_HI, PRIV_M, PRIV_S, PRIV_U, type HartState } from './state.js';
 
 /** mcause exception codes (priv 1.12 table 3.6). */
 export const Cause = {
@@ -53,13 +57,27 @@ export function causeName(cause: number): string {
   return CAUSE_NAMES[cause] ?? `cause ${cause}`;
 }
 
+const INST_MRET = 0x30200073;
+const INST_SRET = 0x10200073;
+const INST_WFI = 0x10500073;
+
+/**
+ * Drops the LR reservation. Trap entry and xRET call it: QEMU clears the reservation on
+ * every privilege change, so an SC in another context cannot succeed on a stale LR. The A
+ * extension's module installs the real one (setReservationClear) when it loads.
+ */
+let clearReservation: ((s: HartState) => void) | null = null;
+export function setReservationClear(fn: (s: HartState) => void): void {
+  clearReservation = fn;
+}
+
 /** Raises a synchronous exception for the instruction at s.pc. */
 export function raiseException(s: HartState, cause: number, tvalLo: number, tvalHi: number): void {
   raiseExceptionAt(s, cause, numLo(s.pc), numHi(s.pc), tvalLo, tvalHi);
 }
 
 /** Raises an exception whose epc is given exactly: a fetch from an address the pc cannot
- *  hold (beyond +-2^53) reports that address in mepc and mtval. */
+ *  hold (beyond +-2^53) reports that address in xepc and xtval. */
 export function raiseExceptionAt(
   s: HartState,
   cause: number,
@@ -69,17 +87,18 @@ export function raiseExceptionAt(
   tvalHi: number,
 ): void {
   s.exceptions++;
-  const target = enterTrap(s, cause, 0, epcLo, epcHi, tvalLo, tvalHi, 0);
+  const target = enterTrap(s, cause, 0, epcLo, epcHi, tvalLo, tvalHi, false);
   // A trap taken at the very address the previous trap entered, for the same cause and
   // tval, has reached a fixed point: the handler's first instruction traps to itself
-  // (mtvec unset or unmapped, handler not loaded). Nothing but an outside event could
+  // (xtvec unset or unmapped, handler not loaded). Nothing but an outside event could
   // change that, so report it instead of burning the budget.
   const epc = pairIsExact(epcLo, epcHi) ? pairToNumber(epcLo, epcHi) : Number.NaN;
   if (epc === s.lastTrapTarget && cause === s.lastTrapCause && tvalLo === s.lastTvalLo && tvalHi === s.lastTvalHi) {
+    const tvec = s.priv === PRIV_M ? pairHex(s.mtvecLo, s.mtvecHi) : pairHex(s.stvecLo, s.stvecHi);
     fatal(
       s,
       `trap loop at pc=${pairHex(epcLo, epcHi)}: ${causeName(cause)} (cause ${cause}), ` +
-        `tval=${pairHex(tvalLo, tvalHi)}, mtvec=${pairHex(s.mtvecLo, s.mtvecHi)}`,
+        `tval=${pairHex(tvalLo, tvalHi)}, ${s.priv === PRIV_M ? 'mtvec' : 'stvec'}=${tvec}`,
     );
   }
   s.lastTrapTarget = target;
@@ -91,12 +110,15 @@ export function raiseExceptionAt(
 /** Takes interrupt `code`; the interrupted pc (s.pc) is the next instruction to run. */
 export function takeInterrupt(s: HartState, code: number): void {
   s.interrupts++;
-  const vectored = (s.mtvecLo & 3) === 1;
-  enterTrap(s, code, 0x80000000 | 0, numLo(s.pc), numHi(s.pc), 0, 0, vectored ? 4 * code : 0);
+  enterTrap(s, code, 0x80000000 | 0, numLo(s.pc), numHi(s.pc), 0, 0, true);
   s.lastTrapTarget = Number.NaN;
 }
 
-/** The common part of trap entry; returns the handler address it jumped to. */
+/**
+ * The common part of trap entry (priv 3.1.8, 4.1.1): a trap taken in S or U whose bit is
+ * set in medeleg/mideleg goes to S-mode, everything else to M-mode. Returns the handler
+ * address it jumped to.
+ */
 function enterTrap(
   s: HartState,
   causeLo: number,
@@ -105,57 +127,187 @@ function enterTrap(
   epcHi: number,
   tvalLo: number,
   tvalHi: number,
-  vectorOffset: number,
+  interrupt: boolean,
 ): number {
-  // IALIGN = 32: mepc[1:0] read as zero (priv 3.1.14).
-  s.mepcLo = epcLo & ~3;
-  s.mepcHi = epcHi;
-  s.mcauseLo = causeLo;
-  s.mcauseHi = causeHi;
-  s.mtvalLo = tvalLo;
-  s.mtvalHi = tvalHi;
-  s.mstatusMpie = s.mstatusMie;
-  s.mstatusMie = 0;
-  s.mstatusMpp = s.priv;
-  s.priv = PRIV_M;
-  // Exceptions always go to BASE, also in vectored mode (priv 3.1.7).
-  const baseLo = s.mtvecLo & ~3;
-  if (!pairIsExact(baseLo, s.mtvecHi)) {
-    fatal(s, `trap handler unreachable: mtvec=${pairHex(s.mtvecLo, s.mtvecHi)} (cause ${causeLo})`);
+  const deleg = interrupt ? s.mideleg : s.medeleg;
+  let baseLo: number;
+  let baseHi: number;
+  if (s.priv !== PRIV_M && ((deleg >>> causeLo) & 1) !== 0) {
+    s.sepcLo = epcLo & EPC_MASK;
+    s.sepcHi = epcHi;
+    s.scauseLo = causeLo;
+    s.scauseHi = causeHi;
+    s.stvalLo = tvalLo;
+    s.stvalHi = tvalHi;
+    s.mstatusSpie = s.mstatusSie;
+    s.mstatusSie = 0;
+    s.mstatusSpp = s.priv;
+    s.priv = PRIV_S;
+    baseLo = s.stvecLo;
+    baseHi = s.stvecHi;
+  } else {
+    s.mepcLo = epcLo & EPC_MASK;
+    s.mepcHi = epcHi;
+    s.mcauseLo = causeLo;
+    s.mcauseHi = causeHi;
+    s.mtvalLo = tvalLo;
+    s.mtvalHi = tvalHi;
+    s.mstatusMpie = s.mstatusMie;
+    s.mstatusMie = 0;
+    s.mstatusMpp = s.priv;
+    s.priv = PRIV_M;
+    baseLo = s.mtvecLo;
+    baseHi = s.mtvecHi;
+  }
+  // Exceptions always go to BASE, interrupts to BASE + 4 * cause in vectored mode.
+  const vectored = interrupt && (baseLo & 3) === 1;
+  privilegeChanged(s);
+  baseLo &= ~3;
+  if (!pairIsExact(baseLo, baseHi)) {
+    fatal(s, `trap handler unreachable: tvec=${pairHex(baseLo, baseHi)} (cause ${causeLo})`);
     return s.pc;
   }
-  const target = pairToNumber(baseLo, s.mtvecHi) + vectorOffset;
+  const target = pairToNumber(baseLo, baseHi) + (vectored ? 4 * causeLo : 0);
   s.pc = target;
   return target;
 }
 
-/** MRET (priv 3.3.2): back to mepc in mstatus.MPP with MIE restored from MPIE. */
-export function mret(s: HartState): void {
-  s.mstatusMie = s.mstatusMpie;
-  s.mstatusMpie = 1;
-  s.priv = s.mstatusMpp;
-  // MPP becomes the least-privileged supported mode: M while U is absent.
-  s.mstatusMpp = PRIV_M;
-  jumpToPair(s, s.mepcLo, s.mepcHi);
+/** Everything a change of privilege (or of mstatus.MPRV) implies. */
+function privilegeChanged(s: HartState): void {
+  if (clearReservation !== null) clearReservation(s);
+  updateTranslationMode(s);
+  s.brk = true;
 }
 
-/** Sets the pc to a 64-bit target; one the pc cannot hold is an instruction access fault
- *  there (no physical memory lies beyond 2^53), reported with the exact address. */
+/**
+ * MRET or SRET (priv 3.3.2) at s.pc. Returns false after raising illegal-instruction:
+ * MRET below M, SRET in U, SRET in S with mstatus.TSR. Otherwise the mode becomes xPP,
+ * xIE comes back from xPIE, xPP becomes U, MPRV is cleared when leaving M (1.12), and the
+ * pc becomes xepc (whose fetch may then fault).
+ */
+export function xret(s: HartState, sret: boolean): boolean {
+  if (sret ? s.priv === PRIV_U || (s.priv === PRIV_S && s.mstatusTsr !== 0) : s.priv !== PRIV_M) {
+    raiseException(s, Cause.IllegalInstruction, sret ? INST_SRET : INST_MRET, 0);
+    return false;
+  }
+  let lo: number;
+  let hi: number;
+  if (sret) {
+    s.priv = s.mstatusSpp;
+    s.mstatusSie = s.mstatusSpie;
+    s.mstatusSpie = 1;
+    s.mstatusSpp = PRIV_U;
+    lo = s.sepcLo;
+    hi = s.sepcHi;
+  } else {
+    s.priv = s.mstatusMpp;
+    s.mstatusMie = s.mstatusMpie;
+    s.mstatusMpie = 1;
+    s.mstatusMpp = PRIV_U;
+    lo = s.mepcLo;
+    hi = s.mepcHi;
+  }
+  if (s.priv !== PRIV_M) s.mstatusMprv = 0;
+  privilegeChanged(s);
+  jumpToPair(s, lo & EPC_MASK, hi);
+  return true;
+}
+
+/** MRET (priv 3.3.2), for callers that checked the privilege themselves. */
+export function mret(s: HartState): void {
+  xret(s, false);
+}
+
+/**
+ * WFI (priv 3.3.3) at s.pc. Illegal in U-mode, and in S-mode when mstatus.TW is set (QEMU
+ * traps at once rather than after a bounded time). Otherwise it retires; the hart idles
+ * (the 'wfi' exit) unless an interrupt is pending and enabled in mie, whatever the global
+ * enables say. Returns whether it retired.
+ */
+export function wfi(s: HartState): boolean {
+  if (s.priv === PRIV_U || (s.priv === PRIV_S && s.mstatusTw !== 0)) {
+    raiseException(s, Cause.IllegalInstruction, INST_WFI, 0);
+    return false;
+  }
+  if ((s.mip & s.mie) === 0) s.wfiExit = true;
+  s.brk = true;
+  return true;
+}
+
+/**
+ * SFENCE.VMA rs1, rs2 (priv 4.2.1) at s.pc: illegal in U, and in S with mstatus.TVM.
+ * A TLB flush point: rs1 = x0 flushes everything; otherwise the page of x[rs1]. The ASID
+ * in rs2 is not needed to be exact: the TLB holds only the current satp's translations
+ * (a satp write flushes), so a flush by address across ASIDs is a superset. Returns whether
+ * it retired; it always ends the batch (the current code page may map elsewhere now).
+ */
+export function sfenceVma(s: HartState, inst: number, rs1: number): boolean {
+  if (s.priv === PRIV_U || (s.priv === PRIV_S && s.mstatusTvm !== 0)) {
+    raiseException(s, Cause.IllegalInstruction, inst, 0);
+    return false;
+  }
+  const lo = s.xl[rs1]!;
+  const hi = s.xh[rs1]!;
+  if (rs1 === 0 || !pairIsExact(lo, hi)) s.tlb.flushAll();
+  else s.tlb.flushPage(pairToNumber(lo, hi));
+  s.brk = true;
+  return true;
+}
+
+/** Sets the pc to a 64-bit target; one the pc cannot hold (beyond +-2^53) cannot be
+ *  fetched: a page fault under translation (it is not canonical), else an access fault
+ *  (no physical memory lies there), reported with the exact address. */
 export function jumpToPair(s: HartState, lo: number, hi: number): void {
   if (pairIsExact(lo, hi)) {
     s.pc = pairToNumber(lo, hi);
   } else {
-    raiseExceptionAt(s, Cause.FetchAccess, lo, hi, lo, hi);
+    const cause = pagingOn(s, s.priv) ? Cause.FetchPageFault : Cause.FetchAccess;
+    raiseExceptionAt(s, cause, lo, hi, lo, hi);
   }
 }
 
-/** The interrupt to take now, or -1 (priv 3.1.9: M-mode interrupts are globally enabled
- *  by mstatus.MIE in M-mode and always enabled below it). Priority MEI > MSI > MTI >
- *  SEI > SSI > STI. */
+/** Recomputes s.mip from its sources; ends the batch so a new interrupt is seen. */
+export function updateMip(s: HartState): void {
+  s.mip = s.mipHw | s.mipSw | s.mipTimer;
+  s.brk = true;
+}
+
+/** Sstc: STIP = time >= stimecmp while menvcfg.STCE is set (and a clock exists). */
+export function updateSstc(s: HartState): void {
+  let stip = 0;
+  if ((s.menvcfgHi & MENVCFG_STCE_HI) !== 0 && s.timeSource !== null) {
+    const cmp = (s.stimecmpHi >>> 0) * 4294967296 + (s.stimecmpLo >>> 0);
+    if (s.timeSource() >= cmp) stip = 1 << Irq.STI;
+  }
+  if (stip !== s.mipTimer) {
+    s.mipTimer = stip;
+    updateMip(s);
+  }
+}
+
+/** The next time (10 MHz ticks) at which Sstc raises STIP, or Infinity. */
+export function sstcDeadline(s: HartState): number {
+  if ((s.menvcfgHi & MENVCFG_STCE_HI) === 0 || s.mipTimer !== 0) return Number.POSITIVE_INFINITY;
+  return (s.stimecmpHi >>> 0) * 4294967296 + (s.stimecmpLo >>> 0);
+}
+
+/**
+ * The interrupt to take now, or -1 (priv 3.1.9). An interrupt not delegated is an
+ * M-level one: enabled in M by mstatus.MIE and always below M. A delegated one is enabled
+ * in S by mstatus.SIE, always in U, never in M. M-level ones come first; within a level
+ * the order is MEI, MSI, MTI, SEI, SSI, STI.
+ */
 export function pendingInterrupt(s: HartState): number {
   const p = s.mip & s.mie;
   if (p === 0) return -1;
-  if (s.priv === PRIV_M && s.mstatusMie === 0) return -1;
+  const m = p & ~s.mideleg;
+  if (m !== 0 && (s.priv !== PRIV_M || s.mstatusMie !== 0)) return highest(m);
+  const sl = p & s.mideleg;
+  if (sl !== 0 && (s.priv === PRIV_U || (s.priv === PRIV_S && s.mstatusSie !== 0))) return highest(sl);
+  return -1;
+}
+
+function highest(p: number): number {
   if (p & (1 << Irq.MEI)) return Irq.MEI;
   if (p & (1 << Irq.MSI)) return Irq.MSI;
   if (p & (1 << Irq.MTI)) return Irq.MTI;

@@ -149,7 +149,10 @@ export const ebreak = (): number => 0x00100073;
 // ---- Privileged and Zicsr ----
 
 export const mret = (): number => 0x30200073;
+export const sret = (): number => 0x10200073;
 export const wfi = (): number => 0x10500073;
+/** `sfence.vma rs1, rs2` (rs1 = address, rs2 = ASID; x0 = all). */
+export const sfenceVma = (rs1 = 0, rs2 = 0): number => rType(0x73, 0, 0, rs1, rs2, 0x09);
 
 function csrOp(f3: number, rd: number, csr: number, src: number): number {
   return ((unsigned(csr, 12, 'csr') << 20) | (unsigned(src, 5, 'rs1/uimm') << 15) | (f3 << 12) | (reg(rd) << 7) | 0x73) >>> 0;
