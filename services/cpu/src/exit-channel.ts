@@ -16,7 +16,11 @@ export const CTRL_STOP = 4;
 export const CTRL_WAKE = 5;
 /** Set by the host when an IRQ line level changed; the worker feeds its PLIC and clears it. */
 export const CTRL_IRQ_DIRTY = 6;
-export const CTRL_WORDS = 8;
+/** Set by the host to park the vCPU at its next safepoint; cleared (and CTRL_WAKE
+ *  bumped) to let it go on. The worker sets CTRL_PARKED while it is parked. */
+export const CTRL_PAUSE = 7;
+export const CTRL_PARKED = 8;
+export const CTRL_WORDS = 10;
 
 export const ExitStatus = {
   Ok: 0,

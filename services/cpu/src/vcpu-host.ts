@@ -13,6 +13,8 @@ import { IrqLineFollower } from './irq-lines.js';
 import {
   CTRL_HI,
   CTRL_IRQ_DIRTY,
+  CTRL_PARKED,
+  CTRL_PAUSE,
   CTRL_LO,
   CTRL_REPLY,
   CTRL_STATUS,
@@ -235,6 +237,34 @@ export class VcpuHost {
     this.reply(ExitStatus.Ok);
   }
 
+  get paused(): boolean {
+    return Atomics.load(this.ctrl, CTRL_PARKED) === 1;
+  }
+
+  /** Parks the vCPU at its next safepoint; resolves once it is parked (or has exited). */
+  async pause(timeoutMs = 5000): Promise<void> {
+    Atomics.store(this.ctrl, CTRL_PAUSE, 1);
+    Atomics.add(this.ctrl, CTRL_WAKE, 1);
+    Atomics.notify(this.ctrl, CTRL_WAKE);
+    const end = Date.now() + timeoutMs;
+    while (this.running && !this.paused) {
+      if (Date.now() > end) throw new Error(`vCPU of ${this.spec.vmId} did not reach a safepoint within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  /** Lets a parked vCPU go on; resolves once it has left its safepoint. */
+  async resume(timeoutMs = 5000): Promise<void> {
+    Atomics.store(this.ctrl, CTRL_PAUSE, 0);
+    Atomics.add(this.ctrl, CTRL_WAKE, 1);
+    Atomics.notify(this.ctrl, CTRL_WAKE);
+    const end = Date.now() + timeoutMs;
+    while (this.running && this.paused) {
+      if (Date.now() > end) throw new Error(`vCPU of ${this.spec.vmId} did not resume within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
   /** Asks the vCPU to stop at its next batch boundary, waits for it, writes pages back. */
   async stop(reason: string, timeoutMs = 5000): Promise<VcpuExit> {
     if (this.running) {
@@ -285,6 +315,7 @@ export class VcpuHost {
       instret: s[STATS_INSTRET]!,
       runSeconds: s[STATS_RUN_SECONDS]!,
       running: this.running,
+      paused: this.running && this.paused,
       exits: EXIT_REASONS.map((reason, i) => ({ reason, count: s[statsCountIndex(i)]!, totalMs: s[statsTimeIndex(i)]! })),
       mmioLatency: summarize(s.subarray(STATS_RING_START, STATS_RING_START + Math.min(s[STATS_RING_COUNT]!, STATS_RING_SIZE))),
     };

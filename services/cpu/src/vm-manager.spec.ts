@@ -47,7 +47,7 @@ async function prepare(vmId: string, image: string): Promise<void> {
 }
 
 function startReq(vmId: string, over: Partial<CpuV1.StartVmRequest> = {}): CpuV1.StartVmRequest__Output {
-  return { vmId, ramBase: RAM, ramSize: 4 * MIB, entry: RAM, dtbAddr: 0, vcpus: 1, ...over } as CpuV1.StartVmRequest__Output;
+  return { vmId, ramBase: RAM, ramSize: 4 * MIB, entry: RAM, dtbAddr: 0, vcpus: 1, clock: '', ...over } as CpuV1.StartVmRequest__Output;
 }
 
 function nextExit(vmId: string): Promise<EventsV1.LifecycleEvent__Output> {
@@ -119,6 +119,26 @@ describe('vCPU exits over real gRPC', () => {
     await vms.stop('echo', 'stopped by the test');
     expect(Date.now() - t0).toBeLessThan(2000);
     expect((await exited).reason).toBe('stopped: stopped by the test');
+  });
+
+  it('pauses a running vCPU at a safepoint (no instruction retires) and resumes it', async () => {
+    await prepare('pz', 'guests/echo/echo.bin');
+    vms.start(startReq('pz'));
+    await new Promise((r) => setTimeout(r, 200));
+    const paused = await vms.pause('pz');
+    expect(paused.paused).toBe(true);
+    const frozen = vms.stats('pz');
+    await new Promise((r) => setTimeout(r, 300));
+    const later = vms.stats('pz');
+    expect(later.instret).toBe(frozen.instret);
+    expect(later.exits.find((e) => e.reason === 'mmio-read')!.count).toBe(frozen.exits.find((e) => e.reason === 'mmio-read')!.count);
+    expect((await vms.resume('pz')).paused).toBe(false);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(vms.stats('pz').exits.find((e) => e.reason === 'mmio-read')!.count).toBeGreaterThan(frozen.exits.find((e) => e.reason === 'mmio-read')!.count);
+    // Stop works on a paused vCPU too.
+    await vms.pause('pz');
+    await vms.stop('pz', 'test');
+    await expect(vms.pause('pz')).rejects.toThrow(/vm "pz" is not running on this cpu/);
   });
 
   it('measures the transport floor to io-backend', async () => {

@@ -1,6 +1,6 @@
 // The cpu's admin API (dom0 only): start and stop a VM's vCPUs, report its exit table.
 import type { CpuV1 } from '@splitvisor/proto';
-import { alreadyExists, invalidArgument, notFound, unary } from '@splitvisor/rpc';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, unary } from '@splitvisor/rpc';
 import { checkVmId, subjects, type Bus } from '@splitvisor/bus';
 import { LifecycleEventCodec } from '@splitvisor/proto';
 import { hex, PAGE_SIZE, summarize } from '@splitvisor/platform';
@@ -71,6 +71,25 @@ export class VmManager {
     return host.stats();
   }
 
+  async pause(vmId: string): Promise<CpuV1.VmStats> {
+    const host = this.running(vmId);
+    await host.pause();
+    return host.stats();
+  }
+
+  async resume(vmId: string): Promise<CpuV1.VmStats> {
+    const host = this.running(vmId);
+    await host.resume();
+    return host.stats();
+  }
+
+  private running(vmId: string): VcpuHost {
+    const host = this.vms.get(vmId);
+    if (!host) throw notFound(`vm "${vmId}" is not running on this cpu`);
+    if (!host.running) throw failedPrecondition(`vm "${vmId}": its vCPU has exited`);
+    return host;
+  }
+
   stats(vmId: string): CpuV1.VmStats {
     const host = this.vms.get(vmId);
     if (!host) throw notFound(`vm "${vmId}" is not running on this cpu`);
@@ -101,6 +120,8 @@ export class VmManager {
       }),
       StopVm: unary(async (req: CpuV1.StopVmRequest__Output) => ({ stats: await this.stop(req.vmId, req.reason) })),
       GetVmStats: unary((req: CpuV1.GetVmStatsRequest__Output) => this.stats(req.vmId)),
+      PauseVm: unary(async (req: CpuV1.PauseVmRequest__Output) => this.pause(req.vmId)),
+      ResumeVm: unary(async (req: CpuV1.ResumeVmRequest__Output) => this.resume(req.vmId)),
       ProbeIo: unary((req: CpuV1.ProbeIoRequest__Output) => this.probeIo(req.count)),
     };
   }

@@ -7,6 +7,8 @@ import { BootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, bootRom, pli
 import {
   CTRL_HI,
   CTRL_IRQ_DIRTY,
+  CTRL_PARKED,
+  CTRL_PAUSE,
   CTRL_LO,
   CTRL_REPLY,
   CTRL_STATUS,
@@ -48,7 +50,7 @@ function exit(req: WorkerRequest, reason: ExitReason): number {
   Atomics.wait(ctrl, CTRL_REPLY, 0);
   // An exit is a safepoint too: a guest that exits on every few instructions would
   // otherwise see a stop request only after a whole batch of slow exits.
-  if (Atomics.load(ctrl, CTRL_STOP) !== 0) hart.stop();
+  if (Atomics.load(ctrl, CTRL_STOP) !== 0 || Atomics.load(ctrl, CTRL_PAUSE) !== 0) hart.stop();
   applyIrqLines();
   const ms = performance.now() - t0;
   const ri = reasonIndex(reason);
@@ -178,7 +180,19 @@ const started = performance.now();
 // few instructions would take seconds per batch. Keep each batch near 2-10 ms so stats,
 // stop requests and (later) interrupts are seen promptly.
 let budget = Math.min(init.batch, 10_000);
+/** Parks the vCPU while the host holds it paused; returns when resumed or stopped. */
+function parkWhilePaused(): void {
+  if (Atomics.load(ctrl, CTRL_PAUSE) === 0) return;
+  Atomics.store(ctrl, CTRL_PARKED, 1);
+  Atomics.notify(ctrl, CTRL_PARKED);
+  while (Atomics.load(ctrl, CTRL_PAUSE) !== 0 && Atomics.load(ctrl, CTRL_STOP) === 0) {
+    Atomics.wait(ctrl, CTRL_WAKE, Atomics.load(ctrl, CTRL_WAKE), 1000);
+  }
+  Atomics.store(ctrl, CTRL_PARKED, 0);
+}
+
 for (;;) {
+  parkWhilePaused();
   if (Atomics.load(ctrl, CTRL_STOP) !== 0) {
     stopCause ??= 'stopped';
     stopReason ||= 'stopped by the host';
@@ -219,6 +233,9 @@ for (;;) {
   if (e.kind === 'fatal') {
     stopCause ??= 'fatal';
     stopReason ||= e.reason;
+  } else if (stopCause === undefined && Atomics.load(ctrl, CTRL_STOP) === 0) {
+    // stop() at an exit safepoint because the host asked for a pause: park at the loop top.
+    continue;
   } else if (stopCause === undefined) {
     // stop() from an exit safepoint on the host's request.
     stopCause = 'stopped';
