@@ -9,6 +9,7 @@
 // implement decodes to ILLEGAL with imm = the instruction bits (the mtval the trap wants).
 
 import { Op } from './ops.js';
+import { decodeFpInto } from './fpu/decode.js';
 
 /** Register index that absorbs writes to x0. */
 export const SINK = 32;
@@ -146,6 +147,15 @@ export function decodeInto(inst: number, out: Int32Array, k: number): void {
       else if (f7 === 0x20) op = f3 === 0 ? Op.SUBW : f3 === 5 ? Op.SRAW : Op.ILLEGAL;
       else if (f7 === 1) op = MULDIV_W[f3]!;
       break;
+    case 0x07: // LOAD-FP
+    case 0x27: // STORE-FP
+    case 0x43: // MADD
+    case 0x47: // MSUB
+    case 0x4b: // NMSUB
+    case 0x4f: // NMADD
+    case 0x53: // OP-FP
+      decodeFpInto(inst, out, k); // f0 is a register: no SINK rewrite
+      return;
     case 0x0f: // MISC-MEM
       // Unused FENCE fields (fm other than 0000/1000, rs1, rd) are reserved and ignored,
       // as the spec asks; every other funct3 (CBO...) is not implemented.

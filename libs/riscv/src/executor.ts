@@ -12,6 +12,7 @@
 
 import { csrInstruction } from './csr.js';
 import { div, divu, divuw, divw, mul, mulh, mulhsu, mulhu, mulw, rem, remu, remuw, remw } from './ext-m.js';
+import { fpExecute, fpLoad, fpStore } from './fpu/execute.js';
 import { decodeRamSlot, fetchLookup, loadSlow, storeSlow } from './mem-access.js';
 import { Cause, jumpToPair, raiseException, sfenceVma, wfi, xret } from './trap.js';
 import type { HartState } from './state.js';
@@ -720,6 +721,30 @@ export function executeBatch(s: HartState, limit: number): number {
         break;
       case 112:
         remuw(xl, xh, rd, rs1, rs2);
+        break;
+
+      // ---- F and D (fpu/execute.ts); loads and stores share the integer slow paths ----
+      case 119: // FLW
+      case 120: // FLD
+        s.pc = pc;
+        pc = fpLoad(s, rd, rs1, imm, (w & 0xff) === 119 ? 4 : 8) ? pc + 4 : s.pc;
+        blkLen = 0;
+        if (s.brk) break loop;
+        continue;
+      case 121: // FSW
+      case 122: // FSD
+        s.pc = pc;
+        pc = fpStore(s, rs2, rs1, imm, (w & 0xff) === 121 ? 4 : 8) ? pc + 4 : s.pc;
+        blkLen = 0;
+        if (s.brk) break loop;
+        continue;
+      case 123: // every other F/D instruction; imm is the raw instruction
+        s.pc = pc;
+        if (!fpExecute(s, imm)) {
+          pc = s.pc;
+          if (s.brk) break loop;
+          continue;
+        }
         break;
 
       default: // ILLEGAL (and anything undecodable)

@@ -148,6 +148,22 @@ export class HartState {
   minstretBaseHi = 0;
   minstretBaseAt = 0;
 
+  // --- F and D (fpu/): f0..f31 as raw bits, low word at 2i and high word at 2i + 1 (a
+  //     single is NaN-boxed: high word all ones), and the same bytes as doubles for
+  //     arithmetic on values that are not NaN ---
+  readonly fw = new Int32Array(64);
+  readonly fd = new Float64Array(this.fw.buffer);
+  /** fcsr fields: rounding mode (3 bits) and accrued exception flags (5 bits). */
+  frm = 0;
+  fflags = 0;
+
+  // --- A (ext-a.ts): the LR reservation, physical address (-1: none), size, and the
+  //     value LR read (SC also fails if memory no longer holds it: another hart wrote) ---
+  resAddr = -1;
+  resSize = 0;
+  resLo = 0;
+  resHi = 0;
+
   // --- Counters. Valid between batches; the executor brings them up to date before a
   //     CSR instruction (the only thing that can read them mid-batch). ---
   /** Retired instructions (an instruction that raises an exception does not retire). */
