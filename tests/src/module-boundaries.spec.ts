@@ -1,11 +1,18 @@
 // The architecture as a lint rule (nx enforce-module-boundaries, eslint.config.mjs): these
 // imports would compile, and the lint must refuse each of them.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { ESLint } from 'eslint';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@splitvisor/testing';
 
 const eslint = new ESLint({ cwd: REPO_ROOT });
+
+// The rule reads nx's cached project graph and silently skips itself without one: make
+// sure it exists and is current, as it is inside `nx run`.
+beforeAll(() => {
+  execFileSync('npx', ['nx', 'show', 'projects'], { cwd: REPO_ROOT, env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' }, stdio: 'ignore' });
+}, 120_000);
 
 async function boundaryErrors(file: string, source: string): Promise<string[]> {
   const [res] = await eslint.lintText(source, { filePath: join(REPO_ROOT, file) });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleOutputCodec, LifecycleEventCodec, type EventsV1 } from '@splitvisor/proto';
+import { ConsoleOutputCodec, IrqLevelsCodec, IrqQueryCodec, LifecycleEventCodec, type EventsV1 } from '@splitvisor/proto';
 import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
 import { Bus, checkVmId, kvKeys, streams, subjects, vmOfSubject } from './index.js';
 
@@ -74,7 +74,6 @@ describe('bus over a real nats-server', () => {
 
 describe('request/reply', () => {
   it('serves typed requests and names the subject when nobody answers', async () => {
-    const { IrqQueryCodec, IrqLevelsCodec } = await import('@splitvisor/proto');
     const stop = a.serve(subjects.irqQuery('rr'), IrqQueryCodec, IrqLevelsCodec, (q) => ({
       vmId: q.vmId,
       lines: [{ vmId: q.vmId, irq: 10, level: true, seq: 3 }],

@@ -52,7 +52,7 @@ describe('NATS payload codecs', () => {
 describe('gRPC packages', () => {
   it('loads every service with its methods', () => {
     const p = protos();
-    expect(Object.keys(p.io.IoBackend.service)).toEqual(['AttachVm', 'DetachVm', 'Mmio', 'Ping']);
+    expect(Object.keys(p.io.IoBackend.service)).toEqual(expect.arrayContaining(['AttachVm', 'DetachVm', 'Mmio', 'Ping']));
     expect(Object.keys(p.mmu.Mmu.service)).toContain('FetchPages');
     expect(Object.keys(p.cpu.Cpu.service)).toContain('StartVm');
     expect(Object.keys(p.dom0.Dom0.service)).toContain('CreateVm');

@@ -20,7 +20,11 @@ export const CTRL_IRQ_DIRTY = 6;
  *  bumped) to let it go on. The worker sets CTRL_PARKED while it is parked. */
 export const CTRL_PAUSE = 7;
 export const CTRL_PARKED = 8;
-export const CTRL_WORDS = 10;
+/** Recall orders the host has posted on the recall port (a count; the worker counts the
+ *  ones it took). With it the host may set CTRL_REPLY to 2 (page-cache/protocol.ts
+ *  DOORBELL) to wake a worker waiting for an exit's answer. */
+export const CTRL_RECALL = 10;
+export const CTRL_WORDS = 12;
 
 export const ExitStatus = {
   Ok: 0,
@@ -75,4 +79,6 @@ export interface WorkerInit {
    *  instructions, so a run can be replayed exactly. */
   clock: 'host' | 'icount';
   batch: number;
+  /** The worker's end of the page cache's recall channel (page-cache/protocol.ts). */
+  recallPort?: import('node:worker_threads').MessagePort;
 }

@@ -4,12 +4,13 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { CpuV1, IoV1, MmuV1 } from '@splitvisor/proto';
+import type { IoV1, MmuV1 } from '@splitvisor/proto';
 import { RpcError, type RpcClient } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
-import { hex, PAGE_SIZE, PLIC_SOURCES, summarize } from '@splitvisor/platform';
+import { hex, PAGE_SIZE, PLIC_SOURCES, summarize, type LatencySummary } from '@splitvisor/platform';
 import type { Bus } from '@splitvisor/bus';
 import { IrqLineFollower } from './irq-lines.js';
+import { HostPageCache } from './page-cache/host-cache.js';
 import {
   CTRL_HI,
   CTRL_IRQ_DIRTY,
@@ -52,6 +53,17 @@ export interface VcpuExit {
   exitCode: number;
 }
 
+/** A VM's vCPU as the cpu reports it (CpuV1.VmStats with every field present). */
+export interface VcpuStats {
+  vmId: string;
+  instret: number;
+  runSeconds: number;
+  running: boolean;
+  paused: boolean;
+  exits: { reason: string; count: number; totalMs: number }[];
+  mmioLatency: LatencySummary;
+}
+
 export interface VmSpec {
   vmId: string;
   ramBase: number;
@@ -64,7 +76,6 @@ export interface VmSpec {
 /** Instructions per batch: long enough to amortize the loop, short enough that a stop
  *  request is seen within a few milliseconds. */
 const BATCH = 200_000;
-const WRITEBACK_RUN = 64;
 
 /** The worker's built entry point (tests run this file from src/, the worker from dist/). */
 function workerUrl(): URL {
@@ -80,8 +91,8 @@ export class VcpuHost {
   private readonly ram: Uint8Array;
   private readonly ctrl: Int32Array;
   private readonly statsView: Float64Array;
-  /** Pages this cpu holds (fetched from mmu): the ones to write back. */
-  private readonly held: Uint8Array;
+  /** This vCPU's cache of guest RAM under mmu's directory protocol. */
+  readonly cache: HostPageCache;
   private readonly log: Logger;
   private readonly irq: IrqLineFollower;
   private lastExitError = '';
@@ -104,7 +115,16 @@ export class VcpuHost {
     this.ram = new Uint8Array(ramBuf);
     this.ctrl = new Int32Array(ctrlBuf);
     this.statsView = new Float64Array(statsBuf);
-    this.held = new Uint8Array(spec.ramSize / PAGE_SIZE);
+    this.cache = new HostPageCache({
+      vmId: spec.vmId,
+      ramBase: spec.ramBase,
+      ram: this.ram,
+      ctrl: this.ctrl,
+      mmu: backends.mmu,
+      bus: backends.bus,
+      log: this.log,
+      exitDeadlineMs: backends.exitDeadlineMs,
+    });
     const init: WorkerInit = {
       vmId: spec.vmId,
       hartId: 0,
@@ -118,8 +138,9 @@ export class VcpuHost {
       irqLevels: irqBuf,
       clock: spec.clock,
       batch: BATCH,
+      recallPort: this.cache.workerPort,
     };
-    this.worker = new Worker(workerUrl(), { workerData: init });
+    this.worker = new Worker(workerUrl(), { workerData: init, transferList: [this.cache.workerPort] });
     this.exited = new Promise<VcpuExit>((resolve) => {
       this.worker.on('message', (req: WorkerRequest) => {
         if (req.kind === 'exited') {
@@ -130,6 +151,7 @@ export class VcpuHost {
                 ? `${req.reason}: ${this.lastExitError}`
                 : req.reason;
           this.exitInfo = { cause: req.cause, reason, exitCode: req.exitCode };
+          this.cache.workerExited();
           resolve(this.exitInfo);
           return;
         }
@@ -137,11 +159,13 @@ export class VcpuHost {
       });
       this.worker.on('error', (e) => {
         this.exitInfo = { cause: 'fatal', reason: `vCPU thread crashed: ${e.message}`, exitCode: 0 };
+        this.cache.workerExited();
         this.log.error({ err: e.message }, 'vCPU thread crashed');
         resolve(this.exitInfo);
       });
       this.worker.on('exit', (code) => {
         this.exitInfo ??= { cause: 'fatal', reason: `vCPU thread exited with code ${code}`, exitCode: 0 };
+        this.cache.workerExited();
         resolve(this.exitInfo);
       });
     });
@@ -209,32 +233,16 @@ export class VcpuHost {
   }
 
   private async serveFetch(req: Extract<WorkerRequest, { kind: 'fetch' }>): Promise<void> {
-    const baseGfn = this.spec.ramBase / PAGE_SIZE;
-    let res: MmuV1.FetchPagesReply__Output;
     try {
-      res = await this.backends.mmu.call(
-        'FetchPages',
-        { vmId: this.spec.vmId, gfn: baseGfn + req.pageIndex, count: req.count, write: req.write },
-        { deadlineMs: this.backends.exitDeadlineMs, idempotent: true },
-      );
+      // The cache wakes the worker once the bytes are in RAM, before recalls that waited
+      // for this grant go to it.
+      await this.cache.fetch(req.pageIndex, req.count, req.write, () => this.reply(ExitStatus.Ok));
     } catch (e) {
       const err = e instanceof RpcError ? `${e.code}: ${e.message}` : String(e);
       this.lastExitError = `fetching ${req.count} pages at ${hex(this.spec.ramBase + req.pageIndex * PAGE_SIZE)} from mmu at ${this.backends.mmu.address} failed: ${err}`;
       this.log.error({ err }, 'page fetch failed; the VM cannot go on');
       this.reply(ExitStatus.Failed);
-      return;
     }
-    for (const p of res.pages) {
-      const idx = p.gfn - baseGfn;
-      if (idx < 0 || idx >= this.held.length) throw new Error(`mmu returned gfn ${hex(p.gfn)} outside this VM's RAM`);
-      const off = idx * PAGE_SIZE;
-      if (p.zero) this.ram.fill(0, off, off + PAGE_SIZE);
-      else if (p.data.length === PAGE_SIZE) this.ram.set(p.data, off);
-      else throw new Error(`mmu returned ${p.data.length} bytes for gfn ${hex(p.gfn)}, expected ${PAGE_SIZE}`);
-      this.held[idx] = 1;
-    }
-    if (res.pages.length !== req.count) throw new Error(`mmu returned ${res.pages.length} pages, asked for ${req.count}`);
-    this.reply(ExitStatus.Ok);
   }
 
   get paused(): boolean {
@@ -284,31 +292,19 @@ export class VcpuHost {
     return this.exitInfo!;
   }
 
-  /** The foundation's write-back: every held page returns to mmu, all-zero pages as zero. */
+  /** Every page the cache holds returns to mmu (Modified ones with their bytes), and the
+   *  cache stops answering recalls: mmu has forgotten it. */
   writeBack(): Promise<void> {
-    this.writtenBack ??= (async () => {
-      const baseGfn = this.spec.ramBase / PAGE_SIZE;
-      let batch: MmuV1.Page[] = [];
-      const flush = async () => {
-        if (batch.length === 0) return;
-        await this.backends.mmu.call('WriteBack', { vmId: this.spec.vmId, pages: batch }, { idempotent: true, deadlineMs: 10_000 });
-        batch = [];
-      };
-      for (let i = 0; i < this.held.length; i++) {
-        if (!this.held[i]) continue;
-        const page = this.ram.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
-        const zero = page.every((b) => b === 0);
-        batch.push({ gfn: baseGfn + i, zero, data: zero ? Buffer.alloc(0) : Buffer.from(page) });
-        if (batch.length === WRITEBACK_RUN) await flush();
-      }
-      await flush();
-    })().catch((e: unknown) => {
-      this.log.error({ err: (e as Error).message }, 'write-back to mmu failed');
-    });
+    this.writtenBack ??= this.cache
+      .writeBackAll()
+      .catch((e: unknown) => {
+        this.log.error({ err: (e as Error).message }, 'write-back to mmu failed');
+      })
+      .finally(() => this.cache.close());
     return this.writtenBack;
   }
 
-  stats(): CpuV1.VmStats {
+  stats(): VcpuStats {
     const s = this.statsView;
     return {
       vmId: this.spec.vmId,

@@ -3,9 +3,9 @@ import type { CpuV1 } from '@splitvisor/proto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, unary } from '@splitvisor/rpc';
 import { checkVmId, subjects, type Bus } from '@splitvisor/bus';
 import { LifecycleEventCodec } from '@splitvisor/proto';
-import { hex, PAGE_SIZE, summarize } from '@splitvisor/platform';
+import { hex, PAGE_SIZE, summarize, type LatencySummary } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
-import { VcpuHost, type VcpuBackends } from './vcpu-host.js';
+import { VcpuHost, type VcpuBackends, type VcpuStats } from './vcpu-host.js';
 
 /** GuestRam's limit in this cpu: one SharedArrayBuffer per VM. */
 const MAX_RAM = 4 * 1024 * 1024 * 1024;
@@ -63,7 +63,7 @@ export class VmManager {
     });
   }
 
-  async stop(vmId: string, reason: string): Promise<CpuV1.VmStats> {
+  async stop(vmId: string, reason: string): Promise<VcpuStats> {
     const host = this.vms.get(vmId);
     if (!host) throw notFound(`vm "${vmId}" is not running on this cpu`);
     await host.stop(reason || 'stopped by dom0');
@@ -71,13 +71,13 @@ export class VmManager {
     return host.stats();
   }
 
-  async pause(vmId: string): Promise<CpuV1.VmStats> {
+  async pause(vmId: string): Promise<VcpuStats> {
     const host = this.running(vmId);
     await host.pause();
     return host.stats();
   }
 
-  async resume(vmId: string): Promise<CpuV1.VmStats> {
+  async resume(vmId: string): Promise<VcpuStats> {
     const host = this.running(vmId);
     await host.resume();
     return host.stats();
@@ -90,14 +90,14 @@ export class VmManager {
     return host;
   }
 
-  stats(vmId: string): CpuV1.VmStats {
+  stats(vmId: string): VcpuStats {
     const host = this.vms.get(vmId);
     if (!host) throw notFound(`vm "${vmId}" is not running on this cpu`);
     return host.stats();
   }
 
   /** `count` bare Pings to io-backend, one after another: the floor under an MMIO exit. */
-  async probeIo(count: number): Promise<CpuV1.LatencySummary> {
+  async probeIo(count: number): Promise<LatencySummary> {
     if (count < 1 || count > 100_000) throw invalidArgument(`count ${count} must be between 1 and 100000`);
     const samples = new Float64Array(count);
     for (let i = 0; i < count; i++) {

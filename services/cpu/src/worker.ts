@@ -1,7 +1,7 @@
 // A vCPU thread: runs one hart in bounded batches. Accesses outside RAM, and RAM pages this
 // cpu does not hold, leave through the exit channel and block until the host answers.
 import { parentPort, workerData } from 'node:worker_threads';
-import { GuestRam, Hart, PageState, type PhysBus } from '@splitvisor/riscv';
+import { GuestRam, Hart, type PhysBus } from '@splitvisor/riscv';
 import { PLIC_SOURCES, regionAt } from '@splitvisor/platform';
 import { BootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, bootRom, plicContextIrq } from '@splitvisor/machine';
 import {
@@ -28,6 +28,7 @@ import {
   type WorkerInit,
   type WorkerRequest,
 } from './exit-channel.js';
+import { WorkerPageCache } from './page-cache/worker-cache.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -47,7 +48,7 @@ function exit(req: WorkerRequest, reason: ExitReason): number {
   const t0 = performance.now();
   Atomics.store(ctrl, CTRL_REPLY, 0);
   port.postMessage(req);
-  Atomics.wait(ctrl, CTRL_REPLY, 0);
+  cache.waitReply();
   // An exit is a safepoint too: a guest that exits on every few instructions would
   // otherwise see a stop request only after a whole batch of slow exits.
   if (Atomics.load(ctrl, CTRL_STOP) !== 0 || Atomics.load(ctrl, CTRL_PAUSE) !== 0) hart.stop();
@@ -65,17 +66,18 @@ function exit(req: WorkerRequest, reason: ExitReason): number {
 }
 
 const ram = new GuestRam(init.ramBase, init.ramSize, init.ram);
-const pages = init.ramSize / PAGE;
+/** The hart's side of mmu's directory protocol (page-cache/): fetches, recalls. */
+const cache = new WorkerPageCache(ram, ctrl, init.recallPort);
 ram.onMiss = (pageIndex, write) => {
-  let count = 1;
-  while (count < FETCH_RUN && pageIndex + count < pages && ram.pageState[pageIndex + count] === PageState.Invalid) count++;
+  const count = cache.runLength(pageIndex, write, FETCH_RUN);
   const status = exit({ kind: 'fetch', pageIndex, count, write }, 'page-fetch');
   if (status !== ExitStatus.Ok) {
     if (status === ExitStatus.Failed) failVcpu(`page fetch of gpa 0x${(init.ramBase + pageIndex * PAGE).toString(16)} failed`);
     return false;
   }
-  // The foundation's simple protocol: the only cpu of a VM holds its pages writable.
-  for (let i = 0; i < count; i++) ram.pageState[pageIndex + i] = PageState.Modified;
+  // Shared copies for a read, the only writable ones for a write. Recalls wait for the
+  // next safepoint: never between a fetch and the access that needed it.
+  cache.install(pageIndex, count, write);
   return true;
 };
 
@@ -187,11 +189,13 @@ function parkWhilePaused(): void {
   Atomics.notify(ctrl, CTRL_PARKED);
   while (Atomics.load(ctrl, CTRL_PAUSE) !== 0 && Atomics.load(ctrl, CTRL_STOP) === 0) {
     Atomics.wait(ctrl, CTRL_WAKE, Atomics.load(ctrl, CTRL_WAKE), 1000);
+    cache.safepoint(); // a paused VM's pages are still recalled (DMA, snapshots)
   }
   Atomics.store(ctrl, CTRL_PARKED, 0);
 }
 
 for (;;) {
+  cache.safepoint();
   parkWhilePaused();
   if (Atomics.load(ctrl, CTRL_STOP) !== 0) {
     stopCause ??= 'stopped';

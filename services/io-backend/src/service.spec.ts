@@ -2,7 +2,7 @@
 // free port and a real client: the same path main.ts takes, minus the process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus, streams, subjects } from '@splitvisor/bus';
-import { ConsoleInputCodec, ConsoleOutputCodec, LifecycleEventCodec, protos, type EventsV1, type IoV1 } from '@splitvisor/proto';
+import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, protos, type EventsV1, type IoV1 } from '@splitvisor/proto';
 import { RpcClient, RpcError, RpcServer } from '@splitvisor/rpc';
 import { SIFIVE_TEST, UART0 } from '@splitvisor/platform';
 import { uartRegisters as R } from '@splitvisor/devices';
@@ -211,7 +211,6 @@ describe('io-backend over gRPC and NATS', () => {
 
 describe('interrupt lines on NATS (irqfd-like level state)', () => {
   it('publishes UART0 IRQ 10 rising on received data and falling when it is read; answers level queries', async () => {
-    const { IrqLineCodec, IrqQueryCodec, IrqLevelsCodec } = await import('@splitvisor/proto');
     await io.call('AttachVm', { vmId: 'irqvm' });
     const lines: EventsV1.IrqLine__Output[] = [];
     const unsub = reader.subscribe(subjects.irq('irqvm'), IrqLineCodec, (l) => lines.push(l));

@@ -1,0 +1,23 @@
+// What the two threads of a vCPU say to each other about recalls. mmu's recall reaches
+// the host thread (NATS); the worker thread owns the hart's page states, so the host
+// posts an order on a MessageChannel, counts it in CTRL_RECALL and rings: the worker
+// takes it at its next safepoint (between batches, while parked, or while it waits for
+// an exit's answer) and posts back the bytes of the pages it had Modified.
+
+/** CTRL_REPLY's value while the worker waits and a recall order is waiting for it. */
+export const DOORBELL = 2;
+
+/** Host -> worker. */
+export interface RecallOrderMsg {
+  id: number;
+  /** Page indexes into the VM's RAM. */
+  pages: number[];
+  /** Drop the pages (someone writes); otherwise downgrade Modified to Shared. */
+  invalidate: boolean;
+}
+
+/** Worker -> host. */
+export interface RecallAnswerMsg {
+  id: number;
+  pages: { index: number; was: number; data?: Uint8Array }[];
+}

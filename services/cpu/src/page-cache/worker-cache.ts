@@ -1,0 +1,102 @@
+// The worker thread's half of the page cache: the hart's page states (GuestRam.pageState)
+// are this thread's alone, so every change to them happens here: installing a fetch and
+// carrying out a recall at a safepoint.
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { PageState, type GuestRam } from '@splitvisor/riscv';
+import { CTRL_RECALL, CTRL_REPLY } from '../exit-channel.js';
+import { DOORBELL, type RecallAnswerMsg, type RecallOrderMsg } from './protocol.js';
+
+const PAGE = 4096;
+
+export class WorkerPageCache {
+  private taken = 0;
+  private readonly pending: RecallOrderMsg[] = [];
+  /** Recall orders carried out. */
+  served = 0;
+
+  constructor(
+    private readonly ram: GuestRam,
+    private readonly ctrl: Int32Array,
+    private readonly port: MessagePort | undefined,
+  ) {}
+
+  /** Pages to ask for with `page`: it and the following ones that are not good enough
+   *  for this access either, up to `max` (one round trip for the run). */
+  runLength(page: number, write: boolean, max: number): number {
+    const need = write ? PageState.Modified : PageState.Shared;
+    const states = this.ram.pageState;
+    let n = 1;
+    while (n < max && page + n < states.length && states[page + n]! < need) n++;
+    return n;
+  }
+
+  /** The host has put the run's bytes in RAM: Shared copies for a read, the only ones
+   *  for a write. (Code of pages that were Invalid was dropped before the miss, and a
+   *  Shared page's bytes did not change.) */
+  install(page: number, count: number, write: boolean): void {
+    const s = write ? PageState.Modified : PageState.Shared;
+    for (let i = 0; i < count; i++) this.ram.pageState[page + i] = s;
+  }
+
+  /** Blocks until the host answers the exit just posted, carrying out recalls that ring
+   *  meanwhile: the host's answer may itself wait for one (a DMA behind this fetch, a
+   *  device that DMAs while serving this MMIO access). */
+  waitReply(): void {
+    const ctrl = this.ctrl;
+    for (;;) {
+      // Take the doorbell first: an order rung later rings again and ends the wait below;
+      // one rung earlier was counted in CTRL_RECALL before it rang, so it is seen now.
+      Atomics.compareExchange(ctrl, CTRL_REPLY, DOORBELL, 0);
+      if (Atomics.load(ctrl, CTRL_REPLY) === 1) return;
+      if (Atomics.load(ctrl, CTRL_RECALL) !== this.taken) {
+        this.drain();
+        // The host sends an order that needs this exit's answer only after that answer
+        // is in RAM and CTRL_REPLY says so; such an order waits until the worker has
+        // installed the answer (the next safepoint).
+        if (Atomics.load(ctrl, CTRL_REPLY) !== 1) this.servePending();
+      }
+      Atomics.wait(ctrl, CTRL_REPLY, 0);
+    }
+  }
+
+  /** Between batches, parked, after WFI: carries out every recall order waiting. */
+  safepoint(): void {
+    if (Atomics.load(this.ctrl, CTRL_RECALL) !== this.taken) this.drain();
+    if (this.pending.length) this.servePending();
+  }
+
+  private drain(): void {
+    if (!this.port) return;
+    while (this.taken !== Atomics.load(this.ctrl, CTRL_RECALL)) {
+      const m = receiveMessageOnPort(this.port);
+      if (!m) return; // counted but not delivered yet: the next safepoint takes it
+      this.pending.push(m.message as RecallOrderMsg);
+      this.taken++;
+    }
+  }
+
+  private servePending(): void {
+    while (this.pending.length) this.serve(this.pending.shift()!);
+  }
+
+  private serve(o: RecallOrderMsg): void {
+    const states = this.ram.pageState;
+    const answer: RecallAnswerMsg = { id: o.id, pages: [] };
+    const transfer: ArrayBuffer[] = [];
+    for (const p of o.pages) {
+      const was = states[p]!;
+      const out: RecallAnswerMsg['pages'][number] = { index: p, was };
+      if (was === PageState.Modified) {
+        out.data = this.ram.bytes.slice(p * PAGE, (p + 1) * PAGE);
+        transfer.push(out.data.buffer as ArrayBuffer);
+      }
+      if (o.invalidate) {
+        states[p] = PageState.Invalid;
+        this.ram.invalidateCode(p);
+      } else if (was === PageState.Modified) states[p] = PageState.Shared;
+      answer.pages.push(out);
+    }
+    this.served++;
+    this.port!.postMessage(answer, transfer);
+  }
+}
