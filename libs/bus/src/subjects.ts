@@ -23,6 +23,11 @@ export const subjects = {
   irq: (vm: string) => `sv.vm.${checkVmId(vm)}.irq`,
   /** Request/reply: the current level of every line of one VM (IrqQuery -> IrqLevels). */
   irqQuery: (vm: string) => `sv.vm.${checkVmId(vm)}.irq.query`,
+  /** Request/reply, mmu -> a page cache: give back pages of one VM (RecallRequest ->
+   *  RecallReply). The holder is one token too, checked as a VM id is. */
+  memRecall: (vm: string, holder: string) => `sv.vm.${checkVmId(vm)}.mem.recall.${checkVmId(holder, 'holder')}`,
+  /** mmu (re)started (MmuStarted): page caches re-register what they hold. */
+  mmuStarted: 'sv.mmu.started',
   allConsoleOut: 'sv.vm.*.console.out',
   allConsoleIn: 'sv.vm.*.console.in',
   allLifecycle: 'sv.vm.*.lifecycle',

@@ -2,7 +2,9 @@
 // each waited on through grpc.health.v1, stopped in reverse order. `splitvisor up` and the
 // whole-system tests both use it, so what the tests run is what people run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitForServing } from '@splitvisor/rpc';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { freePort } from './ports.js';
@@ -37,6 +39,9 @@ export interface ServiceProcess {
 export class Lab {
   readonly services = new Map<ServiceName, ServiceProcess>();
   private stopping = false;
+  /** mmu's guest RAM files: one fresh dir per lab, kept across restarts of mmu (that is
+   *  what a restart is for), removed when the lab stops. */
+  private mmuDataDir: string | undefined;
 
   private constructor(
     readonly natsUrl: string,
@@ -76,6 +81,7 @@ export class Lab {
       SPLITVISOR_MMU_ADDR: this.addresses.mmu,
       SPLITVISOR_IO_ADDR: this.addresses['io-backend'],
       SPLITVISOR_CPU_ADDR: this.addresses.cpu,
+      ...(name === 'mmu' ? { SPLITVISOR_MMU_DATA_DIR: (this.mmuDataDir ??= mkdtempSync(join(tmpdir(), 'splitvisor-lab-mmu-'))) } : {}),
       ...(this.opts.env ?? {}),
       ...(this.opts.serviceEnv?.[name] ?? {}),
     };
@@ -143,5 +149,6 @@ export class Lab {
       if (p && p.child.exitCode === null && p.child.signalCode === null) await this.signalService(name, 'SIGTERM');
     }
     await this.nats?.stop();
+    if (this.mmuDataDir) rmSync(this.mmuDataDir, { recursive: true, force: true });
   }
 }

@@ -18,7 +18,7 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
 
 /** The environment variables each service reads (flags of the same meaning exist too). */
 export const SERVICE_ENV: Record<ServiceName, readonly string[]> = {
-  mmu: ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_POOL_MIB'],
+  mmu: ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_POOL_MIB', 'SPLITVISOR_MMU_DATA_DIR'],
   'io-backend': ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_ADDR'],
   cpu: ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_ADDR', 'SPLITVISOR_IO_ADDR'],
   dom0: [

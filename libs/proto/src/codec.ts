@@ -1,13 +1,16 @@
 // Protobuf codecs for the payloads that travel on NATS. Same conversion options as the
 // gRPC loader (see loader.ts), so a message looks the same whichever transport carried it.
 import type protobuf from 'protobufjs';
-import { eventsProto } from './loader.js';
+import { eventsProto, mmuProto } from './loader.js';
 import type { ConsoleOutput, ConsoleOutput__Output } from './generated/splitvisor/events/v1/ConsoleOutput.js';
 import type { ConsoleInput, ConsoleInput__Output } from './generated/splitvisor/events/v1/ConsoleInput.js';
 import type { LifecycleEvent, LifecycleEvent__Output } from './generated/splitvisor/events/v1/LifecycleEvent.js';
 import type { IrqLine, IrqLine__Output } from './generated/splitvisor/events/v1/IrqLine.js';
 import type { IrqQuery, IrqQuery__Output } from './generated/splitvisor/events/v1/IrqQuery.js';
 import type { IrqLevels, IrqLevels__Output } from './generated/splitvisor/events/v1/IrqLevels.js';
+import type { RecallRequest, RecallRequest__Output } from './generated/splitvisor/mmu/v1/RecallRequest.js';
+import type { RecallReply, RecallReply__Output } from './generated/splitvisor/mmu/v1/RecallReply.js';
+import type { MmuStarted, MmuStarted__Output } from './generated/splitvisor/mmu/v1/MmuStarted.js';
 
 export interface Codec<In, Out> {
   readonly typeName: string;
@@ -46,9 +49,9 @@ function enumNamesToNumbers(type: protobuf.Type, msg: Record<string, unknown>): 
   return copy;
 }
 
-function codec<In extends object, Out>(typeName: string): Codec<In, Out> {
+function codec<In extends object, Out>(typeName: string, root: () => protobuf.Root = eventsProto): Codec<In, Out> {
   let type: protobuf.Type | undefined;
-  const t = () => (type ??= eventsProto().lookupType(typeName));
+  const t = () => (type ??= root().lookupType(typeName));
   return {
     typeName,
     encode(msg) {
@@ -72,3 +75,6 @@ export const LifecycleEventCodec = codec<LifecycleEvent, LifecycleEvent__Output>
 export const IrqLineCodec = codec<IrqLine, IrqLine__Output>('splitvisor.events.v1.IrqLine');
 export const IrqQueryCodec = codec<IrqQuery, IrqQuery__Output>('splitvisor.events.v1.IrqQuery');
 export const IrqLevelsCodec = codec<IrqLevels, IrqLevels__Output>('splitvisor.events.v1.IrqLevels');
+export const RecallRequestCodec = codec<RecallRequest, RecallRequest__Output>('splitvisor.mmu.v1.RecallRequest', mmuProto);
+export const RecallReplyCodec = codec<RecallReply, RecallReply__Output>('splitvisor.mmu.v1.RecallReply', mmuProto);
+export const MmuStartedCodec = codec<MmuStarted, MmuStarted__Output>('splitvisor.mmu.v1.MmuStarted', mmuProto);

@@ -1,6 +1,6 @@
 // @splitvisor/proto: the one schema of the system. proto/ defines the gRPC services and
 // the NATS payloads; this library loads them and exposes their generated types.
-export { PROTO_ROOT, LOADER_OPTIONS, protos, eventsProto, type Protos } from './loader.js';
+export { PROTO_ROOT, LOADER_OPTIONS, protos, eventsProto, mmuProto, type Protos } from './loader.js';
 export {
   ConsoleInputCodec,
   ConsoleOutputCodec,
@@ -8,6 +8,9 @@ export {
   IrqLineCodec,
   IrqQueryCodec,
   IrqLevelsCodec,
+  RecallRequestCodec,
+  RecallReplyCodec,
+  MmuStartedCodec,
   MalformedPayloadError,
   type Codec,
 } from './codec.js';

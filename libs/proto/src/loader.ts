@@ -64,3 +64,10 @@ export function eventsProto(): protobuf.Root {
   eventsRoot ??= protobuf.loadSync(join(PROTO_ROOT, 'splitvisor/events/v1/events.proto'));
   return eventsRoot;
 }
+
+let mmuRoot: protobuf.Root | undefined;
+/** The protobufjs root for mmu's NATS payloads (recalls, MmuStarted in mmu.proto). */
+export function mmuProto(): protobuf.Root {
+  mmuRoot ??= protobuf.loadSync(join(PROTO_ROOT, 'splitvisor/mmu/v1/mmu.proto'));
+  return mmuRoot;
+}

@@ -95,7 +95,7 @@ describe('AddressSpace', () => {
     const { s } = space();
     s.write(DRAM_BASE, page(1));
     const [p] = s.fetch(BASE_GFN, 1);
-    if (p?.zero !== false) throw new Error('expected bytes');
+    if (!p || !('data' in p)) throw new Error('expected bytes');
     p.data.fill(9);
     expect(s.read(DRAM_BASE, 1)[0]).toBe(1);
   });

@@ -1,14 +1,14 @@
-// One VM's guest-physical RAM: a page-aligned range, a map from guest frame number to host
-// frame, and the counters the lab reads. Frames are taken from the host pool on first
-// write, never before; a page never written reads as zeros and costs nothing (demand-zero,
-// as an anonymous mapping behind a KVM memslot).
+// One VM's guest-physical RAM: a page-aligned range, the page store that holds its bytes
+// (memory or a sparse file), and the counters the lab reads. Frames are counted against the
+// host pool on first write, never before; a page never written reads as zeros and costs
+// nothing (demand-zero, as an anonymous mapping behind a KVM memslot).
 //
-// The coherence directory (owner/sharers per page, recalls), DMA from devices and dirty
-// logging come later and sit beside the frame map; fetch already says whether it is for
-// write so the protocol has somewhere to start.
+// This class knows bytes, not who holds copies of them: the coherence directory, DMA and
+// dirty logging sit above it in vm-memory.ts.
 import { PAGE_SIZE, gpa, hex, type GuestPhysAddr } from '@splitvisor/platform';
 import { exhausted, invalid, missing } from './errors.js';
-import type { Frame, FramePool } from './frame-pool.js';
+import type { FramePool } from './frame-pool.js';
+import { MemoryPageStore, type PageStore } from './page-store.js';
 import { PageBitmap } from './page-bitmap.js';
 
 /** Sv48 guest-physical space; the virt machine places nothing above it. */
@@ -16,7 +16,11 @@ export const GUEST_PHYS_LIMIT = 2 ** 48;
 /** Most pages one fetch may ask for: 256 KiB per reply, well under gRPC's message cap. */
 export const MAX_FETCH_PAGES = 64;
 
-export type FetchedPage = { gfn: number; zero: true } | { gfn: number; zero: false; data: Buffer };
+export type FetchedPage =
+  | { gfn: number; zero: true }
+  | { gfn: number; zero: false; data: Buffer }
+  /** The asker's copy is current (it holds the page Shared): no bytes. */
+  | { gfn: number; zero: false; keep: true };
 
 /** A page handed back by its holder: 4096 bytes, or zero to make it demand-zero again. */
 export interface PageWrite {
@@ -39,6 +43,9 @@ export interface SpaceStats {
 export interface SpaceOptions {
   /** Most frames this VM may hold; defaults to its RAM pages (ballooning will lower it). */
   limitPages?: number;
+  /** Where the bytes live; memory by default. Pages it already holds are counted against
+   *  the pool at once (a backing file reopened after a restart). */
+  store?: PageStore;
 }
 
 function checkAligned(what: string, n: number): void {
@@ -62,7 +69,7 @@ export class AddressSpace {
   readonly firstGfn: number;
   readonly pageCount: number;
   readonly limitPages: number;
-  private readonly frames = new Map<number, Frame>();
+  private readonly store: PageStore;
   private readonly fetched: PageBitmap;
   private firstTouchFaults = 0;
   private fetches = 0;
@@ -83,10 +90,14 @@ export class AddressSpace {
     this.pageCount = ramSize / PAGE_SIZE;
     this.limitPages = Math.min(opts.limitPages ?? this.pageCount, this.pageCount);
     this.fetched = new PageBitmap(this.pageCount);
+    this.store = opts.store ?? new MemoryPageStore();
+    if (this.store.size > 0 && !pool.reserve(vmId, this.store.size)) {
+      throw exhausted(`vm "${vmId}" holds ${this.store.size} stored pages but ${pool.available} of the pool's ${pool.describe()} are free`);
+    }
   }
 
   get residentPages(): number {
-    return this.frames.size;
+    return this.store.size;
   }
 
   /** "RAM [0x80000000, 0x84000000)", for messages. */
@@ -107,16 +118,22 @@ export class AddressSpace {
     this.checkRange(addr, len, what);
     const first = Math.floor(addr / PAGE_SIZE);
     const last = Math.floor((addr + len - 1) / PAGE_SIZE);
-    const fresh: number[] = [];
-    for (let g = first; g <= last; g++) if (!this.frames.has(g)) fresh.push(g);
-    this.checkRoom(fresh.length, 0);
-    this.install(fresh);
+    let fresh = 0;
+    for (let g = first; g <= last; g++) if (!this.store.has(g - this.firstGfn)) fresh++;
+    this.checkRoom(fresh, 0);
+    this.pool.reserve(this.vmId, fresh);
+    const page = Buffer.allocUnsafe(PAGE_SIZE);
     let done = 0;
     for (let g = first; g <= last; g++) {
-      const frame = this.frames.get(g)!;
       const from = g === first ? addr % PAGE_SIZE : 0;
       const n = Math.min(PAGE_SIZE - from, len - done);
-      frame.set(data.subarray(done, done + n), from);
+      // Whole pages go to the store; a partial one is read, patched and stored.
+      if (n === PAGE_SIZE) this.store.write(g - this.firstGfn, data.subarray(done, done + n));
+      else {
+        if (!this.store.read(g - this.firstGfn, page)) page.fill(0);
+        page.set(data.subarray(done, done + n), from);
+        this.store.write(g - this.firstGfn, page);
+      }
       done += n;
     }
     return len;
@@ -128,31 +145,56 @@ export class AddressSpace {
     const out = Buffer.alloc(length);
     if (length === 0) return out;
     this.checkRange(addr, length, 'read');
+    const page = Buffer.allocUnsafe(PAGE_SIZE);
     for (let done = 0; done < length; ) {
       const at = addr + done;
       const from = at % PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - from, length - done);
-      this.frames.get(Math.floor(at / PAGE_SIZE))?.copy(out, done, from, from + n);
+      const idx = Math.floor(at / PAGE_SIZE) - this.firstGfn;
+      if (n === PAGE_SIZE) this.store.read(idx, out, done);
+      else if (this.store.read(idx, page)) page.copy(out, done, from, from + n);
       done += n;
     }
     return out;
   }
 
-  /** The pages [gfn, gfn + count): bytes for a written page, `zero` for one never written
-   *  (nothing sent, no frame taken). `_forWrite` is where the directory will grant the
-   *  only writable copy. */
-  fetch(gfn: number, count: number, _forWrite = false): FetchedPage[] {
+  /** Page `gfn` as stored: bytes, or undefined for a page that reads as zero. */
+  readPage(gfn: number): Buffer | undefined {
+    this.assertLive();
+    this.checkPage(gfn, 'read');
+    const out = Buffer.allocUnsafe(PAGE_SIZE);
+    return this.store.read(gfn - this.firstGfn, out) ? out : undefined;
+  }
+
+  /** Guest frame numbers of every page holding bytes, ascending. */
+  residentGfns(): number[] {
+    return this.store.indexes().map((i) => i + this.firstGfn);
+  }
+
+  /** Checks a fetch of [gfn, gfn + count) without doing it. */
+  checkFetch(gfn: number, count: number): void {
     this.assertLive();
     if (!Number.isInteger(count) || count < 1 || count > MAX_FETCH_PAGES) {
       throw invalid(`fetch count ${count} must be between 1 and ${MAX_FETCH_PAGES}`);
     }
     for (let i = 0; i < count; i++) this.checkPage(gfn + i, 'fetch');
+  }
+
+  /** The pages [gfn, gfn + count): bytes for a written page, `zero` for one never written
+   *  (nothing sent, no frame taken), `keep` where `current(gfn)` says the asker's own copy
+   *  is up to date (an upgrade of a Shared page). */
+  fetch(gfn: number, count: number, _forWrite = false, current?: (gfn: number) => boolean): FetchedPage[] {
+    this.checkFetch(gfn, count);
     const pages: FetchedPage[] = [];
     for (let g = gfn; g < gfn + count; g++) {
       if (this.fetched.set(g - this.firstGfn)) this.firstTouchFaults++;
-      const frame = this.frames.get(g);
-      // A copy: the reply must not alias a frame a later write-back changes.
-      pages.push(frame ? { gfn: g, zero: false, data: Buffer.from(frame) } : { gfn: g, zero: true });
+      if (current?.(g)) {
+        pages.push({ gfn: g, zero: false, keep: true });
+        continue;
+      }
+      // A fresh buffer: the reply must not alias bytes a later write-back changes.
+      const data = Buffer.allocUnsafe(PAGE_SIZE);
+      pages.push(this.store.read(g - this.firstGfn, data) ? { gfn: g, zero: false, data } : { gfn: g, zero: true });
     }
     this.fetches += count;
     return pages;
@@ -160,8 +202,9 @@ export class AddressSpace {
 
   /** Stores the pages as given, all or none: every page is checked, and the frames it
    *  needs are counted against the quota and the pool, before any byte changes. Within one
-   *  call a page named twice ends as its last entry says. */
-  writeBack(pages: readonly PageWrite[]): void {
+   *  call a page named twice ends as its last entry says. `counted` false: bytes coming
+   *  back by a recall, which the caller counts as such. */
+  writeBack(pages: readonly PageWrite[], counted = true): void {
     this.assertLive();
     const final = new Map<number, Uint8Array | undefined>();
     for (const p of pages) {
@@ -176,34 +219,57 @@ export class AddressSpace {
         final.set(p.gfn, p.data);
       }
     }
-    const fresh: number[] = [];
-    const freed: number[] = [];
+    let fresh = 0;
+    let freed = 0;
     for (const [g, data] of final) {
-      if (data && !this.frames.has(g)) fresh.push(g);
-      if (!data && this.frames.has(g)) freed.push(g);
+      const held = this.store.has(g - this.firstGfn);
+      if (data && !held) fresh++;
+      if (!data && held) freed++;
     }
-    this.checkRoom(fresh.length, freed.length);
-    for (const g of freed) this.frames.delete(g);
-    this.pool.release(this.vmId, freed.length);
-    this.install(fresh);
-    for (const [g, data] of final) if (data) this.frames.get(g)!.set(data);
-    this.writeBacks += pages.length;
+    this.checkRoom(fresh, freed);
+    for (const [g, data] of final) if (!data) this.store.free(g - this.firstGfn);
+    this.pool.release(this.vmId, freed);
+    this.pool.reserve(this.vmId, fresh);
+    for (const [g, data] of final) if (data) this.store.write(g - this.firstGfn, data);
+    if (counted) this.writeBacks += pages.length;
+  }
+
+  /** Every page reads as zero again; the frames go back to the pool (a restore). */
+  clearAll(): void {
+    this.assertLive();
+    const n = this.store.size;
+    this.store.clear();
+    this.pool.release(this.vmId, n);
+  }
+
+  /** Counts pages returned clean by their holder (no bytes to store). */
+  countCleanReturns(n: number): void {
+    this.writeBacks += n;
   }
 
   /** Gives every frame back to the pool; the space refuses all calls afterwards. */
   release(): number {
     if (this.released) return 0;
-    const n = this.frames.size;
-    this.frames.clear();
+    const n = this.store.size;
+    this.store.clear();
+    this.store.close();
     this.fetched.clearAll();
     this.pool.release(this.vmId, n);
     this.released = true;
     return n;
   }
 
+  /** Closes the store keeping its bytes (mmu stopping; the VM comes back on restart). */
+  close(): void {
+    if (this.released) return;
+    this.pool.release(this.vmId, this.store.size);
+    this.store.close();
+    this.released = true;
+  }
+
   stats(): SpaceStats {
     return {
-      residentPages: this.frames.size,
+      residentPages: this.store.size,
       firstTouchFaults: this.firstTouchFaults,
       fetches: this.fetches,
       writeBacks: this.writeBacks,
@@ -215,7 +281,7 @@ export class AddressSpace {
    *  once `freeing` frames the same call gives back have gone back. */
   private checkRoom(fresh: number, freeing: number): void {
     if (fresh === 0) return;
-    const after = this.frames.size - freeing + fresh;
+    const after = this.store.size - freeing + fresh;
     if (after > this.limitPages) {
       throw exhausted(`vm "${this.vmId}" would hold ${after} pages, over its limit of ${this.limitPages}`);
     }
@@ -225,27 +291,21 @@ export class AddressSpace {
     }
   }
 
-  /** Takes a frame for each page; checkRoom has said they fit. */
-  private install(fresh: readonly number[]): void {
-    if (fresh.length === 0) return;
-    const frames = this.pool.allocate(this.vmId, fresh.length);
-    if (!frames) throw exhausted(`host pool exhausted: vm "${this.vmId}" needs ${fresh.length} new frames`);
-    fresh.forEach((g, i) => this.frames.set(g, frames[i]!));
-  }
-
-  private checkRange(addr: number, len: number, what: string): void {
+  /** Throws naming both ranges unless [addr, addr + len) lies in this VM's RAM. */
+  checkRange(addr: number, len: number, what: string): void {
     if (!(Number.isInteger(addr) && addr >= this.ramBase && addr + len <= this.ramEnd)) {
       throw invalid(`${what} [${hex(addr)}, ${hex(addr + len)}) lies outside ${this.describeRam()}`);
     }
   }
 
-  private checkPage(gfn: number, what: string): void {
+  /** Throws naming the page and `what` unless `gfn` lies in this VM's RAM. */
+  checkPage(gfn: number, what: string): void {
     if (!this.holdsGfn(gfn)) {
       throw invalid(`${what} of page at ${hex(gfn * PAGE_SIZE)} (gfn ${hex(gfn)}) lies outside ${this.describeRam()}`);
     }
   }
 
-  private assertLive(): void {
+  assertLive(): void {
     if (this.released) throw missing(`vm "${this.vmId}" was released`);
   }
 }

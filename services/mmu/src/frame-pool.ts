@@ -2,9 +2,8 @@
 // number bounds the whole host's guest memory however much RAM the VMs were promised
 // (overcommit: frames are taken on first touch, not when a VM is created).
 //
-// A frame is a 4 KiB Buffer for now. A later issue backs each VM with a sparse file so
-// its RAM survives an mmu restart; then a frame becomes an offset in that file, and only
-// this module and the address space's frame map change shape.
+// The pool only counts: where a frame's bytes live is the page store's business (a 4 KiB
+// Buffer in memory, or a page of the VM's sparse backing file; see page-store.ts).
 import { PAGE_SIZE } from '@splitvisor/platform';
 import { mib } from './errors.js';
 
@@ -43,12 +42,19 @@ export class FramePool {
   /** `n` zeroed frames for `owner`, all or none: undefined when the pool cannot give them
    *  all, so a caller never holds half of what it needed. */
   allocate(owner: string, n: number): Frame[] | undefined {
-    if (n > this.available) return undefined;
+    if (!this.reserve(owner, n)) return undefined;
     const frames: Frame[] = [];
     for (let i = 0; i < n; i++) frames.push(Buffer.alloc(PAGE_SIZE));
+    return frames;
+  }
+
+  /** Counts `n` frames as `owner`'s without handing out memory (the bytes live in a
+   *  backing file); false, with nothing counted, when the pool cannot give them all. */
+  reserve(owner: string, n: number): boolean {
+    if (n > this.available) return false;
     this.inUse += n;
     if (n > 0) this.byOwner.set(owner, this.usedBy(owner) + n);
-    return frames;
+    return true;
   }
 
   /** Gives `n` of `owner`'s frames back. The caller drops its references; the bytes go

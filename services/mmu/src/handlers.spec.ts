@@ -91,6 +91,14 @@ describe('mmu handlers over real gRPC', () => {
       fetches: 5,
       writeBacks: 0,
       limitPages: 16384,
+      recalls: 0,
+      recalledPages: 0,
+      dmaReadBytes: 0,
+      dmaWriteBytes: 0,
+      heldModified: 0,
+      heldShared: 5, // the fetch was for read: the default holder "cpu" has Shared copies
+      dirtyLogging: false,
+      recovering: false,
     });
   });
 
@@ -104,10 +112,11 @@ describe('mmu handlers over real gRPC', () => {
     expect(pages[0]!.zero).toBe(false);
     expect(pages[0]!.data.equals(p)).toBe(true);
 
-    await client.call('WriteBack', { vmId: 'vm', pages: [{ gfn: BASE_GFN + 7, zero: true }] });
+    // The holder that has the page Modified gives it back as zero.
+    await client.call('WriteBack', { vmId: 'vm', holder: 'cpu', pages: [{ gfn: BASE_GFN + 7, zero: true }] });
     expect(pool.usedBy('vm')).toBe(0);
     const again = await client.call('FetchPages', { vmId: 'vm', gfn: BASE_GFN + 7, count: 1 });
-    expect(again.pages).toEqual([{ gfn: BASE_GFN + 7, zero: true, data: Buffer.alloc(0) }]);
+    expect(again.pages).toEqual([{ gfn: BASE_GFN + 7, zero: true, keep: false, data: Buffer.alloc(0) }]);
     expect(await client.call('GetVmStats', { vmId: 'vm' })).toMatchObject({ residentPages: 0, writeBacks: 2, fetches: 2, firstTouchFaults: 1 });
   });
 
@@ -210,8 +219,8 @@ describe('mmu handlers over real gRPC', () => {
       { addr: DRAM_BASE + 2 * PAGE_SIZE, data: Buffer.alloc(PAGE_SIZE, 2) },
     ]);
     expect((await refusal(midway)).message).toBe('image chunk [0x80100000, 0x80100001) lies outside RAM [0x80000000, 0x80100000)');
-    expect(mmu.vm('vm').read(DRAM_BASE + PAGE_SIZE, 1)[0]).toBe(1);
-    expect(mmu.vm('vm').read(DRAM_BASE + 2 * PAGE_SIZE, 1)[0]).toBe(0);
+    expect(mmu.vm('vm').space.read(DRAM_BASE + PAGE_SIZE, 1)[0]).toBe(1);
+    expect(mmu.vm('vm').space.read(DRAM_BASE + 2 * PAGE_SIZE, 1)[0]).toBe(0);
 
     // The service still loads and serves.
     expect(await loadImage(client, [{ vmId: 'vm', addr: DRAM_BASE + 3 * PAGE_SIZE, data: Buffer.from('ok') }])).toEqual({ bytesLoaded: 2 });
@@ -231,10 +240,11 @@ describe('mmu handlers over real gRPC', () => {
       message: 'host pool exhausted: vm "small" needs 1 new frames but 0 of the pool\'s 256 frames (1 MiB) are free',
     });
     // Zero pages still fetch: they need no frame.
-    const { pages } = await client.call('FetchPages', { vmId: 'small', gfn: BASE_GFN, count: 64 });
+    const { pages } = await client.call('FetchPages', { vmId: 'small', gfn: BASE_GFN, count: 64, write: true });
     expect(pages.every((p) => p.zero)).toBe(true);
     expect(await client.call('ReleaseVm', { vmId: 'big' })).toEqual({ framesFreed: 256 });
-    await client.call('WriteBack', { vmId: 'small', pages: [{ gfn: BASE_GFN, data: Buffer.alloc(PAGE_SIZE) }] });
+    await client.call('WriteBack', { vmId: 'small', holder: 'cpu', pages: [{ gfn: BASE_GFN, data: Buffer.alloc(PAGE_SIZE, 1) }] });
+    expect(pool.usedBy('small')).toBe(1);
   });
 
   it('releases a VM: frames go back, stats are gone, the id can be reused', async () => {

@@ -3,10 +3,12 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@splitvisor/log';
 import type { MmuV1 } from '@splitvisor/proto';
-import { RpcError, alreadyExists, invalidArgument, notFound, resourceExhausted, toRpcError, unary } from '@splitvisor/rpc';
+import { checkVmId } from '@splitvisor/bus';
+import { RpcError, alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted, toRpcError, unary, unavailable } from '@splitvisor/rpc';
 import { MemError, invalid } from './errors.js';
 import type { Mmu } from './mmu.js';
-import type { AddressSpace } from './address-space.js';
+import { DEFAULT_HOLDER, type VmMemory } from './vm-memory.js';
+import { metadataIdentity, type Identify } from './caller.js';
 
 /** A MemError as the RpcError of the same meaning; anything else becomes INTERNAL. */
 export function toStatus(e: unknown): RpcError {
@@ -20,30 +22,48 @@ export function toStatus(e: unknown): RpcError {
         return alreadyExists(e.message);
       case 'exhausted':
         return resourceExhausted(e.message);
+      case 'denied':
+        return new RpcError('PERMISSION_DENIED', e.message);
+      case 'unavailable':
+        return unavailable(e.message);
+      case 'precondition':
+        return failedPrecondition(e.message);
     }
   }
   return toRpcError(e);
 }
 
 /** `unary`, with the memory logic's errors mapped to their status codes. */
-function memUnary<Req, Res>(fn: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> {
-  return unary((req: Req) => {
+function memUnary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return unary(async (req: Req, call) => {
     try {
-      return fn(req);
+      return await fn(req, call);
     } catch (e) {
       throw toStatus(e);
     }
   });
 }
 
-/** LoadImage: the first chunk names the VM; each chunk is written as it arrives, so an
- *  image never sits whole in the mmu's memory. The first refused chunk ends the call;
- *  what earlier chunks wrote stays (the loader reloads or releases the VM). */
+/** A holder name, '' becoming the default; it is a NATS subject token, so checked as one. */
+function holderOf(raw: string, fallback = DEFAULT_HOLDER): string {
+  if (raw === '') return fallback;
+  try {
+    return checkVmId(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw, 'holder');
+  } catch (e) {
+    throw invalid((e as Error).message);
+  }
+}
+
+/** LoadImage: the first chunk names the VM; each chunk is written as it arrives (the
+ *  stream paused meanwhile), so an image never sits whole in the mmu's memory. The first
+ *  refused chunk ends the call; what earlier chunks wrote stays (the loader reloads or
+ *  releases the VM). */
 function loadImage(mmu: Mmu, log: Logger): grpc.handleClientStreamingCall<MmuV1.LoadImageChunk__Output, MmuV1.LoadImageReply> {
   return (call, callback) => {
-    let space: AddressSpace | undefined;
+    let vm: VmMemory | undefined;
     let loaded = 0;
     let done = false;
+    let chain = Promise.resolve();
     const finish = (err: RpcError | null) => {
       if (done) return;
       done = true;
@@ -51,47 +71,62 @@ function loadImage(mmu: Mmu, log: Logger): grpc.handleClientStreamingCall<MmuV1.
       else callback(null, { bytesLoaded: loaded });
     };
     call.on('data', (chunk: MmuV1.LoadImageChunk__Output) => {
-      if (done) return;
-      try {
-        if (!space) {
-          if (!chunk.vmId) throw invalid('the first image chunk must name vmId');
-          space = mmu.vm(chunk.vmId);
-        } else if (chunk.vmId && chunk.vmId !== space.vmId) {
-          throw invalid(`image chunk names vm "${chunk.vmId.slice(0, 80)}" but this stream loads vm "${space.vmId}"`);
-        }
-        loaded += space.write(chunk.addr, chunk.data, 'image chunk');
-      } catch (e) {
-        finish(toStatus(e));
-      }
+      call.pause();
+      chain = chain
+        .then(async () => {
+          if (done) return;
+          if (!vm) {
+            if (!chunk.vmId) throw invalid('the first image chunk must name vmId');
+            vm = mmu.vm(chunk.vmId);
+          } else if (chunk.vmId && chunk.vmId !== vm.vmId) {
+            throw invalid(`image chunk names vm "${chunk.vmId.slice(0, 80)}" but this stream loads vm "${vm.vmId}"`);
+          }
+          loaded += await vm.write(chunk.addr, chunk.data, 'image chunk');
+        })
+        .catch((e: unknown) => finish(toStatus(e)))
+        .finally(() => call.resume());
     });
-    call.on('end', () => finish(null));
+    call.on('end', () => void chain.then(() => finish(null)));
     // The client went away mid-stream: nothing to answer, and nothing left half-done,
     // since every chunk is applied whole or not at all.
     call.on('cancelled', () => {
-      if (!done) log.debug({ vm: space?.vmId, loaded }, 'image stream cancelled');
+      if (!done) log.debug({ vm: vm?.vmId, loaded }, 'image stream cancelled');
       done = true;
     });
     call.on('error', (e: Error) => {
-      log.debug({ vm: space?.vmId, err: e.message }, 'image stream failed');
+      log.debug({ vm: vm?.vmId, err: e.message }, 'image stream failed');
       finish(toRpcError(e));
     });
   };
 }
 
-export function mmuHandlers(mmu: Mmu, log: Logger): MmuV1.MmuHandlers {
+export interface HandlerOptions {
+  /** How a DMA caller is identified (metadata now, mTLS later). */
+  identify?: Identify;
+}
+
+export function mmuHandlers(mmu: Mmu, log: Logger, opts: HandlerOptions = {}): MmuV1.MmuHandlers {
+  const identify = opts.identify ?? metadataIdentity;
   return {
     CreateVm: memUnary((req: MmuV1.CreateVmRequest__Output) => {
-      const space = mmu.createVm(req.vmId, req.ramBase, req.ramSize);
-      log.info({ vm: space.vmId, ram: space.describeRam(), limitPages: space.limitPages }, 'vm created');
+      const vm = mmu.createVm(req.vmId, req.ramBase, req.ramSize);
+      log.info({ vm: vm.vmId, ram: vm.space.describeRam(), limitPages: vm.space.limitPages }, 'vm created');
       return {};
     }),
     LoadImage: loadImage(mmu, log),
-    FetchPages: memUnary((req: MmuV1.FetchPagesRequest__Output): MmuV1.FetchPagesReply => ({
-      pages: mmu.vm(req.vmId).fetch(req.gfn, req.count, req.write),
-    })),
-    WriteBack: memUnary((req: MmuV1.WriteBackRequest__Output) => {
-      mmu.vm(req.vmId).writeBack(req.pages);
-      return {};
+    FetchPages: memUnary(async (req: MmuV1.FetchPagesRequest__Output): Promise<MmuV1.FetchPagesReply> => {
+      const g = await mmu.vm(req.vmId).fetch(holderOf(req.holder), req.gfn, req.count, req.write);
+      return { pages: g.pages, grant: g.grant, epoch: g.epoch };
+    }),
+    WriteBack: memUnary(async (req: MmuV1.WriteBackRequest__Output): Promise<MmuV1.WriteBackReply> => {
+      const vm = mmu.vm(req.vmId);
+      const stale = await vm.writeBack(holderOf(req.holder, ''), req.pages, {
+        keepShared: req.keepShared,
+        releaseAll: req.releaseAll,
+        epoch: req.epoch,
+      });
+      if (stale) log.debug({ vm: vm.vmId, holder: req.holder, stale }, 'stale write-back pages dropped');
+      return { epoch: mmu.epoch };
     }),
     ReleaseVm: memUnary((req: MmuV1.ReleaseVmRequest__Output) => {
       const framesFreed = mmu.releaseVm(req.vmId);
@@ -102,5 +137,55 @@ export function mmuHandlers(mmu: Mmu, log: Logger): MmuV1.MmuHandlers {
       vmId: req.vmId,
       ...mmu.vm(req.vmId).stats(),
     })),
+    Reregister: memUnary(async (req: MmuV1.ReregisterRequest__Output): Promise<MmuV1.ReregisterReply> => {
+      const vm = mmu.vm(req.vmId);
+      const holder = holderOf(req.holder);
+      const pages = await vm.reregister(holder, req.modified, req.shared, req.reset);
+      if (!req.reset || req.modified.length + req.shared.length > 0) {
+        log.info({ vm: vm.vmId, holder, modified: req.modified.length, shared: req.shared.length }, 'page cache re-registered');
+      }
+      return { epoch: mmu.epoch, pages };
+    }),
+    AttachDevice: memUnary((req: MmuV1.AttachDeviceRequest__Output) => {
+      const vm = mmu.vm(req.vmId);
+      vm.attachDevice(holderOf(req.backend, 'io-backend'));
+      log.info({ vm: vm.vmId, backend: req.backend || 'io-backend' }, 'device backend attached');
+      return {};
+    }),
+    DetachDevice: memUnary((req: MmuV1.AttachDeviceRequest__Output) => {
+      mmu.vm(req.vmId).detachDevice(holderOf(req.backend, 'io-backend'));
+      return {};
+    }),
+    DmaRead: memUnary(async (req: MmuV1.DmaReadRequest__Output, call): Promise<MmuV1.DmaReadReply> => ({
+      data: await mmu.vm(req.vmId).dmaRead(identify(call), req.segments),
+    })),
+    DmaWrite: memUnary(async (req: MmuV1.DmaWriteRequest__Output, call): Promise<MmuV1.DmaWriteReply> => ({
+      bytesWritten: await mmu.vm(req.vmId).dmaWrite(identify(call), req.segments),
+    })),
+    StartDirtyLog: memUnary(async (req: MmuV1.DirtyLogRequest__Output) => {
+      await mmu.vm(req.vmId).startDirtyLog();
+      return {};
+    }),
+    StopDirtyLog: memUnary(async (req: MmuV1.DirtyLogRequest__Output) => {
+      await mmu.vm(req.vmId).stopDirtyLog();
+      return {};
+    }),
+    GetDirtyLog: memUnary(async (req: MmuV1.GetDirtyLogRequest__Output): Promise<MmuV1.DirtyBitmap> => {
+      const vm = mmu.vm(req.vmId);
+      const { bitmap, dirty } = await vm.getDirtyLog(req.clear);
+      return { firstGfn: vm.space.firstGfn, pages: vm.space.pageCount, bitmap, dirty };
+    }),
+    SnapshotMemory: memUnary(async (req: MmuV1.SnapshotRequest__Output): Promise<MmuV1.SnapshotReply> => {
+      const vm = mmu.vm(req.vmId);
+      const info = await vm.snapshot(mmu.snapshotPath(req.name));
+      log.info({ vm: vm.vmId, ...info }, 'memory snapshot written');
+      return info;
+    }),
+    RestoreMemory: memUnary(async (req: MmuV1.RestoreRequest__Output): Promise<MmuV1.RestoreReply> => {
+      const vm = mmu.vm(req.vmId);
+      const r = await vm.restore(mmu.snapshotPath(req.name), req.sha256 || undefined);
+      log.info({ vm: vm.vmId, name: req.name, ...r }, 'memory restored from snapshot');
+      return r;
+    }),
   };
 }

@@ -2,6 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DRAM_BASE } from '@splitvisor/platform';
 import { protos, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient, waitForServing } from '@splitvisor/rpc';
@@ -29,19 +32,22 @@ function start(args: string[], env: Record<string, string> = {}): Proc {
 }
 
 let nats: TestNats;
+let dataDir: string;
 const running: Proc[] = [];
 beforeAll(async () => {
   nats = await startTestNats();
+  dataDir = mkdtempSync(join(tmpdir(), 'mmu-main-spec-'));
 }, 60_000);
 afterAll(async () => {
   for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
   await nats?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('mmu process', () => {
   it('serves health and calls, logs its pool, and exits 0 on SIGTERM', async () => {
     const address = `127.0.0.1:${await freePort()}`;
-    const p = start(['--listen', address, '--nats', nats.url], { SPLITVISOR_MMU_POOL_MIB: '8' });
+    const p = start(['--listen', address, '--nats', nats.url], { SPLITVISOR_MMU_POOL_MIB: '8', SPLITVISOR_MMU_DATA_DIR: join(dataDir, 'a') });
     running.push(p);
     await waitForServing(address, 15_000, 'splitvisor.mmu.v1.Mmu');
     expect(p.out()).toMatch(/"poolMib":8,"poolFrames":2048.*host pool ready/);
@@ -60,6 +66,40 @@ describe('mmu process', () => {
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
     expect(p.out()).toMatch(/"vms":1,"residentPages":1.*mmu resident at stop/);
+  }, 30_000);
+
+  it('keeps guest RAM in its data dir across a kill -9, and finds the VM again', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const dir = join(dataDir, 'b');
+    const first = start(['--listen', address, '--nats', nats.url, '--data-dir', dir]);
+    running.push(first);
+    await waitForServing(address, 15_000, 'splitvisor.mmu.v1.Mmu');
+    let client = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, address);
+    const page = Buffer.alloc(4096, 0x5a);
+    try {
+      await client.call('CreateVm', { vmId: 'keep', ramBase: DRAM_BASE, ramSize: 1024 * 1024 });
+      await client.call('WriteBack', { vmId: 'keep', pages: [{ gfn: DRAM_BASE / 4096 + 3, data: page }] });
+    } finally {
+      client.close();
+    }
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = start(['--listen', address, '--nats', nats.url, '--data-dir', dir]);
+    running.push(second);
+    await waitForServing(address, 15_000, 'splitvisor.mmu.v1.Mmu');
+    expect(second.out()).toMatch(/"vm":"keep","residentPages":1.*vm found on disk/);
+    client = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, address);
+    try {
+      const { pages } = await client.call('FetchPages', { vmId: 'keep', gfn: DRAM_BASE / 4096 + 3, count: 2 });
+      expect(pages[0]!.data.equals(page)).toBe(true);
+      expect(pages[1]!.zero).toBe(true);
+      await client.call('ReleaseVm', { vmId: 'keep' });
+    } finally {
+      client.close();
+    }
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
   }, 30_000);
 
   it('exits 2 naming --pool-mib when the flag is bad', async () => {

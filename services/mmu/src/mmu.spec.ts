@@ -21,8 +21,8 @@ describe('Mmu', () => {
     const mmu = new Mmu(FramePool.ofMib(64));
     const a = mmu.createVm('a', DRAM_BASE, 64 * MIB);
     const b = mmu.createVm('b', DRAM_BASE, 64 * MIB); // overcommit: frames come on touch
-    a.write(DRAM_BASE, Buffer.alloc(3 * PAGE_SIZE, 1));
-    b.write(DRAM_BASE, Buffer.alloc(PAGE_SIZE, 1));
+    a.space.write(DRAM_BASE, Buffer.alloc(3 * PAGE_SIZE, 1));
+    b.space.write(DRAM_BASE, Buffer.alloc(PAGE_SIZE, 1));
     expect(mmu.vm('a')).toBe(a);
     expect(mmu.totals()).toEqual({ vms: 2, residentPages: 4, poolFrames: 16384, freeFrames: 16380 });
     expect(mmu.releaseVm('a')).toBe(3);

@@ -1,16 +1,44 @@
-// The mmu's memory, without a network: the host pool and every VM's address space. The
-// gRPC handlers adapt this class; tests and a one-process `splitvisor exec` can drive it
+// The mmu's memory, without a network: the host pool and every VM's memory. The gRPC
+// handlers adapt this class; tests and a one-process `splitvisor exec` can drive it
 // directly.
+//
+// With a data dir each VM lives in <dataDir>/vms/<id>/ (meta.json, and the page store's
+// ram.img + resident.map), so an mmu that crashed finds its VMs again on start: their
+// bytes as last written back, their holders expected to re-register.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { checkVmId } from '@splitvisor/bus';
 import { AddressSpace, checkRamLayout, type SpaceOptions } from './address-space.js';
 import { exhausted, exists, invalid, mib, missing } from './errors.js';
 import type { FramePool } from './frame-pool.js';
+import { FilePageStore } from './page-store.js';
+import { VmMemory, type Recaller, type VmPersisted } from './vm-memory.js';
 
 export interface MmuTotals {
   vms: number;
   residentPages: number;
   poolFrames: number;
   freeFrames: number;
+}
+
+export interface MmuOptions {
+  /** Keep RAM in sparse files here, and snapshots; without it RAM is memory only. */
+  dataDir?: string;
+  recaller?: Recaller;
+  /** Boot id handed to holders with every grant; random by default. */
+  epoch?: string;
+  /** After a restart, how long to wait for holders to re-register before going on. */
+  recoveryGraceMs?: number;
+  /** Told about VMs found on disk, recoveries ended, files it could not read. */
+  onEvent?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+interface Meta extends VmPersisted {
+  vmId: string;
+  ramBase: number;
+  ramSize: number;
+  limitPages: number;
 }
 
 /** A VM id checked as the bus checks it, as an `invalid` error. A hostile id is cut short
@@ -24,41 +52,141 @@ export function validVmId(id: string, field = 'vmId'): string {
 }
 
 export class Mmu {
-  private readonly vms = new Map<string, AddressSpace>();
+  private readonly vms = new Map<string, VmMemory>();
+  readonly epoch: string;
 
-  constructor(readonly pool: FramePool) {}
+  constructor(
+    readonly pool: FramePool,
+    private readonly opts: MmuOptions = {},
+  ) {
+    this.epoch = opts.epoch ?? `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+    if (opts.dataDir) {
+      mkdirSync(join(opts.dataDir, 'vms'), { recursive: true });
+      mkdirSync(join(opts.dataDir, 'snapshots'), { recursive: true });
+    }
+  }
+
+  get dataDir(): string | undefined {
+    return this.opts.dataDir;
+  }
+
+  private vmDir(vmId: string): string {
+    return join(this.opts.dataDir!, 'vms', vmId);
+  }
+
+  private writeMeta(meta: Meta): void {
+    const dir = this.vmDir(meta.vmId);
+    const tmp = join(dir, 'meta.json.tmp');
+    writeFileSync(tmp, JSON.stringify(meta, null, 2) + '\n');
+    renameSync(tmp, join(dir, 'meta.json'));
+  }
+
+  private open(meta: Meta, recovering: readonly string[]): VmMemory {
+    const pageCount = meta.ramSize / 4096;
+    const store = this.opts.dataDir ? new FilePageStore(this.vmDir(meta.vmId), pageCount) : undefined;
+    let space: AddressSpace;
+    try {
+      space = new AddressSpace(meta.vmId, meta.ramBase, meta.ramSize, this.pool, { limitPages: meta.limitPages, store });
+    } catch (e) {
+      store?.close();
+      throw e;
+    }
+    const vm = new VmMemory(space, {
+      recaller: this.opts.recaller,
+      epoch: this.epoch,
+      devices: meta.devices,
+      recovering: recovering.length ? { holders: recovering, graceMs: this.opts.recoveryGraceMs ?? 10_000 } : undefined,
+      persist: this.opts.dataDir ? (p) => this.writeMeta({ ...meta, ...p }) : undefined,
+      onRecoveryEnd: (how) => this.opts.onEvent?.('recovery ended', { vm: meta.vmId, ...how }),
+    });
+    this.vms.set(meta.vmId, vm);
+    return vm;
+  }
 
   /** Makes an empty address space; no frame is taken until a page is written. */
-  createVm(vmId: string, ramBase: number, ramSize: number, opts: SpaceOptions = {}): AddressSpace {
+  createVm(vmId: string, ramBase: number, ramSize: number, opts: SpaceOptions = {}): VmMemory {
     validVmId(vmId);
     checkRamLayout(ramBase, ramSize);
     if (ramSize > this.pool.capacityBytes) {
       throw exhausted(`vm "${vmId}" asks for ${mib(ramSize)} of RAM but the host pool holds ${mib(this.pool.capacityBytes)}`);
     }
     if (this.vms.has(vmId)) throw exists(`vm "${vmId}" already exists`);
-    const space = new AddressSpace(vmId, ramBase, ramSize, this.pool, opts);
-    this.vms.set(vmId, space);
-    return space;
+    const meta: Meta = { vmId, ramBase, ramSize, limitPages: opts.limitPages ?? ramSize / 4096, holders: [], devices: [] };
+    if (this.opts.dataDir) {
+      // A directory left by a VM this mmu never loaded (a failed release): start clean.
+      rmSync(this.vmDir(vmId), { recursive: true, force: true });
+      mkdirSync(this.vmDir(vmId), { recursive: true });
+      this.writeMeta(meta);
+    }
+    return this.open(meta, []);
   }
 
-  /** The VM's address space: `invalid` for an id that cannot exist, `not-found` else. */
-  vm(vmId: string): AddressSpace {
+  /** Opens every VM found in the data dir (an mmu starting after a crash or a stop).
+   *  Holders that held pages are awaited: no one else touches those VMs until they
+   *  re-register or the grace time passes. Returns the VMs opened. */
+  loadAll(): string[] {
+    const root = this.opts.dataDir ? join(this.opts.dataDir, 'vms') : undefined;
+    if (!root || !existsSync(root)) return [];
+    const loaded: string[] = [];
+    for (const name of readdirSync(root).sort()) {
+      try {
+        const meta = JSON.parse(readFileSync(join(root, name, 'meta.json'), 'utf8')) as Meta;
+        if (meta.vmId !== name) throw new Error(`meta.json names vm "${meta.vmId}"`);
+        validVmId(meta.vmId);
+        checkRamLayout(meta.ramBase, meta.ramSize);
+        meta.holders ??= [];
+        meta.devices ??= [];
+        const vm = this.open(meta, meta.holders);
+        loaded.push(name);
+        this.opts.onEvent?.('vm found on disk', { vm: name, residentPages: vm.space.residentPages, awaiting: meta.holders });
+      } catch (e) {
+        this.opts.onEvent?.('cannot open a vm found on disk', { dir: join(root, name), err: (e as Error).message });
+      }
+    }
+    return loaded;
+  }
+
+  /** The VM: `invalid` for an id that cannot exist, `not-found` else. */
+  vm(vmId: string): VmMemory {
     validVmId(vmId);
-    const space = this.vms.get(vmId);
-    if (!space) throw missing(`vm "${vmId}" not found`);
-    return space;
+    const vm = this.vms.get(vmId);
+    if (!vm) throw missing(`vm "${vmId}" not found`);
+    return vm;
   }
 
-  /** Frees every frame of the VM and forgets it; the count of frames freed. */
+  /** Frees every frame of the VM, deletes its files, forgets it; the frames freed. */
   releaseVm(vmId: string): number {
-    const space = this.vm(vmId);
+    const vm = this.vm(vmId);
     this.vms.delete(vmId);
-    return space.release();
+    const n = vm.release();
+    if (this.opts.dataDir) rmSync(this.vmDir(vmId), { recursive: true, force: true });
+    return n;
+  }
+
+  /** Where snapshot `name` lives: a plain name under the data dir, never a path. */
+  snapshotPath(name: string): string {
+    try {
+      checkVmId(name, 'snapshot name');
+    } catch (e) {
+      throw invalid((e as Error).message);
+    }
+    if (!this.opts.dataDir) throw invalid('snapshots need a data dir (--data-dir)');
+    return join(this.opts.dataDir, 'snapshots', `${name}.svmem`);
+  }
+
+  /** Closes every VM's files, keeping them for the next start. */
+  close(): void {
+    for (const vm of this.vms.values()) vm.close();
+    this.vms.clear();
+  }
+
+  get vmIds(): string[] {
+    return [...this.vms.keys()];
   }
 
   totals(): MmuTotals {
     let residentPages = 0;
-    for (const s of this.vms.values()) residentPages += s.residentPages;
+    for (const v of this.vms.values()) residentPages += v.space.residentPages;
     return { vms: this.vms.size, residentPages, poolFrames: this.pool.capacity, freeFrames: this.pool.available };
   }
 }

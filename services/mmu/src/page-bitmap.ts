@@ -1,6 +1,6 @@
 // One bit per guest page, stored in 4 KiB pieces allocated when a bit in them is first set,
 // so a VM with a large RAM that touches little of it costs little. The same shape serves
-// "has this page been fetched" now and the dirty log (KVM_GET_DIRTY_LOG) later.
+// "has this page been fetched" and the dirty log (KVM_GET_DIRTY_LOG).
 
 const PIECE_BITS = 4096 * 8;
 
@@ -36,6 +36,17 @@ export class PageBitmap {
     piece[bit >> 3] |= mask;
     this.ones++;
     return true;
+  }
+
+  /** The bits as bytes, bit i in byte i >> 3 at position i & 7 (KVM_GET_DIRTY_LOG's
+   *  layout, which the pieces already have). */
+  toBytes(): Buffer {
+    const out = Buffer.alloc(Math.ceil(this.size / 8));
+    for (const [key, piece] of this.pieces) {
+      const at = key * (PIECE_BITS / 8);
+      out.set(piece.subarray(0, Math.min(piece.length, out.length - at)), at);
+    }
+    return out;
   }
 
   clearAll(): void {

@@ -1,16 +1,27 @@
-// The mmu as a process: the host pool sized by --pool-mib, the handlers on the gRPC server,
-// and on SIGTERM a last word on what was resident (nothing to flush until RAM is backed by
-// files).
-import { protos } from '@splitvisor/proto';
+// The mmu as a process: the host pool sized by --pool-mib, guest RAM in sparse files under
+// --data-dir, recalls over NATS, the handlers on the gRPC server. On start it reopens the
+// VMs it finds on disk and announces its new epoch so page caches re-register; on SIGTERM
+// it closes the files (they stay for the next start).
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { subjects } from '@splitvisor/bus';
+import { MmuStartedCodec, protos } from '@splitvisor/proto';
+import { parseHostPort } from '@splitvisor/rpc';
 import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
 import { FramePool } from './frame-pool.js';
 import { mmuHandlers } from './handlers.js';
 import { Mmu } from './mmu.js';
+import { NatsRecaller } from './recaller.js';
 
 export interface MmuConfig {
   /** Host pool size in MiB: the most guest RAM this mmu will ever hold. */
   poolMib: number;
+  /** Where guest RAM files and snapshots live; {port} is the listen port. */
+  dataDir: string;
 }
+
+/** Announcements of a new epoch, after start: NATS core is at most once. */
+const ANNOUNCE_AT_MS = [100, 1000, 3000];
 
 export const mmuService: ServiceDefinition<MmuConfig> = {
   name: 'mmu',
@@ -23,15 +34,33 @@ export const mmuService: ServiceDefinition<MmuConfig> = {
       default: '1024',
       parse: parsers.positiveInt,
     },
+    dataDir: {
+      flag: 'data-dir',
+      env: 'SPLITVISOR_MMU_DATA_DIR',
+      help: 'guest RAM backing files and snapshots ({port}: the listen port)',
+      default: join(tmpdir(), 'splitvisor-mmu', '{port}'),
+      parse: (raw) => raw,
+    },
   },
-  async setup({ config, log, server }) {
+  async setup({ config, log, server, bus }) {
+    const dataDir = config.dataDir.replace('{port}', String(parseHostPort(config.listen, '--listen').port));
     const pool = FramePool.ofMib(config.poolMib);
-    const mmu = new Mmu(pool);
+    const mmu = new Mmu(pool, {
+      dataDir,
+      recaller: new NatsRecaller(bus),
+      onEvent: (msg, fields) => log.info(fields, msg),
+    });
+    const loaded = mmu.loadAll();
     server.add(protos().mmu.Mmu.service, mmuHandlers(mmu, log));
-    log.info({ poolMib: config.poolMib, poolFrames: pool.capacity }, 'host pool ready');
+    log.info({ poolMib: config.poolMib, poolFrames: pool.capacity, dataDir, epoch: mmu.epoch, vmsFound: loaded.length }, 'host pool ready');
+    const timers = ANNOUNCE_AT_MS.map((ms) =>
+      setTimeout(() => bus.publish(subjects.mmuStarted, MmuStartedCodec, { epoch: mmu.epoch }), ms),
+    );
     return {
       async stop() {
+        for (const t of timers) clearTimeout(t);
         log.info(mmu.totals(), 'mmu resident at stop');
+        mmu.close();
       },
     };
   },

@@ -27,6 +27,8 @@ import { DOORBELL, type RecallAnswerMsg } from './protocol.js';
 
 /** Pages per write-back call (256 KiB). */
 const WRITEBACK_RUN = 64;
+/** How long a stopping vCPU waits for an absent mmu to take its pages back. */
+const WRITEBACK_OUTAGE_MS = 5000;
 /** Answers kept for recalls asked again. */
 const ANSWERS_KEPT = 64;
 const HELD = ['HELD_INVALID', 'HELD_SHARED', 'HELD_MODIFIED'] as const;
@@ -143,8 +145,8 @@ export class HostPageCache {
   /** A call to mmu that waits out an mmu restart (UNAVAILABLE) for up to outageMs. The
    *  calls given here are idempotent: a repeated fetch grants again, a repeated
    *  write-back finds its pages already home. */
-  private async retry<T>(what: string, fn: (deadlineMs: number) => Promise<T>): Promise<T> {
-    const until = Date.now() + (this.o.outageMs ?? 30_000);
+  private async retry<T>(what: string, fn: (deadlineMs: number) => Promise<T>, outageMs = this.o.outageMs ?? 30_000): Promise<T> {
+    const until = Date.now() + outageMs;
     for (;;) {
       try {
         const res = await fn(this.o.exitDeadlineMs);
@@ -333,7 +335,8 @@ export class HostPageCache {
       });
       const last = at + WRITEBACK_RUN >= all.length;
       const req = { vmId: this.o.vmId, holder: this.holder, pages, releaseAll: last, epoch: this.epoch };
-      await this.retry('WriteBack', (deadlineMs) => this.o.mmu.call('WriteBack', req, { deadlineMs: Math.max(deadlineMs, 10_000), idempotent: true }));
+      // A stopping vCPU waits less for mmu than a running one: its cpu may be stopping too.
+      await this.retry('WriteBack', (deadlineMs) => this.o.mmu.call('WriteBack', req, { deadlineMs: Math.max(deadlineMs, 10_000), idempotent: true }), WRITEBACK_OUTAGE_MS);
       for (const i of run) this.state[i] = PageState.Invalid;
     }
   }
