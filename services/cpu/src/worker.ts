@@ -2,7 +2,7 @@
 // cpu does not hold, leave through the exit channel and block until the host answers.
 import { parentPort, workerData } from 'node:worker_threads';
 import { GuestRam, Hart, type PhysBus } from '@splitvisor/riscv';
-import { PLIC_SOURCES, regionAt } from '@splitvisor/platform';
+import { BOOT_ROM, PLIC_SOURCES, regionAt } from '@splitvisor/platform';
 import { BootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, bootRom, plicContextIrq } from '@splitvisor/machine';
 import {
   CTRL_HI,
@@ -106,7 +106,10 @@ function isDeviceAddress(pa: number, size: number, write: boolean): boolean {
 const icount = init.clock === 'icount' ? new IcountClock() : undefined;
 const clint = new Clint({ harts: 1, clock: icount ? icount.now : hostClock(), onIrq: (_h, bit, level) => hart.setPendingInterrupt(bit, level) });
 const plic = new Plic({ harts: 1, onIrq: (ctx, level) => hart.setPendingInterrupt(plicContextIrq(ctx), level) });
-const local = cpuLocalBus({ bootRom: new BootRom(bootRom({ entry: init.entry, dtbAddr: init.dtbAddr })), clint, plic });
+// QEMU's reset vector: a0 = mhartid, a1 = the DTB, a2 = fw_dynamic_info, then a jump to
+// the entry (the firmware at 0x80000000, or the image when there is none).
+const romImage = bootRom({ entry: init.entry, dtbAddr: init.dtbAddr });
+const local = cpuLocalBus({ bootRom: new BootRom(romImage), clint, plic });
 const irqLevels = new Int32Array(init.irqLevels);
 const plicLevels = new Uint8Array(PLIC_SOURCES);
 
@@ -169,10 +172,15 @@ function finishMmio(status: number, out: Int32Array | undefined): boolean {
   }
 }
 
-const hart = new Hart({ hartId: init.hartId, ram, bus, resetPc: init.entry });
-// Boot as QEMU's reset vector leaves it: a0 = hartid, a1 = device tree address.
-hart.setReg(10, BigInt(init.hartId));
-hart.setReg(11, BigInt(init.dtbAddr));
+const hart = new Hart({
+  hartId: init.hartId,
+  ram,
+  bus,
+  resetPc: BOOT_ROM.base,
+  roms: [{ base: BOOT_ROM.base, bytes: romImage }],
+  // The `time` CSR reads the CLINT's mtime, as on QEMU virt.
+  timeSource: () => clint.mtime(),
+});
 // Power-on state of the local devices: every line announced (MTIP is high, mtimecmp = 0).
 local.reset();
 applyIrqLines();
