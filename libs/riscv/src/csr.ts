@@ -318,7 +318,8 @@ export function csrRead(s: HartState, csr: number): boolean {
     }
     default: {
       if (csr >= Csr.pmpaddr0 && csr <= Csr.pmpaddr15) {
-        numberToCsr(s, s.pmpAddr[csr - Csr.pmpaddr0]!);
+        s.csrLo = s.pmpAddrLo[csr - Csr.pmpaddr0]!;
+        s.csrHi = s.pmpAddrHi[csr - Csr.pmpaddr0]!;
         return true;
       }
       // The hardware performance monitor is present but every counter and event selector

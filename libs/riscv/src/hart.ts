@@ -46,12 +46,16 @@ export interface HartStats {
   traps: number;
   exceptions: number;
   interrupts: number;
+  /** Page-table walks (and PMP-checked physical lookups) the TLB did not answer. */
+  walks: number;
+  /** Whole-TLB flushes (satp writes, SFENCE.VMA without address, PMP writes). */
+  tlbFlushes: number;
 }
 
 export class Hart {
   readonly hartId: number;
   readonly ram: GuestRam;
-  readonly stats: HartStats = { instret: 0, cycles: 0, traps: 0, exceptions: 0, interrupts: 0 };
+  readonly stats: HartStats = { instret: 0, cycles: 0, traps: 0, exceptions: 0, interrupts: 0, walks: 0, tlbFlushes: 0 };
   private s: HartState;
   private readonly resetPc: number;
 
@@ -237,6 +241,8 @@ export class Hart {
     st.exceptions = s.exceptions;
     st.interrupts = s.interrupts;
     st.traps = s.exceptions + s.interrupts;
+    st.walks = s.walks;
+    st.tlbFlushes = s.tlb.flushes;
   }
 }
 

@@ -239,7 +239,7 @@ function inRam(s: HartState, off: number, n: number): boolean {
 
 /** Writes bytes [at, at + n) of the value (lo, hi) at RAM offset `off`, drops code decoded
  *  from the pages touched, and reports a store to a watched page. */
-function scatter(s: HartState, off: number, n: number, at: number, lo: number, hi: number): void {
+export function scatter(s: HartState, off: number, n: number, at: number, lo: number, hi: number): void {
   const ram = s.ram;
   const b = ram.bytes;
   for (let i = 0; i < n; i++) {
@@ -270,14 +270,16 @@ function ramReady(s: HartState, off: number, size: number, write: boolean): bool
 
 /** ramReady for a store, except that a watched page is written while Shared (it stays
  *  below Modified so that every store to it comes here). */
-function ramWritable(s: HartState, off: number, size: number): boolean {
+export function ramWritable(s: HartState, off: number, size: number): boolean {
   const w = s.watchPage;
   if (w !== null) {
     const first = Math.floor(off / PAGE_SIZE);
     const last = Math.floor((off + size - 1) / PAGE_SIZE);
     for (let p = first; p <= last; p++) {
       if (w[p] !== 0) {
-        if (s.ram.pageState[p] === 0 && !s.ram.miss(p, false)) return false;
+        const ps = s.ram.pageState;
+        if (ps[p] === 0 && !s.ram.miss(p, false)) return false;
+        if (ps[p] === 2) ps[p] = 1; // a refill may grant Modified: keep it below
       } else if (s.ram.pageState[p]! < 2 && !s.ram.miss(p, true)) {
         return false;
       }

@@ -106,9 +106,11 @@ export class HartState {
   // --- PMP (priv 3.7): 16 entries, as QEMU's virt machine has ---
   /** pmpNcfg bytes (L, A, X, W, R). */
   readonly pmpCfg = new Uint8Array(16);
-  /** pmpaddrN: bits 55:2 of an address, 54 bits, exact as a double. */
-  readonly pmpAddr = new Float64Array(16);
-  /** Byte range [pmpLo, pmpHi) each entry matches (empty when off), from pmpUpdate. */
+  /** pmpaddrN: bits 55:2 of an address, 54 bits, as (lo, hi) words. */
+  readonly pmpAddrLo = new Int32Array(16);
+  readonly pmpAddrHi = new Int32Array(16);
+  /** Byte range [pmpLo, pmpHi) each entry matches (empty when off), from pmpUpdate;
+   *  bounds at or above 2^53 (no physical access reaches them) are clamped to 2^53. */
   readonly pmpLo = new Float64Array(16);
   readonly pmpHi = new Float64Array(16);
   /** Some entry is locked, so M-mode accesses are checked too. */

@@ -1,8 +1,8 @@
 // Physical memory protection (priv 1.12, 3.7), with the 16 entries and the 4-byte
 // granularity (G = 0) of QEMU's virt machine. Entries are kept as precomputed byte ranges
-// [pmpLo, pmpHi) so a check is a short loop over numbers; every address is an exact
-// double (pmpaddr holds 54 bits: a byte address below 2^56, and every range bound is
-// that times a power of two, hence exact too).
+// [pmpLo, pmpHi) so a check is a short loop over numbers. pmpaddr holds 54 bits (a byte
+// address below 2^56), so the bounds are computed exactly (with BigInt: only on a CSR
+// write, never on an access) and clamped to 2^53, the limit of physical addresses here.
 //
 // Rules (3.7.1): the lowest-numbered entry that matches any byte of an access decides;
 // it must match all of them or the access fails. A matching entry's R/W/X apply to S and
@@ -21,7 +21,6 @@ const A_OFF = 0;
 const A_TOR = 1;
 const A_NA4 = 2;
 
-const TWO32 = 4294967296;
 
 /** Writes pmpcfg byte `i` (WARL: locked entries ignore writes; R=0 W=1 is reserved and,
  *  as in QEMU, such a write is ignored; bits 6:5 read as zero). No recompute. */
@@ -40,7 +39,18 @@ export function pmpWriteAddr(s: HartState, i: number, lo: number, hi: number): v
     const next = s.pmpCfg[i + 1]!;
     if ((next & PMP_L) !== 0 && ((next >>> 3) & 3) === A_TOR) return;
   }
-  s.pmpAddr[i] = (hi & 0x3fffff) * TWO32 + (lo >>> 0);
+  s.pmpAddrLo[i] = lo;
+  s.pmpAddrHi[i] = hi & 0x3fffff;
+}
+
+/** pmpaddr `i` as an exact unsigned bigint. */
+function addrOf(s: HartState, i: number): bigint {
+  return (BigInt(s.pmpAddrHi[i]!) << 32n) | BigInt(s.pmpAddrLo[i]! >>> 0);
+}
+
+const LIMIT = 2n ** 53n;
+function clamp(v: bigint): number {
+  return Number(v < LIMIT ? v : LIMIT);
 }
 
 /** Recomputes the ranges and summary flags after any PMP CSR write. The caller flushes
@@ -51,29 +61,24 @@ export function pmpUpdate(s: HartState): void {
   for (let i = 0; i < PMP_ENTRIES; i++) {
     const cfg = s.pmpCfg[i]!;
     const a = (cfg >>> 3) & 3;
-    const addr = s.pmpAddr[i]!;
-    let lo = 0;
-    let hi = 0;
+    const addr = addrOf(s, i);
+    let lo = 0n;
+    let hi = 0n;
     if (a === A_TOR) {
-      lo = i === 0 ? 0 : s.pmpAddr[i - 1]! * 4;
-      hi = addr * 4;
+      lo = i === 0 ? 0n : addrOf(s, i - 1) * 4n;
+      hi = addr * 4n;
     } else if (a === A_NA4) {
-      lo = addr * 4;
-      hi = lo + 4;
+      lo = addr * 4n;
+      hi = lo + 4n;
     } else if (a !== A_OFF) {
       // NAPOT: the trailing ones of pmpaddr give the size, 2^(ones + 3) bytes.
-      let ones = 0;
-      let rest = addr;
-      while (rest % 2 === 1) {
-        rest = (rest - 1) / 2;
-        ones++;
-      }
-      const size = 2 ** (ones + 3);
-      lo = rest * 2 ** ones * 4;
-      hi = lo + size;
+      let ones = 0n;
+      while (((addr >> ones) & 1n) === 1n) ones++;
+      lo = ((addr >> ones) << ones) * 4n;
+      hi = lo + (1n << (ones + 3n));
     }
-    s.pmpLo[i] = lo;
-    s.pmpHi[i] = hi;
+    s.pmpLo[i] = clamp(lo);
+    s.pmpHi[i] = clamp(hi);
     if (a !== A_OFF) active = true;
     if ((cfg & PMP_L) !== 0) locked = true;
   }

@@ -171,6 +171,8 @@ export const mv = (rd: number, rs1: number): number => addi(rd, rs1, 0);
 export const ret = (): number => jalr(0, 1, 0);
 export const csrr = (rd: number, csr: number): number => csrrs(rd, csr, 0);
 export const csrw = (csr: number, rs1: number): number => csrrw(0, csr, rs1);
+export const csrs = (csr: number, rs1: number): number => csrrs(0, csr, rs1);
+export const csrc = (csr: number, rs1: number): number => csrrc(0, csr, rs1);
 
 function sext12(v: bigint): bigint {
   const lo = v & 0xfffn;
