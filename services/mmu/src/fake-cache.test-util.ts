@@ -50,9 +50,8 @@ export class FakeCache {
   }
 
   private async miss(page: number, write: boolean): Promise<void> {
-    const need = write ? Held.Modified : Held.Shared;
     let count = 1;
-    while (count < this.run && page + count < this.state.length && this.state[page + count]! < need) count++;
+    while (count < this.run && page + count < this.state.length && this.state[page + count] === Held.Invalid) count++;
     const g = await this.delay(this.mem().fetch(this.name, this.firstGfn + page, count, write));
     this.install(g, write);
   }

@@ -31,7 +31,6 @@ const WRITEBACK_RUN = 64;
 const WRITEBACK_OUTAGE_MS = 5000;
 /** Answers kept for recalls asked again. */
 const ANSWERS_KEPT = 64;
-const HELD = ['HELD_INVALID', 'HELD_SHARED', 'HELD_MODIFIED'] as const;
 
 export interface HostPageCacheOptions {
   vmId: string;
@@ -234,7 +233,9 @@ export class HostPageCache {
       if (invalidate) this.state[p.index] = PageState.Invalid;
       else if (p.was === PageState.Modified) this.state[p.index] = PageState.Shared;
       const zero = p.data !== undefined && isZero(p.data);
-      out.push({ gfn: p.index + this.baseGfn, was: HELD[p.was] ?? 'HELD_INVALID', zero, data: p.data && !zero ? p.data : Buffer.alloc(0) });
+      // The state as its number: the NATS codec maps enum names of top-level fields only.
+      const was = (p.was === PageState.Modified ? 2 : p.was === PageState.Shared ? 1 : 0) satisfies MmuV1.HeldState;
+      out.push({ gfn: p.index + this.baseGfn, was, zero, data: p.data && !zero ? p.data : Buffer.alloc(0) });
     }
     return { id: req.id, pages: out };
   }

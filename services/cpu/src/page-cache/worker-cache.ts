@@ -20,13 +20,14 @@ export class WorkerPageCache {
     private readonly port: MessagePort | undefined,
   ) {}
 
-  /** Pages to ask for with `page`: it and the following ones that are not good enough
-   *  for this access either, up to `max` (one round trip for the run). */
-  runLength(page: number, write: boolean, max: number): number {
-    const need = write ? PageState.Modified : PageState.Shared;
+  /** Pages to ask for with `page`: it and the Invalid ones after it, up to `max` (one
+   *  round trip for the run). A run never upgrades a Shared neighbour: a page the guest
+   *  only reads stays shared, with devices and with the dirty log. (Read or write, the
+   *  rule is the same: `_write` is there for the day a policy wants them apart.) */
+  runLength(page: number, _write: boolean, max: number): number {
     const states = this.ram.pageState;
     let n = 1;
-    while (n < max && page + n < states.length && states[page + n]! < need) n++;
+    while (n < max && page + n < states.length && states[page + n] === PageState.Invalid) n++;
     return n;
   }
 
