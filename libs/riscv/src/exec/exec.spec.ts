@@ -1,0 +1,203 @@
+// `splitvisor exec`: the ELF loader, the one-process platform (UART, sifive_test, CLINT,
+// HTIF, both clocks) and the launcher itself, spawned as a person would run it.
+
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { CLINT, DRAM_BASE, SIFIVE_TEST, UART0 } from '@splitvisor/platform';
+import { Csr } from '../csr.js';
+import { Htif } from '../htif.js';
+import * as e from '../testing/encode.js';
+import { parseElf } from './elf.js';
+import { ExecPlatform } from './platform.js';
+
+const R = e.Reg;
+const LIB = fileURLToPath(new URL('../../', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+const HELLO = `${REPO}guests/hello/hello.elf`;
+const HTIF_HELLO = `${LIB}testdata/htif-hello.elf`;
+const PRIV_PAGING = `${LIB}testdata/priv-paging.elf`;
+
+function exec(args: string[]) {
+  const r = spawnSync(process.execPath, [`${LIB}bin/exec.js`, ...args], { encoding: 'latin1', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A platform with `program` at DRAM, output collected. */
+function platform(program: number[], clock: 'host' | 'icount' = 'icount') {
+  const out: number[] = [];
+  const p = new ExecPlatform({ memoryBytes: 1 << 20, clock, output: (b) => out.push(...b) });
+  p.ram.writeWords(DRAM_BASE, program);
+  return { p, text: () => String.fromCharCode(...out) };
+}
+
+const PASS = [...e.li(R.t0, SIFIVE_TEST.base), ...e.li(R.t1, 0x5555), e.sw(R.t1, R.t0, 0)];
+
+describe('ELF loader', () => {
+  it('finds the PT_LOAD segments, the entry and the symbols', () => {
+    const elf = parseElf(readFileSync(HTIF_HELLO));
+    expect(elf.entry).toBe(DRAM_BASE);
+    expect(elf.segments.length).toBeGreaterThan(0);
+    expect(elf.segments[0]!.paddr).toBe(DRAM_BASE);
+    expect(elf.symbols.get('tohost')).toBeGreaterThan(DRAM_BASE);
+    expect(elf.symbols.get('fromhost')).toBe(elf.symbols.get('tohost')! + 64);
+  });
+
+  it('refuses what is not a 64-bit RISC-V ELF', () => {
+    const bad = new Uint8Array(readFileSync(HELLO));
+    bad[18] = 62; // EM_X86_64
+    expect(() => parseElf(bad)).toThrow(/not RISC-V/);
+    expect(() => parseElf(new Uint8Array(64))).toThrow(/not an ELF/);
+  });
+});
+
+describe('the exec platform', () => {
+  it('UART: THR goes to the output, LSR says empty, the divisor latch swallows its writes', () => {
+    const prog = [
+      ...e.li(R.s1, UART0.base),
+      e.addi(R.t0, 0, 0x80),
+      e.sb(R.t0, R.s1, 3), // LCR.DLAB
+      e.addi(R.t0, 0, 0x41),
+      e.sb(R.t0, R.s1, 0), // DLL, not a character
+      e.sb(0, R.s1, 3),
+      e.lbu(R.a0, R.s1, 5),
+      e.addi(R.t0, 0, 0x68),
+      e.sb(R.t0, R.s1, 0),
+      e.addi(R.t0, 0, 0x69),
+      e.sb(R.t0, R.s1, 0),
+      ...PASS,
+    ];
+    const { p, text } = platform(prog);
+    expect(p.run()).toEqual({ kind: 'exit', code: 0, how: 'sifive-test' });
+    expect(text()).toBe('hi');
+    expect(p.hart.getReg(R.a0)).toBe(0x60n);
+  });
+
+  it('sifive_test: fail carries the code in bits 31:16', () => {
+    const { p } = platform([...e.li(R.t0, SIFIVE_TEST.base), ...e.li(R.t1, (7 << 16) | 0x3333), e.sw(R.t1, R.t0, 0), e.jal(0, 0)]);
+    expect(p.run()).toEqual({ kind: 'exit', code: 7, how: 'sifive-test' });
+  });
+
+  it('CLINT: a WFI waits for mtimecmp, and with icount the wait costs no host time', () => {
+    // mtimecmp = mtime + 1,000,000 ticks (0.1 s); MTIE, MIE; wfi; the handler passes.
+    const handler = DRAM_BASE + 0x400;
+    const prog = [
+      ...e.li(R.s0, CLINT.base),
+      ...e.li(R.t0, 0xbff8),
+      e.add(R.t0, R.t0, R.s0),
+      e.ld(R.t1, R.t0, 0), // mtime
+      ...e.li(R.t2, 1_000_000),
+      e.add(R.t1, R.t1, R.t2),
+      ...e.li(R.t0, 0x4000),
+      e.add(R.t0, R.t0, R.s0),
+      e.sd(R.t1, R.t0, 0), // mtimecmp
+      ...e.li(R.t0, handler),
+      e.csrw(Csr.mtvec, R.t0),
+      e.addi(R.t0, 0, 0x80),
+      e.csrw(Csr.mie, R.t0),
+      e.csrrsi(0, Csr.mstatus, 8),
+      e.wfi(),
+      e.jal(0, 0),
+    ];
+    const { p } = platform(prog);
+    p.ram.writeWords(handler, [e.csrr(R.a0, Csr.mcause), e.csrr(R.a1, Csr.time), ...PASS]);
+    const t0 = performance.now();
+    expect(p.run()).toEqual({ kind: 'exit', code: 0, how: 'sifive-test' });
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(BigInt.asUintN(64, p.hart.getReg(R.a0))).toBe((1n << 63n) | 7n);
+    expect(p.hart.getReg(R.a1)).toBeGreaterThanOrEqual(1_000_000n);
+  });
+
+  it('CLINT: msip raises MSI', () => {
+    const handler = DRAM_BASE + 0x400;
+    const prog = [...e.li(R.t0, handler), e.csrw(Csr.mtvec, R.t0), e.addi(R.t0, 0, 8), e.csrw(Csr.mie, R.t0), e.csrrsi(0, Csr.mstatus, 8), ...e.li(R.s0, CLINT.base), e.addi(R.t0, 0, 1), e.sw(R.t0, R.s0, 0), e.jal(0, 0)];
+    const { p } = platform(prog);
+    p.ram.writeWords(handler, [e.csrr(R.a0, Csr.mcause), ...PASS]);
+    expect(p.run().kind).toBe('exit');
+    expect(BigInt.asUintN(64, p.hart.getReg(R.a0))).toBe((1n << 63n) | 3n);
+  });
+
+  it('a WFI that nothing can end is reported, not waited on forever', () => {
+    const { p } = platform([e.wfi()]);
+    expect(p.run()).toMatchObject({ kind: 'fatal', reason: expect.stringMatching(/interrupt nothing will raise/) });
+  });
+
+  it('icount time is a function of the instructions run, so runs replay exactly', () => {
+    const prog = [e.addi(R.t0, 0, 500), e.addi(R.t0, R.t0, -1), e.bne(R.t0, 0, -4), e.csrr(R.a0, Csr.time), ...PASS];
+    const times = [0, 1].map(() => {
+      const { p } = platform(prog);
+      p.run();
+      return p.hart.getReg(R.a0);
+    });
+    expect(times[0]).toBe(times[1]);
+  });
+
+  it('HTIF: putchar, write through a syscall block, exit; tohost cleared and fromhost answered', () => {
+    const out: number[] = [];
+    let code = -1;
+    const tohost = DRAM_BASE + 0x10000;
+    const prog = [
+      ...e.li(R.s0, tohost),
+      ...e.li(R.t0, 0x0101_0000_0000_0041n),
+      e.sd(R.t0, R.s0, 0),
+      e.ld(R.a0, R.s0, 0), // cleared by the host
+      e.ld(R.a1, R.s0, 64), // fromhost
+      ...e.li(R.t0, 2 * 21 + 1),
+      e.sd(R.t0, R.s0, 0),
+      e.jal(0, 0),
+    ];
+    const { p } = platform(prog);
+    const htif = new Htif(p.hart, p.ram, { tohost, fromhost: tohost + 64, onExit: (c) => ((code = c), p.hart.stop()), onOutput: (b) => out.push(...b) });
+    p.hart.run(1000);
+    expect(code).toBe(21);
+    expect(out).toEqual([0x41]);
+    expect(p.hart.getReg(R.a0)).toBe(0n);
+    expect(BigInt.asUintN(64, p.hart.getReg(R.a1))).toBe(0x0101_0000_0000_0141n);
+    expect(htif.commands).toBe(2);
+  });
+});
+
+describe('splitvisor exec (the launcher)', () => {
+  it('runs guests/hello: the banner on stdout, exit status 0, stats on stderr', () => {
+    const r = exec([HELLO, '--stats']);
+    expect(r.stdout).toContain('Hello from Splitvisor');
+    expect(r.stdout).toContain('hart 0 says goodbye');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/\d+ instructions retired in [\d.]+ s = [\d.]+ MIPS/);
+  });
+
+  it('runs a flat .bin at DRAM', () => {
+    const r = exec([`${REPO}guests/hello/hello.bin`]);
+    expect(r.stdout).toContain('Hello from Splitvisor');
+    expect(r.code).toBe(0);
+  });
+
+  it('runs an HTIF program: its console output and its exit code', () => {
+    const r = exec([HTIF_HELLO, '--clock', 'icount']);
+    expect(r.stdout).toBe('htif putchar\nhtif write\n');
+    expect(r.code).toBe(5);
+  });
+
+  it('runs the privilege and paging self-test (M -> S with Sv39 -> U, faults, delegation)', () => {
+    const r = exec([PRIV_PAGING, '--clock', 'icount']);
+    expect(r.stdout).toContain('priv-paging: ok');
+    expect(r.code).toBe(0);
+  });
+
+  it('--max-insns stops a program that does not end (status 124); --trace prints each step', () => {
+    const r = exec([`${REPO}guests/echo/echo.elf`, '--max-insns', '100000']);
+    expect(r.code).toBe(124);
+    expect(r.stderr).toMatch(/stopped after 100000 instructions/);
+    const t = exec([HELLO, '--trace', '--max-insns', '3']);
+    expect(t.stderr.split('\n').filter((l) => l.startsWith('core 0: M 0x')).length).toBe(3);
+  });
+
+  it('usage errors exit 2 with the usage text', () => {
+    for (const args of [[], ['--clock', 'wall', HELLO], [HELLO, 'extra'], ['/nonexistent.elf']]) {
+      const r = exec(args);
+      expect(r.code, args.join(' ')).toBe(2);
+    }
+    expect(exec([]).stderr).toContain('usage: splitvisor exec');
+  });
+});
