@@ -44,6 +44,20 @@ async function main(argv: string[]): Promise<number> {
       return consoleCmd(need(1, '<vm>'));
     case 'health':
       return health(need(1, '<host:port>'));
+    case 'exec': {
+      // `splitvisor exec <elf|bin> [...]`: one hart and a minimal platform in this host, no
+      // services. The hart engine's launcher (libs/riscv/bin/exec.js) runs as a child
+      // process, since dom0 may not import the cpu-scoped engine; its status is the guest's.
+      const { spawn } = await import('node:child_process');
+      const { constants } = await import('node:os');
+      const { fileURLToPath } = await import('node:url');
+      const launcher = fileURLToPath(new URL('../../../libs/riscv/bin/exec.js', import.meta.url));
+      const child = spawn(process.execPath, [launcher, ...rest], { stdio: 'inherit' });
+      return new Promise<number>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal])));
+      });
+    }
     case undefined:
     case 'help':
     case '--help':
