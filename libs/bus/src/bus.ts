@@ -157,6 +157,7 @@ export class Bus {
 
   /**
    * Reads a stream's history for `subject` from the start, then follows it live, in order.
+   * `{ afterSeq }` resumes after a sequence a reader already has (a console reattaching).
    * Returns a function that stops reading.
    */
   async replay<In, Out>(
@@ -164,12 +165,14 @@ export class Bus {
     subject: string,
     codec: Codec<In, Out>,
     handler: (msg: Out, subject: string, seq: number) => void,
-    from: 'start' | 'new' = 'start',
+    from: 'start' | 'new' | { afterSeq: number } = 'start',
   ): Promise<Unsubscribe> {
-    const consumer = await this.jetstream().consumers.get(stream.name, {
-      filter_subjects: subject,
-      deliver_policy: from === 'start' ? DeliverPolicy.All : DeliverPolicy.New,
-    });
+    const consumer = await this.jetstream().consumers.get(
+      stream.name,
+      typeof from === 'object' && from.afterSeq > 0
+        ? { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.afterSeq + 1 }
+        : { filter_subjects: subject, deliver_policy: from === 'new' ? DeliverPolicy.New : DeliverPolicy.All },
+    );
     const messages: ConsumerMessages = await consumer.consume();
     void (async () => {
       for await (const m of messages) {

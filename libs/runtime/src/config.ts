@@ -25,6 +25,17 @@ export const parsers = {
     parseHostPort(raw, where);
     return raw;
   },
+  /** One or more host:port, comma-separated (e.g. several cpu nodes). */
+  hostPortList: (raw: string, where: string): string[] => {
+    const list = raw
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== '');
+    if (list.length === 0) throw new ConfigError(`${where}: "${raw}" names no host:port`);
+    for (const a of list) parseHostPort(a, where);
+    if (new Set(list).size !== list.length) throw new ConfigError(`${where}: "${raw}" names an address twice`);
+    return list;
+  },
   natsUrl: (raw: string, where: string) => {
     if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(raw)) throw new ConfigError(`${where}: "${raw}" is not a NATS URL (nats://host:port)`);
     return raw;

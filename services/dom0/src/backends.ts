@@ -1,28 +1,36 @@
 // dom0's clients of the other services' admin APIs. dom0 is the only caller of these.
 import * as grpc from '@grpc/grpc-js';
 import { protos, type CpuV1, type IoV1, type MmuV1 } from '@splitvisor/proto';
-import { RpcClient, RpcError, deadlineIn } from '@splitvisor/rpc';
+import { RpcClient, RpcError, deadlineIn, unavailable } from '@splitvisor/rpc';
 import type { ImageSegment } from './guest-image.js';
 
 export interface Backends {
-  cpu: RpcClient<CpuV1.CpuClient>;
+  /** One client per cpu node, by its address (the node's name in placement and `list`). */
+  cpus: Map<string, RpcClient<CpuV1.CpuClient>>;
   mmu: RpcClient<MmuV1.MmuClient>;
   io: RpcClient<IoV1.IoBackendClient>;
 }
 
-export function connectBackends(addr: { cpu: string; mmu: string; io: string }, deadlineMs = 5000): Backends {
+export function connectBackends(addr: { cpus: readonly string[]; mmu: string; io: string }, deadlineMs = 5000): Backends {
   const p = protos();
   return {
-    cpu: new RpcClient<CpuV1.CpuClient>(p.cpu.Cpu, addr.cpu, { deadlineMs }),
+    cpus: new Map(addr.cpus.map((a) => [a, new RpcClient<CpuV1.CpuClient>(p.cpu.Cpu, a, { deadlineMs })])),
     mmu: new RpcClient<MmuV1.MmuClient>(p.mmu.Mmu, addr.mmu, { deadlineMs }),
     io: new RpcClient<IoV1.IoBackendClient>(p.io.IoBackend, addr.io, { deadlineMs }),
   };
 }
 
 export function closeBackends(b: Backends): void {
-  b.cpu.close();
+  for (const c of b.cpus.values()) c.close();
   b.mmu.close();
   b.io.close();
+}
+
+/** The client of one cpu node; a node dom0 was not told about is UNAVAILABLE. */
+export function cpuOf(b: Backends, node: string | undefined): RpcClient<CpuV1.CpuClient> {
+  const c = node === undefined ? b.cpus.values().next().value : b.cpus.get(node);
+  if (!c) throw unavailable(`cpu node ${node ?? '(none)'} is not one of this dom0's nodes (${[...b.cpus.keys()].join(', ')})`);
+  return c;
 }
 
 const CHUNK = 256 * 1024;

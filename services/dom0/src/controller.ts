@@ -1,82 +1,78 @@
-// dom0's lifecycle logic: turns validated commands into calls on mmu, io-backend and cpu,
-// and reacts to what the data plane reports (poweroff, vCPU exit). State lives in KV as a
-// xenstore-like tree, so a restarted dom0 rebuilds its view.
-import { randomBytes } from 'node:crypto';
-import type { KV } from '@nats-io/kv';
-import { DRAM_BASE, hex } from '@splitvisor/platform';
-import { LifecycleEventCodec, type EventsV1 } from '@splitvisor/proto';
-import { alreadyExists, invalidArgument, notFound, RpcError } from '@splitvisor/rpc';
-import { kvKeys, streams, subjects, type Bus } from '@splitvisor/bus';
+// dom0's lifecycle logic: turns validated commands into calls on mmu, io-backend and the
+// cpu nodes, and reacts to what the data plane reports (poweroff, reset, a vCPU that
+// stopped) as the VM's policies say. One operation at a time per VM; every state change
+// is in KV (vm-store.ts) before it is announced.
+import { alreadyExists, invalidArgument, RpcError } from '@splitvisor/rpc';
+import type { EventsV1 } from '@splitvisor/proto';
 import type { Logger } from '@splitvisor/log';
-import { loadImage, type Backends } from './backends.js';
-import { ConfigError, parseVmConfig } from './vm-config.js';
-import { ImageError, readGuestImage, readKernelImage } from './guest-image.js';
-import { BootLayoutError, computeBootLayout, type BootLayout } from './boot-layout.js';
-import { canDo, isFinal, requireState, type VmRecord, type VmState } from './vm-state.js';
+import { cpuOf, type Backends } from './backends.js';
+import { ConfigError, parseVmConfig, type Policy } from './vm-config.js';
+import { layoutFor, Provisioner } from './provision.js';
+import { leastLoaded } from './placement.js';
+import { canDo, isFinal, requireState, vcpuMayRun, type VmRecord, type VmState } from './vm-state.js';
+import type { VmStore } from './vm-store.js';
+
+export interface ControllerOptions {
+  /** on_crash=restart gives up after this many restarts in a row, each within
+   *  `crashWindowMs` of its boot (a guest that crashes at once would loop forever). */
+  maxCrashRestarts?: number;
+  crashWindowMs?: number;
+}
+
+/** What the guest (or its vCPU) did, as far as the policies are concerned. */
+export type GuestEnd = 'poweroff' | 'reset' | 'crash';
+
+const POLICY_FIELD: Record<GuestEnd, 'on_poweroff' | 'on_reboot' | 'on_crash'> = { poweroff: 'on_poweroff', reset: 'on_reboot', crash: 'on_crash' };
+
+/** A data-plane event as a guest end, or undefined when it is not one. */
+export function classify(ev: Pick<EventsV1.LifecycleEvent__Output, 'kind' | 'reason'>): GuestEnd | undefined {
+  if (ev.kind === 'LIFECYCLE_POWEROFF') return 'poweroff';
+  if (ev.kind === 'LIFECYCLE_RESET') return 'reset';
+  if (ev.kind !== 'LIFECYCLE_VCPU_EXITED') return undefined;
+  if (ev.reason.startsWith('poweroff')) return 'poweroff';
+  if (ev.reason.startsWith('reset')) return 'reset';
+  return 'crash';
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
 
 export class Controller {
-  private readonly vms = new Map<string, VmRecord>();
   /** One operation at a time per VM: lifecycle events and API calls are serialized. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly prov: Provisioner;
 
   constructor(
     private readonly backends: Backends,
-    private readonly bus: Bus,
-    private readonly kv: KV,
+    readonly store: VmStore,
     private readonly log: Logger,
-  ) {}
+    private readonly opts: ControllerOptions = {},
+  ) {
+    this.prov = new Provisioner(backends, log);
+  }
 
-  private serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  get nodes(): string[] {
+    return [...this.backends.cpus.keys()];
+  }
+
+  protected serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.queues.get(name) ?? Promise.resolve();
     const next = prev.then(fn, fn);
-    this.queues.set(
-      name,
-      next.catch(() => undefined),
-    );
+    const settled = next.catch(() => undefined);
+    this.queues.set(name, settled);
+    void settled.then(() => {
+      if (this.queues.get(name) === settled) this.queues.delete(name);
+    });
     return next;
   }
 
-  /** Rebuilds the view from KV (after a dom0 restart). */
-  async restore(): Promise<void> {
-    const keys = await this.kv.keys(kvKeys.allVms);
-    for await (const k of keys) {
-      if (!k.endsWith('.state')) continue;
-      const e = await this.kv.get(k);
-      if (!e || e.length === 0) continue;
-      try {
-        const r = e.json<VmRecord>();
-        this.vms.set(r.name, r);
-      } catch {
-        this.log.warn({ key: k }, 'ignoring unreadable VM state in KV');
-      }
-    }
-    if (this.vms.size) this.log.info({ vms: [...this.vms.keys()] }, 'restored VM records from KV');
-  }
-
   list(): VmRecord[] {
-    return [...this.vms.values()].sort((a, b) => a.createdAt - b.createdAt);
+    return this.store.list();
   }
 
   get(name: string): VmRecord {
-    const r = this.vms.get(name);
-    if (!r) throw notFound(`no vm named "${name}"`);
-    return r;
-  }
-
-  private async save(r: VmRecord): Promise<void> {
-    this.vms.set(r.name, r);
-    await this.kv.put(kvKeys.vmState(r.name), JSON.stringify(r));
-  }
-
-  private async emit(vmId: string, kind: EventsV1.LifecycleKind, reason = '', exitCode = 0): Promise<void> {
-    await this.bus.publishDurable(subjects.lifecycle(vmId), LifecycleEventCodec, {
-      vmId,
-      kind,
-      reason,
-      exitCode,
-      source: 'dom0',
-      at: Date.now(),
-    });
+    return this.store.get(name);
   }
 
   async create(configYaml: string, baseDir: string, source: string): Promise<VmRecord> {
@@ -89,55 +85,17 @@ export class Controller {
       throw e;
     }
     return this.serial(cfg.name, async () => {
-      const existing = this.vms.get(cfg.name);
+      const existing = this.store.find(cfg.name);
       if (existing && !canDo(existing.state, 'replace')) {
         throw alreadyExists(`a vm named "${cfg.name}" already exists and is ${existing.state}`);
       }
-      let layout: BootLayout;
+      const layout = await layoutFor(cfg, where);
+      const node = leastLoaded(this.nodes, this.store.list().filter((v) => v.name !== cfg.name));
+      const boot = await this.prov.provision(cfg, layout);
       try {
-        layout = computeBootLayout({
-          memoryBytes: cfg.memoryBytes,
-          harts: cfg.vcpus,
-          ...(cfg.bootargs !== undefined && { bootargs: cfg.bootargs }),
-          // As QEMU 7.2 does on every boot: entropy for the kernel's RNG in /chosen/rng-seed.
-          rngSeed: randomBytes(32),
-          ...(cfg.image !== undefined && { image: await readGuestImage(cfg.image) }),
-          ...(cfg.firmware !== undefined && { firmware: await readGuestImage(cfg.firmware, 'firmware') }),
-          ...(cfg.kernel !== undefined && { kernel: await readKernelImage(cfg.kernel) }),
-        });
+        await this.store.purgeConsole(cfg.name);
       } catch (e) {
-        if (e instanceof ImageError) throw invalidArgument(e.message);
-        if (e instanceof BootLayoutError) throw invalidArgument(`${where}: ${e.message}`);
-        throw e;
-      }
-      const { mmu, io } = this.backends;
-      const undo: (() => Promise<unknown>)[] = [];
-      try {
-        await mmu.call('CreateVm', { vmId: cfg.name, ramBase: DRAM_BASE, ramSize: cfg.memoryBytes });
-        undo.push(() => mmu.call('ReleaseVm', { vmId: cfg.name }));
-        const loaded = await loadImage(mmu, cfg.name, [...layout.segments]);
-        this.log.info(
-          {
-            vm: cfg.name,
-            boot: layout.kind,
-            ...(cfg.image !== undefined && { image: cfg.image }),
-            ...(cfg.firmware !== undefined && { firmware: cfg.firmware }),
-            ...(cfg.kernel !== undefined && { kernel: cfg.kernel }),
-            segments: layout.segments.map((s) => `${s.role} ${hex(s.addr)}+${hex(s.data.length)}`),
-            bytes: loaded,
-            entry: hex(layout.entry),
-            ...(layout.kind === 'firmware' && { next: hex(layout.nextAddr) }),
-            dtb: hex(layout.dtbAddr),
-          },
-          'image loaded',
-        );
-        for (const note of layout.notes) this.log.warn({ vm: cfg.name }, note);
-        await io.call('AttachVm', { vmId: cfg.name });
-        undo.push(() => io.call('DetachVm', { vmId: cfg.name }));
-        await this.purgeConsole(cfg.name);
-      } catch (e) {
-        for (const u of undo.reverse()) await u().catch(() => undefined);
-        if (e instanceof RpcError) throw new RpcError(e.code, `creating vm "${cfg.name}": ${e.message}`);
+        await this.prov.release(cfg.name, {});
         throw e;
       }
       const rec: VmRecord = {
@@ -148,102 +106,208 @@ export class Controller {
         image: cfg.image ?? cfg.firmware ?? '',
         ...(cfg.firmware !== undefined && { firmware: cfg.firmware }),
         ...(cfg.kernel !== undefined && { kernel: cfg.kernel }),
-        entry: layout.entry,
-        // For the boot ROM's fw_dynamic_info.next_addr; StartVm has no field for it yet.
-        nextAddr: layout.nextAddr,
-        dtbAddr: layout.dtbAddr,
-        ramBase: DRAM_BASE,
+        ...boot,
         reason: '',
         exitCode: 0,
         createdAt: Date.now(),
         startedAt: 0,
         stoppedAt: 0,
+        node,
+        vcpus: cfg.vcpus,
+        onPoweroff: cfg.onPoweroff,
+        onReboot: cfg.onReboot,
+        onCrash: cfg.onCrash,
+        boots: 0,
       };
-      await this.kv.put(kvKeys.vmConfig(cfg.name), JSON.stringify(cfg));
-      await this.save(rec);
-      await this.emit(cfg.name, 'LIFECYCLE_CREATED');
+      await this.store.putConfig(cfg);
+      await this.store.save(rec);
+      await this.store.emit(cfg.name, 'LIFECYCLE_CREATED');
       return rec;
     });
   }
 
-  /** A new VM of an old name starts with an empty console history. */
-  private async purgeConsole(vmId: string): Promise<void> {
-    await this.bus.purge(streams.console, subjects.consoleOut(vmId));
-  }
-
+  /** created: run it. stopped or failed: reload the images first, then run it. */
   start(name: string): Promise<VmRecord> {
     return this.serial(name, async () => {
-      const r = this.get(name);
+      let r = this.store.get(name);
       requireState(name, r.state, 'start');
-      await this.backends.cpu.call('StartVm', {
-        vmId: name,
+      if (r.state !== 'created') r = await this.reprovision(r);
+      return this.launch(r, '');
+    });
+  }
+
+  /** Memory, images and devices again for a VM that holds none (same name and config). */
+  private async reprovision(r: VmRecord): Promise<VmRecord> {
+    const cfg = await this.store.config(r.name);
+    const boot = await this.prov.provision(cfg, await layoutFor(cfg, r.name));
+    return this.store.save({ ...r, ...boot, state: 'created', reason: '', exitCode: 0, stoppedAt: 0 });
+  }
+
+  /** cpu StartVm on the VM's node (placed again if that node is no longer known). */
+  private async launch(r: VmRecord, reason: string): Promise<VmRecord> {
+    const node = r.node !== undefined && this.backends.cpus.has(r.node) ? r.node : leastLoaded(this.nodes, this.store.list().filter((v) => v.name !== r.name));
+    const bootAt = Date.now();
+    try {
+      await cpuOf(this.backends, node).call('StartVm', {
+        vmId: r.name,
         ramBase: r.ramBase,
         ramSize: r.memoryBytes,
         entry: r.entry,
         // a1 at reset. Records written before there was a device tree have none: 0.
         dtbAddr: r.dtbAddr ?? 0,
-        vcpus: 1,
+        vcpus: r.vcpus ?? 1,
       });
-      const next = { ...r, state: 'running' as VmState, startedAt: Date.now() };
-      await this.save(next);
-      await this.emit(name, 'LIFECYCLE_STARTED');
+    } catch (e) {
+      if (e instanceof RpcError) throw new RpcError(e.code, `starting vm "${r.name}" on cpu node ${node}: ${e.message}`);
+      throw e;
+    }
+    const next = await this.store.save({
+      ...r,
+      node,
+      state: 'running',
+      startedAt: Date.now(),
+      bootAt,
+      boots: (r.boots ?? 0) + 1,
+      reason,
+      exitCode: 0,
+      stoppedAt: 0,
+    });
+    await this.store.emit(r.name, 'LIFECYCLE_STARTED', reason);
+    return next;
+  }
+
+  pause(name: string): Promise<VmRecord> {
+    return this.serial(name, async () => {
+      const r = this.store.get(name);
+      requireState(name, r.state, 'pause');
+      await this.onNode(r, 'pausing', (c) => c.call('PauseVm', { vmId: name }, { deadlineMs: 10_000 }));
+      const next = await this.store.save({ ...r, state: 'paused' });
+      await this.store.emit(name, 'LIFECYCLE_PAUSED');
       return next;
     });
   }
 
-  /** What the data plane reports: the guest powered off, or its vCPU stopped. */
-  onLifecycle(ev: EventsV1.LifecycleEvent__Output): void {
-    if (ev.source === 'dom0') return;
-    const r = this.vms.get(ev.vmId);
-    if (!r || isFinal(r.state)) return;
-    if (ev.kind === 'LIFECYCLE_POWEROFF') {
-      void this.finish(ev.vmId, 'stopped', ev.exitCode, ev.reason);
-    } else if (ev.kind === 'LIFECYCLE_RESET') {
-      void this.finish(ev.vmId, 'stopped', 0, `${ev.reason} (reboot is not supported yet: the vm was stopped)`);
-    } else if (ev.kind === 'LIFECYCLE_VCPU_EXITED') {
-      if (ev.reason.startsWith('poweroff')) void this.finish(ev.vmId, 'stopped', ev.exitCode, ev.reason);
-      else if (ev.reason.startsWith('reset')) void this.finish(ev.vmId, 'stopped', 0, ev.reason);
-      else void this.finish(ev.vmId, 'failed', 0, ev.reason);
+  resume(name: string): Promise<VmRecord> {
+    return this.serial(name, async () => {
+      const r = this.store.get(name);
+      requireState(name, r.state, 'resume');
+      await this.onNode(r, 'resuming', (c) => c.call('ResumeVm', { vmId: name }, { deadlineMs: 10_000 }));
+      const next = await this.store.save({ ...r, state: 'running' });
+      await this.store.emit(name, 'LIFECYCLE_RESUMED');
+      return next;
+    });
+  }
+
+  private async onNode<T>(r: VmRecord, doing: string, fn: (c: ReturnType<typeof cpuOf>) => Promise<T>): Promise<T> {
+    try {
+      return await fn(cpuOf(this.backends, r.node));
+    } catch (e) {
+      if (e instanceof RpcError) throw new RpcError(e.code, `${doing} vm "${r.name}" on cpu node ${r.node ?? '?'}: ${e.message}`);
+      throw e;
     }
   }
 
-  /** Stops the vCPUs, frees memory and devices, records the final state, tells everyone. */
-  private finish(name: string, state: 'stopped' | 'failed', exitCode: number, reason: string): Promise<void> {
+  /** Orderly: vCPUs to a safepoint (pages written back), devices flushed, memory freed. */
+  shutdown(name: string, timeoutMs = 10_000): Promise<VmRecord> {
     return this.serial(name, async () => {
-      const r = this.vms.get(name);
-      if (!r || isFinal(r.state)) return;
-      await this.save({ ...r, state: 'stopping' });
-      await this.release(name, r.state);
-      const done = { ...r, state, exitCode, reason, stoppedAt: Date.now() };
-      await this.save(done);
-      this.log.info({ vm: name, state, exitCode, reason }, `vm ${state}`);
-      await this.emit(name, state === 'stopped' ? 'LIFECYCLE_STOPPED' : 'LIFECYCLE_FAILED', reason, exitCode);
+      const r = this.store.get(name);
+      requireState(name, r.state, 'shutdown');
+      await this.store.save({ ...r, state: 'stopping' });
+      await this.store.emit(name, 'LIFECYCLE_SHUTDOWN', 'shutdown requested');
+      await this.prov.release(name, { vcpuOn: r.node, timeoutMs });
+      return this.ended(r, 'stopped', 0, 'shut down by request');
     });
   }
 
-  private async release(name: string, from: VmState): Promise<void> {
-    const { cpu, mmu, io } = this.backends;
-    const quiet = (what: string) => (e: unknown) => {
-      if (e instanceof RpcError && e.code === 'NOT_FOUND') return;
-      this.log.warn({ vm: name, err: (e as Error).message }, `${what} failed while releasing the vm`);
-    };
-    // vCPUs first (their write-back needs mmu), then memory, then devices.
-    if (from === 'running' || from === 'stopping') await cpu.call('StopVm', { vmId: name, reason: 'released by dom0' }, { deadlineMs: 10_000 }).catch(quiet('cpu StopVm'));
-    await mmu.call('ReleaseVm', { vmId: name }).catch(quiet('mmu ReleaseVm'));
-    await io.call('DetachVm', { vmId: name }).catch(quiet('io-backend DetachVm'));
+  reboot(name: string): Promise<VmRecord> {
+    return this.serial(name, async () => {
+      const r = this.store.get(name);
+      requireState(name, r.state, 'reboot');
+      return this.restartInPlace(r, 'rebooted by request');
+    });
   }
 
+  /** Down and up again under the same name, on the same node, the images read afresh. */
+  private async restartInPlace(r: VmRecord, why: string): Promise<VmRecord> {
+    await this.store.save({ ...r, state: 'rebooting' });
+    await this.store.emit(r.name, 'LIFECYCLE_REBOOTING', why);
+    await this.prov.release(r.name, { vcpuOn: r.node });
+    try {
+      const fresh = await this.reprovision({ ...r, state: 'rebooting' });
+      return await this.launch(fresh, `restarted: ${why}`);
+    } catch (e) {
+      await this.prov.release(r.name, {});
+      await this.ended(r, 'failed', 0, `restart failed: ${message(e)}`);
+      throw e;
+    }
+  }
+
+  /** Immediate: whatever runs is stopped, everything is freed, the VM is forgotten. */
   destroy(name: string): Promise<VmRecord> {
     return this.serial(name, async () => {
-      const r = this.get(name);
+      const r = this.store.get(name);
       requireState(name, r.state, 'destroy');
-      if (!isFinal(r.state)) await this.release(name, r.state);
-      const done: VmRecord = { ...r, state: 'destroyed', stoppedAt: r.stoppedAt || Date.now(), reason: r.reason || 'destroyed' };
-      this.vms.delete(name);
-      await this.kv.delete(kvKeys.vmState(name));
-      await this.kv.delete(kvKeys.vmConfig(name));
-      await this.emit(name, 'LIFECYCLE_DESTROYED', 'destroyed by request');
-      return done;
+      if (!isFinal(r.state)) await this.prov.release(name, { vcpuOn: vcpuMayRun(r.state) ? r.node : undefined, timeoutMs: 5000 });
+      await this.store.remove(name);
+      await this.store.emit(name, 'LIFECYCLE_DESTROYED', 'destroyed by request');
+      return { ...r, state: 'destroyed' as VmState, stoppedAt: r.stoppedAt || Date.now(), reason: r.reason || 'destroyed' };
     });
+  }
+
+  /** What the data plane reports: the guest powered off or asked for a reset, or its vCPU stopped. */
+  onLifecycle(ev: EventsV1.LifecycleEvent__Output): void {
+    if (ev.source === 'dom0') return;
+    const end = classify(ev);
+    if (!end || !this.store.find(ev.vmId)) return;
+    void this.serial(ev.vmId, () => this.guestEnded(ev, end)).catch((e: unknown) =>
+      this.log.error({ vm: ev.vmId, err: message(e) }, `handling the guest's ${end} failed`),
+    );
+  }
+
+  private async guestEnded(ev: EventsV1.LifecycleEvent__Output, end: GuestEnd): Promise<void> {
+    let r = this.store.find(ev.vmId);
+    if (!r || (r.state !== 'running' && r.state !== 'paused')) return;
+    // Both io-backend and the cpu report one reset; the later report is older than the boot
+    // the first one started.
+    if (r.bootAt !== undefined && ev.at > 0 && ev.at < r.bootAt) return;
+    const field = POLICY_FIELD[end];
+    const policy: Policy = (end === 'poweroff' ? r.onPoweroff : end === 'reset' ? r.onReboot : r.onCrash) ?? (end === 'reset' ? 'restart' : 'destroy');
+    this.log.info({ vm: r.name, end, policy, reason: ev.reason, exitCode: ev.exitCode }, `guest ${end}: ${field}=${policy}`);
+    if (policy === 'restart') {
+      if (end === 'crash') {
+        const window = this.opts.crashWindowMs ?? 10_000;
+        const max = this.opts.maxCrashRestarts ?? 3;
+        const inARow = Date.now() - r.startedAt < window ? (r.crashRestarts ?? 0) + 1 : 1;
+        if (inARow > max) {
+          return this.finish(r, 'failed', 0, `${ev.reason} (on_crash=restart gave up: ${max} restarts each within ${window / 1000} s of the boot)`);
+        }
+        r = { ...r, crashRestarts: inARow };
+      }
+      await this.restartInPlace(r, `${ev.reason} (${field}=restart)`).catch(() => undefined);
+      return;
+    }
+    if (policy === 'preserve') {
+      await this.store.save({ ...r, state: 'stopping' });
+      await this.prov.release(r.name, { vcpuOn: r.node, keepMemoryAndDevices: true });
+      await this.ended(r, 'preserved', ev.exitCode, `${ev.reason} (${field}=preserve: memory and devices kept until destroyed)`);
+      return;
+    }
+    const reason = end === 'reset' ? `${ev.reason} (on_reboot=destroy)` : ev.reason;
+    await this.finish(r, end === 'crash' ? 'failed' : 'stopped', ev.exitCode, reason);
+  }
+
+  /** Stops the vCPUs, frees memory and devices, records the final state, tells everyone. */
+  private async finish(r: VmRecord, state: 'stopped' | 'failed', exitCode: number, reason: string): Promise<void> {
+    await this.store.save({ ...r, state: 'stopping' });
+    await this.prov.release(r.name, { vcpuOn: r.node });
+    await this.ended(r, state, exitCode, reason);
+  }
+
+  private async ended(r: VmRecord, state: 'stopped' | 'failed' | 'preserved', exitCode: number, reason: string): Promise<VmRecord> {
+    const done = await this.store.save({ ...r, state, exitCode, reason, stoppedAt: Date.now() });
+    this.log.info({ vm: r.name, state, exitCode, reason }, `vm ${state}`);
+    const kind = state === 'stopped' ? 'LIFECYCLE_STOPPED' : state === 'failed' ? 'LIFECYCLE_FAILED' : 'LIFECYCLE_PRESERVED';
+    await this.store.emit(r.name, kind, reason, exitCode);
+    return done;
   }
 }

@@ -10,6 +10,9 @@ describe('VM config', () => {
       memoryBytes: 64 * 1024 * 1024,
       image: '/repo/guests/hello/hello.elf',
       vcpus: 1,
+      onPoweroff: 'destroy',
+      onReboot: 'restart',
+      onCrash: 'destroy',
     });
   });
 
@@ -29,6 +32,9 @@ describe('VM config', () => {
       kernel: '/abs/u-boot.bin',
       bootargs: 'console=ttyS0',
       vcpus: 1,
+      onPoweroff: 'destroy',
+      onReboot: 'restart',
+      onCrash: 'destroy',
     });
     // firmware alone is a whole boot (it may carry its own payload); bootargs go with image too.
     expect(parseVmConfig('name: fw\nmemory: 64M\nfirmware: fw.elf\n', '/x').firmware).toBe('/x/fw.elf');
@@ -47,6 +53,14 @@ describe('VM config', () => {
     ['name: a\nmemory: 64M\nimage: a\nfirmwre: f\n', /vm.yaml: firmwre: unknown field \(known: name, memory, image, vcpus\) \(also: firmware, kernel, bootargs\)/],
   ])('names the boot field and the problem: %j', (text, msg) => {
     expect(() => parseVmConfig(text, '/x', 'vm.yaml')).toThrow(msg);
+  });
+
+  it('takes the on_poweroff, on_reboot and on_crash policies, with xl defaults', () => {
+    const c = parseVmConfig(`${ok}on_poweroff: preserve\non_crash: restart\n`, '/x');
+    expect(c).toMatchObject({ onPoweroff: 'preserve', onReboot: 'restart', onCrash: 'restart' });
+    expect(parseVmConfig(`${ok}on_reboot: destroy\n`, '/x').onReboot).toBe('destroy');
+    expect(() => parseVmConfig(`${ok}on_reboot: reboot\n`, '/x', 'vm.yaml')).toThrow('vm.yaml: on_reboot: "reboot" is not one of destroy, restart, preserve');
+    expect(() => parseVmConfig(`${ok}on_crash: 1\n`, '/x', 'vm.yaml')).toThrow('vm.yaml: on_crash: 1 is not one of destroy, restart, preserve');
   });
 
   it.each([

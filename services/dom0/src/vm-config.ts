@@ -24,7 +24,21 @@ export interface VmConfig {
   /** The kernel command line, /chosen/bootargs in the device tree (QEMU's -append). */
   bootargs?: string;
   vcpus: number;
+  /** What dom0 does when the guest powers off, asks for a reset, or crashes (as xl). */
+  onPoweroff: Policy;
+  onReboot: Policy;
+  onCrash: Policy;
 }
+
+/**
+ * As xl's on_poweroff / on_reboot / on_crash: `destroy` frees everything (the VM ends
+ * stopped, or failed after a crash), `restart` reloads the images and runs it again,
+ * `preserve` stops the vCPU but keeps memory and devices for inspection until destroyed.
+ */
+export type Policy = 'destroy' | 'restart' | 'preserve';
+export const POLICIES: readonly Policy[] = ['destroy', 'restart', 'preserve'];
+/** xl's defaults: a guest's reboot restarts it, a poweroff or a crash ends it. */
+export const DEFAULT_POLICIES = { onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy' } as const satisfies Record<string, Policy>;
 
 export class ConfigError extends Error {
   constructor(
@@ -44,6 +58,7 @@ export const MIN_MEMORY = 1 * MIB;
 const FIELDS = ['name', 'memory', 'image', 'vcpus'] as const;
 /** The fields that choose how the VM boots besides `image` (listed apart in messages). */
 const BOOT_FIELDS = ['firmware', 'kernel', 'bootargs'] as const;
+const POLICY_FIELDS = { on_poweroff: 'onPoweroff', on_reboot: 'onReboot', on_crash: 'onCrash' } as const;
 
 /** "64M", "64MiB", "1G", "1GiB", or a number of MiB. */
 export function parseMemory(value: unknown, source: string): number {
@@ -77,9 +92,11 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
     throw new ConfigError(source, '(top level)', 'expected a mapping with name, memory and image');
   }
   const o = doc as Record<string, unknown>;
-  const known: readonly string[] = [...FIELDS, ...BOOT_FIELDS];
+  const known: readonly string[] = [...FIELDS, ...BOOT_FIELDS, ...Object.keys(POLICY_FIELDS)];
   for (const k of Object.keys(o)) {
-    if (!known.includes(k)) throw new ConfigError(source, k, `unknown field (known: ${FIELDS.join(', ')}) (also: ${BOOT_FIELDS.join(', ')})`);
+    if (!known.includes(k)) {
+      throw new ConfigError(source, k, `unknown field (known: ${FIELDS.join(', ')}) (also: ${BOOT_FIELDS.join(', ')}) (policies: ${Object.keys(POLICY_FIELDS).join(', ')})`);
+    }
   }
   if (o['name'] === undefined) throw new ConfigError(source, 'name', 'is required');
   if (typeof o['name'] !== 'string') throw new ConfigError(source, 'name', `expected a string, got ${JSON.stringify(o['name'])}`);
@@ -118,6 +135,15 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
   }
   const vcpus = o['vcpus'] ?? 1;
   if (vcpus !== 1) throw new ConfigError(source, 'vcpus', `${JSON.stringify(vcpus)}: only 1 vCPU per VM is supported so far`);
+  const policies: Record<'onPoweroff' | 'onReboot' | 'onCrash', Policy> = { ...DEFAULT_POLICIES };
+  for (const [field, key] of Object.entries(POLICY_FIELDS) as [keyof typeof POLICY_FIELDS, keyof typeof policies][]) {
+    const v = o[field];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || !(POLICIES as readonly string[]).includes(v)) {
+      throw new ConfigError(source, field, `${JSON.stringify(v)} is not one of ${POLICIES.join(', ')}`);
+    }
+    policies[key] = v as Policy;
+  }
   return {
     name,
     memoryBytes,
@@ -126,5 +152,6 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
     ...(kernel !== undefined && { kernel }),
     ...(bootargs !== undefined && { bootargs }),
     vcpus: 1,
+    ...policies,
   };
 }

@@ -24,6 +24,8 @@ export interface VmStats extends VmDeviceStats {
   console: ConsoleOutStats;
   /** Level of each PLIC source this VM's devices drive, last reported. */
   irqLines: Record<number, boolean>;
+  /** Line changes from low to high since attach. */
+  irqsRaised: number;
 }
 
 interface AttachedVm {
@@ -31,6 +33,7 @@ interface AttachedVm {
   readonly devices: VmDevices;
   readonly console: ConsoleOut;
   readonly irqLines: Record<number, boolean>;
+  readonly irqCount: { raised: number };
   readonly log: Logger;
   unsubscribe: Unsubscribe;
 }
@@ -65,6 +68,7 @@ export class IoBackend {
       onError: (err, bytes) => log.warn({ err: err.message, bytes }, 'console output lost'),
     });
     const irqLines: Record<number, boolean> = {};
+    const irqCount = { raised: 0 };
     let irqSeq = 0;
     const irqSubject = subjects.irq(vmId);
     const devices = new VmDevices({
@@ -73,12 +77,13 @@ export class IoBackend {
         // irqfd-like: the line's new level goes out as an event; the cpu's PLIC follows it.
         if (irqLines[source] === level) return;
         irqLines[source] = level;
+        if (level) irqCount.raised++;
         this.bus.publish(irqSubject, IrqLineCodec, { vmId, irq: source, level, seq: ++irqSeq });
         log.trace({ irq: source, level }, 'irq line');
       },
     });
     // In the map before the first await, so a concurrent attach of the same id is refused.
-    const vm: AttachedVm = { id: vmId, devices, console, irqLines, log, unsubscribe: () => undefined };
+    const vm: AttachedVm = { id: vmId, devices, console, irqLines, irqCount, log, unsubscribe: () => undefined };
     this.vms.set(vmId, vm);
     // A cpu that (re)subscribes asks for the current levels: lines are state, not pulses.
     const stopQuery = this.bus.serve(subjects.irqQuery(vmId), IrqQueryCodec, IrqLevelsCodec, () => ({
@@ -186,5 +191,6 @@ function snapshot(vm: AttachedVm): VmStats {
     mmio: Object.fromEntries(Object.entries(s.mmio).map(([k, v]) => [k, { ...v }])),
     console: { ...vm.console.stats },
     irqLines: { ...vm.irqLines },
+    irqsRaised: vm.irqCount.raised,
   };
 }

@@ -32,6 +32,7 @@ export function ioHandlers(backend: IoBackend): IoV1.IoBackendHandlers {
         irqLinesHigh: Object.entries(s.irqLines)
           .filter(([, high]) => high)
           .map(([irq]) => Number(irq)),
+        irqsRaised: s.irqsRaised,
       };
     }),
   };

@@ -1,0 +1,113 @@
+// Taking a VM's resources and giving them back: the boot layout from its config, memory
+// and the loaded images at mmu, devices at io-backend; and, in reverse, the vCPU at its
+// cpu node, the devices (flushed), the memory. create, start-after-stop, reboot and every
+// end of a VM go through here.
+import { randomBytes } from 'node:crypto';
+import { DRAM_BASE, hex } from '@splitvisor/platform';
+import { invalidArgument, RpcError } from '@splitvisor/rpc';
+import type { Logger } from '@splitvisor/log';
+import { cpuOf, loadImage, type Backends } from './backends.js';
+import type { VmConfig } from './vm-config.js';
+import { ImageError, readGuestImage, readKernelImage } from './guest-image.js';
+import { BootLayoutError, computeBootLayout, type BootLayout } from './boot-layout.js';
+
+/** Where the hart starts and what it finds: what cpu StartVm needs besides the sizes. */
+export interface BootPoint {
+  entry: number;
+  nextAddr: number;
+  dtbAddr: number;
+  ramBase: number;
+}
+
+/** Reads the images and lays out RAM; a bad config or image is INVALID_ARGUMENT. */
+export async function layoutFor(cfg: VmConfig, where: string): Promise<BootLayout> {
+  try {
+    return computeBootLayout({
+      memoryBytes: cfg.memoryBytes,
+      harts: cfg.vcpus,
+      ...(cfg.bootargs !== undefined && { bootargs: cfg.bootargs }),
+      // As QEMU 7.2 does on every boot: entropy for the kernel's RNG in /chosen/rng-seed.
+      rngSeed: randomBytes(32),
+      ...(cfg.image !== undefined && { image: await readGuestImage(cfg.image) }),
+      ...(cfg.firmware !== undefined && { firmware: await readGuestImage(cfg.firmware, 'firmware') }),
+      ...(cfg.kernel !== undefined && { kernel: await readKernelImage(cfg.kernel) }),
+    });
+  } catch (e) {
+    if (e instanceof ImageError) throw invalidArgument(e.message);
+    if (e instanceof BootLayoutError) throw invalidArgument(`${where}: ${e.message}`);
+    throw e;
+  }
+}
+
+export interface ReleaseParts {
+  /** Stop the vCPU on this node first (its pages go back to mmu). */
+  vcpuOn?: string | undefined;
+  /** Keep memory and devices (policy preserve). */
+  keepMemoryAndDevices?: boolean;
+  /** How long the vCPU may take to reach a safepoint. */
+  timeoutMs?: number;
+}
+
+export class Provisioner {
+  constructor(
+    private readonly backends: Backends,
+    private readonly log: Logger,
+  ) {}
+
+  /** Memory at mmu with the images in it, devices at io-backend; all or nothing. */
+  async provision(cfg: VmConfig, layout: BootLayout): Promise<BootPoint> {
+    const { mmu, io } = this.backends;
+    const undo: (() => Promise<unknown>)[] = [];
+    try {
+      await mmu.call('CreateVm', { vmId: cfg.name, ramBase: DRAM_BASE, ramSize: cfg.memoryBytes });
+      undo.push(() => mmu.call('ReleaseVm', { vmId: cfg.name }));
+      const loaded = await loadImage(mmu, cfg.name, [...layout.segments]);
+      this.log.info(
+        {
+          vm: cfg.name,
+          boot: layout.kind,
+          ...(cfg.image !== undefined && { image: cfg.image }),
+          ...(cfg.firmware !== undefined && { firmware: cfg.firmware }),
+          ...(cfg.kernel !== undefined && { kernel: cfg.kernel }),
+          segments: layout.segments.map((s) => `${s.role} ${hex(s.addr)}+${hex(s.data.length)}`),
+          bytes: loaded,
+          entry: hex(layout.entry),
+          ...(layout.kind === 'firmware' && { next: hex(layout.nextAddr) }),
+          dtb: hex(layout.dtbAddr),
+        },
+        'image loaded',
+      );
+      for (const note of layout.notes) this.log.warn({ vm: cfg.name }, note);
+      await io.call('AttachVm', { vmId: cfg.name });
+      undo.push(() => io.call('DetachVm', { vmId: cfg.name }));
+    } catch (e) {
+      for (const u of undo.reverse()) await u().catch(() => undefined);
+      if (e instanceof RpcError) throw new RpcError(e.code, `creating vm "${cfg.name}": ${e.message}`);
+      throw e;
+    }
+    return { entry: layout.entry, nextAddr: layout.nextAddr, dtbAddr: layout.dtbAddr, ramBase: DRAM_BASE };
+  }
+
+  /**
+   * Gives back what the VM holds, in the order the data flows: the vCPU stops at a safepoint
+   * and writes its pages back; the devices flush (console output stored) and detach; then
+   * the memory is freed. Each part that is already gone (NOT_FOUND) is fine; other
+   * failures are logged and the rest still released.
+   */
+  async release(name: string, parts: ReleaseParts): Promise<void> {
+    const { mmu, io } = this.backends;
+    const quiet = (what: string) => (e: unknown) => {
+      if (e instanceof RpcError && e.code === 'NOT_FOUND') return;
+      this.log.warn({ vm: name, err: (e as Error).message }, `${what} failed while releasing the vm`);
+    };
+    if (parts.vcpuOn !== undefined) {
+      const deadlineMs = (parts.timeoutMs ?? 10_000) + 2000;
+      await Promise.resolve()
+        .then(() => cpuOf(this.backends, parts.vcpuOn).call('StopVm', { vmId: name, reason: 'released by dom0' }, { deadlineMs }))
+        .catch(quiet('cpu StopVm'));
+    }
+    if (parts.keepMemoryAndDevices) return;
+    await io.call('DetachVm', { vmId: name }).catch(quiet('io-backend DetachVm'));
+    await mmu.call('ReleaseVm', { vmId: name }).catch(quiet('mmu ReleaseVm'));
+  }
+}
