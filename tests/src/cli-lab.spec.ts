@@ -54,7 +54,7 @@ describe('splitvisor CLI and the lab', () => {
       expect(run.stdout).toBe(HELLO_CONSOLE);
       expect(run.stderr).not.toMatch(/starting one/);
       const list = await runCli(['list'], { env });
-      expect(list.stdout).toMatch(/^NAME +STATE +MEMORY +UPTIME +EXIT +REASON\nhello +stopped +64 MiB +[\d.]+s +0 +guest wrote 0x5555/);
+      expect(list.stdout).toMatch(/^NAME +STATE +NODE +MEMORY +UPTIME +EXIT +REASON\nhello +stopped +127\.0\.0\.1:\d+ +64 MiB +[\d.]+s +0 +guest wrote 0x5555/);
       // Merged logs, one prefix per service.
       for (const svc of ['mmu', 'io-backend', 'cpu', 'dom0']) expect(out).toMatch(new RegExp(`^\\[${svc}\\] +INFO +${svc} serving`, 'm'));
 

@@ -8,5 +8,7 @@ export {
   REPO_ROOT,
   CLI_MAIN,
   serviceMain,
+  serviceOf,
+  type InstanceName,
   type ServiceName,
 } from './services.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { waitForServing } from '@splitvisor/rpc';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { freePort } from './ports.js';
-import { DEFAULT_PORTS, SERVICE_ORDER, serviceMain, type ServiceName } from './services.js';
+import { DEFAULT_PORTS, SERVICE_ORDER, serviceMain, serviceOf, type InstanceName, type ServiceName } from './services.js';
 
 export interface LabOptions {
   /** Use this NATS instead of starting one. */
@@ -20,24 +20,28 @@ export interface LabOptions {
   host?: string;
   logLevel?: string;
   /** Each line a service prints, with its name. */
-  onLine?: (service: ServiceName | 'nats', line: string) => void;
-  /** Extra environment for every service, or per service. */
+  onLine?: (service: InstanceName | 'nats', line: string) => void;
+  /** Extra environment for every service, or per service (a service's entry applies to
+   *  all its instances; an instance's own entry, e.g. `cpu-2`, comes on top). */
   env?: Record<string, string>;
-  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  serviceEnv?: Partial<Record<InstanceName, Record<string, string>>>;
+  /** How many cpu processes (nodes) to run, default 1: `cpu`, then `cpu-2`, `cpu-3`, …;
+   *  dom0 gets all their addresses, comma-separated, in SPLITVISOR_CPU_ADDR. */
+  cpuNodes?: number;
   /** Which services to start (default: all four). */
   only?: readonly ServiceName[];
   healthTimeoutMs?: number;
 }
 
 export interface ServiceProcess {
-  readonly name: ServiceName;
+  readonly name: InstanceName;
   readonly address: string;
   child: ChildProcess;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export class Lab {
-  readonly services = new Map<ServiceName, ServiceProcess>();
+  readonly services = new Map<InstanceName, ServiceProcess>();
   private stopping = false;
   /** mmu's guest RAM files: one fresh dir per lab, kept across restarts of mmu (that is
    *  what a restart is for), removed when the lab stops. */
@@ -48,7 +52,24 @@ export class Lab {
     readonly addresses: Record<ServiceName, string>,
     private readonly nats: NatsServerHandle | undefined,
     private readonly opts: LabOptions,
+    /** Every cpu node's address, `cpu`'s first. */
+    readonly cpuAddresses: readonly string[] = [addresses.cpu],
   ) {}
+
+  /** The lab's processes in start order (all, or those of `only`): the extra cpu nodes right after `cpu`. */
+  private order(only: readonly ServiceName[] = SERVICE_ORDER): InstanceName[] {
+    const extra = this.cpuAddresses.slice(1).map((_, i): InstanceName => `cpu-${i + 2}`);
+    return only.flatMap((n): InstanceName[] => (n === 'cpu' ? ['cpu', ...extra] : [n]));
+  }
+
+  addressOf(name: InstanceName): string {
+    if (name.startsWith('cpu-')) {
+      const a = this.cpuAddresses[Number(name.slice(4)) - 1];
+      if (a === undefined) throw new Error(`${name}: this lab has ${this.cpuAddresses.length} cpu node(s)`);
+      return a;
+    }
+    return this.addresses[name as ServiceName];
+  }
 
   static async start(opts: LabOptions = {}): Promise<Lab> {
     const host = opts.host ?? '127.0.0.1';
@@ -63,9 +84,13 @@ export class Lab {
       }
       addresses[name] = `${host}:${port ?? (await freePort(host))}`;
     }
-    const lab = new Lab(opts.natsUrl ?? nats!.url, addresses, nats, opts);
+    const cpuNodes = opts.cpuNodes ?? 1;
+    if (!Number.isInteger(cpuNodes) || cpuNodes < 1 || cpuNodes > 16) throw new Error(`cpuNodes ${cpuNodes}: must be 1..16`);
+    const cpuAddresses = [addresses.cpu];
+    for (let i = 1; i < cpuNodes; i++) cpuAddresses.push(`${host}:${await freePort(host)}`);
+    const lab = new Lab(opts.natsUrl ?? nats!.url, addresses, nats, opts, cpuAddresses);
     try {
-      for (const name of opts.only ?? SERVICE_ORDER) await lab.startService(name);
+      for (const name of lab.order(opts.only)) await lab.startService(name);
     } catch (e) {
       await lab.stop();
       throw e;
@@ -73,23 +98,24 @@ export class Lab {
     return lab;
   }
 
-  envFor(name: ServiceName): Record<string, string> {
+  envFor(name: InstanceName): Record<string, string> {
     return {
       SPLITVISOR_NATS_URL: this.natsUrl,
-      SPLITVISOR_LISTEN: this.addresses[name],
+      SPLITVISOR_LISTEN: this.addressOf(name),
       SPLITVISOR_LOG_LEVEL: this.opts.logLevel ?? 'info',
       SPLITVISOR_MMU_ADDR: this.addresses.mmu,
       SPLITVISOR_IO_ADDR: this.addresses['io-backend'],
-      SPLITVISOR_CPU_ADDR: this.addresses.cpu,
+      SPLITVISOR_CPU_ADDR: this.cpuAddresses.join(','),
       ...(name === 'mmu' ? { SPLITVISOR_MMU_DATA_DIR: (this.mmuDataDir ??= mkdtempSync(join(tmpdir(), 'splitvisor-lab-mmu-'))) } : {}),
       ...(this.opts.env ?? {}),
-      ...(this.opts.serviceEnv?.[name] ?? {}),
+      ...(this.opts.serviceEnv?.[serviceOf(name)] ?? {}),
+      ...(name !== serviceOf(name) ? (this.opts.serviceEnv?.[name] ?? {}) : {}),
     };
   }
 
   /** Starts (or restarts) one service and waits until its health says SERVING. */
-  async startService(name: ServiceName): Promise<ServiceProcess> {
-    const main = serviceMain(name);
+  async startService(name: InstanceName): Promise<ServiceProcess> {
+    const main = serviceMain(serviceOf(name));
     if (!existsSync(main)) throw new Error(`${name}: ${main} does not exist; build first (npm run build)`);
     const child = spawn(process.execPath, [main], {
       env: { ...process.env, ...this.envFor(name) },
@@ -109,7 +135,7 @@ export class Lab {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
-    const proc: ServiceProcess = { name, address: this.addresses[name], child, exited };
+    const proc: ServiceProcess = { name, address: this.addressOf(name), child, exited };
     this.services.set(name, proc);
     try {
       await Promise.race([
@@ -126,7 +152,7 @@ export class Lab {
   }
 
   /** Sends a signal to one service and waits for it to exit (fault injection: SIGKILL). */
-  async signalService(name: ServiceName, sig: NodeJS.Signals, timeoutMs = 10_000) {
+  async signalService(name: InstanceName, sig: NodeJS.Signals, timeoutMs = 10_000) {
     const p = this.services.get(name);
     if (!p) throw new Error(`${name} is not running in this lab`);
     p.child.kill(sig);
@@ -144,7 +170,7 @@ export class Lab {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const name of [...SERVICE_ORDER].reverse()) {
+    for (const name of this.order().reverse()) {
       const p = this.services.get(name);
       if (p && p.child.exitCode === null && p.child.signalCode === null) await this.signalService(name, 'SIGTERM');
     }

@@ -6,6 +6,15 @@ import { fileURLToPath } from 'node:url';
 
 export type ServiceName = 'mmu' | 'io-backend' | 'cpu' | 'dom0';
 
+/** One process of a lab: a service, or an extra cpu node (`cpu-2`, `cpu-3`, …) beside the
+ *  first one, which is plain `cpu`. */
+export type InstanceName = ServiceName | `cpu-${number}`;
+
+/** Which service an instance runs. */
+export function serviceOf(instance: InstanceName): ServiceName {
+  return instance.startsWith('cpu-') ? 'cpu' : (instance as ServiceName);
+}
+
 /** Start order follows the dependency direction: io-backend -> mmu; cpu -> {mmu, io}; dom0 -> all. */
 export const SERVICE_ORDER: readonly ServiceName[] = ['mmu', 'io-backend', 'cpu', 'dom0'];
 

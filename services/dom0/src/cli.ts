@@ -1,49 +1,95 @@
 #!/usr/bin/env node
 // splitvisor: the toolstack CLI (as Xen's xl). `splitvisor help` lists the commands.
 import { RpcError } from '@splitvisor/rpc';
-import { CliError, consoleCmd, create, down, health, list, run, simple, up } from './cli/commands.js';
+import { CliError, consoleCmd, create, down, events, health, info, lifecycle, list, run, shutdown, stats, top, up } from './cli/commands.js';
+import { intFlag, parseArgs, UsageError, type ParsedArgs } from './cli/args.js';
 
 const USAGE = `usage: splitvisor <command> [args]
 
-  up                    start NATS and the four services (Ctrl-C stops them)
+  up [--cpu-nodes N]    start NATS and the four services (N cpu nodes; Ctrl-C stops them)
   down                  stop the running lab
   run <vm.yaml>         create and start a VM, attached to its console; exits with the
                         guest's code (starts a lab for the VM's lifetime if none runs)
-  create <vm.yaml>      create a VM (memory, image loaded, devices attached)
-  start <vm>            start a created VM
-  list [--json]         the VMs and their states
+  create <vm.yaml>      create a VM (memory, images loaded, devices attached, placed)
+  start <vm>            start a created (or stopped) VM
+  pause <vm>            park its vCPUs at a safepoint
+  resume <vm>           let them go on
+  reboot <vm>           stop, reload the images, start again
+  shutdown <vm> [--timeout ms]   orderly: vCPUs stop, devices flush, memory freed
+  destroy <vm>          stop a VM at once and forget it
+  list                  the VMs: state, node, memory, uptime, exit code, reason
+  info <vm>             one VM in full (config, policies, times)
   console <vm>          attach to a VM's console (history, then live; Ctrl-] detaches)
-  destroy <vm>          stop a VM at once and free everything it holds
+  events [vm] [--from-start] [--no-follow]   lifecycle events (follows until Ctrl-C)
+  top [vm...] [--once] [--interval ms]       per VM each second: exits/s by reason,
+                        MIPS, resident memory, IRQs/s, I/O ops/s (q quits)
+  stats <vm>            one VM's raw numbers from cpu, mmu and io-backend (JSON)
   health <host:port>    ask a service's grpc.health.v1 (exit 0 when SERVING)
+  exec <image> [...]    run an image on one hart in this process, no services
+
+  --json                for scripts: list, info, create and the lifecycle commands print
+                        JSON; events and top print one JSON object per line
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const json = argv.includes('--json');
-  const args = argv.filter((a) => a !== '--json');
-  const [cmd, ...rest] = args;
-  const need = (n: number, what: string) => {
-    if (rest.length < n) throw new CliError(`${cmd}: missing ${what}\n${USAGE}`, 2);
-    return rest[n - 1]!;
+  const [cmd, ...rest] = argv;
+  const args = (booleans: string[], valued: string[] = []): ParsedArgs => parseArgs(rest, ['json', ...booleans], valued);
+  const one = (a: ParsedArgs, what: string): string => {
+    if (a.positional.length < 1) throw new UsageError(`missing ${what}`);
+    if (a.positional.length > 1) throw new UsageError(`unexpected argument "${a.positional[1]}"`);
+    return a.positional[0]!;
   };
+  const json = (a: ParsedArgs) => a.flags.has('json');
   switch (cmd) {
-    case 'up':
-      return up({ quiet: rest.includes('--quiet') });
+    case 'up': {
+      const a = args(['quiet'], ['cpu-nodes']);
+      return up({ quiet: a.flags.has('quiet'), cpuNodes: intFlag(a, 'cpu-nodes', 1, 1, 16) });
+    }
     case 'down':
       return down();
     case 'run':
-      return run(need(1, '<vm.yaml>'));
-    case 'create':
-      return create(need(1, '<vm.yaml>'), json);
+      return run(one(args([]), '<vm.yaml>'));
+    case 'create': {
+      const a = args([]);
+      return create(one(a, '<vm.yaml>'), json(a));
+    }
     case 'start':
-      return simple('StartVm', need(1, '<vm>'), json);
-    case 'destroy':
-      return simple('DestroyVm', need(1, '<vm>'), json);
-    case 'list':
-      return list(json);
+    case 'pause':
+    case 'resume':
+    case 'reboot':
+    case 'destroy': {
+      const a = args([]);
+      const method = ({ start: 'StartVm', pause: 'PauseVm', resume: 'ResumeVm', reboot: 'RebootVm', destroy: 'DestroyVm' } as const)[cmd];
+      return lifecycle(method, one(a, '<vm>'), json(a));
+    }
+    case 'shutdown': {
+      const a = args([], ['timeout']);
+      return shutdown(one(a, '<vm>'), json(a), intFlag(a, 'timeout', 10_000, 1, 600_000));
+    }
+    case 'list': {
+      const a = args([]);
+      if (a.positional.length) throw new UsageError(`unexpected argument "${a.positional[0]}"`);
+      return list(json(a));
+    }
+    case 'info': {
+      const a = args([]);
+      return info(one(a, '<vm>'), json(a));
+    }
+    case 'stats':
+      return stats(one(args([]), '<vm>'));
     case 'console':
-      return consoleCmd(need(1, '<vm>'));
+      return consoleCmd(one(args([]), '<vm>'));
+    case 'events': {
+      const a = args(['from-start', 'no-follow']);
+      if (a.positional.length > 1) throw new UsageError(`unexpected argument "${a.positional[1]}"`);
+      return events({ name: a.positional[0] ?? '', fromStart: a.flags.has('from-start'), follow: !a.flags.has('no-follow'), json: json(a) });
+    }
+    case 'top': {
+      const a = args(['once'], ['interval']);
+      return top({ names: a.positional, once: a.flags.has('once'), json: json(a), intervalMs: intFlag(a, 'interval', 1000, 100, 60_000) });
+    }
     case 'health':
-      return health(need(1, '<host:port>'));
+      return health(one(args([]), '<host:port>'));
     case 'exec': {
       // `splitvisor exec <elf|bin> [...]`: one hart and a minimal platform in this host, no
       // services. The hart engine's launcher (libs/riscv/bin/exec.js) runs as a child
@@ -71,6 +117,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`splitvisor: ${process.argv[2]}: ${e.message}\n${USAGE}`);
+      process.exit(2);
+    }
     const msg = e instanceof RpcError ? `${e.message} (${e.code})` : e instanceof Error ? e.message : String(e);
     process.stderr.write(`splitvisor: ${msg}\n`);
     process.exit(e instanceof CliError ? e.exitCode : 1);

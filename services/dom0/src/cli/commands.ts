@@ -1,16 +1,16 @@
-// The `splitvisor` commands. Each one is a small function over the dom0 API (and NATS for
-// consoles); output is for people unless --json is given; errors are one clear line.
+// The `splitvisor` commands. Each one is a small function over the dom0 API; output is for
+// people unless --json is given; errors are one clear line and a non-zero exit.
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { protos, type Dom0V1 } from '@splitvisor/proto';
 import { RpcClient, RpcError, checkHealth } from '@splitvisor/rpc';
-import { Bus } from '@splitvisor/bus';
 import { Lab, type ServiceName } from '@splitvisor/lab';
-import { createLogger } from '@splitvisor/log';
-import { PassThrough } from 'node:stream';
-import { attachConsole } from './console.js';
+import { attachConsole, type ConsoleEnd } from './console.js';
 import { endpoints, readLabState, removeLabState, writeLabState } from './lab-state.js';
 import { formatLogLine } from './log-format.js';
+import { fmtBytes, infoPage, listTable } from './views.js';
+import { runTop } from './top.js';
+import { runEvents } from './events.js';
 
 export class CliError extends Error {
   constructor(
@@ -21,36 +21,82 @@ export class CliError extends Error {
   }
 }
 
-const quietLog = () => createLogger({ service: 'cli', level: 'silent', destination: new PassThrough() });
+type Dom0Client = RpcClient<Dom0V1.Dom0Client>;
 
-function dom0Client(addr: string) {
+function dom0Client(addr: string): Dom0Client {
   return new RpcClient<Dom0V1.Dom0Client>(protos().dom0.Dom0, addr, { deadlineMs: 30_000 });
 }
 
-function needLab() {
+function needLab(): { dom0: string } {
   const ep = endpoints();
-  if (!ep) throw new CliError('no lab is running: start one with `splitvisor up` (or set SPLITVISOR_DOM0_ADDR and SPLITVISOR_NATS_URL)');
+  if (!ep) throw new CliError('no lab is running: start one with `splitvisor up` (or set SPLITVISOR_DOM0_ADDR)');
   return ep;
+}
+
+/** Runs `fn` with a client of the running lab's dom0, closed afterwards. */
+async function withDom0<T>(fn: (c: Dom0Client) => Promise<T>): Promise<T> {
+  const c = dom0Client(needLab().dom0);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
 }
 
 function say(msg: string): void {
   process.stderr.write(`splitvisor: ${msg}\n`);
 }
 
-export async function up(opts: { quiet?: boolean } = {}): Promise<number> {
+/** On a terminal, how long a slow call has taken so far (image loading); nothing otherwise. */
+async function withProgress<T>(label: string, p: Promise<T>): Promise<T> {
+  if (!process.stderr.isTTY) return p;
+  const t0 = Date.now();
+  let shown = false;
+  const timer = setInterval(() => {
+    shown = true;
+    process.stderr.write(`\r\x1b[Ksplitvisor: ${label} ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }, 200);
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
+    if (shown) process.stderr.write('\r\x1b[K');
+  }
+}
+
+/** Resolves on Ctrl-C, or on q when stdin is a terminal. */
+function quitSignal(): Promise<void> {
+  return new Promise((resolveQuit) => {
+    process.once('SIGINT', () => resolveQuit());
+    const stdin = process.stdin;
+    if (stdin.isTTY && typeof stdin.setRawMode === 'function') {
+      stdin.setRawMode(true);
+      stdin.resume();
+      stdin.on('data', (b: Buffer) => {
+        if (b.includes(0x71) || b.includes(0x03)) {
+          stdin.setRawMode(false);
+          stdin.pause();
+          resolveQuit();
+        }
+      });
+    }
+  });
+}
+
+export async function up(opts: { quiet?: boolean; cpuNodes?: number } = {}): Promise<number> {
   const existing = readLabState();
   if (existing) throw new CliError(`a lab is already running (pid ${existing.pid}, dom0 at ${existing.addresses.dom0}); stop it with \`splitvisor down\``);
   const lab = await Lab.start({
     preferDefaultPorts: true,
+    ...(opts.cpuNodes !== undefined && { cpuNodes: opts.cpuNodes }),
     onLine: (svc, line) => {
       if (!opts.quiet) process.stdout.write(formatLogLine(svc, line) + '\n');
     },
   });
-  writeLabState({ pid: process.pid, natsUrl: lab.natsUrl, addresses: lab.addresses, startedAt: Date.now() });
-  say(`lab up: nats ${lab.natsUrl}, ${Object.entries(lab.addresses).map(([k, v]) => `${k} ${v}`).join(', ')}; Ctrl-C stops it`);
-  const unexpected = [...lab.services.values()].map((p) =>
-    p.exited.then((x) => ({ name: p.name as ServiceName, ...x })),
-  );
+  writeLabState({ pid: process.pid, natsUrl: lab.natsUrl, addresses: lab.addresses, startedAt: Date.now(), ...(lab.cpuAddresses.length > 1 && { cpuNodes: lab.cpuAddresses }) });
+  const extra = lab.cpuAddresses.slice(1).map((a, i) => `cpu-${i + 2} ${a}`);
+  say(`lab up: nats ${lab.natsUrl}, ${[...Object.entries(lab.addresses).map(([k, v]) => `${k} ${v}`), ...extra].join(', ')}; Ctrl-C stops it`);
+  const unexpected = [...lab.services.values()].map((p) => p.exited.then((x) => ({ name: p.name as ServiceName, ...x })));
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = async (why: string, code: number) => {
@@ -100,86 +146,101 @@ async function readConfig(file: string) {
   return { configYaml: text, baseDir: dirname(resolve(file)), source: file };
 }
 
-function fmtBytes(n: number): string {
-  return n >= 1 << 30 ? `${n / (1 << 30)} GiB` : `${n / (1 << 20)} MiB`;
+function printInfo(info: Dom0V1.VmInfo__Output, json: boolean, human: string): void {
+  process.stdout.write(json ? JSON.stringify(info) + '\n' : human + '\n');
 }
 
 export async function create(file: string, json: boolean): Promise<number> {
-  const { dom0 } = needLab();
-  const c = dom0Client(dom0);
-  try {
-    const info = await c.call('CreateVm', await readConfig(file));
-    process.stdout.write(json ? JSON.stringify(info) + '\n' : `created ${info.name} (${fmtBytes(info.memoryBytes)})\n`);
+  const cfg = await readConfig(file);
+  return withDom0(async (c) => {
+    const info = await withProgress(`creating (loading images)`, c.call('CreateVm', cfg, { deadlineMs: 120_000 }));
+    printInfo(info, json, `created ${info.name} (${fmtBytes(info.memoryBytes)}) on ${info.node}`);
     return 0;
-  } finally {
-    c.close();
-  }
+  });
 }
 
-export async function simple(method: 'StartVm' | 'DestroyVm', name: string, json: boolean): Promise<number> {
-  const { dom0 } = needLab();
-  const c = dom0Client(dom0);
-  try {
-    const info = await c.call(method, { name });
-    process.stdout.write(json ? JSON.stringify(info) + '\n' : `${info.name}: ${info.state}\n`);
+export type LifecycleMethod = 'StartVm' | 'PauseVm' | 'ResumeVm' | 'RebootVm' | 'DestroyVm';
+
+/** One lifecycle call on one VM; prints its new state. */
+export async function lifecycle(method: LifecycleMethod, name: string, json: boolean): Promise<number> {
+  return withDom0(async (c) => {
+    const info = await withProgress(`${method.replace(/Vm$/, '').toLowerCase()} ${name}`, c.call(method, { name }, { deadlineMs: 120_000 }));
+    printInfo(info, json, `${info.name}: ${info.state}${info.node && info.state === 'running' ? ` on ${info.node}` : ''}`);
     return 0;
-  } finally {
-    c.close();
-  }
+  });
+}
+
+export async function shutdown(name: string, json: boolean, timeoutMs: number): Promise<number> {
+  return withDom0(async (c) => {
+    const info = await withProgress(`shutting down ${name}`, c.call('ShutdownVm', { name, timeoutMs }, { deadlineMs: timeoutMs + 30_000 }));
+    printInfo(info, json, `${info.name}: ${info.state}${info.reason ? ` (${info.reason})` : ''}`);
+    return 0;
+  });
 }
 
 export async function list(json: boolean): Promise<number> {
-  const { dom0 } = needLab();
-  const c = dom0Client(dom0);
-  try {
+  return withDom0(async (c) => {
     const { vms } = await c.call('ListVms', {});
-    if (json) {
-      process.stdout.write(JSON.stringify(vms) + '\n');
-      return 0;
-    }
-    const rows = [['NAME', 'STATE', 'MEMORY', 'UPTIME', 'EXIT', 'REASON']];
-    for (const v of vms) {
-      const up = v.startedAt ? ((v.stoppedAt || Date.now()) - v.startedAt) / 1000 : 0;
-      rows.push([v.name, v.state, fmtBytes(v.memoryBytes), v.startedAt ? `${up.toFixed(1)}s` : '-', v.stoppedAt ? String(v.exitCode) : '-', v.reason]);
-    }
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    for (const r of rows) process.stdout.write(r.map((c2, i) => (i === r.length - 1 ? c2 : c2.padEnd(widths[i]!))).join('  ').trimEnd() + '\n');
+    process.stdout.write(json ? JSON.stringify(vms) + '\n' : listTable(vms));
     return 0;
-  } finally {
-    c.close();
-  }
+  });
+}
+
+export async function info(name: string, json: boolean): Promise<number> {
+  return withDom0(async (c) => {
+    const v = await c.call('GetVm', { name });
+    if (json) process.stdout.write(JSON.stringify({ ...v, config: v.configJson ? (JSON.parse(v.configJson) as unknown) : null }) + '\n');
+    else process.stdout.write(infoPage(v));
+    return 0;
+  });
+}
+
+export async function stats(name: string): Promise<number> {
+  return withDom0(async (c) => {
+    process.stdout.write(JSON.stringify(await c.call('GetStats', { name })) + '\n');
+    return 0;
+  });
+}
+
+export async function top(opts: { names: string[]; once: boolean; json: boolean; intervalMs: number }): Promise<number> {
+  return withDom0(async (c) => {
+    await runTop(c, { ...opts, out: process.stdout, ...(!opts.once && { quit: quitSignal() }) });
+    return 0;
+  });
+}
+
+export async function events(opts: { name: string; fromStart: boolean; follow: boolean; json: boolean }): Promise<number> {
+  return withDom0(async (c) => {
+    await runEvents(c, { ...opts, out: process.stdout, ...(opts.follow && { quit: new Promise<void>((r) => process.once('SIGINT', () => r())) }) });
+    return 0;
+  });
 }
 
 /** Exit status for a VM's end: the guest's code on poweroff, 1 on failure. */
-function exitStatusOf(ev: { kind: string; exitCode: number; reason: string }): number {
-  if (ev.kind === 'LIFECYCLE_STOPPED') return ev.exitCode === 0 ? 0 : Math.min(Math.max(ev.exitCode, 1), 255);
+function exitStatusOf(end: ConsoleEnd): number {
+  if (end.state === 'stopped') return end.exitCode === 0 ? 0 : Math.min(Math.max(end.exitCode, 1), 255);
   return 1;
 }
 
+function describeEnd(name: string, end: ConsoleEnd): string {
+  const why = end.reason ? `: ${end.reason}` : '';
+  if (end.kind === 'LIFECYCLE_UNSPECIFIED') return `${name} is ${end.state}${why}`;
+  if (end.kind === 'LIFECYCLE_DESTROYED') return `${name} was destroyed`;
+  return `${name} ${end.state}${why}`;
+}
+
 export async function consoleCmd(name: string): Promise<number> {
-  const { dom0, natsUrl } = needLab();
-  const c = dom0Client(dom0);
-  const info = await c.call('GetVm', { name }).finally(() => c.close());
-  const bus = await Bus.connect({ url: natsUrl, name: 'splitvisor-cli', log: quietLog() });
-  try {
-    const session = await attachConsole(bus, name, { input: true, out: process.stdout, stdin: process.stdin });
-    if (info.state !== 'running' && info.state !== 'created') {
-      await new Promise((r) => setTimeout(r, 300));
+  return withDom0(async (c) => {
+    const session = attachConsole(c, name, { out: process.stdout, stdin: process.stdin, reconnectMs: 60_000, onStatus: say });
+    try {
+      const end = await session.done;
+      if (end === 'detached') say(`detached from ${name}`);
+      else say(describeEnd(name, end));
+      return 0;
+    } finally {
       session.close();
-      say(`${name} is ${info.state}${info.reason ? `: ${info.reason}` : ''}`);
-      return 0;
     }
-    const end = await session.done;
-    session.close();
-    if (end === 'detached') {
-      say(`detached from ${name}`);
-      return 0;
-    }
-    say(`${name} ${end.kind === 'LIFECYCLE_STOPPED' ? 'stopped' : end.kind === 'LIFECYCLE_FAILED' ? 'failed' : 'was destroyed'}${end.reason ? `: ${end.reason}` : ''}`);
-    return 0;
-  } finally {
-    await bus.drain();
-  }
+  });
 }
 
 export async function run(file: string): Promise<number> {
@@ -189,36 +250,33 @@ export async function run(file: string): Promise<number> {
   if (!ep) {
     say("no lab is running: starting one for this VM's lifetime");
     lab = await Lab.start({ onLine: (svc, line) => process.env['SPLITVISOR_VERBOSE'] === '1' && process.stderr.write(formatLogLine(svc, line) + '\n') });
-    ep = { dom0: lab.addresses.dom0, natsUrl: lab.natsUrl };
+    ep = { dom0: lab.addresses.dom0 };
   }
   const c = dom0Client(ep.dom0);
-  const bus = await Bus.connect({ url: ep.natsUrl, name: 'splitvisor-cli', log: quietLog() });
   try {
-    const info = await c.call('CreateVm', cfg);
-    const session = await attachConsole(bus, info.name, { input: true, out: process.stdout, stdin: process.stdin });
+    const info = await withProgress('creating (loading images)', c.call('CreateVm', cfg, { deadlineMs: 120_000 }));
+    const session = attachConsole(c, info.name, { out: process.stdout, stdin: process.stdin, reconnectMs: lab ? 0 : 60_000, onStatus: say });
     const onSig = () => void c.call('DestroyVm', { name: info.name }).catch(() => undefined);
     process.once('SIGINT', onSig);
     try {
       await c.call('StartVm', { name: info.name });
-    } catch (e) {
+      const end = await session.done;
+      if (end === 'detached') {
+        say(`detached; ${info.name} keeps running (splitvisor console ${info.name})`);
+        return 0;
+      }
+      const status = exitStatusOf(end);
+      if (end.state === 'failed') say(`${info.name} failed: ${end.reason}`);
+      else if (end.kind === 'LIFECYCLE_DESTROYED' || end.state === 'destroyed') say(`${info.name} was destroyed`);
+      else if (end.state === 'preserved') say(`${info.name} is preserved: ${end.reason}`);
+      else if (status !== 0) say(`${info.name} powered off with failure code ${end.exitCode}`);
+      return status;
+    } finally {
       session.close();
-      throw e;
+      process.off('SIGINT', onSig);
     }
-    const end = await session.done;
-    session.close();
-    process.off('SIGINT', onSig);
-    if (end === 'detached') {
-      say(`detached; ${info.name} keeps running (splitvisor console ${info.name})`);
-      return 0;
-    }
-    const status = exitStatusOf(end);
-    if (end.kind === 'LIFECYCLE_FAILED') say(`${info.name} failed: ${end.reason}`);
-    else if (end.kind === 'LIFECYCLE_DESTROYED') say(`${info.name} was destroyed`);
-    else if (status !== 0) say(`${info.name} powered off with failure code ${end.exitCode}`);
-    return status;
   } finally {
     c.close();
-    await bus.drain().catch(() => undefined);
     if (lab) await lab.stop();
   }
 }

@@ -1,65 +1,117 @@
-// A VM's console for a terminal: history and live output from JetStream, keystrokes to the
-// guest's UART over NATS. Ctrl-] detaches, as with `virsh console`.
-import { ConsoleInputCodec, ConsoleOutputCodec, LifecycleEventCodec, type EventsV1 } from '@splitvisor/proto';
-import { streams, subjects, type Bus } from '@splitvisor/bus';
+// A VM's console for a terminal, through dom0's AttachConsole: history and live output,
+// keystrokes to the guest's UART. Ctrl-] detaches, as with `virsh console`. If dom0 goes
+// away (a restart) the session reconnects and resumes after the last chunk it printed,
+// so nothing is shown twice and nothing is skipped.
+import type * as grpc from '@grpc/grpc-js';
+import type { Dom0V1 } from '@splitvisor/proto';
+import { RpcError, type RpcClient } from '@splitvisor/rpc';
 
 const CTRL_RIGHT_BRACKET = 0x1d;
 
+export type ConsoleEnd = Dom0V1.ConsoleEnd__Output;
+
 export interface ConsoleSession {
-  /** Resolves with the VM's final lifecycle event, or 'detached'. */
-  done: Promise<EventsV1.LifecycleEvent__Output | 'detached'>;
+  /** Resolves with how the VM ended, or 'detached'; rejects with the error that ended it. */
+  done: Promise<ConsoleEnd | 'detached'>;
   close(): void;
 }
 
-/** Waits until the console reader has delivered everything the stream holds right now. */
-async function drain(bus: Bus, vm: string, delivered: () => number, timeoutMs = 3000): Promise<void> {
-  const last = await bus.lastSeq(streams.console, subjects.consoleOut(vm));
-  const end = Date.now() + timeoutMs;
-  while (delivered() < last && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+export interface ConsoleOptions {
+  out: NodeJS.WritableStream;
+  stdin?: (NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => void }) | undefined;
+  /** Reconnect for this long when dom0 is unreachable (0: fail at once). */
+  reconnectMs?: number;
+  /** Told when the connection to dom0 is lost and when it is back. */
+  onStatus?: (msg: string) => void;
 }
 
-export async function attachConsole(
-  bus: Bus,
-  vm: string,
-  opts: { input: boolean; out: NodeJS.WritableStream; stdin?: NodeJS.ReadStream & { setRawMode?: (raw: boolean) => void } },
-): Promise<ConsoleSession> {
+export function attachConsole(client: RpcClient<Dom0V1.Dom0Client>, name: string, opts: ConsoleOptions): ConsoleSession {
   let lastSeq = 0;
-  let settle!: (v: EventsV1.LifecycleEvent__Output | 'detached') => void;
-  const done = new Promise<EventsV1.LifecycleEvent__Output | 'detached'>((r) => (settle = r));
-  const stopLifecycle = await bus.replay(
-    streams.lifecycle,
-    subjects.lifecycle(vm),
-    LifecycleEventCodec,
-    (ev) => {
-      if (ev.source !== 'dom0') return;
-      if (ev.kind === 'LIFECYCLE_STOPPED' || ev.kind === 'LIFECYCLE_FAILED' || ev.kind === 'LIFECYCLE_DESTROYED') {
-        void drain(bus, vm, () => lastSeq).then(() => settle(ev));
-      }
-    },
-    'new',
-  );
-  const stopOutput = await bus.replay(streams.console, subjects.consoleOut(vm), ConsoleOutputCodec, (m, _s, seq) => {
-    opts.out.write(Buffer.from(m.data));
-    lastSeq = seq;
+  let settled = false;
+  let call: grpc.ClientDuplexStream<Dom0V1.ConsoleIn, Dom0V1.ConsoleOut__Output> | undefined;
+  let lostSince = 0;
+  let retry: NodeJS.Timeout | undefined;
+  let resolveDone!: (v: ConsoleEnd | 'detached') => void;
+  let rejectDone!: (e: unknown) => void;
+  const done = new Promise<ConsoleEnd | 'detached'>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
   });
   const stdin = opts.stdin;
-  const raw = opts.input && stdin?.isTTY === true && typeof stdin.setRawMode === 'function';
+  const raw = stdin?.isTTY === true && typeof stdin.setRawMode === 'function';
+
+  const settle = (v: ConsoleEnd | 'detached' | Error) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(retry);
+    if (v === 'detached') call?.cancel();
+    if (v instanceof Error) rejectDone(v);
+    else resolveDone(v);
+  };
+
+  const lost = (why: RpcError) => {
+    if (settled) return;
+    const window = opts.reconnectMs ?? 0;
+    if (why.code !== 'UNAVAILABLE' || window === 0) {
+      settle(why);
+      return;
+    }
+    if (lostSince === 0) {
+      lostSince = Date.now();
+      opts.onStatus?.(`lost dom0 (${why.message}); reconnecting`);
+    }
+    if (Date.now() - lostSince > window) {
+      settle(new RpcError('UNAVAILABLE', `dom0 unreachable for ${Math.round(window / 1000)} s: ${why.message}`));
+      return;
+    }
+    retry = setTimeout(connect, 250);
+  };
+
+  function connect(): void {
+    if (settled) return;
+    const c = client.raw.AttachConsole();
+    call = c;
+    let sawData = false;
+    c.on('data', (m: Dom0V1.ConsoleOut__Output) => {
+      if (!sawData && lostSince !== 0) opts.onStatus?.('reconnected to dom0');
+      sawData = true;
+      lostSince = 0;
+      if (m.end) {
+        settle(m.end);
+        return;
+      }
+      if (m.seq > lastSeq) {
+        lastSeq = m.seq;
+        opts.out.write(m.data);
+      }
+    });
+    c.on('error', (err: grpc.ServiceError) => {
+      if (call === c) lost(RpcError.fromGrpc(err, `${client.address} AttachConsole`));
+    });
+    c.on('end', () => {
+      // A close without an end message: dom0 went away between two messages.
+      if (call === c && !settled) lost(new RpcError('UNAVAILABLE', 'dom0 closed the console'));
+    });
+    c.write({ name, fromSeq: lastSeq });
+  }
+
   const onData = (b: Buffer) => {
     if (raw && b.includes(CTRL_RIGHT_BRACKET)) {
       settle('detached');
       return;
     }
-    bus.publish(subjects.consoleIn(vm), ConsoleInputCodec, { vmId: vm, data: b });
+    call?.write({ data: b });
   };
-  if (opts.input && stdin) {
+  if (stdin) {
     if (raw) stdin.setRawMode!(true);
     stdin.on('data', onData);
     stdin.resume();
   }
+  connect();
   const close = () => {
-    stopLifecycle();
-    stopOutput();
-    if (opts.input && stdin) {
+    settle('detached');
+    call?.end();
+    if (stdin) {
       stdin.off('data', onData);
       if (raw) stdin.setRawMode!(false);
       stdin.pause();

@@ -9,6 +9,8 @@ export interface LabState {
   natsUrl: string;
   addresses: Record<ServiceName, string>;
   startedAt: number;
+  /** Every cpu node's address when there is more than one (`addresses.cpu` is the first). */
+  cpuNodes?: readonly string[];
 }
 
 export function labDir(): string {
@@ -55,12 +57,12 @@ export function removeLabState(pid: number): void {
   }
 }
 
-/** dom0 and NATS addresses for a client: env first, then the lab state file. */
-export function endpoints(): { dom0: string; natsUrl: string } | undefined {
+/** dom0's address for a client (all the CLI talks to): env first, then the lab state file. */
+export function endpoints(): { dom0: string; natsUrl?: string } | undefined {
   const envDom0 = process.env['SPLITVISOR_DOM0_ADDR'];
   const envNats = process.env['SPLITVISOR_NATS_URL'];
-  if (envDom0 && envNats) return { dom0: envDom0, natsUrl: envNats };
+  if (envDom0) return { dom0: envDom0, ...(envNats ? { natsUrl: envNats } : {}) };
   const s = readLabState();
   if (!s) return undefined;
-  return { dom0: envDom0 || s.addresses.dom0, natsUrl: envNats || s.natsUrl };
+  return { dom0: s.addresses.dom0, natsUrl: envNats || s.natsUrl };
 }

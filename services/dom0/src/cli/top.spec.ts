@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import type { Dom0V1 } from '@splitvisor/proto';
+import { renderTop, rowOf } from './top.js';
+
+const sample = (at: number, instret: number, mmioWrite: number, irqs: number, ioOps: number): Dom0V1.VmStats__Output => ({
+  name: 'web',
+  state: 'running',
+  node: 'n:1',
+  at,
+  cpu: {
+    instret,
+    runSeconds: at / 1000,
+    exits: [
+      { reason: 'mmio-write', count: mmioWrite, totalMs: 0 },
+      { reason: 'wfi', count: 10, totalMs: 0 },
+    ],
+    paused: false,
+    mmioSamples: 0,
+    mmioP50Us: 0,
+    mmioP99Us: 0,
+  },
+  memory: { residentBytes: 8192, limitBytes: 1 << 20, firstTouchFaults: 0, fetches: 0, writeBacks: 0 },
+  devices: { devices: [], ioOps, consoleBytesOut: 0, consoleBytesIn: 0, irqsRaised: irqs, irqLinesHigh: [], unmapped: 0, badAccess: 0 },
+  notes: [],
+});
+
+describe('top', () => {
+  it('turns two samples into rates per second, by exit reason', () => {
+    const r = rowOf(sample(1000, 1_000_000, 100, 5, 200), sample(3000, 5_000_000, 700, 9, 1200));
+    expect(r.mips).toBe(2);
+    expect(r.exitsPerSec).toEqual({ 'mmio-write': 300, wfi: 0 });
+    expect(r.exitsTotalPerSec).toBe(300);
+    expect(r.irqsPerSec).toBe(2);
+    expect(r.ioOpsPerSec).toBe(500);
+    expect(r.residentBytes).toBe(8192);
+    expect(r.totals).toEqual({ instret: 5_000_000, exits: { 'mmio-write': 700, wfi: 10 }, irqs: 9, ioOps: 1200 });
+  });
+
+  it('gives zeros for a first sample and across a restart (counters went back)', () => {
+    expect(rowOf(undefined, sample(1000, 10, 1, 1, 1)).exitsTotalPerSec).toBe(0);
+    expect(rowOf(sample(1000, 5000, 9, 1, 1), sample(2000, 10, 1, 1, 1)).mips).toBe(0);
+  });
+
+  it('renders one column per exit reason', () => {
+    const out = renderTop([rowOf(sample(1000, 1e6, 100, 0, 0), sample(2000, 3e6, 200, 0, 0))], Date.UTC(2026, 0, 1, 12, 0, 0));
+    expect(out).toMatch(/^splitvisor top - 12:00:00  1 vm, 1 running, 0 other\n\nNAME +STATE +NODE +MIPS +EXITS\/s +MMIO-WRITE\/s +WFI\/s +MEM +IRQ\/s +IO\/s +CONS B\/s\nweb +running +n:1 +2\.00 +100 +100 +0\.00 +8 KiB/);
+  });
+});
