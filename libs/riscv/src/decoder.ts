@@ -10,6 +10,7 @@
 
 import { Op } from './ops.js';
 import { decodeFpInto } from './fpu/decode.js';
+import { decodeAmo } from './ext-a-decode.js';
 
 /** Register index that absorbs writes to x0. */
 export const SINK = 32;
@@ -156,6 +157,10 @@ export function decodeInto(inst: number, out: Int32Array, k: number): void {
     case 0x53: // OP-FP
       decodeFpInto(inst, out, k); // f0 is a register: no SINK rewrite
       return;
+    case 0x2f: // AMO: LR/SC/AMO*, imm = funct5 (the AMO kind)
+      op = decodeAmo(inst);
+      imm = inst >>> 27;
+      break;
     case 0x0f: // MISC-MEM
       // Unused FENCE fields (fm other than 0000/1000, rs1, rd) are reserved and ignored,
       // as the spec asks; every other funct3 (CBO...) is not implemented.

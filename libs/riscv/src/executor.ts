@@ -13,6 +13,7 @@
 import { csrInstruction } from './csr.js';
 import { div, divu, divuw, divw, mul, mulh, mulhsu, mulhu, mulw, rem, remu, remuw, remw } from './ext-m.js';
 import { fpExecute, fpLoad, fpStore } from './fpu/execute.js';
+import { amo, loadReserved, storeConditional } from './ext-a.js';
 import { decodeRamSlot, fetchLookup, loadSlow, storeSlow } from './mem-access.js';
 import { Cause, jumpToPair, raiseException, sfenceVma, wfi, xret } from './trap.js';
 import type { HartState } from './state.js';
@@ -722,6 +723,29 @@ export function executeBatch(s: HartState, limit: number): number {
       case 112:
         remuw(xl, xh, rd, rs1, rs2);
         break;
+
+      // ---- A extension (ext-a.ts) ----
+      case 113: // LR.W
+      case 114: // LR.D
+        s.pc = pc;
+        pc = loadReserved(s, rd, rs1, (w & 0xff) === 113 ? 4 : 8) ? pc + 4 : s.pc;
+        blkLen = 0;
+        if (s.brk) break loop;
+        continue;
+      case 115: // SC.W
+      case 116: // SC.D
+        s.pc = pc;
+        pc = storeConditional(s, rd, rs1, rs2, (w & 0xff) === 115 ? 4 : 8) ? pc + 4 : s.pc;
+        blkLen = 0;
+        if (s.brk) break loop;
+        continue;
+      case 117: // AMO*.W
+      case 118: // AMO*.D
+        s.pc = pc;
+        pc = amo(s, imm, rd, rs1, rs2, (w & 0xff) === 117 ? 4 : 8) ? pc + 4 : s.pc;
+        blkLen = 0;
+        if (s.brk) break loop;
+        continue;
 
       // ---- F and D (fpu/execute.ts); loads and stores share the integer slow paths ----
       case 119: // FLW
