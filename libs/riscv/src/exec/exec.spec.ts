@@ -2,7 +2,9 @@
 // HTIF, both clocks) and the launcher itself, spawned as a person would run it.
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CLINT, DRAM_BASE, SIFIVE_TEST, UART0 } from '@splitvisor/platform';
@@ -118,6 +120,17 @@ describe('the exec platform', () => {
     expect(BigInt.asUintN(64, p.hart.getReg(R.a0))).toBe((1n << 63n) | 3n);
   });
 
+  it('unmodelled devices of the virt map read zero and take writes; outside the map is a fault', () => {
+    const prog = [...e.li(R.t0, 0x0c00_0000), e.lw(R.a0, R.t0, 4), e.sw(R.t0, R.t0, 4), ...e.li(R.t0, 0x10001000), e.lw(R.a1, R.t0, 0), ...e.li(R.t0, 0x20_0000), e.lw(R.a2, R.t0, 0)];
+    const { p } = platform(prog);
+    p.hart.writeCsr(Csr.mtvec, BigInt(DRAM_BASE + 0x400));
+    p.ram.writeWords(DRAM_BASE + 0x400, [e.wfi()]);
+    expect(p.run(200).kind).toBe('fatal'); // parked in the handler's WFI for good
+    expect([p.hart.getReg(R.a0), p.hart.getReg(R.a1)]).toEqual([0n, 0n]);
+    expect(p.hart.readCsr(Csr.mcause)).toBe(5n);
+    expect(p.hart.readCsr(Csr.mtval)).toBe(0x20_0000n);
+  });
+
   it('a WFI that nothing can end is reported, not waited on forever', () => {
     const { p } = platform([e.wfi()]);
     expect(p.run()).toMatchObject({ kind: 'fatal', reason: expect.stringMatching(/interrupt nothing will raise/) });
@@ -191,6 +204,29 @@ describe('splitvisor exec (the launcher)', () => {
     expect(r.stderr).toMatch(/stopped after 100000 instructions/);
     const t = exec([HELLO, '--trace', '--max-insns', '3']);
     expect(t.stderr.split('\n').filter((l) => l.startsWith('core 0: M 0x')).length).toBe(3);
+  });
+
+  it('--dtb puts the blob at the top of RAM and its address in a1; --load places more images', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sv-exec-'));
+    const fdt = new Uint8Array(64);
+    fdt.set([0xd0, 0x0d, 0xfe, 0xed]); // FDT magic, big-endian
+    writeFileSync(join(dir, 'x.dtb'), fdt);
+    // main: check a1 = 0x87e00000 (128 MiB RAM) and the magic, then jump to the payload.
+    const main = [
+      ...e.li(R.t0, 0x87e0_0000),
+      e.bne(R.a1, R.t0, 32),
+      e.lwu(R.t1, R.a1, 0),
+      ...e.li(R.t2, 0xedfe0dd0),
+      e.bne(R.t1, R.t2, 12),
+      ...e.li(R.t0, 0x8010_0000),
+      e.jalr(0, R.t0, 0),
+      e.jal(0, 0),
+    ];
+    const toBytes = (ws: number[]) => new Uint8Array(new Uint32Array(ws).buffer);
+    writeFileSync(join(dir, 'main.bin'), toBytes(main));
+    writeFileSync(join(dir, 'payload.bin'), toBytes(PASS));
+    const r = exec([join(dir, 'main.bin'), '--dtb', join(dir, 'x.dtb'), '--load', `${join(dir, 'payload.bin')}@0x80100000`, '--max-insns', '1000']);
+    expect(r.code, r.stderr).toBe(0);
   });
 
   it('usage errors exit 2 with the usage text', () => {

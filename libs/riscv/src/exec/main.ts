@@ -11,7 +11,7 @@ import { ExecPlatform, ICOUNT_INSNS_PER_TICK, type ClockMode } from './platform.
 export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
 
   Runs a RISC-V program on one hart in M-mode from its ELF entry (a flat .bin is loaded
-  at 0x${DRAM_BASE.toString(16)} and entered there), a0 = 0 (hartid), a1 = 0 (no DTB), with
+  at 0x${DRAM_BASE.toString(16)} and entered there), a0 = 0 (hartid), a1 = the DTB or 0, with
   RAM at 0x${DRAM_BASE.toString(16)}, a ns16550a UART at 0x10000000 (output to stdout), the
   sifive_test device at 0x100000, a CLINT at 0x2000000 and HTIF (tohost/fromhost symbols).
 
@@ -19,6 +19,9 @@ export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
   --clock icount    time advances with instructions (${ICOUNT_INSNS_PER_TICK} per 10 MHz tick): replayable
   --clock host      time is the host's monotonic clock at 10 MHz (default)
   --memory SIZE     RAM size, MiB or with a K/M/G suffix (default 128M)
+  --load FILE@ADDR  also copy FILE's bytes to RAM at ADDR (e.g. a payload at 0x80200000)
+  --dtb FILE        put a device tree blob where QEMU virt does (top of RAM, 2 MiB
+                    aligned) and pass its address in a1
   --stats           print instructions, seconds and MIPS on stderr
   --trace           print every instruction (privilege, pc, bits) on stderr
 
@@ -32,6 +35,8 @@ export const EXIT_USAGE = 2;
 
 interface ExecArgs {
   file: string;
+  loads: { file: string; addr: number }[];
+  dtb: string | null;
   maxInsns: number;
   clock: ClockMode;
   memoryBytes: number;
@@ -51,7 +56,7 @@ function parseSize(v: string): number {
 }
 
 function parseArgs(argv: string[]): ExecArgs {
-  const args: ExecArgs = { file: '', maxInsns: Number.POSITIVE_INFINITY, clock: 'host', memoryBytes: 128 * 2 ** 20, stats: false, trace: false };
+  const args: ExecArgs = { file: '', loads: [], dtb: null, maxInsns: Number.POSITIVE_INFINITY, clock: 'host', memoryBytes: 128 * 2 ** 20, stats: false, trace: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -69,6 +74,14 @@ function parseArgs(argv: string[]): ExecArgs {
       args.clock = c;
     } else if (a === '--memory') {
       args.memoryBytes = parseSize(value());
+    } else if (a === '--load') {
+      const v = value();
+      const at = v.lastIndexOf('@');
+      const addr = at < 0 ? Number.NaN : Number(v.slice(at + 1));
+      if (!Number.isSafeInteger(addr) || addr < 0) throw new UsageError(`--load ${v}: FILE@ADDR with a numeric address`);
+      args.loads.push({ file: v.slice(0, at), addr });
+    } else if (a === '--dtb') {
+      args.dtb = value();
     } else if (a === '--stats') {
       args.stats = true;
     } else if (a === '--trace') {
@@ -133,6 +146,20 @@ export async function runExec(argv: string[]): Promise<number> {
       if (image.length > ram.size) throw new Error(`${image.length} bytes do not fit in RAM`);
       ram.writeBytes(DRAM_BASE, image);
       hart.setPc(DRAM_BASE);
+    }
+    for (const l of args.loads) {
+      const bytes = readFileSync(l.file);
+      if (!ram.contains(l.addr, bytes.length)) throw new Error(`--load ${l.file}: ${bytes.length} bytes at 0x${l.addr.toString(16)} are not all RAM`);
+      ram.writeBytes(l.addr, bytes);
+    }
+    if (args.dtb !== null) {
+      // QEMU virt: the FDT goes at the top of RAM (below 3 GiB), 2 MiB aligned.
+      const fdt = readFileSync(args.dtb);
+      const top = Math.min(ram.base + ram.size, 3 * 2 ** 30);
+      const at = Math.floor((top - fdt.length) / (2 * 2 ** 20)) * 2 * 2 ** 20;
+      if (!ram.contains(at, fdt.length)) throw new Error(`--dtb ${args.dtb}: does not fit in RAM`);
+      ram.writeBytes(at, fdt);
+      hart.setReg(11, BigInt(at));
     }
   } catch (e) {
     process.stderr.write(`splitvisor exec: ${args.file}: ${(e as Error).message}\n`);

@@ -7,6 +7,9 @@
 //   sifive_test     0x5555 pass (exit 0), (code << 16) | 0x3333 fail (exit code), 0x7777 reset
 //   CLINT           msip -> MSI, mtimecmp/mtime -> MTI (level: mtime >= mtimecmp)
 //   HTIF            tohost/fromhost, when the ELF has them (htif.ts)
+//   everything else of the virt map (PLIC, RTC, virtio-mmio, PCIe...) reads as zero and
+//   ignores writes, so firmware that probes them finds nothing rather than faulting;
+//   addresses outside the map are access faults as on QEMU
 //
 // Time is 10 MHz ticks from the host's monotonic clock, or with `icount` from retired
 // instructions (ICOUNT_INSNS_PER_TICK per tick, so a run can be replayed exactly); the
@@ -19,6 +22,7 @@ import {
   CLINT_MTIME,
   CLINT_MTIMECMP,
   DRAM_BASE,
+  regionAt,
   SIFIVE_TEST,
   SIFIVE_TEST_FAIL,
   SIFIVE_TEST_PASS,
@@ -179,8 +183,9 @@ export class ExecPlatform {
       return true;
     }
     if (pa >= CLINT.base && pa < CLINT.base + CLINT.size) return this.clintLoad(pa - CLINT.base, size, out);
-    if (pa >= SIFIVE_TEST.base && pa < SIFIVE_TEST.base + SIFIVE_TEST.size) {
-      out[0] = 0;
+    if (regionAt(pa) !== undefined) {
+      out[0] = 0; // sifive_test and every unmodelled device: read as zero
+      out[1] = 0;
       return true;
     }
     return false;
@@ -199,7 +204,7 @@ export class ExecPlatform {
       else if (kind === SIFIVE_TEST_RESET) this.finish(0, 'reset');
       return true;
     }
-    return pa >= SIFIVE_TEST.base && pa < SIFIVE_TEST.base + SIFIVE_TEST.size;
+    return regionAt(pa) !== undefined; // unmodelled devices ignore writes
   }
 
   private clintLoad(off: number, size: number, out: Int32Array): boolean {
