@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 const here = dirname(fileURLToPath(import.meta.url));
 const SUITES = {
   exits: { file: 'bench/exits.mjs', what: 'MMIO exit round trip (worker -> io-backend -> worker) beside a bare gRPC ping' },
+  mmu: { file: 'bench/mmu.mjs', what: 'page fetches (runs 1/16/64), recalls beside bare NATS request/reply, first touch of 64 MiB' },
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -99,6 +99,7 @@ describe('mmu handlers over real gRPC', () => {
       heldShared: 5, // the fetch was for read: the default holder "cpu" has Shared copies
       dirtyLogging: false,
       recovering: false,
+      recallLatency: { samples: 0, p50Us: 0, p99Us: 0, meanUs: 0 },
     });
   });
 

@@ -133,10 +133,11 @@ export function mmuHandlers(mmu: Mmu, log: Logger, opts: HandlerOptions = {}): M
       log.info({ vm: req.vmId, framesFreed }, 'vm released');
       return { framesFreed };
     }),
-    GetVmStats: memUnary((req: MmuV1.GetVmStatsRequest__Output): MmuV1.MemStats => ({
-      vmId: req.vmId,
-      ...mmu.vm(req.vmId).stats(),
-    })),
+    GetVmStats: memUnary((req: MmuV1.GetVmStatsRequest__Output): MmuV1.MemStats => {
+      const vm = mmu.vm(req.vmId);
+      return { vmId: req.vmId, ...vm.stats(), recallLatency: vm.recallLatency(req.resetLatency) };
+    }),
+    ProbeRecall: memUnary((req: MmuV1.ProbeRecallRequest__Output) => mmu.vm(req.vmId).probeRecall(holderOf(req.holder), req.count)),
     Reregister: memUnary(async (req: MmuV1.ReregisterRequest__Output): Promise<MmuV1.ReregisterReply> => {
       const vm = mmu.vm(req.vmId);
       const holder = holderOf(req.holder);

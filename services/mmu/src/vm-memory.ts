@@ -6,7 +6,7 @@
 // The one call against the dependency direction is the recall (DESIGN.md, "The four
 // services"): it goes through an injected Recaller, NATS request/reply in the service,
 // a model of a page cache in the tests.
-import { PAGE_SIZE, hex } from '@splitvisor/platform';
+import { PAGE_SIZE, hex, summarize, type LatencySummary } from '@splitvisor/platform';
 import type { AddressSpace, FetchedPage, PageWrite } from './address-space.js';
 import { Directory, Held, type HeldValue, type RecallMode } from './directory.js';
 import { denied, invalid, precondition, unavailable } from './errors.js';
@@ -19,6 +19,8 @@ export const RECALL_RUN = 64;
 export const MAX_DMA_BYTES = 16 * 1024 * 1024;
 /** The holder a fetch or write-back names when it names none. */
 export const DEFAULT_HOLDER = 'cpu';
+/** Recall round trips kept for the latency summary. */
+const LATENCY_RING = 4096;
 
 export interface RecallOrder {
   vmId: string;
@@ -123,6 +125,8 @@ export class VmMemory {
   private recallSeq = 0;
   private readonly counters = { recalls: 0, recalledPages: 0, dmaReadBytes: 0, dmaWriteBytes: 0 };
   private recovery: Recovery | undefined;
+  private readonly latency = new Float64Array(LATENCY_RING);
+  private latencyCount = 0;
 
   constructor(
     readonly space: AddressSpace,
@@ -221,8 +225,10 @@ export class VmMemory {
         id: ++this.recallSeq,
       };
       let answer: RecalledPage[];
+      const t0 = performance.now();
       try {
         answer = await this.recaller.recall(order);
+        this.latency[this.latencyCount++ % LATENCY_RING] = (performance.now() - t0) * 1000;
       } catch (e) {
         throw unavailable(
           `vm "${this.vmId}": page cache "${name}" did not give back ${run.length} page(s) from ${hex((run[0]! + first) * PAGE_SIZE)} ` +
@@ -530,6 +536,31 @@ export class VmMemory {
       if (this.dirty) for (const g of this.space.residentGfns()) this.markDirty(g - this.space.firstGfn);
       return { pages: h.pages, sha256: h.sha256 };
     });
+  }
+
+  /** `count` empty recalls to `holder`, one after another: the transport under a recall
+   *  (nothing is queued behind the VM's other operations, nothing changes). */
+  async probeRecall(holder: string, count: number): Promise<LatencySummary> {
+    if (!Number.isInteger(count) || count < 1 || count > 100_000) throw invalid(`count ${count} must be between 1 and 100000`);
+    const samples = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      try {
+        await this.recaller.recall({ vmId: this.vmId, holder, gfns: [], mode: 'downgrade', grant: 0, epoch: this.epoch, id: 0 });
+      } catch (e) {
+        throw unavailable(`vm "${this.vmId}": page cache "${holder}" did not answer an empty recall: ${(e as Error).message}`);
+      }
+      samples[i] = (performance.now() - t0) * 1000;
+    }
+    return summarize(samples);
+  }
+
+  /** Round trips of the latest recalls; `reset` starts a new sample afterwards. */
+  recallLatency(reset = false): LatencySummary {
+    const n = Math.min(this.latencyCount, LATENCY_RING);
+    const out = summarize(this.latency.subarray(0, n));
+    if (reset) this.latencyCount = 0;
+    return out;
   }
 
   // --- life ---------------------------------------------------------------------------

@@ -174,6 +174,11 @@ export class HostPageCache {
     } catch {
       return; // malformed: no answer
     }
+    if (req.gfns.length === 0) {
+      // mmu's ProbeRecall: the transport alone, nothing for the worker to do.
+      m.respond(RecallReplyCodec.encode({ id: req.id, pages: [] }));
+      return;
+    }
     const key = `${req.epoch}:${req.id}`;
     const kept = this.answered.get(key);
     if (kept) {

@@ -7,10 +7,15 @@ import { CTRL_RECALL, CTRL_REPLY } from '../exit-channel.js';
 import { DOORBELL, type RecallAnswerMsg, type RecallOrderMsg } from './protocol.js';
 
 const PAGE = 4096;
+/** The longest run mmu grants in one fetch. */
+const MAX_RUN = 64;
 
 export class WorkerPageCache {
   private taken = 0;
   private readonly pending: RecallOrderMsg[] = [];
+  /** Where the last run ended and how long it was: a miss right there is a stream. */
+  private runEnd = -1;
+  private lastRun = 0;
   /** Recall orders carried out. */
   served = 0;
 
@@ -22,12 +27,16 @@ export class WorkerPageCache {
 
   /** Pages to ask for with `page`: it and the Invalid ones after it, up to `max` (one
    *  round trip for the run). A run never upgrades a Shared neighbour: a page the guest
-   *  only reads stays shared, with devices and with the dirty log. (Read or write, the
-   *  rule is the same: `_write` is there for the day a policy wants them apart.) */
+   *  only reads stays shared, with devices and with the dirty log. A miss where the last
+   *  run ended is a stream (a first touch, a copy): its runs double up to MAX_RUN, as
+   *  readahead grows on a sequential read. (Read or write, the rule is the same.) */
   runLength(page: number, _write: boolean, max: number): number {
+    const limit = page === this.runEnd ? Math.min(MAX_RUN, Math.max(max, this.lastRun * 2)) : max;
     const states = this.ram.pageState;
     let n = 1;
-    while (n < max && page + n < states.length && states[page + n] === PageState.Invalid) n++;
+    while (n < limit && page + n < states.length && states[page + n] === PageState.Invalid) n++;
+    this.runEnd = page + n;
+    this.lastRun = n;
     return n;
   }
 

@@ -1,0 +1,92 @@
+// The worker's half of the page cache, in one thread: runs, installs, and recall orders
+// taken at a safepoint from a real MessageChannel.
+import { describe, expect, it } from 'vitest';
+import { MessageChannel } from 'node:worker_threads';
+import { GuestRam, PageState } from '@splitvisor/riscv';
+import { CTRL_RECALL, CTRL_REPLY, CTRL_WORDS } from '../exit-channel.js';
+import { WorkerPageCache } from './worker-cache.js';
+import type { RecallAnswerMsg, RecallOrderMsg } from './protocol.js';
+
+const BASE = 0x80000000;
+const PAGES = 256;
+
+function setup() {
+  const ram = new GuestRam(BASE, PAGES * 4096);
+  const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+  const ch = new MessageChannel();
+  const cache = new WorkerPageCache(ram, ctrl, ch.port2);
+  const answers: RecallAnswerMsg[] = [];
+  ch.port1.on('message', (a: RecallAnswerMsg) => answers.push(a));
+  const order = (o: RecallOrderMsg) => {
+    ch.port1.postMessage(o);
+    Atomics.add(ctrl, CTRL_RECALL, 1);
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+  return { ram, ctrl, cache, order, answers, settle, close: () => (ch.port1.close(), ch.port2.close()) };
+}
+
+describe('WorkerPageCache', () => {
+  it('runs over Invalid pages only, and grows a stream of misses up to 64 pages', () => {
+    const { ram, cache, close } = setup();
+    ram.pageState[5] = PageState.Shared;
+    expect(cache.runLength(0, true, 16)).toBe(5); // stops before the Shared page
+    expect(cache.runLength(100, false, 16)).toBe(16);
+    expect(cache.runLength(116, false, 16)).toBe(32); // where the last run ended
+    expect(cache.runLength(148, false, 16)).toBe(64);
+    expect(cache.runLength(212, false, 16)).toBe(44); // the end of RAM
+    expect(cache.runLength(10, false, 16)).toBe(16); // elsewhere: back to the base run
+    close();
+  });
+
+  it('installs Shared for a read and Modified for a write', () => {
+    const { ram, cache, close } = setup();
+    cache.install(3, 2, false);
+    cache.install(7, 1, true);
+    expect([...ram.pageState.subarray(2, 9)]).toEqual([0, 1, 1, 0, 0, 2, 0]);
+    close();
+  });
+
+  it('carries out recalls at a safepoint: Modified bytes sent, code of dropped pages forgotten', async () => {
+    const { ram, cache, order, answers, settle, close } = setup();
+    cache.install(0, 4, true);
+    ram.bytes.fill(0xab, 4096, 8192);
+    ram.code.block(1); // something decoded from page 1
+    ram.code.mark[1] = 1;
+    order({ id: 1, pages: [1, 2], invalidate: false });
+    order({ id: 2, pages: [3, 9], invalidate: true });
+    cache.safepoint();
+    await settle();
+    expect(answers.map((a) => a.id)).toEqual([1, 2]);
+    expect(answers[0]!.pages.map((p) => [p.index, p.was, p.data?.length])).toEqual([
+      [1, 2, 4096],
+      [2, 2, 4096],
+    ]);
+    expect(Buffer.from(answers[0]!.pages[0]!.data!).every((b) => b === 0xab)).toBe(true);
+    expect(answers[1]!.pages.map((p) => [p.index, p.was, p.data?.length])).toEqual([
+      [3, 2, 4096],
+      [9, 0, undefined],
+    ]);
+    expect([...ram.pageState.subarray(0, 4)]).toEqual([2, 1, 1, 0]);
+    expect(ram.code.mark[1]).toBe(1); // downgraded: its bytes did not change
+    expect(cache.served).toBe(2);
+    close();
+  });
+
+  it('leaves an order that came with the answer to its exit for the next safepoint', async () => {
+    const { ram, ctrl, cache, order, answers, settle, close } = setup();
+    cache.install(0, 2, true);
+    // The answer is there when the wait looks: the order may concern the pages just
+    // fetched, which are not installed yet, so it waits for the safepoint after.
+    order({ id: 7, pages: [0], invalidate: true });
+    Atomics.store(ctrl, CTRL_REPLY, 1);
+    cache.waitReply();
+    await settle();
+    expect(answers).toEqual([]);
+    expect(ram.pageState[0]).toBe(PageState.Modified);
+    cache.safepoint();
+    await settle();
+    expect(answers.map((a) => a.id)).toEqual([7]);
+    expect(ram.pageState[0]).toBe(PageState.Invalid);
+    close();
+  });
+});

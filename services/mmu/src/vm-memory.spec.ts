@@ -1,0 +1,101 @@
+// VmMemory's refusals and its life around a restart, one case at a time (the protocol
+// itself is checked against a flat memory in vm-memory.model.spec.ts).
+import { describe, expect, it } from 'vitest';
+import { DRAM_BASE, PAGE_SIZE } from '@splitvisor/platform';
+import { AddressSpace } from './address-space.js';
+import { MemError } from './errors.js';
+import { FakeCache, recallerFor } from './fake-cache.test-util.js';
+import { FramePool } from './frame-pool.js';
+import { VmMemory, type Recaller } from './vm-memory.js';
+
+const GFN = DRAM_BASE / PAGE_SIZE;
+
+function vm(opts: { recaller?: Recaller; recovering?: { holders: string[]; graceMs: number } } = {}) {
+  const space = new AddressSpace('vm', DRAM_BASE, 16 * PAGE_SIZE, new FramePool(64));
+  let caches: FakeCache[] = [];
+  const mem = new VmMemory(space, { recaller: opts.recaller ?? recallerFor(() => caches), epoch: 'e1', devices: ['io-backend'], recovering: opts.recovering });
+  caches = [new FakeCache('cpu', () => mem)];
+  return { mem, cpu: caches[0]! };
+}
+
+async function refusal(p: Promise<unknown>): Promise<{ kind: string; message: string }> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  if (!(e instanceof MemError)) throw new Error(`expected a MemError, got ${String(e)}`);
+  return { kind: e.kind, message: e.message };
+}
+
+describe('VmMemory', () => {
+  it('names the VM, the range and the caller when it refuses a DMA', async () => {
+    const { mem } = vm();
+    expect(await refusal(mem.dmaRead('', [{ addr: DRAM_BASE, length: 4 }]))).toEqual({
+      kind: 'denied',
+      message: 'DMA read of vm "vm" [0x80000000, 0x80000004) refused: the call names no caller (metadata x-splitvisor-caller)',
+    });
+    expect(await refusal(mem.dmaWrite('nic', [{ addr: DRAM_BASE, length: 0, data: Buffer.alloc(2) }, { addr: DRAM_BASE, length: 0 }]))).toEqual({
+      kind: 'denied',
+      message: 'DMA write of vm "vm" [0x80000000, 0x80000002) and 1 more segment(s) refused: caller "nic" is not a device backend attached to vm "vm"',
+    });
+    expect(await refusal(mem.dmaRead('io-backend', [{ addr: DRAM_BASE + 16 * PAGE_SIZE - 1, length: 2 }]))).toEqual({
+      kind: 'invalid',
+      message: 'DMA read by "io-backend" of vm "vm": [0x8000ffff, 0x80010001) lies outside RAM [0x80000000, 0x80010000)',
+    });
+    mem.detachDevice('io-backend');
+    expect((await refusal(mem.dmaRead('io-backend', [{ addr: DRAM_BASE, length: 1 }]))).kind).toBe('denied');
+  });
+
+  it('fails an access it cannot make coherent as unavailable, naming the page cache, and changes nothing', async () => {
+    const { mem } = vm({ recaller: { recall: () => Promise.reject(new Error('request on sv.vm.vm.mem.recall.cpu failed: 503')) } });
+    await mem.fetch('cpu', GFN + 2, 1, true);
+    expect(await refusal(mem.dmaRead('io-backend', [{ addr: DRAM_BASE + 2 * PAGE_SIZE, length: 8 }]))).toEqual({
+      kind: 'unavailable',
+      message: 'vm "vm": page cache "cpu" did not give back 1 page(s) from 0x80002000 (downgrade): request on sv.vm.vm.mem.recall.cpu failed: 503',
+    });
+    expect(mem.stats()).toMatchObject({ heldModified: 1, recalls: 0 });
+  });
+
+  it('drops a write-back of a page recalled meanwhile, and keeps the newer bytes', async () => {
+    const { mem, cpu } = vm();
+    await cpu.write(0, 1);
+    // The cache gives the page back, but a device's write gets there first (the cache
+    // answers its recall with the bytes, then its own write-back arrives late).
+    const late = [{ gfn: GFN, data: Buffer.alloc(PAGE_SIZE, 1) }];
+    await mem.dmaWrite('io-backend', [{ addr: DRAM_BASE + 1, length: 1, data: Uint8Array.of(9) }]);
+    expect(await mem.writeBack('cpu', late, { epoch: 'e1' })).toBe(1);
+    expect([...mem.space.read(DRAM_BASE, 2)]).toEqual([1, 9]);
+  });
+
+  it('after a restart, holds devices back until the page cache re-registered', async () => {
+    const { mem } = vm({ recovering: { holders: ['cpu'], graceMs: 60_000 } });
+    expect(mem.stats().recovering).toBe(true);
+    let done = false;
+    const read = mem.dmaRead('io-backend', [{ addr: DRAM_BASE, length: 1 }]).then(() => (done = true));
+    // The waited-for cache itself goes on meanwhile.
+    await mem.fetch('cpu', GFN + 3, 1, false);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(false);
+    expect(await mem.reregister('cpu', [GFN + 5], [GFN + 6])).toBe(2);
+    await read;
+    expect(mem.stats()).toMatchObject({ recovering: false, heldModified: 1, heldShared: 2 });
+  });
+
+  it('gives up waiting for a page cache that does not come back after the grace time', async () => {
+    const ended: unknown[] = [];
+    const space = new AddressSpace('vm', DRAM_BASE, 16 * PAGE_SIZE, new FramePool(64));
+    const mem = new VmMemory(space, { devices: ['io-backend'], recovering: { holders: ['gone'], graceMs: 30 }, onRecoveryEnd: (h) => ended.push(h) });
+    await mem.dmaRead('io-backend', [{ addr: DRAM_BASE, length: 1 }]);
+    expect(ended).toEqual([{ reregistered: [], missing: ['gone'] }]);
+  });
+
+  it('probes the recall transport and times real recalls', async () => {
+    const { mem, cpu } = vm();
+    expect((await mem.probeRecall('cpu', 3)).samples).toBe(3);
+    await cpu.write(PAGE_SIZE, 5);
+    await mem.dmaRead('io-backend', [{ addr: DRAM_BASE + PAGE_SIZE, length: 1 }]);
+    expect(mem.recallLatency(true).samples).toBe(1);
+    expect(mem.recallLatency().samples).toBe(0);
+    expect((await refusal(mem.probeRecall('cpu', 0))).message).toBe('count 0 must be between 1 and 100000');
+  });
+});
