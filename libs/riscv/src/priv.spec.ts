@@ -108,6 +108,18 @@ describe('delegation to S-mode', () => {
     expect([st & SSTATUS_SPP, st & SSTATUS_SPIE]).toEqual([0n, SSTATUS_SPIE]);
   });
 
+  it('trap entry and xRET drop the LR reservation, so an SC across them fails', () => {
+    // lr.d; ecall (S handler skips it and srets); sc.d must fail (rd = 1).
+    const m = run(PRIV_U, [e.lrD(R.a2, R.a1), e.ecall(), e.scD(R.a3, R.a2, R.a1), e.lrD(R.a2, R.a1), e.scD(R.a4, R.a2, R.a1), e.ebreak()], (m) => {
+      m.hart.writeCsr(Csr.medeleg, 1n << 8n);
+      m.hart.setReg(R.a1, BigInt(CODE + 0x800));
+    });
+    m.ram.writeWords(S_HANDLER, [e.csrr(R.t0, Csr.sepc), e.addi(R.t0, R.t0, 4), e.csrw(Csr.sepc, R.t0), e.sret()]);
+    m.run();
+    expect(mTrap(m).mcause).toBe(BigInt(Cause.Breakpoint));
+    expect([m.x(R.a3), m.x(R.a4)]).toEqual([1n, 0n]);
+  });
+
   it('SRET in U is illegal, in S with TSR illegal, in M fine', () => {
     const u = run(PRIV_U, [e.sret()]);
     u.run();

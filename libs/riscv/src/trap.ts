@@ -3,73 +3,19 @@
 // executor's batch (s.brk): the privilege, and with it the address space the executor's
 // current code block was found in, may have changed.
 
+// Cause and Irq live in a leaf module (cause.ts) and are re-exported first, so modules in
+// an import cycle through this one (ext-a -> mem-access -> trap) can use them at load.
+export { Cause, Irq, causeName } from './cause.js';
+import { Cause, Irq, causeName } from './cause.js';
+import { clearReservation } from './ext-a.js';
 import { EPC_MASK } from './misa.js';
 import { numHi, numLo, pairHex, pairIsExact, pairToNumber } from './int64.js';
 import { pagingOn, updateTranslationMode } from './mmu/sv.js';
 import { MENVCFG_STCE_HI, PRIV_M, PRIV_S, PRIV_U, type HartState } from './state.js';
 
-/** mcause exception codes (priv 1.12 table 3.6). */
-export const Cause = {
-  MisalignedFetch: 0,
-  FetchAccess: 1,
-  IllegalInstruction: 2,
-  Breakpoint: 3,
-  MisalignedLoad: 4,
-  LoadAccess: 5,
-  MisalignedStore: 6,
-  StoreAccess: 7,
-  EcallU: 8,
-  EcallS: 9,
-  EcallM: 11,
-  FetchPageFault: 12,
-  LoadPageFault: 13,
-  StorePageFault: 15,
-} as const;
-
-/** Interrupt numbers: bit positions in mip/mie and the mcause code of the interrupt. */
-export const Irq = {
-  SSI: 1,
-  MSI: 3,
-  STI: 5,
-  MTI: 7,
-  SEI: 9,
-  MEI: 11,
-} as const;
-
-const CAUSE_NAMES: Record<number, string> = {
-  0: 'instruction address misaligned',
-  1: 'instruction access fault',
-  2: 'illegal instruction',
-  3: 'breakpoint',
-  4: 'load address misaligned',
-  5: 'load access fault',
-  6: 'store/AMO address misaligned',
-  7: 'store/AMO access fault',
-  8: 'environment call from U-mode',
-  9: 'environment call from S-mode',
-  11: 'environment call from M-mode',
-  12: 'instruction page fault',
-  13: 'load page fault',
-  15: 'store/AMO page fault',
-};
-
-export function causeName(cause: number): string {
-  return CAUSE_NAMES[cause] ?? `cause ${cause}`;
-}
-
 const INST_MRET = 0x30200073;
 const INST_SRET = 0x10200073;
 const INST_WFI = 0x10500073;
-
-/**
- * Drops the LR reservation. Trap entry and xRET call it: QEMU clears the reservation on
- * every privilege change, so an SC in another context cannot succeed on a stale LR. The A
- * extension's module installs the real one (setReservationClear) when it loads.
- */
-let clearReservation: ((s: HartState) => void) | null = null;
-export function setReservationClear(fn: (s: HartState) => void): void {
-  clearReservation = fn;
-}
 
 /** Raises a synchronous exception for the instruction at s.pc. */
 export function raiseException(s: HartState, cause: number, tvalLo: number, tvalHi: number): void {
@@ -172,9 +118,10 @@ function enterTrap(
   return target;
 }
 
-/** Everything a change of privilege (or of mstatus.MPRV) implies. */
+/** Everything a change of privilege implies. The LR reservation is dropped, as QEMU does
+ *  on every mode change, so an SC in another context cannot succeed on a stale LR. */
 function privilegeChanged(s: HartState): void {
-  if (clearReservation !== null) clearReservation(s);
+  clearReservation(s);
   updateTranslationMode(s);
   s.brk = true;
 }
