@@ -6,7 +6,7 @@
 // This class knows bytes, not who holds copies of them: the coherence directory, DMA and
 // dirty logging sit above it in vm-memory.ts.
 import { PAGE_SIZE, gpa, hex, type GuestPhysAddr } from '@splitvisor/platform';
-import { exhausted, invalid, missing } from './errors.js';
+import { exhausted, invalid, missing, unavailable } from './errors.js';
 import type { FramePool } from './frame-pool.js';
 import { MemoryPageStore, type PageStore } from './page-store.js';
 import { PageBitmap } from './page-bitmap.js';
@@ -75,6 +75,7 @@ export class AddressSpace {
   private fetches = 0;
   private writeBacks = 0;
   private released = false;
+  private closed = false;
 
   constructor(
     readonly vmId: string,
@@ -259,12 +260,14 @@ export class AddressSpace {
     return n;
   }
 
-  /** Closes the store keeping its bytes (mmu stopping; the VM comes back on restart). */
+  /** Closes the store keeping its bytes (mmu stopping; the VM comes back on restart).
+   *  Calls afterwards are refused as unavailable: the caller waits for the next mmu. */
   close(): void {
     if (this.released) return;
     this.pool.release(this.vmId, this.store.size);
     this.store.close();
     this.released = true;
+    this.closed = true;
   }
 
   stats(): SpaceStats {
@@ -306,6 +309,7 @@ export class AddressSpace {
   }
 
   assertLive(): void {
+    if (this.closed) throw unavailable(`mmu is stopping: vm "${this.vmId}" is closed until it starts again`);
     if (this.released) throw missing(`vm "${this.vmId}" was released`);
   }
 }

@@ -48,6 +48,18 @@ describe('Mmu', () => {
     expect(refusal(() => mmu.vm(''))).toMatchObject({ kind: 'invalid' });
   });
 
+  it('answers calls after close as unavailable, so a page cache waits for the next mmu', async () => {
+    const mmu = new Mmu(FramePool.ofMib(1));
+    const vm = mmu.createVm('a', DRAM_BASE, MIB);
+    vm.space.write(DRAM_BASE, Buffer.alloc(PAGE_SIZE, 1));
+    mmu.close();
+    expect(mmu.pool.used).toBe(0);
+    const e = await vm.fetch('cpu', DRAM_BASE / PAGE_SIZE, 1, false).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(MemError);
+    expect(e).toMatchObject({ kind: 'unavailable', message: 'mmu is stopping: vm "a" is closed until it starts again' });
+    expect(refusal(() => mmu.vm('a').space.read(DRAM_BASE, 1)).kind).toBe('unavailable');
+  });
+
   it('keeps a hostile id out of its messages beyond a short prefix', () => {
     const mmu = new Mmu(FramePool.ofMib(1));
     const { message } = refusal(() => mmu.vm('a'.repeat(100_000)));

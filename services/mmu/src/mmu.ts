@@ -174,10 +174,11 @@ export class Mmu {
     return join(this.opts.dataDir, 'snapshots', `${name}.svmem`);
   }
 
-  /** Closes every VM's files, keeping them for the next start. */
+  /** Closes every VM's files, keeping them for the next start. The VMs stay known, so a
+   *  call that still comes is told mmu is stopping (UNAVAILABLE: wait and retry), not that
+   *  its VM does not exist. */
   close(): void {
     for (const vm of this.vms.values()) vm.close();
-    this.vms.clear();
   }
 
   get vmIds(): string[] {

@@ -18,16 +18,23 @@ export class NatsRecaller implements Recaller {
     /** A holder answers at its next safepoint, within a batch (~10 ms); past this the
      *  access that needed the page fails UNAVAILABLE rather than hangs. */
     private readonly timeoutMs = 3000,
+    private readonly attempts = 3,
   ) {}
 
   async recall(o: RecallOrder): Promise<RecalledPage[]> {
-    const reply = await this.bus.request(
-      subjects.memRecall(o.vmId, o.holder),
-      RecallRequestCodec,
-      { ...o, mode: o.mode === 'downgrade' ? 'RECALL_DOWNGRADE' : 'RECALL_INVALIDATE' },
-      RecallReplyCodec,
-      this.timeoutMs,
-    );
+    const subject = subjects.memRecall(o.vmId, o.holder);
+    const req = { ...o, mode: o.mode === 'downgrade' ? ('RECALL_DOWNGRADE' as const) : ('RECALL_INVALIDATE' as const) };
+    let reply: MmuV1.RecallReply__Output | undefined;
+    // A lost answer is asked for again under the same id: the page cache has already
+    // given the pages up and keeps its answers by id, so the bytes are not lost. Nobody
+    // listening (503) is not retried: that holder is gone.
+    for (let attempt = 1; !reply; attempt++) {
+      try {
+        reply = await this.bus.request(subject, RecallRequestCodec, req, RecallReplyCodec, this.timeoutMs);
+      } catch (e) {
+        if (attempt >= this.attempts || !/timeout/i.test((e as Error).message)) throw e;
+      }
+    }
     if (reply.error) throw new Error(reply.error);
     return reply.pages.map((p) => ({ gfn: p.gfn, was: HELD[p.was] ?? Held.Invalid, data: p.data, zero: p.zero }));
   }
