@@ -1,9 +1,9 @@
-// Control transfer: JAL, JALR, the six branches, and the instruction-address-misaligned
-// exception (IALIGN = 32 until C arrives).
+// Control transfer: JAL, JALR, the six branches. With C, IALIGN = 16: no jump can make
+// a misaligned target (offsets are even, JALR clears bit 0), only setPc (hart.spec.ts).
 
 import { describe, expect, it } from 'vitest';
 import { Cause } from './trap.js';
-import { DRAM, e, exec, HANDLER, machine, R, trapInfo } from './harness.test-util.js';
+import { DRAM, e, exec, machine, R, trapInfo } from './harness.test-util.js';
 
 describe('JAL', () => {
   it('links pc + 4 and jumps forward', () => {
@@ -26,15 +26,12 @@ describe('JAL', () => {
     expect(m.x(R.a0)).toBe(0n);
   });
 
-  it('to a target that is not 4-aligned traps on the JAL, with rd unchanged', () => {
-    const m = machine([e.addi(0, 0, 0), e.jal(R.ra, 6)], { regs: { [R.ra]: 77n } });
-    expect(m.run().kind).toBe('wfi');
-    const t = trapInfo(m);
-    expect(t.mcause).toBe(BigInt(Cause.MisalignedFetch));
-    expect(t.mepc).toBe(BigInt(DRAM + 4));
-    expect(t.mtval).toBe(BigInt(DRAM + 4 + 6));
-    expect(t.pc).toBe(HANDLER + 4);
-    expect(m.x(R.ra)).toBe(77n);
+  it('to a target that is 2 but not 4-aligned jumps there (IALIGN = 16 with C) and links pc + 4', () => {
+    // DRAM + 10 is the upper half of the third word: c.li a0, 5, then the wfi.
+    const m = exec([e.addi(0, 0, 0), e.jal(R.ra, 6), ((e.cLi(R.a0, 5) << 16) | e.cNop()) >>> 0]);
+    expect(m.x(R.a0)).toBe(5n);
+    expect(m.x(R.ra)).toBe(BigInt(DRAM + 8));
+    expect(m.hart.stats.exceptions).toBe(0);
   });
 });
 
@@ -71,14 +68,13 @@ describe('JALR', () => {
     expect(m.x(R.a1)).toBe(5n);
   });
 
-  it('to a target with bit 1 set traps with mtval = the target, rd unchanged', () => {
-    const m = machine([e.jalr(R.ra, R.t0, 1)], { regs: { [R.t0]: BigInt(DRAM + 0x101), [R.ra]: 5n } });
+  it('to a target with bit 1 set jumps there (IALIGN = 16 with C)', () => {
+    const m = machine([e.jalr(R.ra, R.t0, 1)], { regs: { [R.t0]: BigInt(DRAM + 0x101) } });
+    m.ram.writeWords(DRAM + 0x100, [((e.cLi(R.a0, 3) << 16) | e.cNop()) >>> 0, e.wfi()]);
     expect(m.run().kind).toBe('wfi');
-    const t = trapInfo(m);
-    expect(t.mcause).toBe(BigInt(Cause.MisalignedFetch));
-    expect(t.mepc).toBe(BigInt(DRAM));
-    expect(t.mtval).toBe(BigInt(DRAM + 0x102));
-    expect(m.x(R.ra)).toBe(5n);
+    expect(m.hart.getPc()).toBe(DRAM + 0x108);
+    expect(m.x(R.a0)).toBe(3n);
+    expect(m.x(R.ra)).toBe(BigInt(DRAM + 4));
   });
 
   it('to an address no pc can hold faults there with the exact 64-bit address', () => {
@@ -131,13 +127,12 @@ describe('branches', () => {
     expect(m.x(R.a0)).toBe(5n);
   });
 
-  it('a taken branch to a misaligned target traps on the branch', () => {
-    const m = machine([e.addi(0, 0, 0), e.addi(0, 0, 0), e.beq(0, 0, -6)]);
-    expect(m.run().kind).toBe('wfi');
-    const t = trapInfo(m);
-    expect(t.mcause).toBe(BigInt(Cause.MisalignedFetch));
-    expect(t.mepc).toBe(BigInt(DRAM + 8));
-    expect(t.mtval).toBe(BigInt(DRAM + 2));
+  it('a taken branch to a 2-aligned target goes there (IALIGN = 16 with C)', () => {
+    // 0: c.j +8 | 2: c.li a0, 9 | 4: c.j +8 | 6: c.nop | 8: beq x0, x0, -6 | 12: wfi
+    const m = exec([(e.cJ(8) | (e.cLi(R.a0, 9) << 16)) >>> 0, (e.cJ(8) | (e.cNop() << 16)) >>> 0, e.beq(0, 0, -6)]);
+    expect(m.x(R.a0)).toBe(9n);
+    expect(m.hart.getPc()).toBe(DRAM + 16);
+    expect(m.hart.stats).toMatchObject({ instret: 5, exceptions: 0 });
   });
 
   it('a not-taken branch with a misaligned offset does not trap', () => {

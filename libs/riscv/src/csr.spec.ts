@@ -137,12 +137,12 @@ describe('WARL fields', () => {
     expect(m.ux(R.a2)).toBe(BigInt(HANDLER));
   });
 
-  it('mepc drops bits 1:0 (IALIGN = 32); mcause and mtval hold 64 bits', () => {
+  it('mepc drops bit 0 (IALIGN = 16 with C); mcause and mtval hold 64 bits', () => {
     const m = exec(
       [e.csrw(Csr.mepc, R.t0), e.csrr(R.a0, Csr.mepc), e.csrw(Csr.mcause, R.t1), e.csrr(R.a1, Csr.mcause), e.csrw(Csr.mtval, R.t1), e.csrr(R.a2, Csr.mtval)],
       { regs: { [R.t0]: 0x8000_0003n, [R.t1]: -0x1234_5678_9abcn } },
     );
-    expect(m.ux(R.a0)).toBe(0x8000_0000n);
+    expect(m.ux(R.a0)).toBe(0x8000_0002n);
     expect(m.x(R.a1)).toBe(-0x1234_5678_9abcn);
     expect(m.x(R.a2)).toBe(-0x1234_5678_9abcn);
   });

@@ -10,9 +10,9 @@
 import { PAGE_SIZE } from '@splitvisor/platform';
 import { SLOT_WORDS } from './decoder.js';
 
-/** log2 of the instruction-slot granule: 4 bytes while IALIGN = 32. With C (issue 3)
- *  this becomes 1 (2-byte slots) and the executor's slot index with it. */
-export const SLOT_SHIFT = 2;
+/** log2 of the instruction-slot granule: 2 bytes, IALIGN = 16 with C. A slot's int32
+ *  index in its block is then (offset >> 1) * SLOT_WORDS = the byte offset itself. */
+export const SLOT_SHIFT = 1;
 export const SLOTS_PER_PAGE = PAGE_SIZE >> SLOT_SHIFT;
 
 export class DecodeCache {

@@ -10,13 +10,18 @@
 
 import { Op } from './ops.js';
 import { decodeFpInto } from './fpu/decode.js';
-import { decodeAmo } from './ext-a-decode.js';
+import { decodeAmo } from './ext-a.js';
 
 /** Register index that absorbs writes to x0. */
 export const SINK = 32;
 
 /** Number of int32 words per decoded slot. */
 export const SLOT_WORDS = 2;
+
+/** Set in word 0 of a slot decoded from a 16-bit (C) instruction: the executor's
+ *  instruction length is 4 - ((w >>> 14) & 2). Bits 14:15 of the rd byte are free (rd is
+ *  at most SINK = 32). */
+export const C_FLAG = 1 << 15;
 
 export function packWord(op: number, rd: number, rs1: number, rs2: number): number {
   return op | (rd << 8) | (rs1 << 16) | (rs2 << 24);
@@ -26,7 +31,7 @@ export function wordOp(w: number): number {
   return w & 0xff;
 }
 export function wordRd(w: number): number {
-  return (w >>> 8) & 0xff;
+  return (w >>> 8) & 0x3f;
 }
 export function wordRs1(w: number): number {
   return (w >>> 16) & 0xff;

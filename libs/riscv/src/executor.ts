@@ -13,7 +13,7 @@
 import { csrInstruction } from './csr.js';
 import { div, divu, divuw, divw, mul, mulh, mulhsu, mulhu, mulw, rem, remu, remuw, remw } from './ext-m.js';
 import { fpExecute, fpLoad, fpStore } from './fpu/execute.js';
-import { amo, loadReserved, storeConditional } from './ext-a.js';
+import { amo, loadReserved, storeConditional } from './ext-a-exec.js';
 import { decodeRamSlot, fetchLookup, loadSlow, storeSlow } from './mem-access.js';
 import { Cause, jumpToPair, raiseException, sfenceVma, wfi, xret } from './trap.js';
 import type { HartState } from './state.js';
@@ -70,12 +70,14 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       continue;
     }
-    // Slot index times SLOT_WORDS: (off >> SLOT_SHIFT) * 2 with 4-byte slots.
-    const k = off >>> 1;
+    // Slot index times SLOT_WORDS: (off >> SLOT_SHIFT) * 2 = off with 2-byte slots.
+    const k = off >>> 0;
     let w = blk[k]!;
     if (w === 0) w = decodeRamSlot(s, blk, k, pc);
     const imm = blk[k + 1]!;
-    const rd = (w >>> 8) & 0xff;
+    const rd = (w >>> 8) & 0x3f;
+    // 2 for a compressed instruction (decoder.ts C_FLAG), else 4.
+    const ilen = 4 - ((w >>> 14) & 2);
     const rs1 = (w >>> 16) & 0xff;
     const rs2 = w >>> 24;
     steps++;
@@ -98,12 +100,7 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 4: {
         // JAL
-        if ((imm & 2) !== 0) {
-          pc = misalignedTarget(s, pc, imm);
-          if (s.brk) break loop;
-          continue;
-        }
-        const link = pc + 4;
+        const link = pc + ilen;
         xl[rd] = link | 0;
         xh[rd] = Math.floor(link / TWO32) | 0;
         pc += imm;
@@ -115,13 +112,7 @@ export function executeBatch(s: HartState, limit: number): number {
         const tlo = ((a + imm) | 0) & ~1;
         const thi = (xh[rs1]! + (imm >> 31) + ((a >>> 0) + (imm >>> 0) > 0xffffffff ? 1 : 0)) | 0;
         s.pc = pc;
-        if ((tlo & 2) !== 0) {
-          raiseException(s, Cause.MisalignedFetch, tlo, thi);
-          pc = s.pc;
-          if (s.brk) break loop;
-          continue;
-        }
-        const link = pc + 4;
+        const link = pc + ilen;
         xl[rd] = link | 0;
         xh[rd] = Math.floor(link / TWO32) | 0;
         if (thi >= -0x200000 && thi < 0x200000) {
@@ -137,42 +128,27 @@ export function executeBatch(s: HartState, limit: number): number {
       }
       case 6: // BEQ
         if (xl[rs1] === xl[rs2] && xh[rs1] === xh[rs2]) {
-          if ((imm & 2) !== 0) {
-            pc = misalignedTarget(s, pc, imm);
-            if (s.brk) break loop;
-            continue;
-          }
           pc += imm;
           continue;
         }
-        pc += 4;
+        pc += ilen;
         continue;
       case 7: // BNE
         if (xl[rs1] !== xl[rs2] || xh[rs1] !== xh[rs2]) {
-          if ((imm & 2) !== 0) {
-            pc = misalignedTarget(s, pc, imm);
-            if (s.brk) break loop;
-            continue;
-          }
           pc += imm;
           continue;
         }
-        pc += 4;
+        pc += ilen;
         continue;
       case 8: {
         // BLT
         const ah = xh[rs1]!;
         const bh = xh[rs2]!;
         if (ah < bh || (ah === bh && xl[rs1]! >>> 0 < xl[rs2]! >>> 0)) {
-          if ((imm & 2) !== 0) {
-            pc = misalignedTarget(s, pc, imm);
-            if (s.brk) break loop;
-            continue;
-          }
           pc += imm;
           continue;
         }
-        pc += 4;
+        pc += ilen;
         continue;
       }
       case 9: {
@@ -180,15 +156,10 @@ export function executeBatch(s: HartState, limit: number): number {
         const ah = xh[rs1]!;
         const bh = xh[rs2]!;
         if (ah > bh || (ah === bh && xl[rs1]! >>> 0 >= xl[rs2]! >>> 0)) {
-          if ((imm & 2) !== 0) {
-            pc = misalignedTarget(s, pc, imm);
-            if (s.brk) break loop;
-            continue;
-          }
           pc += imm;
           continue;
         }
-        pc += 4;
+        pc += ilen;
         continue;
       }
       case 10: {
@@ -196,15 +167,10 @@ export function executeBatch(s: HartState, limit: number): number {
         const ah = xh[rs1]! >>> 0;
         const bh = xh[rs2]! >>> 0;
         if (ah < bh || (ah === bh && xl[rs1]! >>> 0 < xl[rs2]! >>> 0)) {
-          if ((imm & 2) !== 0) {
-            pc = misalignedTarget(s, pc, imm);
-            if (s.brk) break loop;
-            continue;
-          }
           pc += imm;
           continue;
         }
-        pc += 4;
+        pc += ilen;
         continue;
       }
       case 11: {
@@ -212,15 +178,10 @@ export function executeBatch(s: HartState, limit: number): number {
         const ah = xh[rs1]! >>> 0;
         const bh = xh[rs2]! >>> 0;
         if (ah > bh || (ah === bh && xl[rs1]! >>> 0 >= xl[rs2]! >>> 0)) {
-          if ((imm & 2) !== 0) {
-            pc = misalignedTarget(s, pc, imm);
-            if (s.brk) break loop;
-            continue;
-          }
           pc += imm;
           continue;
         }
-        pc += 4;
+        pc += ilen;
         continue;
       }
 
@@ -237,11 +198,11 @@ export function executeBatch(s: HartState, limit: number): number {
           const v = s8[o]!;
           xl[rd] = v;
           xh[rd] = v >> 31;
-          pc += 4;
+          pc += ilen;
           continue;
         }
         s.pc = pc;
-        pc = loadSlow(s, rs1, imm, 1, false, rd) ? pc + 4 : s.pc;
+        pc = loadSlow(s, rs1, imm, 1, false, rd) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -258,11 +219,11 @@ export function executeBatch(s: HartState, limit: number): number {
           const v = s16[o >>> 1]!;
           xl[rd] = v;
           xh[rd] = v >> 31;
-          pc += 4;
+          pc += ilen;
           continue;
         }
         s.pc = pc;
-        pc = loadSlow(s, rs1, imm, 2, false, rd) ? pc + 4 : s.pc;
+        pc = loadSlow(s, rs1, imm, 2, false, rd) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -279,11 +240,11 @@ export function executeBatch(s: HartState, limit: number): number {
           const v = s32[o >>> 2]!;
           xl[rd] = v;
           xh[rd] = v >> 31;
-          pc += 4;
+          pc += ilen;
           continue;
         }
         s.pc = pc;
-        pc = loadSlow(s, rs1, imm, 4, false, rd) ? pc + 4 : s.pc;
+        pc = loadSlow(s, rs1, imm, 4, false, rd) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -300,11 +261,11 @@ export function executeBatch(s: HartState, limit: number): number {
           const i = o >>> 2;
           xl[rd] = s32[i]!;
           xh[rd] = s32[i + 1]!;
-          pc += 4;
+          pc += ilen;
           continue;
         }
         s.pc = pc;
-        pc = loadSlow(s, rs1, imm, 8, false, rd) ? pc + 4 : s.pc;
+        pc = loadSlow(s, rs1, imm, 8, false, rd) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -320,11 +281,11 @@ export function executeBatch(s: HartState, limit: number): number {
         if (o >= 0 && o < ramSize && pageState[o >>> 12] !== 0) {
           xl[rd] = u8[o]!;
           xh[rd] = 0;
-          pc += 4;
+          pc += ilen;
           continue;
         }
         s.pc = pc;
-        pc = loadSlow(s, rs1, imm, 1, true, rd) ? pc + 4 : s.pc;
+        pc = loadSlow(s, rs1, imm, 1, true, rd) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -340,11 +301,11 @@ export function executeBatch(s: HartState, limit: number): number {
         if (o >= 0 && o < ramSize && (o & 1) === 0 && pageState[o >>> 12] !== 0) {
           xl[rd] = u16[o >>> 1]!;
           xh[rd] = 0;
-          pc += 4;
+          pc += ilen;
           continue;
         }
         s.pc = pc;
-        pc = loadSlow(s, rs1, imm, 2, true, rd) ? pc + 4 : s.pc;
+        pc = loadSlow(s, rs1, imm, 2, true, rd) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -360,11 +321,11 @@ export function executeBatch(s: HartState, limit: number): number {
         if (o >= 0 && o < ramSize && (o & 3) === 0 && pageState[o >>> 12] !== 0) {
           xl[rd] = s32[o >>> 2]!;
           xh[rd] = 0;
-          pc += 4;
+          pc += ilen;
           continue;
         }
         s.pc = pc;
-        pc = loadSlow(s, rs1, imm, 4, true, rd) ? pc + 4 : s.pc;
+        pc = loadSlow(s, rs1, imm, 4, true, rd) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -385,12 +346,12 @@ export function executeBatch(s: HartState, limit: number): number {
           if (pageState[p] === 2) {
             u8[o] = xl[rs2]!;
             if (codeMark[p] !== 0) code.invalidate(p);
-            pc += 4;
+            pc += ilen;
             continue;
           }
         }
         s.pc = pc;
-        pc = storeSlow(s, rs1, imm, 1, rs2) ? pc + 4 : s.pc;
+        pc = storeSlow(s, rs1, imm, 1, rs2) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -408,12 +369,12 @@ export function executeBatch(s: HartState, limit: number): number {
           if (pageState[p] === 2) {
             u16[o >>> 1] = xl[rs2]!;
             if (codeMark[p] !== 0) code.invalidate(p);
-            pc += 4;
+            pc += ilen;
             continue;
           }
         }
         s.pc = pc;
-        pc = storeSlow(s, rs1, imm, 2, rs2) ? pc + 4 : s.pc;
+        pc = storeSlow(s, rs1, imm, 2, rs2) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -431,12 +392,12 @@ export function executeBatch(s: HartState, limit: number): number {
           if (pageState[p] === 2) {
             s32[o >>> 2] = xl[rs2]!;
             if (codeMark[p] !== 0) code.invalidate(p);
-            pc += 4;
+            pc += ilen;
             continue;
           }
         }
         s.pc = pc;
-        pc = storeSlow(s, rs1, imm, 4, rs2) ? pc + 4 : s.pc;
+        pc = storeSlow(s, rs1, imm, 4, rs2) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -456,12 +417,12 @@ export function executeBatch(s: HartState, limit: number): number {
             s32[i] = xl[rs2]!;
             s32[i + 1] = xh[rs2]!;
             if (codeMark[p] !== 0) code.invalidate(p);
-            pc += 4;
+            pc += ilen;
             continue;
           }
         }
         s.pc = pc;
-        pc = storeSlow(s, rs1, imm, 8, rs2) ? pc + 4 : s.pc;
+        pc = storeSlow(s, rs1, imm, 8, rs2) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -668,18 +629,18 @@ export function executeBatch(s: HartState, limit: number): number {
       case 56: // WFI: retires (unless TW/U-mode make it illegal); the hart idles only if
         // nothing in mie is pending
         s.pc = pc;
-        pc = wfi(s) ? pc + 4 : s.pc;
+        pc = wfi(s) ? pc + ilen : s.pc;
         break loop;
       case 60: // SFENCE.VMA: a TLB flush point; the current code page may map elsewhere now
         s.pc = pc;
-        pc = sfenceVma(s, imm, rs1) ? pc + 4 : s.pc;
+        pc = sfenceVma(s, imm, rs1) ? pc + ilen : s.pc;
         break loop;
       case 57: // CSRRW/CSRRS/CSRRC/CSRRWI/CSRRSI/CSRRCI
         // Counters are read as of before this instruction.
         s.cycles = cycles0 + steps - 1;
         s.instret = instret0 + steps - 1 - (s.exceptions - exc0);
         s.pc = pc;
-        pc = csrInstruction(s, imm, rd) ? pc + 4 : s.pc;
+        pc = csrInstruction(s, imm, rd) ? pc + ilen : s.pc;
         if (s.brk) break loop;
         continue;
 
@@ -728,21 +689,21 @@ export function executeBatch(s: HartState, limit: number): number {
       case 113: // LR.W
       case 114: // LR.D
         s.pc = pc;
-        pc = loadReserved(s, rd, rs1, (w & 0xff) === 113 ? 4 : 8) ? pc + 4 : s.pc;
+        pc = loadReserved(s, rd, rs1, (w & 0xff) === 113 ? 4 : 8) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
       case 115: // SC.W
       case 116: // SC.D
         s.pc = pc;
-        pc = storeConditional(s, rd, rs1, rs2, (w & 0xff) === 115 ? 4 : 8) ? pc + 4 : s.pc;
+        pc = storeConditional(s, rd, rs1, rs2, (w & 0xff) === 115 ? 4 : 8) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
       case 117: // AMO*.W
       case 118: // AMO*.D
         s.pc = pc;
-        pc = amo(s, imm, rd, rs1, rs2, (w & 0xff) === 117 ? 4 : 8) ? pc + 4 : s.pc;
+        pc = amo(s, imm, rd, rs1, rs2, (w & 0xff) === 117 ? 4 : 8) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -751,14 +712,14 @@ export function executeBatch(s: HartState, limit: number): number {
       case 119: // FLW
       case 120: // FLD
         s.pc = pc;
-        pc = fpLoad(s, rd, rs1, imm, (w & 0xff) === 119 ? 4 : 8) ? pc + 4 : s.pc;
+        pc = fpLoad(s, rd, rs1, imm, (w & 0xff) === 119 ? 4 : 8) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
       case 121: // FSW
       case 122: // FSD
         s.pc = pc;
-        pc = fpStore(s, rs2, rs1, imm, (w & 0xff) === 121 ? 4 : 8) ? pc + 4 : s.pc;
+        pc = fpStore(s, rs2, rs1, imm, (w & 0xff) === 121 ? 4 : 8) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
@@ -778,7 +739,7 @@ export function executeBatch(s: HartState, limit: number): number {
         if (s.brk) break loop;
         continue;
     }
-    pc += 4;
+    pc += ilen;
   }
 
   s.pc = pc;
@@ -786,15 +747,6 @@ export function executeBatch(s: HartState, limit: number): number {
   s.cycles = cycles0 + steps;
   s.instret = instret0 + steps - (s.exceptions - exc0);
   return steps;
-}
-
-/** A taken branch or JAL whose target is not 4-aligned (IALIGN = 32): the exception is
- *  raised on the jump itself, which does not retire (rd unchanged). Returns the new pc. */
-function misalignedTarget(s: HartState, pc: number, imm: number): number {
-  const target = pc + imm;
-  s.pc = pc;
-  raiseException(s, Cause.MisalignedFetch, target | 0, Math.floor(target / TWO32) | 0);
-  return s.pc;
 }
 
 function shiftLeft(xl: Int32Array, xh: Int32Array, rd: number, lo: number, hi: number, sh: number): void {

@@ -13,6 +13,7 @@
 // ROM (addRom) reads like RAM and faults on stores.
 
 import { PAGE_SIZE } from '@splitvisor/platform';
+import { decodeCompressedInto } from './compressed.js';
 import { decodeInto } from './decoder.js';
 import { numHi, numLo, pairIsExact, pairToNumber } from './int64.js';
 import { PMP_X, pmpPagePerms } from './mmu/pmp.js';
@@ -300,8 +301,8 @@ export function ramWritable(s: HartState, off: number, size: number): boolean {
  */
 export function fetchLookup(s: HartState, pc: number): boolean {
   const lo = numLo(pc);
-  if ((lo & 3) !== 0) {
-    // Only reachable through setPc: every jump checks its own target.
+  if ((lo & 1) !== 0) {
+    // Only reachable through setPc: jump targets are even (IALIGN = 16 with C).
     raiseException(s, Cause.MisalignedFetch, lo, numHi(pc));
     return false;
   }
@@ -313,7 +314,7 @@ export function fetchLookup(s: HartState, pc: number): boolean {
     if (hit >= 0) {
       pa = hit + ram.base;
     } else {
-      pa = translate(s, pc, 4, ACC_FETCH, s.priv);
+      pa = translate(s, pc, 2, ACC_FETCH, s.priv);
       if (pa < 0) {
         raiseExceptionAt(s, pa === PAGE_FAULT ? Cause.FetchPageFault : Cause.FetchAccess, lo, numHi(pc), lo, numHi(pc));
         return false;
@@ -323,49 +324,92 @@ export function fetchLookup(s: HartState, pc: number): boolean {
   }
   const off = pa - ram.base;
   const inPage = pa & (PAGE_SIZE - 1);
-  if (off >= 0 && off < ram.size) {
-    const page = Math.floor(off / PAGE_SIZE);
-    if (ram.pageState[page] === 0 && !ram.miss(page, false)) {
-      raiseExceptionAt(s, Cause.FetchAccess, lo, numHi(pc), lo, numHi(pc));
-      return false;
-    }
-    if (whole) {
+  // A block covers its page but the last parcel: a 32-bit instruction starting there
+  // ends on the next page, so that parcel is always fetched below, both pages checked.
+  if (whole && inPage !== PAGE_SIZE - 2) {
+    if (off >= 0 && off < ram.size) {
+      const page = Math.floor(off / PAGE_SIZE);
+      if (ram.pageState[page] === 0 && !ram.miss(page, false)) {
+        raiseExceptionAt(s, Cause.FetchAccess, lo, numHi(pc), lo, numHi(pc));
+        return false;
+      }
       s.fBlk = ram.code.block(page);
       s.fBase = pc - inPage;
-      s.fLen = PAGE_SIZE;
+      s.fLen = PAGE_SIZE - 2;
       s.fPhysOff = off - inPage;
       s.fRom = null;
       return true;
     }
-    decodeInto(ram.s32[off >>> 2]!, s.busBlk, 0);
-  } else {
-    const rom = romAt(s, pa, 4);
+    const rom = romAt(s, pa, 2);
     if (rom !== null) {
       const romOff = pa - rom.base;
-      if (whole) {
-        s.fBlk = rom.blocks[Math.floor(romOff / PAGE_SIZE)]!;
-        s.fBase = pc - inPage;
-        s.fLen = PAGE_SIZE;
-        s.fPhysOff = romOff - inPage;
-        s.fRom = rom;
-        return true;
-      }
-      decodeInto(rom.s32[romOff >>> 2]!, s.busBlk, 0);
-    } else {
-      const out = s.busOut;
-      out[0] = 0;
-      out[1] = 0;
-      if (pa < 0 || !s.bus.load(pa, 4, out)) {
-        raiseExceptionAt(s, Cause.FetchAccess, lo, numHi(pc), lo, numHi(pc));
+      s.fBlk = rom.blocks[Math.floor(romOff / PAGE_SIZE)]!;
+      s.fBase = pc - inPage;
+      s.fLen = PAGE_SIZE - 2;
+      s.fPhysOff = romOff - inPage;
+      s.fRom = rom;
+      return true;
+    }
+  }
+  // One instruction decoded on its own, every time: the last parcel of a page, a page
+  // PMP does not grant whole, or the bus (which offers no way to learn bytes changed).
+  const p0 = fetchParcel(s, pc, pa);
+  if (p0 < 0) return false;
+  if ((p0 & 3) !== 3) {
+    decodeCompressedInto(p0, s.busBlk, 0);
+  } else {
+    // The second parcel: on the next page when this is the last one, translated (and
+    // PMP-checked) on its own; a fault there reports its address, epc the instruction's.
+    const va2 = pc + 2;
+    let pa2 = pa + 2;
+    if (s.fetchVm) {
+      pa2 = translate(s, va2, 2, ACC_FETCH, s.priv);
+      if (pa2 < 0) {
+        raiseExceptionAt(s, pa2 === PAGE_FAULT ? Cause.FetchPageFault : Cause.FetchAccess, lo, numHi(pc), numLo(va2), numHi(va2));
         return false;
       }
-      decodeInto(out[0]!, s.busBlk, 0);
     }
+    const p1 = NEXT_PARCEL >= 0 && pa2 === pa + 2 ? NEXT_PARCEL : fetchParcel(s, va2, pa2);
+    if (p1 < 0) return false;
+    decodeInto(p0 | (p1 << 16), s.busBlk, 0);
   }
   s.fBlk = s.busBlk;
   s.fBase = pc;
-  s.fLen = 4;
+  s.fLen = 2;
   return true;
+}
+
+/** The parcel after the one fetchParcel returned, when a 4-byte bus read brought it. */
+let NEXT_PARCEL = -1;
+
+/** The 16-bit parcel at physical `pa` (virtual `va`, for the tval): RAM (page state
+ *  checked), ROM or the bus. -1 after raising an instruction access fault. */
+function fetchParcel(s: HartState, va: number, pa: number): number {
+  NEXT_PARCEL = -1;
+  const ram = s.ram;
+  const off = pa - ram.base;
+  if (off >= 0 && off < ram.size) {
+    const page = Math.floor(off / PAGE_SIZE);
+    if (ram.pageState[page] !== 0 || ram.miss(page, false)) return ram.u16[off >>> 1]!;
+  } else {
+    const rom = romAt(s, pa, 2);
+    if (rom !== null) {
+      const b = rom.bytes;
+      const i = pa - rom.base;
+      return b[i]! | (b[i + 1]! << 8);
+    }
+    const out = s.busOut;
+    out[0] = 0;
+    out[1] = 0;
+    // An aligned word in one read (devices see aligned accesses of one size).
+    const size = (pa & 3) === 0 ? 4 : 2;
+    if (pa >= 0 && s.bus.load(pa, size, out)) {
+      if (size === 4) NEXT_PARCEL = out[0]! >>> 16;
+      return out[0]! & 0xffff;
+    }
+  }
+  raiseExceptionAt(s, Cause.FetchAccess, numLo(s.pc), numHi(s.pc), numLo(va), numHi(va));
+  return -1;
 }
 
 /** Decodes the slot for `pc` of the current block (RAM or ROM, see fetchLookup) into
@@ -373,13 +417,24 @@ export function fetchLookup(s: HartState, pc: number): boolean {
 export function decodeRamSlot(s: HartState, blk: Int32Array, k: number, pc: number): number {
   const off = s.fPhysOff + (pc - s.fBase);
   const rom = s.fRom;
+  let p0: number;
+  let p1 = 0;
+  // The block never reaches a page's last parcel, so both parcels are on this page.
   if (rom !== null) {
-    decodeInto(rom.s32[off >>> 2]!, blk, k);
-    return blk[k]!;
+    const b = rom.bytes;
+    p0 = b[off]! | (b[off + 1]! << 8);
+    if ((p0 & 3) === 3) p1 = b[off + 2]! | (b[off + 3]! << 8);
+  } else {
+    const u16 = s.ram.u16;
+    p0 = u16[off >>> 1]!;
+    if ((p0 & 3) === 3) p1 = u16[(off >>> 1) + 1]!;
   }
-  const ram = s.ram;
-  decodeInto(ram.s32[off >>> 2]!, blk, k);
-  ram.code.mark[Math.floor(off / PAGE_SIZE)] = 1;
-  ram.code.decodes++;
+  if ((p0 & 3) !== 3) decodeCompressedInto(p0, blk, k);
+  else decodeInto(p0 | (p1 << 16), blk, k);
+  if (rom === null) {
+    const ram = s.ram;
+    ram.code.mark[Math.floor(off / PAGE_SIZE)] = 1;
+    ram.code.decodes++;
+  }
   return blk[k]!;
 }

@@ -4,7 +4,7 @@
 
 /** Extension bits (bit n = letter 'A' + n): I, S and U here; the engine of each
  *  unprivileged extension (M, A, F, D, C) adds its letter where it is implemented. */
-export const MISA_LO = (1 << 8) | (1 << 18) | (1 << 20) | /* M, A, F, D */ (1 << 12) | (1 << 0) | (1 << 5) | (1 << 3);
+export const MISA_LO = (1 << 8) | (1 << 18) | (1 << 20) | /* M, A, F, D, C */ (1 << 12) | (1 << 0) | (1 << 5) | (1 << 3) | (1 << 2);
 /** misa.MXL = 2 (RV64) in bits 63:62. */
 export const MISA_HI = 0x80000000 | 0;
 
