@@ -81,6 +81,14 @@ describe('VmMemory', () => {
     expect(mem.stats()).toMatchObject({ recovering: false, heldModified: 1, heldShared: 2 });
   });
 
+  it('stops waiting for a page cache that writes everything back with the old epoch', async () => {
+    const { mem } = vm({ recovering: { holders: ['cpu'], graceMs: 60_000 } });
+    // The vCPU stopped before it heard of the restart: its pages still count, it is done.
+    expect(await mem.writeBack('cpu', [{ gfn: GFN + 4, data: Buffer.alloc(PAGE_SIZE, 4) }], { releaseAll: true, epoch: 'e0' })).toBe(0);
+    expect(mem.stats()).toMatchObject({ recovering: false, heldModified: 0, heldShared: 0, writeBacks: 1 });
+    expect(mem.space.read(DRAM_BASE + 4 * PAGE_SIZE, 1)[0]).toBe(4);
+  });
+
   it('gives up waiting for a page cache that does not come back after the grace time', async () => {
     const ended: unknown[] = [];
     const space = new AddressSpace('vm', DRAM_BASE, 16 * PAGE_SIZE, new FramePool(64));

@@ -336,8 +336,20 @@ export class VmMemory {
           this.persist();
         }
       }
+      // A holder that let go of everything has nothing left to re-register.
+      if (opts.releaseAll) this.heard(holder);
       return stale;
     });
+  }
+
+  /** `holder` has told what it holds (or that it holds nothing): a recovery waits no more
+   *  for it. */
+  private heard(holder: string): void {
+    const r = this.recovery;
+    if (r?.waiting.delete(holder)) {
+      r.reregistered.push(holder);
+      if (r.waiting.size === 0) this.endRecovery();
+    }
   }
 
   /**
@@ -371,11 +383,7 @@ export class VmMemory {
       }
       return taken;
     });
-    const r = this.recovery;
-    if (r?.waiting.delete(holder)) {
-      r.reregistered.push(holder);
-      if (r.waiting.size === 0) this.endRecovery();
-    }
+    this.heard(holder);
     return n;
   }
 
