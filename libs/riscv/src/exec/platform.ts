@@ -7,8 +7,8 @@
 //   sifive_test     0x5555 pass (exit 0), (code << 16) | 0x3333 fail (exit code), 0x7777 reset
 //   CLINT           msip -> MSI, mtimecmp/mtime -> MTI (level: mtime >= mtimecmp)
 //   HTIF            tohost/fromhost, when the ELF has them (htif.ts)
-//   everything else of the virt map (PLIC, RTC, virtio-mmio, PCIe...) reads as zero and
-//   ignores writes, so firmware that probes them finds nothing rather than faulting;
+//   everything else of the virt map (PLIC, RTC, virtio-mmio, flash, PCIe) reads as zero
+//   (PCIe config space: all ones) and ignores writes, so firmware that probes finds nothing;
 //   addresses outside the map are access faults as on QEMU
 //
 // Time is 10 MHz ticks from the host's monotonic clock, or with `icount` from retired
@@ -39,6 +39,15 @@ export type ClockMode = 'host' | 'icount';
 /** In icount mode time advances one 10 MHz tick per this many instructions: the clock
  *  of a 100 MIPS machine, about what this interpreter runs at. */
 export const ICOUNT_INSNS_PER_TICK = 10;
+
+/** Windows of QEMU virt that the platform table does not list yet, where firmware (U-Boot)
+ *  probes for devices: here it finds none. Reads return `fill`, writes are ignored. */
+const EMPTY_WINDOWS: readonly { base: number; size: number; fill: number }[] = [
+  { base: 0x3000000, size: 0x10000, fill: 0 }, // PCIe PIO
+  { base: 0x20000000, size: 0x4000000, fill: 0 }, // two CFI flash banks: no CFI answer
+  { base: 0x30000000, size: 0x10000000, fill: -1 }, // PCIe ECAM: all ones = no function
+  { base: 0x40000000, size: 0x40000000, fill: 0 }, // PCIe MMIO
+];
 
 /** Instructions per run() between looks at the timer and the output. */
 const SLICE = 100_000;
@@ -188,7 +197,11 @@ export class ExecPlatform {
       out[1] = 0;
       return true;
     }
-    return false;
+    const w = emptyWindow(pa);
+    if (w === null) return false;
+    out[0] = w.fill;
+    out[1] = w.fill;
+    return true;
   }
 
   private store(pa: number, size: number, lo: number, hi: number): boolean {
@@ -204,7 +217,7 @@ export class ExecPlatform {
       else if (kind === SIFIVE_TEST_RESET) this.finish(0, 'reset');
       return true;
     }
-    return regionAt(pa) !== undefined; // unmodelled devices ignore writes
+    return regionAt(pa) !== undefined || emptyWindow(pa) !== null; // unmodelled: writes ignored
   }
 
   private clintLoad(off: number, size: number, out: Int32Array): boolean {
@@ -315,6 +328,11 @@ class Uart16550 {
         break;
     }
   }
+}
+
+function emptyWindow(pa: number): { fill: number } | null {
+  for (const w of EMPTY_WINDOWS) if (pa >= w.base && pa < w.base + w.size) return w;
+  return null;
 }
 
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
