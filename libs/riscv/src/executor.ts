@@ -71,13 +71,14 @@ export function executeBatch(s: HartState, limit: number): number {
       continue;
     }
     // Slot index times SLOT_WORDS: (off >> SLOT_SHIFT) * 2 = off with 2-byte slots.
-    const k = off >>> 0;
+    const k = off | 0;
     let w = blk[k]!;
     if (w === 0) w = decodeRamSlot(s, blk, k, pc);
     const imm = blk[k + 1]!;
     const rd = (w >>> 8) & 0x3f;
-    // 2 for a compressed instruction (decoder.ts C_FLAG), else 4.
-    const ilen = 4 - ((w >>> 14) & 2);
+    // 2 for a compressed instruction (decoder.ts C_FLAG), else 4. Written as a choice
+    // of constants: the arithmetic form (4 - ((w >>> 14) & 2)) measured 25% slower.
+    const ilen = (w & 0x8000) === 0 ? 4 : 2;
     const rs1 = (w >>> 16) & 0xff;
     const rs2 = w >>> 24;
     steps++;
