@@ -196,8 +196,11 @@ function parkWhilePaused(): void {
   Atomics.store(ctrl, CTRL_PARKED, 1);
   Atomics.notify(ctrl, CTRL_PARKED);
   while (Atomics.load(ctrl, CTRL_PAUSE) !== 0 && Atomics.load(ctrl, CTRL_STOP) === 0) {
-    Atomics.wait(ctrl, CTRL_WAKE, Atomics.load(ctrl, CTRL_WAKE), 1000);
-    cache.safepoint(); // a paused VM's pages are still recalled (DMA, snapshots)
+    // A paused VM's pages are still recalled (DMA, snapshots). CTRL_WAKE is read before
+    // looking for orders: one posted after the look has bumped it, so the wait returns.
+    const wake = Atomics.load(ctrl, CTRL_WAKE);
+    cache.safepoint();
+    Atomics.wait(ctrl, CTRL_WAKE, wake, 1000);
   }
   Atomics.store(ctrl, CTRL_PARKED, 0);
 }
@@ -233,7 +236,7 @@ for (;;) {
     } else {
       const wake = Atomics.load(ctrl, CTRL_WAKE);
       const ms = Math.min(50, Math.max(0, ticks / 10_000));
-      if (Atomics.load(ctrl, CTRL_IRQ_DIRTY) === 0) Atomics.wait(ctrl, CTRL_WAKE, wake, ms);
+      if (Atomics.load(ctrl, CTRL_IRQ_DIRTY) === 0 && !cache.ordersWaiting()) Atomics.wait(ctrl, CTRL_WAKE, wake, ms);
     }
     clint.tick();
     applyIrqLines();

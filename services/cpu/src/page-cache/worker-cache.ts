@@ -7,6 +7,8 @@ import { CTRL_RECALL, CTRL_REPLY } from '../exit-channel.js';
 import { DOORBELL, type RecallAnswerMsg, type RecallOrderMsg } from './protocol.js';
 
 const PAGE = 4096;
+/** Naps of 50 µs to wait for an order counted but not yet receivable (at most ~2 ms). */
+const DRAIN_SPINS = 40;
 /** The longest run mmu grants in one fetch. */
 const MAX_RUN = 64;
 
@@ -18,6 +20,8 @@ export class WorkerPageCache {
   private lastRun = 0;
   /** Recall orders carried out. */
   served = 0;
+  /** A word nobody notifies, to nap on. */
+  private readonly nap = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
     private readonly ram: GuestRam,
@@ -69,6 +73,12 @@ export class WorkerPageCache {
     }
   }
 
+  /** True when recall orders wait (for a worker about to sleep: read CTRL_WAKE first,
+   *  then ask, so an order posted in between ends the sleep). */
+  ordersWaiting(): boolean {
+    return this.pending.length > 0 || Atomics.load(this.ctrl, CTRL_RECALL) !== this.taken;
+  }
+
   /** Between batches, parked, after WFI: carries out every recall order waiting. */
   safepoint(): void {
     if (Atomics.load(this.ctrl, CTRL_RECALL) !== this.taken) this.drain();
@@ -77,9 +87,17 @@ export class WorkerPageCache {
 
   private drain(): void {
     if (!this.port) return;
+    let spins = 0;
     while (this.taken !== Atomics.load(this.ctrl, CTRL_RECALL)) {
       const m = receiveMessageOnPort(this.port);
-      if (!m) return; // counted but not delivered yet: the next safepoint takes it
+      if (!m) {
+        // Counted, so posted, but not yet receivable here: it is on its way between the
+        // threads. Give it a moment rather than leave it to a safepoint that may be a
+        // parked vCPU's second away.
+        if (++spins > DRAIN_SPINS) return;
+        Atomics.wait(this.nap, 0, 0, 0.05);
+        continue;
+      }
       this.pending.push(m.message as RecallOrderMsg);
       this.taken++;
     }
