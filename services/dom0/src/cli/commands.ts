@@ -122,7 +122,12 @@ export async function down(): Promise<number> {
     say('no lab is running');
     return 0;
   }
-  process.kill(s.pid, 'SIGTERM');
+  try {
+    process.kill(s.pid, 'SIGTERM');
+  } catch (e) {
+    // It went away between the look and the signal: stopped is what was asked for.
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
   const end = Date.now() + 30_000;
   for (;;) {
     try {

@@ -1,6 +1,6 @@
 // Where a running lab says it is: .lab/lab.json under the repository (or SPLITVISOR_LAB_DIR),
 // written by `splitvisor up` and removed when it stops. Env variables override it.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, type ServiceName } from '@splitvisor/lab';
 
@@ -44,7 +44,10 @@ export function readLabState(): LabState | undefined {
 
 export function writeLabState(s: LabState): void {
   mkdirSync(labDir(), { recursive: true });
-  writeFileSync(labStateFile(), JSON.stringify(s, null, 2) + '\n');
+  // Whole or not at all: a reader polling for the file never sees it half written.
+  const tmp = `${labStateFile()}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n');
+  renameSync(tmp, labStateFile());
 }
 
 export function removeLabState(pid: number): void {
