@@ -1,2 +1,14 @@
 export { Bus, type BusOptions, type Unsubscribe } from './bus.js';
 export { subjects, streams, kvKeys, KV_BUCKET, checkVmId, vmOfSubject, type StreamSpec } from './subjects.js';
+export {
+  XENBUS_STATES,
+  checkDeviceId,
+  encodeDeviceEnd,
+  decodeDeviceEnd,
+  parseDeviceKey,
+  type XenbusState,
+  type DeviceEnd,
+  type DeviceEndState,
+} from './xenbus.js';
+/** The KV types, for services that watch the tree without depending on the client library. */
+export type { KV, KvWatchEntry } from '@nats-io/kv';

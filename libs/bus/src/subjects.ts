@@ -1,6 +1,7 @@
 // Every NATS subject the system uses, in one place. A VM id is one subject token, so it is
 // validated before it ever becomes part of a subject (a '.' or '*' in it would let one VM's
 // events land on another's subscribers).
+import { checkDeviceId } from './xenbus.js';
 
 const VM_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -58,5 +59,11 @@ export const KV_BUCKET = 'splitvisor';
 export const kvKeys = {
   vmConfig: (vm: string) => `vm.${checkVmId(vm)}.config`,
   vmState: (vm: string) => `vm.${checkVmId(vm)}.state`,
+  /** One end of one device's xenbus handshake (xenbus.ts). */
+  vmDevice: (vm: string, dev: string, end: 'frontend' | 'backend') => `vm.${checkVmId(vm)}.device.${checkDeviceId(dev)}.${end}`,
+  /** Both ends of every device of one VM. */
+  vmDevices: (vm: string) => `vm.${checkVmId(vm)}.device.>`,
+  /** Every device end of every VM (what a backend watches). */
+  allDevices: 'vm.*.device.*.*',
   allVms: 'vm.>',
 } as const;

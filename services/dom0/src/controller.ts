@@ -11,6 +11,8 @@ import { layoutFor, Provisioner } from './provision.js';
 import { leastLoaded } from './placement.js';
 import { canDo, isFinal, requireState, vcpuMayRun, type VmRecord, type VmState } from './vm-state.js';
 import type { VmStore } from './vm-store.js';
+import type { DeviceHandshake } from './xenbus.js';
+import { decide, probe } from './reconcile.js';
 
 export interface ControllerOptions {
   /** on_crash=restart gives up after this many restarts in a row, each within
@@ -47,9 +49,10 @@ export class Controller {
     private readonly backends: Backends,
     readonly store: VmStore,
     private readonly log: Logger,
+    devices: DeviceHandshake,
     private readonly opts: ControllerOptions = {},
   ) {
-    this.prov = new Provisioner(backends, log);
+    this.prov = new Provisioner(backends, log, devices);
   }
 
   get nodes(): string[] {
@@ -254,14 +257,42 @@ export class Controller {
     });
   }
 
-  /** What the data plane reports: the guest powered off or asked for a reset, or its vCPU stopped. */
-  onLifecycle(ev: EventsV1.LifecycleEvent__Output): void {
-    if (ev.source === 'dom0') return;
+  /**
+   * What the data plane reports: the guest powered off or asked for a reset, or its vCPU
+   * stopped. Resolves once handled (a restarted dom0 counts what it has caught up on).
+   */
+  onLifecycle(ev: EventsV1.LifecycleEvent__Output): Promise<void> {
+    if (ev.source === 'dom0') return Promise.resolve();
     const end = classify(ev);
-    if (!end || !this.store.find(ev.vmId)) return;
-    void this.serial(ev.vmId, () => this.guestEnded(ev, end)).catch((e: unknown) =>
+    if (!end || !this.store.find(ev.vmId)) return Promise.resolve();
+    return this.serial(ev.vmId, () => this.guestEnded(ev, end)).catch((e: unknown) =>
       this.log.error({ vm: ev.vmId, err: message(e) }, `handling the guest's ${end} failed`),
     );
+  }
+
+  /** After a dom0 restart: the VM's record brought in line with what the data plane holds. */
+  reconcile(name: string): Promise<void> {
+    return this.serial(name, async () => {
+      const r = this.store.find(name);
+      if (!r) return;
+      const held = await probe(this.backends, r);
+      const d = decide(r, held);
+      if (d.kind === 'keep') return;
+      this.log.warn({ vm: name, state: r.state, held, decision: d }, 'reconciling with the data plane');
+      switch (d.kind) {
+        case 'adopt':
+          await this.store.save({ ...r, state: d.state });
+          await this.store.emit(name, d.state === 'paused' ? 'LIFECYCLE_PAUSED' : 'LIFECYCLE_RESUMED', d.why);
+          return;
+        case 'fail':
+          return this.finish(r, 'failed', 0, d.reason);
+        case 'finish-stop':
+          return this.finish(r, 'stopped', r.exitCode, d.reason);
+        case 'finish-reboot':
+          await this.restartInPlace(r, 'finishing a reboot begun before dom0 restarted').catch(() => undefined);
+          return;
+      }
+    }).catch((e: unknown) => this.log.error({ vm: name, err: message(e) }, 'reconciling failed'));
   }
 
   private async guestEnded(ev: EventsV1.LifecycleEvent__Output, end: GuestEnd): Promise<void> {

@@ -1,6 +1,6 @@
 // Taking a VM's resources and giving them back: the boot layout from its config, memory
-// and the loaded images at mmu, devices at io-backend; and, in reverse, the vCPU at its
-// cpu node, the devices (flushed), the memory. create, start-after-stop, reboot and every
+// and the loaded images at mmu, devices at io-backend (the xenbus handshake, xenbus.ts);
+// and, in reverse, the vCPU at its cpu node, the devices (flushed), the memory. create, start-after-stop, reboot and every
 // end of a VM go through here.
 import { randomBytes } from 'node:crypto';
 import { DRAM_BASE, hex } from '@splitvisor/platform';
@@ -10,6 +10,7 @@ import { cpuOf, loadImage, type Backends } from './backends.js';
 import type { VmConfig } from './vm-config.js';
 import { ImageError, readGuestImage, readKernelImage } from './guest-image.js';
 import { BootLayoutError, computeBootLayout, type BootLayout } from './boot-layout.js';
+import { VM_DEVICES, type DeviceHandshake } from './xenbus.js';
 
 /** Where the hart starts and what it finds: what cpu StartVm needs besides the sizes. */
 export interface BootPoint {
@@ -52,11 +53,12 @@ export class Provisioner {
   constructor(
     private readonly backends: Backends,
     private readonly log: Logger,
+    private readonly devices: DeviceHandshake,
   ) {}
 
   /** Memory at mmu with the images in it, devices at io-backend; all or nothing. */
   async provision(cfg: VmConfig, layout: BootLayout): Promise<BootPoint> {
-    const { mmu, io } = this.backends;
+    const { mmu } = this.backends;
     const undo: (() => Promise<unknown>)[] = [];
     try {
       await mmu.call('CreateVm', { vmId: cfg.name, ramBase: DRAM_BASE, ramSize: cfg.memoryBytes });
@@ -78,8 +80,8 @@ export class Provisioner {
         'image loaded',
       );
       for (const note of layout.notes) this.log.warn({ vm: cfg.name }, note);
-      await io.call('AttachVm', { vmId: cfg.name });
-      undo.push(() => io.call('DetachVm', { vmId: cfg.name }));
+      undo.push(() => this.detachDevices(cfg.name));
+      await this.devices.connect(cfg.name, VM_DEVICES);
     } catch (e) {
       for (const u of undo.reverse()) await u().catch(() => undefined);
       if (e instanceof RpcError) throw new RpcError(e.code, `creating vm "${cfg.name}": ${e.message}`);
@@ -95,7 +97,7 @@ export class Provisioner {
    * failures are logged and the rest still released.
    */
   async release(name: string, parts: ReleaseParts): Promise<void> {
-    const { mmu, io } = this.backends;
+    const { mmu } = this.backends;
     const quiet = (what: string) => (e: unknown) => {
       if (e instanceof RpcError && e.code === 'NOT_FOUND') return;
       this.log.warn({ vm: name, err: (e as Error).message }, `${what} failed while releasing the vm`);
@@ -107,7 +109,15 @@ export class Provisioner {
         .catch(quiet('cpu StopVm'));
     }
     if (parts.keepMemoryAndDevices) return;
-    await io.call('DetachVm', { vmId: name }).catch(quiet('io-backend DetachVm'));
+    await this.detachDevices(name).catch(quiet('device teardown'));
     await mmu.call('ReleaseVm', { vmId: name }).catch(quiet('mmu ReleaseVm'));
+  }
+
+  /** The xenbus teardown; if io-backend did not take part, a direct DetachVm as well. */
+  private async detachDevices(name: string): Promise<void> {
+    if (await this.devices.disconnect(name, VM_DEVICES)) return;
+    await this.backends.io.call('DetachVm', { vmId: name }, { deadlineMs: 2000 }).catch((e: unknown) => {
+      if (!(e instanceof RpcError && (e.code === 'NOT_FOUND' || e.code === 'UNAVAILABLE'))) throw e;
+    });
   }
 }

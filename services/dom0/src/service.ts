@@ -1,14 +1,16 @@
-// dom0 as a process: the Dom0 gRPC API over the Controller, the lifecycle subscription
-// that tells it what the guests do, and its view rebuilt from KV at start.
-import { LifecycleEventCodec, protos, type Dom0V1 } from '@splitvisor/proto';
+// dom0 as a process: the Dom0 gRPC API over the Controller, the lifecycle events that tell
+// it what the guests do, and at start its view rebuilt from KV, the events it missed
+// caught up on, and each VM reconciled with what cpu, mmu and io-backend hold.
+import { protos, type Dom0V1 } from '@splitvisor/proto';
 import { unary } from '@splitvisor/rpc';
-import { subjects } from '@splitvisor/bus';
 import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
 import { closeBackends, connectBackends } from './backends.js';
 import { Controller } from './controller.js';
 import { collectStats } from './stats.js';
 import { attachConsole, watchEvents } from './streams.js';
 import { VmStore } from './vm-store.js';
+import { DeviceHandshake } from './xenbus.js';
+import { LifecycleFollower } from './follow.js';
 import { toVmInfo, type VmRecord } from './vm-state.js';
 
 export interface Dom0Config {
@@ -35,11 +37,22 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
   async setup({ config, log, bus, server }) {
     await bus.ensureStreams();
     const backends = connectBackends({ cpus: config.cpu, mmu: config.mmu, io: config.io });
-    const store = new VmStore(bus, await bus.kv(), log);
-    const ctl = new Controller(backends, store, log);
+    const kv = await bus.kv();
+    const store = new VmStore(bus, kv, log);
+    const devices = new DeviceHandshake(kv, log, {
+      backendAlive: () => backends.io.call('Ping', {}, { deadlineMs: 1000 }).then(
+        () => true,
+        () => false,
+      ),
+    });
+    const ctl = new Controller(backends, store, log, devices);
     const restored = await store.load();
     if (restored.length) log.info({ vms: restored.map((v) => v.name) }, 'restored VM records from KV');
-    const unsubscribe = bus.subscribe(subjects.allLifecycle, LifecycleEventCodec, (ev) => ctl.onLifecycle(ev));
+    // Events missed while dom0 was down first, then each VM checked against the data plane.
+    const follower = new LifecycleFollower(bus, kv, (ev) => ctl.onLifecycle(ev), log);
+    const caught = await follower.start();
+    if (caught.replayedFrom > 0 && caught.upTo > caught.replayedFrom) log.info(caught, 'caught up on lifecycle events missed while down');
+    for (const r of restored) void ctl.reconcile(r.name);
     const info = (r: VmRecord) => toVmInfo(r);
     const handlers: Dom0V1.Dom0Handlers = {
       CreateVm: unary(async (req: Dom0V1.CreateVmRequest__Output) => info(await ctl.create(req.configYaml, req.baseDir, req.source))),
@@ -62,7 +75,7 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     server.add(protos().dom0.Dom0.service, handlers);
     return {
       async stop() {
-        unsubscribe();
+        await follower.stop();
         closeBackends(backends);
       },
     };

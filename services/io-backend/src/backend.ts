@@ -134,6 +134,16 @@ export class IoBackend {
     return { status: 'MMIO_OK', valueLo: r.lo, valueHi: r.hi };
   }
 
+  /** The names of an attached VM's devices (what its xenbus device entries may name). */
+  deviceNames(vmId: string): string[] | undefined {
+    return this.vms.get(vmId)?.devices.bus.mappings().map((m) => m.device.name);
+  }
+
+  /** Stores whatever console output is still coalescing (a device closing). */
+  async flushConsole(vmId: string): Promise<void> {
+    await this.vms.get(vmId)?.console.flush();
+  }
+
   stats(vmId: string): VmStats | undefined {
     const vm = this.vms.get(vmId);
     return vm && snapshot(vm);

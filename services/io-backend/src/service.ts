@@ -4,6 +4,7 @@ import { protos } from '@splitvisor/proto';
 import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
 import { IoBackend } from './backend.js';
 import { ioHandlers } from './handlers.js';
+import { XenbusBackend } from './xenbus-backend.js';
 
 export interface IoConfig {
   /** The mmu's gRPC address: device DMA goes through it (not used yet). */
@@ -26,9 +27,15 @@ export const ioBackendService: ServiceDefinition<IoConfig> = {
     await bus.ensureStreams();
     const backend = new IoBackend(bus, log, { mmuAddr: config.mmu });
     server.add(protos().io.IoBackend.service, ioHandlers(backend));
+    // dom0 sets devices up and down through KV, as xenbus does (xenbus-backend.ts).
+    const xenbus = new XenbusBackend(await bus.kv(), backend, log);
+    await xenbus.start();
     log.info({ mmu: config.mmu }, 'io-backend ready');
     return {
-      stop: () => backend.stop(),
+      stop: () => {
+        xenbus.stop();
+        return backend.stop();
+      },
     };
   },
 };

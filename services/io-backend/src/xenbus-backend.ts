@@ -1,0 +1,104 @@
+// io-backend's end of the xenbus handshake (libs/bus xenbus.ts): it watches every device
+// entry in KV and answers for the backend side. A backend key that dom0 creates
+// (Initialising) is a probe: the VM's devices are attached if they are not yet, and the
+// backend says InitWait, or Closed with an error for a device it does not have. The
+// frontend's Initialised connects it, Closing flushes and closes it, Closed detaches the
+// VM once none of its devices is open any more.
+import { decodeDeviceEnd, encodeDeviceEnd, kvKeys, parseDeviceKey, type DeviceEndState, type KV, type KvWatchEntry, type XenbusState } from '@splitvisor/bus';
+import type { Logger } from '@splitvisor/log';
+import { RpcError } from '@splitvisor/rpc';
+import type { IoBackend } from './backend.js';
+
+const BY = 'io-backend';
+
+export class XenbusBackend {
+  private watcher: (AsyncIterable<KvWatchEntry> & { stop(): void }) | undefined;
+  /** Per VM, the devices whose backend has answered and is not Closed yet. */
+  private readonly open = new Map<string, Set<string>>();
+  /** One change at a time per VM (two devices probing must not attach twice). */
+  private readonly queues = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly kv: KV,
+    private readonly backend: IoBackend,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.watcher = await this.kv.watch({ key: kvKeys.allDevices, ignoreDeletes: true });
+    void (async () => {
+      for await (const e of this.watcher!) this.onEntry(e);
+    })().catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'xenbus watch ended'));
+  }
+
+  stop(): void {
+    this.watcher?.stop();
+  }
+
+  private onEntry(e: KvWatchEntry): void {
+    const k = parseDeviceKey(e.key);
+    const v = decodeDeviceEnd(e.value);
+    if (!k || !v) return;
+    const prev = this.queues.get(k.vm) ?? Promise.resolve();
+    const next = prev
+      .then(() => this.step(k.vm, k.dev, k.end, v))
+      .catch((err: unknown) => this.log.warn({ vm: k.vm, device: k.dev, err: (err as Error).message }, 'xenbus step failed'));
+    this.queues.set(k.vm, next);
+  }
+
+  private async step(vm: string, dev: string, end: 'frontend' | 'backend', v: DeviceEndState): Promise<void> {
+    if (end === 'backend') {
+      if (v.state === 'Initialising') await this.probe(vm, dev);
+      return;
+    }
+    const mine = await this.backendState(vm, dev);
+    if (v.state === 'Initialised' && mine === 'InitWait') {
+      await this.put(vm, dev, 'Connected');
+    } else if (v.state === 'Closing' && (mine === 'Connected' || mine === 'InitWait')) {
+      await this.backend.flushConsole(vm);
+      await this.put(vm, dev, 'Closing');
+    } else if (v.state === 'Closed' && mine !== undefined && mine !== 'Closed') {
+      const open = this.open.get(vm);
+      open?.delete(dev);
+      if (!open || open.size === 0) {
+        this.open.delete(vm);
+        await this.backend.detach(vm).catch((err: unknown) => {
+          if (!(err instanceof RpcError && err.code === 'NOT_FOUND')) throw err;
+        });
+        this.log.info({ vm }, 'xenbus: every device closed; vm detached');
+      }
+      await this.put(vm, dev, 'Closed');
+    }
+  }
+
+  private async probe(vm: string, dev: string): Promise<void> {
+    if (!this.backend.attached.includes(vm)) {
+      try {
+        await this.backend.attach(vm);
+      } catch (err) {
+        await this.put(vm, dev, 'Closed', `cannot attach vm "${vm}": ${(err as Error).message}`);
+        return;
+      }
+    }
+    const names = this.backend.deviceNames(vm) ?? [];
+    if (!names.includes(dev)) {
+      await this.put(vm, dev, 'Closed', `io-backend has no device "${dev}" (it has ${names.join(', ')})`);
+      if (!this.open.get(vm)?.size) await this.backend.detach(vm).catch(() => undefined);
+      return;
+    }
+    let open = this.open.get(vm);
+    if (!open) this.open.set(vm, (open = new Set()));
+    open.add(dev);
+    await this.put(vm, dev, 'InitWait');
+  }
+
+  private async backendState(vm: string, dev: string): Promise<XenbusState | undefined> {
+    const e = await this.kv.get(kvKeys.vmDevice(vm, dev, 'backend'));
+    return e && e.operation === 'PUT' ? decodeDeviceEnd(e.value)?.state : undefined;
+  }
+
+  private async put(vm: string, dev: string, state: XenbusState, error?: string): Promise<void> {
+    await this.kv.put(kvKeys.vmDevice(vm, dev, 'backend'), encodeDeviceEnd({ state, by: BY, at: Date.now(), ...(error !== undefined && { error }) }));
+    this.log.debug({ vm, device: dev, state, ...(error !== undefined && { error }) }, 'xenbus backend');
+  }
+}
