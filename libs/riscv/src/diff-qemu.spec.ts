@@ -1,0 +1,272 @@
+// Differential checks of the unprivileged extensions against QEMU (DESIGN.md: the
+// reference), `qemu-system-riscv64 -M virt -bios none -kernel x.elf`: small programs per
+// extension (testdata/diff/*.S) and a generated one of random F/D operations in every
+// rounding mode, each printing its results in hex on the ns16550a UART and powering off
+// through sifive_test. Both machines must print the same text.
+//
+// Needs Debian's gcc-riscv64-unknown-elf and qemu-system-misc; without them the suite
+// fails, naming what is missing, unless SPLITVISOR_ALLOW_NO_QEMU=1.
+
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseElf } from './exec/elf.js';
+import { Hart } from './hart.js';
+import { GuestRam, type PhysBus } from './memory.js';
+
+const DIR = fileURLToPath(new URL('../testdata/diff/', import.meta.url));
+const CC = 'riscv64-unknown-elf-gcc';
+const QEMU = 'qemu-system-riscv64';
+const missing = [CC, QEMU].filter((t) => spawnSync(t, ['--version']).status !== 0);
+const allowMissing = process.env.SPLITVISOR_ALLOW_NO_QEMU === '1';
+const UART = 0x1000_0000;
+const FINISHER = 0x10_0000;
+const DRAM = 0x8000_0000;
+
+function assemble(work: string, name: string, source?: string): string {
+  const src = source === undefined ? join(DIR, `${name}.S`) : join(work, `${name}.S`);
+  if (source !== undefined) writeFileSync(src, source);
+  const elf = join(work, `${name}.elf`);
+  const r = spawnSync(
+    CC,
+    ['-march=rv64gc', '-mabi=lp64d', '-mcmodel=medany', '-nostdlib', '-nostartfiles', `-I${DIR}`,
+      '-Wl,--build-id=none', '-Wl,--no-warn-rwx-segments', `-Wl,-T,${join(DIR, 'link.ld')}`, '-o', elf, src],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`${CC} failed on ${name}.S:\n${r.stderr}`);
+  return elf;
+}
+
+function runQemu(elf: string): string {
+  // QEMU drops console bytes into a pipe that is not drained fast enough: use a file.
+  const file = `${elf}.qemu.txt`;
+  const fd = openSync(file, 'w');
+  const r = spawnSync(QEMU, ['-M', 'virt', '-bios', 'none', '-nographic', '-kernel', elf], {
+    stdio: ['ignore', fd, 'pipe'],
+    timeout: 60_000,
+  });
+  closeSync(fd);
+  if (r.status !== 0) throw new Error(`${QEMU} exited with ${r.status}: ${r.stderr?.toString()}`);
+  return readFileSync(file, 'latin1');
+}
+
+/** Our hart on the same image: RAM at DRAM, a UART that collects bytes (LSR says the
+ *  transmitter is always empty), the finisher stops the hart. */
+function runOurs(elf: string): string {
+  const image = parseElf(new Uint8Array(readFileSync(elf)));
+  const ram = new GuestRam(DRAM, 4 << 20);
+  for (const seg of image.segments) ram.writeBytes(seg.paddr, seg.data);
+  const out: number[] = [];
+  let done = false;
+  const hartRef: { h: Hart | null } = { h: null };
+  const bus: PhysBus = {
+    load(pa, _size, o) {
+      o[0] = pa === UART + 5 ? 0x60 : 0;
+      o[1] = 0;
+      return (pa >= UART && pa < UART + 0x100) || (pa >= FINISHER && pa < FINISHER + 0x1000);
+    },
+    store(pa, _size, lo) {
+      if (pa === UART) out.push(lo & 0xff);
+      else if (pa === FINISHER) {
+        done = true;
+        hartRef.h?.stop();
+      } else return pa > UART && pa < UART + 0x100;
+      return true;
+    },
+  };
+  const hart = new Hart({ hartId: 0, ram, bus, resetPc: image.entry });
+  hartRef.h = hart;
+  for (let i = 0; i < 100 && !done; i++) {
+    const exit = hart.run(2_000_000);
+    if (exit.kind === 'fatal') throw new Error(`our hart: ${exit.reason}`);
+  }
+  if (!done) throw new Error('our hart did not power off');
+  return Buffer.from(out).toString('latin1');
+}
+
+/** Compares line by line, naming the first difference with its context. */
+function expectSame(ours: string, qemu: string, label: (line: number) => string = (l) => `line ${l + 1}`): void {
+  const a = ours.split('\n');
+  const b = qemu.split('\n');
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i] !== b[i]) {
+      expect({ at: label(i), ours: a[i], qemu: b[i] }).toEqual({ at: label(i), ours: b[i], qemu: b[i] });
+    }
+  }
+  expect(ours.length).toBeGreaterThan(0);
+}
+
+// ---- The random F/D program ----
+
+let seed = Number(process.env.SPLITVISOR_DIFF_SEED ?? 20261125);
+function rnd(): number {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return seed >>> 0;
+}
+const hex64 = (v: bigint): string => '0x' + BigInt.asUintN(64, v).toString(16);
+
+const SPECIAL_D = [0n, 0x8000000000000000n, 0x3ff0000000000000n, 0xbff0000000000000n, 0x7ff0000000000000n, 0xfff0000000000000n,
+  0x7ff8000000000000n, 0x7ff0000000000001n, 0x7ff4000000000000n, 1n, 0x000fffffffffffffn, 0x0010000000000000n,
+  0x7fefffffffffffffn, 0x3ff0000000000001n, 0x3cb0000000000000n, 0x43e0000000000000n, 0xc3e0000000000000n,
+  0x41dfffffffc00000n, 0x41efffffffe00000n, 0x3fe0000000000000n, 0x4004000000000000n, 0xbfe0000000000000n];
+const SPECIAL_S = [0n, 0x80000000n, 0x3f800000n, 0xbf800000n, 0x7f800000n, 0xff800000n, 0x7fc00000n, 0x7f800001n, 0x7fa00000n,
+  1n, 0x007fffffn, 0x00800000n, 0x7f7fffffn, 0x3f800001n, 0x33800000n, 0x4f000000n, 0xcf000000n, 0x5f000000n, 0x3f000000n,
+  0x40200000n, 0xbf000000n, 0x4effffffn];
+
+function randomFloat(dbl: boolean): bigint {
+  const r = rnd() % 10;
+  if (r < 3) {
+    const t = dbl ? SPECIAL_D : SPECIAL_S;
+    return t[rnd() % t.length]!;
+  }
+  const bits = dbl ? 64 : 32;
+  const p = dbl ? 52 : 23;
+  const expBits = bits - 1 - p;
+  const maxE = (1 << expBits) - 1;
+  const bias = (1 << (expBits - 1)) - 1;
+  let e: number;
+  const k = rnd() % 6;
+  if (k === 0) e = rnd() % 4; // subnormal and tiny
+  else if (k === 1) e = maxE - 1 - (rnd() % 4); // huge
+  else e = bias - 30 + (rnd() % 60); // ordinary
+  let frac = ((BigInt(rnd()) << 32n) | BigInt(rnd())) & ((1n << BigInt(p)) - 1n);
+  if (rnd() % 4 === 0) frac &= ~((1n << BigInt(p - (rnd() % p))) - 1n); // few significant bits
+  return (BigInt(rnd() & 1) << BigInt(bits - 1)) | (BigInt(e) << BigInt(p)) | frac;
+}
+
+function boxed(v: bigint, dbl: boolean): bigint {
+  if (dbl) return v;
+  // Now and then an improperly boxed single: it must read as the canonical NaN.
+  return rnd() % 40 === 0 ? (BigInt(rnd()) << 32n) | v : (0xffffffffn << 32n) | v;
+}
+
+function randomInt(): bigint {
+  const specials = [0n, 1n, -1n, 0x7fffffffn, -0x80000000n, 0xffffffffn, 0x7fffffffffffffffn, -0x8000000000000000n, 0x1000001n, 0x20000000000001n];
+  if (rnd() % 4 === 0) return specials[rnd() % specials.length]!;
+  return BigInt.asIntN(64, ((BigInt(rnd()) << 32n) | BigInt(rnd())) >> BigInt(rnd() % 64));
+}
+
+interface FpTest {
+  desc: string;
+  asm: string[];
+  data: bigint[];
+}
+
+const RM = ['rne', 'rtz', 'rdn', 'rup', 'rmm', 'dyn'];
+
+function makeTest(): FpTest {
+  const dbl = rnd() % 2 === 0;
+  const f = dbl ? 'd' : 's';
+  const rmi = rnd() % 6;
+  const rm = RM[rmi]!;
+  const a = boxed(randomFloat(dbl), dbl);
+  const b = boxed(randomFloat(dbl), dbl);
+  let c = boxed(randomFloat(dbl), dbl);
+  const n = randomInt();
+  const kind = rnd() % 100;
+  let op: string;
+  let intDest = false;
+  if (kind < 12) op = `fadd.${f} f4, f1, f2, ${rm}`;
+  else if (kind < 20) op = `fsub.${f} f4, f1, f2, ${rm}`;
+  else if (kind < 30) op = `fmul.${f} f4, f1, f2, ${rm}`;
+  else if (kind < 38) op = `fdiv.${f} f4, f1, f2, ${rm}`;
+  else if (kind < 43) op = `fsqrt.${f} f4, f1, ${rm}`;
+  else if (kind < 58) {
+    const which = ['fmadd', 'fmsub', 'fnmsub', 'fnmadd'][rnd() % 4]!;
+    op = `${which}.${f} f4, f1, f2, f3, ${rm}`;
+    if (rnd() % 3 === 0) {
+      // An addend close to the product's negation: cancellation, where fusing matters.
+      const av = dbl ? new Float64Array(new BigUint64Array([a]).buffer)[0]! : new Float32Array(new Uint32Array([Number(a & 0xffffffffn)]).buffer)[0]!;
+      const bv = dbl ? new Float64Array(new BigUint64Array([b]).buffer)[0]! : new Float32Array(new Uint32Array([Number(b & 0xffffffffn)]).buffer)[0]!;
+      const p = -(av * bv) * (which === 'fmsub' || which === 'fnmadd' ? -1 : 1) * (which.startsWith('fn') ? -1 : 1);
+      c = dbl
+        ? new BigUint64Array(new Float64Array([p]).buffer)[0]! + BigInt((rnd() % 3) - 1)
+        : (0xffffffffn << 32n) | BigInt(new Uint32Array(new Float32Array([p]).buffer)[0]!);
+      c = BigInt.asUintN(64, c);
+    }
+  } else if (kind < 64) op = `${['fmin', 'fmax'][rnd() % 2]}.${f} f4, f1, f2`;
+  else if (kind < 68) op = `${['fsgnj', 'fsgnjn', 'fsgnjx'][rnd() % 3]}.${f} f4, f1, f2`;
+  else if (kind < 74) {
+    op = `${['feq', 'flt', 'fle'][rnd() % 3]}.${f} a1, f1, f2`;
+    intDest = true;
+  } else if (kind < 77) {
+    op = `fclass.${f} a1, f1`;
+    intDest = true;
+  } else if (kind < 86) {
+    op = `fcvt.${['w', 'wu', 'l', 'lu'][rnd() % 4]}.${f} a1, f1, ${rm}`;
+    intDest = true;
+  } else if (kind < 94) {
+    // The assembler takes no rm for the exact ones (fcvt.d.w, fcvt.d.wu).
+    const src = ['w', 'wu', 'l', 'lu'][rnd() % 4]!;
+    op = dbl && (src === 'w' || src === 'wu') ? `fcvt.d.${src} f4, a2` : `fcvt.${f}.${src} f4, a2, ${rm}`;
+  } else if (kind < 98) op = dbl ? `fcvt.s.d f4, f1, ${rm}` : 'fcvt.d.s f4, f1';
+  else {
+    op = `fmv.x.${dbl ? 'd' : 'w'} a1, f1`;
+    intDest = true;
+  }
+  const frm = rmi === 5 ? rnd() % 5 : 0;
+  const desc = `${op}  a=${hex64(a)} b=${hex64(b)} c=${hex64(c)} int=${hex64(n)}${rmi === 5 ? ` frm=${frm}` : ''}`;
+  const asm = [
+    `  fsrmi ${frm}`,
+    '  fld f1, 0(t5)',
+    '  fld f2, 8(t5)',
+    '  fld f3, 16(t5)',
+    '  ld a2, 24(t5)',
+    '  fsflags zero',
+    `  ${op}`,
+    intDest ? '  mv a0, a1' : '  fmv.x.d a0, f4',
+    '  call print_hex',
+    '  frflags a0',
+    '  call print_hex',
+    '  addi t5, t5, 32',
+  ];
+  return { desc, asm, data: [a, b, c, n] };
+}
+
+function fpProgram(count: number): { source: string; tests: FpTest[] } {
+  const tests = Array.from({ length: count }, makeTest);
+  const lines = ['#include "prelude.h"', 'main:', '  la t5, operands'];
+  for (const t of tests) lines.push(...t.asm);
+  lines.push('  j poweroff', '  .data', '  .balign 8', 'operands:');
+  for (const t of tests) lines.push(`  .dword ${t.data.map(hex64).join(', ')}`);
+  return { source: lines.join('\n') + '\n', tests };
+}
+
+describe('differential checks against qemu-system-riscv64 -M virt', () => {
+  if (missing.length > 0) {
+    if (allowMissing) {
+      it.skip(`needs ${missing.join(' and ')} (SPLITVISOR_ALLOW_NO_QEMU=1)`, () => undefined);
+      return;
+    }
+    it('has its tools', () => {
+      throw new Error(
+        `${missing.join(' and ')} not found: install Debian's gcc-riscv64-unknown-elf and qemu-system-misc, ` +
+          'or set SPLITVISOR_ALLOW_NO_QEMU=1 to skip these checks',
+      );
+    });
+    return;
+  }
+  const work = mkdtempSync(join(tmpdir(), 'sv-diff-'));
+
+  it.each([
+    ['m', 'M: all 13 instructions on 22 x 22 edge values'],
+    ['a', 'A: LR/SC success and failure, every AMO in W and D'],
+    ['c', 'C: compressed code, calls, a jump into a word, a straddling instruction'],
+  ])('%s.S (%s) prints the same on both', (name) => {
+    const elf = assemble(work, name);
+    expectSame(runOurs(elf), runQemu(elf));
+  }, 60_000);
+
+  it(`random F/D operations in every rounding mode (seed ${seed}): same results and fflags`, () => {
+    const { source, tests } = fpProgram(Number(process.env.SPLITVISOR_DIFF_FP_COUNT ?? 3000));
+    const elf = assemble(work, 'fp-random', source);
+    const qemu = runQemu(elf);
+    expect(qemu.split('\n').length).toBe(2 * tests.length + 1);
+    expectSame(runOurs(elf), qemu, (l) => `${l % 2 === 0 ? 'result' : 'fflags'} of test ${l >> 1}: ${tests[l >> 1]?.desc}`);
+  }, 120_000);
+});
