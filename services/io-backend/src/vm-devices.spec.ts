@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gpa, SIFIVE_TEST, UART0 } from '@splitvisor/platform';
+import { gpa, GOLDFISH_RTC, SIFIVE_TEST, UART0 } from '@splitvisor/platform';
 import { uartRegisters as R } from '@splitvisor/devices';
 import { VmDevices } from './vm-devices.js';
 
@@ -11,12 +11,17 @@ function vm() {
 }
 
 describe('VmDevices', () => {
-  it('maps the UART and the finisher at the machine table addresses', () => {
+  it('maps the finisher, the RTC, the UART and the eight virtio-mmio slots at the machine table addresses', () => {
     const { d } = vm();
     expect(d.bus.mappings().map((m) => [m.device.name, m.base, m.size])).toEqual([
       ['sifive_test', SIFIVE_TEST.base, SIFIVE_TEST.size],
+      ['rtc', GOLDFISH_RTC.base, GOLDFISH_RTC.size],
       ['uart0', UART0.base, UART0.size],
+      ...Array.from({ length: 8 }, (_, i) => [`virtio_mmio@${(0x10001000 + i * 0x1000).toString(16)}`, 0x10001000 + i * 0x1000, 0x1000]),
     ]);
+    // An empty slot reads as QEMU's: magic "virt", version 2, DeviceID 0.
+    expect(d.access(gpa(0x10008000), 4, false, 0, 0)).toMatchObject({ ok: true, lo: 0x74726976 });
+    expect(d.access(gpa(0x10008008), 4, false, 0, 0)).toMatchObject({ ok: true, lo: 0 });
   });
 
   it('counts accesses per device, refusals and unmapped ones, and console bytes both ways', () => {
@@ -28,8 +33,8 @@ describe('VmDevices', () => {
     d.access(gpa(0x9000), 4, false, 0, 0);
     expect(d.consoleInput(Buffer.from('hey'))).toBe(3);
     expect(out).toEqual([0x41]);
-    expect(d.stats).toEqual({
-      mmio: { uart0: { reads: 2, writes: 1 }, sifive_test: { reads: 0, writes: 1 } },
+    expect(d.stats).toMatchObject({
+      mmio: { uart0: { reads: 2, writes: 1 }, sifive_test: { reads: 0, writes: 1 }, rtc: { reads: 0, writes: 0 } },
       unmapped: 1,
       badAccess: 1,
       consoleBytesOut: 1,

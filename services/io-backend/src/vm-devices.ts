@@ -1,8 +1,8 @@
 // One VM's device set, at the machine table's addresses (platform UART0, SIFIVE_TEST), on
 // its own MMIO bus, with per-device counters. Knows nothing of gRPC or NATS: the console and
 // the IRQ line are sinks the caller plugs in.
-import { MmioBus, SifiveTest, Uart16550, type BusResult } from '@splitvisor/devices';
-import { SIFIVE_TEST, UART0, type GuestPhysAddr } from '@splitvisor/platform';
+import { GoldfishRtc, MmioBus, SifiveTest, Uart16550, VirtioMmioEmptySlot, type BusResult } from '@splitvisor/devices';
+import { GOLDFISH_RTC, SIFIVE_TEST, UART0, VIRTIO_MMIO_SLOTS, hex, virtioMmioSlot, type GuestPhysAddr } from '@splitvisor/platform';
 
 export interface VmDeviceSinks {
   /** A byte the guest transmitted on UART0. */
@@ -32,6 +32,7 @@ export class VmDevices {
   readonly bus = new MmioBus();
   readonly uart: Uart16550;
   readonly test: SifiveTest;
+  readonly rtc: GoldfishRtc;
   readonly stats: VmDeviceStats;
 
   constructor(sinks: VmDeviceSinks) {
@@ -44,8 +45,15 @@ export class VmDevices {
       onIrq: (level) => sinks.irq(UART0.irq!, level),
     });
     this.test = new SifiveTest({ name: 'sifive_test' });
+    this.rtc = new GoldfishRtc({ name: 'rtc', onIrq: (level) => sinks.irq(GOLDFISH_RTC.irq!, level) });
     this.bus.add(UART0.base, UART0.size, this.uart);
     this.bus.add(SIFIVE_TEST.base, SIFIVE_TEST.size, this.test);
+    this.bus.add(GOLDFISH_RTC.base, GOLDFISH_RTC.size, this.rtc);
+    // Every virtio-mmio slot answers as an empty transport until a device is plugged in.
+    for (let i = 0; i < VIRTIO_MMIO_SLOTS; i++) {
+      const slot = virtioMmioSlot(i);
+      this.bus.add(slot.base, slot.size, new VirtioMmioEmptySlot(`virtio_mmio@${hex(slot.base).slice(2)}`));
+    }
     const mmio: Record<string, DeviceCounters> = {};
     for (const m of this.bus.mappings()) mmio[m.device.name] = { reads: 0, writes: 0 };
     this.stats = { mmio, unmapped: 0, badAccess: 0, consoleBytesOut: 0, consoleBytesIn: 0, consoleBytesDropped: 0, systemEvents: 0 };
