@@ -9,6 +9,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const SUITES = {
   exits: { file: 'bench/exits.mjs', what: 'MMIO exit round trip (worker -> io-backend -> worker) beside a bare gRPC ping' },
   mmu: { file: 'bench/mmu.mjs', what: 'page fetches (runs 1/16/64), recalls beside bare NATS request/reply, first touch of 64 MiB' },
+  boot: { file: 'bench/boot.mjs', what: "Debian's OpenSBI + U-Boot to the prompt, beside QEMU, and the exit table of that boot" },
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
