@@ -8,11 +8,11 @@
 // fails, naming what is missing, unless SPLITVISOR_ALLOW_NO_QEMU=1.
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseElf } from './exec/elf.js';
 import { Hart } from './hart.js';
 import { GuestRam, type PhysBus } from './memory.js';
@@ -101,7 +101,8 @@ function expectSame(ours: string, qemu: string, label: (line: number) => string 
 
 // ---- The random F/D program ----
 
-let seed = Number(process.env.SPLITVISOR_DIFF_SEED ?? 20261125);
+const SEED = Number(process.env.SPLITVISOR_DIFF_SEED ?? 20261125);
+let seed = SEED;
 function rnd(): number {
   seed ^= seed << 13;
   seed ^= seed >>> 17;
@@ -237,6 +238,87 @@ function fpProgram(count: number): { source: string; tests: FpTest[] } {
   return { source: lines.join('\n') + '\n', tests };
 }
 
+// ---- Random integer sequences: RV64I, M, A and (through the assembler's choice of the
+//      short forms) C, with loads and stores into a data page, all registers printed ----
+
+/** Registers the sequences use; s11 holds the data page, sp/gp/tp/ra/t5 stay out. */
+const SEQ_REGS = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 's0', 's1', 's2', 's3', 's4', 's5', 's6', 's7', 's8',
+  's9', 's10', 't0', 't1', 't2', 't3', 't4', 't6'];
+const pick = <T>(xs: readonly T[]): T => xs[rnd() % xs.length]!;
+const imm = (bits: number): number => (rnd() % (1 << bits)) - (1 << (bits - 1));
+
+function randomValue(): bigint {
+  const specials = [0n, 1n, -1n, 2n, 0x7fffffffn, -0x80000000n, 0xffffffffn, 0x7fffffffffffffffn, -0x8000000000000000n, 3n, -3n, 64n, 63n, 31n];
+  if (rnd() % 3 === 0) return pick(specials);
+  return BigInt.asIntN(64, ((BigInt(rnd()) << 32n) | BigInt(rnd())) >> BigInt(rnd() % 64));
+}
+
+function randomInstruction(label: () => string): string[] {
+  const rd = pick(SEQ_REGS);
+  const rs1 = pick(SEQ_REGS);
+  const rs2 = pick(SEQ_REGS);
+  // Operands repeat often, so the compressed two-address forms come up.
+  const r1 = rnd() % 3 === 0 ? rd : rs1;
+  const k = rnd() % 100;
+  if (k < 25) {
+    const op = pick(['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw']);
+    return [`  ${op} ${rd}, ${r1}, ${rs2}`];
+  }
+  if (k < 45) {
+    const op = pick(['addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'addiw', 'slli', 'srli', 'srai', 'slliw', 'srliw', 'sraiw']);
+    const v = op.endsWith('iw') && op !== 'addiw' ? rnd() % 32 : op.startsWith('s') && op.endsWith('i') && op !== 'slti' && op !== 'sltiu' ? rnd() % 64 : rnd() % 2 === 0 ? imm(6) : imm(12);
+    return [`  ${op} ${rd}, ${r1}, ${v}`];
+  }
+  if (k < 48) return [rnd() % 2 === 0 ? `  lui ${rd}, ${rnd() % 0x100000}` : `  li ${rd}, ${imm(6)}`];
+  if (k < 62) {
+    const op = pick(['mul', 'mulh', 'mulhsu', 'mulhu', 'div', 'divu', 'rem', 'remu', 'mulw', 'divw', 'divuw', 'remw', 'remuw']);
+    return [`  ${op} ${rd}, ${r1}, ${rs2}`];
+  }
+  if (k < 74) {
+    // Loads and stores into the data page (s11), some misaligned (RAM: no trap on either).
+    const [op, size] = pick([['ld', 8], ['lw', 4], ['lwu', 4], ['lh', 2], ['lhu', 2], ['lb', 1], ['lbu', 1], ['sd', 8], ['sw', 4], ['sh', 2], ['sb', 1]] as const);
+    const off = rnd() % 8 === 0 ? rnd() % 250 : (rnd() % Math.floor(248 / size)) * size;
+    return op.startsWith('s') ? [`  ${op} ${rs2}, ${off}(s11)`] : [`  ${op} ${rd}, ${off}(s11)`];
+  }
+  if (k < 84) {
+    // AMOs and LR/SC on aligned words of the data page, address built in t5.
+    const wide = rnd() % 2 === 0;
+    const off = (rnd() % (wide ? 31 : 62)) * (wide ? 8 : 4);
+    const w = wide ? 'd' : 'w';
+    if (rnd() % 4 === 0) {
+      return [`  addi t5, s11, ${off}`, `  lr.${w} ${rd}, (t5)`, rnd() % 2 === 0 ? `  addi ${rs2}, ${rs2}, 1` : '  nop', `  sc.${w} ${rs1 === rd ? 'a0' : rs1}, ${rs2}, (t5)`];
+    }
+    const op = pick(['amoswap', 'amoadd', 'amoxor', 'amoand', 'amoor', 'amomin', 'amomax', 'amominu', 'amomaxu']);
+    return [`  addi t5, s11, ${off}`, `  ${op}.${w} ${rd}, ${rs2}, (t5)`];
+  }
+  // A forward branch over one or two instructions.
+  const l = label();
+  const br = pick(['beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu', 'beqz', 'bnez']);
+  const head = br.endsWith('z') ? `  ${br} ${rs1}, ${l}` : `  ${br} ${rs1}, ${rs2}, ${l}`;
+  return [head, `  addi ${rd}, ${rd}, ${imm(6)}`, ...(rnd() % 2 === 0 ? [`  xor ${rs2}, ${rs2}, ${rd}`] : []), `${l}:`];
+}
+
+function sequenceProgram(count: number, length: number): { source: string; values: number } {
+  let labels = 0;
+  const label = (): string => `L${labels++}`;
+  const lines = ['#include "prelude.h"', 'main:', '  la s11, page', '  la t5, inits', '  sd t5, 0(sp)'];
+  const data: bigint[] = [];
+  for (let q = 0; q < count; q++) {
+    lines.push('  ld t5, 0(sp)');
+    SEQ_REGS.forEach((r, i) => lines.push(`  ld ${r}, ${8 * i}(t5)`));
+    lines.push(`  addi t5, t5, ${8 * SEQ_REGS.length}`, '  sd t5, 0(sp)');
+    for (let i = 0; i < SEQ_REGS.length; i++) data.push(randomValue());
+    for (let i = 0; i < length; i++) lines.push(...randomInstruction(label));
+    for (const r of SEQ_REGS) lines.push(`  P ${r}`);
+    // A fold of the data page: what the stores and AMOs left there.
+    lines.push('  li a1, 0', '  mv a2, s11', '  addi a3, s11, 256', `${label()}:`, '  ld a4, 0(a2)', '  slli a5, a1, 7',
+      '  srli a1, a1, 57', '  or a1, a1, a5', '  xor a1, a1, a4', '  addi a2, a2, 8', `  bltu a2, a3, L${labels - 1}`, '  P a1');
+  }
+  lines.push('  j poweroff', '  .data', '  .balign 8', 'page:', '  .fill 40, 8, 0x0123456789abcdef', 'inits:');
+  for (let i = 0; i < data.length; i += 4) lines.push(`  .dword ${data.slice(i, i + 4).map(hex64).join(', ')}`);
+  return { source: lines.join('\n') + '\n', values: count * (SEQ_REGS.length + 1) };
+}
+
 describe('differential checks against qemu-system-riscv64 -M virt', () => {
   if (missing.length > 0) {
     if (allowMissing) {
@@ -252,6 +334,7 @@ describe('differential checks against qemu-system-riscv64 -M virt', () => {
     return;
   }
   const work = mkdtempSync(join(tmpdir(), 'sv-diff-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it.each([
     ['m', 'M: all 13 instructions on 22 x 22 edge values'],
@@ -262,7 +345,19 @@ describe('differential checks against qemu-system-riscv64 -M virt', () => {
     expectSame(runOurs(elf), runQemu(elf));
   }, 60_000);
 
-  it(`random F/D operations in every rounding mode (seed ${seed}): same results and fflags`, () => {
+  it(`random integer, M, A and C sequences (seed ${SEED}): same registers and memory`, () => {
+    seed = SEED;
+    const count = Number(process.env.SPLITVISOR_DIFF_SEQ_COUNT ?? 300);
+    const { source, values } = sequenceProgram(count, 24);
+    const elf = assemble(work, 'seq-random', source);
+    const qemu = runQemu(elf);
+    expect(qemu.split('\n').length).toBe(values + 1);
+    const per = SEQ_REGS.length + 1;
+    expectSame(runOurs(elf), qemu, (l) => `sequence ${Math.floor(l / per)}, ${l % per < SEQ_REGS.length ? SEQ_REGS[l % per] : 'data page fold'}`);
+  }, 120_000);
+
+  it(`random F/D operations in every rounding mode (seed ${SEED}): same results and fflags`, () => {
+    seed = SEED;
     const { source, tests } = fpProgram(Number(process.env.SPLITVISOR_DIFF_FP_COUNT ?? 3000));
     const elf = assemble(work, 'fp-random', source);
     const qemu = runQemu(elf);
