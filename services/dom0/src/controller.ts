@@ -6,8 +6,8 @@ import { alreadyExists, invalidArgument, RpcError } from '@splitvisor/rpc';
 import type { EventsV1 } from '@splitvisor/proto';
 import type { Logger } from '@splitvisor/log';
 import { cpuOf, type Backends } from './backends.js';
-import { ConfigError, parseVmConfig, type Policy } from './vm-config.js';
-import { layoutFor, Provisioner } from './provision.js';
+import { ConfigError, parseVmConfig, type Policy, type VmConfig } from './vm-config.js';
+import { layoutFor, Provisioner, type BootPoint } from './provision.js';
 import { leastLoaded } from './placement.js';
 import { canDo, isFinal, requireState, vcpuMayRun, type VmRecord, type VmState } from './vm-state.js';
 import type { VmStore } from './vm-store.js';
@@ -36,6 +36,9 @@ export function classify(ev: Pick<EventsV1.LifecycleEvent__Output, 'kind' | 'rea
   return 'crash';
 }
 
+/** A stand-in record for a VM being created: it counts one vCPU on its node. */
+const PLACEHOLDER: VmRecord = { name: '', state: 'created', memoryBytes: 0, image: '', entry: 0, ramBase: 0, reason: '', exitCode: 0, createdAt: 0, startedAt: 0, stoppedAt: 0 };
+
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -43,6 +46,9 @@ function message(e: unknown): string {
 export class Controller {
   /** One operation at a time per VM: lifecycle events and API calls are serialized. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Nodes chosen for VMs still being created: creates in parallel must not all pick the
+   *  same least-loaded node before any of them is recorded. */
+  private readonly placing = new Map<string, string>();
   private readonly prov: Provisioner;
 
   constructor(
@@ -93,40 +99,56 @@ export class Controller {
         throw alreadyExists(`a vm named "${cfg.name}" already exists and is ${existing.state}`);
       }
       const layout = await layoutFor(cfg, where);
-      const node = leastLoaded(this.nodes, this.store.list().filter((v) => v.name !== cfg.name));
-      const boot = await this.prov.provision(cfg, layout);
+      const node = this.place(cfg.name);
+      this.placing.set(cfg.name, node);
       try {
-        await this.store.purgeConsole(cfg.name);
-      } catch (e) {
-        await this.prov.release(cfg.name, {});
-        throw e;
+        const boot = await this.prov.provision(cfg, layout);
+        try {
+          await this.store.purgeConsole(cfg.name);
+        } catch (e) {
+          await this.prov.release(cfg.name, {});
+          throw e;
+        }
+        return await this.recordCreated(cfg, boot, node);
+      } finally {
+        this.placing.delete(cfg.name);
       }
-      const rec: VmRecord = {
-        name: cfg.name,
-        state: 'created',
-        memoryBytes: cfg.memoryBytes,
-        // What the hart enters first: the image, or the firmware.
-        image: cfg.image ?? cfg.firmware ?? '',
-        ...(cfg.firmware !== undefined && { firmware: cfg.firmware }),
-        ...(cfg.kernel !== undefined && { kernel: cfg.kernel }),
-        ...boot,
-        reason: '',
-        exitCode: 0,
-        createdAt: Date.now(),
-        startedAt: 0,
-        stoppedAt: 0,
-        node,
-        vcpus: cfg.vcpus,
-        onPoweroff: cfg.onPoweroff,
-        onReboot: cfg.onReboot,
-        onCrash: cfg.onCrash,
-        boots: 0,
-      };
-      await this.store.putConfig(cfg);
-      await this.store.save(rec);
-      await this.store.emit(cfg.name, 'LIFECYCLE_CREATED');
-      return rec;
     });
+  }
+
+  /** The least loaded node for `name`, counting VMs being created elsewhere right now. */
+  private place(name: string, exclude: ReadonlySet<string> = new Set()): string {
+    const others = this.store.list().filter((v) => v.name !== name);
+    const pending = [...this.placing].filter(([n]) => n !== name).map(([n, node]): VmRecord => ({ ...PLACEHOLDER, name: n, node }));
+    return leastLoaded(this.nodes, [...others, ...pending], exclude);
+  }
+
+  private async recordCreated(cfg: VmConfig, boot: BootPoint, node: string): Promise<VmRecord> {
+    const rec: VmRecord = {
+      name: cfg.name,
+      state: 'created',
+      memoryBytes: cfg.memoryBytes,
+      // What the hart enters first: the image, or the firmware.
+      image: cfg.image ?? cfg.firmware ?? '',
+      ...(cfg.firmware !== undefined && { firmware: cfg.firmware }),
+      ...(cfg.kernel !== undefined && { kernel: cfg.kernel }),
+      ...boot,
+      reason: '',
+      exitCode: 0,
+      createdAt: Date.now(),
+      startedAt: 0,
+      stoppedAt: 0,
+      node,
+      vcpus: cfg.vcpus,
+      onPoweroff: cfg.onPoweroff,
+      onReboot: cfg.onReboot,
+      onCrash: cfg.onCrash,
+      boots: 0,
+    };
+    await this.store.putConfig(cfg);
+    await this.store.save(rec);
+    await this.store.emit(cfg.name, 'LIFECYCLE_CREATED');
+    return rec;
   }
 
   /** created: run it. stopped or failed: reload the images first, then run it. */
@@ -146,23 +168,38 @@ export class Controller {
     return this.store.save({ ...r, ...boot, state: 'created', reason: '', exitCode: 0, stoppedAt: 0 });
   }
 
-  /** cpu StartVm on the VM's node (placed again if that node is no longer known). */
+  /**
+   * cpu StartVm on the VM's node. A node that does not answer (UNAVAILABLE) is passed over
+   * for the least loaded of the others: the VM's memory is at mmu, not at the node.
+   */
   private async launch(r: VmRecord, reason: string): Promise<VmRecord> {
-    const node = r.node !== undefined && this.backends.cpus.has(r.node) ? r.node : leastLoaded(this.nodes, this.store.list().filter((v) => v.name !== r.name));
-    const bootAt = Date.now();
-    try {
-      await cpuOf(this.backends, node).call('StartVm', {
-        vmId: r.name,
-        ramBase: r.ramBase,
-        ramSize: r.memoryBytes,
-        entry: r.entry,
-        // a1 at reset. Records written before there was a device tree have none: 0.
-        dtbAddr: r.dtbAddr ?? 0,
-        vcpus: r.vcpus ?? 1,
-      });
-    } catch (e) {
-      if (e instanceof RpcError) throw new RpcError(e.code, `starting vm "${r.name}" on cpu node ${node}: ${e.message}`);
-      throw e;
+    const tried = new Set<string>();
+    let node = r.node !== undefined && this.backends.cpus.has(r.node) ? r.node : this.place(r.name);
+    let bootAt: number;
+    for (;;) {
+      bootAt = Date.now();
+      try {
+        await cpuOf(this.backends, node).call('StartVm', {
+          vmId: r.name,
+          ramBase: r.ramBase,
+          ramSize: r.memoryBytes,
+          entry: r.entry,
+          // a1 at reset. Records written before there was a device tree have none: 0.
+          dtbAddr: r.dtbAddr ?? 0,
+          vcpus: r.vcpus ?? 1,
+        });
+        break;
+      } catch (e) {
+        tried.add(node);
+        if (e instanceof RpcError && e.code === 'UNAVAILABLE' && tried.size < this.nodes.length) {
+          const next = this.place(r.name, tried);
+          this.log.warn({ vm: r.name, node, next, err: e.message }, 'cpu node unavailable; placing the vm on another');
+          node = next;
+          continue;
+        }
+        if (e instanceof RpcError) throw new RpcError(e.code, `starting vm "${r.name}" on cpu node ${node}: ${e.message}`);
+        throw e;
+      }
     }
     const next = await this.store.save({
       ...r,
