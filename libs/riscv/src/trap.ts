@@ -160,11 +160,6 @@ export function xret(s: HartState, sret: boolean): boolean {
   return true;
 }
 
-/** MRET (priv 3.3.2), for callers that checked the privilege themselves. */
-export function mret(s: HartState): void {
-  xret(s, false);
-}
-
 /**
  * WFI (priv 3.3.3) at s.pc. Illegal in U-mode, and in S-mode when mstatus.TW is set (QEMU
  * traps at once rather than after a bounded time). Otherwise it retires; the hart idles
