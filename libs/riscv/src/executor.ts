@@ -711,19 +711,58 @@ export function executeBatch(s: HartState, limit: number): number {
 
       // ---- F and D (fpu/execute.ts); loads and stores share the integer slow paths ----
       case 119: // FLW
-      case 120: // FLD
+      case 120: {
+        // FLD. Fast path as LD's, into f[rd] (FLW NaN-boxes); imm bits 11:0 = offset.
+        const dbl = (w & 0xff) === 120;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + ((imm << 20) >> 20);
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = rT[t] === a - (a & 4095) ? a + rT[t + 1]! : -1;
+        }
+        if (s.mstatusFs !== 0 && o >= 0 && o < ramSize && (o & (dbl ? 7 : 3)) === 0 && pageState[o >>> 12] !== 0) {
+          const i = o >>> 2;
+          const fw = s.fw;
+          fw[2 * rd] = s32[i]!;
+          fw[2 * rd + 1] = dbl ? s32[i + 1]! : -1;
+          s.mstatusFs = 3;
+          pc += ilen;
+          continue;
+        }
         s.pc = pc;
-        pc = fpLoad(s, rd, rs1, imm, (w & 0xff) === 119 ? 4 : 8) ? pc + ilen : s.pc;
+        pc = fpLoad(s, rd, rs1, imm, dbl ? 8 : 4) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
+      }
       case 121: // FSW
-      case 122: // FSD
+      case 122: {
+        // FSD. Fast path as SD's, from f[rs2] (FSW stores the low word as it is).
+        const dbl = (w & 0xff) === 122;
+        const a = xh[rs1]! * TWO32 + (xl[rs1]! >>> 0) + ((imm << 20) >> 20);
+        let o = a - ramBase;
+        if (vm) {
+          const t = (a >>> 11) & 510;
+          o = wT[t] === a - (a & 4095) ? a + wT[t + 1]! : -1;
+        }
+        if (s.mstatusFs !== 0 && o >= 0 && o < ramSize && (o & (dbl ? 7 : 3)) === 0) {
+          const p = o >>> 12;
+          if (pageState[p] === 2) {
+            const i = o >>> 2;
+            const fw = s.fw;
+            s32[i] = fw[2 * rs2]!;
+            if (dbl) s32[i + 1] = fw[2 * rs2 + 1]!;
+            if (codeMark[p] !== 0) code.invalidate(p);
+            pc += ilen;
+            continue;
+          }
+        }
         s.pc = pc;
-        pc = fpStore(s, rs2, rs1, imm, (w & 0xff) === 121 ? 4 : 8) ? pc + ilen : s.pc;
+        pc = fpStore(s, rs2, rs1, imm, dbl ? 8 : 4) ? pc + ilen : s.pc;
         blkLen = 0;
         if (s.brk) break loop;
         continue;
+      }
       case 123: // every other F/D instruction; imm is the raw instruction
         s.pc = pc;
         if (!fpExecute(s, imm)) {

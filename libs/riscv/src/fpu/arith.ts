@@ -198,6 +198,19 @@ export function ffma(a: number, b: number, c: number, fmt: Format, rm: number): 
     if (s === 0 && t === 0) return rm === RDN ? -0 : 0;
     return roundPair(s, t, 0, fmt, rm);
   }
+  const aa = Math.abs(a);
+  const ab = Math.abs(b);
+  const ac = Math.abs(c);
+  if (aa > 2 ** -440 && aa < 2 ** 440 && ab > 2 ** -440 && ab < 2 ** 440 && ac > 2 ** -880 && ac < 2 ** 880) {
+    // Everything well inside the range: the same algorithm without scaling.
+    const ph = twoProduct(a, b);
+    const pl = ERR;
+    const th0 = twoSum(c, ph);
+    const v0 = addRoundOdd(ERR, pl);
+    const s0 = twoSum(th0, v0);
+    if (s0 === 0) return rm === RDN ? -0 : 0;
+    return finish(s0, ERR, fmt, rm);
+  }
   const ea = exponentOf(a);
   const eb = exponentOf(b);
   const e = ea + eb;
