@@ -23,18 +23,6 @@ import { clearFlags, DOUBLE, f32Bits, f32FromBits, FLAGS, NV, raiseFlags, roundP
 const CANON_S = 0x7fc00000;
 const CANON_D_HI = 0x7ff80000;
 
-/** True when FP instructions may run; raises illegal-instruction (tval = `inst`) if not. */
-export function fpAllowed(s: HartState, inst: number): boolean {
-  if (s.mstatusFs !== 0) return true;
-  raiseException(s, Cause.IllegalInstruction, inst | 0, 0);
-  return false;
-}
-
-/** FP state changed: mstatus.FS = Dirty (SD follows it in csr.ts). */
-export function markFpDirty(s: HartState): void {
-  s.mstatusFs = 3;
-}
-
 // ---- Register access ----
 
 /** Bits of single rs, unboxed: an improperly NaN-boxed value reads as the canonical NaN. */
