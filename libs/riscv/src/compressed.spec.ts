@@ -11,6 +11,7 @@ import { PageState } from './memory.js';
 import { Op } from './ops.js';
 import { Cause } from './trap.js';
 import { DATA, DRAM, e, HANDLER, machine, R, trapInfo, type Machine } from './harness.test-util.js';
+import { CODE, mTrap, PageTables, privMachine, PRIV_S, PT_BASE, PTE } from './mmu/paging.test-util.js';
 
 const { fdd } = e;
 
@@ -236,5 +237,47 @@ describe('fetch across a page boundary', () => {
     load(m, AT, [e.cLi(R.a2, -3), e.wfi()]);
     expect(m.run().kind).toBe('wfi');
     expect(m.x(R.a2)).toBe(-3n);
+  });
+});
+
+describe('fetch across a page boundary under Sv39', () => {
+  const VA = 0x4000_0000n;
+  const PAGE2_PA = CODE + 0x5000; // the second virtual page, away from the first physically
+
+  /** S-mode code at VA + 0xff8: c.li a0, 1; c.nop; c.nop; then addi a0, a0, 0x100 at
+   *  VA + 0xffe, whose upper half is on the next virtual page; then wfi. */
+  function pagedStraddle(): { m: Machine; pt: PageTables } {
+    const m = privMachine(PRIV_S, VA + 0xff8n, [], CODE);
+    const pt = new PageTables(m.ram, PT_BASE, 3);
+    pt.map(VA, CODE, PTE.R | PTE.X | PTE.A);
+    pt.map(VA + 0x1000n, PAGE2_PA, PTE.R | PTE.X | PTE.A);
+    m.hart.writeCsr(Csr.satp, pt.satp());
+    const bytes = e.programBytes([e.cLi(R.a0, 1), e.cNop(), e.cNop(), e.addi(R.a0, R.a0, 0x100), e.wfi()]);
+    m.ram.writeBytes(CODE + 0xff8, bytes.subarray(0, 8));
+    m.ram.writeBytes(PAGE2_PA, bytes.subarray(8));
+    m.ram.writeBytes(CODE + 0x1000, new Uint8Array([0xff, 0xff, 0xff, 0xff])); // not the next page
+    return { m, pt };
+  }
+
+  it('takes the upper half from the page the next virtual page maps to', () => {
+    const { m } = pagedStraddle();
+    expect(m.run().kind).toBe('wfi');
+    expect(m.x(R.a0)).toBe(0x101n);
+    expect(m.hart.getPrivilege()).toBe(PRIV_S);
+  });
+
+  it('an unmapped second page is an instruction page fault at its first byte, epc the instruction', () => {
+    const { m, pt } = pagedStraddle();
+    pt.setPte(VA + 0x1000n, 0n);
+    m.run();
+    expect(mTrap(m)).toEqual({ mcause: 12n, mepc: VA + 0xffen, mtval: VA + 0x1000n });
+    expect(m.x(R.a0)).toBe(1n);
+  });
+
+  it('a second page without X is an instruction page fault too', () => {
+    const { m, pt } = pagedStraddle();
+    pt.map(VA + 0x1000n, PAGE2_PA, PTE.R | PTE.A);
+    m.run();
+    expect(mTrap(m)).toEqual({ mcause: 12n, mepc: VA + 0xffen, mtval: VA + 0x1000n });
   });
 });
