@@ -20,6 +20,33 @@ describe('encode', () => {
     expect(e.fence()).toBe(0x0ff0000f);
   });
 
+  it('matches binutils for the M, A, F/D and C encoders', () => {
+    const { fs, fdd, Rm } = e;
+    const R = e.Reg;
+    expect(e.mul(R.a0, R.a1, R.a2)).toBe(0x02c58533);
+    expect(e.divuw(R.t0, R.t1, R.t2)).toBe(0x027352bb);
+    expect(e.lrD(R.a0, R.a1)).toBe(0x1005b52f);
+    expect(e.scW(R.a2, R.a3, R.a4)).toBe(0x18d7262f);
+    expect(e.amoD('maxu', R.a5, R.a6, R.a7, 3)).toBe(0xe708b7af);
+    expect(e.flw(10, R.sp, -4)).toBe(0xffc12507);
+    expect(e.fsd(9, R.a0, 2040)).toBe(0x7e953c27);
+    expect(fdd.fmadd(1, 2, 3, 4, Rm.rmm)).toBe(0x223140c3);
+    expect(fs.fnmsub(5, 6, 7, 8)).toBe(0x407372cb);
+    expect(fdd.fcvtWU(R.a0, 1, Rm.rtz)).toBe(0xc2109553);
+    expect(fs.fclass(R.a1, 2)).toBe(0xe00115d3);
+    expect(fdd.fsgnjx(3, 4, 5)).toBe(0x225221d3);
+    expect(e.fcvtSD(6, 7, Rm.rup)).toBe(0x4013b353);
+    expect(e.cAddi4spn(R.s0, 1020)).toBe(0x1fe0);
+    expect(e.cLw(R.a0, R.a1, 124)).toBe(0x5de8);
+    expect(e.cSd(R.s1, R.a2, 248)).toBe(0xfe64);
+    expect(e.cAddi16sp(-512)).toBe(0x7101);
+    expect(e.cLui(R.t4, 0xfffe0)).toBe(0x7e81);
+    expect(e.cSrai(R.s0, 33)).toBe(0x9405);
+    expect(e.cLdsp(R.t0, 504)).toBe(0x72fe);
+    expect(e.cFsdsp(5, 256)).toBe(0xa216);
+    expect(e.cJalr(R.t0)).toBe(0x9282);
+  });
+
   it('refuses immediates that do not fit', () => {
     expect(() => e.addi(1, 1, 2048)).toThrow(RangeError);
     expect(() => e.beq(1, 1, 4096)).toThrow(RangeError);
