@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { protos, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
 import { startTestLab, REPO_ROOT, type TestLab } from '@splitvisor/testing';
@@ -32,17 +33,19 @@ afterAll(async () => {
   await t?.teardown();
 });
 
-/** Guest RAM as mmu holds it: `len` bytes at guest-physical `addr` (read, 64 pages a call). */
+/** Guest RAM as mmu holds it: `len` bytes at guest-physical `addr`, read by DMA as a
+ *  registered reader (FetchPages is the vCPU cache's protocol, not a way to peek). */
 async function guestBytes(vmId: string, addr: number, len: number): Promise<Buffer> {
-  const first = Math.floor(addr / 4096);
-  const end = Math.ceil((addr + len) / 4096);
-  const pages: Buffer[] = [];
-  for (let gfn = first; gfn < end; gfn += 64) {
-    const r = await mmu.call('FetchPages', { vmId, gfn, count: Math.min(64, end - gfn), write: false });
-    pages.push(...r.pages.map((p) => (p.zero ? Buffer.alloc(4096) : Buffer.from(p.data))));
+  if (!readers.has(vmId)) {
+    await mmu.call('AttachDevice', { vmId, backend: 'firmware-test' });
+    readers.add(vmId);
   }
-  return Buffer.concat(pages).subarray(addr - first * 4096, addr - first * 4096 + len);
+  const md = new grpc.Metadata();
+  md.set('x-splitvisor-caller', 'firmware-test');
+  const r = await mmu.call('DmaRead', { vmId, segments: [{ addr, length: len }] }, { metadata: md });
+  return Buffer.from(r.data[0]!);
 }
+const readers = new Set<string>();
 
 /** The addresses dom0 logged when it loaded `vm`. */
 function loadedAt(vm: string): { dtb: number; entry: number } {
