@@ -8,7 +8,7 @@ import type { Logger } from '@splitvisor/log';
 import { cpuOf, type Backends } from './backends.js';
 import { ConfigError, parseVmConfig, type Policy, type VmConfig } from './vm-config.js';
 import { layoutFor, Provisioner, type BootPoint } from './provision.js';
-import { leastLoaded } from './placement.js';
+import { leastLoaded, nodeLoads } from './placement.js';
 import { canDo, isFinal, requireState, vcpuMayRun, type VmRecord, type VmState } from './vm-state.js';
 import type { VmStore } from './vm-store.js';
 import type { DeviceHandshake } from './xenbus.js';
@@ -173,34 +173,45 @@ export class Controller {
    * for the least loaded of the others: the VM's memory is at mmu, not at the node.
    */
   private async launch(r: VmRecord, reason: string): Promise<VmRecord> {
-    const tried = new Set<string>();
-    let node = r.node !== undefined && this.backends.cpus.has(r.node) ? r.node : this.place(r.name);
-    let bootAt: number;
-    for (;;) {
-      bootAt = Date.now();
-      try {
-        await cpuOf(this.backends, node).call('StartVm', {
-          vmId: r.name,
-          ramBase: r.ramBase,
-          ramSize: r.memoryBytes,
-          entry: r.entry,
-          // a1 at reset. Records written before there was a device tree have none: 0.
-          dtbAddr: r.dtbAddr ?? 0,
-          vcpus: r.vcpus ?? 1,
-        });
-        break;
-      } catch (e) {
-        tried.add(node);
-        if (e instanceof RpcError && e.code === 'UNAVAILABLE' && tried.size < this.nodes.length) {
-          const next = this.place(r.name, tried);
-          this.log.warn({ vm: r.name, node, next, err: e.message }, 'cpu node unavailable; placing the vm on another');
-          node = next;
-          continue;
+    const first = r.node !== undefined && this.backends.cpus.has(r.node) ? r.node : this.place(r.name);
+    // The VM's own node first, then the others from the least loaded.
+    const load = nodeLoads(this.nodes, this.store.list().filter((v) => v.name !== r.name));
+    const order = [first, ...this.nodes.filter((n) => n !== first).sort((a, b) => load.get(a)! - load.get(b)!)];
+    let node = first;
+    let bootAt = 0;
+    let lastErr: RpcError | undefined;
+    // A node that just restarted may still be in its client's reconnect backoff: after a
+    // first round where every node failed fast, a second one waits for each to connect.
+    rounds: for (const patient of [false, true]) {
+      for (const n of order) {
+        node = n;
+        bootAt = Date.now();
+        try {
+          const cpu = cpuOf(this.backends, n);
+          if (patient) await cpu.waitForReady(2000);
+          await cpu.call('StartVm', {
+            vmId: r.name,
+            ramBase: r.ramBase,
+            ramSize: r.memoryBytes,
+            entry: r.entry,
+            // a1 at reset. Records written before there was a device tree have none: 0.
+            dtbAddr: r.dtbAddr ?? 0,
+            vcpus: r.vcpus ?? 1,
+          });
+          lastErr = undefined;
+          break rounds;
+        } catch (e) {
+          if (e instanceof RpcError && e.code === 'UNAVAILABLE') {
+            lastErr = e;
+            this.log.warn({ vm: r.name, node: n, err: e.message }, 'cpu node unavailable; trying another');
+            continue;
+          }
+          if (e instanceof RpcError) throw new RpcError(e.code, `starting vm "${r.name}" on cpu node ${n}: ${e.message}`);
+          throw e;
         }
-        if (e instanceof RpcError) throw new RpcError(e.code, `starting vm "${r.name}" on cpu node ${node}: ${e.message}`);
-        throw e;
       }
     }
+    if (lastErr) throw new RpcError(lastErr.code, `starting vm "${r.name}" on cpu node ${node}: ${lastErr.message}`);
     const next = await this.store.save({
       ...r,
       node,
