@@ -6,10 +6,8 @@ import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { protos, type Dom0V1 } from '@splitvisor/proto';
 import { RpcClient, RpcError } from '@splitvisor/rpc';
-import { PassThrough } from 'node:stream';
 import { Bus } from '@splitvisor/bus';
-import { createLogger } from '@splitvisor/log';
-import { REPO_ROOT } from '@splitvisor/testing';
+import { REPO_ROOT, silentLogger } from '@splitvisor/testing';
 
 export type Dom0 = RpcClient<Dom0V1.Dom0Client>;
 
@@ -137,5 +135,5 @@ export function crashImage(): string {
 
 /** A NATS connection of the test's own (to watch KV, or to type at a console behind dom0's back). */
 export function testBus(url: string): Promise<Bus> {
-  return Bus.connect({ url, name: 'test', log: createLogger({ service: 'test', level: 'silent', destination: new PassThrough() }) });
+  return Bus.connect({ url, name: 'test', log: silentLogger() });
 }

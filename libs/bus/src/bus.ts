@@ -16,6 +16,13 @@ export interface BusOptions {
   connectTimeoutMs?: number;
 }
 
+/** nats://user:password@host:port as the client's options: it does not read a URL's userinfo. */
+export function withCredentials(url: string): { servers: string; user?: string; pass?: string } {
+  const m = /^([a-z]+:\/\/)([^:@/]+):([^@/]*)@(.+)$/.exec(url);
+  if (!m) return { servers: url };
+  return { servers: `${m[1]}${m[4]}`, user: decodeURIComponent(m[2]!), pass: decodeURIComponent(m[3]!) };
+}
+
 export interface Unsubscribe {
   (): void;
 }
@@ -35,7 +42,7 @@ export class Bus {
     while (Date.now() < end) {
       try {
         const nc = await connect({
-          servers: opts.url,
+          ...withCredentials(opts.url),
           name: opts.name,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 250,
@@ -49,7 +56,7 @@ export class Bus {
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    throw new Error(`cannot connect to NATS at ${opts.url}: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`);
+    throw new Error(`cannot connect to NATS at ${withCredentials(opts.url).servers}: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`);
   }
 
   private watchStatus(): void {

@@ -1,4 +1,4 @@
-export { Bus, type BusOptions, type Unsubscribe } from './bus.js';
+export { Bus, withCredentials, type BusOptions, type Unsubscribe } from './bus.js';
 export { subjects, streams, kvKeys, KV_BUCKET, checkVmId, vmOfSubject, type StreamSpec } from './subjects.js';
 export {
   XENBUS_STATES,

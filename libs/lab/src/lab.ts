@@ -5,8 +5,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitForServing } from '@splitvisor/rpc';
+import { channelCredentials, loadTls, waitForServing, type TlsMaterial } from '@splitvisor/rpc';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
+import { makeLabPki } from './pki.js';
+import { writeNatsAuthConfig } from './nats-auth.js';
 import { freePort } from './ports.js';
 import { DEFAULT_PORTS, SERVICE_ORDER, serviceMain, serviceOf, type InstanceName, type ServiceName } from './services.js';
 
@@ -28,9 +30,20 @@ export interface LabOptions {
   /** How many cpu processes (nodes) to run, default 1: `cpu`, then `cpu-2`, `cpu-3`, …;
    *  dom0 gets all their addresses, comma-separated, in SPLITVISOR_CPU_ADDR. */
   cpuNodes?: number;
+  /** Mutual TLS between the services (a lab CA, one certificate per service, only dom0
+   *  on the admin APIs) and NATS users with permissions per service. The lab starts its
+   *  own NATS then (`natsUrl` cannot be given). */
+  secure?: boolean;
   /** Which services to start (default: all four). */
   only?: readonly ServiceName[];
   healthTimeoutMs?: number;
+}
+
+/** What a secure lab made: where its certificates are, and the NATS passwords. */
+export interface LabSecurity {
+  /** ca.crt and <identity>.crt/.key (libs/rpc loadTls reads them). */
+  dir: string;
+  natsPasswords: Record<string, string>;
 }
 
 export interface ServiceProcess {
@@ -54,7 +67,26 @@ export class Lab {
     private readonly opts: LabOptions,
     /** Every cpu node's address, `cpu`'s first. */
     readonly cpuAddresses: readonly string[] = [addresses.cpu],
+    readonly security?: LabSecurity,
   ) {}
+
+  /** The NATS URL a user (a service name) connects with: its password in it when secure. */
+  natsUrlFor(user: string): string {
+    if (!this.security) return this.natsUrl;
+    const pw = this.security.natsPasswords[user];
+    if (pw === undefined) throw new Error(`no NATS user "${user}" in this lab (${Object.keys(this.security.natsPasswords).join(', ')})`);
+    return this.natsUrl.replace('nats://', `nats://${encodeURIComponent(user)}:${pw}@`);
+  }
+
+  /** An identity's TLS material in a secure lab (dom0, cpu, mmu, io-backend, cli). */
+  tls(identity: string): TlsMaterial | undefined {
+    return this.security ? loadTls(this.security.dir, identity) : undefined;
+  }
+
+  /** The NATS server the lab started itself (none when it was given one). */
+  get natsServer(): NatsServerHandle | undefined {
+    return this.nats;
+  }
 
   /** The lab's processes in start order (all, or those of `only`): the extra cpu nodes right after `cpu`. */
   private order(only: readonly ServiceName[] = SERVICE_ORDER): InstanceName[] {
@@ -74,7 +106,17 @@ export class Lab {
   static async start(opts: LabOptions = {}): Promise<Lab> {
     const host = opts.host ?? '127.0.0.1';
     let nats: NatsServerHandle | undefined;
-    if (!opts.natsUrl) nats = await startNatsServer({ host, onLog: (l) => opts.onLine?.('nats', l) });
+    let security: LabSecurity | undefined;
+    const natsArgs: string[] = [];
+    if (opts.secure) {
+      if (opts.natsUrl) throw new Error('a secure lab starts its own NATS (users and permissions); do not give natsUrl');
+      const dir = mkdtempSync(join(tmpdir(), 'splitvisor-lab-pki-'));
+      makeLabPki(dir);
+      const conf = join(dir, 'nats.conf');
+      security = { dir, natsPasswords: writeNatsAuthConfig(conf).passwords };
+      natsArgs.push('-c', conf);
+    }
+    if (!opts.natsUrl) nats = await startNatsServer({ host, args: natsArgs, onLog: (l) => opts.onLine?.('nats', l) });
     const addresses = {} as Record<ServiceName, string>;
     for (const name of SERVICE_ORDER) {
       let port = opts.ports?.[name];
@@ -88,7 +130,7 @@ export class Lab {
     if (!Number.isInteger(cpuNodes) || cpuNodes < 1 || cpuNodes > 16) throw new Error(`cpuNodes ${cpuNodes}: must be 1..16`);
     const cpuAddresses = [addresses.cpu];
     for (let i = 1; i < cpuNodes; i++) cpuAddresses.push(`${host}:${await freePort(host)}`);
-    const lab = new Lab(opts.natsUrl ?? nats!.url, addresses, nats, opts, cpuAddresses);
+    const lab = new Lab(opts.natsUrl ?? nats!.url, addresses, nats, opts, cpuAddresses, security);
     try {
       for (const name of lab.order(opts.only)) await lab.startService(name);
     } catch (e) {
@@ -100,7 +142,8 @@ export class Lab {
 
   envFor(name: InstanceName): Record<string, string> {
     return {
-      SPLITVISOR_NATS_URL: this.natsUrl,
+      SPLITVISOR_NATS_URL: this.natsUrlFor(serviceOf(name)),
+      ...(this.security && { SPLITVISOR_TLS_DIR: this.security.dir }),
       SPLITVISOR_LISTEN: this.addressOf(name),
       SPLITVISOR_LOG_LEVEL: this.opts.logLevel ?? 'info',
       SPLITVISOR_MMU_ADDR: this.addresses.mmu,
@@ -139,7 +182,7 @@ export class Lab {
     this.services.set(name, proc);
     try {
       await Promise.race([
-        waitForServing(proc.address, this.opts.healthTimeoutMs ?? 20_000),
+        waitForServing(proc.address, this.opts.healthTimeoutMs ?? 20_000, '', this.security && channelCredentials(loadTls(this.security.dir, 'cli'))),
         exited.then((x) => {
           throw new Error(`${name} exited (code ${x.code}, signal ${x.signal}) before serving:\n${tail.join('\n')}`);
         }),
@@ -176,5 +219,6 @@ export class Lab {
     }
     await this.nats?.stop();
     if (this.mmuDataDir) rmSync(this.mmuDataDir, { recursive: true, force: true });
+    if (this.security) rmSync(this.security.dir, { recursive: true, force: true });
   }
 }

@@ -2,6 +2,7 @@
 // only for calls the caller marks idempotent, and only on UNAVAILABLE.
 import * as grpc from '@grpc/grpc-js';
 import { RpcError } from './errors.js';
+import { defaultChannelCredentials } from './tls.js';
 
 export const DEFAULT_DEADLINE_MS = 5000;
 
@@ -45,7 +46,7 @@ export class RpcClient<C extends grpc.Client> {
     opts: RpcClientOptions = {},
   ) {
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
-    this.raw = new Ctor(address, opts.credentials ?? grpc.credentials.createInsecure(), {
+    this.raw = new Ctor(address, opts.credentials ?? defaultChannelCredentials(), {
       interceptors: opts.interceptors ?? [],
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     });

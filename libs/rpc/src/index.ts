@@ -14,3 +14,17 @@ export {
   type RpcCode,
 } from './errors.js';
 export { parseHostPort, type HostPort } from './address.js';
+export {
+  loadTls,
+  useTls,
+  currentTls,
+  serverCredentials,
+  channelCredentials,
+  defaultChannelCredentials,
+  defaultServerCredentials,
+  peerIdentity,
+  accessInterceptor,
+  CALLER_KEY,
+  type TlsMaterial,
+  type AccessPolicy,
+} from './tls.js';

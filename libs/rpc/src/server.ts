@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@splitvisor/log';
 import { HealthService } from './health.js';
 import { toRpcError } from './errors.js';
+import { defaultServerCredentials } from './tls.js';
 
 export interface RpcServerOptions {
   /** The service name announced in health (e.g. "splitvisor.io.v1.IoBackend"). */
@@ -68,7 +69,7 @@ export class RpcServer {
   }
 
   async start(): Promise<number> {
-    const creds = this.opts.credentials ?? grpc.ServerCredentials.createInsecure();
+    const creds = this.opts.credentials ?? defaultServerCredentials();
     this.boundPort = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(this.opts.listen, creds, (err, port) => {
         if (err) reject(new Error(`cannot listen on ${this.opts.listen}: ${err.message}`));

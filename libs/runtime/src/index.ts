@@ -1,2 +1,3 @@
 export { runService, commonOptions, type ServiceDefinition, type ServiceContext, type RunningService, type CommonConfig } from './service.js';
 export { parseConfig, parsers, usage, ConfigError, type OptionSpec, type OptionSpecs } from './config.js';
+export { ACCESS } from './access.js';

@@ -2,15 +2,18 @@
 // health, and on SIGTERM/SIGINT stop in order (health NOT_SERVING, the service's own stop,
 // in-flight calls finish or time out, NATS drained), then exit 0.
 import { createLogger, type Logger } from '@splitvisor/log';
-import { RpcServer } from '@splitvisor/rpc';
+import { RpcServer, accessInterceptor, loadTls, useTls } from '@splitvisor/rpc';
 import { Bus } from '@splitvisor/bus';
 import { DEFAULT_PORTS, type ServiceName } from '@splitvisor/lab';
 import { ConfigError, parseConfig, parsers, usage, type OptionSpecs } from './config.js';
+import { ACCESS } from './access.js';
 
 export interface CommonConfig {
   nats: string;
   listen: string;
   logLevel: string;
+  /** Mutual TLS material (ca.crt, <service>.crt, <service>.key); '' for plaintext. */
+  tlsDir: string;
 }
 
 export function commonOptions(name: ServiceName): OptionSpecs<CommonConfig> {
@@ -24,6 +27,13 @@ export function commonOptions(name: ServiceName): OptionSpecs<CommonConfig> {
       parse: parsers.hostPort,
     },
     logLevel: { flag: 'log-level', env: 'SPLITVISOR_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace', default: 'info', parse: parsers.logLevel },
+    tlsDir: {
+      flag: 'tls-dir',
+      env: 'SPLITVISOR_TLS_DIR',
+      help: `mutual TLS: ca.crt, ${name}.crt and ${name}.key here (empty: plaintext)`,
+      default: '',
+      parse: (raw) => raw,
+    },
   };
 }
 
@@ -48,6 +58,11 @@ export interface ServiceDefinition<C> {
   setup(ctx: ServiceContext<C>): Promise<RunningService>;
 }
 
+/** A NATS URL without its password, for logs. */
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
 export async function runService<C>(def: ServiceDefinition<C>, argv = process.argv.slice(2), env = process.env): Promise<void> {
   const specs = { ...commonOptions(def.name), ...def.options } as OptionSpecs<C & CommonConfig>;
   if (argv.includes('--help')) {
@@ -66,11 +81,18 @@ export async function runService<C>(def: ServiceDefinition<C>, argv = process.ar
   }
   const log = createLogger({ service: def.name, level: config.logLevel });
   try {
+    // Every server and client of this process speaks TLS as this service from here on.
+    if (config.tlsDir) useTls(loadTls(config.tlsDir, def.name));
     const bus = await Bus.connect({ url: config.nats, name: def.name, log });
-    const server = new RpcServer({ name: def.grpcService, listen: config.listen, log });
+    const server = new RpcServer({
+      name: def.grpcService,
+      listen: config.listen,
+      log,
+      ...(config.tlsDir && { interceptors: [accessInterceptor(ACCESS)] }),
+    });
     const running = await def.setup({ config, log, bus, server });
     const port = await server.start();
-    log.info({ listen: config.listen, port, nats: config.nats, pid: process.pid }, `${def.name} serving`);
+    log.info({ listen: config.listen, port, nats: redact(config.nats), pid: process.pid, tls: config.tlsDir !== '' }, `${def.name} serving`);
     let stopping = false;
     const shutdown = async (signal: string) => {
       if (stopping) return;

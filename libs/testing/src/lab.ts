@@ -14,14 +14,15 @@ export interface TestLab {
 }
 
 export async function startTestLab(opts: Omit<LabOptions, 'natsUrl'> = {}): Promise<TestLab> {
-  const nats = await startTestNats();
+  // A secure lab writes its own NATS config (users, permissions) and so starts its own.
+  const nats: TestNats = opts.secure ? { url: '', kind: 'binary', stop: async () => undefined, kill: async () => undefined } : await startTestNats();
   const lines: { service: string; line: string }[] = [];
   const echo = process.env['SPLITVISOR_TEST_LOG'] === '1';
   let lab: Lab;
   try {
     lab = await Lab.start({
       ...opts,
-      natsUrl: nats.url,
+      ...(!opts.secure && { natsUrl: nats.url }),
       onLine: (service, line) => {
         lines.push({ service, line });
         if (echo) process.stderr.write(`[${service}] ${line}\n`);
@@ -32,10 +33,14 @@ export async function startTestLab(opts: Omit<LabOptions, 'natsUrl'> = {}): Prom
     await nats.stop();
     throw e;
   }
+  if (opts.secure) {
+    nats.url = lab.natsUrl;
+    nats.kill = async () => lab.natsServer?.kill();
+  }
   return {
     lab,
     nats,
-    natsUrl: nats.url,
+    natsUrl: lab.natsUrl,
     addresses: lab.addresses,
     lines,
     async teardown() {

@@ -6,7 +6,9 @@ import { intFlag, parseArgs, UsageError, type ParsedArgs } from './cli/args.js';
 
 const USAGE = `usage: splitvisor <command> [args]
 
-  up [--cpu-nodes N]    start NATS and the four services (N cpu nodes; Ctrl-C stops them)
+  up [--cpu-nodes N] [--insecure]
+                        start NATS and the four services (N cpu nodes; Ctrl-C stops them),
+                        with mutual TLS from a lab CA and NATS users per service
   down                  stop the running lab
   run <vm.yaml>         create and start a VM, attached to its console; exits with the
                         guest's code (starts a lab for the VM's lifetime if none runs)
@@ -42,8 +44,8 @@ async function main(argv: string[]): Promise<number> {
   const json = (a: ParsedArgs) => a.flags.has('json');
   switch (cmd) {
     case 'up': {
-      const a = args(['quiet'], ['cpu-nodes']);
-      return up({ quiet: a.flags.has('quiet'), cpuNodes: intFlag(a, 'cpu-nodes', 1, 1, 16) });
+      const a = args(['quiet', 'insecure'], ['cpu-nodes']);
+      return up({ quiet: a.flags.has('quiet'), insecure: a.flags.has('insecure'), cpuNodes: intFlag(a, 'cpu-nodes', 1, 1, 16) });
     }
     case 'down':
       return down();

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { protos, type Dom0V1 } from '@splitvisor/proto';
-import { RpcClient, RpcError, checkHealth } from '@splitvisor/rpc';
+import { RpcClient, RpcError, checkHealth, loadTls, useTls } from '@splitvisor/rpc';
 import { Lab, type ServiceName } from '@splitvisor/lab';
 import { attachConsole, type ConsoleEnd } from './console.js';
 import { endpoints, readLabState, removeLabState, writeLabState } from './lab-state.js';
@@ -30,7 +30,18 @@ function dom0Client(addr: string): Dom0Client {
 function needLab(): { dom0: string } {
   const ep = endpoints();
   if (!ep) throw new CliError('no lab is running: start one with `splitvisor up` (or set SPLITVISOR_DOM0_ADDR)');
+  presentCertificate(ep.tlsDir);
   return ep;
+}
+
+/** In a secure lab the CLI is "cli": its certificate on every call it makes. */
+function presentCertificate(tlsDir: string | undefined): void {
+  if (!tlsDir) return;
+  try {
+    useTls(loadTls(tlsDir, 'cli'));
+  } catch (e) {
+    throw new CliError(`${(e as Error).message} (the lab is secure; SPLITVISOR_TLS_DIR or lab.json says where its certificates are)`);
+  }
 }
 
 /** Runs `fn` with a client of the running lab's dom0, closed afterwards. */
@@ -83,19 +94,28 @@ function quitSignal(): Promise<void> {
   });
 }
 
-export async function up(opts: { quiet?: boolean; cpuNodes?: number } = {}): Promise<number> {
+export async function up(opts: { quiet?: boolean; cpuNodes?: number; insecure?: boolean } = {}): Promise<number> {
   const existing = readLabState();
   if (existing) throw new CliError(`a lab is already running (pid ${existing.pid}, dom0 at ${existing.addresses.dom0}); stop it with \`splitvisor down\``);
   const lab = await Lab.start({
     preferDefaultPorts: true,
     ...(opts.cpuNodes !== undefined && { cpuNodes: opts.cpuNodes }),
+    secure: !opts.insecure,
     onLine: (svc, line) => {
       if (!opts.quiet) process.stdout.write(formatLogLine(svc, line) + '\n');
     },
   });
-  writeLabState({ pid: process.pid, natsUrl: lab.natsUrl, addresses: lab.addresses, startedAt: Date.now(), ...(lab.cpuAddresses.length > 1 && { cpuNodes: lab.cpuAddresses }) });
+  writeLabState({
+    pid: process.pid,
+    natsUrl: lab.natsUrl,
+    addresses: lab.addresses,
+    startedAt: Date.now(),
+    ...(lab.cpuAddresses.length > 1 && { cpuNodes: lab.cpuAddresses }),
+    ...(lab.security && { tlsDir: lab.security.dir }),
+  });
   const extra = lab.cpuAddresses.slice(1).map((a, i) => `cpu-${i + 2} ${a}`);
   say(`lab up: nats ${lab.natsUrl}, ${[...Object.entries(lab.addresses).map(([k, v]) => `${k} ${v}`), ...extra].join(', ')}; Ctrl-C stops it`);
+  if (lab.security) say(`mutual TLS: certificates in ${lab.security.dir}; NATS users per service`);
   const unexpected = [...lab.services.values()].map((p) => p.exited.then((x) => ({ name: p.name as ServiceName, ...x })));
   return new Promise<number>((resolveExit) => {
     let stopping = false;
@@ -257,6 +277,7 @@ export async function run(file: string): Promise<number> {
     lab = await Lab.start({ onLine: (svc, line) => process.env['SPLITVISOR_VERBOSE'] === '1' && process.stderr.write(formatLogLine(svc, line) + '\n') });
     ep = { dom0: lab.addresses.dom0 };
   }
+  presentCertificate(ep.tlsDir);
   const c = dom0Client(ep.dom0);
   try {
     const info = await withProgress('creating (loading images)', c.call('CreateVm', cfg, { deadlineMs: 120_000 }));
@@ -287,6 +308,7 @@ export async function run(file: string): Promise<number> {
 }
 
 export async function health(addr: string): Promise<number> {
+  presentCertificate(process.env['SPLITVISOR_TLS_DIR'] || readLabState()?.tlsDir);
   try {
     const s = await checkHealth(addr);
     process.stdout.write(`${addr}: ${s}\n`);

@@ -11,6 +11,8 @@ export interface LabState {
   startedAt: number;
   /** Every cpu node's address when there is more than one (`addresses.cpu` is the first). */
   cpuNodes?: readonly string[];
+  /** A secure lab's certificates (the CLI presents cli.crt from here). */
+  tlsDir?: string;
 }
 
 export function labDir(): string {
@@ -60,12 +62,15 @@ export function removeLabState(pid: number): void {
   }
 }
 
-/** dom0's address for a client (all the CLI talks to): env first, then the lab state file. */
-export function endpoints(): { dom0: string; natsUrl?: string } | undefined {
+/** dom0's address for a client (all the CLI talks to), and where the CLI's certificate is
+ *  when the lab is secure: env first, then the lab state file. */
+export function endpoints(): { dom0: string; natsUrl?: string; tlsDir?: string } | undefined {
   const envDom0 = process.env['SPLITVISOR_DOM0_ADDR'];
   const envNats = process.env['SPLITVISOR_NATS_URL'];
-  if (envDom0) return { dom0: envDom0, ...(envNats ? { natsUrl: envNats } : {}) };
+  const envTls = process.env['SPLITVISOR_TLS_DIR'];
+  if (envDom0) return { dom0: envDom0, ...(envNats ? { natsUrl: envNats } : {}), ...(envTls ? { tlsDir: envTls } : {}) };
   const s = readLabState();
   if (!s) return undefined;
-  return { dom0: s.addresses.dom0, natsUrl: envNats || s.natsUrl };
+  const tlsDir = envTls || s.tlsDir;
+  return { dom0: s.addresses.dom0, natsUrl: envNats || s.natsUrl, ...(tlsDir ? { tlsDir } : {}) };
 }

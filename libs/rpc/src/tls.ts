@@ -1,0 +1,110 @@
+// Mutual TLS between the services: one lab CA, one certificate per service whose common
+// name is the service's identity ("dom0", "cpu", "mmu", "io-backend", "cli"). A process
+// loads its own material once (useTls) and every RpcServer, RpcClient and health check in
+// it then speaks TLS and presents its certificate; a server refuses a client without a
+// certificate from the same CA at the handshake, and the access interceptor refuses a
+// known client a method that is not its to call.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+
+export interface TlsMaterial {
+  /** Who this process is: the CN of its certificate. */
+  identity: string;
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** Reads `<dir>/ca.crt`, `<dir>/<identity>.crt` and `<dir>/<identity>.key`, naming what is missing. */
+export function loadTls(dir: string, identity: string): TlsMaterial {
+  const read = (f: string) => {
+    try {
+      return readFileSync(join(dir, f));
+    } catch (e) {
+      throw new Error(`TLS: cannot read ${join(dir, f)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  return { identity, ca: read('ca.crt'), cert: read(`${identity}.crt`), key: read(`${identity}.key`) };
+}
+
+export function serverCredentials(m: TlsMaterial): grpc.ServerCredentials {
+  return grpc.ServerCredentials.createSsl(m.ca, [{ private_key: m.key, cert_chain: m.cert }], true);
+}
+
+export function channelCredentials(m: TlsMaterial): grpc.ChannelCredentials {
+  return grpc.credentials.createSsl(m.ca, m.key, m.cert);
+}
+
+let processTls: TlsMaterial | undefined;
+
+/** From now on every server and client this process makes uses `m` (or plaintext: undefined). */
+export function useTls(m: TlsMaterial | undefined): void {
+  processTls = m;
+}
+
+export function currentTls(): TlsMaterial | undefined {
+  return processTls;
+}
+
+/** The credentials a client made now gets when none are given. */
+export function defaultChannelCredentials(): grpc.ChannelCredentials {
+  return processTls ? channelCredentials(processTls) : grpc.credentials.createInsecure();
+}
+
+export function defaultServerCredentials(): grpc.ServerCredentials {
+  return processTls ? serverCredentials(processTls) : grpc.ServerCredentials.createInsecure();
+}
+
+/** The CN of the client's certificate, or undefined on a plaintext call. */
+export function peerIdentity(call: { getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: string | string[] } } } | null }): string | undefined {
+  const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
+  return Array.isArray(cn) ? cn[0] : cn;
+}
+
+/**
+ * Which identities may call which methods: keys are a method path
+ * (`/pkg.Service/Method`) or a whole service (`/pkg.Service/*`), values the identities
+ * allowed, or `'*'` for any holder of a lab certificate. Anything not listed is refused.
+ */
+export type AccessPolicy = Readonly<Record<string, readonly string[] | '*'>>;
+
+/** Metadata key a caller names itself under (mmu's DMA checks it); under TLS it must be true. */
+export const CALLER_KEY = 'x-splitvisor-caller';
+
+/**
+ * Refuses, with PERMISSION_DENIED naming the identity and the method, a call the policy
+ * does not allow, and a caller that names itself (CALLER_KEY) as someone its certificate
+ * is not. Under TLS the name is filled in from the certificate when the caller gave none.
+ * On a plaintext server it lets everything through: there is no identity to check.
+ */
+export function accessInterceptor(policy: AccessPolicy): grpc.ServerInterceptor {
+  return (method, call) => {
+    return new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, mdNext) {
+            const who = peerIdentity(call);
+            if (who === undefined) {
+              mdNext(metadata);
+              return;
+            }
+            const service = method.path.slice(0, method.path.lastIndexOf('/'));
+            const allowed = policy[method.path] ?? policy[`${service}/*`];
+            const named = metadata.get(CALLER_KEY)[0];
+            let refusal: string | undefined;
+            if (allowed === undefined) refusal = `${method.path} is not open to any caller`;
+            else if (allowed !== '*' && !allowed.includes(who)) refusal = `${who} may not call ${method.path} (only ${allowed.join(', ')})`;
+            else if (named !== undefined && named !== who) refusal = `${who} may not call as "${String(named)}"`;
+            if (refusal) {
+              call.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: refusal, metadata: new grpc.Metadata() });
+              return;
+            }
+            if (named === undefined) metadata.set(CALLER_KEY, who);
+            mdNext(metadata);
+          },
+        });
+      },
+    });
+  };
+}

@@ -1,0 +1,205 @@
+// A secure lab: mutual TLS from a lab CA with one certificate per service, only dom0 on the
+// admin APIs of cpu, mmu and io-backend, and NATS users with permissions per service. Each
+// refusal is proven, not only each success.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { ConsoleOutputCodec, LifecycleEventCodec, protos, type CpuV1, type HealthV1, type IoV1, type MmuV1 } from '@splitvisor/proto';
+import { CALLER_KEY, RpcClient, RpcError, channelCredentials, loadTls } from '@splitvisor/rpc';
+import { Bus, encodeDeviceEnd, kvKeys, subjects, withCredentials } from '@splitvisor/bus';
+import { makeLabPki, silentLogger, startTestLab, type TestLab } from '@splitvisor/testing';
+import { runCli } from './cli-runner.js';
+import { ConsoleTap, rpcError, vmYaml, type Dom0 } from './dom0-helpers.js';
+
+let t: TestLab;
+const clients: { close(): void }[] = [];
+
+/** A client of `addr` presenting `who`'s certificate (or none: plaintext). */
+function client<C extends grpc.Client>(Ctor: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ClientOptions) => C, addr: string, who: string | undefined): RpcClient<C> {
+  const credentials = who === undefined ? grpc.credentials.createInsecure() : channelCredentials(t.lab.tls(who)!);
+  const c = new RpcClient<C>(Ctor, addr, { credentials, deadlineMs: 5000 });
+  clients.push(c);
+  return c;
+}
+const p = () => protos();
+const cpuAs = (who: string | undefined) => client<CpuV1.CpuClient>(p().cpu.Cpu, t.addresses.cpu, who);
+const mmuAs = (who: string | undefined) => client<MmuV1.MmuClient>(p().mmu.Mmu, t.addresses.mmu, who);
+const ioAs = (who: string | undefined) => client<IoV1.IoBackendClient>(p().io.IoBackend, t.addresses['io-backend'], who);
+const dom0As = (who: string | undefined): Dom0 => client(p().dom0.Dom0, t.addresses.dom0, who);
+
+/** A NATS connection as one of the lab's users. */
+function busAs(user: string): Promise<Bus> {
+  return Bus.connect({ url: t.lab.natsUrlFor(user), name: `test-${user}`, log: silentLogger(), connectTimeoutMs: 3000 });
+}
+
+/** NATS refuses a publish as a permissions violation (a request surfaces it). */
+async function refusedOnNats(bus: Bus, subject: string): Promise<string> {
+  try {
+    await bus.nc.request(subject, new Uint8Array([1]), { timeout: 1500 });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return 'not refused';
+}
+
+beforeAll(async () => {
+  t = await startTestLab({ secure: true });
+});
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await t?.teardown();
+});
+
+describe('a secure lab', () => {
+  it('runs a VM through its whole life: dom0 reaches all it needs, every service its NATS subjects', async () => {
+    const c = dom0As('cli');
+    await c.call('CreateVm', vmYaml('sec'));
+    await c.call('StartVm', { name: 'sec' });
+    const tap = new ConsoleTap(c, 'sec');
+    await tap.waitFor(/tick 3\r\n/);
+    tap.send('r'); // reset: io-backend's event, dom0's restart, the xenbus handshake again
+    await tap.waitFor(/ticker: reset\r\nticker: boot\r\ntick 1\r\n/);
+    await c.call('PauseVm', { name: 'sec' });
+    await c.call('ResumeVm', { name: 'sec' });
+    const s = await c.call('GetStats', { name: 'sec' });
+    expect(s.notes).toEqual([]);
+    expect(s.cpu!.instret).toBeGreaterThan(0);
+    tap.send('q');
+    expect(await tap.waitForEnd()).toMatchObject({ state: 'stopped', exitCode: 0 });
+    await c.call('DestroyVm', { name: 'sec' });
+  });
+
+  it('the CLI presents its certificate (SPLITVISOR_TLS_DIR) and is refused without one', async () => {
+    const env = { SPLITVISOR_DOM0_ADDR: t.addresses.dom0, SPLITVISOR_NATS_URL: undefined };
+    const ok = await runCli(['list'], { env: { ...env, SPLITVISOR_TLS_DIR: t.lab.security!.dir } });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^NAME/);
+    const refused = await runCli(['list'], { env: { ...env, SPLITVISOR_TLS_DIR: undefined } });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/UNAVAILABLE/);
+  });
+});
+
+describe('mutual TLS refusals', () => {
+  it('every service refuses a client with no certificate', async () => {
+    for (const addr of [t.addresses.dom0, t.addresses.cpu, t.addresses.mmu, t.addresses['io-backend']]) {
+      const h = client<HealthV1.HealthClient>(p().health.Health, addr, undefined);
+      const e = await rpcError(h.call('Check', { service: '' }, { deadlineMs: 2000 }));
+      expect(e.code, addr).toBe('UNAVAILABLE');
+    }
+    expect((await rpcError(cpuAs(undefined).call('StartVm', { vmId: 'x', ramBase: 0, ramSize: 0, entry: 0, dtbAddr: 0, vcpus: 1, clock: '' }))).code).toBe('UNAVAILABLE');
+  });
+
+  it('every service refuses a certificate from another CA, even one that says dom0', async () => {
+    const rogue = mkdtempSync(join(tmpdir(), 'sv-rogue-'));
+    makeLabPki(rogue, ['dom0'], 'Not the lab CA');
+    const creds = channelCredentials(loadTls(rogue, 'dom0'));
+    for (const addr of [t.addresses.dom0, t.addresses.cpu, t.addresses.mmu, t.addresses['io-backend']]) {
+      const h = new RpcClient<HealthV1.HealthClient>(p().health.Health, addr, { credentials: creds, deadlineMs: 2000 });
+      clients.push(h);
+      expect((await rpcError(h.call('Check', { service: '' }))).code, addr).toBe('UNAVAILABLE');
+    }
+  });
+
+  it('only dom0 may call the admin APIs of cpu, mmu and io-backend', async () => {
+    const admin = {
+      'cpu StartVm': (who: string) => cpuAs(who).call('StartVm', { vmId: 'nope', ramBase: 0x80000000, ramSize: 4096, entry: 0x80000000, dtbAddr: 0, vcpus: 1, clock: '' }),
+      'cpu StopVm': (who: string) => cpuAs(who).call('StopVm', { vmId: 'nope', reason: '' }),
+      'cpu PauseVm': (who: string) => cpuAs(who).call('PauseVm', { vmId: 'nope' }),
+      'cpu ResumeVm': (who: string) => cpuAs(who).call('ResumeVm', { vmId: 'nope' }),
+      'mmu CreateVm': (who: string) => mmuAs(who).call('CreateVm', { vmId: 'nope', ramBase: 0x80000000, ramSize: 4096 }),
+      'mmu ReleaseVm': (who: string) => mmuAs(who).call('ReleaseVm', { vmId: 'nope' }),
+      'mmu LoadImage': (who: string) =>
+        new Promise((resolve, reject) => {
+          const m = mmuAs(who);
+          const call = m.raw.LoadImage(new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(RpcError.fromGrpc(err)) : resolve(res)));
+          call.write({ vmId: 'nope', addr: 0x80000000, data: Buffer.alloc(8) });
+          call.end();
+        }),
+      'io AttachVm': (who: string) => ioAs(who).call('AttachVm', { vmId: 'nope' }),
+      'io DetachVm': (who: string) => ioAs(who).call('DetachVm', { vmId: 'nope' }),
+    };
+    for (const [what, call] of Object.entries(admin)) {
+      for (const who of ['cpu', 'mmu', 'io-backend', 'cli']) {
+        const e = await rpcError(call(who));
+        expect(e.code, `${who} -> ${what}`).toBe('PERMISSION_DENIED');
+        expect(e.message).toMatch(new RegExp(`^${who} may not call /splitvisor\\.\\w+\\.v1\\.\\w+/\\w+ \\(only dom0\\)$`));
+      }
+      // dom0 gets past the door (and then an answer about the VM that is not there).
+      const e = await call('dom0').then(
+        () => undefined,
+        (x: unknown) => x as RpcError,
+      );
+      expect(e?.code, `dom0 -> ${what}`).not.toBe('PERMISSION_DENIED');
+    }
+  });
+
+  it('the data plane calls only what its work needs, and nobody may pose as another', async () => {
+    // Pages are the cpu's, MMIO exits too; DMA is the device backend's.
+    expect((await rpcError(mmuAs('io-backend').call('FetchPages', { vmId: 'nope', gfn: 0x80000, count: 1, write: false, holder: '' }))).code).toBe('PERMISSION_DENIED');
+    expect((await rpcError(ioAs('dom0').call('Mmio', { vmId: 'nope', vcpu: 0, addr: 0x10000000, size: 1, write: false, valueLo: 0, valueHi: 0 }))).code).toBe('PERMISSION_DENIED');
+    expect((await rpcError(ioAs('cpu').call('Mmio', { vmId: 'nope', vcpu: 0, addr: 0x10000000, size: 1, write: false, valueLo: 0, valueHi: 0 }))).code).toBe('NOT_FOUND');
+    expect((await rpcError(mmuAs('cpu').call('DmaRead', { vmId: 'nope', segments: [] }))).code).toBe('PERMISSION_DENIED');
+    const posing = new grpc.Metadata();
+    posing.set(CALLER_KEY, 'dom0');
+    const e = await rpcError(mmuAs('io-backend').call('DmaRead', { vmId: 'nope', segments: [] }, { metadata: posing }));
+    expect(e).toMatchObject({ code: 'PERMISSION_DENIED', message: 'io-backend may not call as "dom0"' });
+    // The people's API is dom0's own: the CLI's certificate opens it, a service's does not.
+    expect((await rpcError(dom0As('cpu').call('ListVms', {}))).code).toBe('PERMISSION_DENIED');
+  });
+});
+
+describe('NATS users and permissions', () => {
+  it('refuses a connection without a user, and one with a wrong password', async () => {
+    await expect(connect({ servers: t.natsUrl, timeout: 2000, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
+    const wrong = t.lab.natsUrlFor('cpu').replace(/:[0-9a-f]+@/, ':wrong@');
+    await expect(connect({ ...withCredentials(wrong), timeout: 2000, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
+    const right = await connect({ ...withCredentials(t.lab.natsUrlFor('cpu')), timeout: 2000, reconnect: false });
+    await right.close();
+  });
+
+  it('io-backend may publish console bytes and IRQ lines, not console input, recalls, or VM state', async () => {
+    const bus = await busAs('io-backend');
+    try {
+      await bus.publishDurable(subjects.consoleOut('natsvm'), ConsoleOutputCodec, { vmId: 'natsvm', data: Buffer.from('ok') });
+      const kv = await bus.kv();
+      await kv.put(kvKeys.vmDevice('natsvm', 'uart0', 'backend'), encodeDeviceEnd({ state: 'Closed', by: 'test', at: 0 }));
+      for (const subject of [subjects.consoleIn('natsvm'), subjects.memRecall('natsvm', 'cpu'), '$KV.splitvisor.vm.natsvm.state', '$KV.splitvisor.vm.natsvm.device.uart0.frontend']) {
+        expect(await refusedOnNats(bus, subject), subject).toMatch(/Permissions Violation for Publish/);
+      }
+      await expect(kv.put(kvKeys.vmState('natsvm'), '{}')).rejects.toThrow(/Permissions Violation/);
+      // Stored history is dom0's to purge.
+      await expect(jetstreamManager(bus.nc).then((m) => m.streams.purge('CONSOLE'))).rejects.toThrow(/Permissions Violation/);
+    } finally {
+      await bus.drain().catch(() => undefined);
+    }
+  });
+
+  it('the cpu publishes no console bytes for any VM, and writes nothing in KV', async () => {
+    const bus = await busAs('cpu');
+    try {
+      await expect(bus.publishDurable(subjects.consoleOut('natsvm'), ConsoleOutputCodec, { vmId: 'natsvm', data: Buffer.from('forged') })).rejects.toThrow(/Permissions Violation/);
+      await bus.publishDurable(subjects.lifecycle('natsvm'), LifecycleEventCodec, { vmId: 'natsvm', kind: 'LIFECYCLE_VCPU_EXITED', reason: 'test', source: 'cpu' });
+      for (const subject of [subjects.consoleIn('natsvm'), subjects.irq('natsvm'), '$KV.splitvisor.vm.natsvm.device.uart0.backend']) {
+        expect(await refusedOnNats(bus, subject), subject).toMatch(/Permissions Violation for Publish/);
+      }
+    } finally {
+      await bus.drain().catch(() => undefined);
+    }
+  });
+
+  it('mmu only recalls pages: no lifecycle events, no console', async () => {
+    const bus = await busAs('mmu');
+    try {
+      for (const subject of [subjects.lifecycle('natsvm'), subjects.consoleOut('natsvm'), subjects.consoleIn('natsvm')]) {
+        expect(await refusedOnNats(bus, subject), subject).toMatch(/Permissions Violation for Publish/);
+      }
+    } finally {
+      await bus.drain().catch(() => undefined);
+    }
+  });
+});
