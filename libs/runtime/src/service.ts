@@ -12,8 +12,8 @@ export interface CommonConfig {
   nats: string;
   listen: string;
   logLevel: string;
-  /** Mutual TLS material (ca.crt, <service>.crt, <service>.key); '' for plaintext. */
-  tlsDir: string;
+  /** Mutual TLS material (ca.crt, <service>.crt, <service>.key); '' or absent for plaintext. */
+  tlsDir?: string;
 }
 
 export function commonOptions(name: ServiceName): OptionSpecs<CommonConfig> {
@@ -92,7 +92,7 @@ export async function runService<C>(def: ServiceDefinition<C>, argv = process.ar
     });
     const running = await def.setup({ config, log, bus, server });
     const port = await server.start();
-    log.info({ listen: config.listen, port, nats: redact(config.nats), pid: process.pid, tls: config.tlsDir !== '' }, `${def.name} serving`);
+    log.info({ listen: config.listen, port, nats: redact(config.nats), pid: process.pid, tls: Boolean(config.tlsDir) }, `${def.name} serving`);
     let stopping = false;
     const shutdown = async (signal: string) => {
       if (stopping) return;
