@@ -190,6 +190,9 @@ const started = performance.now();
 // few instructions would take seconds per batch. Keep each batch near 2-10 ms so stats,
 // stop requests and (later) interrupts are seen promptly.
 let budget = Math.min(init.batch, 10_000);
+/** Longest WFI sleep without a timer deadline: an idle VM costs one wake-up a second. */
+const IDLE_CAP_MS = 1000;
+
 /** Parks the vCPU while the host holds it paused; returns when resumed or stopped. */
 function parkWhilePaused(): void {
   if (Atomics.load(ctrl, CTRL_PAUSE) === 0) return;
@@ -235,7 +238,9 @@ for (;;) {
       icount.skip(ticks);
     } else {
       const wake = Atomics.load(ctrl, CTRL_WAKE);
-      const ms = Math.min(50, Math.max(0, ticks / 10_000));
+      // Everything that could end the idle (IRQ lines, recalls, pause, stop) bumps
+      // CTRL_WAKE, so the cap only bounds how stale the stats of an idle vCPU get.
+      const ms = Math.min(IDLE_CAP_MS, Math.max(0, ticks / 10_000));
       if (Atomics.load(ctrl, CTRL_IRQ_DIRTY) === 0 && !cache.ordersWaiting()) Atomics.wait(ctrl, CTRL_WAKE, wake, ms);
     }
     clint.tick();
