@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleOutputCodec, IrqLevelsCodec, IrqQueryCodec, LifecycleEventCodec, type EventsV1 } from '@splitvisor/proto';
-import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
+import { silentLogger, startTestNats, until, type TestNats } from '@splitvisor/testing';
 import { Bus, checkVmId, kvKeys, streams, subjects, vmOfSubject } from './index.js';
 
 let nats: TestNats;
@@ -17,14 +17,6 @@ afterAll(async () => {
   await b?.drain();
   await nats?.stop();
 });
-
-const until = async (cond: () => boolean, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('subjects', () => {
   it('refuses VM ids that would break a subject', () => {

@@ -4,3 +4,4 @@ export { startTestNats, dockerEngineLikely, type TestNats } from './nats.js';
 export { startTestLab, type TestLab } from './lab.js';
 export { silentLogger } from './log.js';
 export { Lab, freePort, isListening, makeLabPki, REPO_ROOT, CLI_MAIN, type ServiceName } from '@splitvisor/lab';
+export { until } from './until.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus, subjects } from '@splitvisor/bus';
 import { IrqLevelsCodec, IrqLineCodec, IrqQueryCodec } from '@splitvisor/proto';
-import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
+import { silentLogger, startTestNats, until, type TestNats } from '@splitvisor/testing';
 import { IrqLineFollower } from './irq-lines.js';
 
 let nats: TestNats;
@@ -17,14 +17,6 @@ afterAll(async () => {
   await cpu?.drain();
   await nats?.stop();
 });
-
-const until = async (cond: () => boolean) => {
-  const end = Date.now() + 3000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('not in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('IRQ lines as level state', () => {
   it('starts from the levels the backend reports, then follows changes in order', async () => {

@@ -7,7 +7,7 @@ import { RpcClient, RpcError, RpcServer } from '@splitvisor/rpc';
 import { SIFIVE_TEST, UART0 } from '@splitvisor/platform';
 import { uartRegisters as R } from '@splitvisor/devices';
 import type { RunningService } from '@splitvisor/runtime';
-import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
+import { silentLogger, startTestNats, until, type TestNats } from '@splitvisor/testing';
 import { ioBackendService } from './service.js';
 
 let nats: TestNats;
@@ -41,14 +41,6 @@ afterAll(async () => {
   await reader?.drain();
   await nats?.stop();
 });
-
-const until = async (cond: () => boolean, what: string, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what}: not met in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 const err = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as RpcError);
 
