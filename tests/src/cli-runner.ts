@@ -1,6 +1,8 @@
 // Runs the `splitvisor` command as a person would: a real process, stdin piped, stdout and
 // stderr captured, killed at a deadline so a hang is a failure and not a stuck suite.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@splitvisor/testing';
 
@@ -44,4 +46,17 @@ export function runCli(
 /** The env that points the CLI at a test lab (and nowhere else). */
 export function labEnv(lab: { natsUrl: string; addresses: { dom0: string } }): Record<string, string> {
   return { SPLITVISOR_DOM0_ADDR: lab.addresses.dom0, SPLITVISOR_NATS_URL: lab.natsUrl };
+}
+
+/** A fresh temp directory for a spec's VM configs; `vmFile` writes `<name>.yaml` there. */
+export function configDir(prefix: string): { dir: string; vmFile: (name: string, body: string) => string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    dir,
+    vmFile(name, body) {
+      const p = join(dir, `${name}.yaml`);
+      writeFileSync(p, body);
+      return p;
+    },
+  };
 }

@@ -3,25 +3,19 @@
 // out for `-M virt -bios <firmware> -kernel <kernel>`, and the hart entering the firmware.
 // Real nats-server, the four services as processes, the CLI as a process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { protos, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
 import { startTestLab, REPO_ROOT, type TestLab } from '@splitvisor/testing';
 import { HELLO_CONSOLE } from './guest-expectations.js';
-import { labEnv, runCli } from './cli-runner.js';
+import { configDir, labEnv, runCli } from './cli-runner.js';
 
 let t: TestLab;
 let env: Record<string, string>;
 let mmu: RpcClient<MmuV1.MmuClient>;
-const tmp = mkdtempSync(join(tmpdir(), 'sv-fw-'));
-const vmFile = (name: string, body: string) => {
-  const p = join(tmp, `${name}.yaml`);
-  writeFileSync(p, body);
-  return p;
-};
+const { vmFile } = configDir('sv-fw-');
 
 beforeAll(async () => {
   t = await startTestLab();

@@ -1,23 +1,17 @@
 // The walking skeleton end to end: real nats-server, the four services as processes, the
 // CLI as a process, the committed guest images. What QEMU prints is what we must print.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { protos, type CpuV1, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient, RpcError } from '@splitvisor/rpc';
 import { startTestLab, REPO_ROOT, type TestLab } from '@splitvisor/testing';
 import { IRQ_CONSOLE, IRQ_INPUT, ECHO_CONSOLE, ECHO_FAIL_CONSOLE, ECHO_FAIL_EXIT_CODE, ECHO_FAIL_INPUT, ECHO_INPUT, FAULT_CONSOLE, HELLO_CONSOLE } from './guest-expectations.js';
-import { labEnv, runCli } from './cli-runner.js';
+import { configDir, labEnv, runCli } from './cli-runner.js';
 
 let t: TestLab;
 let env: Record<string, string>;
-const tmp = mkdtempSync(join(tmpdir(), 'sv-e2e-'));
-const vmFile = (name: string, body: string) => {
-  const p = join(tmp, `${name}.yaml`);
-  writeFileSync(p, body);
-  return p;
-};
+const { dir: tmp, vmFile } = configDir('sv-e2e-');
 
 beforeAll(async () => {
   t = await startTestLab();
