@@ -6,10 +6,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { channelCredentials, loadTls, waitForServing, type TlsMaterial } from '@splitvisor/rpc';
+import { followLines } from './child-lines.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { makeLabPki } from './pki.js';
 import { writeNatsAuthConfig } from './nats-auth.js';
-import { freePort } from './ports.js';
+import { freePort, isListening } from './ports.js';
 import { DEFAULT_PORTS, SERVICE_ORDER, serviceMain, serviceOf, type InstanceName, type ServiceName } from './services.js';
 
 export interface LabOptions {
@@ -121,7 +122,6 @@ export class Lab {
     for (const name of SERVICE_ORDER) {
       let port = opts.ports?.[name];
       if (port === undefined && opts.preferDefaultPorts) {
-        const { isListening } = await import('./ports.js');
         if (!(await isListening(DEFAULT_PORTS[name], host))) port = DEFAULT_PORTS[name];
       }
       addresses[name] = `${host}:${port ?? (await freePort(host))}`;
@@ -164,17 +164,7 @@ export class Lab {
       env: { ...process.env, ...this.envFor(name) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const tail: string[] = [];
-    const onData = (b: Buffer) => {
-      for (const line of b.toString().split('\n')) {
-        if (!line) continue;
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-        this.opts.onLine?.(name, line);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
+    const tail = followLines(child, 30, (line) => this.opts.onLine?.(name, line));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );

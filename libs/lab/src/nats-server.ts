@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports.js';
+import { followLines } from './child-lines.js';
 
 export interface NatsServerHandle {
   readonly url: string;
@@ -61,17 +62,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       resolve();
     }),
   );
-  const tail: string[] = [];
-  const onData = (b: Buffer) => {
-    for (const line of b.toString().split('\n')) {
-      if (!line) continue;
-      tail.push(line);
-      if (tail.length > 20) tail.shift();
-      opts.onLog?.(line);
-    }
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  const tail = followLines(child, 20, (line) => opts.onLog?.(line));
   try {
     await Promise.race([
       waitForPort(port, host, 10_000, 'nats-server'),

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /** A TCP port that was free a moment ago on `host` (the kernel picks it). */
 export function freePort(host = '127.0.0.1'): Promise<number> {
@@ -22,7 +22,6 @@ export function isListening(port: number, host = '127.0.0.1'): Promise<boolean> 
 }
 
 export async function waitForPort(port: number, host: string, timeoutMs: number, what: string): Promise<void> {
-  const { connect } = await import('node:net');
   const end = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
