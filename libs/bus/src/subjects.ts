@@ -24,6 +24,9 @@ export const subjects = {
   irq: (vm: string) => `sv.vm.${checkVmId(vm)}.irq`,
   /** Request/reply: the current level of every line of one VM (IrqQuery -> IrqLevels). */
   irqQuery: (vm: string) => `sv.vm.${checkVmId(vm)}.irq.query`,
+  /** virtio QueueNotify writes of one VM's vCPUs (core NATS, Doorbell): ioeventfd-like,
+   *  the vCPU does not wait for them. */
+  doorbell: (vm: string) => `sv.vm.${checkVmId(vm)}.doorbell`,
   /** Request/reply, mmu -> a page cache: give back pages of one VM (RecallRequest ->
    *  RecallReply). The holder is one token too, checked as a VM id is. */
   memRecall: (vm: string, holder: string) => `sv.vm.${checkVmId(vm)}.mem.recall.${checkVmId(holder, 'holder')}`,

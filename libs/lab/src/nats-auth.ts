@@ -2,7 +2,7 @@
 // by the launcher. dom0 may do anything; each data-plane service only what its work needs:
 // io-backend publishes console bytes, IRQ lines, its system events and its own end of the
 // device handshake, but not console input, page recalls or dom0's VM state; the cpu
-// publishes no console bytes at all, and writes nothing in KV; mmu only recalls pages.
+// publishes no console bytes at all (only doorbells, which io-backend hears), and writes nothing in KV; mmu only recalls pages.
 // JetStream's API ($JS.API.>) is open to all for reading and consuming, but deleting or
 // purging streams and their messages is dom0's.
 import { randomBytes } from 'node:crypto';
@@ -21,7 +21,7 @@ const DESTRUCTIVE = ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$JS.A
 export const NATS_PERMISSIONS: Record<string, Permissions | 'all'> = {
   dom0: 'all',
   cpu: {
-    publish: { allow: ['sv.vm.*.lifecycle', 'sv.vm.*.irq.query', JS_API, INBOX], deny: DESTRUCTIVE },
+    publish: { allow: ['sv.vm.*.lifecycle', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', JS_API, INBOX], deny: DESTRUCTIVE },
     subscribe: { allow: ['sv.vm.*.irq', 'sv.vm.*.mem.recall.*', 'sv.mmu.started', INBOX] },
   },
   'io-backend': {
@@ -29,7 +29,7 @@ export const NATS_PERMISSIONS: Record<string, Permissions | 'all'> = {
       allow: ['sv.vm.*.console.out', 'sv.vm.*.irq', 'sv.vm.*.lifecycle', '$KV.splitvisor.vm.*.device.*.backend', JS_API, INBOX],
       deny: DESTRUCTIVE,
     },
-    subscribe: { allow: ['sv.vm.*.console.in', 'sv.vm.*.irq.query', INBOX] },
+    subscribe: { allow: ['sv.vm.*.console.in', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', INBOX] },
   },
   mmu: {
     publish: { allow: ['sv.vm.*.mem.recall.*', 'sv.mmu.started', JS_API, INBOX], deny: DESTRUCTIVE },

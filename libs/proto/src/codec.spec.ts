@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConsoleOutputCodec, LifecycleEventCodec, MalformedPayloadError, protos } from './index.js';
+import { ConsoleOutputCodec, DoorbellCodec, LifecycleEventCodec, MalformedPayloadError, protos } from './index.js';
 
 describe('NATS payload codecs', () => {
   it('round-trips a lifecycle event with enum names and numbers', () => {
@@ -28,6 +28,11 @@ describe('NATS payload codecs', () => {
     expect(Buffer.from(out.data)).toEqual(data);
   });
 
+  it('round-trips a doorbell with a 64-bit address and sequence number', () => {
+    const msg = { vmId: 'net0', vcpu: 0, addr: 0x10008050, value: 1, seq: 2 ** 40 + 7 };
+    expect(DoorbellCodec.decode(DoorbellCodec.encode(msg))).toEqual(msg);
+  });
+
   it('fills defaults for fields the sender left out', () => {
     const ev = LifecycleEventCodec.decode(LifecycleEventCodec.encode({ vmId: 'v' }));
     expect(ev.kind).toBe('LIFECYCLE_UNSPECIFIED');
@@ -52,7 +57,7 @@ describe('NATS payload codecs', () => {
 describe('gRPC packages', () => {
   it('loads every service with its methods', () => {
     const p = protos();
-    expect(Object.keys(p.io.IoBackend.service)).toEqual(expect.arrayContaining(['AttachVm', 'DetachVm', 'Mmio', 'Ping']));
+    expect(Object.keys(p.io.IoBackend.service)).toEqual(expect.arrayContaining(['AttachVm', 'DetachVm', 'Mmio', 'PostWrites', 'Ping']));
     expect(Object.keys(p.mmu.Mmu.service)).toContain('FetchPages');
     expect(Object.keys(p.cpu.Cpu.service)).toContain('StartVm');
     expect(Object.keys(p.dom0.Dom0.service)).toContain('CreateVm');

@@ -8,6 +8,7 @@ import type { LifecycleEvent, LifecycleEvent__Output } from './generated/splitvi
 import type { IrqLine, IrqLine__Output } from './generated/splitvisor/events/v1/IrqLine.js';
 import type { IrqQuery, IrqQuery__Output } from './generated/splitvisor/events/v1/IrqQuery.js';
 import type { IrqLevels, IrqLevels__Output } from './generated/splitvisor/events/v1/IrqLevels.js';
+import type { Doorbell, Doorbell__Output } from './generated/splitvisor/events/v1/Doorbell.js';
 import type { RecallRequest, RecallRequest__Output } from './generated/splitvisor/mmu/v1/RecallRequest.js';
 import type { RecallReply, RecallReply__Output } from './generated/splitvisor/mmu/v1/RecallReply.js';
 import type { MmuStarted, MmuStarted__Output } from './generated/splitvisor/mmu/v1/MmuStarted.js';
@@ -75,6 +76,7 @@ export const LifecycleEventCodec = codec<LifecycleEvent, LifecycleEvent__Output>
 export const IrqLineCodec = codec<IrqLine, IrqLine__Output>('splitvisor.events.v1.IrqLine');
 export const IrqQueryCodec = codec<IrqQuery, IrqQuery__Output>('splitvisor.events.v1.IrqQuery');
 export const IrqLevelsCodec = codec<IrqLevels, IrqLevels__Output>('splitvisor.events.v1.IrqLevels');
+export const DoorbellCodec = codec<Doorbell, Doorbell__Output>('splitvisor.events.v1.Doorbell');
 export const RecallRequestCodec = codec<RecallRequest, RecallRequest__Output>('splitvisor.mmu.v1.RecallRequest', mmuProto);
 export const RecallReplyCodec = codec<RecallReply, RecallReply__Output>('splitvisor.mmu.v1.RecallReply', mmuProto);
 export const MmuStartedCodec = codec<MmuStarted, MmuStarted__Output>('splitvisor.mmu.v1.MmuStarted', mmuProto);

@@ -8,6 +8,7 @@ export {
   IrqLineCodec,
   IrqQueryCodec,
   IrqLevelsCodec,
+  DoorbellCodec,
   RecallRequestCodec,
   RecallReplyCodec,
   MmuStartedCodec,
