@@ -1,0 +1,108 @@
+// One queue's service loop: a doorbell kicks it, it pops, hands each chain to the device's
+// handler, gives it back and interrupts when the driver wants it. Drains of one queue never
+// overlap: a kick during a drain makes that drain look again before it ends.
+import { GuestMemoryError } from '../memory.js';
+import { QueueError } from './queue-error.js';
+import type { DescriptorChain, SplitQueue } from './split-queue.js';
+
+export interface QueueRunnerOptions {
+  /** Serves one chain; resolves with the bytes written into its writable part. A throw that
+   *  is not a QueueError fails that request only (it is given back with 0 bytes written). */
+  handler: (chain: DescriptorChain) => Promise<number>;
+  /** Used entries were pushed: the device's VirtioContext.signalUsed for this queue. */
+  signal: () => Promise<void>;
+  /** The ring is broken (QueueError, or the ring itself unreachable): the device's needsReset. */
+  onFatal: (reason: string) => void;
+  onRequestError?: (err: unknown, chain: DescriptorChain) => void;
+  /** Signal after this many completions even mid-drain (default 32), so long drains do not starve the driver. */
+  signalEvery?: number;
+}
+
+export interface QueueRunnerStats {
+  drains: number;
+  chains: number;
+  requestErrors: number;
+}
+
+export class QueueRunner {
+  readonly stats: QueueRunnerStats = { drains: 0, chains: 0, requestErrors: 0 };
+  private current: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly signalEvery: number;
+
+  constructor(
+    readonly queue: SplitQueue,
+    private readonly opts: QueueRunnerOptions,
+  ) {
+    this.signalEvery = Math.max(1, opts.signalEvery ?? 32);
+  }
+
+  /** A doorbell. Resolves when a drain that started after this kick has found the queue empty. */
+  kick(): Promise<void> {
+    if (this.stopped) return this.current ?? Promise.resolve();
+    if (this.current) {
+      this.again = true;
+      return this.current;
+    }
+    const run = this.drain().finally(() => {
+      this.current = undefined;
+    });
+    this.current = run;
+    return run;
+  }
+
+  /** Resolves when no drain is running. */
+  idle(): Promise<void> {
+    return this.current ?? Promise.resolve();
+  }
+
+  get draining(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** No more drains; the queue is killed (in-flight chains are dropped). */
+  stop(): void {
+    this.stopped = true;
+    this.queue.kill();
+  }
+
+  private async drain(): Promise<void> {
+    do {
+      this.again = false;
+      this.stats.drains++;
+      await this.drainOnce();
+    } while (this.again && !this.stopped);
+  }
+
+  private async drainOnce(): Promise<void> {
+    let unsignalled = 0;
+    try {
+      for (;;) {
+        if (this.stopped) return;
+        const chain = await this.queue.pop();
+        if (!chain) break;
+        let written = 0;
+        try {
+          written = await this.opts.handler(chain);
+        } catch (e) {
+          if (e instanceof QueueError || e instanceof GuestMemoryError) throw e;
+          this.stats.requestErrors++;
+          this.opts.onRequestError?.(e, chain);
+        }
+        // The device cannot have written more than the chain offers, whatever a handler says.
+        written = Math.max(0, Math.min(Math.floor(written) || 0, chain.writableBytes));
+        await this.queue.pushUsed(chain.head, written);
+        this.stats.chains++;
+        if (++unsignalled >= this.signalEvery) {
+          unsignalled = 0;
+          await this.opts.signal();
+        }
+      }
+      if (unsignalled > 0) await this.opts.signal();
+    } catch (e) {
+      this.stop();
+      this.opts.onFatal(e instanceof Error ? e.message : String(e));
+    }
+  }
+}
