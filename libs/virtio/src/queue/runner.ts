@@ -3,6 +3,7 @@
 // overlap: a kick during a drain makes that drain look again before it ends.
 import { GuestMemoryError } from '../memory.js';
 import { QueueError } from './queue-error.js';
+import type { VirtioContext } from '../device.js';
 import type { DescriptorChain, SplitQueue } from './split-queue.js';
 
 export interface QueueRunnerOptions {
@@ -104,5 +105,55 @@ export class QueueRunner {
       this.stop();
       this.opts.onFatal(e instanceof Error ? e.message : String(e));
     }
+  }
+}
+
+/**
+ * The runners of one activated device, one per queue, made on first kick. A queue the
+ * driver re-made (QueueReady 0 then 1) gets a new runner; the old one is stopped.
+ */
+export class QueueRunners {
+  private readonly runners: (QueueRunner | undefined)[] = [];
+  private readonly requestErrors: { count: number } = { count: 0 };
+
+  constructor(
+    private readonly ctx: VirtioContext,
+    private readonly handlerFor: (queue: number) => (chain: DescriptorChain) => Promise<number>,
+    private readonly opts: { onRequestError?: (err: unknown, chain: DescriptorChain, queue: number) => void; signalEvery?: number } = {},
+  ) {}
+
+  kick(q: number): Promise<void> {
+    const queue = this.ctx.queues[q];
+    if (!queue || queue.isKilled) return Promise.resolve();
+    let r = this.runners[q];
+    if (!r || r.queue !== queue) {
+      r?.stop();
+      r = new QueueRunner(queue, {
+        handler: this.handlerFor(q),
+        signal: () => this.ctx.signalUsed(q),
+        onFatal: (reason) => this.ctx.needsReset(reason),
+        onRequestError: (err, chain) => {
+          this.requestErrors.count++;
+          this.opts.onRequestError?.(err, chain, q);
+        },
+        ...(this.opts.signalEvery !== undefined ? { signalEvery: this.opts.signalEvery } : {}),
+      });
+      this.runners[q] = r;
+    }
+    return r.kick();
+  }
+
+  /** Resolves when no queue is draining. */
+  async idle(): Promise<void> {
+    for (const r of this.runners) await r?.idle();
+  }
+
+  stop(): void {
+    for (const r of this.runners) r?.stop();
+  }
+
+  /** Requests failed by a handler's throw (not ring errors). */
+  get failedRequests(): number {
+    return this.requestErrors.count;
   }
 }
