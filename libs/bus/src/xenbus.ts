@@ -27,6 +27,10 @@ export interface DeviceEndState {
   at: number;
   /** Why a backend refused (state Closed without ever connecting). */
   error?: string;
+  /** What the toolstack tells the backend about the device, as Xen's backend/<type>/<dom>/<dev>
+   *  directory (params, mode, mac, bridge ...): written by dom0 with the backend's first
+   *  state, read by the backend when it is probed. Flat strings, as xenstore's are. */
+  params?: Record<string, string>;
 }
 
 const DEVICE_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -46,10 +50,20 @@ export function decodeDeviceEnd(bytes: Uint8Array | string): DeviceEndState | un
   try {
     const v = JSON.parse(typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8')) as Partial<DeviceEndState>;
     if (typeof v.state !== 'string' || !(XENBUS_STATES as readonly string[]).includes(v.state)) return undefined;
-    return { state: v.state, by: String(v.by ?? ''), at: Number(v.at ?? 0), ...(typeof v.error === 'string' && { error: v.error }) };
+    return {
+      state: v.state,
+      by: String(v.by ?? ''),
+      at: Number(v.at ?? 0),
+      ...(typeof v.error === 'string' && { error: v.error }),
+      ...(isStringRecord(v.params) && { params: v.params }),
+    };
   } catch {
     return undefined;
   }
+}
+
+function isStringRecord(v: unknown): v is Record<string, string> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
 }
 
 /** vm.<id>.device.<dev>.<end> into its parts, or undefined for any other key. */

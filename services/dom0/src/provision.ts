@@ -3,6 +3,7 @@
 // and, in reverse, the vCPU at its cpu node, the devices (flushed), the memory. create, start-after-stop, reboot and every
 // end of a VM go through here.
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { DRAM_BASE, hex } from '@splitvisor/platform';
 import { invalidArgument, RpcError } from '@splitvisor/rpc';
 import type { Logger } from '@splitvisor/log';
@@ -11,6 +12,30 @@ import type { VmConfig } from './vm-config.js';
 import { ImageError, readGuestImage, readKernelImage } from './guest-image.js';
 import { BootLayoutError, computeBootLayout, type BootLayout } from './boot-layout.js';
 import { VM_DEVICES, type DeviceHandshake } from './xenbus.js';
+import type { VirtioDeviceConfig } from './device-config.js';
+
+/** The identity io-backend calls mmu under (its certificate's CN, or x-splitvisor-caller). */
+export const IO_BACKEND_IDENTITY = 'io-backend';
+
+/**
+ * The files a VM's devices name exist and are of the right kind, checked before anything
+ * is attached so the error names the device and the path (io-backend opens them itself,
+ * on its own host; in compose the same paths must be mounted there).
+ */
+async function checkDeviceFiles(devices: readonly VirtioDeviceConfig[]): Promise<void> {
+  for (const d of devices) {
+    const want: [string, 'file' | 'directory'][] = [];
+    if (d.params['path'] !== undefined) want.push([d.params['path'], 'file']);
+    if (d.params['tftp'] !== undefined) want.push([d.params['tftp'], 'directory']);
+    for (const [path, kind] of want) {
+      const st = await stat(path).catch((e: NodeJS.ErrnoException) => {
+        throw invalidArgument(`${d.id}: ${path}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`);
+      });
+      if (kind === 'file' && !st.isFile()) throw invalidArgument(`${d.id}: ${path} is not a regular file (a raw disk image is)`);
+      if (kind === 'directory' && !st.isDirectory()) throw invalidArgument(`${d.id}: tftp: ${path} is not a directory`);
+    }
+  }
+}
 
 /** Where the hart starts and what it finds: what cpu StartVm needs besides the sizes. */
 export interface BootPoint {
@@ -80,8 +105,15 @@ export class Provisioner {
         'image loaded',
       );
       for (const note of layout.notes) this.log.warn({ vm: cfg.name }, note);
+      const virtio = cfg.devices ?? [];
+      if (virtio.length > 0) {
+        await checkDeviceFiles(virtio);
+        // The device backend may DMA into this VM's RAM, and nothing else may (mmu checks
+        // every DmaRead/DmaWrite against this grant).
+        await mmu.call('AttachDevice', { vmId: cfg.name, backend: IO_BACKEND_IDENTITY });
+      }
       undo.push(() => this.detachDevices(cfg.name));
-      await this.devices.connect(cfg.name, VM_DEVICES);
+      await this.devices.connect(cfg.name, [...VM_DEVICES, ...virtio.map((d) => ({ id: d.id, params: { kind: d.kind, ...d.params } }))]);
     } catch (e) {
       for (const u of undo.reverse()) await u().catch(() => undefined);
       if (e instanceof RpcError) throw new RpcError(e.code, `creating vm "${cfg.name}": ${e.message}`);
@@ -115,7 +147,7 @@ export class Provisioner {
 
   /** The xenbus teardown; if io-backend did not take part, a direct DetachVm as well. */
   private async detachDevices(name: string): Promise<void> {
-    if (await this.devices.disconnect(name, VM_DEVICES)) return;
+    if (await this.devices.disconnect(name)) return;
     await this.backends.io.call('DetachVm', { vmId: name }, { deadlineMs: 2000 }).catch((e: unknown) => {
       if (!(e instanceof RpcError && (e.code === 'NOT_FOUND' || e.code === 'UNAVAILABLE'))) throw e;
     });

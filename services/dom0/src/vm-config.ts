@@ -3,6 +3,10 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { checkVmId } from '@splitvisor/bus';
+import { ConfigError } from './config-error.js';
+import { DEVICE_FIELDS, parseDevices, type VirtioDeviceConfig } from './device-config.js';
+
+export { ConfigError };
 
 /**
  * Two ways to boot, as QEMU's `virt` boots:
@@ -28,6 +32,8 @@ export interface VmConfig {
   onPoweroff: Policy;
   onReboot: Policy;
   onCrash: Policy;
+  /** virtio devices, each behind its virtio-mmio slot (device-config.ts); absent = none. */
+  devices?: VirtioDeviceConfig[];
 }
 
 /**
@@ -40,16 +46,6 @@ export const POLICIES: readonly Policy[] = ['destroy', 'restart', 'preserve'];
 /** xl's defaults: a guest's reboot restarts it, a poweroff or a crash ends it. */
 export const DEFAULT_POLICIES = { onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy' } as const satisfies Record<string, Policy>;
 
-export class ConfigError extends Error {
-  constructor(
-    readonly source: string,
-    readonly field: string,
-    problem: string,
-  ) {
-    super(`${source}: ${field}: ${problem}`);
-    this.name = 'ConfigError';
-  }
-}
 
 const MIB = 1024 * 1024;
 /** The cpu holds a VM's RAM in one SharedArrayBuffer; 4 GiB is its limit. */
@@ -92,10 +88,10 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
     throw new ConfigError(source, '(top level)', 'expected a mapping with name, memory and image');
   }
   const o = doc as Record<string, unknown>;
-  const known: readonly string[] = [...FIELDS, ...BOOT_FIELDS, ...Object.keys(POLICY_FIELDS)];
+  const known: readonly string[] = [...FIELDS, ...BOOT_FIELDS, ...Object.keys(POLICY_FIELDS), ...DEVICE_FIELDS];
   for (const k of Object.keys(o)) {
     if (!known.includes(k)) {
-      throw new ConfigError(source, k, `unknown field (known: ${FIELDS.join(', ')}) (also: ${BOOT_FIELDS.join(', ')}) (policies: ${Object.keys(POLICY_FIELDS).join(', ')})`);
+      throw new ConfigError(source, k, `unknown field (known: ${FIELDS.join(', ')}) (also: ${BOOT_FIELDS.join(', ')}) (policies: ${Object.keys(POLICY_FIELDS).join(', ')}) (devices: ${DEVICE_FIELDS.join(', ')})`);
     }
   }
   if (o['name'] === undefined) throw new ConfigError(source, 'name', 'is required');
@@ -144,6 +140,7 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
     }
     policies[key] = v as Policy;
   }
+  const devices = parseDevices(o, baseDir, source, name);
   return {
     name,
     memoryBytes,
@@ -153,5 +150,6 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
     ...(bootargs !== undefined && { bootargs }),
     vcpus: 1,
     ...policies,
+    ...(devices.length > 0 && { devices }),
   };
 }

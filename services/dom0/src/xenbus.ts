@@ -13,6 +13,12 @@ export const VM_DEVICES = ['uart0', 'sifive_test'] as const;
 
 const BY = 'dom0';
 
+/** A device and what its backend is told about it. */
+export interface DeviceSpec {
+  id: string;
+  params: Record<string, string>;
+}
+
 interface Seen {
   state: DeviceEndState;
   revision: number;
@@ -87,20 +93,25 @@ export class DeviceHandshake {
     private readonly opts: HandshakeOptions = {},
   ) {}
 
-  private async put(vm: string, dev: string, end: DeviceEnd, state: XenbusState): Promise<number> {
-    return this.kv.put(kvKeys.vmDevice(vm, dev, end), encodeDeviceEnd({ state, by: BY, at: Date.now() }));
+  private async put(vm: string, dev: string, end: DeviceEnd, state: XenbusState, params?: Record<string, string>): Promise<number> {
+    return this.kv.put(kvKeys.vmDevice(vm, dev, end), encodeDeviceEnd({ state, by: BY, at: Date.now(), ...(params && { params }) }));
   }
 
-  /** Every device up on both ends; all or nothing is the caller's (disconnect undoes). */
-  async connect(vm: string, devs: readonly string[]): Promise<void> {
+  /**
+   * Every device up on both ends; all or nothing is the caller's (disconnect undoes). A
+   * device given with params hands them to its backend with the backend's first state, as
+   * Xen's toolstack writes backend/<type>/<dom>/<dev>/params before the backend probes.
+   */
+  async connect(vm: string, devs: readonly (string | DeviceSpec)[]): Promise<void> {
     const timeoutMs = this.opts.timeoutMs ?? 5000;
     const w = await BackendWatch.open(this.kv, vm);
     try {
       await Promise.all(
-        devs.map(async (dev) => {
+        devs.map(async (d) => {
+          const dev = typeof d === 'string' ? d : d.id;
           // Frontend first: the backend's watch reacts to its own key, and finds both.
           await this.put(vm, dev, 'frontend', 'Initialising');
-          const rev = await this.put(vm, dev, 'backend', 'Initialising');
+          const rev = await this.put(vm, dev, 'backend', 'Initialising', typeof d === 'string' ? undefined : d.params);
           const probed = await w.until(vm, dev, ['InitWait', 'Closed'], rev, timeoutMs);
           if (probed.state === 'Closed') throw failedPrecondition(`device ${dev} of vm "${vm}": ${probed.error ?? 'the backend closed it'}`);
           const rev2 = await this.put(vm, dev, 'frontend', 'Initialised');
@@ -112,7 +123,17 @@ export class DeviceHandshake {
     } finally {
       w.stop();
     }
-    this.log.debug({ vm, devices: devs }, 'xenbus: devices connected');
+    this.log.debug({ vm, devices: devs.map((d) => (typeof d === 'string' ? d : d.id)) }, 'xenbus: devices connected');
+  }
+
+  /** The ids of every device of `vm` that has a key in the store (either end). */
+  async devicesOf(vm: string): Promise<string[]> {
+    const ids = new Set<string>();
+    for await (const key of await this.kv.keys(kvKeys.vmDevices(vm))) {
+      const k = parseDeviceKey(key);
+      if (k) ids.add(k.dev);
+    }
+    return [...ids];
   }
 
   /**
@@ -120,8 +141,9 @@ export class DeviceHandshake {
    * Closed), then both keys deleted. Returns false when io-backend did not take part (it is
    * gone, or timed out): the caller then detaches by other means.
    */
-  async disconnect(vm: string, devs: readonly string[]): Promise<boolean> {
+  async disconnect(vm: string, devices?: readonly string[]): Promise<boolean> {
     const timeoutMs = this.opts.timeoutMs ?? 5000;
+    const devs = devices ?? (await this.devicesOf(vm));
     let clean = true;
     const open: string[] = [];
     for (const dev of devs) {
