@@ -8,5 +8,13 @@ export { STATUS, INTERRUPT, DEVICE_ID, VIRTIO_F_VERSION_1, VIRTIO_RING_F_INDIREC
 export { QueueError } from './queue/queue-error.js';
 export { SplitQueue, layoutProblem, type QueueLayout, type Segment, type DescriptorChain, type SplitQueueOptions } from './queue/split-queue.js';
 export { readSegments, writeSegments, sliceSegments, segmentBytes } from './queue/segments.js';
-export { QueueRunner, type QueueRunnerOptions, type QueueRunnerStats } from './queue/runner.js';
+export { QueueRunner, QueueRunners, type QueueRunnerOptions, type QueueRunnerStats } from './queue/runner.js';
 export * as ring from './queue/ring.js';
+export { VirtioMmioTransport, MMIO_MAGIC, MMIO_VENDOR_ID, TRANSPORT_FEATURES, type VirtioMmioTransportOptions, type TransportStats } from './mmio/transport.js';
+export { REG as mmioRegisters, MMIO_WINDOW, registerName } from './mmio/registers.js';
+export { VirtioRng, type VirtioRngOptions, type RngStats } from './rng/rng.js';
+export { VirtioBlk, type VirtioBlkOptions, type BlkStats } from './blk/blk.js';
+export * as blkLayout from './blk/layout.js';
+// The mock guest driver is a named export (it has no test-framework dependency), so
+// io-backend specs and the net device's specs can drive a transport the way a guest does.
+export { MockDriver, turn, VERSION_1_ONLY, type MockDesc, type MockQueue, type UsedElem, type Buffers, type PostedChain, type MockDriverOptions } from './testing/mock-driver.js';
