@@ -38,8 +38,10 @@ export const ExitStatus = {
 } as const;
 export type ExitStatusValue = (typeof ExitStatus)[keyof typeof ExitStatus];
 
-/** The exit table: one row per reason, as `perf kvm stat` shows it. */
-export const EXIT_REASONS = ['mmio-read', 'mmio-write', 'page-fetch', 'wfi'] as const;
+/** The exit table: one row per reason, as `perf kvm stat` shows it. The last two rows are
+ *  stores that are not exits at all (posted-ring.ts): counted so the table shows where the
+ *  guest's device writes went; their time stays 0, the vCPU never waited for them. */
+export const EXIT_REASONS = ['mmio-read', 'mmio-write', 'page-fetch', 'wfi', 'mmio-coalesced', 'doorbell'] as const;
 export type ExitReason = (typeof EXIT_REASONS)[number];
 /** Stats block (Float64Array): [instret, runSeconds, then count and total ms per reason]. */
 export const STATS_INSTRET = 0;
@@ -56,6 +58,8 @@ export const STATS_WORDS = STATS_RING_START + STATS_RING_SIZE;
 export type WorkerRequest =
   | { kind: 'mmio'; addr: number; size: 1 | 2 | 4 | 8; write: boolean; lo: number; hi: number }
   | { kind: 'fetch'; pageIndex: number; count: number; write: boolean }
+  /** Posted writes wait in the ring (posted-ring.ts): deliver them; the worker goes on. */
+  | { kind: 'posted' }
   | { kind: 'exited'; reason: string; exitCode: number; cause: VcpuExitCause }
   | { kind: 'log'; level: 'info' | 'warn'; msg: string; fields: Record<string, unknown> };
 
@@ -79,6 +83,8 @@ export interface WorkerInit {
    *  instructions, so a run can be replayed exactly. */
   clock: 'host' | 'icount';
   batch: number;
+  /** The posted-write ring (posted-ring.ts, POSTED_BYTES). */
+  posted: SharedArrayBuffer;
   /** The worker's end of the page cache's recall channel (page-cache/protocol.ts). */
   recallPort?: import('node:worker_threads').MessagePort;
 }

@@ -11,6 +11,8 @@ import { hex, PAGE_SIZE, PLIC_SOURCES, summarize, type LatencySummary } from '@s
 import type { Bus } from '@splitvisor/bus';
 import { IrqLineFollower } from './irq-lines.js';
 import { HostPageCache } from './page-cache/host-cache.js';
+import { POSTED_BYTES, PostedRingReader } from './posted-ring.js';
+import { PostedDelivery } from './posted-delivery.js';
 import {
   CTRL_HI,
   CTRL_IRQ_DIRTY,
@@ -95,6 +97,10 @@ export class VcpuHost {
   readonly cache: HostPageCache;
   private readonly log: Logger;
   private readonly irq: IrqLineFollower;
+  /** Stores the vCPU posted instead of exiting: coalesced MMIO and doorbells. */
+  readonly posted: PostedDelivery;
+  /** The thread said it stopped (or crashed): its exit is being finished. */
+  private exitReported = false;
   private lastExitError = '';
   private faultsLogged = 0;
   readonly exited: Promise<VcpuExit>;
@@ -112,6 +118,7 @@ export class VcpuHost {
     const ctrlBuf = new SharedArrayBuffer(CTRL_WORDS * 4);
     const statsBuf = new SharedArrayBuffer(STATS_WORDS * 8);
     const irqBuf = new SharedArrayBuffer(PLIC_SOURCES * 4);
+    const postedBuf = new SharedArrayBuffer(POSTED_BYTES);
     this.ram = new Uint8Array(ramBuf);
     this.ctrl = new Int32Array(ctrlBuf);
     this.statsView = new Float64Array(statsBuf);
@@ -125,6 +132,16 @@ export class VcpuHost {
       log: this.log,
       exitDeadlineMs: backends.exitDeadlineMs,
     });
+    this.posted = new PostedDelivery({
+      vmId: spec.vmId,
+      vcpu: 0,
+      ring: new PostedRingReader(postedBuf),
+      io: backends.io,
+      bus: backends.bus,
+      deadlineMs: backends.exitDeadlineMs,
+      log: this.log,
+      onFailure: (why) => this.requestStop(why),
+    });
     const init: WorkerInit = {
       vmId: spec.vmId,
       hartId: 0,
@@ -136,6 +153,7 @@ export class VcpuHost {
       ctrl: ctrlBuf,
       stats: statsBuf,
       irqLevels: irqBuf,
+      posted: postedBuf,
       clock: spec.clock,
       batch: BATCH,
       recallPort: this.cache.workerPort,
@@ -144,35 +162,51 @@ export class VcpuHost {
     this.exited = new Promise<VcpuExit>((resolve) => {
       this.worker.on('message', (req: WorkerRequest) => {
         if (req.kind === 'exited') {
-          const reason =
-            req.cause === 'stopped' && this.stopRequest
-              ? this.stopRequest
-              : this.lastExitError
-                ? `${req.reason}: ${this.lastExitError}`
-                : req.reason;
-          this.exitInfo = { cause: req.cause, reason, exitCode: req.exitCode };
-          this.cache.workerExited();
-          resolve(this.exitInfo);
+          this.exitReported = true;
+          this.finishExit(() => this.exitOf(req), resolve);
           return;
         }
         void this.serve(req);
       });
       this.worker.on('error', (e) => {
-        this.exitInfo = { cause: 'fatal', reason: `vCPU thread crashed: ${e.message}`, exitCode: 0 };
-        this.cache.workerExited();
+        this.exitReported = true;
         this.log.error({ err: e.message }, 'vCPU thread crashed');
-        resolve(this.exitInfo);
+        this.finishExit(() => ({ cause: 'fatal', reason: `vCPU thread crashed: ${e.message}`, exitCode: 0 }), resolve);
       });
       this.worker.on('exit', (code) => {
-        this.exitInfo ??= { cause: 'fatal', reason: `vCPU thread exited with code ${code}`, exitCode: 0 };
-        this.cache.workerExited();
-        resolve(this.exitInfo);
+        if (this.exitReported) return;
+        this.finishExit(() => ({ cause: 'fatal', reason: `vCPU thread exited with code ${code}`, exitCode: 0 }), resolve);
       });
     });
     this.irq = new IrqLineFollower(backends.bus, spec.vmId, new Int32Array(irqBuf), () => this.irqChanged(), this.log);
     void this.irq.start();
     void this.exited.then(() => this.irq.stop());
     this.log.info({ entry: hex(spec.entry), ram: `${spec.ramSize >> 20} MiB at ${hex(spec.ramBase)}`, clock: spec.clock }, 'vCPU started');
+  }
+
+  /** What the vCPU posted last reaches io-backend before anyone hears it stopped; then the
+   *  exit is final. */
+  private finishExit(info: () => VcpuExit, resolve: (e: VcpuExit) => void): void {
+    void this.posted.flush().then(() => {
+      if (this.exitInfo) return;
+      this.exitInfo = info();
+      this.cache.workerExited();
+      resolve(this.exitInfo);
+    });
+  }
+
+  private exitOf(req: Extract<WorkerRequest, { kind: 'exited' }>): VcpuExit {
+    // A stop the host asked for because posted writes were lost is a failed exit.
+    if (this.posted.failure !== undefined && req.cause === 'stopped') {
+      return { cause: 'exit-failed', reason: `stopped: ${this.posted.failure}`, exitCode: req.exitCode };
+    }
+    const reason =
+      req.cause === 'stopped' && this.stopRequest
+        ? this.stopRequest
+        : this.lastExitError
+          ? `${req.reason}: ${this.lastExitError}`
+          : req.reason;
+    return { cause: req.cause, reason, exitCode: req.exitCode };
   }
 
   /** An IRQ line changed: the worker feeds its PLIC at the next safepoint; wake it from WFI. */
@@ -198,6 +232,7 @@ export class VcpuHost {
     try {
       if (req.kind === 'mmio') await this.serveMmio(req);
       else if (req.kind === 'fetch') await this.serveFetch(req);
+      else if (req.kind === 'posted') await this.posted.flush();
       else if (req.kind === 'log') this.log[req.level](req.fields, req.msg);
     } catch (e) {
       // Never leave the worker blocked: any failure is an answer too.
@@ -209,10 +244,18 @@ export class VcpuHost {
   private async serveMmio(req: Extract<WorkerRequest, { kind: 'mmio' }>): Promise<void> {
     const what = `MMIO ${req.write ? 'write' : 'read'} of ${req.size} bytes at ${hex(req.addr)}`;
     let res: IoV1.MmioReply__Output;
+    let posted: IoV1.PostedWrite[];
+    try {
+      posted = await this.posted.beforeExit();
+    } catch (e) {
+      this.lastExitError = `${what} failed: ${(e as Error).message}`;
+      this.reply(ExitStatus.Failed);
+      return;
+    }
     try {
       res = await this.backends.io.call(
         'Mmio',
-        { vmId: this.spec.vmId, vcpu: 0, addr: req.addr, size: req.size, write: req.write, valueLo: req.lo >>> 0, valueHi: req.hi >>> 0 },
+        { vmId: this.spec.vmId, vcpu: 0, addr: req.addr, size: req.size, write: req.write, valueLo: req.lo >>> 0, valueHi: req.hi >>> 0, posted },
         { deadlineMs: this.backends.exitDeadlineMs },
       );
     } catch (e) {
@@ -233,6 +276,14 @@ export class VcpuHost {
   }
 
   private async serveFetch(req: Extract<WorkerRequest, { kind: 'fetch' }>): Promise<void> {
+    // KVM drains the coalesced ring before it handles any exit. mmu cannot observe device
+    // state, but one rule keeps the order argument simple (the ring is almost always empty
+    // here, and then nothing is sent).
+    await this.posted.flush();
+    if (this.posted.failure !== undefined) {
+      this.reply(ExitStatus.Failed);
+      return;
+    }
     try {
       // The cache wakes the worker once the bytes are in RAM, before recalls that waited
       // for this grant go to it.
@@ -259,6 +310,8 @@ export class VcpuHost {
       if (Date.now() > end) throw new Error(`vCPU of ${this.spec.vmId} did not reach a safepoint within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 2));
     }
+    // A parked vCPU has nothing in flight: what it posted is applied before pause returns.
+    await this.posted.flush();
   }
 
   /** Lets a parked vCPU go on; resolves once it has left its safepoint. */
@@ -276,10 +329,7 @@ export class VcpuHost {
   /** Asks the vCPU to stop at its next batch boundary, waits for it, writes pages back. */
   async stop(reason: string, timeoutMs = 5000): Promise<VcpuExit> {
     if (this.running) {
-      this.stopRequest = reason;
-      Atomics.store(this.ctrl, CTRL_STOP, 1);
-      Atomics.add(this.ctrl, CTRL_WAKE, 1);
-      Atomics.notify(this.ctrl, CTRL_WAKE);
+      this.requestStop(reason);
       const timer = setTimeout(() => {
         this.log.warn({ reason }, 'vCPU did not stop in time; terminating its thread');
         void this.worker.terminate();
@@ -290,6 +340,14 @@ export class VcpuHost {
     await this.writeBack();
     await this.worker.terminate();
     return this.exitInfo!;
+  }
+
+  /** Asks the worker to stop at its next safepoint, giving `reason` as why. */
+  private requestStop(reason: string): void {
+    this.stopRequest ||= reason;
+    Atomics.store(this.ctrl, CTRL_STOP, 1);
+    Atomics.add(this.ctrl, CTRL_WAKE, 1);
+    Atomics.notify(this.ctrl, CTRL_WAKE);
   }
 
   /** Every page the cache holds returns to mmu (Modified ones with their bytes), and the

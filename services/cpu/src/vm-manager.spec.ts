@@ -72,9 +72,11 @@ describe('vCPU exits over real gRPC', () => {
     const stats = vms.stats('hello');
     expect(stats.running).toBe(false);
     const row = (r: string) => stats.exits.find((e) => e.reason === r)!;
-    // One write per banner byte; at least one LSR read before each.
+    // One coalesced THR write per banner byte, each carried by the LSR read exit after it;
+    // the poweroff write is the only write exit.
     const text = 'Hello from Splitvisor: a RISC-V guest across four processes\r\nhart 0 says goodbye\r\n';
-    expect(row('mmio-write').count).toBe(text.length + 1); // + the poweroff write
+    expect(row('mmio-coalesced')).toMatchObject({ count: text.length, totalMs: 0 });
+    expect(row('mmio-write').count).toBe(1);
     expect(row('mmio-read').count).toBeGreaterThanOrEqual(text.length);
     expect(row('page-fetch').count).toBeGreaterThanOrEqual(1);
     expect(stats.mmioLatency.samples).toBe(row('mmio-write').count + row('mmio-read').count);
@@ -91,6 +93,64 @@ describe('vCPU exits over real gRPC', () => {
     const mem = await mmu.call('GetVmStats', { vmId: 'hello' });
     expect(mem.writeBacks).toBeGreaterThan(0);
     expect((await vms.stop('hello', 'test')).vmId).toBe('hello');
+  });
+
+  it('posts UART transmit and doorbells instead of exiting, in program order (guests/posted)', async () => {
+    // guests/posted: 6 synchronous UART register writes, 2,656 stores at THR's offset
+    // (a divisor latch byte, 3 looped-back bytes, 2,652 console bytes), 2 QueueNotify
+    // doorbells, the poweroff. Its own checks (divisor read back, loopback bytes on RBR)
+    // fail the guest if a posted store is applied after a later access.
+    const line = (n: number) => `${String(n).padStart(2, '0')} the quick brown fox jumps over the lazy dog 0123456789 ABCDEF\r\n`;
+    const text = Array.from({ length: 40 }, (_, i) => line(i)).join('') + 'posted: ok\r\n';
+    await prepare('posted', 'guests/posted/posted.bin');
+    // The console as stored when io-backend announces the poweroff: it must be complete
+    // already, since the poweroff exit carried the last posted bytes and the console is
+    // flushed before the event.
+    const storedAtPoweroff = new Promise<number>((resolve) => {
+      const unsub = bus.subscribe(subjects.lifecycle('posted'), LifecycleEventCodec, (ev) => {
+        if (ev.kind !== 'LIFECYCLE_POWEROFF') return;
+        unsub();
+        void bus.lastSeq(streams.console, subjects.consoleOut('posted')).then(resolve);
+      });
+    });
+    const exited = nextExit('posted');
+    vms.start(startReq('posted'));
+    expect(await exited).toMatchObject({ exitCode: 0, reason: 'poweroff: guest powered off with code 0' });
+    const lastSeq = await storedAtPoweroff;
+    let out = '';
+    let seen = 0;
+    const stop = await bus.replay(streams.console, subjects.consoleOut('posted'), ConsoleOutputCodec, (m, _s, seq) => {
+      if (seq <= lastSeq) out += Buffer.from(m.data).toString('latin1');
+      seen = seq;
+    });
+    for (const end = Date.now() + 3000; seen < lastSeq && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+    stop();
+    expect(out).toBe(text);
+
+    const row = (r: string) => vms.stats('posted').exits.find((e) => e.reason === r)!;
+    const coalesced = row('mmio-coalesced').count;
+    // A THR store that finds the ring full exits instead, carrying the ring: at most a few.
+    const ringFull = 2656 - coalesced;
+    expect(ringFull).toBeGreaterThanOrEqual(0);
+    expect(ringFull).toBeLessThanOrEqual(Math.ceil(2656 / 1024));
+    expect(row('mmio-write').count).toBe(6 + 1 + ringFull);
+    expect(row('doorbell')).toMatchObject({ count: 2, totalMs: 0 });
+    expect(row('mmio-coalesced').totalMs).toBe(0);
+
+    // io-backend applied every posted store through its bus, and heard both doorbells.
+    let dev = await io.call('GetVmStats', { vmId: 'posted' });
+    for (const end = Date.now() + 3000; dev.doorbells < 2 && Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 20));
+      dev = await io.call('GetVmStats', { vmId: 'posted' });
+    }
+    expect(dev.doorbells).toBe(2);
+    expect(dev.coalescedWrites).toBe(coalesced);
+    expect(dev.consoleBytesOut).toBe(text.length);
+    const writes = (d: string) => dev.devices.find((x) => x.device === d)!.writes;
+    expect(writes('uart0')).toBe(6 + 2656);
+    expect(writes('virtio_mmio@10001000')).toBe(1);
+    expect(writes('virtio_mmio@10008000')).toBe(1);
+    await vms.stop('posted', 'test');
   });
 
   it('fails the VM when an exit cannot be served, naming the service and the access', async () => {

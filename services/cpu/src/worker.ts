@@ -29,6 +29,7 @@ import {
   type WorkerRequest,
 } from './exit-channel.js';
 import { WorkerPageCache } from './page-cache/worker-cache.js';
+import { PostedKind, PostedRingWriter, postedKindOf } from './posted-ring.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -53,6 +54,8 @@ function exit(req: WorkerRequest, reason: ExitReason): number {
   // otherwise see a stop request only after a whole batch of slow exits.
   if (Atomics.load(ctrl, CTRL_STOP) !== 0 || Atomics.load(ctrl, CTRL_PAUSE) !== 0) hart.stop();
   applyIrqLines();
+  // Both kinds of exit take the posted ring with them before they are served.
+  postedAsked = posted.posted;
   const ms = performance.now() - t0;
   const ri = reasonIndex(reason);
   stats[statsCountIndex(ri)]! += 1;
@@ -63,6 +66,43 @@ function exit(req: WorkerRequest, reason: ExitReason): number {
     stats[STATS_RING_COUNT] = n + 1;
   }
   return Atomics.load(ctrl, CTRL_STATUS);
+}
+
+/** Stores that are not exits (posted-ring.ts): coalesced UART transmit, virtio doorbells. */
+const posted = new PostedRingWriter(init.posted);
+const COALESCED_COUNT = statsCountIndex(reasonIndex('mmio-coalesced'));
+const DOORBELL_COUNT = statsCountIndex(reasonIndex('doorbell'));
+/** Ring entries up to this count are delivered or asked for; the ones after are not yet. */
+let postedAsked = posted.posted;
+/** When the oldest entry not yet asked for was posted (ms, host clock). */
+let postedSince = 0;
+/** How long a posted write may wait while the guest goes on writing: console output is
+ *  never stuck behind a guest that stays busy (a batch end asks for the rest). */
+const POSTED_MAX_WAIT_MS = 5;
+const DELIVER_POSTED: WorkerRequest = { kind: 'posted' };
+
+/** Asks the host to deliver what the ring holds; the vCPU goes on meanwhile. */
+function askDelivery(): void {
+  if (posted.posted === postedAsked) return;
+  postedAsked = posted.posted;
+  port.postMessage(DELIVER_POSTED);
+}
+
+/** Posts a store instead of exiting, when it is one that may be posted and the ring has room. */
+function tryPost(pa: number, size: number, lo: number, hi: number): boolean {
+  const kind = postedKindOf(pa, size);
+  if (kind === -1 || !posted.post(kind, pa, size, lo, hi)) return false;
+  if (kind === PostedKind.Doorbell) {
+    stats[DOORBELL_COUNT]! += 1;
+    // The device should hear it now; it stays behind the writes posted before it.
+    askDelivery();
+    return true;
+  }
+  stats[COALESCED_COUNT]! += 1;
+  const now = performance.now();
+  if (((posted.posted - postedAsked) | 0) === 1) postedSince = now;
+  else if (now - postedSince >= POSTED_MAX_WAIT_MS) askDelivery();
+  return true;
 }
 
 const ram = new GuestRam(init.ramBase, init.ramSize, init.ram);
@@ -136,6 +176,7 @@ const bus: PhysBus = {
   store(pa, size, lo, hi) {
     const r = local.store(pa, size, lo, hi);
     if (r !== undefined) return r.ok;
+    if (tryPost(pa, size, lo, hi)) return true;
     if (!isDeviceAddress(pa, size, true)) return false;
     const status = exit({ kind: 'mmio', addr: pa, size, write: true, lo, hi }, 'mmio-write');
     return finishMmio(status, undefined);
@@ -227,6 +268,9 @@ for (;;) {
   else if (now - t0 < 2) budget = Math.min(init.batch, budget * 2);
   stats[STATS_INSTRET] = hart.stats.instret;
   stats[STATS_RUN_SECONDS] = (now - started) / 1000;
+  // Whatever the guest posted goes out at the end of a batch at the latest, before it
+  // sleeps in WFI, and before it parks or stops (the host also delivers then).
+  askDelivery();
   if (e.kind === 'budget') continue;
   if (e.kind === 'wfi') {
     // Idle without burning the host core until the next timer deadline, an IRQ line

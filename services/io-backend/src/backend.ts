@@ -10,6 +10,7 @@ import { gpa, hex } from '@splitvisor/platform';
 import type { SystemEvent } from '@splitvisor/devices';
 import { ConsoleOut, type ConsoleOutOptions, type ConsoleOutStats } from './console.js';
 import { VmDevices, type VmDeviceStats } from './vm-devices.js';
+import { PostedWrites, type PostedWriteStats } from './posted-writes.js';
 
 export const SOURCE = 'io-backend';
 
@@ -20,7 +21,7 @@ export interface IoBackendOptions {
   console?: Pick<ConsoleOutOptions, 'maxBytes' | 'delayMs' | 'maxPendingChunks'>;
 }
 
-export interface VmStats extends VmDeviceStats {
+export interface VmStats extends VmDeviceStats, PostedWriteStats {
   console: ConsoleOutStats;
   /** Level of each PLIC source this VM's devices drive, last reported. */
   irqLines: Record<number, boolean>;
@@ -35,6 +36,8 @@ interface AttachedVm {
   readonly irqLines: Record<number, boolean>;
   readonly irqCount: { raised: number };
   readonly log: Logger;
+  /** Writes its vCPU did not wait for: coalesced MMIO and doorbells (posted-writes.ts). */
+  readonly posted: PostedWrites;
   unsubscribe: Unsubscribe;
 }
 
@@ -83,7 +86,7 @@ export class IoBackend {
       },
     });
     // In the map before the first await, so a concurrent attach of the same id is refused.
-    const vm: AttachedVm = { id: vmId, devices, console, irqLines, irqCount, log, unsubscribe: () => undefined };
+    const vm: AttachedVm = { id: vmId, devices, console, irqLines, irqCount, log, posted: new PostedWrites(vmId, devices, log), unsubscribe: () => undefined };
     this.vms.set(vmId, vm);
     // A cpu that (re)subscribes asks for the current levels: lines are state, not pulses.
     const stopQuery = this.bus.serve(subjects.irqQuery(vmId), IrqQueryCodec, IrqLevelsCodec, () => ({
@@ -98,7 +101,9 @@ export class IoBackend {
       const queued = devices.consoleInput(msg.data);
       if (queued < msg.data.length) log.debug({ dropped: msg.data.length - queued }, 'uart receive queue full; input dropped');
     });
+    const stopDoorbells = vm.posted.follow(this.bus);
     vm.unsubscribe = () => {
+      stopDoorbells();
       stopInput();
       stopQuery();
     };
@@ -128,10 +133,20 @@ export class IoBackend {
     if (this.stopping) throw unavailable('io-backend is stopping');
     const vm = this.vms.get(req.vmId);
     if (!vm) throw notFound(`vm "${req.vmId}" is not attached`);
+    // What the vCPU posted before this exit goes first, as KVM drains its coalesced ring.
+    vm.posted.apply(req.posted);
     const r = vm.devices.access(gpa(req.addr), req.size, req.write, req.valueLo, req.valueHi);
     if (!r.ok) return { status: r.kind === 'unmapped' ? 'MMIO_UNMAPPED' : 'MMIO_BAD_ACCESS', detail: r.reason };
     if (r.event) return this.systemEvent(vm, r.event, r.device, req.addr);
     return { status: 'MMIO_OK', valueLo: r.lo, valueHi: r.hi };
+  }
+
+  /** A vCPU's posted writes on their own (coalesced MMIO it did not exit for), in order. */
+  postWrites(req: IoV1.PostWritesRequest__Output): void {
+    if (this.stopping) throw unavailable('io-backend is stopping');
+    const vm = this.vms.get(req.vmId);
+    if (!vm) throw notFound(`vm "${req.vmId}" is not attached`);
+    vm.posted.apply(req.writes);
   }
 
   /** The names of an attached VM's devices (what its xenbus device entries may name). */
@@ -202,5 +217,6 @@ function snapshot(vm: AttachedVm): VmStats {
     console: { ...vm.console.stats },
     irqLines: { ...vm.irqLines },
     irqsRaised: vm.irqCount.raised,
+    ...vm.posted.stats,
   };
 }

@@ -15,6 +15,10 @@ export function ioHandlers(backend: IoBackend): IoV1.IoBackendHandlers {
       return {};
     }),
     Mmio: unary((req: IoV1.MmioRequest__Output) => backend.mmio(req)),
+    PostWrites: unary((req: IoV1.PostWritesRequest__Output): IoV1.PostWritesReply => {
+      backend.postWrites(req);
+      return {};
+    }),
     Ping: unary((req: IoV1.PingRequest__Output): IoV1.PingReply => ({ payload: req.payload })),
     GetVmStats: unary((req: IoV1.GetVmStatsRequest__Output): IoV1.DeviceStats => {
       const s = backend.stats(req.vmId);
@@ -33,6 +37,8 @@ export function ioHandlers(backend: IoBackend): IoV1.IoBackendHandlers {
           .filter(([, high]) => high)
           .map(([irq]) => Number(irq)),
         irqsRaised: s.irqsRaised,
+        coalescedWrites: s.coalescedWrites,
+        doorbells: s.doorbells,
       };
     }),
   };

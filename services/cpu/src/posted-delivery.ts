@@ -1,0 +1,107 @@
+// The host side of a vCPU's posted writes (posted-ring.ts): the VMM draining KVM's
+// coalesced MMIO ring, and the eventfd behind an ioeventfd.
+//
+// Order is the whole point. Deliveries of one vCPU run one after another (a chain), and
+// each takes the ring as it is when its turn comes, so io-backend applies the writes in
+// program order:
+// - before a synchronous exit is served, every delivery in flight completes and what the
+//   ring still holds rides on the exit's Mmio request (applied before the access);
+// - a doorbell is published only once the coalesced writes posted before it are applied
+//   (PostWrites answered). Synchronous accesses before it are complete by construction: the
+//   vCPU was blocked in them. Later accesses of the vCPU may reach io-backend before the
+//   doorbell does, as a later access may run before an ioeventfd's reader wakes.
+import type { IoV1 } from '@splitvisor/proto';
+import { DoorbellCodec } from '@splitvisor/proto';
+import { subjects, type Bus } from '@splitvisor/bus';
+import { RpcError, type RpcClient } from '@splitvisor/rpc';
+import type { Logger } from '@splitvisor/log';
+import { PostedKind, type PostedRingReader } from './posted-ring.js';
+
+export interface PostedDeliveryOptions {
+  vmId: string;
+  vcpu: number;
+  ring: PostedRingReader;
+  io: RpcClient<IoV1.IoBackendClient>;
+  bus: Bus;
+  deadlineMs: number;
+  log: Logger;
+  /** A delivery nobody waited for failed: the writes are lost, the VM cannot go on. */
+  onFailure(reason: string): void;
+}
+
+export class PostedDelivery {
+  private chain: Promise<unknown> = Promise.resolve();
+  private seq = 0;
+  /** Why a delivery failed, once one has: every later one fails too. */
+  failure: string | undefined;
+  /** PostWrites calls made, doorbells published (for logs and tests). */
+  readonly counts = { postWrites: 0, doorbells: 0 };
+
+  constructor(private readonly o: PostedDeliveryOptions) {}
+
+  /** Delivers everything posted so far (the worker asked, or it parks or stops). Never
+   *  rejects: a failure is reported through onFailure. */
+  flush(): Promise<void> {
+    return this.enqueue(() => this.deliver(false)).then(
+      () => undefined,
+      (e: unknown) => {
+        const first = this.failure === undefined;
+        this.failure ??= (e as Error).message;
+        if (first) {
+          this.o.log.error({ err: this.failure }, 'posted MMIO writes could not be delivered; the VM cannot go on');
+          this.o.onFailure(this.failure);
+        }
+      },
+    );
+  }
+
+  /** Before a synchronous exit: waits for deliveries in flight, delivers up to the last
+   *  doorbell, and returns the coalesced writes after it, for the exit's own request.
+   *  Rejects when they cannot be delivered (the exit fails). */
+  beforeExit(): Promise<IoV1.PostedWrite[]> {
+    return this.enqueue(() => this.deliver(true));
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(work);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async deliver(carry: boolean): Promise<IoV1.PostedWrite[]> {
+    if (this.failure !== undefined) throw new Error(this.failure);
+    if (this.o.ring.pending === 0) return [];
+    let run: IoV1.PostedWrite[] = [];
+    for (const e of this.o.ring.take()) {
+      if (e.kind === PostedKind.Doorbell) {
+        if (run.length > 0) await this.post(run);
+        run = [];
+        this.doorbell(e.addr, e.lo);
+      } else {
+        run.push({ addr: e.addr, size: e.size, valueLo: e.lo >>> 0, valueHi: e.hi >>> 0 });
+      }
+    }
+    if (carry || run.length === 0) return run;
+    await this.post(run);
+    return [];
+  }
+
+  private async post(writes: IoV1.PostedWrite[]): Promise<void> {
+    this.counts.postWrites++;
+    try {
+      await this.o.io.call('PostWrites', { vmId: this.o.vmId, vcpu: this.o.vcpu, writes }, { deadlineMs: this.o.deadlineMs });
+    } catch (e) {
+      const err = e instanceof RpcError ? `${e.code}: ${e.message}` : String(e);
+      throw new Error(`delivering ${writes.length} posted MMIO writes failed: io-backend at ${this.o.io.address} ${err}`);
+    }
+  }
+
+  private doorbell(addr: number, value: number): void {
+    this.counts.doorbells++;
+    try {
+      this.o.bus.publish(subjects.doorbell(this.o.vmId), DoorbellCodec, { vmId: this.o.vmId, vcpu: this.o.vcpu, addr, value: value >>> 0, seq: ++this.seq });
+    } catch (e) {
+      throw new Error(`publishing the doorbell at 0x${addr.toString(16)} failed: ${(e as Error).message}`);
+    }
+  }
+}
