@@ -87,7 +87,9 @@ export class QueueRunner {
         try {
           written = await this.opts.handler(chain);
         } catch (e) {
-          if (e instanceof QueueError || e instanceof GuestMemoryError) throw e;
+          if (e instanceof QueueError || e instanceof GuestMemoryError) {
+            throw new QueueError(`${this.queue.name}: chain at head ${chain.head}: ${e.message}`);
+          }
           this.stats.requestErrors++;
           this.opts.onRequestError?.(e, chain);
         }

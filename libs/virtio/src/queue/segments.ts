@@ -5,7 +5,7 @@ import { QueueError } from './queue-error.js';
 import type { Segment } from './split-queue.js';
 
 function outside(e: unknown, seg: Segment): unknown {
-  return e instanceof GuestMemoryError ? new QueueError(`buffer ${describeRange(seg.addr, seg.len)}: ${e.message}`) : e;
+  return e instanceof GuestMemoryError ? new QueueError(`buffer of descriptor segment ${describeRange(seg.addr, seg.len)}: ${e.message}`) : e;
 }
 
 /** Concatenates the segments (at most `maxBytes` of them). A segment outside RAM is a QueueError. */

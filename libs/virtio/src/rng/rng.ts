@@ -1,11 +1,13 @@
 // virtio-rng, the entropy device (virtio 1.2 §5.4): one queue of device-writable buffers,
 // each filled with bytes from the host's CSPRNG (node:crypto randomFill) and given back.
-import { randomFill } from 'node:crypto';
+import { randomFill, randomFillSync } from 'node:crypto';
 import { DEVICE_ID } from '../constants.js';
 import type { VirtioContext, VirtioDevice } from '../device.js';
 import { QueueRunners } from '../queue/runner.js';
 import { writeSegments } from '../queue/segments.js';
 import type { DescriptorChain } from '../queue/split-queue.js';
+
+const SYNC_FILL_BYTES = 4096;
 
 export interface VirtioRngOptions {
   /** Default "rng0". */
@@ -78,7 +80,10 @@ export class VirtioRng implements VirtioDevice {
     const n = Math.min(chain.writableBytes, this.scratch.length);
     if (n === 0) return 0;
     const buf = this.scratch.subarray(0, n);
-    await new Promise<void>((resolve, reject) => randomFill(buf, (err) => (err ? reject(err) : resolve())));
+    // Small requests (what Linux's hwrng and U-Boot ask for) are filled in place: a trip to
+    // the libuv pool costs more than the bytes.
+    if (n <= SYNC_FILL_BYTES) randomFillSync(buf);
+    else await new Promise<void>((resolve, reject) => randomFill(buf, (err) => (err ? reject(err) : resolve())));
     const written = await writeSegments(ctx.mem, chain.writable, buf);
     this.counters.bytes += written;
     return written;

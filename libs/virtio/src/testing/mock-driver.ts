@@ -147,16 +147,22 @@ export class MockDriver {
 
   /** Lays out queue `q` of `size` entries in fresh memory and makes it ready. */
   setupQueue(q: number, size: number): MockQueue {
+    const mq = this.placeQueue(q, size);
+    this.setReg(REG.QUEUE_SEL, q);
+    this.setReg(REG.QUEUE_NUM, size);
+    this.setAddr(REG.QUEUE_DESC_LOW, mq.desc);
+    this.setAddr(REG.QUEUE_DRIVER_LOW, mq.avail);
+    this.setAddr(REG.QUEUE_DEVICE_LOW, mq.used);
+    this.setReg(REG.QUEUE_READY, 1);
+    return mq;
+  }
+
+  /** Lays out zeroed rings for queue `q` without touching any register (for SplitQueue specs). */
+  placeQueue(q: number, size: number): MockQueue {
     const desc = this.alloc(descTableBytes(size), 16);
     const avail = this.alloc(availRingBytes(size), 2);
     const used = this.alloc(usedRingBytes(size), 4);
     this.mem.bytes.fill(0, desc - this.mem.base, used + usedRingBytes(size) - this.mem.base);
-    this.setReg(REG.QUEUE_SEL, q);
-    this.setReg(REG.QUEUE_NUM, size);
-    this.setAddr(REG.QUEUE_DESC_LOW, desc);
-    this.setAddr(REG.QUEUE_DRIVER_LOW, avail);
-    this.setAddr(REG.QUEUE_DEVICE_LOW, used);
-    this.setReg(REG.QUEUE_READY, 1);
     const mq: MockQueue = { index: q, size, desc, avail, used, availIdx: 0, lastUsed: 0, nextDesc: 0 };
     this.queues[q] = mq;
     return mq;
@@ -292,7 +298,7 @@ export class MockDriver {
    * Waits, at most `maxTurns` event-loop turns, until `count` used entries have appeared on
    * queue `q` or the device needs a reset; returns the entries (possibly fewer).
    */
-  async waitUsed(q: number, count: number, maxTurns = 1000): Promise<UsedElem[]> {
+  async waitUsed(q: number, count: number, maxTurns = 20_000): Promise<UsedElem[]> {
     const mq = this.queues[q]!;
     for (let i = 0; i < maxTurns; i++) {
       if (((this.usedIdx(q) - mq.lastUsed) & 0xffff) >= count) break;
@@ -303,7 +309,7 @@ export class MockDriver {
   }
 
   /** Waits until `pred` holds or `maxTurns` turns passed; returns whether it held. */
-  async until(pred: () => boolean, maxTurns = 1000): Promise<boolean> {
+  async until(pred: () => boolean, maxTurns = 20_000): Promise<boolean> {
     for (let i = 0; i < maxTurns; i++) {
       if (pred()) return true;
       await turn();
