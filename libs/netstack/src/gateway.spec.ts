@@ -79,6 +79,15 @@ describe('Gateway: ICMP', () => {
     expect(h.gw.stats.icmpEchoReplies).toBe(1);
   });
 
+  it('answers an echo request to the DNS address from the DNS address and MAC', () => {
+    const h = harness();
+    h.gw.receive(ipFrame(DNS, PROTO_ICMP, buildIcmp(8, 0, Uint8Array.of(0, 1, 0, 2), new Uint8Array(0)), slirpMac(DNS)));
+    const r = icmpOut(h.take()[0]!);
+    expect(r.icmp.type).toBe(ICMP_ECHO_REPLY);
+    expect(r.ip.src).toBe(DNS);
+    expect(macToString(r.eth.src)).toBe('52:55:0a:00:02:03');
+  });
+
   it('answers DNS queries with ICMP port unreachable from 10.0.2.3 (no resolver behind it)', () => {
     const h = harness();
     const query = Uint8Array.of(0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0);

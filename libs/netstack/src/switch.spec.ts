@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { BROADCAST_MAC, ETHERTYPE_IPV4, buildEthernet, type Mac } from './ethernet.js';
+import { Gateway, slirpMac } from './gateway.js';
+import { parseIpv4 } from './ipv4.js';
 import { Switch } from './switch.js';
+import { udpFrame } from './testing/guest.test-util.js';
 
 const mac = (n: number): Mac => Uint8Array.of(0x52, 0x54, 0, 0, 0, n);
 const frame = (dst: Mac, src: Mac) => buildEthernet(dst, src, ETHERTYPE_IPV4, new Uint8Array(46));
@@ -70,5 +73,25 @@ describe('Switch', () => {
     expect(sw.lookup(mac(1))).toBeUndefined();
     expect(sw.portIds()).toEqual(['b', 'c']);
     expect(() => sw.receive('a', frame(BROADCAST_MAC, mac(1)))).toThrow(/no port "a"/);
+  });
+
+  it('carries a DHCP exchange between a guest and the gateway without the other guest seeing the reply', () => {
+    const sw = new Switch();
+    const seen: Record<string, Uint8Array[]> = { vm1: [], vm2: [] };
+    const gw = new Gateway({ send: (f) => sw.receive('gw', f) });
+    sw.addPort('gw', (f) => gw.receive(f), [slirpMac(0x0a000202)]);
+    sw.addPort('vm1', (f) => seen.vm1!.push(f), [mac(1)]);
+    sw.addPort('vm2', (f) => seen.vm2!.push(f), [mac(2)]);
+    const discover = new Uint8Array(244);
+    discover.set([1, 1, 6], 0);
+    discover.set(mac(1), 28);
+    discover.set([0x63, 0x82, 0x53, 0x63, 53, 1, 1, 255], 236);
+    sw.receive('vm1', udpFrame({ srcMac: mac(1), src: 0, dst: 0xffffffff, srcPort: 68, dstPort: 67, payload: discover, zeroChecksum: true }));
+    expect(seen.vm2).toHaveLength(1); // the DISCOVER broadcast, flooded
+    expect(seen.vm1).toHaveLength(1); // the OFFER, to vm1's MAC only
+    const ip = parseIpv4(seen.vm1![0]!.subarray(14));
+    expect(ip.ok && ip.value.payload[1]).toBe(67 & 0xff);
+    expect(gw.stats.dhcpOffers).toBe(1);
+    expect(sw.stats('gw')).toMatchObject({ framesIn: 1, framesOut: 1, flooded: 0 });
   });
 });
