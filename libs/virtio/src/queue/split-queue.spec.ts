@@ -166,8 +166,7 @@ describe('QueueRunner', () => {
     let maxActive = 0;
     let served = 0;
     const signals: number[] = [];
-    let runner!: QueueRunner;
-    runner = new QueueRunner(q, {
+    const runner: QueueRunner = new QueueRunner(q, {
       handler: async (chain) => {
         active++;
         maxActive = Math.max(maxActive, active);
