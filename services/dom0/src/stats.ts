@@ -39,6 +39,8 @@ export function deviceStats(s: IoV1.DeviceStats__Output): Dom0V1.DeviceStats {
     irqLinesHigh: s.irqLinesHigh,
     unmapped: s.unmapped,
     badAccess: s.badAccess,
+    virtio: s.virtio,
+    ...(s.dma && { dma: s.dma }),
   };
 }
 

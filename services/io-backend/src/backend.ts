@@ -4,18 +4,25 @@
 import type { Logger } from '@splitvisor/log';
 import { vmLogger } from '@splitvisor/log';
 import { checkVmId, subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
-import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, type IoV1 } from '@splitvisor/proto';
-import { alreadyExists, invalidArgument, notFound, unavailable } from '@splitvisor/rpc';
-import { gpa, hex } from '@splitvisor/platform';
+import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, protos, type IoV1, type MmuV1 } from '@splitvisor/proto';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, RpcClient, unavailable } from '@splitvisor/rpc';
+import { gpa, hex, virtioMmioSlot } from '@splitvisor/platform';
 import type { SystemEvent } from '@splitvisor/devices';
 import { ConsoleOut, type ConsoleOutOptions, type ConsoleOutStats } from './console.js';
 import { VmDevices, type VmDeviceStats } from './vm-devices.js';
 import { PostedWrites, type PostedWriteStats } from './posted-writes.js';
+import { MmuGuestMemory, type DmaCounters } from './virtio/guest-memory.js';
+import { NetworkHub } from './virtio/network-hub.js';
+import { createVirtioDevice, parseVirtioParams } from './virtio/plug.js';
+import type { PluggedStats } from './virtio/virtio-socket.js';
+
+/** The identity this service calls mmu's DMA under (dom0 grants it with AttachDevice). */
+export const DMA_CALLER = 'io-backend';
 
 export const SOURCE = 'io-backend';
 
 export interface IoBackendOptions {
-  /** The mmu's gRPC address, for device DMA (not used yet). */
+  /** The mmu's gRPC address, for device DMA (virtio devices need it). */
   mmuAddr?: string;
   /** Console coalescing, for tests (defaults: 512 bytes, 10 ms). */
   console?: Pick<ConsoleOutOptions, 'maxBytes' | 'delayMs' | 'maxPendingChunks'>;
@@ -27,6 +34,10 @@ export interface VmStats extends VmDeviceStats, PostedWriteStats {
   irqLines: Record<number, boolean>;
   /** Line changes from low to high since attach. */
   irqsRaised: number;
+  /** Each plugged virtio device: where it sits, its transport's and its own counters. */
+  virtio: ({ id: string; kind: string; slot: number } & PluggedStats)[];
+  /** DMA through mmu on behalf of this VM's devices. */
+  dma?: DmaCounters;
 }
 
 interface AttachedVm {
@@ -38,18 +49,28 @@ interface AttachedVm {
   readonly log: Logger;
   /** Writes its vCPU did not wait for: coalesced MMIO and doorbells (posted-writes.ts). */
   readonly posted: PostedWrites;
+  /** Drives one PLIC source of this VM (the level goes out as an event). */
+  readonly irq: (source: number, level: boolean) => void;
+  /** Guest RAM through mmu, made when the first virtio device is plugged. */
+  mem: MmuGuestMemory | undefined;
   unsubscribe: Unsubscribe;
 }
 
 export class IoBackend {
   private readonly vms = new Map<string, AttachedVm>();
   private stopping = false;
+  /** The virtual switches the VMs' NICs are ports on. */
+  readonly networks: NetworkHub;
+  private readonly mmu: RpcClient<MmuV1.MmuClient> | undefined;
 
   constructor(
     private readonly bus: Bus,
     private readonly log: Logger,
     readonly opts: IoBackendOptions = {},
-  ) {}
+  ) {
+    this.networks = new NetworkHub(bus, log);
+    this.mmu = opts.mmuAddr !== undefined ? new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, opts.mmuAddr, { deadlineMs: 5000 }) : undefined;
+  }
 
   get attached(): readonly string[] {
     return [...this.vms.keys()];
@@ -74,19 +95,17 @@ export class IoBackend {
     const irqCount = { raised: 0 };
     let irqSeq = 0;
     const irqSubject = subjects.irq(vmId);
-    const devices = new VmDevices({
-      consoleByte: (b) => console.push(b),
-      irq: (source, level) => {
-        // irqfd-like: the line's new level goes out as an event; the cpu's PLIC follows it.
-        if (irqLines[source] === level) return;
-        irqLines[source] = level;
-        if (level) irqCount.raised++;
-        this.bus.publish(irqSubject, IrqLineCodec, { vmId, irq: source, level, seq: ++irqSeq });
-        log.trace({ irq: source, level }, 'irq line');
-      },
-    });
+    const irq = (source: number, level: boolean) => {
+      // irqfd-like: the line's new level goes out as an event; the cpu's PLIC follows it.
+      if (irqLines[source] === level) return;
+      irqLines[source] = level;
+      if (level) irqCount.raised++;
+      this.bus.publish(irqSubject, IrqLineCodec, { vmId, irq: source, level, seq: ++irqSeq });
+      log.trace({ irq: source, level }, 'irq line');
+    };
+    const devices = new VmDevices({ consoleByte: (b) => console.push(b), irq });
     // In the map before the first await, so a concurrent attach of the same id is refused.
-    const vm: AttachedVm = { id: vmId, devices, console, irqLines, irqCount, log, posted: new PostedWrites(vmId, devices, log), unsubscribe: () => undefined };
+    const vm: AttachedVm = { id: vmId, devices, console, irqLines, irqCount, log, posted: new PostedWrites(vmId, devices, log), irq, mem: undefined, unsubscribe: () => undefined };
     this.vms.set(vmId, vm);
     // A cpu that (re)subscribes asks for the current levels: lines are state, not pulses.
     const stopQuery = this.bus.serve(subjects.irqQuery(vmId), IrqQueryCodec, IrqLevelsCodec, () => ({
@@ -151,7 +170,56 @@ export class IoBackend {
 
   /** The names of an attached VM's devices (what its xenbus device entries may name). */
   deviceNames(vmId: string): string[] | undefined {
-    return this.vms.get(vmId)?.devices.bus.mappings().map((m) => m.device.name);
+    const vm = this.vms.get(vmId);
+    if (!vm) return undefined;
+    const plugged = vm.devices.virtio.flatMap((s) => (s.plugged ? [s.plugged.id] : []));
+    return [...vm.devices.bus.mappings().map((m) => m.device.name), ...plugged];
+  }
+
+  /**
+   * Plugs a virtio device into one of an attached VM's slots, from the parameters dom0
+   * wrote (xenbus backend params): its image file opened, its switch port joined, its
+   * transport answering at the slot. The guest finds it when it probes; dom0 plugs every
+   * device before the vCPU starts.
+   */
+  async plugVirtio(vmId: string, id: string, params: Readonly<Record<string, string>>): Promise<void> {
+    const vm = this.vms.get(vmId);
+    if (!vm) throw notFound(`vm "${vmId}" is not attached`);
+    let p;
+    try {
+      p = parseVirtioParams(id, params);
+    } catch (e) {
+      throw invalidArgument((e as Error).message);
+    }
+    const socket = vm.devices.virtio[p.slot]!;
+    if (socket.plugged) throw alreadyExists(`vm "${vmId}": ${socket.name} (slot ${p.slot}) already holds ${socket.plugged.id}; cannot plug ${id}`);
+    if (!this.mmu) throw failedPrecondition(`vm "${vmId}": ${id} needs DMA, and this io-backend was started without an mmu address (--mmu)`);
+    vm.mem ??= new MmuGuestMemory(this.mmu, vmId, DMA_CALLER);
+    const source = virtioMmioSlot(p.slot).irq!;
+    let plugged;
+    try {
+      plugged = await createVirtioDevice(id, p, { mem: vm.mem, hub: this.networks, irq: (level) => vm.irq(source, level), log: vm.log });
+    } catch (e) {
+      throw failedPrecondition(`vm "${vmId}": ${id}: ${(e as Error).message}`);
+    }
+    // The VM may have been detached while the file opened.
+    if (this.vms.get(vmId) !== vm || socket.plugged) {
+      await plugged.close();
+      throw failedPrecondition(`vm "${vmId}": ${id}: the vm was detached, or the slot taken, while the device opened`);
+    }
+    socket.plug(plugged);
+    vm.log.info({ device: id, kind: p.kind, slot: p.slot, at: hex(virtioMmioSlot(p.slot).base), irq: source }, 'virtio device plugged');
+  }
+
+  /** Takes a virtio device out of its slot and closes it (file closed, port left). */
+  async unplugVirtio(vmId: string, id: string): Promise<boolean> {
+    const vm = this.vms.get(vmId);
+    const socket = vm?.devices.virtio.find((s) => s.plugged?.id === id);
+    const d = socket?.unplug();
+    if (!d) return false;
+    await d.close();
+    vm!.log.info({ device: id, stats: d.stats() }, 'virtio device unplugged');
+    return true;
   }
 
   /** Stores whatever console output is still coalescing (a device closing). */
@@ -170,6 +238,8 @@ export class IoBackend {
     const vms = [...this.vms.values()];
     this.vms.clear();
     await Promise.all(vms.map((vm) => this.release(vm)));
+    this.networks.stop();
+    this.mmu?.close();
   }
 
   /**
@@ -204,6 +274,10 @@ export class IoBackend {
     vm.unsubscribe();
     await vm.console.flush();
     const stats = snapshot(vm);
+    for (const socket of vm.devices.virtio) {
+      const d = socket.unplug();
+      if (d) await d.close().catch((e: unknown) => vm.log.warn({ device: d.id, err: (e as Error).message }, 'virtio device did not close cleanly'));
+    }
     vm.log.debug({ stats }, 'vm device stats');
     return stats;
   }
@@ -218,5 +292,7 @@ function snapshot(vm: AttachedVm): VmStats {
     irqLines: { ...vm.irqLines },
     irqsRaised: vm.irqCount.raised,
     ...vm.posted.stats,
+    virtio: vm.devices.virtio.flatMap((s, slot) => (s.plugged ? [{ id: s.plugged.id, kind: s.plugged.kind, slot, ...s.plugged.stats() }] : [])),
+    ...(vm.mem && { dma: { ...vm.mem.stats } }),
   };
 }

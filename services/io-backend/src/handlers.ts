@@ -39,6 +39,8 @@ export function ioHandlers(backend: IoBackend): IoV1.IoBackendHandlers {
         irqsRaised: s.irqsRaised,
         coalescedWrites: s.coalescedWrites,
         doorbells: s.doorbells,
+        virtio: s.virtio,
+        ...(s.dma && { dma: s.dma }),
       };
     }),
   };

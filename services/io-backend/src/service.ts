@@ -7,7 +7,7 @@ import { ioHandlers } from './handlers.js';
 import { XenbusBackend } from './xenbus-backend.js';
 
 export interface IoConfig {
-  /** The mmu's gRPC address: device DMA goes through it (not used yet). */
+  /** The mmu's gRPC address: virtio devices DMA through it. */
   mmu: string;
 }
 

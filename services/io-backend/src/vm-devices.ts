@@ -1,8 +1,9 @@
 // One VM's device set, at the machine table's addresses (platform UART0, SIFIVE_TEST), on
 // its own MMIO bus, with per-device counters. Knows nothing of gRPC or NATS: the console and
 // the IRQ line are sinks the caller plugs in.
-import { GoldfishRtc, MmioBus, SifiveTest, Uart16550, VirtioMmioEmptySlot, type BusResult } from '@splitvisor/devices';
+import { GoldfishRtc, MmioBus, SifiveTest, Uart16550, type BusResult } from '@splitvisor/devices';
 import { GOLDFISH_RTC, SIFIVE_TEST, UART0, VIRTIO_MMIO_SLOTS, hex, virtioMmioSlot, type GuestPhysAddr } from '@splitvisor/platform';
+import { VirtioSocket } from './virtio/virtio-socket.js';
 
 export interface VmDeviceSinks {
   /** A byte the guest transmitted on UART0. */
@@ -33,6 +34,8 @@ export class VmDevices {
   readonly uart: Uart16550;
   readonly test: SifiveTest;
   readonly rtc: GoldfishRtc;
+  /** The eight virtio-mmio slots, by index; empty until a device is plugged in. */
+  readonly virtio: readonly VirtioSocket[];
   readonly stats: VmDeviceStats;
 
   constructor(sinks: VmDeviceSinks) {
@@ -50,10 +53,14 @@ export class VmDevices {
     this.bus.add(SIFIVE_TEST.base, SIFIVE_TEST.size, this.test);
     this.bus.add(GOLDFISH_RTC.base, GOLDFISH_RTC.size, this.rtc);
     // Every virtio-mmio slot answers as an empty transport until a device is plugged in.
+    const sockets: VirtioSocket[] = [];
     for (let i = 0; i < VIRTIO_MMIO_SLOTS; i++) {
       const slot = virtioMmioSlot(i);
-      this.bus.add(slot.base, slot.size, new VirtioMmioEmptySlot(`virtio_mmio@${hex(slot.base).slice(2)}`));
+      const socket = new VirtioSocket(`virtio_mmio@${hex(slot.base).slice(2)}`);
+      this.bus.add(slot.base, slot.size, socket);
+      sockets.push(socket);
     }
+    this.virtio = sockets;
     const mmio: Record<string, DeviceCounters> = {};
     for (const m of this.bus.mappings()) mmio[m.device.name] = { reads: 0, writes: 0 };
     this.stats = { mmio, unmapped: 0, badAccess: 0, consoleBytesOut: 0, consoleBytesIn: 0, consoleBytesDropped: 0, systemEvents: 0 };

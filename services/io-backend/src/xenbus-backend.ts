@@ -48,7 +48,7 @@ export class XenbusBackend {
 
   private async step(vm: string, dev: string, end: 'frontend' | 'backend', v: DeviceEndState): Promise<void> {
     if (end === 'backend') {
-      if (v.state === 'Initialising') await this.probe(vm, dev);
+      if (v.state === 'Initialising') await this.probe(vm, dev, v.params);
       return;
     }
     const mine = await this.backendState(vm, dev);
@@ -60,6 +60,7 @@ export class XenbusBackend {
     } else if (v.state === 'Closed' && mine !== undefined && mine !== 'Closed') {
       const open = this.open.get(vm);
       open?.delete(dev);
+      await this.backend.unplugVirtio(vm, dev);
       if (!open || open.size === 0) {
         this.open.delete(vm);
         await this.backend.detach(vm).catch((err: unknown) => {
@@ -71,12 +72,23 @@ export class XenbusBackend {
     }
   }
 
-  private async probe(vm: string, dev: string): Promise<void> {
+  private async probe(vm: string, dev: string, params: Record<string, string> | undefined): Promise<void> {
     if (!this.backend.attached.includes(vm)) {
       try {
         await this.backend.attach(vm);
       } catch (err) {
         await this.put(vm, dev, 'Closed', `cannot attach vm "${vm}": ${(err as Error).message}`);
+        return;
+      }
+    }
+    // A device that comes with a kind is made here from its params (a virtio device into
+    // its slot); the machine's own devices already exist with the VM.
+    if (params?.['kind'] !== undefined && !(this.backend.deviceNames(vm) ?? []).includes(dev)) {
+      try {
+        await this.backend.plugVirtio(vm, dev, params);
+      } catch (err) {
+        await this.put(vm, dev, 'Closed', (err as Error).message);
+        if (!this.open.get(vm)?.size) await this.backend.detach(vm).catch(() => undefined);
         return;
       }
     }

@@ -20,7 +20,7 @@ const sample = (at: number, instret: number, mmioWrite: number, irqs: number, io
     mmioP99Us: 0,
   },
   memory: { residentBytes: 8192, limitBytes: 1 << 20, firstTouchFaults: 0, fetches: 0, writeBacks: 0 },
-  devices: { devices: [], ioOps, consoleBytesOut: 0, consoleBytesIn: 0, irqsRaised: irqs, irqLinesHigh: [], unmapped: 0, badAccess: 0 },
+  devices: { devices: [], ioOps, consoleBytesOut: 0, consoleBytesIn: 0, irqsRaised: irqs, irqLinesHigh: [], unmapped: 0, badAccess: 0, virtio: [], dma: null },
   notes: [],
 });
 
