@@ -30,6 +30,10 @@ export const subjects = {
   /** Request/reply, mmu -> a page cache: give back pages of one VM (RecallRequest ->
    *  RecallReply). The holder is one token too, checked as a VM id is. */
   memRecall: (vm: string, holder: string) => `sv.vm.${checkVmId(vm)}.mem.recall.${checkVmId(holder, 'holder')}`,
+  /** One virtual network's switch (core NATS): every message is one raw Ethernet frame, and
+   *  every port (a virtio-net backend, the gateway) hears all of them and keeps what is
+   *  addressed to its MAC, broadcast or multicast. The name is one token, checked as a VM id. */
+  netFrames: (network: string) => `sv.net.${checkVmId(network, 'network')}.frames`,
   /** mmu (re)started (MmuStarted): page caches re-register what they hold. */
   mmuStarted: 'sv.mmu.started',
   allConsoleOut: 'sv.vm.*.console.out',

@@ -1,7 +1,7 @@
 // NATS users and what each may publish and subscribe, written into nats-server's config
 // by the launcher. dom0 may do anything; each data-plane service only what its work needs:
 // io-backend publishes console bytes, IRQ lines, its system events and its own end of the
-// device handshake, but not console input, page recalls or dom0's VM state; the cpu
+// device handshake, and carries the virtual networks' frames, but not console input, page recalls or dom0's VM state; the cpu
 // publishes no console bytes at all (only doorbells, which io-backend hears), and writes nothing in KV; mmu only recalls pages.
 // JetStream's API ($JS.API.>) is open to all for reading and consuming, but deleting or
 // purging streams and their messages is dom0's.
@@ -26,10 +26,10 @@ export const NATS_PERMISSIONS: Record<string, Permissions | 'all'> = {
   },
   'io-backend': {
     publish: {
-      allow: ['sv.vm.*.console.out', 'sv.vm.*.irq', 'sv.vm.*.lifecycle', '$KV.splitvisor.vm.*.device.*.backend', JS_API, INBOX],
+      allow: ['sv.vm.*.console.out', 'sv.vm.*.irq', 'sv.vm.*.lifecycle', '$KV.splitvisor.vm.*.device.*.backend', 'sv.net.*.frames', JS_API, INBOX],
       deny: DESTRUCTIVE,
     },
-    subscribe: { allow: ['sv.vm.*.console.in', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', INBOX] },
+    subscribe: { allow: ['sv.vm.*.console.in', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', 'sv.net.*.frames', INBOX] },
   },
   mmu: {
     publish: { allow: ['sv.vm.*.mem.recall.*', 'sv.mmu.started', JS_API, INBOX], deny: DESTRUCTIVE },
