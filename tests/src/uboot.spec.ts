@@ -3,25 +3,14 @@
 // the `=>` prompt; typed commands reach it; `poweroff` ends the VM with code 0. The same
 // images are fetched from Debian by scripts/fetch-firmware.sh (never committed).
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { REPO_ROOT } from '@splitvisor/testing';
 import { SPLITVISOR } from './cli-runner.js';
-
-function fetchFirmware(): { ok: true } | { ok: false; why: string } {
-  const r = spawnSync('bash', ['scripts/fetch-firmware.sh'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
-  return r.status === 0 ? { ok: true } : { ok: false, why: `${r.stderr}${r.stdout}`.trim() };
-}
+import { requireFirmware } from './uboot-console.js';
 
 describe("Debian's OpenSBI + U-Boot", () => {
   it('boots to the U-Boot prompt, takes typed commands, and powers off cleanly', async ({ skip }) => {
-    const fw = fetchFirmware();
-    if (!fw.ok) {
-      if (process.env['SPLITVISOR_ALLOW_NO_FIRMWARE'] === '1') {
-        console.warn(`SKIPPED: Debian firmware unavailable: ${fw.why}`);
-        skip('Debian opensbi/u-boot-qemu could not be fetched');
-      }
-      throw new Error(`scripts/fetch-firmware.sh failed (set SPLITVISOR_ALLOW_NO_FIRMWARE=1 to skip): ${fw.why}`);
-    }
+    requireFirmware(skip);
     // `run` starts a lab of its own for the VM's lifetime: the whole path a person takes.
     const child = spawn(process.execPath, [SPLITVISOR, 'run', 'examples/uboot.yaml'], {
       cwd: REPO_ROOT,

@@ -1,0 +1,130 @@
+// Talking to U-Boot's console as a person at a serial terminal does: wait for the prompt,
+// type a command, read what it printed up to the next prompt. The same driver runs against
+// Splitvisor (`splitvisor run`, the console on its stdio) and QEMU (-nographic), so a
+// differential test compares their answers command by command.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { REPO_ROOT } from '@splitvisor/testing';
+
+export const FIRMWARE = {
+  fwJump: `${REPO_ROOT}/.cache/firmware/opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin`,
+  uboot: `${REPO_ROOT}/.cache/firmware/u-boot-qemu/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin`,
+};
+
+/** Debian's opensbi and u-boot-qemu in .cache/firmware, fetched if missing. */
+export function fetchFirmware(): { ok: true } | { ok: false; why: string } {
+  const r = spawnSync('bash', ['scripts/fetch-firmware.sh'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+  return r.status === 0 ? { ok: true } : { ok: false, why: `${r.stderr}${r.stdout}`.trim() };
+}
+
+/** Fails (or skips, where the variable allows it) when the firmware cannot be had. */
+export function requireFirmware(skip: (why: string) => void): void {
+  const fw = fetchFirmware();
+  if (fw.ok) return;
+  if (process.env['SPLITVISOR_ALLOW_NO_FIRMWARE'] === '1') {
+    console.warn(`SKIPPED: Debian firmware unavailable: ${fw.why}`);
+    skip('Debian opensbi/u-boot-qemu could not be fetched');
+  }
+  throw new Error(`scripts/fetch-firmware.sh failed (set SPLITVISOR_ALLOW_NO_FIRMWARE=1 to skip): ${fw.why}`);
+}
+
+const PROMPT = /\r?\n=> $/;
+
+export class UbootConsole {
+  /** Everything the console printed so far. */
+  out = '';
+  private waiter: (() => void) | undefined;
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.on('data', (b: Buffer) => {
+      this.out += b.toString('latin1');
+      this.waiter?.();
+    });
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  }
+
+  /** Resolves with the console text once `re` matches the output after `from`. */
+  waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const text = this.out.slice(from);
+        if (re.test(text)) {
+          clearTimeout(timer);
+          this.waiter = undefined;
+          resolve(text);
+        }
+      };
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new Error(`no ${re} on the console within ${timeoutMs} ms; console tail:\n${this.out.slice(-1500)}`));
+      }, timeoutMs);
+      this.waiter = check;
+      check();
+    });
+  }
+
+  /** Stops autoboot and waits for the first prompt. */
+  async boot(timeoutMs: number): Promise<string> {
+    await this.waitFor(/Hit any key to stop autoboot/, timeoutMs);
+    this.child.stdin.write(' ');
+    return this.waitFor(PROMPT, 30_000);
+  }
+
+  /** Types `cmd`, returns what it printed between its echo and the next prompt ('\r' dropped). */
+  async command(cmd: string, timeoutMs = 60_000): Promise<string> {
+    const from = this.out.length;
+    this.child.stdin.write(`${cmd}\r`);
+    const text = await this.waitFor(PROMPT, timeoutMs, from);
+    const body = text.replace(PROMPT, '').replace(/\r/g, '');
+    const echo = body.indexOf(`${cmd}\n`);
+    return echo >= 0 ? body.slice(echo + cmd.length + 1) : body;
+  }
+
+  /** Types `poweroff` and waits for the process to end. */
+  async poweroff(timeoutMs = 60_000): Promise<number | null> {
+    this.child.stdin.write('poweroff\r');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/** QEMU's virt machine with the same firmware and devices (first -device in the highest slot). */
+export function startQemuUboot(opts: { disk?: string; tftpDir?: string; mac?: string }): UbootConsole {
+  const args = ['-M', 'virt', '-m', '256M', '-nographic', '-bios', FIRMWARE.fwJump, '-kernel', FIRMWARE.uboot];
+  if (opts.disk) args.push('-drive', `file=${opts.disk},format=raw,if=none,id=d0`, '-device', 'virtio-blk-device,drive=d0');
+  if (opts.tftpDir !== undefined) {
+    args.push('-netdev', `user,id=n0,tftp=${opts.tftpDir}`, '-device', `virtio-net-device,netdev=n0${opts.mac ? `,mac=${opts.mac}` : ''}`);
+  }
+  return new UbootConsole(spawn('qemu-system-riscv64', args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+}
+
+/**
+ * What two machines may print differently for the same work: timings and throughput,
+ * TFTP's progress marks (a '#' per so many packets, and marks whose count depends on
+ * how the transfer was paced).
+ */
+export function normalize(text: string): string {
+  return text
+    .replace(/ in \d+ ms/g, ' in N ms')
+    .replace(/\(\d+ ms\)/g, '(N ms)')
+    .replace(/\(?\d+(\.\d+)? [KMG]?i?B\/s\)?/g, 'N B/s')
+    .replace(/[*#]+/g, '#');
+}
+
+/** A FAT image of `sizeMiB` with `files` in its root (Debian's dosfstools and mtools). */
+export function makeFatDisk(path: string, sizeMiB: number, files: Record<string, string>): void {
+  execFileSync('mkfs.vfat', ['-C', '-n', 'SVDISK', path, String(sizeMiB * 1024)], { stdio: 'pipe', env: { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` } });
+  for (const [name, src] of Object.entries(files)) execFileSync('mcopy', ['-i', path, src, `::${name}`], { stdio: 'pipe' });
+}
+
+/** One file out of a FAT image. */
+export function readFatFile(image: string, name: string): Buffer {
+  return execFileSync('mcopy', ['-n', '-i', image, `::${name}`, '-'], { maxBuffer: 64 * 1024 * 1024 });
+}
