@@ -155,3 +155,34 @@ describe('U-Boot on virtio-blk and virtio-net', () => {
     expect(readFatFile(qemuDisk, 'out.bin').equals(pattern)).toBe(true);
   }, 300_000);
 });
+
+describe('two VMs on one virtual switch', () => {
+  it('reach each other: each answers the ARP and ping of the other, across io-backend and NATS', async ({ skip }) => {
+    requireFirmware(skip);
+    const vm = (name: string, mac: string) =>
+      vmFile(
+        name,
+        [`name: ${name}`, 'memory: 256M', `firmware: ${FIRMWARE.fwJump}`, `kernel: ${FIRMWARE.uboot}`, 'nics:', '  - network: pair', `    mac: "${mac}"`, ''].join('\n'),
+      );
+    const start = (cfg: string) => new UbootConsole(spawn(process.execPath, [SPLITVISOR, 'run', cfg], { env: { ...process.env, ...labEnv(t) }, stdio: ['pipe', 'pipe', 'pipe'] }));
+    const a = start(vm('pair-a', '52:54:00:00:00:a1'));
+    const b = start(vm('pair-b', '52:54:00:00:00:a2'));
+    try {
+      await Promise.all([a.boot(240_000), b.boot(240_000)]);
+      for (const [c, ip] of [[a, '10.0.2.21'], [b, '10.0.2.22']] as const) {
+        await c.command(`setenv ipaddr ${ip}`);
+        await c.command('setenv netmask 255.255.255.0');
+      }
+      // U-Boot answers ARP and echo requests only while a network command runs, so both
+      // ping at once: each is in its network loop while the other asks.
+      const [fromA, fromB] = await Promise.all([a.command('ping 10.0.2.22', 60_000), b.command('ping 10.0.2.21', 60_000)]);
+      expect(fromA, `${fromA}\n---\n${fromB}`).toMatch(/host 10\.0\.2\.22 is alive/);
+      expect(fromB, `${fromA}\n---\n${fromB}`).toMatch(/host 10\.0\.2\.21 is alive/);
+      expect(await a.poweroff()).toBe(0);
+      expect(await b.poweroff()).toBe(0);
+    } finally {
+      a.kill();
+      b.kill();
+    }
+  }, 600_000);
+});
