@@ -103,7 +103,15 @@ for (const [k, label] of [['opensbi', 'OpenSBI banner'], ['uboot', 'U-Boot banne
   console.log(`${label.padEnd(24)} ${f(s.seen[k]).padStart(12)} ${f(q[k]).padStart(10)} ${ratio.padStart(8)}`);
 }
 console.log(`\nSplitvisor exits for that boot (${s.stats.instret} instructions, ${s.stats.runSeconds.toFixed(2)} s of vCPU time):`);
+// mmio-coalesced and doorbell are stores the vCPU posted instead of exiting: no time.
+const POSTED = new Set(['mmio-coalesced', 'doorbell']);
 for (const e of s.stats.exits) {
   if (e.count === 0) continue;
-  console.log(`  ${e.reason.padEnd(12)} ${String(e.count).padStart(9)}  ${e.totalMs.toFixed(0).padStart(8)} ms  ${((e.totalMs * 1000) / e.count).toFixed(0).padStart(6)} µs each`);
+  const each = POSTED.has(e.reason) ? 'posted, no exit' : `${((e.totalMs * 1000) / e.count).toFixed(0).padStart(6)} µs each`;
+  console.log(`  ${e.reason.padEnd(14)} ${String(e.count).padStart(9)}  ${e.totalMs.toFixed(0).padStart(8)} ms  ${each}`);
+}
+console.log('\nby device:');
+console.log(`  ${'device'.padEnd(26)} ${'read exits'.padStart(10)} ${'write exits'.padStart(11)} ${'exit time'.padStart(10)} ${'posted'.padStart(8)}`);
+for (const d of s.stats.devices ?? []) {
+  console.log(`  ${d.device.padEnd(26)} ${String(d.reads).padStart(10)} ${String(d.writes).padStart(11)} ${`${d.totalMs.toFixed(0)} ms`.padStart(10)} ${String(d.posted).padStart(8)}`);
 }

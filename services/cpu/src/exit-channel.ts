@@ -2,6 +2,7 @@
 // exit (MMIO, page fetch) and blocks in Atomics.wait, as a vCPU thread blocks in KVM_RUN
 // while userspace handles the exit; the host thread does the gRPC call and wakes it.
 // Layout of the shared control block (Int32Array):
+import { MACHINE_REGIONS } from '@splitvisor/platform';
 
 /** 0 while the worker waits, 1 when the host has written the reply. */
 export const CTRL_REPLY = 0;
@@ -52,7 +53,11 @@ export const statsTimeIndex = (i: number) => 3 + 2 * i;
 export const STATS_RING_COUNT = 2 + 2 * EXIT_REASONS.length;
 export const STATS_RING_START = STATS_RING_COUNT + 1;
 export const STATS_RING_SIZE = 4096;
-export const STATS_WORDS = STATS_RING_START + STATS_RING_SIZE;
+/** Per region of MACHINE_REGIONS (platform), in its order: read exits, write exits, their
+ *  total ms, stores posted. */
+export const STATS_DEVICE_START = STATS_RING_START + STATS_RING_SIZE;
+export const STATS_DEVICE_WORDS = 4;
+export const STATS_WORDS = STATS_DEVICE_START + MACHINE_REGIONS.length * STATS_DEVICE_WORDS;
 
 /** Messages from the worker to its host. */
 export type WorkerRequest =

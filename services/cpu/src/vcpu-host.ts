@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { IoV1, MmuV1 } from '@splitvisor/proto';
 import { RpcError, type RpcClient } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
-import { hex, PAGE_SIZE, PLIC_SOURCES, summarize, type LatencySummary } from '@splitvisor/platform';
+import { hex, MACHINE_REGIONS, PAGE_SIZE, PLIC_SOURCES, summarize, type LatencySummary } from '@splitvisor/platform';
 import type { Bus } from '@splitvisor/bus';
 import { IrqLineFollower } from './irq-lines.js';
 import { HostPageCache } from './page-cache/host-cache.js';
@@ -31,6 +31,8 @@ import {
   STATS_RING_COUNT,
   STATS_RING_SIZE,
   STATS_RING_START,
+  STATS_DEVICE_START,
+  STATS_DEVICE_WORDS,
   STATS_WORDS,
   statsCountIndex,
   statsTimeIndex,
@@ -64,6 +66,8 @@ export interface VcpuStats {
   paused: boolean;
   exits: { reason: string; count: number; totalMs: number }[];
   mmioLatency: LatencySummary;
+  /** Exits and posted stores per device region the guest touched. */
+  devices: { device: string; reads: number; writes: number; totalMs: number; posted: number }[];
 }
 
 export interface VmSpec {
@@ -372,6 +376,11 @@ export class VcpuHost {
       paused: this.running && this.paused,
       exits: EXIT_REASONS.map((reason, i) => ({ reason, count: s[statsCountIndex(i)]!, totalMs: s[statsTimeIndex(i)]! })),
       mmioLatency: summarize(s.subarray(STATS_RING_START, STATS_RING_START + Math.min(s[STATS_RING_COUNT]!, STATS_RING_SIZE))),
+      devices: MACHINE_REGIONS.flatMap((r, i) => {
+        const at = STATS_DEVICE_START + i * STATS_DEVICE_WORDS;
+        const [reads, writes, totalMs, posted] = [s[at]!, s[at + 1]!, s[at + 2]!, s[at + 3]!];
+        return reads + writes + posted === 0 ? [] : [{ device: `${r.name}@${hex(r.base)}`, reads, writes, totalMs, posted }];
+      }),
     };
   }
 }

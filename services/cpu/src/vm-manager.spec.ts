@@ -136,6 +136,11 @@ describe('vCPU exits over real gRPC', () => {
     expect(row('mmio-write').count).toBe(6 + 1 + ringFull);
     expect(row('doorbell')).toMatchObject({ count: 2, totalMs: 0 });
     expect(row('mmio-coalesced').totalMs).toBe(0);
+    const devices = vms.stats('posted').devices;
+    expect(devices.find((d) => d.device === 'serial@0x10000000')).toMatchObject({ writes: 6 + ringFull, posted: coalesced });
+    expect(devices.find((d) => d.device === 'virtio_mmio@0x10001000')).toMatchObject({ reads: 0, writes: 0, totalMs: 0, posted: 1 });
+    expect(devices.find((d) => d.device === 'virtio_mmio@0x10008000')).toMatchObject({ reads: 0, writes: 0, totalMs: 0, posted: 1 });
+    expect(devices.find((d) => d.device === 'test@0x100000')).toMatchObject({ writes: 1, posted: 0 });
 
     // io-backend applied every posted store through its bus, and heard both doorbells.
     let dev = await io.call('GetVmStats', { vmId: 'posted' });

@@ -2,7 +2,7 @@
 // cpu does not hold, leave through the exit channel and block until the host answers.
 import { parentPort, workerData } from 'node:worker_threads';
 import { GuestRam, Hart, type PhysBus } from '@splitvisor/riscv';
-import { BOOT_ROM, PLIC_SOURCES, regionAt } from '@splitvisor/platform';
+import { BOOT_ROM, MACHINE_REGIONS, PLIC_SOURCES, regionAt } from '@splitvisor/platform';
 import { BootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, bootRom, plicContextIrq } from '@splitvisor/machine';
 import {
   CTRL_HI,
@@ -21,6 +21,8 @@ import {
   STATS_RING_COUNT,
   STATS_RING_SIZE,
   STATS_RING_START,
+  STATS_DEVICE_START,
+  STATS_DEVICE_WORDS,
   statsCountIndex,
   statsTimeIndex,
   type ExitReason,
@@ -61,11 +63,22 @@ function exit(req: WorkerRequest, reason: ExitReason): number {
   stats[statsCountIndex(ri)]! += 1;
   stats[statsTimeIndex(ri)]! += ms;
   if (req.kind === 'mmio') {
+    const d = deviceStatsIndex(req.addr);
+    if (d >= 0) {
+      stats[d + (req.write ? 1 : 0)]! += 1;
+      stats[d + 2]! += ms;
+    }
     const n = stats[STATS_RING_COUNT]!;
     stats[STATS_RING_START + (n % STATS_RING_SIZE)] = ms * 1000;
     stats[STATS_RING_COUNT] = n + 1;
   }
   return Atomics.load(ctrl, CTRL_STATUS);
+}
+
+/** Where the per-device counters of the region holding `pa` start in stats, or -1. */
+function deviceStatsIndex(pa: number): number {
+  const r = regionAt(pa);
+  return r === undefined ? -1 : STATS_DEVICE_START + MACHINE_REGIONS.indexOf(r) * STATS_DEVICE_WORDS;
 }
 
 /** Stores that are not exits (posted-ring.ts): coalesced UART transmit, virtio doorbells. */
@@ -92,6 +105,7 @@ function askDelivery(): void {
 function tryPost(pa: number, size: number, lo: number, hi: number): boolean {
   const kind = postedKindOf(pa, size);
   if (kind === -1 || !posted.post(kind, pa, size, lo, hi)) return false;
+  stats[deviceStatsIndex(pa) + 3]! += 1;
   if (kind === PostedKind.Doorbell) {
     stats[DOORBELL_COUNT]! += 1;
     // The device should hear it now; it stays behind the writes posted before it.

@@ -30,6 +30,15 @@ describe('top', () => {
     expect(r.mips).toBe(2);
     expect(r.exitsPerSec).toEqual({ 'mmio-write': 300, wfi: 0 });
     expect(r.exitsTotalPerSec).toBe(300);
+    // Posted stores are rows of their own, never exits.
+    const withPosted = (at: number, mmioWrite: number, coalesced: number) => {
+      const s = sample(at, 1_000_000, mmioWrite, 1, 1);
+      s.cpu!.exits.push({ reason: 'mmio-coalesced', count: coalesced, totalMs: 0 });
+      return s;
+    };
+    const q = rowOf(withPosted(1000, 100, 1000), withPosted(3000, 700, 7000));
+    expect(q.exitsPerSec['mmio-coalesced']).toBe(3000);
+    expect(q.exitsTotalPerSec).toBe(300);
     expect(r.irqsPerSec).toBe(2);
     expect(r.ioOpsPerSec).toBe(500);
     expect(r.residentBytes).toBe(8192);

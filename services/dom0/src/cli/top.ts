@@ -23,6 +23,9 @@ export interface TopRow {
   notes: string[];
 }
 
+/** Rows of the cpu's table that count stores the vCPU posted instead of exiting. */
+const NOT_EXITS = new Set(['mmio-coalesced', 'doorbell']);
+
 const perSec = (a: number, b: number, dt: number) => (dt > 0 && b >= a ? (b - a) / dt : 0);
 
 /** The rates between two samples of one VM (a first sample, or a restart in between, gives zeros). */
@@ -44,7 +47,7 @@ export function rowOf(prev: Dom0V1.VmStats__Output | undefined, cur: Dom0V1.VmSt
     node: cur.node,
     mips: perSec(p?.cpu?.instret ?? instret, instret, dt) / 1e6,
     exitsPerSec,
-    exitsTotalPerSec: Object.values(exitsPerSec).reduce((a, b) => a + b, 0),
+    exitsTotalPerSec: Object.entries(exitsPerSec).reduce((a, [reason, b]) => (NOT_EXITS.has(reason) ? a : a + b), 0),
     residentBytes: cur.memory?.residentBytes ?? 0,
     irqsPerSec: perSec(p?.devices?.irqsRaised ?? 0, cur.devices?.irqsRaised ?? 0, dt),
     ioOpsPerSec: perSec(p?.devices?.ioOps ?? 0, cur.devices?.ioOps ?? 0, dt),
