@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { startTestLab, type TestLab } from '@splitvisor/testing';
-import { configDir, labEnv, SPLITVISOR } from './cli-runner.js';
+import { configDir, labEnv, runCli, SPLITVISOR } from './cli-runner.js';
 import { FIRMWARE, makeFatDisk, normalize, readFatFile, requireFirmware, startQemuUboot, UbootConsole } from './uboot-console.js';
 
 const MAC = '52:54:00:12:34:56';
@@ -98,8 +98,13 @@ describe('U-Boot on virtio-blk and virtio-net', () => {
     const c = new UbootConsole(spawn(process.execPath, [SPLITVISOR, 'run', cfg], { env: { ...process.env, ...labEnv(t) }, stdio: ['pipe', 'pipe', 'pipe'] }));
     let stderr = '';
     c.child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    let stats: { devices?: { virtio?: { id: string; kind: string; slot: number; counters: Record<string, number>; lastError: string }[]; dma?: Record<string, number> } } = {};
     try {
       ours = await session(c, 240_000);
+      // What the toolstack shows of the devices while the VM runs (xentop's view).
+      const s = await runCli(['stats', 'uboot-virtio'], { env: labEnv(t) });
+      expect(s.stderr).toBe('');
+      stats = JSON.parse(s.stdout) as typeof stats;
       const code = await c.poweroff();
       const tail = `\n--- console tail ---\n${c.out.slice(-2000)}\n--- stderr ---\n${stderr.slice(-1500)}`;
       expect(code, tail).toBe(0);
@@ -120,6 +125,15 @@ describe('U-Boot on virtio-blk and virtio-net', () => {
     expect(a['tftpboot']).toMatch(/TFTP from server 10\.0\.2\.2; our IP address is 10\.0\.2\.15/);
     expect(a['tftpboot']).toMatch(new RegExp(`Bytes transferred = ${netFile.length} \\(${netFile.length.toString(16)} hex\\)`));
     expect(a['crc32 net']).toMatch(new RegExp(`==> ${crcHex(netFile)}$`, 'm'));
+
+    const blk = stats.devices?.virtio?.find((d) => d.id === 'virtio-blk0');
+    const net = stats.devices?.virtio?.find((d) => d.id === 'virtio-net0');
+    expect(blk).toMatchObject({ kind: 'virtio-blk', slot: 7, lastError: '' });
+    expect(net).toMatchObject({ kind: 'virtio-net', slot: 6, lastError: '' });
+    expect(blk!.counters['transport.notifies']).toBeGreaterThan(0);
+    expect(blk!.counters['transport.needsReset']).toBe(0);
+    expect(net!.counters['switch.framesIn']).toBeGreaterThan(200); // ~210 TFTP blocks, ARP, DHCP, ping
+    expect(Number(stats.devices?.dma?.['bytesRead'])).toBeGreaterThan(blob.length); // the FAT read went through mmu
 
     // The guest's write reached the image: the host reads it back through mtools.
     const written = readFatFile(splitvisorDisk, 'out.bin');
