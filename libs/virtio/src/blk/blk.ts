@@ -5,6 +5,7 @@
 //
 // Capacity is the file's size in whole 512-byte sectors; a tail shorter than a sector
 // cannot be addressed by the guest (reported as unreachableTailBytes).
+import { readConfigLe } from '../config-space.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { DEVICE_ID, featureBit, hasFeature } from '../constants.js';
 import type { VirtioContext, VirtioDevice } from '../device.js';
@@ -126,9 +127,7 @@ export class VirtioBlk implements VirtioDevice {
   }
 
   readConfig(offset: number, size: 1 | 2 | 4): number {
-    let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + (this.config[offset + i] ?? 0);
-    return v;
+    return readConfigLe(this.config, offset, size);
   }
 
   writeConfig(offset: number, size: 1 | 2 | 4, value: number): string | undefined {

@@ -5,6 +5,7 @@
 //
 // Receive is push-driven: a frame that finds no posted buffer waits in a bounded backlog
 // and is delivered when the driver posts buffers and kicks the receive queue.
+import { readConfigLe } from '../config-space.js';
 import { DEVICE_ID, featureBit } from '../constants.js';
 import type { VirtioContext, VirtioDevice } from '../device.js';
 import { GuestMemoryError } from '../memory.js';
@@ -91,9 +92,7 @@ export class VirtioNet implements VirtioDevice {
   }
 
   readConfig(offset: number, size: 1 | 2 | 4): number {
-    let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + (this.config[offset + i] ?? 0);
-    return v;
+    return readConfigLe(this.config, offset, size);
   }
 
   writeConfig(offset: number, size: 1 | 2 | 4, value: number): string | undefined {
