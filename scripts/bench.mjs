@@ -11,6 +11,7 @@ const SUITES = {
   mmu: { file: 'bench/mmu.mjs', what: 'page fetches (runs 1/16/64), recalls beside bare NATS request/reply, first touch of 64 MiB' },
   cpu: { file: 'bench/cpu.mjs', what: 'the hart engine on a compute-bound C guest, beside QEMU' },
   boot: { file: 'bench/boot.mjs', what: "Debian's OpenSBI + U-Boot to the prompt, beside QEMU, and the exit table of that boot" },
+  virtio: { file: 'bench/virtio.mjs', what: "Debian's U-Boot: load from a FAT disk and tftpboot, beside QEMU, with DMA/recall/exit counters per request" },
   dom0: { file: 'bench/dom0.mjs', what: 'CreateVm to the first instruction; how many idle 64 MiB VMs, at what memory and CPU each' },
 };
 
