@@ -97,7 +97,9 @@ export class UbootConsole {
 
 /** QEMU's virt machine with the same firmware and devices (first -device in the highest slot). */
 export function startQemuUboot(opts: { disk?: string; tftpDir?: string; mac?: string }): UbootConsole {
-  const args = ['-M', 'virt', '-m', '256M', '-nographic', '-bios', FIRMWARE.fwJump, '-kernel', FIRMWARE.uboot];
+  // QEMU 7.2's virt machine defaults its transports to legacy virtio-mmio (version 1); ours
+  // is version 2, so QEMU is asked for the same.
+  const args = ['-M', 'virt', '-m', '256M', '-nographic', '-bios', FIRMWARE.fwJump, '-kernel', FIRMWARE.uboot, '-global', 'virtio-mmio.force-legacy=false'];
   if (opts.disk) args.push('-drive', `file=${opts.disk},format=raw,if=none,id=d0`, '-device', 'virtio-blk-device,drive=d0');
   if (opts.tftpDir !== undefined) {
     args.push('-netdev', `user,id=n0,tftp=${opts.tftpDir}`, '-device', `virtio-net-device,netdev=n0${opts.mac ? `,mac=${opts.mac}` : ''}`);
