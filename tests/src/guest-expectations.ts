@@ -177,3 +177,23 @@ export const VIRTIO_HOSTILE_QEMU_CONSOLE = VIRTIO_HOSTILE_QEMU_DIFFERENCES.reduc
   if (!c.includes(d.ours)) throw new Error(`VIRTIO_HOSTILE_QEMU_DIFFERENCES: ${JSON.stringify(d.ours)} is not a line of the console`);
   return c.replace(d.ours, d.qemu);
 }, VIRTIO_HOSTILE_CONSOLE);
+
+/** QEMU arguments for guests/virtio-irq: the same virtio-rng in slot 7 (PLIC source 8) as
+ *  guests/virtio-hostile, virtio-mmio version 2. */
+export const VIRTIO_IRQ_QEMU_ARGS: readonly string[] = VIRTIO_HOSTILE_QEMU_ARGS;
+
+/** One round of guests/virtio-irq: the used-buffer interrupt its handler took (claimed
+ *  source 8, InterruptStatus 0x1), used.idx and the used length after it, and the PLIC's
+ *  pending bit for source 8 read after the complete: 0, the ACK dropped the line. */
+export const virtioIrqRound = (used: number): string => `irq: source=8 status=0x1 used=${used} len=16\r\n` + 'line low after ACK: pending=0\r\n';
+
+/** Everything guests/virtio-irq prints (Splitvisor with `rng: true`, and QEMU with
+ *  VIRTIO_IRQ_QEMU_ARGS: the same bytes); then it powers off with pass. */
+export const VIRTIO_IRQ_CONSOLE =
+  'virtio-irq: virtio-rng at 0x10008000, PLIC source 8\r\n' +
+  'magic=0x74726976 version=2 device=4\r\n' +
+  virtioIrqRound(1) +
+  virtioIrqRound(2) +
+  virtioIrqRound(3) +
+  'spurious interrupts: 0\r\n' +
+  'virtio-irq: done\r\n';

@@ -20,6 +20,8 @@ import {
   VIRTIO_HOSTILE_QEMU_ARGS,
   VIRTIO_HOSTILE_QEMU_CONSOLE,
   VIRTIO_HOSTILE_QEMU_DIFFERENCES,
+  VIRTIO_IRQ_CONSOLE,
+  VIRTIO_IRQ_QEMU_ARGS,
   type GuestCase,
 } from './guest-expectations.js';
 
@@ -163,6 +165,26 @@ describe('guests/virtio-hostile on QEMU virt with -device virtio-rng-device', ()
   }
 });
 
+// guests/virtio-irq: the same virtio-rng, its completions taken as PLIC interrupts. QEMU
+// prints exactly what Splitvisor must: no documented differences.
+const VIRTIO_IRQ: GuestCase = {
+  name: 'virtio-irq',
+  elf: 'guests/virtio-irq/virtio-irq.elf',
+  bin: 'guests/virtio-irq/virtio-irq.bin',
+  input: '',
+  console: VIRTIO_IRQ_CONSOLE,
+  exitCode: 0,
+};
+
+describe('guests/virtio-irq on QEMU virt with -device virtio-rng-device', () => {
+  for (const kernel of [VIRTIO_IRQ.elf, VIRTIO_IRQ.bin]) {
+    it(`${kernel}: three used-buffer interrupts, QEMU's console and exit 0`, async ({ skip }) => {
+      requireQemu(skip);
+      await expectRun(kernel, VIRTIO_IRQ, VIRTIO_IRQ_QEMU_ARGS);
+    });
+  }
+});
+
 // ELF64 little-endian: just enough of the format to check the committed images.
 interface Elf {
   readonly entry: bigint;
@@ -192,7 +214,7 @@ function parseElf(file: Buffer): Elf {
   return { entry, machine, loads };
 }
 
-const IMAGES = [...new Set([...GUEST_CASES, VIRTIO_HOSTILE].map((c) => c.elf))].map((elf) => ({
+const IMAGES = [...new Set([...GUEST_CASES, VIRTIO_HOSTILE, VIRTIO_IRQ].map((c) => c.elf))].map((elf) => ({
   elf,
   bin: elf.replace(/\.elf$/, '.bin'),
   dir: elf.slice(0, elf.lastIndexOf('/')),
