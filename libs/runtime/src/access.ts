@@ -40,10 +40,11 @@ export const ACCESS: AccessPolicy = {
   '/splitvisor.mmu.v1.Mmu/DmaRead': ['io-backend'],
   '/splitvisor.mmu.v1.Mmu/DmaWrite': ['io-backend'],
 
-  // io-backend: attaching devices is dom0's; MMIO exits are the cpu's.
+  // io-backend: attaching devices is dom0's; MMIO exits and posted writes are the cpu's.
   '/splitvisor.io.v1.IoBackend/AttachVm': dom0,
   '/splitvisor.io.v1.IoBackend/DetachVm': dom0,
   '/splitvisor.io.v1.IoBackend/GetVmStats': dom0,
   '/splitvisor.io.v1.IoBackend/Mmio': ['cpu'],
+  '/splitvisor.io.v1.IoBackend/PostWrites': ['cpu'],
   '/splitvisor.io.v1.IoBackend/Ping': ['cpu', 'dom0'],
 };
