@@ -15,6 +15,26 @@ describe('FlatMemory', () => {
     expect(m.writes).toBe(1);
   });
 
+  it('readv and writev: one call each, in the order given (later writes win), nothing done unless every range is RAM', async () => {
+    const m = new FlatMemory(base, 4096);
+    await m.writev([
+      { addr: base + 8, data: Uint8Array.of(1, 2, 3) },
+      { addr: base + 100, data: Uint8Array.of(9) },
+      { addr: base + 9, data: Uint8Array.of(7) },
+    ]);
+    expect(m.writes).toBe(1);
+    const got = await m.readv([{ addr: base + 100, len: 1 }, { addr: base + 8, len: 3 }, { addr: base, len: 0 }]);
+    expect(got.map((b) => [...b])).toEqual([[9], [1, 7, 3], []]);
+    expect(m.reads).toBe(1);
+    const before = m.bytes.slice();
+    const bad = m.writev([{ addr: base, data: Uint8Array.of(0xff) }, { addr: base + 4095, data: Uint8Array.of(1, 2) }]);
+    await expect(bad).rejects.toBeInstanceOf(GuestMemoryError);
+    await expect(bad).rejects.toMatchObject({ addr: base + 4095, length: 2 });
+    expect(m.bytes).toEqual(before);
+    await expect(m.readv([{ addr: base, len: 1 }, { addr: base - 1, len: 1 }])).rejects.toThrow(/0x7fffffff.*outside guest RAM/);
+    expect([m.reads, m.writes]).toEqual([1, 1]);
+  });
+
   it('rejects ranges outside RAM, naming them', async () => {
     const m = new FlatMemory(base, 4096);
     await expect(m.read(base - 1, 2)).rejects.toThrow(/0x7fffffff.*outside guest RAM/);

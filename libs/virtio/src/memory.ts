@@ -1,12 +1,33 @@
 // The only way a virtio device reaches guest RAM (STYLE.md 6: ask for what you use). In
-// io-backend each call is a DMA round trip through the mmu (~0.5 ms), so callers batch:
-// one read for a ring, one for a descriptor table, one per data segment.
+// io-backend each call is a DMA round trip through the mmu (~0.5 ms, more when it must
+// recall a page from a vCPU), so callers batch: one read for a ring, one for a descriptor
+// table, and one writev for what a completion writes (data, status, used element, used.idx).
 import { hex } from '@splitvisor/platform';
+
+export interface GuestRange {
+  addr: number;
+  len: number;
+}
+
+export interface GuestWrite {
+  addr: number;
+  data: Uint8Array;
+}
 
 export interface GuestMemory {
   /** Rejects with an Error naming the range when any byte is outside guest RAM. */
   read(addr: number, length: number): Promise<Uint8Array>;
   write(addr: number, data: Uint8Array): Promise<void>;
+  /** Several ranges in one call: each one's bytes, in the order asked. Nothing is read
+   *  unless every range is guest RAM. */
+  readv(ranges: readonly GuestRange[]): Promise<Uint8Array[]>;
+  /**
+   * Several writes as one call: every range is checked before any byte is written, then
+   * they are applied in the order given, and no reader (a vCPU, another device) sees
+   * memory between two of them. That is what lets a used element and used.idx go
+   * together (virtio 1.2 §2.7.8: the idx must not cover an element not yet written).
+   */
+  writev(writes: readonly GuestWrite[]): Promise<void>;
 }
 
 /**
@@ -81,6 +102,27 @@ export class FlatMemory implements GuestMemory {
       const off = this.offset(addr, data.length);
       this.writes++;
       this.bytes.set(data, off);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
+  readv(ranges: readonly GuestRange[]): Promise<Uint8Array[]> {
+    try {
+      const offs = ranges.map((r) => this.offset(r.addr, r.len));
+      this.reads++;
+      return Promise.resolve(ranges.map((r, i) => this.bytes.slice(offs[i], offs[i]! + r.len)));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
+  writev(writes: readonly GuestWrite[]): Promise<void> {
+    try {
+      const offs = writes.map((w) => this.offset(w.addr, w.data.length));
+      this.writes++;
+      writes.forEach((w, i) => this.bytes.set(w.data, offs[i]));
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(e as Error);

@@ -67,6 +67,40 @@ describe('VmMemory', () => {
     expect([...mem.space.read(DRAM_BASE, 2)]).toEqual([1, 9]);
   });
 
+  it('applies the segments of one DMA write in order and as one step, with one recall for all their pages', async () => {
+    // A used element (page 3) and used.idx (page 2) in one call, as a virtqueue's writev
+    // makes it (virtio 1.2 §2.7.8: the idx must not be seen before the element).
+    const ELEM = 3 * PAGE_SIZE;
+    const IDX = 2 * PAGE_SIZE;
+    let caches: FakeCache[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const inner = recallerFor(() => caches);
+    const space = new AddressSpace('vm', DRAM_BASE, 16 * PAGE_SIZE, new FramePool(64));
+    // The first recall waits at the gate, as a vCPU takes a while to reach a safepoint.
+    const mem = new VmMemory(space, { recaller: { recall: (o) => gate.then(() => inner.recall(o)) }, epoch: 'e1', devices: ['io-backend'] });
+    caches = [new FakeCache('cpu', () => mem), new FakeCache('cpu2', () => mem)];
+    const [cpu, other] = caches as [FakeCache, FakeCache];
+    await cpu.write(ELEM, 1);
+    await cpu.write(IDX, 1);
+    const dma = mem.dmaWrite('io-backend', [
+      { addr: DRAM_BASE + ELEM, length: 0, data: Uint8Array.of(7, 5) },
+      { addr: DRAM_BASE + IDX, length: 0, data: Uint8Array.of(2) },
+      { addr: DRAM_BASE + ELEM + 1, length: 0, data: Uint8Array.of(6) }, // later segments win
+    ]);
+    // Readers that come while the write waits for its recall: another page cache polling
+    // the idx then reading the element, and a device reading both.
+    const polled = (async () => [await other.read(IDX), await other.read(ELEM)])();
+    const read = mem.dmaRead('io-backend', [{ addr: DRAM_BASE + IDX, length: 1 }, { addr: DRAM_BASE + ELEM, length: 2 }]);
+    open();
+    expect(await dma).toBe(4);
+    expect(await polled).toEqual([2, 7]);
+    expect((await read).map((b) => [...b])).toEqual([[2], [7, 6]]);
+    expect(mem.stats()).toMatchObject({ recalls: 1, recalledPages: 2 });
+    expect(cpu.state[2]).toBe(0); // the writer's copies are gone
+    expect(cpu.state[3]).toBe(0);
+  });
+
   it('after a restart, holds devices back until the page cache re-registered', async () => {
     const { mem } = vm({ recovering: { holders: ['cpu'], graceMs: 60_000 } });
     expect(mem.stats().recovering).toBe(true);

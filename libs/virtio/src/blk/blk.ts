@@ -9,10 +9,10 @@ import { readConfigLe } from '../config-space.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { DEVICE_ID, featureBit, hasFeature } from '../constants.js';
 import type { VirtioContext, VirtioDevice } from '../device.js';
-import { u64ToNumber, type GuestMemory } from '../memory.js';
+import { u64ToNumber, type GuestMemory, type GuestWrite } from '../memory.js';
 import { QueueError } from '../queue/queue-error.js';
-import { QueueRunners } from '../queue/runner.js';
-import { readSegments, sliceSegments, writeSegments } from '../queue/segments.js';
+import { QueueRunners, type Completion } from '../queue/runner.js';
+import { readSegments, segmentWrites, sliceSegments, writeSegments } from '../queue/segments.js';
 import type { DescriptorChain, Segment } from '../queue/split-queue.js';
 import {
   BLK_HEADER_BYTES,
@@ -177,9 +177,11 @@ export class VirtioBlk implements VirtioDevice {
 
   /**
    * One request (§5.2.6): header in the readable part, status in the last writable byte,
-   * data between. Returns the bytes written into the chain (data in + the status byte).
+   * data between. Returns the bytes written into the chain (data in + the status byte),
+   * with the status byte and the last chunk of data in left to go with the used element
+   * (one DMA call for the completion instead of three).
    */
-  private async serve(mem: GuestMemory, chain: DescriptorChain, writeThrough: boolean): Promise<number> {
+  private async serve(mem: GuestMemory, chain: DescriptorChain, writeThrough: boolean): Promise<Completion> {
     if (chain.writableBytes === 0) {
       // Nowhere to put a status: the request can only be given back unanswered.
       throw new Error(`${this.name}: request at head ${chain.head} has no device-writable status byte`);
@@ -188,20 +190,23 @@ export class VirtioBlk implements VirtioDevice {
     const dataIn = sliceSegments(chain.writable, 0, chain.writableBytes - 1);
     let written = 0;
     let code = VIRTIO_BLK_S_OK;
+    const data: GuestWrite[] = [];
     try {
-      written = await this.dispatch(mem, chain, dataIn, writeThrough);
+      written = await this.dispatch(mem, chain, dataIn, writeThrough, data);
     } catch (e) {
       if (e instanceof QueueError) throw e;
       code = e instanceof BlkRequestError ? e.status : VIRTIO_BLK_S_IOERR;
       this.counters.errors++;
       this.log(`${this.name}: request at head ${chain.head}: ${e instanceof Error ? e.message : String(e)}`, { status: code });
       written = 0;
+      data.length = 0;
     }
-    await writeSegments(mem, status, Uint8Array.of(code));
-    return written + 1;
+    data.push(...segmentWrites(status, Uint8Array.of(code)).writes);
+    return { written: written + 1, data };
   }
 
-  private async dispatch(mem: GuestMemory, chain: DescriptorChain, dataIn: Segment[], writeThrough: boolean): Promise<number> {
+  /** Serves the request; writes into the guest may be left in `tail` for the completion. */
+  private async dispatch(mem: GuestMemory, chain: DescriptorChain, dataIn: Segment[], writeThrough: boolean, tail: GuestWrite[]): Promise<number> {
     if (chain.readableBytes < BLK_HEADER_BYTES) {
       throw new BlkRequestError(VIRTIO_BLK_S_IOERR, `header needs ${BLK_HEADER_BYTES} device-readable bytes, the chain has ${chain.readableBytes} (header in a writable descriptor?)`);
     }
@@ -214,7 +219,7 @@ export class VirtioBlk implements VirtioDevice {
       case VIRTIO_BLK_T_IN: {
         const len = chain.writableBytes - 1;
         const pos = this.range('T_IN', sector, len);
-        await this.fileToGuest(mem, dataIn, pos);
+        await this.fileToGuest(mem, dataIn, pos, tail);
         this.counters.reads++;
         this.counters.bytesRead += len;
         return len;
@@ -235,9 +240,10 @@ export class VirtioBlk implements VirtioDevice {
         this.counters.flushes++;
         return 0;
       case VIRTIO_BLK_T_GET_ID: {
-        const n = await writeSegments(mem, dataIn, this.serial);
+        const { writes, written } = segmentWrites(dataIn, this.serial);
+        tail.push(...writes);
         this.counters.getIds++;
-        return n;
+        return written;
       }
       default:
         throw new BlkRequestError(VIRTIO_BLK_S_UNSUPP, `request type ${type} is not supported`);
@@ -254,21 +260,24 @@ export class VirtioBlk implements VirtioDevice {
     return sector * SECTOR_BYTES;
   }
 
-  private async fileToGuest(mem: GuestMemory, segs: Segment[], pos: number): Promise<void> {
-    for (const s of segs) {
-      for (let off = 0; off < s.len; off += CHUNK) {
-        const n = Math.min(CHUNK, s.len - off);
-        const buf = this.scratch.subarray(0, n);
-        let got = 0;
-        while (got < n) {
-          const { bytesRead } = await this.file.read(buf, got, n - got, pos + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        if (got < n) throw new Error(`short read of the image at ${pos}: ${got} of ${n} bytes (file shrank?)`);
-        await writeSegments(mem, [{ addr: s.addr + off, len: n }], buf);
-        pos += n;
+  /** Reads the image into the segments, CHUNK bytes per file read: every chunk but the
+   *  last is written at once, the last (a copy: scratch is reused) is left in `tail`. */
+  private async fileToGuest(mem: GuestMemory, segs: Segment[], pos: number, tail: GuestWrite[]): Promise<void> {
+    const total = segs.reduce((n, s) => n + s.len, 0);
+    for (let off = 0; off < total; off += CHUNK) {
+      const n = Math.min(CHUNK, total - off);
+      const buf = this.scratch.subarray(0, n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await this.file.read(buf, got, n - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
       }
+      if (got < n) throw new Error(`short read of the image at ${pos}: ${got} of ${n} bytes (file shrank?)`);
+      const part = sliceSegments(segs, off, n);
+      if (off + n < total) await writeSegments(mem, part, buf);
+      else tail.push(...segmentWrites(part, buf.slice()).writes);
+      pos += n;
     }
   }
 

@@ -8,10 +8,10 @@
 import { readConfigLe } from '../config-space.js';
 import { DEVICE_ID, featureBit } from '../constants.js';
 import type { VirtioContext, VirtioDevice } from '../device.js';
-import { GuestMemoryError } from '../memory.js';
+import { GuestMemoryError, type GuestWrite } from '../memory.js';
 import { QueueError } from '../queue/queue-error.js';
 import { QueueRunners } from '../queue/runner.js';
-import { readSegments, writeSegments } from '../queue/segments.js';
+import { readSegments, segmentWrites } from '../queue/segments.js';
 import type { DescriptorChain, SplitQueue } from '../queue/split-queue.js';
 import {
   CONFIG, HDR, MAX_FRAME_BYTES, MIN_FRAME_BYTES, NET_HDR_BYTES, RX_QUEUE, TX_QUEUE, VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS,
@@ -242,6 +242,7 @@ export class VirtioNet implements VirtioDevice {
       if (!chain || epoch !== this.epoch) break;
       const frame = this.backlog.shift()!;
       let written = 0;
+      let data: GuestWrite[] = [];
       if (chain.writableBytes < NET_HDR_BYTES + frame.length) {
         // The driver posted less than §5.1.6.3.1 asks (1526 bytes): the frame is lost, the
         // buffer goes back empty.
@@ -252,11 +253,12 @@ export class VirtioNet implements VirtioDevice {
         // §5.1.6.4: no MRG_RXBUF, so num_buffers is 1; flags 0, gso_type NONE.
         packet[HDR.NUM_BUFFERS] = 1;
         packet.set(frame, NET_HDR_BYTES);
-        written = await writeSegments(ctx.mem, chain.writable, packet);
+        // The frame goes with its used element: one DMA call per frame.
+        ({ writes: data, written } = segmentWrites(chain.writable, packet));
         this.counters.rxFrames++;
         this.counters.rxBytes += frame.length;
       }
-      await queue.pushUsed(chain.head, written);
+      await queue.pushUsed(chain.head, written, data);
       delivered++;
     }
     if (delivered > 0 && epoch === this.epoch) await ctx.signalUsed(RX_QUEUE);

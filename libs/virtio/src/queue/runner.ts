@@ -1,15 +1,25 @@
 // One queue's service loop: a doorbell kicks it, it pops, hands each chain to the device's
 // handler, gives it back and interrupts when the driver wants it. Drains of one queue never
 // overlap: a kick during a drain makes that drain look again before it ends.
-import { GuestMemoryError } from '../memory.js';
+import { GuestMemoryError, type GuestWrite } from '../memory.js';
 import { QueueError } from './queue-error.js';
 import type { VirtioContext } from '../device.js';
 import type { DescriptorChain, SplitQueue } from './split-queue.js';
 
+/** A served chain: the bytes written into its writable part, and writes into it the
+ *  device left for the completion (they go with the used element, in one memory call). */
+export interface Completion {
+  written: number;
+  data: GuestWrite[];
+}
+
+export type ChainHandler = (chain: DescriptorChain) => Promise<number | Completion>;
+
 export interface QueueRunnerOptions {
-  /** Serves one chain; resolves with the bytes written into its writable part. A throw that
-   *  is not a QueueError fails that request only (it is given back with 0 bytes written). */
-  handler: (chain: DescriptorChain) => Promise<number>;
+  /** Serves one chain; resolves with the bytes written into its writable part (or a
+   *  Completion). A throw that is not a QueueError fails that request only (it is given
+   *  back with 0 bytes written). */
+  handler: ChainHandler;
   /** Used entries were pushed: the device's VirtioContext.signalUsed for this queue. */
   signal: () => Promise<void>;
   /** The ring is broken (QueueError, or the ring itself unreachable): the device's needsReset. */
@@ -84,8 +94,11 @@ export class QueueRunner {
         const chain = await this.queue.pop();
         if (!chain) break;
         let written = 0;
+        let data: GuestWrite[] = [];
         try {
-          written = await this.opts.handler(chain);
+          const r = await this.opts.handler(chain);
+          if (typeof r === 'number') written = r;
+          else ({ written, data } = r);
         } catch (e) {
           if (e instanceof QueueError || e instanceof GuestMemoryError) {
             throw new QueueError(`${this.queue.name}: chain at head ${chain.head}: ${e.message}`);
@@ -95,7 +108,7 @@ export class QueueRunner {
         }
         // The device cannot have written more than the chain offers, whatever a handler says.
         written = Math.max(0, Math.min(Math.floor(written) || 0, chain.writableBytes));
-        await this.queue.pushUsed(chain.head, written);
+        await this.queue.pushUsed(chain.head, written, data);
         this.stats.chains++;
         if (++unsignalled >= this.signalEvery) {
           unsignalled = 0;
@@ -120,7 +133,7 @@ export class QueueRunners {
 
   constructor(
     private readonly ctx: VirtioContext,
-    private readonly handlerFor: (queue: number) => (chain: DescriptorChain) => Promise<number>,
+    private readonly handlerFor: (queue: number) => ChainHandler,
     private readonly opts: { onRequestError?: (err: unknown, chain: DescriptorChain, queue: number) => void; signalEvery?: number } = {},
   ) {}
 

@@ -1,6 +1,6 @@
-// Moving bytes between a chain's segments and the host: one memory call per segment, no
+// Moving bytes between a chain's segments and the host: one memory call for all of them, no
 // copies where one segment holds everything.
-import { GuestMemoryError, describeRange, type GuestMemory } from '../memory.js';
+import { GuestMemoryError, describeRange, type GuestMemory, type GuestWrite } from '../memory.js';
 import { QueueError } from './queue-error.js';
 import type { Segment } from './split-queue.js';
 
@@ -8,7 +8,8 @@ function outside(e: unknown, seg: Segment): unknown {
   return e instanceof GuestMemoryError ? new QueueError(`buffer of descriptor segment ${describeRange(seg.addr, seg.len)}: ${e.message}`) : e;
 }
 
-/** Concatenates the segments (at most `maxBytes` of them). A segment outside RAM is a QueueError. */
+/** Concatenates the segments (at most `maxBytes` of them) read in one memory call. A
+ *  segment outside RAM is a QueueError. */
 export async function readSegments(mem: GuestMemory, segs: readonly Segment[], maxBytes = Infinity): Promise<Uint8Array> {
   let total = 0;
   for (const s of segs) total += s.len;
@@ -21,35 +22,51 @@ export async function readSegments(mem: GuestMemory, segs: readonly Segment[], m
       throw outside(e, s);
     }
   }
+  const parts = sliceSegments(segs, 0, total);
+  let got: Uint8Array[];
+  try {
+    got = await mem.readv(parts);
+  } catch (e) {
+    throw outside(e, culprit(e, parts));
+  }
   const out = new Uint8Array(total);
   let at = 0;
-  for (const s of segs) {
-    if (at >= total) break;
-    const n = Math.min(s.len, total - at);
-    try {
-      out.set(await mem.read(s.addr, n), at);
-    } catch (e) {
-      throw outside(e, s);
-    }
-    at += n;
+  for (const b of got) {
+    out.set(b, at);
+    at += b.length;
   }
   return out;
 }
 
-/** Writes `data` across the segments in order; returns how many bytes fit. */
-export async function writeSegments(mem: GuestMemory, segs: readonly Segment[], data: Uint8Array): Promise<number> {
+/** `data` cut along the segments, as writes (no memory call), and how many bytes fit. */
+export function segmentWrites(segs: readonly Segment[], data: Uint8Array): { writes: GuestWrite[]; written: number } {
+  const writes: GuestWrite[] = [];
   let at = 0;
   for (const s of segs) {
     if (at >= data.length) break;
     const n = Math.min(s.len, data.length - at);
-    try {
-      await mem.write(s.addr, data.subarray(at, at + n));
-    } catch (e) {
-      throw outside(e, s);
-    }
+    writes.push({ addr: s.addr, data: data.subarray(at, at + n) });
     at += n;
   }
-  return at;
+  return { writes, written: at };
+}
+
+/** Writes `data` across the segments in order, in one memory call; returns how many bytes fit. */
+export async function writeSegments(mem: GuestMemory, segs: readonly Segment[], data: Uint8Array): Promise<number> {
+  const { writes, written } = segmentWrites(segs, data);
+  if (writes.length === 0) return 0;
+  try {
+    if (writes.length === 1) await mem.write(writes[0]!.addr, writes[0]!.data);
+    else await mem.writev(writes);
+  } catch (e) {
+    throw outside(e, culprit(e, writes.map((w) => ({ addr: w.addr, len: w.data.length }))));
+  }
+  return written;
+}
+
+/** The segment a GuestMemoryError names, else the first. */
+function culprit(e: unknown, segs: readonly Segment[]): Segment {
+  return (e instanceof GuestMemoryError && segs.find((s) => s.addr === e.addr && s.len === e.length)) || segs[0]!;
 }
 
 /** The part of `segs` that covers bytes [offset, offset + length) of their concatenation. */

@@ -7,7 +7,7 @@
 // idx are kept for later pops; a queue of up to 512 entries has its descriptor table read in
 // one call per pop, a larger one in 4 KiB windows; an indirect table is one read.
 import { hex } from '@splitvisor/platform';
-import { GuestMemoryError, checkRange, describeRange, u64ToNumber, type GuestMemory } from '../memory.js';
+import { GuestMemoryError, checkRange, describeRange, u64ToNumber, type GuestMemory, type GuestWrite } from '../memory.js';
 import { QueueError } from './queue-error.js';
 import {
   AVAIL_ALIGN,
@@ -119,6 +119,8 @@ export class SplitQueue {
   private usedTail: Promise<void> = Promise.resolve();
   private popping = false;
   private killed = false;
+  /** The descriptor table as the last refill read it, for the heads that refill found. */
+  private table: DataView | undefined;
 
   constructor(
     private readonly mem: GuestMemory,
@@ -192,9 +194,13 @@ export class SplitQueue {
 
   /**
    * Gives chain `head` back with `written` bytes written into its writable part (§2.7.8):
-   * the used element first, then used.idx. After kill() it writes nothing.
+   * `data` (what the device still had to write into the chain: a status byte, the last of
+   * a payload), then the used element, then used.idx, in one memory call. GuestMemory's
+   * writev applies them in that order with nobody looking in between, so the driver
+   * never sees an idx that covers an element or a buffer not yet written (§2.7.8, and
+   * §2.7.13.3's write barrier before the idx update). After kill() it writes nothing.
    */
-  pushUsed(head: number, written: number): Promise<void> {
+  pushUsed(head: number, written: number, data: readonly GuestWrite[] = []): Promise<void> {
     if (this.killed) return Promise.resolve();
     if (!Number.isInteger(head) || head < 0 || head >= this.size || this.inFlight[head] !== 1) {
       return Promise.reject(new Error(`${this.name}: pushUsed(${head}): that head is not in flight`));
@@ -211,14 +217,20 @@ export class SplitQueue {
       const dv = new DataView(elem.buffer);
       dv.setUint32(0, head, true);
       dv.setUint32(4, written, true);
+      const next = (this.nextUsed + 1) & 0xffff;
       const at = this.layout.used + 4 + slot * USED_ELEM_SIZE;
-      await this.guard(this.mem.write(at, elem), `used ring entry ${slot}`, at, USED_ELEM_SIZE);
+      const writes: GuestWrite[] = [...data, { addr: at, data: elem }, { addr: this.layout.used + 2, data: Uint8Array.of(next & 0xff, next >>> 8) }];
+      try {
+        await this.mem.writev(writes);
+      } catch (e) {
+        if (!(e instanceof GuestMemoryError)) throw e;
+        const k = writes.findIndex((w) => w.addr === e.addr && w.data.length === e.length);
+        const what = k < 0 || k === data.length ? `used ring entry ${slot}` : k > data.length ? 'used.idx' : `buffer of the chain from head ${head}`;
+        const w = writes[k < 0 ? data.length : k]!;
+        throw new QueueError(`${this.name}: ${what} at ${describeRange(w.addr, w.data.length)}: ${e.message}`);
+      }
       if (this.killed) return;
-      this.nextUsed = (this.nextUsed + 1) & 0xffff;
-      const idx = new Uint8Array(2);
-      idx[0] = this.nextUsed & 0xff;
-      idx[1] = this.nextUsed >>> 8;
-      await this.guard(this.mem.write(this.layout.used + 2, idx), 'used.idx', this.layout.used + 2, 2);
+      this.nextUsed = next;
     };
     const p = this.usedTail.then(run);
     this.usedTail = p.catch(() => undefined);
@@ -252,11 +264,29 @@ export class SplitQueue {
     this.pendingCount = 0;
   }
 
-  /** Reads flags, idx and the whole ring in one call; keeps the heads below idx (§2.7.6). */
+  /**
+   * Reads flags, idx and the whole ring in one call, and a table of up to WHOLE_TABLE_BYTES
+   * with it; keeps the heads below idx (§2.7.6). The table read with the idx serves every
+   * chain below that idx: §2.7.13 has the driver write a chain's descriptors before the idx
+   * that publishes it, and a published chain's descriptors are the device's until it gives
+   * the chain back. The idx is read no later than the table (§2.7.13.3's read barrier):
+   * one DmaRead is one step at mmu, whose recalls go out in the order of the ranges.
+   */
   private async refill(): Promise<void> {
-    const { avail } = this.layout;
+    const { avail, desc } = this.layout;
     const bytes = availRingBytes(this.size) - 2; // used_event is not needed here
-    const b = await this.guard(this.mem.read(avail, bytes), 'avail ring', avail, bytes);
+    const tableBytes = descTableBytes(this.size);
+    let b: Uint8Array;
+    let table: Uint8Array | undefined;
+    if (tableBytes <= WHOLE_TABLE_BYTES) {
+      try {
+        [b, table] = (await this.mem.readv([{ addr: avail, len: bytes }, { addr: desc, len: tableBytes }])) as [Uint8Array, Uint8Array];
+      } catch (e) {
+        if (!(e instanceof GuestMemoryError)) throw e;
+        const [what, at, len] = e.addr === desc && e.length === tableBytes ? ['descriptor table', desc, tableBytes] : ['avail ring', avail, bytes];
+        throw new QueueError(`${this.name}: ${what} at ${describeRange(at, len)}: ${e.message}`);
+      }
+    } else b = await this.guard(this.mem.read(avail, bytes), 'avail ring', avail, bytes);
     if (this.killed) return;
     const idx = b[2]! | (b[3]! << 8);
     const count = (idx - this.lastAvail) & 0xffff;
@@ -271,6 +301,7 @@ export class SplitQueue {
     }
     this.pendingStart = 0;
     this.pendingCount = count;
+    this.table = table && new DataView(table.buffer, table.byteOffset, table.byteLength);
   }
 
   private async publishAvailEvent(): Promise<void> {
@@ -288,7 +319,7 @@ export class SplitQueue {
     if (head >= size) throw new QueueError(`${this.name}: avail ring entry ${slot} names head ${head}, past the queue size ${size}`);
     if (this.inFlight[head]) throw new QueueError(`${this.name}: avail ring entry ${slot} makes head ${head} available again while the device still holds it`);
     const chain: DescriptorChain = { head, readable: [], writable: [], readableBytes: 0, writableBytes: 0 };
-    const table = new TableReader(this, size);
+    const table = new TableReader(this, size, this.table);
     if (++this.stamp === 0xffff_ffff) {
       this.visited.fill(0);
       this.stamp = 1;
@@ -407,9 +438,10 @@ function readDesc(dv: DataView, off: number): Desc {
 }
 
 /**
- * The descriptor table as one pop sees it: read whole when small, else in windows of 256
- * descriptors, each read at most once per pop. Nothing is kept between pops: the driver
- * rewrites descriptors of chains the device gave back.
+ * The descriptor table as one pop sees it: read whole when small (by the refill that found
+ * the head, see SplitQueue.refill), else in windows of 256 descriptors, each read at most
+ * once per pop. Nothing else is kept between pops: the driver rewrites descriptors of
+ * chains the device gave back.
  */
 class TableReader {
   private readonly whole: boolean;
@@ -418,8 +450,10 @@ class TableReader {
   constructor(
     private readonly q: SplitQueue,
     private readonly size: number,
+    table: DataView | undefined,
   ) {
     this.whole = descTableBytes(size) <= WHOLE_TABLE_BYTES;
+    if (table && this.whole) this.windows.set(0, table);
   }
 
   async at(i: number): Promise<Desc> {

@@ -3,7 +3,7 @@
 // back pages a vCPU holds Modified before it answers, so what a device reads is what the
 // guest last wrote. The virtio library sees only GuestMemory and never knows it is remote.
 import * as grpc from '@grpc/grpc-js';
-import { GuestMemoryError, type GuestMemory } from '@splitvisor/virtio';
+import { GuestMemoryError, type GuestMemory, type GuestRange, type GuestWrite } from '@splitvisor/virtio';
 import type { MmuV1 } from '@splitvisor/proto';
 import { hex } from '@splitvisor/platform';
 import { CALLER_KEY, RpcError, type RpcClient } from '@splitvisor/rpc';
@@ -30,25 +30,41 @@ export class MmuGuestMemory implements GuestMemory {
   }
 
   async read(addr: number, length: number): Promise<Uint8Array> {
-    try {
-      const r = await this.mmu.call('DmaRead', { vmId: this.vmId, segments: [{ addr, length }] }, { metadata: this.metadata.clone(), deadlineMs: this.deadlineMs });
-      const data = r.data[0];
-      if (!data || data.length !== length) throw new Error(`mmu answered ${data?.length ?? 0} bytes for a ${length}-byte DMA read at ${hex(addr)}`);
-      this.stats.reads++;
-      this.stats.bytesRead += length;
-      return data;
-    } catch (e) {
-      throw this.failed(e, addr, length);
-    }
+    return (await this.readv([{ addr, len: length }]))[0]!;
   }
 
   async write(addr: number, data: Uint8Array): Promise<void> {
+    await this.writev([{ addr, data }]);
+  }
+
+  /** One DmaRead for every range. */
+  async readv(ranges: readonly GuestRange[]): Promise<Uint8Array[]> {
+    if (ranges.length === 0) return [];
     try {
-      await this.mmu.call('DmaWrite', { vmId: this.vmId, segments: [{ addr, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) }] }, { metadata: this.metadata.clone(), deadlineMs: this.deadlineMs });
-      this.stats.writes++;
-      this.stats.bytesWritten += data.length;
+      const r = await this.mmu.call('DmaRead', { vmId: this.vmId, segments: ranges.map((s) => ({ addr: s.addr, length: s.len })) }, { metadata: this.metadata.clone(), deadlineMs: this.deadlineMs });
+      ranges.forEach((s, i) => {
+        const got = r.data[i]?.length ?? 0;
+        if (got !== s.len) throw new Error(`mmu answered ${got} bytes for a ${s.len}-byte DMA read at ${hex(s.addr)}`);
+      });
+      this.stats.reads++;
+      for (const s of ranges) this.stats.bytesRead += s.len;
+      return r.data;
     } catch (e) {
-      throw this.failed(e, addr, data.length);
+      throw this.failed(e, ranges[0]!.addr, ranges[0]!.len);
+    }
+  }
+
+  /** One DmaWrite for every range: mmu checks them all, then applies them in order under
+   *  the VM's lock (vm-memory.ts), which is the ordering GuestMemory.writev promises. */
+  async writev(writes: readonly GuestWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    try {
+      const segments = writes.map((w) => ({ addr: w.addr, data: Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength) }));
+      await this.mmu.call('DmaWrite', { vmId: this.vmId, segments }, { metadata: this.metadata.clone(), deadlineMs: this.deadlineMs });
+      this.stats.writes++;
+      for (const w of writes) this.stats.bytesWritten += w.data.length;
+    } catch (e) {
+      throw this.failed(e, writes[0]!.addr, writes[0]!.data.length);
     }
   }
 
