@@ -101,6 +101,10 @@ async function counters(c) {
     out[`cpu ${e.reason}`] = e.count;
     out[`cpu ${e.reason} ms`] = e.totalMs;
   }
+  for (const d of cpu.devices ?? []) {
+    out[`cpu exits ${d.device}`] = d.reads + d.writes;
+    out[`cpu exits ${d.device} ms`] = d.totalMs;
+  }
   for (const d of io.virtio) {
     const k = d.counters;
     if (d.kind === 'virtio-blk') out['blk requests'] = k.reads + k.writes + k.flushes + k.getIds;
@@ -182,19 +186,19 @@ for (const k of ['load', 'tftp']) {
 }
 if (s) {
   console.log('\nSplitvisor, per command (median of the runs) and per request (blk requests for load, frames for tftp):');
-  console.log(`  ${'counter'.padEnd(22)} ${'load'.padStart(10)} ${'/req'.padStart(8)} ${'tftp'.padStart(10)} ${'/frame'.padStart(8)}`);
+  console.log(`  ${'counter'.padEnd(40)} ${'load'.padStart(10)} ${'/req'.padStart(8)} ${'tftp'.padStart(10)} ${'/frame'.padStart(8)}`);
   const keys = Object.keys(s.load[0].delta).filter((k) => s.load.some((r) => r.delta[k]) || s.tftp.some((r) => r.delta[k]));
   const per = (k, unit) => median(s[k].map((r) => r.delta[unit] || NaN));
   for (const key of keys) {
     const l = median(s.load.map((r) => r.delta[key]));
     const t = median(s.tftp.map((r) => r.delta[key]));
     const f = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
-    console.log(`  ${key.padEnd(22)} ${f(l).padStart(10)} ${(l / per('load', 'blk requests')).toFixed(2).padStart(8)} ${f(t).padStart(10)} ${(t / per('tftp', 'net frames')).toFixed(2).padStart(8)}`);
+    console.log(`  ${key.padEnd(40)} ${f(l).padStart(10)} ${(l / per('load', 'blk requests')).toFixed(2).padStart(8)} ${f(t).padStart(10)} ${(t / per('tftp', 'net frames')).toFixed(2).padStart(8)}`);
   }
   const lat = (k) => median(s[k].map((r) => r.recallLatency.p50Us));
   const lat99 = (k) => median(s[k].map((r) => r.recallLatency.p99Us));
-  console.log(`  ${'recall p50/p99 µs'.padEnd(22)} ${`${lat('load').toFixed(0)}/${lat99('load').toFixed(0)}`.padStart(19)} ${`${lat('tftp').toFixed(0)}/${lat99('tftp').toFixed(0)}`.padStart(19)}`);
+  console.log(`  ${'recall p50/p99 µs'.padEnd(40)} ${`${lat('load').toFixed(0)}/${lat99('load').toFixed(0)}`.padStart(19)} ${`${lat('tftp').toFixed(0)}/${lat99('tftp').toFixed(0)}`.padStart(19)}`);
   const ms = (k, unit) => median(s[k].map((r) => r.ms / r.delta[unit]));
-  console.log(`  ${'ms per request'.padEnd(22)} ${ms('load', 'blk requests').toFixed(2).padStart(19)} ${ms('tftp', 'net frames').toFixed(2).padStart(19)}`);
+  console.log(`  ${'ms per request'.padEnd(40)} ${ms('load', 'blk requests').toFixed(2).padStart(19)} ${ms('tftp', 'net frames').toFixed(2).padStart(19)}`);
 }
 rmSync(dir, { recursive: true, force: true });
