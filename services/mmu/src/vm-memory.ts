@@ -431,7 +431,11 @@ export class VmMemory {
     return pages;
   }
 
-  /** Device reads: the newest bytes, recalled from a holder that has them Modified. */
+  /** Device reads: the newest bytes, recalled from a holder that has them Modified. The
+   *  recalls go out in the order of the segments' pages (one order per holder), so a
+   *  device that lists a virtqueue's avail ring before its descriptor table never gets a
+   *  table older than the idx (virtio 1.2 §2.7.13.3); with one holder it is one order,
+   *  answered at one safepoint: one instant of the guest. */
   async dmaRead(caller: string, segs: readonly DmaSegment[]): Promise<Buffer[]> {
     this.checkDma('read', caller, segs);
     await this.coherent();
@@ -444,7 +448,9 @@ export class VmMemory {
     });
   }
 
-  /** Device writes: every cached copy of the pages is recalled (Modified bytes merged). */
+  /** Device writes: every cached copy of the pages is recalled (Modified bytes merged),
+   *  then the segments are applied in order with the VM's lock held: no fetch sees the
+   *  memory between two of them (GuestMemory.writev's promise, virtio 1.2 §2.7.8). */
   async dmaWrite(caller: string, segs: readonly DmaSegment[]): Promise<number> {
     this.checkDma('write', caller, segs);
     await this.coherent();
