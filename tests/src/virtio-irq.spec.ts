@@ -4,11 +4,11 @@
 // (an MMIO exit back to io-backend, which drops the line) and completes the claim. Three
 // rounds, each woken from WFI by the interrupt alone; the guest fails on a 1 s deadline.
 //
-// Known to fail now and then (about 1 run in 4 here): the ACK's MMIO reply (gRPC) can reach
-// the cpu before io-backend's line-low event (NATS), so the guest's complete finds source 8
-// still high, the PLIC re-pends it ("pending=1") and a claim with InterruptStatus 0 follows
-// ("spurious interrupts: 1"). QEMU drops the line inside the ACK's access; this spec holds
-// Splitvisor to that.
+// The ACK drops the line inside its access, as in QEMU: the line changes an MMIO access
+// causes travel back in its reply (MmioReply.irq_lines) and reach the PLIC before the guest's
+// next instruction. Before that, the reply (gRPC) often beat the line-low event (NATS), the
+// guest's complete found source 8 still high and the PLIC re-pended it ("pending=1",
+// "spurious interrupts: 1") in about half the runs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestLab, REPO_ROOT, type TestLab } from '@splitvisor/testing';
 import { VIRTIO_IRQ_CONSOLE } from './guest-expectations.js';

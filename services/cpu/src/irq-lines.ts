@@ -41,7 +41,9 @@ export class IrqLineFollower {
     }
   }
 
-  private apply(l: EventsV1.IrqLine__Output): void {
+  /** A line change heard from the device backend, by NATS or in an MMIO exit's reply;
+   *  whichever copy comes second is not newer and is dropped. */
+  apply(l: Pick<EventsV1.IrqLine__Output, 'irq' | 'level' | 'seq'>): void {
     if (l.seq <= this.lastSeq) return; // older than what we hold
     this.lastSeq = l.seq;
     this.set(l.irq, l.level);

@@ -274,6 +274,8 @@ export class VcpuHost {
       this.reply(ExitStatus.AccessFault);
       return;
     }
+    // Lines the access moved take effect before the guest's next instruction.
+    for (const l of res.irqLines) this.irq.apply(l);
     if (res.event === 'SYSTEM_EVENT_POWEROFF') this.reply(ExitStatus.Poweroff, res.exitCode);
     else if (res.event === 'SYSTEM_EVENT_RESET') this.reply(ExitStatus.Reset);
     else this.reply(ExitStatus.Ok, res.valueLo | 0, res.valueHi | 0);

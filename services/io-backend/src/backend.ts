@@ -4,7 +4,7 @@
 import type { Logger } from '@splitvisor/log';
 import { vmLogger } from '@splitvisor/log';
 import { checkVmId, subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
-import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, protos, type IoV1, type MmuV1 } from '@splitvisor/proto';
+import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, protos, type EventsV1, type IoV1, type MmuV1 } from '@splitvisor/proto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, RpcClient, unavailable } from '@splitvisor/rpc';
 import { gpa, hex, virtioMmioSlot } from '@splitvisor/platform';
 import type { SystemEvent } from '@splitvisor/devices';
@@ -51,6 +51,8 @@ interface AttachedVm {
   readonly posted: PostedWrites;
   /** Drives one PLIC source of this VM (the level goes out as an event). */
   readonly irq: (source: number, level: boolean) => void;
+  /** While one MMIO access is served: the line changes it causes, for its reply. */
+  readonly lineChanges: { during?: EventsV1.IrqLine[] };
   /** Guest RAM through mmu, made when the first virtio device is plugged. */
   mem: MmuGuestMemory | undefined;
   unsubscribe: Unsubscribe;
@@ -95,17 +97,20 @@ export class IoBackend {
     const irqCount = { raised: 0 };
     let irqSeq = 0;
     const irqSubject = subjects.irq(vmId);
+    const lineChanges: { during?: EventsV1.IrqLine[] } = {};
     const irq = (source: number, level: boolean) => {
       // irqfd-like: the line's new level goes out as an event; the cpu's PLIC follows it.
       if (irqLines[source] === level) return;
       irqLines[source] = level;
       if (level) irqCount.raised++;
-      this.bus.publish(irqSubject, IrqLineCodec, { vmId, irq: source, level, seq: ++irqSeq });
+      const line = { vmId, irq: source, level, seq: ++irqSeq };
+      lineChanges.during?.push(line);
+      this.bus.publish(irqSubject, IrqLineCodec, line);
       log.trace({ irq: source, level }, 'irq line');
     };
     const devices = new VmDevices({ consoleByte: (b) => console.push(b), irq });
     // In the map before the first await, so a concurrent attach of the same id is refused.
-    const vm: AttachedVm = { id: vmId, devices, console, irqLines, irqCount, log, posted: new PostedWrites(vmId, devices, log), irq, mem: undefined, unsubscribe: () => undefined };
+    const vm: AttachedVm = { id: vmId, devices, console, irqLines, irqCount, log, posted: new PostedWrites(vmId, devices, log), irq, lineChanges, mem: undefined, unsubscribe: () => undefined };
     this.vms.set(vmId, vm);
     // A cpu that (re)subscribes asks for the current levels: lines are state, not pulses.
     const stopQuery = this.bus.serve(subjects.irqQuery(vmId), IrqQueryCodec, IrqLevelsCodec, () => ({
@@ -153,11 +158,20 @@ export class IoBackend {
     const vm = this.vms.get(req.vmId);
     if (!vm) throw notFound(`vm "${req.vmId}" is not attached`);
     // What the vCPU posted before this exit goes first, as KVM drains its coalesced ring.
-    vm.posted.apply(req.posted);
-    const r = vm.devices.access(gpa(req.addr), req.size, req.write, req.valueLo, req.valueHi);
-    if (!r.ok) return { status: r.kind === 'unmapped' ? 'MMIO_UNMAPPED' : 'MMIO_BAD_ACCESS', detail: r.reason };
-    if (r.event) return this.systemEvent(vm, r.event, r.device, req.addr);
-    return { status: 'MMIO_OK', valueLo: r.lo, valueHi: r.hi };
+    // Line changes of the posted writes and of the access go back with the reply: the vCPU
+    // must not run on with a line the access already lowered (or raised).
+    const irqLines: EventsV1.IrqLine[] = [];
+    vm.lineChanges.during = irqLines;
+    let r;
+    try {
+      vm.posted.apply(req.posted);
+      r = vm.devices.access(gpa(req.addr), req.size, req.write, req.valueLo, req.valueHi);
+    } finally {
+      vm.lineChanges.during = undefined;
+    }
+    if (!r.ok) return { status: r.kind === 'unmapped' ? 'MMIO_UNMAPPED' : 'MMIO_BAD_ACCESS', detail: r.reason, irqLines };
+    if (r.event) return { ...(await this.systemEvent(vm, r.event, r.device, req.addr)), irqLines };
+    return { status: 'MMIO_OK', valueLo: r.lo, valueHi: r.hi, irqLines };
   }
 
   /** A vCPU's posted writes on their own (coalesced MMIO it did not exit for), in order. */

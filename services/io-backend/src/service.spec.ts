@@ -226,4 +226,23 @@ describe('interrupt lines on NATS (irqfd-like level state)', () => {
     unsub();
     await io.call('DetachVm', { vmId: 'irqvm' });
   });
+
+  it('answers an access with the line changes it caused, the same changes (and seq) it publishes', async () => {
+    await io.call('AttachVm', { vmId: 'irqsync' });
+    const lines: EventsV1.IrqLine__Output[] = [];
+    const unsub = reader.subscribe(subjects.irq('irqsync'), IrqLineCodec, (l) => lines.push(l));
+    await reader.nc.flush();
+    // IER.THRI with THR empty raises the line at once (16550A: THRE is an interrupt source).
+    const up = await io.call('Mmio', { vmId: 'irqsync', addr: UART0.base + R.REG.IER_DLM, size: 1, write: true, valueLo: R.IER_THRI });
+    expect(up.irqLines).toEqual([expect.objectContaining({ irq: UART0.irq, level: true, seq: 1 })]);
+    // Reading IIR reports (and so clears) the THRE interrupt: the line drops in that access.
+    const down = await io.call('Mmio', { vmId: 'irqsync', addr: UART0.base + R.REG.IIR_FCR, size: 1, write: false });
+    expect(down.irqLines).toEqual([expect.objectContaining({ irq: UART0.irq, level: false, seq: 2 })]);
+    // An access that moves no line carries none.
+    expect((await io.call('Mmio', { vmId: 'irqsync', addr: UART0.base + R.REG.SCR, size: 1, write: true, valueLo: 7 })).irqLines).toEqual([]);
+    await until(() => lines.length === 2, 'both changes on NATS too');
+    expect(lines.map((l) => [l.level, l.seq])).toEqual([[true, 1], [false, 2]]);
+    unsub();
+    await io.call('DetachVm', { vmId: 'irqsync' });
+  });
 });
