@@ -273,7 +273,7 @@ for (;;) {
   }
   const t0 = performance.now();
   const before = hart.stats.instret;
-  const e = hart.run(budget);
+  const e = hart.run(cache.budget(budget)); // short while recalls come: see WorkerPageCache.budget
   const now = performance.now();
   icount?.advance(hart.stats.instret - before);
   clint.tick();

@@ -89,4 +89,17 @@ describe('WorkerPageCache', () => {
     expect(ram.pageState[0]).toBe(PageState.Invalid);
     close();
   });
+
+  it('runs short batches for a while after a recall, then full ones again', async () => {
+    const { cache, order, settle, close } = setup();
+    expect(cache.budget(200_000)).toBe(200_000);
+    order({ id: 1, pages: [4], invalidate: true });
+    cache.safepoint();
+    await settle();
+    expect(cache.budget(5_000)).toBe(5_000); // never longer than asked
+    const budgets = Array.from({ length: 200 }, () => cache.budget(200_000));
+    expect(budgets.slice(0, 199).every((b) => b === 20_000)).toBe(true);
+    expect(budgets[199]).toBe(200_000);
+    close();
+  });
 });
