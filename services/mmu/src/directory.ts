@@ -12,7 +12,10 @@ export type HeldValue = (typeof Held)[keyof typeof Held];
 /** Holders per VM: one bit each in a byte of sharers. */
 export const MAX_HOLDERS = 8;
 
-export type RecallMode = 'downgrade' | 'invalidate';
+/** downgrade: another holder reads (the owner keeps a Shared copy); invalidate: someone
+ *  writes; clean: a device reads (the owner sends its bytes and stays Modified: a device
+ *  keeps no copy, so nothing makes the owner's copy unique but the directory). */
+export type RecallMode = 'downgrade' | 'invalidate' | 'clean';
 
 /** What must happen at one holder before an access can go on. */
 export interface Conflict {
@@ -81,12 +84,13 @@ export class Directory {
 
   /**
    * What must be recalled before `h` (or a device: h = -1) reads or writes page `i`:
-   * a read needs the Modified copy back (the owner keeps a Shared one); a write needs
-   * every other copy gone, with the Modified one's bytes.
+   * a read needs the Modified copy's bytes (a holder's read leaves the owner a Shared
+   * copy, a device's leaves it Modified); a write needs every other copy gone, with the
+   * Modified one's bytes.
    */
   conflicts(i: number, h: number, write: boolean, out: Conflict[] = []): Conflict[] {
     const o = this.owner[i]! - 1;
-    if (o >= 0 && o !== h) out.push({ holder: o, mode: write ? 'invalidate' : 'downgrade' });
+    if (o >= 0 && o !== h) out.push({ holder: o, mode: write ? 'invalidate' : h < 0 ? 'clean' : 'downgrade' });
     if (write) {
       let m = this.sharers[i]!;
       if (h >= 0) m &= ~(1 << h);

@@ -114,7 +114,7 @@ export class FakeCache {
         else out.data = data;
       }
       if (o.mode === 'invalidate') this.state[i] = Held.Invalid;
-      else if (was === Held.Modified) this.state[i] = Held.Shared;
+      else if (o.mode === 'downgrade' && was === Held.Modified) this.state[i] = Held.Shared;
       return out;
     });
   }

@@ -54,4 +54,18 @@ describe('NatsRecaller', () => {
     await expect(new NatsRecaller(bus, 500).recall(order)).rejects.toThrow("recall of gfn 0x1 outside this VM's RAM");
     sub.unsubscribe();
   });
+
+  it('sends each mode by its name on the wire, the clean one (a device reads) included', async () => {
+    const modes: string[] = [];
+    const sub = bus.nc.subscribe(subjects.memRecall('vm', 'cpu'), {
+      callback: (_e, m) => {
+        const req = RecallRequestCodec.decode(m.data);
+        modes.push(String(req.mode));
+        m.respond(RecallReplyCodec.encode({ id: req.id, pages: [] }));
+      },
+    });
+    for (const mode of ['downgrade', 'invalidate', 'clean'] as const) await new NatsRecaller(bus, 2000).recall({ ...order, mode });
+    sub.unsubscribe();
+    expect(modes).toEqual(['RECALL_DOWNGRADE', 'RECALL_INVALIDATE', 'RECALL_CLEAN']);
+  });
 });

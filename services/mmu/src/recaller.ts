@@ -3,7 +3,7 @@
 import type { Bus } from '@splitvisor/bus';
 import { subjects } from '@splitvisor/bus';
 import { RecallReplyCodec, RecallRequestCodec, type MmuV1 } from '@splitvisor/proto';
-import { Held, type HeldValue } from './directory.js';
+import { Held, type HeldValue, type RecallMode } from './directory.js';
 import type { RecallOrder, RecalledPage, Recaller } from './vm-memory.js';
 
 const HELD: Record<MmuV1.HeldState__Output, HeldValue> = {
@@ -11,6 +11,12 @@ const HELD: Record<MmuV1.HeldState__Output, HeldValue> = {
   HELD_SHARED: Held.Shared,
   HELD_MODIFIED: Held.Modified,
 };
+
+const MODES = {
+  downgrade: 'RECALL_DOWNGRADE',
+  invalidate: 'RECALL_INVALIDATE',
+  clean: 'RECALL_CLEAN',
+} as const satisfies Record<RecallMode, MmuV1.RecallMode__Output>;
 
 export class NatsRecaller implements Recaller {
   constructor(
@@ -23,7 +29,7 @@ export class NatsRecaller implements Recaller {
 
   async recall(o: RecallOrder): Promise<RecalledPage[]> {
     const subject = subjects.memRecall(o.vmId, o.holder);
-    const req = { ...o, mode: o.mode === 'downgrade' ? ('RECALL_DOWNGRADE' as const) : ('RECALL_INVALIDATE' as const) };
+    const req = { ...o, mode: MODES[o.mode] };
     let reply: MmuV1.RecallReply__Output | undefined;
     // A lost answer is asked for again under the same id: the page cache has already
     // given the pages up and keeps its answers by id, so the bytes are not lost. Nobody

@@ -51,7 +51,7 @@ describe('VmMemory', () => {
     await mem.fetch('cpu', GFN + 2, 1, true);
     expect(await refusal(mem.dmaRead('io-backend', [{ addr: DRAM_BASE + 2 * PAGE_SIZE, length: 8 }]))).toEqual({
       kind: 'unavailable',
-      message: 'vm "vm": page cache "cpu" did not give back 1 page(s) from 0x80002000 (downgrade): request on sv.vm.vm.mem.recall.cpu failed: 503',
+      message: 'vm "vm": page cache "cpu" did not give back 1 page(s) from 0x80002000 (clean): request on sv.vm.vm.mem.recall.cpu failed: 503',
     });
     expect(mem.stats()).toMatchObject({ heldModified: 1, recalls: 0 });
   });
@@ -99,6 +99,21 @@ describe('VmMemory', () => {
     expect(mem.stats()).toMatchObject({ recalls: 1, recalledPages: 2 });
     expect(cpu.state[2]).toBe(0); // the writer's copies are gone
     expect(cpu.state[3]).toBe(0);
+  });
+
+  it('lets a device read a page a holder has Modified without taking it: the bytes come back, the holder writes on', async () => {
+    const { mem, cpu } = vm();
+    await cpu.write(5, 1);
+    const [a] = await mem.dmaRead('io-backend', [{ addr: DRAM_BASE + 5, length: 1 }]);
+    expect([...a!]).toEqual([1]);
+    expect(mem.stats()).toMatchObject({ recalls: 1, heldModified: 1, heldShared: 0 });
+    expect(cpu.state[0]).toBe(2); // still Modified: its next store needs no fetch
+    const fetches = mem.space.stats().fetches;
+    await cpu.write(5, 2);
+    expect(mem.space.stats().fetches).toBe(fetches);
+    const [b] = await mem.dmaRead('io-backend', [{ addr: DRAM_BASE + 5, length: 1 }]);
+    expect([...b!]).toEqual([2]); // recalled again: the directory still names the owner
+    expect(mem.stats()).toMatchObject({ recalls: 2, heldModified: 1 });
   });
 
   it('after a restart, holds devices back until the page cache re-registered', async () => {

@@ -252,7 +252,9 @@ export class VmMemory {
       this.space.writeBack(writes, false);
       for (const i of run) {
         const was = byGfn.get(i + first)?.was ?? Held.Invalid;
-        this.dir.set(i, h, mode === 'downgrade' && was !== Held.Invalid ? Held.Shared : Held.Invalid);
+        // clean: the holder keeps what it had (a holder that does not know the mode
+        // downgraded, and says so in `was`).
+        this.dir.set(i, h, mode === 'clean' ? was : mode === 'downgrade' && was !== Held.Invalid ? Held.Shared : Held.Invalid);
       }
     }
   }

@@ -23,7 +23,7 @@ import { hex, PAGE_SIZE } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
 import { PageState } from '@splitvisor/riscv';
 import { CTRL_RECALL, CTRL_REPLY, CTRL_WAKE } from '../exit-channel.js';
-import { DOORBELL, type RecallAnswerMsg } from './protocol.js';
+import { DOORBELL, type RecallAnswerMsg, type RecallOrderMsg } from './protocol.js';
 
 /** Pages per write-back call (256 KiB). */
 const WRITEBACK_RUN = 64;
@@ -223,10 +223,11 @@ export class HostPageCache {
     for (const i of idx) if (!(i >= 0 && i < this.state.length)) throw new Error(`recall of gfn ${hex(i + this.baseGfn)} outside this VM's RAM`);
     if (!this.ready(req)) await new Promise<void>((go) => this.deferred.push({ req, go }));
     const invalidate = req.mode === 'RECALL_INVALIDATE';
+    const clean = req.mode === 'RECALL_CLEAN';
     let pages: RecallAnswerMsg['pages'];
     if (!this.workerGone) {
       try {
-        pages = (await this.askWorker(idx, invalidate)).pages;
+        pages = (await this.askWorker(idx, invalidate, clean)).pages;
       } catch {
         pages = this.serveHere(idx, invalidate);
       }
@@ -236,7 +237,7 @@ export class HostPageCache {
     const out: MmuV1.RecalledPage[] = [];
     for (const p of pages) {
       if (invalidate) this.state[p.index] = PageState.Invalid;
-      else if (p.was === PageState.Modified) this.state[p.index] = PageState.Shared;
+      else if (p.was === PageState.Modified && !clean) this.state[p.index] = PageState.Shared;
       const zero = p.data !== undefined && isZero(p.data);
       // The state as its number: the NATS codec maps enum names of top-level fields only.
       const was = (p.was === PageState.Modified ? 2 : p.was === PageState.Shared ? 1 : 0) satisfies MmuV1.HeldState;
@@ -246,10 +247,10 @@ export class HostPageCache {
   }
 
   /** Posts the order, counts it and rings: the worker takes it at its next safepoint. */
-  private askWorker(pages: number[], invalidate: boolean): Promise<RecallAnswerMsg> {
+  private askWorker(pages: number[], invalidate: boolean, clean: boolean): Promise<RecallAnswerMsg> {
     const id = ++this.orderSeq;
     const p = new Promise<RecallAnswerMsg>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    this.port.postMessage({ id, pages, invalidate });
+    this.port.postMessage({ id, pages, invalidate, clean } satisfies RecallOrderMsg);
     const ctrl = this.o.ctrl;
     Atomics.add(ctrl, CTRL_RECALL, 1);
     Atomics.compareExchange(ctrl, CTRL_REPLY, 0, DOORBELL);

@@ -14,6 +14,8 @@ export interface RecallOrderMsg {
   pages: number[];
   /** Drop the pages (someone writes); otherwise downgrade Modified to Shared. */
   invalidate: boolean;
+  /** A device reads: send the Modified pages' bytes and keep them Modified. */
+  clean?: boolean;
 }
 
 /** Worker -> host. */

@@ -102,4 +102,25 @@ describe('WorkerPageCache', () => {
     expect(budgets[199]).toBe(200_000);
     close();
   });
+
+  it('answers a clean order (a device reads) with the Modified bytes and keeps the pages Modified', async () => {
+    const { ram, cache, order, answers, settle, close } = setup();
+    cache.install(0, 2, true);
+    cache.install(2, 1, false);
+    ram.bytes.fill(0x5a, 0, 4096);
+    ram.code.block(0);
+    ram.code.mark[0] = 1;
+    order({ id: 3, pages: [0, 2, 5], invalidate: false, clean: true });
+    cache.safepoint();
+    await settle();
+    expect(answers[0]!.pages.map((p) => [p.index, p.was, p.data?.length])).toEqual([
+      [0, 2, 4096],
+      [2, 1, undefined],
+      [5, 0, undefined],
+    ]);
+    expect(Buffer.from(answers[0]!.pages[0]!.data!).every((b) => b === 0x5a)).toBe(true);
+    expect([...ram.pageState.subarray(0, 6)]).toEqual([2, 2, 1, 0, 0, 0]);
+    expect(ram.code.mark[0]).toBe(1);
+    close();
+  });
 });

@@ -136,7 +136,7 @@ export class WorkerPageCache {
       if (o.invalidate) {
         states[p] = PageState.Invalid;
         this.ram.invalidateCode(p);
-      } else if (was === PageState.Modified) states[p] = PageState.Shared;
+      } else if (was === PageState.Modified && !o.clean) states[p] = PageState.Shared;
       answer.pages.push(out);
     }
     this.served++;
