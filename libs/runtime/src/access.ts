@@ -45,6 +45,7 @@ export const ACCESS: AccessPolicy = {
   '/splitvisor.io.v1.IoBackend/DetachVm': dom0,
   '/splitvisor.io.v1.IoBackend/GetVmStats': dom0,
   '/splitvisor.io.v1.IoBackend/Mmio': ['cpu'],
+  '/splitvisor.io.v1.IoBackend/MmioStream': ['cpu'],
   '/splitvisor.io.v1.IoBackend/PostWrites': ['cpu'],
   '/splitvisor.io.v1.IoBackend/Ping': ['cpu', 'dom0'],
 };

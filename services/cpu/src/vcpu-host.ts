@@ -10,6 +10,7 @@ import { vmLogger, type Logger } from '@splitvisor/log';
 import { hex, MACHINE_REGIONS, PAGE_SIZE, PLIC_SOURCES, summarize, type LatencySummary } from '@splitvisor/platform';
 import type { Bus } from '@splitvisor/bus';
 import { IrqLineFollower } from './irq-lines.js';
+import { MmioStream } from './mmio-stream.js';
 import { HostPageCache } from './page-cache/host-cache.js';
 import { POSTED_BYTES, PostedRingReader } from './posted-ring.js';
 import { PostedDelivery } from './posted-delivery.js';
@@ -101,6 +102,8 @@ export class VcpuHost {
   readonly cache: HostPageCache;
   private readonly log: Logger;
   private readonly irq: IrqLineFollower;
+  /** This vCPU's MMIO exits, on one stream to io-backend. */
+  private readonly mmio: MmioStream;
   /** Stores the vCPU posted instead of exiting: coalesced MMIO and doorbells. */
   readonly posted: PostedDelivery;
   /** The thread said it stopped (or crashed): its exit is being finished. */
@@ -141,6 +144,7 @@ export class VcpuHost {
       vcpu: 0,
       ring: new PostedRingReader(postedBuf),
       io: backends.io,
+      send: (writes) => this.mmio.call({ vmId: spec.vmId, vcpu: 0, postedOnly: true, posted: writes }),
       bus: backends.bus,
       deadlineMs: backends.exitDeadlineMs,
       log: this.log,
@@ -182,9 +186,13 @@ export class VcpuHost {
         this.finishExit(() => ({ cause: 'fatal', reason: `vCPU thread exited with code ${code}`, exitCode: 0 }), resolve);
       });
     });
+    this.mmio = new MmioStream(backends.io, backends.exitDeadlineMs);
     this.irq = new IrqLineFollower(backends.bus, spec.vmId, new Int32Array(irqBuf), () => this.irqChanged(), this.log);
     void this.irq.start();
-    void this.exited.then(() => this.irq.stop());
+    void this.exited.then(() => {
+      this.irq.stop();
+      this.mmio.close();
+    });
     this.log.info({ entry: hex(spec.entry), ram: `${spec.ramSize >> 20} MiB at ${hex(spec.ramBase)}`, clock: spec.clock }, 'vCPU started');
   }
 
@@ -257,11 +265,7 @@ export class VcpuHost {
       return;
     }
     try {
-      res = await this.backends.io.call(
-        'Mmio',
-        { vmId: this.spec.vmId, vcpu: 0, addr: req.addr, size: req.size, write: req.write, valueLo: req.lo >>> 0, valueHi: req.hi >>> 0, posted },
-        { deadlineMs: this.backends.exitDeadlineMs },
-      );
+      res = await this.mmio.call({ vmId: this.spec.vmId, vcpu: 0, addr: req.addr, size: req.size, write: req.write, valueLo: req.lo >>> 0, valueHi: req.hi >>> 0, posted });
     } catch (e) {
       const err = e instanceof RpcError ? `${e.code}: ${e.message}` : String(e);
       this.lastExitError = `${what} failed: io-backend at ${this.backends.io.address} ${err}`;

@@ -165,6 +165,7 @@ export class IoBackend {
     let r;
     try {
       vm.posted.apply(req.posted);
+      if (req.postedOnly) return { status: 'MMIO_OK', irqLines };
       r = vm.devices.access(gpa(req.addr), req.size, req.write, req.valueLo, req.valueHi);
     } finally {
       vm.lineChanges.during = undefined;

@@ -1,6 +1,7 @@
 // The io-backend's setup, in-process, against a real nats-server, a real gRPC server on a
 // free port and a real client: the same path main.ts takes, minus the process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
 import { Bus, streams, subjects } from '@splitvisor/bus';
 import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, protos, type EventsV1, type IoV1 } from '@splitvisor/proto';
 import { RpcClient, RpcError, RpcServer } from '@splitvisor/rpc';
@@ -225,6 +226,27 @@ describe('interrupt lines on NATS (irqfd-like level state)', () => {
     expect(lines.map((l) => l.seq)).toEqual([...lines.map((l) => l.seq)].sort((a, b) => a - b));
     unsub();
     await io.call('DetachVm', { vmId: 'irqvm' });
+  });
+
+  it("serves a vCPU's exits on one stream in order, each reply with its seq; a VM it does not have ends the stream NOT_FOUND", async () => {
+    await io.call('AttachVm', { vmId: 'stream-1' });
+    const stream = io.raw.MmioStream();
+    const replies: IoV1.MmioReply__Output[] = [];
+    const ended = new Promise<grpc.StatusObject | Error>((resolve) => {
+      stream.on('data', (r: IoV1.MmioReply__Output) => replies.push(r));
+      stream.on('error', (e: Error) => resolve(e));
+    });
+    stream.write({ vmId: 'stream-1', addr: UART0.base + R.REG.SCR, size: 1, write: true, valueLo: 0x5a, seq: 1 });
+    stream.write({ vmId: 'stream-1', addr: UART0.base + R.REG.SCR, size: 1, write: false, seq: 2 });
+    stream.write({ vmId: 'stream-1', addr: 0, size: 0, write: false, postedOnly: true, posted: [{ addr: UART0.base + R.REG.SCR, size: 1, valueLo: 0x33 }], seq: 3 });
+    stream.write({ vmId: 'stream-1', addr: UART0.base + R.REG.SCR, size: 1, write: false, seq: 4 });
+    await until(() => replies.length === 4, 'four replies');
+    expect(replies.map((r) => [r.seq, r.status, r.valueLo])).toEqual([[1, 'MMIO_OK', 0], [2, 'MMIO_OK', 0x5a], [3, 'MMIO_OK', 0], [4, 'MMIO_OK', 0x33]]);
+    stream.write({ vmId: 'nobody', addr: UART0.base, size: 1, write: false, seq: 5 });
+    const e = (await ended) as grpc.ServiceError;
+    expect(e.code).toBe(grpc.status.NOT_FOUND);
+    expect(e.details).toBe('vm "nobody" is not attached');
+    await io.call('DetachVm', { vmId: 'stream-1' });
   });
 
   it('answers an access with the line changes it caused, the same changes (and seq) it publishes', async () => {
