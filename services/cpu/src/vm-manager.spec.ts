@@ -211,6 +211,12 @@ describe('vCPU exits over real gRPC', () => {
     expect(s.samples).toBe(50);
     expect(s.p99Us).toBeGreaterThanOrEqual(s.p50Us);
     await expect(vms.probeIo(0)).rejects.toThrow(/count 0 must be between 1 and 100000/);
+    // The floor under an exit: empty messages on an exit stream for an attached VM.
+    await io.call('AttachVm', { vmId: 'probe' });
+    const st = await vms.probeIo(50, 'probe');
+    expect(st.samples).toBe(50);
+    await io.call('DetachVm', { vmId: 'probe' });
+    await expect(vms.probeIo(5, 'probe')).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'vm "probe" is not attached' });
   });
 
   it.each([

@@ -6,6 +6,7 @@ import { LifecycleEventCodec } from '@splitvisor/proto';
 import { hex, PAGE_SIZE, summarize, type LatencySummary } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
 import { VcpuHost, type VcpuBackends, type VcpuStats } from './vcpu-host.js';
+import { MmioStream } from './mmio-stream.js';
 
 /** GuestRam's limit in this cpu: one SharedArrayBuffer per VM. */
 const MAX_RAM = 4 * 1024 * 1024 * 1024;
@@ -97,13 +98,19 @@ export class VmManager {
   }
 
   /** `count` bare Pings to io-backend, one after another: the floor under an MMIO exit. */
-  async probeIo(count: number): Promise<LatencySummary> {
+  async probeIo(count: number, streamVmId = ''): Promise<LatencySummary> {
     if (count < 1 || count > 100_000) throw invalidArgument(`count ${count} must be between 1 and 100000`);
     const samples = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      const t0 = performance.now();
-      await this.backends.io.call('Ping', {});
-      samples[i] = (performance.now() - t0) * 1000;
+    const stream = streamVmId !== '' ? new MmioStream(this.backends.io, this.backends.exitDeadlineMs) : undefined;
+    try {
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now();
+        if (stream) await stream.call({ vmId: streamVmId, vcpu: 0, postedOnly: true });
+        else await this.backends.io.call('Ping', {});
+        samples[i] = (performance.now() - t0) * 1000;
+      }
+    } finally {
+      stream?.close();
     }
     return summarize(samples);
   }
@@ -122,7 +129,7 @@ export class VmManager {
       GetVmStats: unary((req: CpuV1.GetVmStatsRequest__Output) => this.stats(req.vmId)),
       PauseVm: unary(async (req: CpuV1.PauseVmRequest__Output) => this.pause(req.vmId)),
       ResumeVm: unary(async (req: CpuV1.ResumeVmRequest__Output) => this.resume(req.vmId)),
-      ProbeIo: unary((req: CpuV1.ProbeIoRequest__Output) => this.probeIo(req.count)),
+      ProbeIo: unary((req: CpuV1.ProbeIoRequest__Output) => this.probeIo(req.count, req.streamVmId)),
     };
   }
 }
