@@ -110,6 +110,8 @@ for (const e of s.stats.exits) {
   const each = POSTED.has(e.reason) ? 'posted, no exit' : `${((e.totalMs * 1000) / e.count).toFixed(0).padStart(6)} µs each`;
   console.log(`  ${e.reason.padEnd(14)} ${String(e.count).padStart(9)}  ${e.totalMs.toFixed(0).padStart(8)} ms  ${each}`);
 }
+const l = s.stats.mmioLatency;
+if (l?.samples) console.log(`  MMIO exit latency (last ${l.samples}): p50 ${l.p50Us.toFixed(0)} µs, p99 ${l.p99Us.toFixed(0)} µs, mean ${l.meanUs.toFixed(0)} µs`);
 console.log('\nby device:');
 console.log(`  ${'device'.padEnd(26)} ${'read exits'.padStart(10)} ${'write exits'.padStart(11)} ${'exit time'.padStart(10)} ${'posted'.padStart(8)}`);
 for (const d of s.stats.devices ?? []) {
