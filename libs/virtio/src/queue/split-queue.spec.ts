@@ -148,6 +148,30 @@ describe('SplitQueue', () => {
     expect(await q.needsInterrupt()).toBe(true);
   });
 
+  it('decides the interrupt from the avail ring the drain read after its last used.idx write, and reads it otherwise', async () => {
+    for (const eventIdx of [false, true]) {
+      const { driver, q, mem } = bare(8, { eventIdx });
+      const a = driver.add(0, { writable: [8] });
+      await q.pop();
+      await q.pushUsed(a.head, 8);
+      if (eventIdx) driver.setUsedEvent(0, 0);
+      else driver.setAvailFlags(0, 0);
+      expect(await q.pop()).toBeNull(); // the empty pop that ends a drain reads flags and used_event
+      let reads = mem.reads;
+      expect(await q.needsInterrupt()).toBe(true);
+      expect(mem.reads).toBe(reads);
+      // Pushed after that look: the driver's newer word is read, and honoured.
+      const b = driver.add(0, { writable: [8] });
+      await q.pop();
+      await q.pushUsed(b.head, 8);
+      if (eventIdx) driver.setUsedEvent(0, 5);
+      else driver.setAvailFlags(0, VIRTQ_AVAIL_F_NO_INTERRUPT);
+      reads = mem.reads;
+      expect(await q.needsInterrupt()).toBe(false);
+      expect(mem.reads).toBe(reads + 1);
+    }
+  });
+
   it('with EVENT_IDX interrupts only when used.idx passes used_event (§2.7.10)', async () => {
     const { driver, q } = bare(8, { eventIdx: true });
     for (let i = 0; i < 4; i++) driver.add(0, { writable: [8] });

@@ -121,6 +121,13 @@ export class SplitQueue {
   private killed = false;
   /** The descriptor table as the last refill read it, for the heads that refill found. */
   private table: DataView | undefined;
+  /** pushUsed calls whose writes have not completed. */
+  private pushing = 0;
+  /** avail.flags and used_event as a refill read them, and used.idx then (-1: none). A
+   *  read issued after used.idx reached its value is what §2.7.10 asks for. */
+  private eventSeenAt = -1;
+  private eventFlags = 0;
+  private eventUsed = 0;
 
   constructor(
     private readonly mem: GuestMemory,
@@ -210,6 +217,7 @@ export class SplitQueue {
     }
     this.inFlight[head] = 0;
     this.inFlightCount--;
+    this.pushing++;
     const run = async () => {
       if (this.killed) return;
       const slot = this.nextUsed % this.size;
@@ -232,15 +240,17 @@ export class SplitQueue {
       if (this.killed) return;
       this.nextUsed = next;
     };
-    const p = this.usedTail.then(run);
+    const p = this.usedTail.then(run).finally(() => this.pushing--);
     this.usedTail = p.catch(() => undefined);
     return p;
   }
 
   /**
    * Whether the driver wants an interrupt for the used entries pushed since the last call:
-   * VIRTQ_AVAIL_F_NO_INTERRUPT without EVENT_IDX, used_event with it (§2.7.10). Reads the
-   * guest's value every time: the driver changes it at will.
+   * VIRTQ_AVAIL_F_NO_INTERRUPT without EVENT_IDX, used_event with it (§2.7.10). The
+   * guest's value as read after used.idx took its present value: by the pop that found
+   * the ring empty at the end of a drain when there was one since, else read now (the
+   * driver changes it at will).
    */
   async needsInterrupt(): Promise<boolean> {
     await this.usedTail;
@@ -249,11 +259,14 @@ export class SplitQueue {
     const now = this.nextUsed;
     if (old === now) return false;
     this.signalledUsed = now;
+    const fresh = this.eventSeenAt === now;
     if (this.eventIdx) {
+      if (fresh) return needEvent(this.eventUsed, now, old);
       const at = this.layout.avail + 4 + 2 * this.size;
       const b = await this.guard(this.mem.read(at, 2), 'avail.used_event', at, 2);
       return needEvent(b[0]! | (b[1]! << 8), now, old);
     }
+    if (fresh) return (this.eventFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
     const b = await this.guard(this.mem.read(this.layout.avail, 2), 'avail.flags', this.layout.avail, 2);
     return ((b[0]! | (b[1]! << 8)) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
   }
@@ -274,8 +287,10 @@ export class SplitQueue {
    */
   private async refill(): Promise<void> {
     const { avail, desc } = this.layout;
-    const bytes = availRingBytes(this.size) - 2; // used_event is not needed here
+    const bytes = availRingBytes(this.size); // used_event too, for needsInterrupt
     const tableBytes = descTableBytes(this.size);
+    // Issued after every used.idx write completed: good for the interrupt decision.
+    const usedAt = this.pushing === 0 ? this.nextUsed : -1;
     let b: Uint8Array;
     let table: Uint8Array | undefined;
     if (tableBytes <= WHOLE_TABLE_BYTES) {
@@ -302,6 +317,9 @@ export class SplitQueue {
     this.pendingStart = 0;
     this.pendingCount = count;
     this.table = table && new DataView(table.buffer, table.byteOffset, table.byteLength);
+    this.eventSeenAt = usedAt;
+    this.eventFlags = b[0]! | (b[1]! << 8);
+    this.eventUsed = b[4 + 2 * this.size]! | (b[5 + 2 * this.size]! << 8);
   }
 
   private async publishAvailEvent(): Promise<void> {
