@@ -150,6 +150,9 @@ async function splitvisor() {
       return { ...r, delta, recallLatency: after.recallLatency };
     };
     const out = await session(con, 600_000, around);
+    // The recall transport alone (NATS request/reply to the vCPU's host thread, no worker),
+    // with U-Boot at its prompt: the rest of a recall's round trip is the wait for a safepoint.
+    out.probe = await c.mmu.call('ProbeRecall', { vmId: VM, holder: 'cpu', count: 200 });
     await c.dom0.call('DestroyVm', { name: VM });
     return out;
   } finally {
@@ -198,6 +201,7 @@ if (s) {
   const lat = (k) => median(s[k].map((r) => r.recallLatency.p50Us));
   const lat99 = (k) => median(s[k].map((r) => r.recallLatency.p99Us));
   console.log(`  ${'recall p50/p99 µs'.padEnd(40)} ${`${lat('load').toFixed(0)}/${lat99('load').toFixed(0)}`.padStart(19)} ${`${lat('tftp').toFixed(0)}/${lat99('tftp').toFixed(0)}`.padStart(19)}`);
+  console.log(`  ${'empty recall (transport) p50/p99 µs'.padEnd(40)} ${`${s.probe.p50Us.toFixed(0)}/${s.probe.p99Us.toFixed(0)}`.padStart(19)}`);
   const ms = (k, unit) => median(s[k].map((r) => r.ms / r.delta[unit]));
   console.log(`  ${'ms per request'.padEnd(40)} ${ms('load', 'blk requests').toFixed(2).padStart(19)} ${ms('tftp', 'net frames').toFixed(2).padStart(19)}`);
 }
