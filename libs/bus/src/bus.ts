@@ -73,7 +73,11 @@ export class Bus {
     this.nc.publish(subject, codec.encode(msg));
   }
 
-  /** Calls `handler` for each message; a payload that does not decode is logged and dropped. */
+  /**
+   * Calls `handler` for each message; a payload that does not decode is logged and dropped.
+   * A message sent as a request (`publishAcked`) is answered, empty, once handled: the
+   * sender then knows it arrived, which core NATS alone never says.
+   */
   subscribe<In, Out>(subject: string, codec: Codec<In, Out>, handler: (msg: Out, subject: string) => void): Unsubscribe {
     const sub: Subscription = this.nc.subscribe(subject, {
       callback: (err, m) => {
@@ -89,9 +93,33 @@ export class Bus {
           return;
         }
         handler(decoded, m.subject);
+        if (m.reply) m.respond();
       },
     });
     return () => sub.unsubscribe();
+  }
+
+  /**
+   * At least once: publishes as a request and waits for a subscriber's acknowledgement
+   * (subscribe answers once it handled the message), sending again every `attemptMs` until
+   * `deadlineMs` has passed. Rejects naming the subject and how long it tried. Handlers of
+   * such subjects must be idempotent: an acknowledgement lost on the way back means the
+   * message arrives twice.
+   */
+  async publishAcked<In, Out>(subject: string, codec: Codec<In, Out>, msg: In, deadlineMs: number, attemptMs = 200): Promise<number> {
+    const data = codec.encode(msg);
+    const end = Date.now() + deadlineMs;
+    for (let attempt = 1; ; attempt++) {
+      const left = end - Date.now();
+      try {
+        await this.nc.request(subject, data, { timeout: Math.max(1, Math.min(attemptMs, left)) });
+        return attempt;
+      } catch (e) {
+        if (end - Date.now() <= 0) throw new Error(`${subject}: no subscriber acknowledged the message within ${deadlineMs} ms (${attempt} attempts; last: ${(e as Error).message})`);
+        // "no responders" comes back at once: wait before asking again.
+        await new Promise((r) => setTimeout(r, Math.min(50, Math.max(0, end - Date.now()))));
+      }
+    }
   }
 
   /** Answers requests on `subject`; a request that does not decode gets no answer. */

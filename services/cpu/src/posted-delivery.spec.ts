@@ -113,4 +113,30 @@ describe('posted write delivery', () => {
     await expect(t.delivery.beforeExit()).rejects.toThrow(/delivering 1 posted MMIO writes failed/);
     t.unsub();
   });
+
+  it('rings again a doorbell nobody acknowledged, until io-backend hears it', async () => {
+    const t = await setup('late');
+    t.unsub(); // io-backend is not listening yet
+    t.doorbell(3);
+    await t.delivery.flush();
+    await new Promise((r) => setTimeout(r, 150));
+    const heard: number[] = [];
+    const unsub = bus.subscribe(subjects.doorbell('late'), DoorbellCodec, (d) => heard.push(d.value));
+    for (const end = Date.now() + 2000; heard.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
+    expect(heard).toEqual([3]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(t.delivery.counts.doorbellResends).toBeGreaterThan(0);
+    expect(t.failures).toEqual([]);
+    unsub();
+  });
+
+  it('stops the VM, naming the doorbell, when io-backend never acknowledges it', async () => {
+    const t = await setup('deaf');
+    t.unsub();
+    t.doorbell(1);
+    await t.delivery.flush();
+    for (const end = Date.now() + 3000; t.failures.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+    expect(t.failures).toEqual([expect.stringMatching(/^the doorbell at 0x10001050 \(queue 1\) was never acknowledged: sv\.vm\.deaf\.doorbell: no subscriber acknowledged the message within 1000 ms/)]);
+    await expect(t.delivery.beforeExit()).rejects.toThrow(/the doorbell at 0x10001050/);
+  });
 });

@@ -10,6 +10,8 @@
 //   (PostWrites answered). Synchronous accesses before it are complete by construction: the
 //   vCPU was blocked in them. Later accesses of the vCPU may reach io-backend before the
 //   doorbell does, as a later access may run before an ioeventfd's reader wakes.
+// - a doorbell is acknowledged by io-backend and sent again until it is (at least once):
+//   an eventfd cannot lose a write, and neither may this.
 import type { IoV1 } from '@splitvisor/proto';
 import { DoorbellCodec } from '@splitvisor/proto';
 import { subjects, type Bus } from '@splitvisor/bus';
@@ -38,7 +40,7 @@ export class PostedDelivery {
   /** Why a delivery failed, once one has: every later one fails too. */
   failure: string | undefined;
   /** PostWrites calls made, doorbells published (for logs and tests). */
-  readonly counts = { postWrites: 0, doorbells: 0 };
+  readonly counts = { postWrites: 0, doorbells: 0, doorbellResends: 0 };
 
   constructor(private readonly o: PostedDeliveryOptions) {}
 
@@ -99,12 +101,26 @@ export class PostedDelivery {
     }
   }
 
+  /**
+   * Rings without waiting (the vCPU runs on, as after an ioeventfd write), but not into the
+   * void: io-backend acknowledges each doorbell, and one it does not hear is sent again
+   * until the exit deadline. A lost QueueNotify would leave a guest polling its used ring
+   * for ever; a repeated one only makes the device look at a queue it already drained.
+   */
   private doorbell(addr: number, value: number): void {
     this.counts.doorbells++;
-    try {
-      this.o.bus.publish(subjects.doorbell(this.o.vmId), DoorbellCodec, { vmId: this.o.vmId, vcpu: this.o.vcpu, addr, value: value >>> 0, seq: ++this.seq });
-    } catch (e) {
-      throw new Error(`publishing the doorbell at 0x${addr.toString(16)} failed: ${(e as Error).message}`);
-    }
+    const msg = { vmId: this.o.vmId, vcpu: this.o.vcpu, addr, value: value >>> 0, seq: ++this.seq };
+    this.o.bus.publishAcked(subjects.doorbell(this.o.vmId), DoorbellCodec, msg, this.o.deadlineMs).then(
+      (attempts) => {
+        if (attempts > 1) this.counts.doorbellResends += attempts - 1;
+      },
+      (e: unknown) => {
+        const why = `the doorbell at 0x${addr.toString(16)} (queue ${value >>> 0}) was never acknowledged: ${(e as Error).message}`;
+        if (this.failure !== undefined) return;
+        this.failure = why;
+        this.o.log.error({ err: why }, 'virtio doorbell lost; the VM cannot go on');
+        this.o.onFailure(why);
+      },
+    );
   }
 }
