@@ -3,15 +3,14 @@
 // real nats-server and gRPC).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus, streams, subjects } from '@splitvisor/bus';
-import { ConsoleOutputCodec, DoorbellCodec, protos, type IoV1 } from '@splitvisor/proto';
-import { RpcClient, RpcServer } from '@splitvisor/rpc';
+import { ConsoleOutputCodec, DoorbellCodec, type IoV1 } from '@splitvisor/proto';
+import type { RpcClient } from '@splitvisor/rpc';
 import { gpa, UART0, virtioMmioSlot } from '@splitvisor/platform';
 import { uartRegisters as R } from '@splitvisor/devices';
-import type { RunningService } from '@splitvisor/runtime';
-import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
 import { PostedWrites, QUEUE_NOTIFY, isQueueNotify } from './posted-writes.js';
 import { VmDevices } from './vm-devices.js';
-import { ioBackendService } from './service.js';
+import { silentLogger } from '@splitvisor/testing';
+import { startTestIoBackend, type TestIoBackend } from './service.test-util.js';
 
 const THR = UART0.base + R.REG.RBR_THR_DLL;
 const LCR = UART0.base + R.REG.LCR;
@@ -54,35 +53,17 @@ describe('PostedWrites on a VM device set', () => {
 });
 
 describe('posted writes through the io-backend service', () => {
-  let nats: TestNats;
-  let bus: Bus;
+  let t: TestIoBackend;
   let cpuSide: Bus;
-  let server: RpcServer;
-  let running: RunningService;
   let io: RpcClient<IoV1.IoBackendClient>;
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    const log = silentLogger('io-backend');
-    bus = await Bus.connect({ url: nats.url, name: 'io-backend', log });
-    cpuSide = await Bus.connect({ url: nats.url, name: 'cpu', log });
-    server = new RpcServer({ name: 'splitvisor.io.v1.IoBackend', listen: '127.0.0.1:0', log });
-    running = await ioBackendService.setup({
-      config: { mmu: '127.0.0.1:50053', nats: nats.url, listen: '127.0.0.1:0', logLevel: 'silent' },
-      log,
-      bus,
-      server,
-    });
-    io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, `127.0.0.1:${await server.start()}`, { deadlineMs: 5000 });
+    t = await startTestIoBackend();
+    ({ peer: cpuSide, io } = t);
   }, 60_000);
 
   afterAll(async () => {
-    await running?.stop();
-    io?.close();
-    await server?.stop(200);
-    await bus?.drain();
-    await cpuSide?.drain();
-    await nats?.stop();
+    await t?.stop();
   });
 
   async function consoleText(vmId: string, length: number): Promise<string> {

@@ -1,46 +1,27 @@
 // The io-backend's setup, in-process, against a real nats-server, a real gRPC server on a
-// free port and a real client: the same path main.ts takes, minus the process.
+// free port and a real client (service.test-util.ts): the same path main.ts takes, minus the process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { Bus, streams, subjects } from '@splitvisor/bus';
-import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, protos, type EventsV1, type IoV1 } from '@splitvisor/proto';
-import { RpcClient, RpcError, RpcServer } from '@splitvisor/rpc';
+import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, type EventsV1, type IoV1 } from '@splitvisor/proto';
+import type { RpcClient, RpcError } from '@splitvisor/rpc';
 import { SIFIVE_TEST, UART0 } from '@splitvisor/platform';
 import { uartRegisters as R } from '@splitvisor/devices';
-import type { RunningService } from '@splitvisor/runtime';
-import { silentLogger, startTestNats, until, type TestNats } from '@splitvisor/testing';
-import { ioBackendService } from './service.js';
+import { until } from '@splitvisor/testing';
+import { startTestIoBackend, type TestIoBackend } from './service.test-util.js';
 
-let nats: TestNats;
-let bus: Bus;
+let t: TestIoBackend;
 let reader: Bus;
-let server: RpcServer;
-let running: RunningService;
 let io: RpcClient<IoV1.IoBackendClient>;
 
 beforeAll(async () => {
-  nats = await startTestNats();
-  const log = silentLogger('io-backend');
-  bus = await Bus.connect({ url: nats.url, name: 'io-backend', log });
-  reader = await Bus.connect({ url: nats.url, name: 'reader', log });
-  server = new RpcServer({ name: 'splitvisor.io.v1.IoBackend', listen: '127.0.0.1:0', log });
-  running = await ioBackendService.setup({
-    config: { mmu: '127.0.0.1:50053', nats: nats.url, listen: '127.0.0.1:0', logLevel: 'silent' },
-    log,
-    bus,
-    server,
-  });
-  const port = await server.start();
-  io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, `127.0.0.1:${port}`, { deadlineMs: 5000 });
+  t = await startTestIoBackend();
+  reader = t.peer;
+  io = t.io;
 }, 60_000);
 
 afterAll(async () => {
-  await running?.stop();
-  io?.close();
-  await server?.stop(200);
-  await bus?.drain();
-  await reader?.drain();
-  await nats?.stop();
+  await t?.stop();
 });
 
 const err = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as RpcError);
