@@ -1,7 +1,7 @@
 // The worker's half of the page cache, in one thread: runs, installs, and recall orders
 // taken at a safepoint from a real MessageChannel.
 import { describe, expect, it } from 'vitest';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { GuestRam, PageState } from '@splitvisor/riscv';
 import { CTRL_RECALL, CTRL_REPLY, CTRL_WORDS } from '../exit-channel.js';
 import { WorkerPageCache } from './worker-cache.js';
@@ -87,6 +87,34 @@ describe('WorkerPageCache', () => {
     await settle();
     expect(answers.map((a) => a.id)).toEqual([7]);
     expect(ram.pageState[0]).toBe(PageState.Invalid);
+    close();
+  });
+
+  it("serves, in the next exit's wait, an order left over from the exit before (a miss right after a miss)", async () => {
+    const { ram, ctrl, cache, answers, settle, close } = setup();
+    cache.install(0, 2, true);
+    // Exit 1's wait took order 8 off the channel, then saw its answer arrive (the host
+    // answered between the two looks): the order stays pending, as the rule says. The
+    // race is a thread's width; the state it leaves is set here directly.
+    (cache as unknown as { pending: RecallOrderMsg[] }).pending.push({ id: 8, pages: [0], invalidate: false, clean: true });
+    cache.install(2, 1, false);
+    // Exit 2 comes before any safepoint; its answer waits for order 8 (mmu holds the fetch
+    // behind the device's DMA that asked for it). The wait must serve it, then see the answer.
+    Atomics.store(ctrl, CTRL_REPLY, 0);
+    // The host answers exit 2 from another thread once order 8's answer reached it.
+    const host = new Worker(
+      `const { workerData: { ctrl, reply } } = require('node:worker_threads');
+       const c = new Int32Array(ctrl);
+       Atomics.wait(c, reply, 0, 50);
+       Atomics.store(c, reply, 1);
+       Atomics.notify(c, reply);`,
+      { eval: true, workerData: { ctrl: ctrl.buffer, reply: CTRL_REPLY } },
+    );
+    cache.waitReply();
+    await host.terminate();
+    await settle();
+    expect(answers.map((a) => a.id)).toEqual([8]);
+    expect(ram.pageState[0]).toBe(PageState.Modified);
     close();
   });
 

@@ -9,6 +9,8 @@ import { DOORBELL, type RecallAnswerMsg, type RecallOrderMsg } from './protocol.
 const PAGE = 4096;
 /** Naps of 50 µs to wait for an order counted but not yet receivable (at most ~2 ms). */
 const DRAIN_SPINS = 40;
+/** While an order is counted but not yet receivable, how often an exit's wait looks again. */
+const ORDER_RETRY_MS = 1;
 /** The longest run mmu grants in one fetch. */
 const MAX_RUN = 64;
 /** Instructions per batch while recalls come (~0.5 ms of a polling guest), and for how many
@@ -69,14 +71,20 @@ export class WorkerPageCache {
       // one rung earlier was counted in CTRL_RECALL before it rang, so it is seen now.
       Atomics.compareExchange(ctrl, CTRL_REPLY, DOORBELL, 0);
       if (Atomics.load(ctrl, CTRL_REPLY) === 1) return;
-      if (Atomics.load(ctrl, CTRL_RECALL) !== this.taken) {
-        this.drain();
-        // The host sends an order that needs this exit's answer only after that answer
-        // is in RAM and CTRL_REPLY says so; such an order waits until the worker has
-        // installed the answer (the next safepoint).
-        if (Atomics.load(ctrl, CTRL_REPLY) !== 1) this.servePending();
-      }
-      Atomics.wait(ctrl, CTRL_REPLY, 0);
+      if (Atomics.load(ctrl, CTRL_RECALL) !== this.taken) this.drain();
+      // The host sends an order that needs this exit's answer only after that answer is
+      // in RAM and CTRL_REPLY says so; such an order waits until the worker has installed
+      // the answer (the next safepoint). Every order still pending while this exit is
+      // unanswered is older than its answer, so it is served now, those left over from the
+      // exit before included: a miss right after a miss (a copy running into the next
+      // page) reaches no safepoint in between, and mmu may be holding this exit's answer
+      // until exactly that order is answered.
+      if (this.pending.length > 0 && Atomics.load(ctrl, CTRL_REPLY) !== 1) this.servePending();
+      // An order counted but not yet receivable (drain gave up on it) rings no more: the
+      // host's answer may be waiting for exactly that order, so look again soon rather than
+      // sleep until an answer that cannot come.
+      const behind = Atomics.load(ctrl, CTRL_RECALL) !== this.taken;
+      Atomics.wait(ctrl, CTRL_REPLY, 0, behind ? ORDER_RETRY_MS : undefined);
     }
   }
 
