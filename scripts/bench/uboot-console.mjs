@@ -45,7 +45,7 @@ export class BenchConsole {
   }
 
   /** Types `cmd`; its output up to the next prompt ('\r' dropped) and the wall time it took. */
-  async command(cmd, timeoutMs = 600_000) {
+  async command(cmd, timeoutMs = 180_000) {
     const from = this.out.length;
     const t0 = performance.now();
     this.send(`${cmd}\r`);
