@@ -37,6 +37,21 @@ afterAll(async () => {
 /** io-backend's log lines from `from` on, as they were printed. */
 const ioLines = (from: number): string[] => t.lines.slice(from).filter((l) => l.service === 'io-backend').map((l) => l.line);
 
+describe('virtio devices that cannot be made', () => {
+  it('refuses a VM whose disk image or TFTP directory is missing, naming the device and the path, and creates nothing', async () => {
+    const disk = vmFile('nodisk', `name: nodisk\nmemory: 16M\nimage: ${REPO_ROOT}/guests/hello/hello.elf\ndisks:\n  - /nonexistent/disk.img\n`);
+    const r = await runCli(['run', disk], { env });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('virtio-blk0: /nonexistent/disk.img: no such file or directory');
+    const net = vmFile('notftp', `name: notftp\nmemory: 16M\nimage: ${REPO_ROOT}/guests/hello/hello.elf\nnics:\n  - tftp: ${REPO_ROOT}/guests/hello/hello.elf\n`);
+    const r2 = await runCli(['run', net], { env });
+    expect(r2.code).not.toBe(0);
+    expect(r2.stderr).toContain(`virtio-net0: tftp: ${REPO_ROOT}/guests/hello/hello.elf is not a directory`);
+    const list = await runCli(['list', '--json'], { env });
+    expect(list.stdout).not.toMatch(/nodisk|notftp/);
+  }, 60_000);
+});
+
 describe('virtio completions arrive as interrupts (guests/virtio-irq)', () => {
   it('three used-buffer interrupts through the PLIC, each ACKed with the line low after, and exit 0', async () => {
     const from = t.lines.length;
