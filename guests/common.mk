@@ -12,7 +12,7 @@ all: $(NAME).elf $(NAME).bin
 
 # Assemble and link in two steps so the ELF's file symbol is $(NAME).S, not a
 # random temporary name: the same source then gives the same bytes every time.
-$(NAME).o: $(NAME).S Makefile ../common.mk
+$(NAME).o: $(NAME).S Makefile ../common.mk $(wildcard ../*.inc)
 	$(CC) $(ASFLAGS) -c -o $@ $<
 
 $(NAME).elf: $(NAME).o ../link.ld

@@ -378,96 +378,9 @@ put_status_line:
         addi    sp, sp, 16
         ret
 
-/* putc(a0): wait for THRE, write THR. Uses t0 only. */
-putc:
-        lbu     t0, UART_LSR(s1)
-        andi    t0, t0, LSR_THRE
-        beqz    t0, putc
-        sb      a0, UART_THR(s1)
-        ret
-
-/* puts(a0 = NUL-terminated string). */
-puts:
-        addi    sp, sp, -16
-        sd      ra, 0(sp)
-        sd      s6, 8(sp)
-        mv      s6, a0
-1:      lbu     a0, 0(s6)
-        beqz    a0, 2f
-        call    putc
-        addi    s6, s6, 1
-        j       1b
-2:      ld      ra, 0(sp)
-        ld      s6, 8(sp)
-        addi    sp, sp, 16
-        ret
-
-/* puthex(a0 = value, a1 = digits): "0x" and a1 lower-case hex digits. */
-puthex:
-        addi    sp, sp, -32
-        sd      ra, 0(sp)
-        sd      s6, 8(sp)
-        sd      s7, 16(sp)
-        mv      s6, a0
-        mv      s7, a1
-        li      a0, '0'
-        call    putc
-        li      a0, 'x'
-        call    putc
-1:      addi    s7, s7, -1
-        slli    t1, s7, 2
-        srl     t1, s6, t1
-        andi    t1, t1, 15
-        li      t2, 10
-        blt     t1, t2, 2f
-        addi    t1, t1, 'a' - 10 - '0'
-2:      addi    a0, t1, '0'
-        call    putc
-        bnez    s7, 1b
-        ld      ra, 0(sp)
-        ld      s6, 8(sp)
-        ld      s7, 16(sp)
-        addi    sp, sp, 32
-        ret
-
-/* putdec(a0 = value below 10^10): decimal, no leading zeros. RV64I has no divide:
- * each digit is counted by subtracting its power of ten. */
-putdec:
-        addi    sp, sp, -32
-        sd      ra, 0(sp)
-        sd      s6, 8(sp)
-        sd      s7, 16(sp)
-        sd      s8, 24(sp)
-        mv      s6, a0
-        la      s7, pow10
-        li      s8, 0                   /* a digit printed yet */
-1:      ld      t1, 0(s7)
-        li      t2, '0'
-2:      bltu    s6, t1, 3f
-        sub     s6, s6, t1
-        addi    t2, t2, 1
-        j       2b
-3:      li      t3, 1
-        beq     t1, t3, 4f              /* the ones digit always */
-        bnez    s8, 4f
-        li      t3, '0'
-        beq     t2, t3, 5f
-4:      li      s8, 1
-        mv      a0, t2
-        call    putc                    /* keeps t1 */
-5:      addi    s7, s7, 8
-        li      t3, 1
-        bne     t1, t3, 1b
-        ld      ra, 0(sp)
-        ld      s6, 8(sp)
-        ld      s7, 16(sp)
-        ld      s8, 24(sp)
-        addi    sp, sp, 32
-        ret
+#include "../console.inc"
 
         .section .rodata
-        .balign 8
-pow10:  .dword 1000000000, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1
 msg_banner:   .asciz "virtio-hostile: virtio-rng at 0x10008000\r\n"
 msg_magic:    .asciz "magic="
 msg_version:  .asciz " version="

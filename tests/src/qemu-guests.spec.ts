@@ -249,12 +249,12 @@ describe('committed guest images', () => {
         console.warn(`SKIPPED: ${GCC} or make not on PATH; cannot rebuild ${img.dir} to compare.`);
         skip(`${GCC} not on PATH (Debian: gcc-riscv64-unknown-elf)`);
       }
-      // A copy of the guests/ layout: the shared rules and link script one level up.
+      // A copy of the guests/ layout: the shared rules, link script and includes one level up.
       const root = mkdtempSync(join(tmpdir(), `splitvisor-${img.name}-`));
       const tmp = join(root, img.name);
       try {
         mkdirSync(tmp);
-        for (const f of ['common.mk', 'link.ld']) copyFileSync(join(REPO_ROOT, 'guests', f), join(root, f));
+        for (const f of ['common.mk', 'link.ld', 'console.inc']) copyFileSync(join(REPO_ROOT, 'guests', f), join(root, f));
         for (const f of [`${img.name}.S`, 'Makefile']) {
           copyFileSync(join(REPO_ROOT, img.dir, f), join(tmp, f));
         }
