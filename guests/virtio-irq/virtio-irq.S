@@ -104,31 +104,7 @@ _start:
         call    puts
 
         /* 1. who is there */
-        lw      s3, MAGIC(s2)
-        lw      s4, VERSION(s2)
-        lw      s5, DEVICE_ID(s2)
-        la      a0, msg_magic
-        call    puts
-        mv      a0, s3
-        li      a1, 8
-        call    puthex
-        la      a0, msg_version
-        call    puts
-        mv      a0, s4
-        call    putdec
-        la      a0, msg_device
-        call    puts
-        mv      a0, s5
-        call    putdec
-        la      a0, msg_crlf
-        call    puts
-        li      a0, 2
-        li      t0, VIRT_MAGIC
-        bne     s3, t0, fail
-        li      t0, 2
-        bne     s4, t0, fail
-        li      t0, ENTROPY_ID
-        bne     s5, t0, fail
+        call    virtio_identify
 
         /* 2. the device, as virtio-hostile's honest path sets it up */
         call    setup
@@ -416,6 +392,7 @@ unexpected:
         j       fail
 
 #include "../console.inc"
+#include "../virtio.inc"
 
         .section .rodata
 msg_banner:       .asciz "virtio-irq: virtio-rng at 0x10008000, PLIC source 8\r\n"

@@ -254,7 +254,7 @@ describe('committed guest images', () => {
       const tmp = join(root, img.name);
       try {
         mkdirSync(tmp);
-        for (const f of ['common.mk', 'link.ld', 'console.inc']) copyFileSync(join(REPO_ROOT, 'guests', f), join(root, f));
+        for (const f of ['common.mk', 'link.ld', 'console.inc', 'virtio.inc']) copyFileSync(join(REPO_ROOT, 'guests', f), join(root, f));
         for (const f of [`${img.name}.S`, 'Makefile']) {
           copyFileSync(join(REPO_ROOT, img.dir, f), join(tmp, f));
         }
