@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { VIRTIO_MMIO_SLOTS } from '@splitvisor/platform';
+import { checkVmId } from '@splitvisor/bus';
 import { ConfigError } from './config-error.js';
 
 export type VirtioKind = 'virtio-blk' | 'virtio-net' | 'virtio-rng';
@@ -33,7 +34,6 @@ export interface VirtioDeviceConfig {
 
 export const DEVICE_FIELDS = ['disks', 'nics', 'rng'] as const;
 
-const NETWORK = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
 
 /**
@@ -98,7 +98,7 @@ export function parseDevices(o: Record<string, unknown>, baseDir: string, source
     const field = `nics[${i}]`;
     const m = mapping(n ?? {}, field, ['network', 'mac', 'tftp', 'bootfile']);
     const network = m['network'] ?? 'default';
-    if (typeof network !== 'string' || !NETWORK.test(network)) {
+    if (typeof network !== 'string' || !isSubjectToken(network)) {
       throw new ConfigError(source, `${field}.network`, `${JSON.stringify(network)} must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit`);
     }
     const params: Record<string, string> = { network, mac: defaultMac(vmName, i) };
@@ -136,6 +136,16 @@ export function parseDevices(o: Record<string, unknown>, baseDir: string, source
     macs.set(mac, d.id);
   }
   return out;
+}
+
+/** A network's name becomes a NATS subject token (subjects.netFrames): the same rule as a VM id. */
+function isSubjectToken(name: string): boolean {
+  try {
+    checkVmId(name, 'network');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A stable, locally administered unicast MAC under QEMU's 52:54:00 prefix. */

@@ -4,6 +4,8 @@
 import { VirtioBlk, VirtioMmioTransport, VirtioNet, VirtioRng, type GuestMemory, type VirtioDevice } from '@splitvisor/virtio';
 import { VIRTIO_MMIO_SLOTS } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
+import { checkVmId } from '@splitvisor/bus';
+import { parseMac } from '@splitvisor/netstack';
 import type { NetworkHub, PortHandle } from './network-hub.js';
 import type { PluggedDevice, PluggedStats } from './virtio-socket.js';
 
@@ -11,8 +13,6 @@ export type VirtioParams =
   | { kind: 'virtio-blk'; slot: number; path: string; readOnly: boolean; serial?: string }
   | { kind: 'virtio-net'; slot: number; network: string; mac: Uint8Array; tftp?: string; bootFile?: string }
   | { kind: 'virtio-rng'; slot: number };
-
-const NETWORK = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** The params as a device description, or an Error naming what is wrong. */
 export function parseVirtioParams(id: string, p: Readonly<Record<string, string>>): VirtioParams {
@@ -31,10 +31,17 @@ export function parseVirtioParams(id: string, p: Readonly<Record<string, string>
     }
     case 'virtio-net': {
       const network = p['network'] ?? '';
-      if (!NETWORK.test(network)) throw bad('network', "must be 1-63 characters of a-z, 0-9 and '-'");
-      const macText = p['mac'] ?? '';
-      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(macText)) throw bad('mac', 'must be a MAC address like 52:54:00:12:34:56');
-      const mac = Uint8Array.from(macText.split(':').map((h) => parseInt(h, 16)));
+      try {
+        checkVmId(network, 'network'); // it becomes a subject token, as a VM id does
+      } catch {
+        throw bad('network', "must be 1-63 characters of a-z, 0-9 and '-'");
+      }
+      let mac: Uint8Array;
+      try {
+        mac = parseMac(p['mac'] ?? '');
+      } catch {
+        throw bad('mac', 'must be a MAC address like 52:54:00:12:34:56');
+      }
       if (mac[0]! & 1) throw bad('mac', 'is a multicast address');
       const tftp = p['tftp'];
       if (tftp !== undefined && !tftp.startsWith('/')) throw bad('tftp', 'must be an absolute directory path');
