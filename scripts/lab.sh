@@ -5,21 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true
 
-major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$major" -lt 20 ]; then echo "lab: Node $major is too old: Splitvisor needs Node 20 or newer" >&2; exit 1; fi
-
-if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server
-  else
-    echo "lab: nats-server is missing and I may not install it. Install it with" >&2
-    echo "       sudo apt-get install nats-server" >&2
-    echo "     (or put a nats-server binary on PATH, or set SPLITVISOR_NATS_SERVER), then run npm run lab again." >&2
-    exit 1
-  fi
-fi
-
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+bash scripts/ensure-deps.sh lab   # Node 20, nats-server, node_modules: the one list in scripts/needs.list
 npm run build
 
 mkdir -p .lab
