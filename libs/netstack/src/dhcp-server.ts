@@ -1,6 +1,10 @@
 // The DHCP server half of the gateway, as pure logic: a request in, a decision out. Leases
-// are per client MAC and never move while the gateway lives (slirp keeps a table the same
-// way), so a guest that reboots gets the address it had.
+// are per client MAC, and the MAC is the frame's Ethernet source, never only the chaddr a
+// guest writes into the packet (a guest could name any MAC there and drain the pool, or
+// DECLINE another client's lease). An offer holds its address for `offerSeconds`, a lease
+// for `leaseSeconds` from its last ACK, a declined address for `offerSeconds`; an expired
+// lease keeps its address until the pool needs it, so a guest that reboots gets the address
+// it had (as slirp's table does) and a flood of made-up clients cannot hold the pool.
 import {
   BOOTREPLY, BOOTREQUEST, DHCPACK, DHCPDECLINE, DHCPDISCOVER, DHCPINFORM, DHCPNAK, DHCPOFFER, DHCPRELEASE, DHCPREQUEST,
   OPT_BOOTFILE_NAME, OPT_DNS, OPT_LEASE_TIME, OPT_MESSAGE, OPT_MESSAGE_TYPE, OPT_REQUESTED_IP, OPT_ROUTER, OPT_SERVER_ID,
@@ -19,6 +23,24 @@ export interface DhcpServerConfig {
   /** Set with `nextServer` when the gateway serves TFTP. */
   bootFile?: string;
   nextServer?: number;
+  /** How long an offer not yet requested, and a declined address, are held. Default 60. */
+  offerSeconds?: number;
+  /** Live leases (offered or bound, not expired) at the most. Default 128. */
+  maxLeases?: number;
+  /** Milliseconds; the tests move it. Default Date.now. */
+  now?: () => number;
+}
+
+/** Per client, what DHCP tells it about booting (the gateway's TFTP for that port). */
+export interface DhcpBoot {
+  bootFile?: string;
+  nextServer?: number;
+}
+
+interface Lease {
+  ip: number;
+  /** Date.now() after which the address may go to someone else. */
+  expires: number;
 }
 
 export type DhcpDecision =
@@ -29,38 +51,52 @@ export type DhcpDecision =
 
 const BROADCAST_FLAG = 0x8000;
 export const DEFAULT_LEASE_SECONDS = 86400;
+export const DEFAULT_OFFER_SECONDS = 60;
+export const DEFAULT_MAX_LEASES = 128;
+/** Addresses one client may hold out of the pool by DECLINE at once. */
+const MAX_DECLINES_PER_CLIENT = 4;
 
 export class DhcpServer {
-  private readonly leases = new Map<string, number>();
-  private readonly declined = new Set<number>();
+  private readonly leases = new Map<string, Lease>();
+  /** Address -> until when it stays out of the pool (a client said it is in use), and who said so. */
+  private readonly declined = new Map<number, { until: number; by: string }>();
   private readonly cfg: Required<Omit<DhcpServerConfig, 'bootFile' | 'nextServer'>> & DhcpServerConfig;
 
   constructor(cfg: DhcpServerConfig) {
-    this.cfg = { leaseSeconds: DEFAULT_LEASE_SECONDS, ...cfg };
+    this.cfg = { leaseSeconds: DEFAULT_LEASE_SECONDS, offerSeconds: DEFAULT_OFFER_SECONDS, maxLeases: DEFAULT_MAX_LEASES, now: () => Date.now(), ...cfg };
     if (!this.inPool(cfg.poolStart)) {
       throw new Error(`dhcp: dhcpStart=${ipToString(cfg.poolStart)} is not a host address of the network`);
     }
   }
 
-  /** Current leases, client MAC (aa:bb:..) -> address. */
+  /** Live leases (offered or bound, not expired), client MAC (aa:bb:..) -> address. */
   get leaseTable(): ReadonlyMap<string, number> {
-    return this.leases;
+    const now = this.cfg.now();
+    return new Map([...this.leases].filter(([, l]) => l.expires > now).map(([mac, l]) => [mac, l.ip]));
   }
 
   leaseOf(mac: Mac): number | undefined {
-    return this.leases.get(macToString(mac));
+    return this.leases.get(macToString(mac))?.ip;
   }
 
-  handle(req: DhcpMessage): DhcpDecision {
+  /**
+   * One request that arrived in a frame from `from` (its Ethernet source). `boot` is what
+   * this client is told about booting; the server's own `bootFile`/`nextServer` otherwise.
+   */
+  handle(req: DhcpMessage, from: Mac, boot?: DhcpBoot): DhcpDecision {
     if (req.op !== BOOTREQUEST) return refused('dhcp.op', `dhcp: op=${req.op} is not BOOTREQUEST`);
     if (req.giaddr !== 0) return refused('dhcp.relayed', `dhcp: giaddr=${ipToString(req.giaddr)}; relays are not served`);
     const type = messageType(req);
     const mac = macToString(req.chaddr);
+    if (mac !== macToString(from)) {
+      return refused('dhcp.chaddr', `dhcp: chaddr=${mac} in a frame from ${macToString(from)}; a client speaks for its own MAC only`);
+    }
+    const now = this.cfg.now();
     switch (type) {
       case DHCPDISCOVER: {
-        const ip = this.allocate(mac, optionIp(req, OPT_REQUESTED_IP));
-        if (ip === undefined) return refused('dhcp.poolExhausted', `dhcp: no free address for chaddr=${mac}`);
-        return this.reply(req, DHCPOFFER, ip);
+        const ip = this.allocate(mac, optionIp(req, OPT_REQUESTED_IP), now);
+        if (typeof ip === 'string') return refused(ip, `dhcp: no address for chaddr=${mac}: ${ip === 'dhcp.leaseLimit' ? `${this.cfg.maxLeases} live leases` : 'the pool is exhausted'}`);
+        return this.reply(req, DHCPOFFER, ip, boot);
       }
       case DHCPREQUEST: {
         const serverId = optionIp(req, OPT_SERVER_ID);
@@ -69,22 +105,30 @@ export class DhcpServer {
           return refused('dhcp.otherServer', `dhcp: REQUEST server id=${ipToString(serverId)} is not ours`);
         }
         const wanted = optionIp(req, OPT_REQUESTED_IP) ?? req.ciaddr;
-        const ip = this.allocate(mac, wanted);
+        const ip = this.allocate(mac, wanted, now);
         if (wanted === 0 || ip !== wanted) {
-          return this.nak(req, `requested address ${ipToString(wanted)} is not yours (lease ${ip === undefined ? 'none' : ipToString(ip)})`);
+          return this.nak(req, `requested address ${ipToString(wanted)} is not yours (lease ${typeof ip === 'string' ? 'none' : ipToString(ip)})`);
         }
-        return this.reply(req, DHCPACK, ip);
+        this.leases.get(mac)!.expires = now + this.cfg.leaseSeconds * 1000;
+        return this.reply(req, DHCPACK, ip, boot);
       }
       case DHCPINFORM:
         // §4.3.5: configuration only, no lease, no yiaddr, sent to ciaddr.
-        return this.reply(req, DHCPACK, 0);
+        return this.reply(req, DHCPACK, 0, boot);
       case DHCPRELEASE:
         // The lease stays this MAC's: addresses are stable per client.
         return { kind: 'done', what: 'release' };
       case DHCPDECLINE: {
+        // RFC 2131 §4.3.3: the client found its address in use. Only its own lease goes,
+        // and the address comes back after a while, so DECLINEs cannot burn the pool.
         const ip = optionIp(req, OPT_REQUESTED_IP);
-        if (ip !== undefined && this.leases.get(mac) === ip) {
-          this.declined.add(ip);
+        if (ip !== undefined && this.leases.get(mac)?.ip === ip) {
+          let mine = 0;
+          for (const d of this.declined.values()) if (d.by === mac && d.until > now) mine++;
+          if (mine >= MAX_DECLINES_PER_CLIENT) {
+            return refused('dhcp.declineLimit', `dhcp: DECLINE of ${ipToString(ip)} from ${mac}, which has declined ${mine} addresses already`);
+          }
+          this.declined.set(ip, { until: now + this.cfg.offerSeconds * 1000, by: mac });
           this.leases.delete(mac);
         }
         return { kind: 'done', what: 'decline' };
@@ -103,28 +147,43 @@ export class DhcpServer {
       ip !== serverIp && ip !== dnsIp;
   }
 
-  /** This MAC's lease; else `hint` if free; else the lowest free pool address. */
-  private allocate(mac: string, hint?: number): number | undefined {
+  /**
+   * This MAC's lease (renewed as an offer if it had expired); else `hint` if free; else the
+   * lowest free pool address, taking back expired leases and declines only when none is.
+   */
+  private allocate(mac: string, hint: number | undefined, now: number): number | 'dhcp.poolExhausted' | 'dhcp.leaseLimit' {
     const have = this.leases.get(mac);
-    if (have !== undefined) return have;
-    const used = new Set(this.leases.values());
-    const free = (ip: number) => this.inPool(ip) && !used.has(ip) && !this.declined.has(ip);
-    let ip: number | undefined = hint !== undefined && hint !== 0 && free(hint) ? hint : undefined;
-    if (ip === undefined) {
-      const broadcast = (this.cfg.network | ~this.cfg.mask) >>> 0;
-      for (let a = this.cfg.poolStart; a < broadcast; a++) {
-        if (free(a)) {
-          ip = a;
-          break;
-        }
-      }
+    if (have !== undefined) {
+      have.expires = Math.max(have.expires, now + this.cfg.offerSeconds * 1000);
+      return have.ip;
     }
-    if (ip !== undefined) this.leases.set(mac, ip);
+    let live = 0;
+    for (const l of this.leases.values()) if (l.expires > now) live++;
+    if (live >= this.cfg.maxLeases) return 'dhcp.leaseLimit';
+    let ip = this.pick(hint);
+    if (ip === undefined) {
+      for (const [m, l] of this.leases) if (l.expires <= now) this.leases.delete(m);
+      for (const [a, d] of this.declined) if (d.until <= now) this.declined.delete(a);
+      ip = this.pick(hint);
+    }
+    if (ip === undefined) return 'dhcp.poolExhausted';
+    this.leases.set(mac, { ip, expires: now + this.cfg.offerSeconds * 1000 });
     return ip;
   }
 
-  private reply(req: DhcpMessage, type: number, yiaddr: number): DhcpDecision {
-    const { serverIp, mask, dnsIp, leaseSeconds, bootFile, nextServer } = this.cfg;
+  private pick(hint: number | undefined): number | undefined {
+    const used = new Set<number>();
+    for (const l of this.leases.values()) used.add(l.ip);
+    const free = (ip: number) => this.inPool(ip) && !used.has(ip) && !this.declined.has(ip);
+    if (hint !== undefined && hint !== 0 && free(hint)) return hint;
+    const broadcast = (this.cfg.network | ~this.cfg.mask) >>> 0;
+    for (let a = this.cfg.poolStart; a < broadcast; a++) if (free(a)) return a;
+    return undefined;
+  }
+
+  private reply(req: DhcpMessage, type: number, yiaddr: number, boot: DhcpBoot = this.cfg): DhcpDecision {
+    const { serverIp, mask, dnsIp, leaseSeconds } = this.cfg;
+    const { bootFile, nextServer } = boot;
     const options = new Map<number, Uint8Array>([
       [OPT_MESSAGE_TYPE, Uint8Array.of(type)],
       [OPT_SERVER_ID, ipOption(serverIp)],

@@ -18,6 +18,7 @@ import {
 } from './ipv4.js';
 import type { NetLog } from './parse.js';
 import { TftpServer, type TftpStats } from './tftp-server.js';
+import { TFTP_PORT } from './tftp.js';
 import { buildUdp, parseUdp } from './udp.js';
 
 export interface GatewayOptions {
@@ -35,8 +36,20 @@ export interface GatewayOptions {
   tftpRoot?: string;
   /** DHCP `file` field and option 67. */
   bootFile?: string;
+  /**
+   * The clients this gateway serves, by the source MAC of their frames: each its own TFTP
+   * directory and boot file (in place of `tftpRoot`/`bootFile`). A MAC it does not know gets
+   * no lease and no files. Without it, every client is served alike.
+   */
+  client?: (mac: Mac) => GatewayClient | undefined;
   send(frame: Uint8Array): void;
   log?: NetLog;
+}
+
+/** What the gateway serves one client (one NIC). */
+export interface GatewayClient {
+  tftpRoot?: string;
+  bootFile?: string;
 }
 
 export interface GatewayStats {
@@ -69,7 +82,7 @@ export class Gateway {
   readonly mac: Mac;
   readonly dnsMac: Mac;
   private readonly dhcp: DhcpServer;
-  private readonly tftp: TftpServer | undefined;
+  private readonly tftp: TftpServer;
   private readonly pending = new Set<Promise<void>>();
   private ipId = 0;
   private readonly counters = {
@@ -90,35 +103,38 @@ export class Gateway {
     }
     this.mac = opts.gatewayMac !== undefined ? parseMac(opts.gatewayMac) : slirpMac(this.ip);
     this.dnsMac = slirpMac(this.dnsIp);
-    const tftp = opts.tftpRoot !== undefined;
     this.dhcp = new DhcpServer({
       network, mask, serverIp: this.ip, dnsIp: this.dnsIp,
       poolStart: opts.dhcpStart !== undefined ? parseIp(opts.dhcpStart) : host(15),
-      ...(opts.bootFile !== undefined ? { bootFile: opts.bootFile } : {}),
-      ...(tftp ? { nextServer: this.ip } : {}),
     });
-    this.tftp = tftp
-      ? new TftpServer({
-          root: opts.tftpRoot!,
-          // Also called from retransmission timers, outside receive()'s guard.
-          send: (to, srcPort, payload) => {
-            try {
-              this.sendUdp(this.ip, srcPort, to.ip, to.port, to.mac, payload);
-            } catch (err) {
-              this.fault(err);
-            }
-          },
-          drop: (reason, detail) => this.drop(reason, detail),
-          ...(opts.log ? { log: opts.log } : {}),
-        })
-      : undefined;
+    this.tftp = new TftpServer({
+      // Also called from retransmission timers, outside receive()'s guard.
+      send: (to, srcPort, payload) => {
+        try {
+          this.sendUdp(this.ip, srcPort, to.ip, to.port, to.mac, payload);
+        } catch (err) {
+          this.fault(err);
+        }
+      },
+      drop: (reason, detail) => this.drop(reason, detail),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+  }
+
+  /** What this client is served; undefined for a MAC the gateway does not serve. */
+  private clientOf(mac: Mac): GatewayClient | undefined {
+    if (this.opts.client) return this.opts.client(mac);
+    return {
+      ...(this.opts.tftpRoot !== undefined && { tftpRoot: this.opts.tftpRoot }),
+      ...(this.opts.bootFile !== undefined && { bootFile: this.opts.bootFile }),
+    };
   }
 
   get stats(): GatewayStats {
     return {
       ...this.counters,
       dhcpLeases: this.dhcp.leaseTable.size,
-      tftp: this.tftp ? { ...this.tftp.stats } : { files: 0, bytes: 0, errorsSent: 0, retransmits: 0, activeSessions: 0 },
+      tftp: { ...this.tftp.stats },
       dropped: { ...this.dropped },
     };
   }
@@ -146,7 +162,7 @@ export class Gateway {
 
   /** Stops TFTP retransmission timers. */
   close(): void {
-    this.tftp?.closeAll();
+    this.tftp.closeAll();
   }
 
   private fault(err: unknown): void {
@@ -214,10 +230,11 @@ export class Gateway {
     const parsed = parseUdp(ip.src, ip.dst, ip.payload);
     if (!parsed.ok) return this.drop(parsed.reason, parsed.detail);
     const u = parsed.value;
-    if (u.dstPort === DHCP_SERVER_PORT) return this.dhcpRequest(u.payload);
-    if (!broadcast && ip.dst === this.ip && this.tftp?.ownsPort(u.dstPort)) {
+    if (u.dstPort === DHCP_SERVER_PORT) return this.dhcpRequest(src, u.payload);
+    const root = u.dstPort === TFTP_PORT ? this.clientOf(src)?.tftpRoot : undefined;
+    if (!broadcast && ip.dst === this.ip && (root !== undefined || (u.dstPort !== TFTP_PORT && this.tftp.ownsPort(u.dstPort)))) {
       const peer = { ip: ip.src, port: u.srcPort, mac: src.slice() };
-      const work = this.tftp.handle(peer, u.dstPort, u.payload).catch((err: unknown) => this.fault(err));
+      const work = this.tftp.handle(peer, u.dstPort, u.payload, root).catch((err: unknown) => this.fault(err));
       this.pending.add(work);
       void work.finally(() => this.pending.delete(work));
       return;
@@ -227,10 +244,16 @@ export class Gateway {
     this.unreachable(src, ip, UNREACHABLE_PORT);
   }
 
-  private dhcpRequest(payload: Uint8Array): void {
+  private dhcpRequest(src: Mac, payload: Uint8Array): void {
     const parsed = parseDhcp(payload);
     if (!parsed.ok) return this.drop(parsed.reason, parsed.detail);
-    const d = this.dhcp.handle(parsed.value);
+    const client = this.clientOf(src);
+    if (client === undefined) return this.drop('dhcp.unknownClient', `dhcp: ${macToString(src)} is not a port this gateway serves`);
+    const boot = {
+      ...(client.bootFile !== undefined && { bootFile: client.bootFile }),
+      ...(client.tftpRoot !== undefined && { nextServer: this.ip }),
+    };
+    const d = this.dhcp.handle(parsed.value, src, boot);
     if (d.kind === 'refused') return this.drop(d.reason, d.detail);
     if (d.kind === 'done') return;
     if (d.type === DHCPOFFER) this.counters.dhcpOffers++;

@@ -1,7 +1,7 @@
 // @splitvisor/netstack: Ethernet frames in, Ethernet frames out. The gateway that sits on
 // every virtual network as QEMU's user-mode networking does (ARP, ICMP echo, DHCP, TFTP),
 // as pure logic: the switch and the transport are the caller's.
-export { Gateway, slirpMac, type GatewayOptions, type GatewayStats } from './gateway.js';
+export { Gateway, slirpMac, type GatewayClient, type GatewayOptions, type GatewayStats } from './gateway.js';
 export { Switch, type SwitchOptions, type SwitchPortStats } from './switch.js';
 export type { NetLog, Parsed } from './parse.js';
 export {
@@ -20,6 +20,6 @@ export {
   DHCP_CLIENT_PORT, DHCP_SERVER_PORT, DHCPACK, DHCPDISCOVER, DHCPNAK, DHCPOFFER, DHCPREQUEST, buildDhcp, messageType, optionIp,
   parseDhcp, type DhcpMessage,
 } from './dhcp.js';
-export { DhcpServer, type DhcpDecision, type DhcpServerConfig } from './dhcp-server.js';
-export { TFTP_PORT, buildAck, buildData, buildError, buildOack, buildRequest, parseTftp, type TftpPacket } from './tftp.js';
+export { DhcpServer, type DhcpBoot, type DhcpDecision, type DhcpServerConfig } from './dhcp-server.js';
+export { OP_ACK, OP_DATA, OP_ERROR, OP_OACK, OP_RRQ, TFTP_PORT, buildAck, buildData, buildError, buildOack, buildRequest, parseTftp, type TftpPacket } from './tftp.js';
 export { TftpServer, TFTP_MAX_BLOCK_SIZE, type TftpPeer, type TftpServerOptions, type TftpStats } from './tftp-server.js';

@@ -3,9 +3,14 @@
 // U-Boot's tftp client asks for them: blksize capped so a block fits one unfragmented
 // Ethernet frame, timeout echoed (U-Boot restarts when the value differs), tsize answered
 // with the file size, windowsize when asked (U-Boot only asks when tftpwindowsize > 1).
+//
+// A guest is not trusted: sessions are capped per client MAC and in total, a session port is
+// found in bounded time or the request refused, a session answers only the endpoint and MAC
+// that opened it, a repeated ACK resends at most once per timeout, files are capped in size
+// and a file read by many sessions is held once.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Mac } from './ethernet.js';
+import { macEquals, macToString, type Mac } from './ethernet.js';
 import { ipToString } from './ipv4.js';
 import type { NetLog } from './parse.js';
 import {
@@ -20,7 +25,8 @@ export interface TftpPeer {
 }
 
 export interface TftpServerOptions {
-  root: string;
+  /** The directory served, unless a request names its own (per-client roots, handle()). */
+  root?: string;
   /** Sends a UDP payload from `srcPort` of the server's address to the peer. */
   send(to: TftpPeer, srcPort: number, payload: Uint8Array): void;
   /** Counts (and logs) an input that was refused. */
@@ -32,6 +38,11 @@ export interface TftpServerOptions {
   /** Retransmission interval when the client negotiates none (it usually does). */
   defaultTimeoutMs?: number;
   maxRetries?: number;
+  /** Sessions at once, in all (default 256) and per client MAC (default 8). */
+  maxSessions?: number;
+  maxSessionsPerClient?: number;
+  /** Largest file served (default 256 MiB): a read holds the whole file in memory. */
+  maxFileBytes?: number;
 }
 
 export interface TftpStats {
@@ -40,17 +51,30 @@ export interface TftpStats {
   errorsSent: number;
   retransmits: number;
   activeSessions: number;
+  /** Files held in memory now, shared by the sessions reading them. */
+  filesHeld: number;
 }
 
 export const TFTP_MAX_BLOCK_SIZE = 1468;
 const DEFAULT_BLOCK_SIZE = 512;
 const FIRST_SESSION_PORT = 49152;
+const SESSION_PORTS = 65536 - FIRST_SESSION_PORT;
+
+/** One file's bytes, shared by every session reading it. */
+interface HeldFile {
+  data: Uint8Array;
+  size: number;
+  mtimeMs: number;
+  readers: number;
+}
 
 interface Session {
   peer: TftpPeer;
   key: string;
   port: number;
   filename: string;
+  /** Key of `held`, the file this session reads. */
+  file: string;
   data: Uint8Array;
   blockSize: number;
   windowSize: number;
@@ -61,28 +85,38 @@ interface Session {
   base: number;
   lastBlock: number;
   retries: number;
+  /** A repeated ACK already made us resend since the last timeout or progress. */
+  resentOnDuplicate: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export class TftpServer {
-  readonly stats: TftpStats = { files: 0, bytes: 0, errorsSent: 0, retransmits: 0, activeSessions: 0 };
+  readonly stats: TftpStats = { files: 0, bytes: 0, errorsSent: 0, retransmits: 0, activeSessions: 0, filesHeld: 0 };
   private readonly sessions = new Map<string, Session>();
   private readonly byPort = new Map<number, Session>();
+  /** Sessions and requests being opened, per client MAC. */
+  private readonly perClient = new Map<string, number>();
   private readonly opening = new Set<string>();
+  private readonly held = new Map<string, HeldFile>();
+  private readonly rootsReal = new Map<string, Promise<string>>();
   private nextPort = FIRST_SESSION_PORT;
   private readonly maxBlockSize: number;
   private readonly maxWindowSize: number;
   private readonly defaultTimeoutMs: number;
   private readonly maxRetries: number;
-  private rootReal: Promise<string>;
+  private readonly maxSessions: number;
+  private readonly maxSessionsPerClient: number;
+  private readonly maxFileBytes: number;
 
   constructor(private readonly opts: TftpServerOptions) {
     this.maxBlockSize = opts.maxBlockSize ?? TFTP_MAX_BLOCK_SIZE;
     this.maxWindowSize = opts.maxWindowSize ?? 64;
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 3000;
     this.maxRetries = opts.maxRetries ?? 5;
-    this.rootReal = fs.realpath(opts.root);
-    this.rootReal.catch(() => undefined); // reported per request
+    this.maxSessions = Math.min(opts.maxSessions ?? 256, SESSION_PORTS);
+    this.maxSessionsPerClient = opts.maxSessionsPerClient ?? 8;
+    this.maxFileBytes = opts.maxFileBytes ?? 256 * 1024 * 1024;
+    if (opts.root !== undefined) this.realRoot(opts.root);
   }
 
   /** Whether datagrams to this local port are the server's (69 or a live session). */
@@ -90,14 +124,15 @@ export class TftpServer {
     return port === TFTP_PORT || this.byPort.has(port);
   }
 
-  async handle(from: TftpPeer, dstPort: number, payload: Uint8Array): Promise<void> {
+  /** One datagram; a request (port 69) is served from `root`, else from the server's. */
+  async handle(from: TftpPeer, dstPort: number, payload: Uint8Array, root = this.opts.root): Promise<void> {
     const parsed = parseTftp(payload);
     if (!parsed.ok) return this.opts.drop(parsed.reason, parsed.detail);
     const p = parsed.value;
-    if (dstPort === TFTP_PORT) return this.request(from, p);
+    if (dstPort === TFTP_PORT) return this.request(from, p, root);
     const s = this.byPort.get(dstPort);
     if (s === undefined) return this.opts.drop('tftp.noSession', `tftp: port=${dstPort} has no session`);
-    if (s.peer.ip !== from.ip || s.peer.port !== from.port) {
+    if (s.peer.ip !== from.ip || s.peer.port !== from.port || !macEquals(s.peer.mac, from.mac)) {
       this.error(from, dstPort, ERR_UNKNOWN_TID, 'unknown transfer ID');
       return this.opts.drop('tftp.tid', `tftp: ${ipToString(from.ip)}:${from.port} is not the peer of port ${dstPort}`);
     }
@@ -123,10 +158,20 @@ export class TftpServer {
     if (s.timer) clearTimeout(s.timer);
     this.sessions.delete(s.key);
     this.byPort.delete(s.port);
+    this.release(macToString(s.peer.mac));
+    const f = this.held.get(s.file);
+    if (f && --f.readers === 0) this.held.delete(s.file);
     this.stats.activeSessions = this.sessions.size;
+    this.stats.filesHeld = this.held.size;
   }
 
-  private async request(from: TftpPeer, p: TftpPacket): Promise<void> {
+  private release(client: string): void {
+    const n = (this.perClient.get(client) ?? 1) - 1;
+    if (n > 0) this.perClient.set(client, n);
+    else this.perClient.delete(client);
+  }
+
+  private async request(from: TftpPeer, p: TftpPacket, root: string | undefined): Promise<void> {
     if (p.op === OP_WRQ) {
       this.error(from, TFTP_PORT, ERR_ACCESS, 'access violation: write requests are refused');
       return this.opts.drop('tftp.wrq', `tftp: WRQ filename="${p.filename}" refused`);
@@ -137,6 +182,9 @@ export class TftpServer {
     }
     const key = `${ipToString(from.ip)}:${from.port}`;
     const existing = this.sessions.get(key);
+    if (existing && !macEquals(existing.peer.mac, from.mac)) {
+      return this.opts.drop('tftp.tid', `tftp: RRQ from ${key} at ${macToString(from.mac)}; that endpoint's session is ${macToString(existing.peer.mac)}'s`);
+    }
     if (existing && existing.filename === p.filename && existing.base <= 1) {
       // Our first answer was lost and the client asks again (U-Boot resends the RRQ from
       // the same port): answer from the same TID rather than start a second transfer.
@@ -148,21 +196,45 @@ export class TftpServer {
       this.error(from, TFTP_PORT, ERR_UNDEFINED, `mode "${p.mode}" is not served, only octet`);
       return this.opts.drop('tftp.mode', `tftp: mode="${p.mode}" for "${p.filename}"`);
     }
+    const client = macToString(from.mac);
+    const mine = this.perClient.get(client) ?? 0;
+    if (mine >= this.maxSessionsPerClient || this.sessions.size + this.opening.size >= this.maxSessions) {
+      this.error(from, TFTP_PORT, ERR_UNDEFINED, 'too many transfers');
+      const why = mine >= this.maxSessionsPerClient ? `${client} has ${mine} transfers, the most one client may` : `${this.maxSessions} transfers, the most the server holds`;
+      return this.opts.drop('tftp.sessionLimit', `tftp: RRQ "${p.filename}" from ${key} refused: ${why}`);
+    }
+    this.perClient.set(client, mine + 1);
     this.opening.add(key);
+    let started = false;
     try {
-      const opened = await this.open(p.filename);
+      if (root === undefined) {
+        this.error(from, TFTP_PORT, ERR_ACCESS, 'no files are served to this client');
+        return this.opts.drop('tftp.noRoot', `tftp: RRQ "${p.filename}" from ${client}, which has no tftp directory`);
+      }
+      const opened = await this.open(root, p.filename);
       if (!opened.ok) {
         this.error(from, TFTP_PORT, opened.code, opened.message);
         return this.opts.drop(opened.reason, `tftp: filename="${p.filename}": ${opened.message}`);
       }
-      this.start(from, key, p.filename, opened.data, p.options);
+      started = this.start(from, key, p.filename, opened.file, p.options);
     } finally {
       this.opening.delete(key);
+      if (!started) this.release(client);
     }
   }
 
-  private async open(filename: string): Promise<
-    { ok: true; data: Uint8Array } | { ok: false; code: number; message: string; reason: string }
+  private realRoot(root: string): Promise<string> {
+    let real = this.rootsReal.get(root);
+    if (real === undefined) {
+      real = fs.realpath(root);
+      real.catch(() => undefined); // reported per request
+      this.rootsReal.set(root, real);
+    }
+    return real;
+  }
+
+  private async open(rootDir: string, filename: string): Promise<
+    { ok: true; file: string } | { ok: false; code: number; message: string; reason: string }
   > {
     const denied = { ok: false as const, code: ERR_ACCESS, message: 'access violation', reason: 'tftp.accessViolation' };
     const missing = { ok: false as const, code: ERR_NOT_FOUND, message: 'file not found', reason: 'tftp.notFound' };
@@ -170,7 +242,7 @@ export class TftpServer {
     if (rel === '' || filename.includes('\0')) return missing;
     let root: string;
     try {
-      root = await this.rootReal;
+      root = await this.realRoot(rootDir);
     } catch {
       return { ok: false, code: ERR_UNDEFINED, message: 'tftp root unavailable', reason: 'tftp.root' };
     }
@@ -190,13 +262,28 @@ export class TftpServer {
     try {
       const st = await fs.stat(real);
       if (!st.isFile()) return missing;
-      return { ok: true, data: new Uint8Array(await fs.readFile(real)) };
+      if (st.size > this.maxFileBytes) {
+        return { ok: false, code: ERR_UNDEFINED, message: `file too large (${st.size} bytes; at most ${this.maxFileBytes})`, reason: 'tftp.tooLarge' };
+      }
+      // One copy per file while anyone reads it; a file changed since is read again.
+      const have = this.held.get(real);
+      if (have && have.size === st.size && have.mtimeMs === st.mtimeMs) return { ok: true, file: real };
+      const data = new Uint8Array(await fs.readFile(real));
+      if (data.length > this.maxFileBytes) {
+        return { ok: false, code: ERR_UNDEFINED, message: `file too large (${data.length} bytes; at most ${this.maxFileBytes})`, reason: 'tftp.tooLarge' };
+      }
+      const readers = this.held.get(real)?.readers ?? 0;
+      this.held.set(real, { data, size: st.size, mtimeMs: st.mtimeMs, readers });
+      return { ok: true, file: real };
     } catch {
       return missing;
     }
   }
 
-  private start(peer: TftpPeer, key: string, filename: string, data: Uint8Array, asked: Map<string, string>): void {
+  /** Starts a session on a free port; false (and an ERROR sent) when no port is free. */
+  private start(peer: TftpPeer, key: string, filename: string, file: string, asked: Map<string, string>): boolean {
+    const held = this.held.get(file)!;
+    const data = held.data;
     const accepted = new Map<string, string>();
     let blockSize = DEFAULT_BLOCK_SIZE;
     let windowSize = 1;
@@ -220,24 +307,35 @@ export class TftpServer {
       accepted.set('windowsize', String(windowSize));
     }
     const port = this.allocatePort();
+    if (port === undefined) {
+      this.error(peer, TFTP_PORT, ERR_UNDEFINED, 'too many transfers');
+      this.opts.drop('tftp.noPort', `tftp: RRQ "${filename}" from ${key} refused: every session port is taken`);
+      if (held.readers === 0) this.held.delete(file);
+      return false;
+    }
+    held.readers++;
     const s: Session = {
-      peer, key, port, filename, data, blockSize, windowSize, timeoutMs,
+      peer, key, port, filename, file, data, blockSize, windowSize, timeoutMs,
       oack: accepted.size > 0 ? buildOack(accepted) : undefined,
-      base: 1, lastBlock: Math.floor(data.length / blockSize) + 1, retries: 0, timer: undefined,
+      base: 1, lastBlock: Math.floor(data.length / blockSize) + 1, retries: 0, resentOnDuplicate: false, timer: undefined,
     };
     this.sessions.set(key, s);
     this.byPort.set(port, s);
     this.stats.activeSessions = this.sessions.size;
+    this.stats.filesHeld = this.held.size;
     this.opts.log?.info({ file: filename, peer: key, size: data.length, blockSize, windowSize }, 'tftp: read request');
     this.transmit(s);
+    return true;
   }
 
-  private allocatePort(): number {
-    for (;;) {
+  /** A free session port (its TID), or undefined after one pass over the range. */
+  private allocatePort(): number | undefined {
+    for (let i = 0; i < SESSION_PORTS; i++) {
       const p = this.nextPort;
       this.nextPort = p >= 65535 ? FIRST_SESSION_PORT : p + 1;
       if (!this.byPort.has(p)) return p;
     }
+    return undefined;
   }
 
   private ack(s: Session, block: number): void {
@@ -262,9 +360,16 @@ export class TftpServer {
       this.opts.log?.info({ file: s.filename, peer: s.key, bytes: s.data.length }, 'tftp: transfer complete');
       return this.close(s);
     }
-    if (delta > 0) s.retries = 0;
-    // A repeated ACK (delta 0) is the client's retransmission or U-Boot's "NACK" after a
-    // gap in a window: resend from the first block it lacks, as slirp does.
+    if (delta > 0) {
+      s.retries = 0;
+      s.resentOnDuplicate = false;
+    } else {
+      // A repeated ACK is the client's retransmission or U-Boot's "NACK" after a gap in a
+      // window: resend from the first block it lacks, as slirp does, but once per timeout:
+      // a stream of them must not turn each ACK into a whole window (an amplifier).
+      if (s.resentOnDuplicate) return this.opts.drop('tftp.duplicateAck', `tftp: ACK block=${block} again from ${s.key}; resent once already`);
+      s.resentOnDuplicate = true;
+    }
     s.base = acked + 1;
     this.transmit(s);
   }
@@ -293,6 +398,7 @@ export class TftpServer {
   private timeout(s: Session): void {
     s.timer = undefined;
     if (this.sessions.get(s.key) !== s) return;
+    s.resentOnDuplicate = false;
     if (++s.retries > this.maxRetries) {
       this.close(s);
       return this.opts.drop('tftp.timeout', `tftp: "${s.filename}" to ${s.key} abandoned after ${this.maxRetries} retransmissions at block ${s.base}`);

@@ -21,10 +21,11 @@ function rig(opts: Partial<VirtioNetOptions> = {}) {
   return { net, mem, transport, drv, sent, irqs };
 }
 
-/** An Ethernet frame of `len` bytes with a recognisable pattern. */
+/** An Ethernet frame of `len` bytes with a recognisable pattern, from this NIC's MAC. */
 function frame(len: number, seed = 1): Uint8Array {
   const f = new Uint8Array(len);
   for (let i = 0; i < len; i++) f[i] = (i * 7 + seed) & 0xff;
+  if (len >= 12) f.set(MAC, 6);
   return f;
 }
 
@@ -157,6 +158,24 @@ describe('VirtioNet: hostile or broken transmit chains', () => {
     expect(used.every((u) => u.len === 0)).toBe(true);
     expect(sent.map((f) => f.length)).toEqual([1514]);
     expect(net.stats()).toMatchObject({ txDroppedOversized: 1, txDroppedBadHeader: 3, txDroppedRunt: 1, txFrames: 1 });
+    expect(drv.status() & STATUS.DEVICE_NEEDS_RESET).toBe(0);
+  });
+
+  it('drops, counting, a frame whose source MAC is not the NIC\'s (posing as the gateway or a neighbour)', async () => {
+    const { drv, net, sent } = rig();
+    drv.init({ accept: () => UBOOT });
+    const gateway = frame(60);
+    gateway.set([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02], 6);
+    const multicastSrc = frame(60);
+    multicastSrc[6] = 0x01;
+    txChain(drv, gateway);
+    txChain(drv, multicastSrc);
+    txChain(drv, frame(60));
+    drv.notify(TX_QUEUE);
+    const used = await drv.waitUsed(TX_QUEUE, 3);
+    expect(used.map((u) => u.len)).toEqual([0, 0, 0]);
+    expect(sent).toEqual([frame(60)]);
+    expect(net.stats()).toMatchObject({ txDroppedSpoofedSrc: 2, txFrames: 1 });
     expect(drv.status() & STATUS.DEVICE_NEEDS_RESET).toBe(0);
   });
 

@@ -42,6 +42,8 @@ export interface NetStats {
   txDroppedOversized: number;
   txDroppedBadHeader: number;
   txDroppedRunt: number;
+  /** Frames whose source MAC was not this NIC's: a guest posing as another host. */
+  txDroppedSpoofedSrc: number;
   txSendErrors: number;
   rxDroppedBacklogFull: number;
   rxDroppedInactive: number;
@@ -66,6 +68,7 @@ export class VirtioNet implements VirtioDevice {
   private readonly backlog: Uint8Array[] = [];
   private readonly counters: Record<Counter, number> = {
     txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, txDroppedOversized: 0, txDroppedBadHeader: 0, txDroppedRunt: 0,
+    txDroppedSpoofedSrc: 0,
     txSendErrors: 0, rxDroppedBacklogFull: 0, rxDroppedInactive: 0, rxDroppedBadFrame: 0, rxDroppedBufferTooSmall: 0,
     rxDroppedReset: 0,
   };
@@ -189,6 +192,13 @@ export class VirtioNet implements VirtioDevice {
       this.log(`${this.name}: transmit: frame length=${frame.length} < ${MIN_FRAME_BYTES}`, { length: frame.length });
       return 0;
     }
+    // As a switch port with source-MAC filtering (QEMU has none; Xen's vif scripts and
+    // cloud NICs do): a frame may only leave with the NIC's own address as its source.
+    if (!sameMac(frame, 6, this.mac)) {
+      this.counters.txDroppedSpoofedSrc++;
+      this.log(`${this.name}: transmit: source MAC is not the NIC's`, { src: Array.from(frame.subarray(6, 12), (b) => b.toString(16).padStart(2, '0')).join(':') });
+      return 0;
+    }
     this.counters.txFrames++;
     this.counters.txBytes += frame.length;
     try {
@@ -263,4 +273,9 @@ export class VirtioNet implements VirtioDevice {
     }
     if (delivered > 0 && epoch === this.epoch) await ctx.signalUsed(RX_QUEUE);
   }
+}
+
+function sameMac(frame: Uint8Array, at: number, mac: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (frame[at + i] !== mac[i]) return false;
+  return true;
 }

@@ -2,10 +2,16 @@
 // reach each other, a port never hears its own frames or frames for another MAC, and the
 // gateway on the switch answers ARP for 10.0.2.2.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus } from '@splitvisor/bus';
-import { ARP_REPLY, ARP_REQUEST, BROADCAST_MAC, ETHERTYPE_ARP, buildArp, buildEthernet, parseArp, parseEthernet, parseIp } from '@splitvisor/netstack';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Bus, subjects } from '@splitvisor/bus';
+import {
+  ARP_REPLY, ARP_REQUEST, BROADCAST_MAC, DHCPDISCOVER, ETHERTYPE_ARP, ETHERTYPE_IPV4, IP_BROADCAST, PROTO_ICMP, PROTO_UDP, buildArp, buildDhcp,
+  OP_DATA, OP_ERROR, OP_RRQ, buildEthernet, buildIpv4, buildRequest, buildUdp, parseArp, parseEthernet, parseIp, parseIpv4, parseTftp, parseUdp, slirpMac,
+} from '@splitvisor/netstack';
 import { silentLogger, startTestNats, until, type TestNats } from '@splitvisor/testing';
-import { NetworkHub } from './network-hub.js';
+import { NetworkHub, type PortHandle } from './network-hub.js';
 import { parseVirtioParams } from './plug.js';
 
 let nats: TestNats;
@@ -74,12 +80,72 @@ describe('NetworkHub', () => {
     expect(hubA.stats('t2')).toBeUndefined(); // the last port left: switch and gateway gone
   });
 
-  it('refuses a second TFTP directory for a network whose gateway already serves one', () => {
-    const h = hubA.join('t3', port(mac(8)).port, { tftpRoot: '/srv/a' });
-    expect(() => hubA.join('t3', port(mac(9)).port, { tftpRoot: '/srv/b' })).toThrow('network "t3": its gateway already serves TFTP from /srv/a; this NIC asks for /srv/b');
-    h.leave();
+  it("serves each NIC its own TFTP directory: a neighbour asking for another VM's file is told it is not there", { timeout: 15_000 }, async () => {
+    const dirA = mkdtempSync(join(tmpdir(), 'hub-tftp-a-'));
+    const dirB = mkdtempSync(join(tmpdir(), 'hub-tftp-b-'));
+    writeFileSync(join(dirA, 'secret-a.txt'), 'for A only');
+    writeFileSync(join(dirB, 'b.txt'), 'for B');
+    const a = port(mac(8));
+    const b = port(mac(9));
+    const c = port(mac(10)); // names no directory, as the first NIC on a network often does
+    const hc = hubA.join('t3', c.port);
+    const ha = hubA.join('t3', a.port, { tftpRoot: dirA });
+    const hb = hubA.join('t3', b.port, { tftpRoot: dirB });
+    await busA.nc.flush();
+    const ask = (h: PortHandle, m: Uint8Array, srcPort: number, file: string) =>
+      h.send(udpFrame(m, slirpMac(parseIp('10.0.2.2')), parseIp('10.0.2.15'), parseIp('10.0.2.2'), srcPort, 69, buildRequest(OP_RRQ, file, 'octet', new Map())));
+    ask(ha, mac(8), 1001, 'secret-a.txt');
+    ask(hb, mac(9), 1002, 'secret-a.txt');
+    ask(hb, mac(9), 1003, 'b.txt');
+    await until(() => a.got.length === 1 && b.got.length === 2, 'TFTP answers', 5000);
+    expect(tftpAnswer(a.got[0]!)).toEqual({ op: OP_DATA, text: 'for A only' });
+    const bAnswers = b.got.map(tftpAnswer);
+    expect(bAnswers).toContainEqual({ op: OP_ERROR, text: 'file not found' });
+    expect(bAnswers).toContainEqual({ op: OP_DATA, text: 'for B' });
+    expect(hubA.stats('t3')?.tftpRoots.sort()).toEqual([dirA, dirB].sort());
+    // A NIC with no directory gets no TFTP at all (port unreachable), not a neighbour's.
+    ask(hc, mac(10), 1004, 'secret-a.txt');
+    await until(() => c.got.length === 1, 'ICMP for c', 5000);
+    expect(parseIpv4((parseEthernet(c.got[0]!) as { value: { payload: Uint8Array } }).value.payload)).toMatchObject({ ok: true, value: { protocol: PROTO_ICMP } });
+    for (const h of [ha, hb, hc]) h.leave();
+    rmSync(dirA, { recursive: true });
+    rmSync(dirB, { recursive: true });
+  });
+
+  it('gives no DHCP lease to a MAC that is not a port of this hub (a frame published by anyone else)', { timeout: 15_000 }, async () => {
+    const a = port(mac(11));
+    const ha = hubA.join('t4', a.port);
+    await busA.nc.flush();
+    const discover = (m: Uint8Array) =>
+      buildDhcp({ op: 1, xid: 7, secs: 0, flags: 0, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: m, file: '', options: new Map([[53, Uint8Array.of(DHCPDISCOVER)]]) });
+    const stranger = Uint8Array.of(0x52, 0x54, 0, 0x66, 0, 1);
+    busB.nc.publish(subjects.netFrames('t4'), udpFrame(stranger, BROADCAST_MAC, 0, IP_BROADCAST, 68, 67, discover(stranger)));
+    ha.send(udpFrame(mac(11), BROADCAST_MAC, 0, IP_BROADCAST, 68, 67, discover(mac(11))));
+    // The port also hears the stranger's broadcast, as any port on a switch would.
+    const fromGateway = () => a.got.filter((f) => f[6] === 0x52 && f[7] === 0x55);
+    await until(() => fromGateway().length === 1, 'OFFER for the port', 5000);
+    await busA.nc.flush();
+    expect(hubA.stats('t4')?.gateway).toMatchObject({ dhcpOffers: 1, dhcpLeases: 1, dropped: { 'dhcp.unknownClient': 1 } });
+    ha.leave();
   });
 });
+
+function udpFrame(src: Uint8Array, dst: Uint8Array, srcIp: number, dstIp: number, srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
+  return buildEthernet(dst, src, ETHERTYPE_IPV4, buildIpv4({ src: srcIp, dst: dstIp, protocol: PROTO_UDP }, buildUdp(srcIp, dstIp, srcPort, dstPort, payload)));
+}
+
+function tftpAnswer(frame: Uint8Array): { op: number; text: string } {
+  const eth = parseEthernet(frame);
+  if (!eth.ok) throw new Error(eth.detail);
+  const ip = parseIpv4(eth.value.payload);
+  if (!ip.ok) throw new Error(ip.detail);
+  const udp = parseUdp(ip.value.src, ip.value.dst, ip.value.payload);
+  if (!udp.ok) throw new Error(udp.detail);
+  const p = parseTftp(udp.value.payload);
+  if (!p.ok) throw new Error(p.detail);
+  const v = p.value as { op: number; data?: Uint8Array; message?: string };
+  return { op: v.op, text: v.data !== undefined ? new TextDecoder().decode(v.data) : v.message! };
+}
 
 describe('virtio params from the store', () => {
   it('parses what dom0 writes', () => {

@@ -4,11 +4,14 @@
 // multicast group, and never its own. Ports on other io-backends join the same switch by
 // subscribing to the same subject. Each network with a port here also gets the gateway
 // (libs/netstack), as QEMU's user-mode networking puts one on every -netdev user: it answers
-// ARP, ping, DHCP and TFTP at 10.0.2.2.
+// ARP, ping, DHCP and TFTP at 10.0.2.2. The gateway serves this hub's ports alone, each with
+// its own TFTP directory and boot file (a NIC's `tftp:` is that VM's, never its neighbours'),
+// and gives nothing to a MAC that is not one of them (frames on the subject can come from
+// anyone with publish rights).
 import type { Subscription } from '@nats-io/nats-core';
 import { subjects, type Bus } from '@splitvisor/bus';
 import type { Logger } from '@splitvisor/log';
-import { Gateway, type GatewayStats } from '@splitvisor/netstack';
+import { Gateway, macToString, type GatewayClient, type GatewayStats } from '@splitvisor/netstack';
 
 export interface Port {
   readonly mac: Uint8Array;
@@ -22,12 +25,8 @@ export interface PortHandle {
   leave(): void;
 }
 
-export interface GatewayOptions {
-  /** Directory the gateway's TFTP server serves; fixed by the first port that names one. */
-  tftpRoot?: string;
-  /** DHCP's boot file name. */
-  bootFile?: string;
-}
+/** What the gateway serves one port: its TFTP directory and DHCP boot file name. */
+export type GatewayOptions = GatewayClient;
 
 export interface NetworkStats {
   ports: number;
@@ -36,16 +35,16 @@ export interface NetworkStats {
   /** Frames on the switch no local port wanted. */
   framesIgnored: number;
   gateway?: GatewayStats;
-  tftpRoot?: string;
+  /** The TFTP directories the gateway serves, one per port that named one. */
+  tftpRoots: string[];
 }
 
 interface Network {
   readonly name: string;
   readonly sub: Subscription;
-  readonly ports: Set<Port>;
+  /** Each port here, with what the gateway serves it. */
+  readonly ports: Map<Port, GatewayOptions>;
   readonly gateway: Gateway;
-  tftpRoot: string | undefined;
-  bootFile: string | undefined;
   readonly stats: { framesOut: number; framesIn: number; framesIgnored: number };
 }
 
@@ -57,18 +56,11 @@ export class NetworkHub {
     private readonly log: Logger,
   ) {}
 
-  /**
-   * Plugs a port into `network`, creating the switch (and its gateway) on first use. Throws,
-   * naming both, when the port asks the gateway for a TFTP directory other than the one it
-   * already serves.
-   */
+  /** Plugs a port into `network`, creating the switch (and its gateway) on first use. */
   join(network: string, port: Port, gw: GatewayOptions = {}): PortHandle {
-    const net = this.networks.get(network) ?? this.open(network, gw);
-    if (gw.tftpRoot !== undefined && net.tftpRoot !== undefined && gw.tftpRoot !== net.tftpRoot) {
-      if (net.ports.size === 0) this.close(net);
-      throw new Error(`network "${network}": its gateway already serves TFTP from ${net.tftpRoot}; this NIC asks for ${gw.tftpRoot}`);
-    }
-    net.ports.add(port);
+    const net = this.networks.get(network) ?? this.open(network);
+    net.ports.set(port, { ...gw });
+    this.log.info({ network, mac: macToString(port.mac), tftp: gw.tftpRoot ?? null }, 'port joined the switch');
     const subject = subjects.netFrames(network);
     return {
       send: (frame) => {
@@ -89,7 +81,7 @@ export class NetworkHub {
       ports: n.ports.size,
       ...n.stats,
       gateway: n.gateway.stats,
-      ...(n.tftpRoot !== undefined && { tftpRoot: n.tftpRoot }),
+      tftpRoots: [...new Set([...n.ports.values()].flatMap((g) => (g.tftpRoot !== undefined ? [g.tftpRoot] : [])))],
     };
   }
 
@@ -98,12 +90,14 @@ export class NetworkHub {
     for (const n of [...this.networks.values()]) this.close(n);
   }
 
-  private open(name: string, gw: GatewayOptions): Network {
+  private open(name: string): Network {
     const subject = subjects.netFrames(name);
     const log = this.log.child({ network: name });
     const gateway = new Gateway({
-      ...(gw.tftpRoot !== undefined && { tftpRoot: gw.tftpRoot }),
-      ...(gw.bootFile !== undefined && { bootFile: gw.bootFile }),
+      client: (mac) => {
+        for (const [p, g] of net.ports) if (sameMac(mac, 0, p.mac)) return g;
+        return undefined;
+      },
       send: (frame) => {
         net.stats.framesOut++;
         this.bus.nc.publish(subject, frame);
@@ -113,14 +107,12 @@ export class NetworkHub {
     const net: Network = {
       name,
       sub: this.bus.nc.subscribe(subject, { callback: (err, msg) => (err ? log.warn({ err: err.message }, 'switch subscription failed') : this.forward(net, msg.data)) }),
-      ports: new Set(),
+      ports: new Map(),
       gateway,
-      tftpRoot: gw.tftpRoot,
-      bootFile: gw.bootFile,
       stats: { framesOut: 0, framesIn: 0, framesIgnored: 0 },
     };
     this.networks.set(name, net);
-    log.info({ tftp: gw.tftpRoot ?? null, gateway: '10.0.2.2' }, 'network switch up');
+    log.info({ gateway: '10.0.2.2' }, 'network switch up');
     return net;
   }
 
@@ -146,7 +138,7 @@ export class NetworkHub {
       taken = true;
       gw.receive(frame);
     }
-    for (const p of net.ports) {
+    for (const p of net.ports.keys()) {
       if (sameMac(frame, 6, p.mac)) continue; // its own frame, back from the subject
       if (group || sameMac(frame, 0, p.mac)) {
         taken = true;
