@@ -2,7 +2,7 @@
 # Installs what `npm run lab` (ensure-deps.sh lab) or `npm test` (ensure-deps.sh test) needs
 # and the machine lacks, from the one list scripts/needs.list: Debian packages with apt-get
 # when it may (root, or sudo without a password), node_modules with npm ci, and for the suite
-# the real guests it boots (scripts/fetch-firmware.sh). Where it may not install, it prints the
+# the real guests it boots (scripts/fetch-firmware.sh, scripts/fetch-linux.sh). Where it may not install, it prints the
 # one command that would, and stops. Quiet when nothing is missing.
 #
 #   SPLITVISOR_NO_INSTALL=1   never install: only say what is missing (and how to install it)
@@ -90,5 +90,11 @@ if [ "$who" = test ]; then
       cat "$err" >&2
       exit 1
     fi
+  fi
+  # Debian 13's riscv64 kernel and busybox, and the initramfs built from them (apt with its
+  # own lists and cache: the machine's apt state is not touched).
+  if ! bash scripts/fetch-linux.sh >/dev/null 2>"$err"; then
+    cat "$err" >&2
+    exit 1
   fi
 fi

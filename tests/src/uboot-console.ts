@@ -36,7 +36,11 @@ export class UbootConsole {
   private waiter: (() => void) | undefined;
   readonly exited: Promise<number | null>;
 
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
+  /** `prompt`: how the console's prompt ends the output (U-Boot's `=> ` by default). */
+  constructor(
+    readonly child: ChildProcessWithoutNullStreams,
+    private readonly prompt: RegExp = PROMPT,
+  ) {
     child.stdout.on('data', (b: Buffer) => {
       this.out += b.toString('latin1');
       this.waiter?.();
@@ -75,8 +79,8 @@ export class UbootConsole {
   async command(cmd: string, timeoutMs = 60_000): Promise<string> {
     const from = this.out.length;
     this.child.stdin.write(`${cmd}\r`);
-    const text = await this.waitFor(PROMPT, timeoutMs, from);
-    const body = text.replace(PROMPT, '').replace(/\r/g, '');
+    const text = await this.waitFor(this.prompt, timeoutMs, from);
+    const body = text.replace(this.prompt, '').replace(/\r/g, '');
     const echo = body.indexOf(`${cmd}\n`);
     return echo >= 0 ? body.slice(echo + cmd.length + 1) : body;
   }

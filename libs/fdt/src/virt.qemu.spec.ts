@@ -162,14 +162,18 @@ function withoutExtensions(isa: string, drop: readonly string[]): string {
   return [base!.slice(0, 4) + letters, ...multi.filter((m) => !drop.includes(m))].join('_');
 }
 
-const CASES = [
+const CASES: { memory: string; memoryBytes: number; harts: number; bootargs: string | undefined; initrdBytes?: number }[] = [
   { memory: '64M', memoryBytes: 64 << 20, harts: 1, bootargs: undefined },
   { memory: '256M', memoryBytes: 256 << 20, harts: 2, bootargs: 'console=ttyS0 earlycon=sbi' },
+  // -initrd: QEMU loads it 128 MiB above the kernel (-bios none: the kernel is at 0x80000000).
+  { memory: '256M', memoryBytes: 256 << 20, harts: 1, bootargs: 'console=ttyS0', initrdBytes: 12345 },
+  // Under 256 MiB, half of RAM above the kernel.
+  { memory: '128M', memoryBytes: 128 << 20, harts: 1, bootargs: 'console=ttyS0', initrdBytes: 4096 },
 ];
 
 describe("the virt device tree against QEMU's (decoded by dtc)", () => {
   for (const c of CASES) {
-    it(`-m ${c.memory} -smp ${c.harts}${c.bootargs ? ` -append "${c.bootargs}"` : ''}`, ({ skip }) => {
+    it(`-m ${c.memory} -smp ${c.harts}${c.bootargs ? ` -append "${c.bootargs}"` : ''}${c.initrdBytes ? ` -initrd (${c.initrdBytes} bytes)` : ''}`, ({ skip }) => {
       requireTools(skip);
       const dir = mkdtempSync(join(tmpdir(), 'sv-fdt-'));
       try {
@@ -177,12 +181,23 @@ describe("the virt device tree against QEMU's (decoded by dtc)", () => {
         const args = ['-M', `virt,dumpdtb=${qemuDtb}`, '-m', c.memory, '-smp', String(c.harts), '-bios', 'none', '-nographic'];
         // -append needs -kernel; the kernel's bytes do not enter the tree.
         if (c.bootargs) args.push('-kernel', join(REPO_ROOT, 'guests/hello/hello.bin'), '-append', c.bootargs);
+        const initrdStart = 0x8000_0000 + Math.min(c.memoryBytes / 2, 128 << 20);
+        if (c.initrdBytes) {
+          writeFileSync(join(dir, 'initrd'), randomBytes(c.initrdBytes));
+          args.push('-initrd', join(dir, 'initrd'));
+        }
         const q = spawnSync(QEMU, args, { encoding: 'utf8', timeout: 20_000 });
         expect(q.status, `${QEMU} ${args.join(' ')}: ${q.stderr}`).toBe(0);
 
         const oursDtb = join(dir, 'ours.dtb');
         // QEMU 7.2 puts 32 fresh random bytes in /chosen/rng-seed on every boot; so do we.
-        const ours = buildVirtDtb({ memoryBytes: c.memoryBytes, harts: c.harts, bootargs: c.bootargs, rngSeed: randomBytes(32) });
+        const ours = buildVirtDtb({
+          memoryBytes: c.memoryBytes,
+          harts: c.harts,
+          bootargs: c.bootargs,
+          rngSeed: randomBytes(32),
+          ...(c.initrdBytes && { initrd: { start: initrdStart, end: initrdStart + c.initrdBytes } }),
+        });
         writeFileSync(oursDtb, ours);
 
         // The header fields a reader acts on, and the (empty) reservation block.

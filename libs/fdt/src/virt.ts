@@ -52,6 +52,8 @@ export interface VirtDtbOptions {
   bootargs?: string;
   /** /chosen rng-seed: QEMU 7.2 puts 32 random bytes there on every boot. */
   rngSeed?: Uint8Array;
+  /** /chosen linux,initrd-start and linux,initrd-end: where the initrd lies, end exclusive. */
+  initrd?: { start: number; end: number };
   /** cpu riscv,isa; default VIRT_ISA. */
   isa?: string;
   /** cpu mmu-type; default VIRT_MMU_TYPE. */
@@ -92,7 +94,14 @@ export function virtTree(opts: VirtDtbOptions): FdtNode {
   const testPh = ph.next();
   const hartIds = Array.from({ length: harts }, (_, h) => h);
 
+  const { initrd } = opts;
+  if (initrd && !(Number.isInteger(initrd.start) && Number.isInteger(initrd.end) && initrd.start <= initrd.end && initrd.end <= 0xffffffff)) {
+    throw new FdtError(`initrd: [${initrd.start}, ${initrd.end}) is not a range of 32-bit addresses`);
+  }
+  // In QEMU's order (each property it adds goes first); one cell each, as QEMU 7.2's
+  // qemu_fdt_setprop_cell writes them (virt's RAM ends below 4 GiB).
   const chosen = node('chosen', [
+    ...(initrd ? [prop.u32('linux,initrd-end', initrd.end), prop.u32('linux,initrd-start', initrd.start)] : []),
     ...(opts.rngSeed ? [prop.bytes('rng-seed', opts.rngSeed)] : []),
     ...(opts.bootargs !== undefined && opts.bootargs !== '' ? [prop.string('bootargs', opts.bootargs)] : []),
     prop.string('stdout-path', VIRT_STDOUT_PATH),

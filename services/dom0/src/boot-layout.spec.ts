@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@splitvisor/lab';
 import { findNode, getProp, propCells, propStrings, readFdt } from '@splitvisor/fdt';
-import { BootLayoutError, computeBootLayout, qemuDtbAddr } from './boot-layout.js';
+import { BootLayoutError, computeBootLayout, qemuDtbAddr, qemuInitrdAddr } from './boot-layout.js';
 import { readGuestImage, type GuestImage, type ImageRole } from './guest-image.js';
 
 const MIB = 1024 * 1024;
@@ -17,6 +17,45 @@ const raw = (role: ImageRole, addr: number, bytes: number): GuestImage => ({
 const elf = (role: ImageRole, entry: number, addr: number, bytes: number): GuestImage => ({ ...raw(role, addr, bytes), format: 'elf', entry });
 
 describe('boot layout', () => {
+  it('puts an initrd where QEMU 7.2 does and names it in /chosen (linux,initrd-start/end)', () => {
+    // `info roms` / dumpdtb of qemu-system-riscv64 7.2 -M virt -bios fw_jump.bin -kernel Image -initrd x
+    expect(qemuInitrdAddr(0x80200000, 256 * MIB)).toBe(0x88200000);
+    expect(qemuInitrdAddr(0x80200000, 128 * MIB)).toBe(0x84200000);
+    const l = computeBootLayout({
+      memoryBytes: 256 * MIB,
+      harts: 1,
+      firmware: raw('firmware', 0x80000000, 4096),
+      kernel: raw('kernel', 0x80200000, 8192),
+      initrd: { path: '/x/initrd.gz', data: Buffer.alloc(1000, 7) },
+    });
+    expect(l.segments.map((seg) => [seg.role, seg.addr, seg.data.length])).toEqual([
+      ['firmware', 0x80000000, 4096],
+      ['kernel', 0x80200000, 8192],
+      ['initrd', 0x88200000, 1000],
+      ['dtb', 0x8fe00000, l.dtb.length],
+    ]);
+    const chosen = findNode(readFdt(l.dtb).root, '/chosen')!;
+    expect(propCells(getProp(chosen, 'linux,initrd-start')!)).toEqual([0x88200000]);
+    expect(propCells(getProp(chosen, 'linux,initrd-end')!)).toEqual([0x88200000 + 1000]);
+  });
+
+  it('refuses an initrd that runs past the end of RAM or over an image, naming the field', () => {
+    const base = { harts: 1, firmware: raw('firmware', 0x80000000, 4096), kernel: raw('kernel', 0x80200000, 8192) };
+    expect(() => computeBootLayout({ ...base, memoryBytes: 64 * MIB, initrd: { path: '/x/big', data: Buffer.alloc(31 * MIB) } })).toThrow(
+      /^initrd: \/x\/big \(32505856 bytes\) at 0x82200000, where QEMU puts it, runs past the end of RAM 0x84000000: give the VM more memory$/,
+    );
+    const hugeKernel = raw('kernel', 0x80200000, 200 * MIB);
+    expect(() => computeBootLayout({ ...base, kernel: hugeKernel, memoryBytes: 1024 * MIB, initrd: { path: '/x/i', data: Buffer.alloc(10) } })).toThrow(
+      /^initrd: \/x\/i \[0x88200000, 0x8820000a\) overlaps kernel/,
+    );
+    try {
+      computeBootLayout({ ...base, memoryBytes: 64 * MIB, initrd: { path: '/x/big', data: Buffer.alloc(31 * MIB) } });
+    } catch (e) {
+      expect(e).toBeInstanceOf(BootLayoutError);
+      expect((e as BootLayoutError).field).toBe('initrd');
+    }
+  });
+
   it('puts the DTB where QEMU 7.2 does: 2 MiB-aligned below the end of RAM or 3 GiB', () => {
     // `info roms` of qemu-system-riscv64 7.2 -M virt -m <size>: the "fdt" blob's address.
     const qemu: [number, number][] = [

@@ -47,6 +47,17 @@ export interface BootInputs {
   readonly image?: GuestImage;
   readonly firmware?: GuestImage;
   readonly kernel?: GuestImage;
+  /** QEMU's -initrd: raw bytes, placed after the kernel as QEMU places them. */
+  readonly initrd?: { readonly path: string; readonly data: Buffer };
+}
+
+/**
+ * Where QEMU 7.2 loads an initrd (hw/riscv/boot.c riscv_load_initrd): far enough above the
+ * kernel's entry that the kernel will not clobber it while it unpacks, half of RAM when RAM is
+ * under 256 MiB, else 128 MiB.
+ */
+export function qemuInitrdAddr(kernelEntry: number, ramSize: number): number {
+  return kernelEntry + Math.min(Math.floor(ramSize / 2), 128 * MIB);
 }
 
 /** A layout that cannot be: `field` is the config field to change. */
@@ -112,9 +123,27 @@ export function computeBootLayout(inp: BootInputs): BootLayout {
     throw new BootLayoutError('image', 'is required (a path to an ELF or raw binary)');
   }
 
+  let initrd: { start: number; end: number } | undefined;
+  if (inp.initrd) {
+    const kernel = inp.kernel ?? inp.image;
+    if (!kernel) throw new BootLayoutError('initrd', 'needs a kernel: to read it (QEMU: -initrd needs -kernel)');
+    const seg: BootSegment = { role: 'initrd', addr: qemuInitrdAddr(kernel.entry, memoryBytes), data: inp.initrd.data };
+    if (seg.addr + seg.data.length > DRAM_BASE + memoryBytes) {
+      throw new BootLayoutError(
+        'initrd',
+        `${inp.initrd.path} (${seg.data.length} bytes) at ${hex(seg.addr)}, where QEMU puts it, runs past the end of RAM ${hex(DRAM_BASE + memoryBytes)}: give the VM more memory`,
+      );
+    }
+    const clash = loads.find((l) => overlaps(l, seg));
+    if (clash) throw new BootLayoutError('initrd', `${inp.initrd.path} ${range(seg)} overlaps ${clash.role} ${range(clash)}`);
+    loads.push(seg);
+    initrd = { start: seg.addr, end: seg.addr + seg.data.length };
+  }
+
   const dtb = buildVirtDtb({
     memoryBytes,
     harts: inp.harts,
+    ...(initrd && { initrd }),
     ...(inp.bootargs !== undefined && { bootargs: inp.bootargs }),
     ...(inp.rngSeed && { rngSeed: inp.rngSeed }),
   });

@@ -12,7 +12,7 @@ export interface ImageSegment {
 }
 
 /** What a file is to the VM: named in every message about it. */
-export type ImageRole = 'image' | 'firmware' | 'kernel';
+export type ImageRole = 'image' | 'firmware' | 'kernel' | 'initrd';
 
 export interface GuestImage {
   path: string;
@@ -70,6 +70,18 @@ function parseElf(path: string, buf: Buffer, role: ImageRole): GuestImage {
  * an image or firmware, KERNEL_ENTRY for a kernel (see readKernelImage).
  */
 export async function readGuestImage(path: string, role: ImageRole = 'image', rawAt: number = DRAM_BASE): Promise<GuestImage> {
+  const buf = await readImageFile(path, role);
+  if (buf.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return parseElf(path, buf, role);
+  return { path, role, format: 'raw', entry: rawAt, segments: [{ addr: rawAt, data: buf }], bytes: buf.length };
+}
+
+/** An initial RAM disk (QEMU's -initrd): bytes loaded as they are, never parsed. */
+export async function readInitrd(path: string): Promise<{ path: string; data: Buffer }> {
+  return { path, data: await readImageFile(path, 'initrd') };
+}
+
+/** A file's bytes, refused with an ImageError naming it when missing, empty or too large. */
+async function readImageFile(path: string, role: ImageRole): Promise<Buffer> {
   const fail = (problem: string) => new ImageError(path, problem, role);
   let size: number;
   try {
@@ -82,9 +94,7 @@ export async function readGuestImage(path: string, role: ImageRole = 'image', ra
   }
   if (size === 0) throw fail('is empty');
   if (size > 4 * 1024 * 1024 * 1024) throw fail(`is ${size} bytes, larger than any guest RAM`);
-  const buf = await readFile(path);
-  if (buf.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return parseElf(path, buf, role);
-  return { path, role, format: 'raw', entry: rawAt, segments: [{ addr: rawAt, data: buf }], bytes: buf.length };
+  return readFile(path);
 }
 
 /** The payload a firmware starts: an ELF where it links, or a raw binary at 0x80200000,

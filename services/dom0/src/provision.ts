@@ -9,7 +9,7 @@ import { invalidArgument, RpcError } from '@splitvisor/rpc';
 import type { Logger } from '@splitvisor/log';
 import { cpuOf, loadImage, type Backends } from './backends.js';
 import type { VmConfig } from './vm-config.js';
-import { ImageError, readGuestImage, readKernelImage } from './guest-image.js';
+import { ImageError, readGuestImage, readInitrd, readKernelImage } from './guest-image.js';
 import { BootLayoutError, computeBootLayout, type BootLayout } from './boot-layout.js';
 import { VM_DEVICES, type DeviceHandshake } from './xenbus.js';
 import type { VirtioDeviceConfig } from './device-config.js';
@@ -57,6 +57,7 @@ export async function layoutFor(cfg: VmConfig, where: string): Promise<BootLayou
       ...(cfg.image !== undefined && { image: await readGuestImage(cfg.image) }),
       ...(cfg.firmware !== undefined && { firmware: await readGuestImage(cfg.firmware, 'firmware') }),
       ...(cfg.kernel !== undefined && { kernel: await readKernelImage(cfg.kernel) }),
+      ...(cfg.initrd !== undefined && { initrd: await readInitrd(cfg.initrd) }),
     });
   } catch (e) {
     if (e instanceof ImageError) throw invalidArgument(e.message);
@@ -96,6 +97,7 @@ export class Provisioner {
           ...(cfg.image !== undefined && { image: cfg.image }),
           ...(cfg.firmware !== undefined && { firmware: cfg.firmware }),
           ...(cfg.kernel !== undefined && { kernel: cfg.kernel }),
+          ...(cfg.initrd !== undefined && { initrd: cfg.initrd }),
           segments: layout.segments.map((s) => `${s.role} ${hex(s.addr)}+${hex(s.data.length)}`),
           bytes: loaded,
           entry: hex(layout.entry),

@@ -40,6 +40,8 @@ describe('VM config', () => {
     expect(parseVmConfig('name: fw\nmemory: 64M\nfirmware: fw.elf\n', '/x').firmware).toBe('/x/fw.elf');
     expect(parseVmConfig(`${ok}bootargs: quiet\n`, '/x').bootargs).toBe('quiet');
     expect(parseVmConfig(ok, '/x')).not.toHaveProperty('firmware');
+    // QEMU's -initrd, resolved like the other paths.
+    expect(parseVmConfig('name: l\nmemory: 256M\nfirmware: fw\nkernel: Image\ninitrd: ../i.cpio.gz\n', '/x/y').initrd).toBe('/x/i.cpio.gz');
   });
 
   it.each([
@@ -50,7 +52,9 @@ describe('VM config', () => {
     ['name: a\nmemory: 64M\nfirmware: f\nkernel: ""\n', /vm.yaml: kernel: expected a file path, got ""/],
     ['name: a\nmemory: 64M\nimage: a\nbootargs: [x]\n', /vm.yaml: bootargs: expected a string, got \["x"\]/],
     ['name: a\nmemory: 64M\nimage: a\nbootargs: "a\\0b"\n', /vm.yaml: bootargs: may not contain a NUL character/],
-    ['name: a\nmemory: 64M\nimage: a\nfirmwre: f\n', /vm.yaml: firmwre: unknown field \(known: name, memory, image, vcpus\) \(also: firmware, kernel, bootargs\)/],
+    ['name: a\nmemory: 64M\nimage: a\nfirmwre: f\n', /vm.yaml: firmwre: unknown field \(known: name, memory, image, vcpus\) \(also: firmware, kernel, bootargs, initrd\)/],
+    ['name: a\nmemory: 64M\nfirmware: f\ninitrd: i\n', /vm.yaml: initrd: needs a kernel: to read it \(QEMU: -initrd needs -kernel\)/],
+    ['name: a\nmemory: 64M\nfirmware: f\nkernel: k\ninitrd: 3\n', /vm.yaml: initrd: expected a file path, got 3/],
   ])('names the boot field and the problem: %j', (text, msg) => {
     expect(() => parseVmConfig(text, '/x', 'vm.yaml')).toThrow(msg);
   });

@@ -27,6 +27,9 @@ export interface VmConfig {
   kernel?: string;
   /** The kernel command line, /chosen/bootargs in the device tree (QEMU's -append). */
   bootargs?: string;
+  /** Absolute path of an initial RAM disk (QEMU's -initrd), loaded where QEMU puts it and
+   *  named by /chosen/linux,initrd-start and -end. */
+  initrd?: string;
   vcpus: number;
   /** What dom0 does when the guest powers off, asks for a reset, or crashes (as xl). */
   onPoweroff: Policy;
@@ -53,7 +56,7 @@ export const MAX_MEMORY = 4096 * MIB;
 export const MIN_MEMORY = 1 * MIB;
 const FIELDS = ['name', 'memory', 'image', 'vcpus'] as const;
 /** The fields that choose how the VM boots besides `image` (listed apart in messages). */
-const BOOT_FIELDS = ['firmware', 'kernel', 'bootargs'] as const;
+const BOOT_FIELDS = ['firmware', 'kernel', 'bootargs', 'initrd'] as const;
 const POLICY_FIELDS = { on_poweroff: 'onPoweroff', on_reboot: 'onReboot', on_crash: 'onCrash' } as const;
 
 /** "64M", "64MiB", "1G", "1GiB", or a number of MiB. */
@@ -104,7 +107,7 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
   }
   if (o['memory'] === undefined) throw new ConfigError(source, 'memory', 'is required (e.g. memory: 64M)');
   const memoryBytes = parseMemory(o['memory'], source);
-  const path = (field: 'image' | 'firmware' | 'kernel'): string | undefined => {
+  const path = (field: 'image' | 'firmware' | 'kernel' | 'initrd'): string | undefined => {
     const v = o[field];
     if (v === undefined) return undefined;
     if (typeof v !== 'string' || v.trim() === '') throw new ConfigError(source, field, `expected a file path, got ${JSON.stringify(v)}`);
@@ -121,9 +124,13 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
     throw new ConfigError(source, 'kernel', 'needs firmware: to start it (fw_jump enters it at 0x80200000); to boot an image with no firmware, use image:');
   }
   if (o['image'] === undefined && o['firmware'] === undefined) throw new ConfigError(source, 'image', 'is required (a path to an ELF or raw binary)');
+  if (o['initrd'] !== undefined && o['kernel'] === undefined && o['image'] === undefined) {
+    throw new ConfigError(source, 'initrd', 'needs a kernel: to read it (QEMU: -initrd needs -kernel)');
+  }
   const image = path('image');
   const firmware = path('firmware');
   const kernel = path('kernel');
+  const initrd = path('initrd');
   const bootargs = o['bootargs'];
   if (bootargs !== undefined) {
     if (typeof bootargs !== 'string') throw new ConfigError(source, 'bootargs', `expected a string, got ${JSON.stringify(bootargs)}`);
@@ -148,6 +155,7 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
     ...(firmware !== undefined && { firmware }),
     ...(kernel !== undefined && { kernel }),
     ...(bootargs !== undefined && { bootargs }),
+    ...(initrd !== undefined && { initrd }),
     vcpus: 1,
     ...policies,
     ...(devices.length > 0 && { devices }),
