@@ -5,7 +5,9 @@
 #   Image             the kernel (the package's vmlinux: a flat RISC-V Image with an EFI stub, entered at 0x80200000)
 #   initramfs.cpio.gz busybox-static, the virtio/ext4 modules (decompressed), and an /init that
 #                     mounts proc/sys/devtmpfs, loads the modules, prints a marker and runs sh
-#   modules/          the .ko files, for the root file system image
+#   rootfs.ext4       a 64 MiB ext4 root file system of the same busybox (root=/dev/vda; the
+#                     initramfs switches to it): /sbin/init runs a shell; copy it before writing
+#   modules/          the .ko files
 #
 # and prints the kernel's and the initramfs's paths, one per line on stdout (progress on
 # stderr). Idempotent: what is already built is not fetched again.
@@ -19,20 +21,24 @@ out="$root/.cache/linux"
 apt="$out/apt"
 MIRROR=${SPLITVISOR_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # Loaded in this order (DESIGN.md: virtio_mmio first; net_failover and failover before
-# virtio_net; crc16, mbcache and jbd2 before ext4).
-MODULES=(virtio_mmio virtio_blk failover net_failover virtio_net virtio-rng crc16 mbcache jbd2 ext4)
+# virtio_net; crc16, crc32c_generic (ext4 checks its metadata with it), mbcache and jbd2 before ext4).
+MODULES=(virtio_mmio virtio_blk failover net_failover virtio_net virtio-rng crc16 crc32c_generic mbcache jbd2 ext4)
 
 fail() {
   echo "fetch-linux: $*" >&2
   exit 1
 }
-for tool in apt-get dpkg-deb cpio gzip xz; do
+export PATH="$PATH:/usr/sbin:/sbin"   # mke2fs, for a user whose PATH lacks them
+for tool in apt-get dpkg-deb cpio gzip xz mke2fs; do
   command -v "$tool" >/dev/null || fail "$tool not found (npm test installs it: scripts/needs.list)"
 done
 
-if [ -f "$out/Image" ] && [ -f "$out/initramfs.cpio.gz" ] && [ -f "$out/.complete" ]; then
+# What was built, and from which of our files: a change to guests/linux/ builds again.
+stamp="$(cat "$root"/guests/linux/* "$0" | sha256sum | cut -c1-16)"
+if [ -f "$out/Image" ] && [ -f "$out/initramfs.cpio.gz" ] && [ -f "$out/rootfs.ext4" ] && [ "$(cat "$out/.complete" 2>/dev/null)" = "$stamp" ]; then
   echo "$out/Image"
   echo "$out/initramfs.cpio.gz"
+  echo "$out/rootfs.ext4"
   exit 0
 fi
 
@@ -92,16 +98,29 @@ mkdir -p "$ir/bin" "$ir/sbin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/tmp" "$ir/root
 cp "$work/busybox/usr/bin/busybox" "$ir/bin/busybox"
 cp "$work/modules/"*.ko "$ir/lib/modules/"
 cp "$root/guests/linux/init" "$ir/init"
-chmod 0755 "$ir/init" "$ir/bin/busybox"
+cp "$root/guests/linux/udhcpc.script" "$ir/etc/udhcpc.script"
+chmod 0755 "$ir/init" "$ir/bin/busybox" "$ir/etc/udhcpc.script"
 printf '%s\n' "${MODULES[@]}" > "$ir/etc/modules"
 (cd "$ir" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --owner=0:0 --quiet) | gzip -9n > "$work/initramfs.cpio.gz"
+
+# The root file system: the same busybox, an /sbin/init that runs a shell, owned by root.
+fs="$work/rootfs"
+mkdir -p "$fs/bin" "$fs/sbin" "$fs/proc" "$fs/sys" "$fs/dev" "$fs/tmp" "$fs/root" "$fs/mnt" "$fs/etc"
+cp "$work/busybox/usr/bin/busybox" "$fs/bin/busybox"
+cp "$root/guests/linux/rootfs-init" "$fs/sbin/init"
+cp "$root/guests/linux/udhcpc.script" "$fs/etc/udhcpc.script"
+chmod 0755 "$fs/bin/busybox" "$fs/sbin/init" "$fs/etc/udhcpc.script"
+mke2fs -q -F -t ext4 -L svroot -E root_owner=0:0 -d "$fs" "$work/rootfs.ext4" 64M >&2 ||
+  fail "mke2fs could not build the root file system"
 
 rm -rf "$out/modules"
 mv "$work/modules" "$out/modules"
 cp "$image" "$out/Image"
 mv "$work/initramfs.cpio.gz" "$out/initramfs.cpio.gz"
+mv "$work/rootfs.ext4" "$out/rootfs.ext4"
 cp "$work/busybox/usr/bin/busybox" "$out/busybox"
-echo "$kver" > "$out/.complete"
+echo "$stamp" > "$out/.complete"
 rm -rf "$work"
 echo "$out/Image"
 echo "$out/initramfs.cpio.gz"
+echo "$out/rootfs.ext4"

@@ -4,11 +4,18 @@
 // answers must be the same; `poweroff -f` ends the VM with exit 0 on both.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { REPO_ROOT } from '@splitvisor/testing';
 import { SPLITVISOR } from './cli-runner.js';
 import { FIRMWARE, UbootConsole, requireFirmware } from './uboot-console.js';
 
-const LINUX = { image: `${REPO_ROOT}/.cache/linux/Image`, initrd: `${REPO_ROOT}/.cache/linux/initramfs.cpio.gz` };
+const LINUX = {
+  image: `${REPO_ROOT}/.cache/linux/Image`,
+  initrd: `${REPO_ROOT}/.cache/linux/initramfs.cpio.gz`,
+  rootfs: `${REPO_ROOT}/.cache/linux/rootfs.ext4`,
+};
 /** busybox ash's prompt as root in /root, then its cursor-position query (ESC [6n). */
 // eslint-disable-next-line no-control-regex -- the ESC that starts the query is the point
 const SHELL_PROMPT = /\r?\n~ # (\x1b\[6n)?$/;
@@ -100,4 +107,71 @@ describe("Debian's Linux kernel", () => {
     expect(mine.answers.slice(1, 6)).toEqual(['console=ttyS0', '1', 'virtio0', '0x0004', '4096']);
     expect(Number(mine.answers[6])).toBe(new Date().getUTCFullYear());
   }, 900_000);
+
+  it('runs from an ext4 root on virtio-blk with the network up (DHCP, ping, TFTP), and a file written there survives a reboot', async ({ skip }) => {
+    requireFirmware(skip);
+    requireLinux(skip);
+    const dir = mkdtempSync(join(tmpdir(), 'sv-linux-'));
+    try {
+      copyFileSync(LINUX.rootfs, join(dir, 'rootfs.ext4'));
+      const tftp = join(dir, 'tftp');
+      spawnSync('mkdir', [tftp]);
+      writeFileSync(join(tftp, 'hello.txt'), 'hello over tftp\n');
+      const mark = `persisted-${process.pid}-${Date.now()}`;
+      writeFileSync(
+        join(dir, 'vm.yaml'),
+        [
+          'name: linux-root',
+          'memory: 256M',
+          `firmware: ${FIRMWARE.fwJump}`,
+          `kernel: ${LINUX.image}`,
+          `initrd: ${LINUX.initrd}`,
+          'bootargs: console=ttyS0 root=/dev/vda',
+          'disks:',
+          `  - path: ${join(dir, 'rootfs.ext4')}`,
+          'nics:',
+          `  - network: lxnet${process.pid}`,
+          `    tftp: ${tftp}`,
+          'rng: true',
+          '',
+        ].join('\n'),
+      );
+      ours = new UbootConsole(
+        spawn(process.execPath, [SPLITVISOR, 'run', join(dir, 'vm.yaml')], {
+          cwd: REPO_ROOT,
+          env: { ...process.env, SPLITVISOR_DOM0_ADDR: '', SPLITVISOR_NATS_URL: '', SPLITVISOR_LAB_DIR: `${REPO_ROOT}/.lab/linux-root-test` },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        }),
+        SHELL_PROMPT,
+      );
+      let err = '';
+      ours.child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const con = ours;
+      const tail = () => `\n--- console tail ---\n${con.out.slice(-2500)}\n--- stderr ---\n${err.slice(-1500)}`;
+      const rootReady = /splitvisor-linux: root \/dev\/vda ready/;
+      await con.waitFor(rootReady, 600_000).catch((e: Error) => {
+        throw new Error(e.message + tail());
+      });
+      await con.waitFor(SHELL_PROMPT, 60_000);
+      expect(await con.command("mount | grep ' / '"), tail()).toMatch(/^\/dev\/vda on \/ type ext4 \(rw/);
+      expect(await con.command('udhcpc -i eth0 -n -q -s /etc/udhcpc.script', 120_000), tail()).toMatch(/lease of 10\.0\.2\.15 obtained from 10\.0\.2\.2/);
+      expect(await con.command('ping -c 1 -W 20 10.0.2.2', 120_000), tail()).toMatch(/1 packets transmitted, 1 packets received, 0% packet loss/);
+      expect(await con.command('tftp -g -r hello.txt -l /tmp/h 10.0.2.2 && cat /tmp/h', 120_000), tail()).toMatch(/hello over tftp$/);
+      await con.command(`echo ${mark} > /root/mark; sync`);
+      // reboot -f: SBI system reset, the sifive test device, dom0's on_reboot (restart).
+      const from = con.out.length;
+      con.child.stdin.write('reboot -f\r');
+      await con.waitFor(rootReady, 600_000, from).catch((e: Error) => {
+        throw new Error(e.message + tail());
+      });
+      await con.waitFor(SHELL_PROMPT, 60_000, from);
+      expect((await con.command('cat /root/mark')).trim(), tail()).toBe(mark);
+      con.child.stdin.write('poweroff -f\r');
+      const timer = setTimeout(() => con.kill(), 120_000);
+      expect(await con.exited, tail()).toBe(0);
+      clearTimeout(timer);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 1_500_000);
 });
