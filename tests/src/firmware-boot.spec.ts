@@ -5,42 +5,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { protos, type MmuV1 } from '@splitvisor/proto';
-import { RpcClient } from '@splitvisor/rpc';
 import { startTestLab, REPO_ROOT, type TestLab } from '@splitvisor/testing';
 import { HELLO_CONSOLE } from './guest-expectations.js';
 import { configDir, labEnv, runCli } from './cli-runner.js';
 import { FIRMWARE, requireFirmware } from './uboot-console.js';
+import { GuestRam } from './guest-ram.js';
 
 let t: TestLab;
 let env: Record<string, string>;
-let mmu: RpcClient<MmuV1.MmuClient>;
+let ram: GuestRam;
 const { vmFile } = configDir('sv-fw-');
 
 beforeAll(async () => {
   t = await startTestLab();
   env = labEnv(t);
-  mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, t.addresses.mmu);
+  ram = new GuestRam(t.addresses.mmu, 'firmware-test');
 });
 afterAll(async () => {
-  mmu?.close();
+  ram?.close();
   await t?.teardown();
 });
 
-/** Guest RAM as mmu holds it: `len` bytes at guest-physical `addr`, read by DMA as a
- *  registered reader (FetchPages is the vCPU cache's protocol, not a way to peek). */
-async function guestBytes(vmId: string, addr: number, len: number): Promise<Buffer> {
-  if (!readers.has(vmId)) {
-    await mmu.call('AttachDevice', { vmId, backend: 'firmware-test' });
-    readers.add(vmId);
-  }
-  const md = new grpc.Metadata();
-  md.set('x-splitvisor-caller', 'firmware-test');
-  const r = await mmu.call('DmaRead', { vmId, segments: [{ addr, length: len }] }, { metadata: md });
-  return Buffer.from(r.data[0]!);
-}
-const readers = new Set<string>();
+/** `len` bytes of `vmId`'s RAM at guest-physical `addr`, read by DMA. */
+const guestBytes = (vmId: string, addr: number, len: number): Promise<Buffer> => ram.read(vmId, addr, len);
 
 /** The addresses dom0 logged when it loaded `vm`. */
 function loadedAt(vm: string): { dtb: number; entry: number } {

@@ -2,9 +2,10 @@
 // type a command, read what it printed up to the next prompt. The same driver runs against
 // Splitvisor (`splitvisor run`, the console on its stdio) and QEMU (-nographic), so a
 // differential test compares their answers command by command.
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from '@splitvisor/testing';
+import { ConsoleProcess } from './console-process.js';
 
 export const FIRMWARE = {
   fwJump: `${REPO_ROOT}/.cache/firmware/opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin`,
@@ -30,40 +31,8 @@ export function requireFirmware(skip: (why: string) => void): void {
 
 const PROMPT = /\r?\n=> $/;
 
-export class UbootConsole {
-  /** Everything the console printed so far. */
-  out = '';
-  private waiter: (() => void) | undefined;
-  readonly exited: Promise<number | null>;
-
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.on('data', (b: Buffer) => {
-      this.out += b.toString('latin1');
-      this.waiter?.();
-    });
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  }
-
-  /** Resolves with the console text once `re` matches the output after `from`. */
-  waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const text = this.out.slice(from);
-        if (re.test(text)) {
-          clearTimeout(timer);
-          this.waiter = undefined;
-          resolve(text);
-        }
-      };
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        reject(new Error(`no ${re} on the console within ${timeoutMs} ms; console tail:\n${this.out.slice(-1500)}`));
-      }, timeoutMs);
-      this.waiter = check;
-      check();
-    });
-  }
-
+/** U-Boot at a serial terminal: its prompt, one command at a time. */
+export class UbootConsole extends ConsoleProcess {
   /** Stops autoboot and waits for the first prompt. */
   async boot(timeoutMs: number): Promise<string> {
     await this.waitFor(/Hit any key to stop autoboot/, timeoutMs);
@@ -88,10 +57,6 @@ export class UbootConsole {
     const code = await this.exited;
     clearTimeout(timer);
     return code;
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 }
 
