@@ -218,7 +218,8 @@ async function finish(m: ConsoleProcess, c: ParityCase): Promise<MachineRun> {
       await sleep(QUIET_MS);
       return { console: m.out, end: m.child.exitCode ?? (m.child.signalCode ? null : 'running') };
     }
-    const end = await Promise.race([m.exited, sleep(timeoutMs, 'timed out' as const)]);
+    const deadline = new AbortController(); // so no timer outlives the run
+    const end = await Promise.race([m.exited, sleep(timeoutMs, 'timed out' as const, { signal: deadline.signal })]).finally(() => deadline.abort());
     return { console: m.out, end };
   } finally {
     m.kill();
