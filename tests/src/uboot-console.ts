@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from '@splitvisor/testing';
 import { ConsoleProcess } from './console-process.js';
+import { requireTool } from './require-tool.js';
 
 export const FIRMWARE = {
   fwJump: `${REPO_ROOT}/.cache/firmware/opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin`,
@@ -18,15 +19,19 @@ export function fetchFirmware(): { ok: true } | { ok: false; why: string } {
   return r.status === 0 ? { ok: true } : { ok: false, why: `${r.stderr}${r.stdout}`.trim() };
 }
 
-/** Fails (or skips, where the variable allows it) when the firmware cannot be had. */
-export function requireFirmware(skip: (why: string) => void): void {
+/** Fails (or skips, where SPLITVISOR_ALLOW_NO_FIRMWARE=1 allows it) when the firmware cannot be had. */
+export function requireFirmware(skip: (note?: string) => void): void {
   const fw = fetchFirmware();
-  if (fw.ok) return;
-  if (process.env['SPLITVISOR_ALLOW_NO_FIRMWARE'] === '1') {
-    console.warn(`SKIPPED: Debian firmware unavailable: ${fw.why}`);
-    skip('Debian opensbi/u-boot-qemu could not be fetched');
-  }
-  throw new Error(`scripts/fetch-firmware.sh failed (set SPLITVISOR_ALLOW_NO_FIRMWARE=1 to skip): ${fw.why}`);
+  const said = fw.ok ? '' : fw.why;
+  requireTool(
+    {
+      ok: fw.ok,
+      why: `Debian's opensbi/u-boot-qemu could not be fetched: scripts/fetch-firmware.sh said ${said}`,
+      needed: 'The firmware is what these tests boot',
+      allowVar: 'SPLITVISOR_ALLOW_NO_FIRMWARE',
+    },
+    skip,
+  );
 }
 
 const PROMPT = /\r?\n=> $/;
