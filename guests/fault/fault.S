@@ -1,7 +1,7 @@
 /*
  * fault: a guest that touches unmapped guest-physical memory and reports the trap.
- * RV64I + Zicsr (csrw mtvec, csrr mcause/mtval); no M extension, so numbers are
- * printed by subtracting powers of ten, never by dividing.
+ * RV64I + Zicsr (csrw mtvec, csrr mcause/mtval); no M extension: guests/console.inc
+ * prints numbers by subtracting powers of ten, never by dividing.
  *
  * Entered at 0x80000000 in M-mode (a0 = hartid, a1 = DTB; both ignored).
  *   prints "touching unmapped\r\n"
@@ -27,7 +27,8 @@
         .section .text.start, "ax"
         .globl _start
 _start:
-        li      s1, UART0
+        la      sp, stack_top           /* console.inc's helpers save on the stack */
+        li      s1, UART0                /* console.inc: UART0's base in s1 */
         la      t0, trap_handler
         csrw    mtvec, t0               /* direct mode: handler is 4-byte aligned */
 
@@ -54,6 +55,7 @@ trap_handler:
         la      a0, mtval_msg
         jal     ra, puts
         csrr    a0, mtval
+        li      a1, 16                  /* "0x" and 16 hex digits */
         jal     ra, puthex
         la      a0, crlf
         jal     ra, puts
@@ -77,81 +79,16 @@ poweroff_fail:
         sw      t1, 0(t0)
 2:      j       2b
 
-/* putc(a0 = byte): wait for THRE, then write THR. Uses t0. s1 = UART base. */
-putc:
-        lbu     t0, UART_LSR(s1)
-        andi    t0, t0, LSR_THRE
-        beqz    t0, putc
-        sb      a0, UART_THR(s1)
-        ret
-
-/* puts(a0 = NUL-terminated string). Uses t0, t1, t2; saves ra in t2. */
-puts:
-        mv      t1, a0
-        mv      t2, ra
-3:      lbu     a0, 0(t1)
-        beqz    a0, 4f
-        jal     ra, putc
-        addi    t1, t1, 1
-        j       3b
-4:      mv      ra, t2
-        ret
-
-/* putdec(a0 = unsigned 64-bit): decimal, no leading zeros.
-   For each power of ten p, from 10^19 down to 1, the digit is how many
-   times p can be subtracted. Uses t0, t3-t6, a0; saves ra in t6. */
-putdec:
-        mv      t6, ra
-        mv      t3, a0                  /* remaining value */
-        la      t4, pow10               /* -> current power */
-        li      t5, 0                   /* printed a digit yet? */
-5:      ld      t1, 0(t4)
-        beqz    t1, 8f                  /* table ends with 0 */
-        li      a0, '0'
-6:      bltu    t3, t1, 7f
-        sub     t3, t3, t1
-        addi    a0, a0, 1
-        j       6b
-7:      addi    t4, t4, 8
-        li      t0, '0'
-        bne     a0, t0, 9f
-        bnez    t5, 9f
-        ld      t0, 0(t4)               /* skip a leading zero, but not the last digit */
-        bnez    t0, 5b
-9:      li      t5, 1
-        jal     ra, putc
-        j       5b
-8:      mv      ra, t6
-        ret
-
-/* puthex(a0 = 64-bit): 16 hex digits, most significant first.
-   Uses t0, t3, t4, a0; saves ra in t6. */
-puthex:
-        mv      t6, ra
-        mv      t3, a0
-        li      t4, 60                  /* shift for the top nibble */
-10:     srl     a0, t3, t4
-        andi    a0, a0, 0xf
-        li      t0, 10
-        bltu    a0, t0, 11f
-        addi    a0, a0, 'a' - '0' - 10
-11:     addi    a0, a0, '0'
-        jal     ra, putc
-        addi    t4, t4, -4
-        bgez    t4, 10b
-        mv      ra, t6
-        ret
+#include "../console.inc"
 
         .section .rodata
-        .balign 8
-pow10:
-        .dword 10000000000000000000, 1000000000000000000, 100000000000000000
-        .dword 10000000000000000, 1000000000000000, 100000000000000
-        .dword 10000000000000, 1000000000000, 100000000000, 10000000000
-        .dword 1000000000, 100000000, 10000000, 1000000, 100000, 10000
-        .dword 1000, 100, 10, 1, 0
 touch_msg:  .asciz "touching unmapped\r\n"
 notrap_msg: .asciz "no trap\r\n"
 cause_msg:  .asciz "trap cause="
-mtval_msg:  .asciz "\r\nmtval=0x"
+mtval_msg:  .asciz "\r\nmtval="
 crlf:       .asciz "\r\n"
+
+        .section .bss
+        .balign 16
+stack:  .space 1024
+stack_top:

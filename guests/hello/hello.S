@@ -4,7 +4,8 @@
  * Entered at 0x80000000 in M-mode, as QEMU virt's boot ROM leaves it:
  *   a0 = hartid, a1 = DTB address.
  * Prints a banner on the ns16550a UART, a second line naming the hart, then
- * powers off through the sifive test device with the pass code.
+ * powers off through the sifive test device with the pass code. The console helpers
+ * are guests/console.inc, shared with the other guests.
  */
         .equ UART0,       0x10000000
         .equ UART_THR,    0          /* transmit holding register (write) */
@@ -16,8 +17,9 @@
         .section .text.start, "ax"
         .globl _start
 _start:
+        la      sp, stack_top           /* console.inc's puts saves on the stack */
         mv      s0, a0                  /* keep the hartid; putc clobbers a0 */
-        li      s1, UART0
+        li      s1, UART0                /* console.inc: UART0's base in s1 */
 
         la      a0, banner
         jal     ra, puts
@@ -34,27 +36,14 @@ _start:
         sw      t1, 0(t0)
 1:      j       1b                      /* if poweroff is ignored, stay here */
 
-/* putc(a0 = byte): wait for THRE, then write THR. Uses t0. s1 = UART base. */
-putc:
-        lbu     t0, UART_LSR(s1)
-        andi    t0, t0, LSR_THRE
-        beqz    t0, putc
-        sb      a0, UART_THR(s1)
-        ret
-
-/* puts(a0 = NUL-terminated string). Uses t0, t1, t2; saves ra in t2. */
-puts:
-        mv      t1, a0
-        mv      t2, ra
-2:      lbu     a0, 0(t1)
-        beqz    a0, 3f
-        jal     ra, putc
-        addi    t1, t1, 1
-        j       2b
-3:      mv      ra, t2
-        ret
+#include "../console.inc"
 
         .section .rodata
 banner:   .asciz "Hello from Splitvisor: a RISC-V guest across four processes\r\n"
 hart_msg: .asciz "hart "
 bye_msg:  .asciz " says goodbye\r\n"
+
+        .section .bss
+        .balign 16
+stack:  .space 1024
+stack_top:

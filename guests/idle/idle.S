@@ -12,7 +12,8 @@
         .section .text.start, "ax"
         .globl _start
 _start:
-        li      s1, UART0
+        la      sp, stack_top           /* console.inc's puts saves on the stack */
+        li      s1, UART0                /* console.inc: UART0's base in s1 */
         la      a0, msg_up
         jal     ra, puts
         csrw    mie, zero
@@ -22,25 +23,12 @@ _start:
 1:      wfi
         j       1b
 
-/* putc(a0 = byte): wait for THRE, then write THR. Uses t0. s1 = UART base. */
-putc:
-        lbu     t0, UART_LSR(s1)
-        andi    t0, t0, LSR_THRE
-        beqz    t0, putc
-        sb      a0, UART_THR(s1)
-        ret
-
-/* puts(a0 = NUL-terminated string). Uses t0, t1, t2; saves ra in t2. */
-puts:
-        mv      t1, a0
-        mv      t2, ra
-2:      lbu     a0, 0(t1)
-        beqz    a0, 3f
-        jal     ra, putc
-        addi    t1, t1, 1
-        j       2b
-3:      mv      ra, t2
-        ret
+#include "../console.inc"
 
         .section .rodata
 msg_up: .asciz "idle: up\r\n"
+
+        .section .bss
+        .balign 16
+stack:  .space 1024
+stack_top:

@@ -150,29 +150,7 @@ bye:
         sw      t1, 0(t0)
 7:      j       7b
 
-/* putc(a0): wait for THRE, write THR. Uses t0. */
-putc:
-        lbu     t0, UART_LSR(s1)
-        andi    t0, t0, LSR_THRE
-        beqz    t0, putc
-        sb      a0, UART_THR(s1)
-        ret
-
-/* puts(a0 = NUL-terminated string). Uses t0, a0; keeps ra in a1... via the stack. */
-puts:
-        addi    sp, sp, -16
-        sd      ra, 0(sp)
-        sd      s2, 8(sp)
-        mv      s2, a0
-8:      lbu     a0, 0(s2)
-        beqz    a0, 9f
-        jal     ra, putc
-        addi    s2, s2, 1
-        j       8b
-9:      ld      ra, 0(sp)
-        ld      s2, 8(sp)
-        addi    sp, sp, 16
-        ret
+#include "../console.inc"
 
         .section .rodata
 msg_start:      .asciz "irq guest\r\n"

@@ -1,5 +1,5 @@
 /*
- * ticker: a guest that lives until told otherwise. RV64IM + Zicsr, M-mode.
+ * ticker: a guest that lives until told otherwise. RV64I + Zicsr, M-mode.
  *
  * Prints "ticker: boot", then "tick <n>" every 50 ms of the CLINT timebase (mtimecmp =
  * mtime + 500000 at 10 MHz), n counting from 1, sleeping in WFI in between. mie.MTIE is
@@ -10,6 +10,8 @@
  *                                 trap then faults on its own fetch forever
  * Dom0's tests use it for what a long-running guest shows: a console that never stops,
  * a reset, a crash, a pause (the ticks stop and go on from where they were).
+ * The tick count is printed by guests/console.inc's putdec: right below 10^10 ticks
+ * (16 years at one per 50 ms).
  */
         .equ UART0,          0x10000000
         .equ UART_RBR,       0
@@ -29,7 +31,8 @@
         .section .text.start, "ax"
         .globl _start
 _start:
-        li      s1, UART0
+        la      sp, stack_top           /* console.inc's helpers save on the stack */
+        li      s1, UART0                /* console.inc: UART0's base in s1 */
         la      a0, msg_boot
         jal     ra, puts
         li      s0, 0                   /* ticks so far */
@@ -92,44 +95,7 @@ crash:
         jal     ra, puts
         .word   0                       /* illegal; mtvec is 0, where nothing is mapped */
 
-/* putc(a0 = byte): wait for THRE, then write THR. Uses t0. s1 = UART base. */
-putc:
-        lbu     t0, UART_LSR(s1)
-        andi    t0, t0, LSR_THRE
-        beqz    t0, putc
-        sb      a0, UART_THR(s1)
-        ret
-
-/* puts(a0 = NUL-terminated string). Uses t0, t1, t2; saves ra in t2. */
-puts:
-        mv      t1, a0
-        mv      t2, ra
-3:      lbu     a0, 0(t1)
-        beqz    a0, 4f
-        jal     ra, putc
-        addi    t1, t1, 1
-        j       3b
-4:      mv      ra, t2
-        ret
-
-/* putdec(a0 = unsigned value) in decimal. Uses t0, t1, t3, t4, a0; saves ra in t4. */
-putdec:
-        mv      t4, ra
-        la      t3, digits_end
-        li      t1, 10
-5:      remu    t0, a0, t1
-        divu    a0, a0, t1
-        addi    t0, t0, '0'
-        addi    t3, t3, -1
-        sb      t0, 0(t3)
-        bnez    a0, 5b
-6:      lbu     a0, 0(t3)
-        jal     ra, putc
-        addi    t3, t3, 1
-        la      t0, digits_end
-        bne     t3, t0, 6b
-        mv      ra, t4
-        ret
+#include "../console.inc"
 
         .section .rodata
 msg_boot:  .asciz "ticker: boot\r\n"
@@ -141,5 +107,6 @@ msg_reset: .asciz "ticker: reset\r\n"
 msg_crash: .asciz "ticker: crash\r\n"
 
         .section .bss
-digits:     .space 24
-digits_end:
+        .balign 16
+stack:  .space 1024
+stack_top:

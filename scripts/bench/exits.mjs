@@ -1,47 +1,112 @@
 // The cost of one MMIO exit across the process boundary, against the transport under it.
 // A real lab (nats-server + the four services); guests/echo polls its UART's LSR while it
-// waits for input, so every instruction loop iteration is one MMIO read exit. The cpu's
-// worker times each exit from the moment it posts it until it wakes with the answer. The
-// floors: the same cpu process sending empty messages to the same io-backend on an exit
-// stream (what an exit rides on), and unary gRPC Pings (what each exit cost as a call of its own).
+// waits for input, so every loop iteration is one MMIO read exit. The cpu's worker times
+// each exit from the moment it posts it until it wakes with the answer, and keeps the last
+// 4096 (VmStats.mmio_latency). The floors: the same cpu process sending empty messages to
+// the same io-backend on an exit stream (what an exit rides on), and unary gRPC Pings
+// (what each exit cost as a call of its own).
+//
+// Warm, then interleaved: after a warm-up (guest running, a probe of each floor thrown
+// away), ROUNDS rounds of [floor sample with the guest paused, exit sample with it running].
+// The floor is taken paused because an exit runs with its vCPU waiting: nothing else of the
+// guest competes then either. An exit sample is the ring's summary once 4096 exits of that
+// round filled it, so every sample in it is of that round. Each round's difference is its
+// exit percentile minus its floor percentile; the script prints each round and the medians.
+//
+//   BENCH_ROUNDS (8), BENCH_PINGS per floor sample (500), BENCH_WARMUP_S (2)
 import { Lab, REPO_ROOT } from '@splitvisor/lab';
+import { loadAverage, median } from './stats.mjs';
 import { protos } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
-const PINGS = Number(process.env.BENCH_PINGS ?? 4000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+const PINGS = Number(process.env.BENCH_PINGS ?? 500);
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
+/** The worker's exit ring (VmStats.mmio_latency: "up to the last 4096"). */
+const RING = 4096;
+const ROUND_DEADLINE_MS = 30_000;
+
 
 const lab = await Lab.start({ logLevel: 'warn' });
 const p = protos();
 const dom0 = new RpcClient(p.dom0.Dom0, lab.addresses.dom0, { deadlineMs: 30_000 });
 const cpu = new RpcClient(p.cpu.Cpu, lab.addresses.cpu, { deadlineMs: 120_000 });
+const readExits = async () => {
+  const s = await cpu.call('GetVmStats', { vmId: 'echo' });
+  return { stats: s, reads: s.exits.find((e) => e.reason === 'mmio-read')?.count ?? 0 };
+};
+
+/** One exit sample: the ring's summary once RING exits of this round have replaced it. */
+async function exitSample() {
+  const before = (await readExits()).reads;
+  const end = Date.now() + ROUND_DEADLINE_MS;
+  for (;;) {
+    await sleep(100);
+    const now = await readExits();
+    if (now.reads - before >= RING) return now.stats.mmioLatency;
+    if (Date.now() > end) throw new Error(`only ${now.reads - before} exits in ${ROUND_DEADLINE_MS} ms: the guest is not polling its UART`);
+  }
+}
+
+/** One floor sample of each kind, the guest paused. */
+async function floorSample() {
+  await dom0.call('PauseVm', { name: 'echo' });
+  try {
+    const stream = await cpu.call('ProbeIo', { count: PINGS, streamVmId: 'echo' });
+    const unary = await cpu.call('ProbeIo', { count: PINGS });
+    return { stream, unary };
+  } finally {
+    await dom0.call('ResumeVm', { name: 'echo' });
+  }
+}
+
 try {
   const configYaml = await readFile(join(REPO_ROOT, 'examples/echo.yaml'), 'utf8');
   await dom0.call('CreateVm', { configYaml, baseDir: join(REPO_ROOT, 'examples'), source: 'examples/echo.yaml' });
-  // Floor first, while no guest competes for the cores.
-  const unaryFloor = await cpu.call('ProbeIo', { count: PINGS });
-  const floor = await cpu.call('ProbeIo', { count: PINGS, streamVmId: 'echo' });
   await dom0.call('StartVm', { name: 'echo' });
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  const stats = await cpu.call('GetVmStats', { vmId: 'echo' });
+
+  // Warm-up: the JIT, the stream and the page caches, measured and thrown away.
+  await sleep(WARMUP_S * 1000);
+  await floorSample();
+  await exitSample();
+
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const floor = await floorSample();
+    const exit = await exitSample();
+    rounds.push({ floor: floor.stream, unary: floor.unary, exit });
+  }
+  const { stats } = await readExits();
   await dom0.call('DestroyVm', { name: 'echo' });
 
-  const lat = stats.mmioLatency;
-  const reads = stats.exits.find((e) => e.reason === 'mmio-read');
-  const row = (name, s) =>
-    `${name.padEnd(52)} ${String(s.samples).padStart(7)} ${s.p50Us.toFixed(0).padStart(8)} ${s.p99Us.toFixed(0).padStart(8)} ${s.meanUs.toFixed(0).padStart(8)}`;
-  console.log(`${'path'.padEnd(52)} ${'samples'.padStart(7)} ${'p50 µs'.padStart(8)} ${'p99 µs'.padStart(8)} ${'mean µs'.padStart(8)}`);
-  console.log(row('gRPC unary Ping, cpu -> io-backend', unaryFloor));
-  console.log(row('empty message on the exit stream, cpu -> io-backend', floor));
-  console.log(row('MMIO exit, worker -> io-backend -> worker', lat));
+  const us = (v) => v.toFixed(0).padStart(9);
+  const header = `${'round'.padEnd(8)} ${'floor p50'.padStart(9)} ${'floor p99'.padStart(9)} ${'exit p50'.padStart(9)} ${'exit p99'.padStart(9)} ${'diff p50'.padStart(9)} ${'diff p99'.padStart(9)} ${'unary p50'.padStart(9)}`;
+  const line = (label, r) =>
+    `${label.padEnd(8)} ${us(r.floorP50)} ${us(r.floorP99)} ${us(r.exitP50)} ${us(r.exitP99)} ${us(r.exitP50 - r.floorP50)} ${us(r.exitP99 - r.floorP99)} ${us(r.unaryP50)}`;
+  const rows = rounds.map((r) => ({ floorP50: r.floor.p50Us, floorP99: r.floor.p99Us, exitP50: r.exit.p50Us, exitP99: r.exit.p99Us, unaryP50: r.unary.p50Us }));
+
   console.log(
-    `exit path over the stream floor: p50 ${(lat.p50Us - floor.p50Us).toFixed(0)} µs (x${(lat.p50Us / floor.p50Us).toFixed(2)}), ` +
-      `p99 ${(lat.p99Us - floor.p99Us).toFixed(0)} µs (x${(lat.p99Us / floor.p99Us).toFixed(2)})`,
+    `MMIO exit (worker -> io-backend -> worker) against its floor (empty message on the exit stream, guest paused), µs; ` +
+      `${ROUNDS} interleaved rounds of ${PINGS} floor round trips and ${RING} exits, after ${WARMUP_S} s of warm-up; load average ${loadAverage()}`,
+  );
+  console.log(header);
+  rows.forEach((r, i) => console.log(line(String(i + 1), r)));
+  const med = (k) => median(rows.map((r) => r[k]));
+  const diff50 = median(rows.map((r) => r.exitP50 - r.floorP50));
+  const diff99 = median(rows.map((r) => r.exitP99 - r.floorP99));
+  console.log(
+    `${'median'.padEnd(8)} ${us(med('floorP50'))} ${us(med('floorP99'))} ${us(med('exitP50'))} ${us(med('exitP99'))} ${us(diff50)} ${us(diff99)} ${us(med('unaryP50'))}`,
   );
   console.log(
-    `guest: ${reads?.count ?? 0} MMIO read exits in ${stats.runSeconds.toFixed(1)} s (${((reads?.count ?? 0) / stats.runSeconds).toFixed(0)} exits/s), ` +
+    `the exit path over its floor, median of the rounds' differences: p50 ${diff50.toFixed(0)} µs, p99 ${diff99.toFixed(0)} µs ` +
+      `(exit p50 x${(med('exitP50') / med('floorP50')).toFixed(2)} the floor's)`,
+  );
+  const reads = stats.exits.find((e) => e.reason === 'mmio-read');
+  console.log(
+    `guest: ${reads?.count ?? 0} MMIO read exits in ${stats.runSeconds.toFixed(1)} s since it started, the paused floor samples included (${((reads?.count ?? 0) / stats.runSeconds).toFixed(0)} exits/s), ` +
       `${stats.instret} instructions retired`,
   );
 } finally {

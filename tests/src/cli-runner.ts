@@ -1,6 +1,6 @@
 // Runs the `splitvisor` command as a person would: a real process, stdin piped, stdout and
 // stderr captured, killed at a deadline so a hang is a failure and not a stuck suite.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,17 +16,23 @@ export interface CliResult {
   ms: number;
 }
 
-export function runCli(
-  args: string[],
-  opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; cwd?: string } = {},
-): Promise<CliResult> {
-  const t0 = Date.now();
+/** The `splitvisor` command as a child process, its stdio piped; `env` entries set to
+ *  undefined are removed from the inherited environment. */
+export function spawnCli(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string } = {}): ChildProcessWithoutNullStreams {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const child = spawn(process.execPath, [SPLITVISOR, ...args], { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [SPLITVISOR, ...args], { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<CliResult> {
+  const t0 = Date.now();
+  const child = spawnCli(args, opts);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString('latin1')));

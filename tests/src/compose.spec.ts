@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { requireTool } from './require-tool.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const COMPOSE_FILE = join(REPO_ROOT, 'deploy/compose.yaml');
@@ -195,15 +196,15 @@ describe('deploy/compose.yaml agrees with deploy/services.json', () => {
 
 describe('docker-compose accepts deploy/compose.yaml', () => {
   it('docker-compose -f deploy/compose.yaml config -q exits 0', ({ skip }) => {
-    const probe = spawnSync('docker-compose', ['version'], { stdio: 'ignore' });
-    if (probe.error !== undefined) {
-      const why = 'docker-compose is not on PATH (Debian: apt-get install docker-compose)';
-      if (process.env['SPLITVISOR_ALLOW_NO_DOCKER_COMPOSE'] === '1') {
-        console.warn(`SKIPPED: ${why}; SPLITVISOR_ALLOW_NO_DOCKER_COMPOSE=1 allows that.`);
-        skip(`${why} (SPLITVISOR_ALLOW_NO_DOCKER_COMPOSE=1)`);
-      }
-      throw new Error(`${why}. Install it, or set SPLITVISOR_ALLOW_NO_DOCKER_COMPOSE=1 to skip this check.`);
-    }
+    requireTool(
+      {
+        ok: spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).error === undefined,
+        why: 'docker-compose is not on PATH (Debian: apt-get install docker-compose)',
+        needed: 'deploy/compose.yaml cannot be validated without it',
+        allowVar: 'SPLITVISOR_ALLOW_NO_DOCKER_COMPOSE',
+      },
+      skip,
+    );
     // `config` only parses, interpolates and validates; it needs no Docker engine.
     const r = spawnSync('docker-compose', ['-f', 'deploy/compose.yaml', 'config', '-q'], {
       cwd: REPO_ROOT,

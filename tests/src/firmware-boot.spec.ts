@@ -3,43 +3,31 @@
 // out for `-M virt -bios <firmware> -kernel <kernel>`, and the hart entering the firmware.
 // Real nats-server, the four services as processes, the CLI as a process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { protos, type MmuV1 } from '@splitvisor/proto';
-import { RpcClient } from '@splitvisor/rpc';
 import { startTestLab, REPO_ROOT, type TestLab } from '@splitvisor/testing';
 import { HELLO_CONSOLE } from './guest-expectations.js';
 import { configDir, labEnv, runCli } from './cli-runner.js';
+import { FIRMWARE, requireFirmware } from './uboot-console.js';
+import { GuestRam } from './guest-ram.js';
 
 let t: TestLab;
 let env: Record<string, string>;
-let mmu: RpcClient<MmuV1.MmuClient>;
+let ram: GuestRam;
 const { vmFile } = configDir('sv-fw-');
 
 beforeAll(async () => {
   t = await startTestLab();
   env = labEnv(t);
-  mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, t.addresses.mmu);
+  ram = new GuestRam(t.addresses.mmu, 'firmware-test');
 });
 afterAll(async () => {
-  mmu?.close();
+  ram?.close();
   await t?.teardown();
 });
 
-/** Guest RAM as mmu holds it: `len` bytes at guest-physical `addr`, read by DMA as a
- *  registered reader (FetchPages is the vCPU cache's protocol, not a way to peek). */
-async function guestBytes(vmId: string, addr: number, len: number): Promise<Buffer> {
-  if (!readers.has(vmId)) {
-    await mmu.call('AttachDevice', { vmId, backend: 'firmware-test' });
-    readers.add(vmId);
-  }
-  const md = new grpc.Metadata();
-  md.set('x-splitvisor-caller', 'firmware-test');
-  const r = await mmu.call('DmaRead', { vmId, segments: [{ addr, length: len }] }, { metadata: md });
-  return Buffer.from(r.data[0]!);
-}
-const readers = new Set<string>();
+/** `len` bytes of `vmId`'s RAM at guest-physical `addr`, read by DMA. */
+const guestBytes = (vmId: string, addr: number, len: number): Promise<Buffer> => ram.read(vmId, addr, len);
 
 /** The addresses dom0 logged when it loaded `vm`. */
 function loadedAt(vm: string): { dtb: number; entry: number } {
@@ -106,13 +94,11 @@ describe('a VM booted through firmware', () => {
     expect(r.stderr).toMatch(/firmware \S*absent-fw.bin: no such file/);
   });
 
-  it('examples/uboot.yaml loads Debian fw_jump.bin and u-boot.bin (after scripts/fetch-firmware.sh)', async ({ skip }) => {
-    const fw = join(REPO_ROOT, '.cache/firmware/opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin');
-    const ub = join(REPO_ROOT, '.cache/firmware/u-boot-qemu/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin');
-    if (!existsSync(fw) || !existsSync(ub)) {
-      console.warn('SKIPPED: Debian firmware not fetched; run scripts/fetch-firmware.sh to check examples/uboot.yaml.');
-      skip('run scripts/fetch-firmware.sh first');
-    }
+  it('examples/uboot.yaml loads Debian fw_jump.bin and u-boot.bin (fetched by scripts/fetch-firmware.sh)', async ({ skip }) => {
+    // Fails when the firmware cannot be had; SPLITVISOR_ALLOW_NO_FIRMWARE=1 skips with the reason.
+    requireFirmware(skip);
+    const fw = FIRMWARE.fwJump;
+    const ub = FIRMWARE.uboot;
     const c = await runCli(['create', 'examples/uboot.yaml'], { env });
     expect(c.stderr).toBe('');
     expect(c.code).toBe(0);

@@ -67,7 +67,6 @@ export const IRQ_INPUT = 'hiq';
 export const IRQ_CONSOLE =
   'irq guest\r\n' + 'tick 1\r\ntick 2\r\ntick 3\r\n' + 'waiting for input\r\n' + 'got h\r\ngot i\r\ngot q\r\n' + 'bye\r\n';
 
-/** Guest RAM base on the virt machine: every image is linked and loaded here. */
 /** One line of guests/posted's output, numbered 00..03. */
 export const postedLine = (n: number): string => `${String(n).padStart(2, '0')} the quick brown fox jumps over the lazy dog 0123456789 ABCDEF\r\n`;
 
@@ -75,6 +74,7 @@ export const postedLine = (n: number): string => `${String(n).padStart(2, '0')} 
  *  divisor never reach the console); then it powers off with pass. */
 export const POSTED_CONSOLE = Array.from({ length: 4 }, (_, i) => postedLine(i)).join('') + 'posted: ok\r\n';
 
+/** Guest RAM base on the virt machine: every image is linked and loaded here. */
 export const GUEST_ENTRY = 0x80000000n;
 
 export interface GuestCase {
@@ -197,3 +197,119 @@ export const VIRTIO_IRQ_CONSOLE =
   virtioIrqRound(3) +
   'spurious interrupts: 0\r\n' +
   'virtio-irq: done\r\n';
+
+/** guests/ticker's first line; then `tick <n>` every 50 ms of guest time, n from 1. */
+export const TICKER_BOOT = 'ticker: boot\r\n';
+
+/** guests/ticker's last line after a 'q' (then pass) and after an 'x' (then fail 1). */
+export const TICKER_BYE = 'ticker: bye\r\n';
+export const TICKER_FAIL = 'ticker: fail\r\n';
+
+/** What stands for ticker's run of tick lines once normalised (normaliseTicks). */
+export const TICKS = 'tick 1..N\r\n';
+
+/**
+ * guests/ticker reads its input once per tick, so how many ticks it prints before the 'q'
+ * (or 'x') depends on when the byte reaches its UART: QEMU buffers stdin at once, and
+ * Splitvisor's console input crosses the CLI, NATS and io-backend while the guest's clock
+ * runs. The normalisation checks the run counts 1, 2, 3... by one and replaces it with
+ * TICKS; a run that skips or repeats a number is left as it is, so it fails the comparison.
+ */
+export function normaliseTicks(console: string): string {
+  return console.replace(/(?:tick \d+\r\n)+/g, (run) => {
+    const ns = [...run.matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
+    return ns.every((n, i) => n === i + 1) ? TICKS : run;
+  });
+}
+
+/** guests/idle prints this, then sleeps in WFI for ever. */
+export const IDLE_CONSOLE = 'idle: up\r\n';
+
+/** guests/bench's one line: the checksum of its work (the same work on any machine). */
+export const BENCH_CONSOLE = 'bench checksum 0000f0f735dc3c42\r\n';
+
+/** Where guests/memcheck reports (its STATUS block; see its source), and how much. */
+export const MEMCHECK_STATUS_ADDR = 0x80002000;
+export const MEMCHECK_STATUS_BYTES = 64;
+
+/** guests/memcheck's STATUS words that do not depend on time: phase 2 (pattern written,
+ *  being checked), no wrong word, and REGION_A's checksum (the sum of its pattern). The
+ *  passes completed and the first-touch time count with the host's speed: compared only
+ *  as "at least one pass" and not at all. */
+export interface MemcheckReport {
+  readonly phase: bigint;
+  readonly wrongWords: bigint;
+  readonly checksum: bigint;
+  readonly passes: bigint;
+}
+
+/** The report in STATUS's bytes (little-endian words at +0 passes, +8 wrong, +48 phase, +56 sum). */
+export function memcheckReport(status: Buffer): MemcheckReport {
+  return { passes: status.readBigUInt64LE(0), wrongWords: status.readBigUInt64LE(8), phase: status.readBigUInt64LE(48), checksum: status.readBigUInt64LE(56) };
+}
+
+/** A comparison of the two consoles after a documented normalisation of each. */
+export interface Normalisation {
+  readonly why: string;
+  readonly ours: (console: string) => string;
+  readonly qemu: (console: string) => string;
+}
+
+/** One guest run on both machines with the same input; Splitvisor's console must be QEMU's. */
+export interface ParityCase {
+  readonly name: string;
+  /** Its folder in guests/ (the image is guests/<guest>/<guest>.elf). */
+  readonly guest: string;
+  /** Bytes for the console, written when the machine starts. */
+  readonly input: string;
+  /** QEMU's console: the sanity check of the reference (after `normalise.qemu`, if any). */
+  readonly console: string;
+  /** How it ends: an exit status (both must power off with it), or 'never' (the guest
+   *  sleeps for ever: both run until they printed `console` and stay quiet a while). */
+  readonly exit: number | 'never';
+  /** Devices on both: QEMU arguments, and the same as lines of Splitvisor's VM config. */
+  readonly qemuArgs?: readonly string[];
+  readonly vmConfig?: string;
+  readonly normalise?: Normalisation;
+  /** Either machine's deadline, when the default (30 s) is not enough. */
+  readonly timeoutMs?: number;
+}
+
+const ticks: Normalisation = {
+  why: 'the number of ticks before ticker reads its input depends on when the byte arrives (normaliseTicks)',
+  ours: normaliseTicks,
+  qemu: normaliseTicks,
+};
+
+const hostile: Normalisation = {
+  why: "QEMU 7.2 answers two hostile cases leniently (VIRTIO_HOSTILE_QEMU_DIFFERENCES): those lines of QEMU's console are replaced by ours, never the other way round",
+  ours: (c) => c,
+  qemu: (c) => VIRTIO_HOSTILE_QEMU_DIFFERENCES.reduce((out, d) => out.replace(d.qemu, d.ours), c),
+};
+
+/**
+ * Every guest in guests/, on QEMU and on Splitvisor. Not compared, and why:
+ *  - ticker's 'r' (reset) and 'c' (crash): QEMU resets the machine in place (the guest
+ *    boots again) and spins on the crash's fault for ever; Splitvisor hands both to dom0's
+ *    on_reboot/on_crash policies (dom0-restart.spec.ts), a lifecycle QEMU does not have.
+ *  - memcheck prints nothing; its report is in RAM and its timing words count with the
+ *    host's speed: qemu-guests.spec.ts compares the words that do not (MemcheckReport).
+ */
+export const PARITY_CASES: readonly ParityCase[] = [
+  ...GUEST_CASES.map((c) => ({ name: c.name, guest: c.elf.split('/')[1]!, input: c.input, console: c.console, exit: c.exitCode })),
+  { name: 'ticker (q: pass)', guest: 'ticker', input: 'q', console: TICKER_BOOT + TICKS + TICKER_BYE, exit: 0, normalise: ticks },
+  { name: 'ticker (x: fail 1)', guest: 'ticker', input: 'x', console: TICKER_BOOT + TICKS + TICKER_FAIL, exit: 1, normalise: ticks },
+  { name: 'idle', guest: 'idle', input: '', console: IDLE_CONSOLE, exit: 'never' },
+  { name: 'bench', guest: 'bench', input: '', console: BENCH_CONSOLE, exit: 0, timeoutMs: 180_000 },
+  {
+    name: 'virtio-hostile',
+    guest: 'virtio-hostile',
+    input: '',
+    console: VIRTIO_HOSTILE_CONSOLE,
+    exit: 0,
+    qemuArgs: VIRTIO_HOSTILE_QEMU_ARGS,
+    vmConfig: 'rng: true\n',
+    normalise: hostile,
+  },
+  { name: 'virtio-irq', guest: 'virtio-irq', input: '', console: VIRTIO_IRQ_CONSOLE, exit: 0, qemuArgs: VIRTIO_IRQ_QEMU_ARGS, vmConfig: 'rng: true\n' },
+];

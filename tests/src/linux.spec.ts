@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@splitvisor/testing';
 import { SPLITVISOR } from './cli-runner.js';
+import { requireTool } from './require-tool.js';
 import { FIRMWARE, UbootConsole, requireFirmware } from './uboot-console.js';
 
 const LINUX = {
@@ -22,15 +23,17 @@ const SHELL_PROMPT = /\r?\n~ # (\x1b\[6n)?$/;
 const READY = /splitvisor-linux: shell ready/;
 
 /** Fetches the kernel and busybox and builds the initramfs; fails, or skips where allowed. */
-function requireLinux(skip: (why: string) => void): void {
+function requireLinux(skip: (note?: string) => void): void {
   const r = spawnSync('bash', ['scripts/fetch-linux.sh'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 600_000 });
-  if (r.status === 0) return;
-  const why = `${r.stderr}${r.stdout}`.trim();
-  if (process.env['SPLITVISOR_ALLOW_NO_LINUX'] === '1') {
-    console.warn(`SKIPPED: Debian's kernel and busybox unavailable: ${why}`);
-    skip("Debian's linux-image and busybox-static could not be fetched");
-  }
-  throw new Error(`scripts/fetch-linux.sh failed (set SPLITVISOR_ALLOW_NO_LINUX=1 to skip): ${why}`);
+  requireTool(
+    {
+      ok: r.status === 0,
+      why: `Debian's linux-image and busybox-static could not be fetched: scripts/fetch-linux.sh said ${`${r.stderr}${r.stdout}`.trim()}`,
+      needed: 'The kernel and its initramfs are what these tests boot',
+      allowVar: 'SPLITVISOR_ALLOW_NO_LINUX',
+    },
+    skip,
+  );
 }
 
 /** What both machines are asked, in order: each answer must be the same on both. */

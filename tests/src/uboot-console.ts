@@ -5,6 +5,8 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from '@splitvisor/testing';
+import { ConsoleProcess } from './console-process.js';
+import { requireTool } from './require-tool.js';
 
 export const FIRMWARE = {
   fwJump: `${REPO_ROOT}/.cache/firmware/opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin`,
@@ -17,55 +19,31 @@ export function fetchFirmware(): { ok: true } | { ok: false; why: string } {
   return r.status === 0 ? { ok: true } : { ok: false, why: `${r.stderr}${r.stdout}`.trim() };
 }
 
-/** Fails (or skips, where the variable allows it) when the firmware cannot be had. */
-export function requireFirmware(skip: (why: string) => void): void {
+/** Fails (or skips, where SPLITVISOR_ALLOW_NO_FIRMWARE=1 allows it) when the firmware cannot be had. */
+export function requireFirmware(skip: (note?: string) => void): void {
   const fw = fetchFirmware();
-  if (fw.ok) return;
-  if (process.env['SPLITVISOR_ALLOW_NO_FIRMWARE'] === '1') {
-    console.warn(`SKIPPED: Debian firmware unavailable: ${fw.why}`);
-    skip('Debian opensbi/u-boot-qemu could not be fetched');
-  }
-  throw new Error(`scripts/fetch-firmware.sh failed (set SPLITVISOR_ALLOW_NO_FIRMWARE=1 to skip): ${fw.why}`);
+  const said = fw.ok ? '' : fw.why;
+  requireTool(
+    {
+      ok: fw.ok,
+      why: `Debian's opensbi/u-boot-qemu could not be fetched: scripts/fetch-firmware.sh said ${said}`,
+      needed: 'The firmware is what these tests boot',
+      allowVar: 'SPLITVISOR_ALLOW_NO_FIRMWARE',
+    },
+    skip,
+  );
 }
 
 const PROMPT = /\r?\n=> $/;
 
-export class UbootConsole {
-  /** Everything the console printed so far. */
-  out = '';
-  private waiter: (() => void) | undefined;
-  readonly exited: Promise<number | null>;
-
+/** U-Boot at a serial terminal (or any console with a prompt): one command at a time. */
+export class UbootConsole extends ConsoleProcess {
   /** `prompt`: how the console's prompt ends the output (U-Boot's `=> ` by default). */
   constructor(
-    readonly child: ChildProcessWithoutNullStreams,
+    child: ChildProcessWithoutNullStreams,
     private readonly prompt: RegExp = PROMPT,
   ) {
-    child.stdout.on('data', (b: Buffer) => {
-      this.out += b.toString('latin1');
-      this.waiter?.();
-    });
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  }
-
-  /** Resolves with the console text once `re` matches the output after `from`. */
-  waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const text = this.out.slice(from);
-        if (re.test(text)) {
-          clearTimeout(timer);
-          this.waiter = undefined;
-          resolve(text);
-        }
-      };
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        reject(new Error(`no ${re} on the console within ${timeoutMs} ms; console tail:\n${this.out.slice(-1500)}`));
-      }, timeoutMs);
-      this.waiter = check;
-      check();
-    });
+    super(child);
   }
 
   /** Stops autoboot and waits for the first prompt. */
@@ -92,10 +70,6 @@ export class UbootConsole {
     const code = await this.exited;
     clearTimeout(timer);
     return code;
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 }
 

@@ -1,0 +1,51 @@
+// A machine's console as a child process: everything it printed, waiting for a pattern,
+// typing into it. U-Boot's driver and the guests' parity runs (QEMU and `splitvisor run`
+// alike) are built on it, so both machines are read the same way.
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+
+export class ConsoleProcess {
+  /** Everything the console printed so far (latin1: one char per byte). */
+  out = '';
+  private waiter: (() => void) | undefined;
+  /** The exit status, or null when a signal ended it. */
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.on('data', (b: Buffer) => {
+      this.out += b.toString('latin1');
+      this.waiter?.();
+    });
+    child.stdin.on('error', () => {}); // EPIPE when the machine ends before reading it all
+    // 'close', not 'exit': the console's last bytes are in `out` when this resolves.
+    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  }
+
+  /** Resolves with the console text once `re` matches the output after `from`. */
+  waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const text = this.out.slice(from);
+        if (re.test(text)) {
+          clearTimeout(timer);
+          this.waiter = undefined;
+          resolve(text);
+        }
+      };
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new Error(`no ${re} on the console within ${timeoutMs} ms; console tail:\n${this.out.slice(-1500)}`));
+      }, timeoutMs);
+      this.waiter = check;
+      check();
+    });
+  }
+
+  /** Bytes to the console's input, one char per byte. */
+  type(text: string): void {
+    this.child.stdin.write(Buffer.from(text, 'latin1'));
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
