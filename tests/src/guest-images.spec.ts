@@ -15,9 +15,14 @@ import { onPath, requireTool } from './require-tool.js';
 const GUESTS_DIR = join(REPO_ROOT, 'guests');
 const GCC = 'riscv64-unknown-elf-gcc';
 
-/** Every folder of guests/: one guest each, named after its folder. */
+/** Folders of guests/ that hold no guest image of ours, and what they hold instead. */
+const NOT_GUESTS: Record<string, string> = {
+  linux: "the /init and root file system files of the initramfs scripts/fetch-linux.sh builds around Debian's kernel",
+};
+
+/** Every other folder of guests/: one guest each, named after its folder. */
 const FOLDERS = readdirSync(GUESTS_DIR)
-  .filter((f) => statSync(join(GUESTS_DIR, f)).isDirectory())
+  .filter((f) => statSync(join(GUESTS_DIR, f)).isDirectory() && !(f in NOT_GUESTS))
   .sort();
 
 /** The guests guests/Makefile builds (its GUESTS line). */
