@@ -172,8 +172,15 @@ describe('NATS users and permissions', () => {
         expect(await refusedOnNats(bus, subject), subject).toMatch(/Permissions Violation for Publish/);
       }
       await expect(kv.put(kvKeys.vmState('natsvm'), '{}')).rejects.toThrow(/Permissions Violation/);
-      // Stored history is dom0's to purge.
-      await expect(jetstreamManager(bus.nc).then((m) => m.streams.purge('CONSOLE'))).rejects.toThrow(/Permissions Violation/);
+      // Stored history is dom0's to purge, and the streams are dom0's to create and change:
+      // no shrinking a stream's retention, no stream of one's own recording console input.
+      const jsm = await jetstreamManager(bus.nc);
+      await expect(jsm.streams.purge('CONSOLE')).rejects.toThrow(/Permissions Violation/);
+      const consoleStream = await jsm.streams.info('CONSOLE');
+      await expect(jsm.streams.update('CONSOLE', { ...consoleStream.config, max_msgs_per_subject: 1 })).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.streams.add({ name: 'SNOOP', subjects: ['sv.vm.*.console.in'] })).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.streams.delete('LIFECYCLE')).rejects.toThrow(/Permissions Violation/);
+      expect((await jsm.streams.info('CONSOLE')).config.max_msgs_per_subject).toBe(consoleStream.config.max_msgs_per_subject);
     } finally {
       await bus.drain().catch(() => undefined);
     }

@@ -166,8 +166,14 @@ export class Bus {
     return this.js;
   }
 
-  /** Creates or updates the system's streams; every publisher of history calls this once. */
-  async ensureStreams(specs: readonly StreamSpec[] = Object.values(streams)): Promise<void> {
+  /**
+   * Creates the system's streams where missing, and with `update` (dom0's part) brings the
+   * existing ones to their specs; every publisher of history calls this once. In a secure lab
+   * only dom0 may create or change a stream (the launcher creates them before any service
+   * starts), so a data-plane service passes `update: false` and finds them there.
+   */
+  async ensureStreams(opts: { update?: boolean; specs?: readonly StreamSpec[] } = {}): Promise<void> {
+    const { update = true, specs = Object.values(streams) } = opts;
     const jsm = await jetstreamManager(this.nc);
     for (const s of specs) {
       const config = {
@@ -176,11 +182,17 @@ export class Bus {
         max_msgs_per_subject: s.maxMsgsPerSubject,
         max_age: s.maxAgeSeconds * 1e9,
       };
+      let exists = true;
       try {
         await jsm.streams.info(s.name);
-        await jsm.streams.update(s.name, config);
       } catch {
-        await jsm.streams.add(config);
+        exists = false;
+      }
+      try {
+        if (!exists) await jsm.streams.add(config);
+        else if (update) await jsm.streams.update(s.name, config);
+      } catch (e) {
+        throw new Error(`stream ${s.name}: cannot ${exists ? 'update' : 'create'} it: ${(e as Error).message}${exists ? '' : ' (in a secure lab only dom0 may create streams)'}`);
       }
     }
   }
@@ -240,7 +252,12 @@ export class Bus {
 
   /** The system's KV bucket (created on first use). */
   kv(): Promise<KV> {
-    this.kvBucket ??= new Kvm(this.nc).create(KV_BUCKET, { history: 5 });
+    // A failure is not kept: in a secure lab the bucket is dom0's to create, and a service
+    // that asked before dom0 did asks again.
+    this.kvBucket ??= new Kvm(this.nc).create(KV_BUCKET, { history: 5 }).catch((e: unknown) => {
+      this.kvBucket = undefined;
+      throw e;
+    });
     return this.kvBucket;
   }
 

@@ -3,8 +3,10 @@
 // io-backend publishes console bytes, IRQ lines, its system events and its own end of the
 // device handshake, and carries the virtual networks' frames, but not console input, page recalls or dom0's VM state; the cpu
 // publishes no console bytes at all (only doorbells, which io-backend hears), and writes nothing in KV; mmu only recalls pages.
-// JetStream's API ($JS.API.>) is open to all for reading and consuming, but deleting or
-// purging streams and their messages is dom0's.
+// JetStream's API ($JS.API.>) is open to all for reading and consuming, but creating,
+// changing, deleting or purging streams and their messages is dom0's (and the launcher's,
+// which creates them as dom0 before any service starts): a data-plane service must not be
+// able to shrink a stream's retention or open a stream that records console input.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 
@@ -15,8 +17,16 @@ interface Permissions {
 
 const INBOX = '_INBOX.>';
 const JS_API = '$JS.API.>';
-/** What only dom0 may do to stored history and state. */
-const DESTRUCTIVE = ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$JS.API.STREAM.MSG.DELETE.>', '$JS.API.CONSUMER.DELETE.KV_splitvisor.>'];
+/** What only dom0 may do to streams, stored history and state. */
+export const JETSTREAM_ADMIN = [
+  '$JS.API.STREAM.CREATE.>',
+  '$JS.API.STREAM.UPDATE.>',
+  '$JS.API.STREAM.DELETE.>',
+  '$JS.API.STREAM.PURGE.>',
+  '$JS.API.STREAM.MSG.DELETE.>',
+  '$JS.API.CONSUMER.DELETE.KV_splitvisor.>',
+];
+const DESTRUCTIVE = JETSTREAM_ADMIN;
 
 export const NATS_PERMISSIONS: Record<string, Permissions | 'all'> = {
   dom0: 'all',

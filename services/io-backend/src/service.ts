@@ -24,16 +24,37 @@ export const ioBackendService: ServiceDefinition<IoConfig> = {
     },
   },
   async setup({ config, log, bus, server }) {
-    await bus.ensureStreams();
+    // The streams' configuration is dom0's: this service only creates one that is missing, and
+    // in a secure lab may not even do that (dom0 does, when it starts after the data plane).
+    await bus.ensureStreams({ update: false }).catch((e: Error) => log.warn({ err: e.message }, 'streams not all there yet; dom0 creates them'));
     const backend = new IoBackend(bus, log, { mmuAddr: config.mmu });
     server.add(protos().io.IoBackend.service, ioHandlers(backend));
-    // dom0 sets devices up and down through KV, as xenbus does (xenbus-backend.ts).
-    const xenbus = new XenbusBackend(await bus.kv(), backend, log);
-    await xenbus.start();
+    // dom0 sets devices up and down through KV, as xenbus does (xenbus-backend.ts). In a
+    // secure lab the bucket is dom0's to create and dom0 starts after the data plane: until it
+    // is there, look again every half second (no VM has devices before dom0 runs anyway).
+    let xenbus: XenbusBackend | undefined;
+    let stopped = false;
+    const watchDevices = async (): Promise<void> => {
+      for (let waiting = false; !stopped; waiting = true) {
+        try {
+          const kv = await bus.kv();
+          if (stopped) return;
+          xenbus = new XenbusBackend(kv, backend, log);
+          await xenbus.start();
+          if (waiting) log.info('KV bucket there: watching devices');
+          return;
+        } catch (e) {
+          if (!waiting) log.warn({ err: (e as Error).message }, 'KV bucket not there yet; waiting for dom0 to create it');
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    };
+    await Promise.race([watchDevices(), new Promise((r) => setTimeout(r, 2000))]);
     log.info({ mmu: config.mmu }, 'io-backend ready');
     return {
       stop: () => {
-        xenbus.stop();
+        stopped = true;
+        xenbus?.stop();
         return backend.stop();
       },
     };
