@@ -1,25 +1,27 @@
 // The cpu's end of the VM's interrupt lines. Devices in io-backend publish each line's
 // level as it changes (irqfd-like); core NATS may drop a message, so the lines are state:
 // subscribe first, then ask for the current levels, and let sequence numbers decide which
-// word is newer. The levels land in a shared array that the vCPU thread feeds to its PLIC.
+// word is newer. The levels go to the exit channel (ExitChannelHost.setIrqLevel), which
+// the vCPU thread feeds to its PLIC.
 import { IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, type EventsV1 } from '@splitvisor/proto';
 import { subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
 import { PLIC_SOURCES } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
 
+/** Where a line's level goes (ExitChannelHost). */
+export interface IrqLevelSink {
+  setIrqLevel(irq: number, level: boolean): unknown;
+}
+
 export class IrqLineFollower {
   private lastSeq = 0;
   private unsubscribe: Unsubscribe = () => undefined;
 
-  /**
-   * @param levels one word per PLIC source (0 low, 1 high), shared with the vCPU thread
-   * @param changed called after any level changed (wakes the vCPU)
-   */
+  /** @param lines where levels go (the exit channel: it wakes the vCPU on a change) */
   constructor(
     private readonly bus: Bus,
     private readonly vmId: string,
-    readonly levels: Int32Array,
-    private readonly changed: () => void,
+    private readonly lines: IrqLevelSink,
     private readonly log: Logger,
   ) {}
 
@@ -54,8 +56,7 @@ export class IrqLineFollower {
       this.log.warn({ irq }, `ignoring IRQ line ${irq}: the PLIC has sources 1..${PLIC_SOURCES - 1}`);
       return;
     }
-    const v = level ? 1 : 0;
-    if (Atomics.exchange(this.levels, irq, v) !== v) this.changed();
+    this.lines.setIrqLevel(irq, level);
   }
 
   stop(): void {

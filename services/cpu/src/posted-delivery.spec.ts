@@ -7,7 +7,7 @@ import { DoorbellCodec, type IoV1 } from '@splitvisor/proto';
 import { RpcError, type RpcClient } from '@splitvisor/rpc';
 import { UART0 } from '@splitvisor/platform';
 import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
-import { POSTED_BYTES, PostedKind, PostedRingReader, PostedRingWriter } from './posted-ring.js';
+import { POSTED_BYTES, PostedKind, PostedRingReader, PostedRingWriter } from './exit-channel/index.js';
 import { PostedDelivery } from './posted-delivery.js';
 
 let nats: TestNats;

@@ -1,4 +1,4 @@
-// The host side of a vCPU's posted writes (posted-ring.ts): the VMM draining KVM's
+// The host side of a vCPU's posted writes (exit-channel/posted-ring.ts): the VMM draining KVM's
 // coalesced MMIO ring, and the eventfd behind an ioeventfd.
 //
 // Order is the whole point. Deliveries of one vCPU run one after another (a chain), and
@@ -17,7 +17,7 @@ import { DoorbellCodec } from '@splitvisor/proto';
 import { subjects, type Bus } from '@splitvisor/bus';
 import { RpcError, type RpcClient } from '@splitvisor/rpc';
 import type { Logger } from '@splitvisor/log';
-import { PostedKind, type PostedRingReader } from './posted-ring.js';
+import { PostedKind, type PostedRingReader } from './exit-channel/index.js';
 
 export interface PostedDeliveryOptions {
   vmId: string;

@@ -22,8 +22,7 @@ import { RpcError, type RpcClient } from '@splitvisor/rpc';
 import { hex, PAGE_SIZE } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
 import { PageState } from '@splitvisor/riscv';
-import { CTRL_RECALL, CTRL_REPLY, CTRL_WAKE } from '../exit-channel.js';
-import { DOORBELL, type RecallAnswerMsg, type RecallOrderMsg } from './protocol.js';
+import type { RecallAnswerMsg, RecallOrderMsg } from './protocol.js';
 
 /** Pages per write-back call (256 KiB). */
 const WRITEBACK_RUN = 64;
@@ -37,7 +36,8 @@ export interface HostPageCacheOptions {
   ramBase: number;
   /** The VM's RAM, shared with the worker. */
   ram: Uint8Array;
-  ctrl: Int32Array;
+  /** Rings the worker once an order is posted (the exit channel's recall doorbell). */
+  recallDoorbell: { ringRecall(): void };
   mmu: RpcClient<MmuV1.MmuClient>;
   bus: Bus;
   log: Logger;
@@ -251,12 +251,7 @@ export class HostPageCache {
     const id = ++this.orderSeq;
     const p = new Promise<RecallAnswerMsg>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
     this.port.postMessage({ id, pages, invalidate, clean } satisfies RecallOrderMsg);
-    const ctrl = this.o.ctrl;
-    Atomics.add(ctrl, CTRL_RECALL, 1);
-    Atomics.compareExchange(ctrl, CTRL_REPLY, 0, DOORBELL);
-    Atomics.notify(ctrl, CTRL_REPLY);
-    Atomics.add(ctrl, CTRL_WAKE, 1);
-    Atomics.notify(ctrl, CTRL_WAKE);
+    this.o.recallDoorbell.ringRecall();
     return p;
   }
 
