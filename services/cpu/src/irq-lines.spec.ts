@@ -3,6 +3,7 @@ import { Bus, subjects } from '@splitvisor/bus';
 import { IrqLevelsCodec, IrqLineCodec, IrqQueryCodec } from '@splitvisor/proto';
 import { silentLogger, startTestNats, until, type TestNats } from '@splitvisor/testing';
 import { IrqLineFollower } from './irq-lines.js';
+import { natsIrqLines } from './ports/index.js';
 
 /** The levels as the vCPU would see them, and a count of the changes among them. */
 function levelSink() {
@@ -43,7 +44,7 @@ describe('IRQ lines as level state', () => {
     }));
     await dev.nc.flush();
     const { levels, sink } = levelSink();
-    const f = new IrqLineFollower(cpu, 'v', sink, silentLogger());
+    const f = new IrqLineFollower(natsIrqLines(cpu, 'v'), sink, silentLogger());
     await f.start();
     expect([levels[10], levels[1], levels[2]]).toEqual([1, 1, 0]);
     // A stale event (seq 3) must not undo the snapshot; a newer one (5) applies.
@@ -62,7 +63,7 @@ describe('IRQ lines as level state', () => {
 
   it('starts with all lines low when no backend answers', async () => {
     const { levels, sink } = levelSink();
-    const f = new IrqLineFollower(cpu, 'lonely', sink, silentLogger());
+    const f = new IrqLineFollower(natsIrqLines(cpu, 'lonely'), sink, silentLogger());
     await f.start();
     expect(levels.every((v) => v === 0)).toBe(true);
     f.stop();

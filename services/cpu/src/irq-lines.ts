@@ -3,10 +3,10 @@
 // subscribe first, then ask for the current levels, and let sequence numbers decide which
 // word is newer. The levels go to the exit channel (ExitChannelHost.setIrqLevel), which
 // the vCPU thread feeds to its PLIC.
-import { IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, type EventsV1 } from '@splitvisor/proto';
-import { subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
+import type { EventsV1 } from '@splitvisor/proto';
 import { PLIC_SOURCES } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
+import type { IrqLineSource } from './ports/index.js';
 
 /** Where a line's level goes (ExitChannelHost). */
 export interface IrqLevelSink {
@@ -15,26 +15,28 @@ export interface IrqLevelSink {
 
 export class IrqLineFollower {
   private lastSeq = 0;
-  private unsubscribe: Unsubscribe = () => undefined;
+  private unsubscribe: () => void = () => undefined;
+  private stopped = false;
 
   /** @param lines where levels go (the exit channel: it wakes the vCPU on a change) */
   constructor(
-    private readonly bus: Bus,
-    private readonly vmId: string,
+    private readonly source: IrqLineSource,
     private readonly lines: IrqLevelSink,
     private readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
-    this.unsubscribe = this.bus.subscribe(subjects.irq(this.vmId), IrqLineCodec, (l) => this.apply(l));
-    await this.bus.nc.flush();
+    const unsubscribe = await this.source.follow((l) => this.apply(l));
+    // Stopped while subscribing: the subscription made meanwhile goes too.
+    if (this.stopped) return unsubscribe();
+    this.unsubscribe = unsubscribe;
     try {
-      const now = await this.bus.request(subjects.irqQuery(this.vmId), IrqQueryCodec, { vmId: this.vmId }, IrqLevelsCodec, 2000);
+      const lines = await this.source.current();
       // The snapshot is the state after change number `seq`: newer than or as new as what
       // we hold unless an event overtook it.
-      const seq = now.lines[0]?.seq ?? 0;
+      const seq = lines[0]?.seq ?? 0;
       if (seq >= this.lastSeq) {
-        for (const l of now.lines) this.set(l.irq, l.level);
+        for (const l of lines) this.set(l.irq, l.level);
         this.lastSeq = seq;
       }
     } catch (e) {
@@ -60,6 +62,7 @@ export class IrqLineFollower {
   }
 
   stop(): void {
+    this.stopped = true;
     this.unsubscribe();
   }
 }

@@ -1,28 +1,23 @@
 // The host side of one VM's vCPU: owns the worker thread and the VM's RAM cache, and serves
-// the worker's exits over gRPC (page fetches to mmu, MMIO to io-backend), as a VMM's vCPU
-// loop serves KVM_RUN's exits.
+// the worker's exits through its ports (ports/: page fetches to the guest pages' home, MMIO
+// to the device model), as a VMM's vCPU loop serves KVM_RUN's exits.
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { IoV1, MmuV1 } from '@splitvisor/proto';
-import { RpcError, type RpcClient } from '@splitvisor/rpc';
+import type { IoV1 } from '@splitvisor/proto';
+import { RpcError } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
 import { hex, PAGE_SIZE, summarize, type LatencySummary } from '@splitvisor/platform';
-import type { Bus } from '@splitvisor/bus';
 import { IrqLineFollower } from './irq-lines.js';
-import { MmioStream } from './mmio-stream.js';
 import { HostPageCache } from './page-cache/host-cache.js';
 import { PostedDelivery } from './posted-delivery.js';
+import type { VcpuPorts } from './ports/index.js';
 import { ExitChannelHost, ExitStatus, type VcpuExitCause, type WorkerInit, type WorkerRequest } from './exit-channel/index.js';
 
-export interface VcpuBackends {
-  mmu: RpcClient<MmuV1.MmuClient>;
-  io: RpcClient<IoV1.IoBackendClient>;
+export interface VcpuOptions {
   /** Deadline of one exit's call: past it the VM fails rather than hangs. */
   exitDeadlineMs: number;
   log: Logger;
-  /** For the VM's IRQ lines (NATS level state). */
-  bus: Bus;
 }
 
 export interface VcpuExit {
@@ -75,8 +70,6 @@ export class VcpuHost {
   readonly cache: HostPageCache;
   private readonly log: Logger;
   private readonly irq: IrqLineFollower;
-  /** This vCPU's MMIO exits, on one stream to io-backend. */
-  private readonly mmio: MmioStream;
   /** Stores the vCPU posted instead of exiting: coalesced MMIO and doorbells. */
   readonly posted: PostedDelivery;
   /** The thread said it stopped (or crashed): its exit is being finished. */
@@ -91,9 +84,10 @@ export class VcpuHost {
 
   constructor(
     readonly spec: VmSpec,
-    private readonly backends: VcpuBackends,
+    private readonly ports: VcpuPorts,
+    opts: VcpuOptions,
   ) {
-    this.log = vmLogger(backends.log, spec.vmId, 0);
+    this.log = vmLogger(opts.log, spec.vmId, 0);
     const ramBuf = new SharedArrayBuffer(spec.ramSize);
     this.ram = new Uint8Array(ramBuf);
     this.cache = new HostPageCache({
@@ -101,19 +95,18 @@ export class VcpuHost {
       ramBase: spec.ramBase,
       ram: this.ram,
       recallDoorbell: this.channel,
-      mmu: backends.mmu,
-      bus: backends.bus,
+      pages: ports.pages,
+      recalls: ports.recalls,
       log: this.log,
-      exitDeadlineMs: backends.exitDeadlineMs,
+      exitDeadlineMs: opts.exitDeadlineMs,
     });
     this.posted = new PostedDelivery({
       vmId: spec.vmId,
       vcpu: 0,
       ring: this.channel.posted,
-      io: backends.io,
-      send: (writes) => this.mmio.call({ vmId: spec.vmId, vcpu: 0, postedOnly: true, posted: writes }),
-      bus: backends.bus,
-      deadlineMs: backends.exitDeadlineMs,
+      mmio: ports.mmio,
+      doorbells: ports.doorbells,
+      deadlineMs: opts.exitDeadlineMs,
       log: this.log,
       onFailure: (why) => this.requestStop(why),
     });
@@ -150,12 +143,11 @@ export class VcpuHost {
         this.finishExit(() => ({ cause: 'fatal', reason: `vCPU thread exited with code ${code}`, exitCode: 0 }), resolve);
       });
     });
-    this.mmio = new MmioStream(backends.io, backends.exitDeadlineMs);
-    this.irq = new IrqLineFollower(backends.bus, spec.vmId, this.channel, this.log);
+    this.irq = new IrqLineFollower(ports.irqLines, this.channel, this.log);
     void this.irq.start();
     void this.exited.then(() => {
       this.irq.stop();
-      this.mmio.close();
+      ports.mmio.close();
     });
     this.log.info({ entry: hex(spec.entry), ram: `${spec.ramSize >> 20} MiB at ${hex(spec.ramBase)}`, clock: spec.clock }, 'vCPU started');
   }
@@ -214,10 +206,10 @@ export class VcpuHost {
       return;
     }
     try {
-      res = await this.mmio.call({ vmId: this.spec.vmId, vcpu: 0, addr: req.addr, size: req.size, write: req.write, valueLo: req.lo >>> 0, valueHi: req.hi >>> 0, posted });
+      res = await this.ports.mmio.access({ addr: req.addr, size: req.size, write: req.write, valueLo: req.lo >>> 0, valueHi: req.hi >>> 0, posted });
     } catch (e) {
       const err = e instanceof RpcError ? `${e.code}: ${e.message}` : String(e);
-      this.lastExitError = `${what} failed: io-backend at ${this.backends.io.address} ${err}`;
+      this.lastExitError = `${what} failed: io-backend at ${this.ports.mmio.address} ${err}`;
       this.log.error({ addr: hex(req.addr), err }, 'MMIO exit failed; the VM cannot go on');
       this.channel.reply(ExitStatus.Failed);
       return;
@@ -249,7 +241,7 @@ export class VcpuHost {
       await this.cache.fetch(req.pageIndex, req.count, req.write, () => this.channel.reply(ExitStatus.Ok));
     } catch (e) {
       const err = e instanceof RpcError ? `${e.code}: ${e.message}` : String(e);
-      this.lastExitError = `fetching ${req.count} pages at ${hex(this.spec.ramBase + req.pageIndex * PAGE_SIZE)} from mmu at ${this.backends.mmu.address} failed: ${err}`;
+      this.lastExitError = `fetching ${req.count} pages at ${hex(this.spec.ramBase + req.pageIndex * PAGE_SIZE)} from mmu at ${this.ports.pages.address} failed: ${err}`;
       this.log.error({ err }, 'page fetch failed; the VM cannot go on');
       this.channel.reply(ExitStatus.Failed);
     }
