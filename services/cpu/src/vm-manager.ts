@@ -6,7 +6,7 @@ import { LifecycleEventCodec } from '@splitvisor/proto';
 import { hex, PAGE_SIZE, summarize, type LatencySummary } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
 import { VcpuHost, type VcpuStats } from './vcpu-host.js';
-import { MmioStream } from './mmio-stream.js';
+import { MmioStream } from './ports/mmio-stream.js';
 import { vcpuPorts, type VcpuBackends } from './ports/index.js';
 
 /** GuestRam's limit in this cpu: one SharedArrayBuffer per VM. */

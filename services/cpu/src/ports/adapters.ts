@@ -4,7 +4,7 @@ import type { IoV1, MmuV1 } from '@splitvisor/proto';
 import { DoorbellCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, MmuStartedCodec, RecallReplyCodec, RecallRequestCodec } from '@splitvisor/proto';
 import type { RpcClient } from '@splitvisor/rpc';
 import { subjects, type Bus } from '@splitvisor/bus';
-import { MmioStream } from '../mmio-stream.js';
+import { MmioStream } from './mmio-stream.js';
 import type { Doorbells, GuestPages, IrqLineSource, MmioPort, PageRecalls, VcpuPorts } from './ports.js';
 
 /** The cache's name in mmu's directory when none is given (a NATS subject token). */
