@@ -141,14 +141,14 @@ describe('HostPageCache', () => {
     ram.bytes.fill(0, 4096, 8192); // page 1 written to all zero
     cache.workerExited();
     const reply = await recall({ gfns: [BASE_GFN, BASE_GFN + 7], mode: 'RECALL_CLEAN', id: 6 });
-    expect(reply.pages!.map((p) => [p.gfn - BASE_GFN, p.was])).toEqual([
+    expect(reply.pages!.map((p) => [Number(p.gfn) - BASE_GFN, p.was])).toEqual([
       [0, 2],
       [7, 0],
     ]);
     expect(worker.served).toBe(0);
     await cache.writeBackAll();
     expect(calls.at(-1)).toBe('writeBack 3 release');
-    expect(wroteBack[0]!.map((p) => [p.gfn - BASE_GFN, p.keep ?? false, p.zero ?? false, p.data ? p.data.length : 0])).toEqual([
+    expect(wroteBack[0]!.map((p) => [Number(p.gfn) - BASE_GFN, p.keep ?? false, p.zero ?? false, p.data ? p.data.length : 0])).toEqual([
       [0, false, false, 4096],
       [1, false, true, 0],
       [5, true, false, 0],
