@@ -9,7 +9,7 @@ export const ExitStatus = {
   AccessFault: 1,
   /** The exit could not be served (service down, deadline): the VM cannot go on. */
   Failed: 2,
-  /** The access caused a poweroff (exit code in CTRL_LO) or reset: the vCPU stops now. */
+  /** The access caused a poweroff (its exit code is the reply's lo word) or reset: the vCPU stops now. */
   Poweroff: 3,
   Reset: 4,
 } as const;
