@@ -3,6 +3,21 @@ import { Bus, subjects } from '@splitvisor/bus';
 import { IrqLevelsCodec, IrqLineCodec, IrqQueryCodec } from '@splitvisor/proto';
 import { silentLogger, startTestNats, until, type TestNats } from '@splitvisor/testing';
 import { IrqLineFollower } from './irq-lines.js';
+import { natsIrqLines } from './ports/index.js';
+
+/** The levels as the vCPU would see them, and a count of the changes among them. */
+function levelSink() {
+  const levels = new Int32Array(96);
+  const sink = {
+    changes: 0,
+    setIrqLevel(irq: number, level: boolean) {
+      const v = level ? 1 : 0;
+      if (levels[irq] !== v) sink.changes++;
+      levels[irq] = v;
+    },
+  };
+  return { levels, sink };
+}
 
 let nats: TestNats;
 let dev: Bus;
@@ -28,9 +43,8 @@ describe('IRQ lines as level state', () => {
       ],
     }));
     await dev.nc.flush();
-    const levels = new Int32Array(96);
-    let changes = 0;
-    const f = new IrqLineFollower(cpu, 'v', levels, () => changes++, silentLogger());
+    const { levels, sink } = levelSink();
+    const f = new IrqLineFollower(natsIrqLines(cpu, 'v'), sink, silentLogger());
     await f.start();
     expect([levels[10], levels[1], levels[2]]).toEqual([1, 1, 0]);
     // A stale event (seq 3) must not undo the snapshot; a newer one (5) applies.
@@ -38,7 +52,7 @@ describe('IRQ lines as level state', () => {
     dev.publish(subjects.irq('v'), IrqLineCodec, { vmId: 'v', irq: 1, level: false, seq: 5 });
     await until(() => levels[1] === 0);
     expect(levels[10]).toBe(1);
-    expect(changes).toBe(3);
+    expect(sink.changes).toBe(3);
     // Out-of-range sources are refused, not written past the array.
     dev.publish(subjects.irq('v'), IrqLineCodec, { vmId: 'v', irq: 200, level: true, seq: 6 });
     dev.publish(subjects.irq('v'), IrqLineCodec, { vmId: 'v', irq: 2, level: true, seq: 7 });
@@ -48,8 +62,8 @@ describe('IRQ lines as level state', () => {
   });
 
   it('starts with all lines low when no backend answers', async () => {
-    const levels = new Int32Array(96);
-    const f = new IrqLineFollower(cpu, 'lonely', levels, () => undefined, silentLogger());
+    const { levels, sink } = levelSink();
+    const f = new IrqLineFollower(natsIrqLines(cpu, 'lonely'), sink, silentLogger());
     await f.start();
     expect(levels.every((v) => v === 0)).toBe(true);
     f.stop();

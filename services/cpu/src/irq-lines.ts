@@ -1,38 +1,42 @@
 // The cpu's end of the VM's interrupt lines. Devices in io-backend publish each line's
 // level as it changes (irqfd-like); core NATS may drop a message, so the lines are state:
 // subscribe first, then ask for the current levels, and let sequence numbers decide which
-// word is newer. The levels land in a shared array that the vCPU thread feeds to its PLIC.
-import { IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, type EventsV1 } from '@splitvisor/proto';
-import { subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
+// word is newer. The levels go to the exit channel (ExitChannelHost.setIrqLevel), which
+// the vCPU thread feeds to its PLIC.
+import type { EventsV1 } from '@splitvisor/proto';
 import { PLIC_SOURCES } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
+import type { IrqLineSource } from './ports/index.js';
+
+/** Where a line's level goes (ExitChannelHost). */
+export interface IrqLevelSink {
+  setIrqLevel(irq: number, level: boolean): unknown;
+}
 
 export class IrqLineFollower {
   private lastSeq = 0;
-  private unsubscribe: Unsubscribe = () => undefined;
+  private unsubscribe: () => void = () => undefined;
+  private stopped = false;
 
-  /**
-   * @param levels one word per PLIC source (0 low, 1 high), shared with the vCPU thread
-   * @param changed called after any level changed (wakes the vCPU)
-   */
+  /** @param lines where levels go (the exit channel: it wakes the vCPU on a change) */
   constructor(
-    private readonly bus: Bus,
-    private readonly vmId: string,
-    readonly levels: Int32Array,
-    private readonly changed: () => void,
+    private readonly source: IrqLineSource,
+    private readonly lines: IrqLevelSink,
     private readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
-    this.unsubscribe = this.bus.subscribe(subjects.irq(this.vmId), IrqLineCodec, (l) => this.apply(l));
-    await this.bus.nc.flush();
+    const unsubscribe = await this.source.follow((l) => this.apply(l));
+    // Stopped while subscribing: the subscription made meanwhile goes too.
+    if (this.stopped) return unsubscribe();
+    this.unsubscribe = unsubscribe;
     try {
-      const now = await this.bus.request(subjects.irqQuery(this.vmId), IrqQueryCodec, { vmId: this.vmId }, IrqLevelsCodec, 2000);
+      const lines = await this.source.current();
       // The snapshot is the state after change number `seq`: newer than or as new as what
       // we hold unless an event overtook it.
-      const seq = now.lines[0]?.seq ?? 0;
+      const seq = lines[0]?.seq ?? 0;
       if (seq >= this.lastSeq) {
-        for (const l of now.lines) this.set(l.irq, l.level);
+        for (const l of lines) this.set(l.irq, l.level);
         this.lastSeq = seq;
       }
     } catch (e) {
@@ -54,11 +58,11 @@ export class IrqLineFollower {
       this.log.warn({ irq }, `ignoring IRQ line ${irq}: the PLIC has sources 1..${PLIC_SOURCES - 1}`);
       return;
     }
-    const v = level ? 1 : 0;
-    if (Atomics.exchange(this.levels, irq, v) !== v) this.changed();
+    this.lines.setIrqLevel(irq, level);
   }
 
   stop(): void {
+    this.stopped = true;
     this.unsubscribe();
   }
 }

@@ -1,14 +1,15 @@
 // The order a vCPU's posted writes reach io-backend in: io-backend's side is a recording
-// stand-in for its PostWrites call (answered when the test says so), the doorbells travel
-// on a real nats-server.
+// stand-in for the vCPU's MMIO port (each run of writes, "PostWrites", answered when the
+// test says so), the doorbells travel on a real nats-server through the NATS adapter.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus, subjects } from '@splitvisor/bus';
 import { DoorbellCodec, type IoV1 } from '@splitvisor/proto';
-import { RpcError, type RpcClient } from '@splitvisor/rpc';
+import { RpcError } from '@splitvisor/rpc';
 import { UART0 } from '@splitvisor/platform';
 import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
-import { POSTED_BYTES, PostedKind, PostedRingReader, PostedRingWriter } from './posted-ring.js';
+import { POSTED_BYTES, PostedKind, PostedRingReader, PostedRingWriter } from './exit-channel/index.js';
 import { PostedDelivery } from './posted-delivery.js';
+import { natsDoorbells } from './ports/index.js';
 
 let nats: TestNats;
 let bus: Bus;
@@ -32,13 +33,12 @@ async function setup(vmId: string, io: { delayMs?: number; fail?: boolean } = {}
   const failures: string[] = [];
   const fakeIo = {
     address: '127.0.0.1:1',
-    call: async (method: string, req: IoV1.PostWritesRequest) => {
-      const values = (req.writes ?? []).map((w) => String.fromCharCode(Number(w.valueLo))).join('');
-      timeline.push(`${method} ${values}`);
+    post: async (writes: IoV1.PostedWrite[]) => {
+      const values = writes.map((w) => String.fromCharCode(Number(w.valueLo))).join('');
+      timeline.push(`PostWrites ${values}`);
       await new Promise((r) => setTimeout(r, io.delayMs ?? 0));
       if (io.fail) throw new RpcError('UNAVAILABLE', 'connection refused');
       timeline.push(`applied ${values}`);
-      return {};
     },
   };
   const unsub = bus.subscribe(subjects.doorbell(vmId), DoorbellCodec, (d) => timeline.push(`doorbell ${d.value} #${d.seq}`));
@@ -47,8 +47,8 @@ async function setup(vmId: string, io: { delayMs?: number; fail?: boolean } = {}
     vmId,
     vcpu: 0,
     ring: new PostedRingReader(buf),
-    io: fakeIo as unknown as RpcClient<IoV1.IoBackendClient>,
-    bus,
+    mmio: fakeIo,
+    doorbells: natsDoorbells(bus, vmId),
     deadlineMs: 1000,
     log: silentLogger(),
     onFailure: (why) => failures.push(why),

@@ -1,4 +1,4 @@
-// The host side of a vCPU's posted writes (posted-ring.ts): the VMM draining KVM's
+// The host side of a vCPU's posted writes (exit-channel/posted-ring.ts): the VMM draining KVM's
 // coalesced MMIO ring, and the eventfd behind an ioeventfd.
 //
 // Order is the whole point. Deliveries of one vCPU run one after another (a chain), and
@@ -13,21 +13,18 @@
 // - a doorbell is acknowledged by io-backend and sent again until it is (at least once):
 //   an eventfd cannot lose a write, and neither may this.
 import type { IoV1 } from '@splitvisor/proto';
-import { DoorbellCodec } from '@splitvisor/proto';
-import { subjects, type Bus } from '@splitvisor/bus';
-import { RpcError, type RpcClient } from '@splitvisor/rpc';
+import { RpcError } from '@splitvisor/rpc';
 import type { Logger } from '@splitvisor/log';
-import { PostedKind, type PostedRingReader } from './posted-ring.js';
+import { PostedKind, type PostedRingReader } from './exit-channel/index.js';
+import type { Doorbells, MmioPort } from './ports/index.js';
 
 export interface PostedDeliveryOptions {
   vmId: string;
   vcpu: number;
   ring: PostedRingReader;
-  io: RpcClient<IoV1.IoBackendClient>;
-  /** How a run of writes reaches io-backend; by default a PostWrites call. The vCPU host
-   *  sends them on its exit stream instead, in line with its exits. */
-  send?: (writes: IoV1.PostedWrite[]) => Promise<unknown>;
-  bus: Bus;
+  /** Where coalesced writes go (the vCPU's MMIO port: in line with its exits). */
+  mmio: Pick<MmioPort, 'post' | 'address'>;
+  doorbells: Doorbells;
   deadlineMs: number;
   log: Logger;
   /** A delivery nobody waited for failed: the writes are lost, the VM cannot go on. */
@@ -94,10 +91,10 @@ export class PostedDelivery {
   private async post(writes: IoV1.PostedWrite[]): Promise<void> {
     this.counts.postWrites++;
     try {
-      await (this.o.send ? this.o.send(writes) : this.o.io.call('PostWrites', { vmId: this.o.vmId, vcpu: this.o.vcpu, writes }, { deadlineMs: this.o.deadlineMs }));
+      await this.o.mmio.post(writes);
     } catch (e) {
       const err = e instanceof RpcError ? `${e.code}: ${e.message}` : String(e);
-      throw new Error(`delivering ${writes.length} posted MMIO writes failed: io-backend at ${this.o.io.address} ${err}`);
+      throw new Error(`delivering ${writes.length} posted MMIO writes failed: io-backend at ${this.o.mmio.address} ${err}`);
     }
   }
 
@@ -110,7 +107,7 @@ export class PostedDelivery {
   private doorbell(addr: number, value: number): void {
     this.counts.doorbells++;
     const msg = { vmId: this.o.vmId, vcpu: this.o.vcpu, addr, value: value >>> 0, seq: ++this.seq };
-    this.o.bus.publishAcked(subjects.doorbell(this.o.vmId), DoorbellCodec, msg, this.o.deadlineMs).then(
+    this.o.doorbells.ring(msg, this.o.deadlineMs).then(
       (attempts) => {
         if (attempts > 1) this.counts.doorbellResends += attempts - 1;
       },

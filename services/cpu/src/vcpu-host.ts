@@ -1,55 +1,23 @@
 // The host side of one VM's vCPU: owns the worker thread and the VM's RAM cache, and serves
-// the worker's exits over gRPC (page fetches to mmu, MMIO to io-backend), as a VMM's vCPU
-// loop serves KVM_RUN's exits.
+// the worker's exits through its ports (ports/: page fetches to the guest pages' home, MMIO
+// to the device model), as a VMM's vCPU loop serves KVM_RUN's exits.
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { IoV1, MmuV1 } from '@splitvisor/proto';
-import { RpcError, type RpcClient } from '@splitvisor/rpc';
+import type { IoV1 } from '@splitvisor/proto';
+import { RpcError } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
-import { hex, MACHINE_REGIONS, PAGE_SIZE, PLIC_SOURCES, summarize, type LatencySummary } from '@splitvisor/platform';
-import type { Bus } from '@splitvisor/bus';
+import { hex, PAGE_SIZE, summarize, type LatencySummary } from '@splitvisor/platform';
 import { IrqLineFollower } from './irq-lines.js';
-import { MmioStream } from './mmio-stream.js';
 import { HostPageCache } from './page-cache/host-cache.js';
-import { POSTED_BYTES, PostedRingReader } from './posted-ring.js';
 import { PostedDelivery } from './posted-delivery.js';
-import {
-  CTRL_HI,
-  CTRL_IRQ_DIRTY,
-  CTRL_PARKED,
-  CTRL_PAUSE,
-  CTRL_LO,
-  CTRL_REPLY,
-  CTRL_STATUS,
-  CTRL_STOP,
-  CTRL_WAKE,
-  CTRL_WORDS,
-  EXIT_REASONS,
-  ExitStatus,
-  STATS_INSTRET,
-  STATS_RUN_SECONDS,
-  STATS_RING_COUNT,
-  STATS_RING_SIZE,
-  STATS_RING_START,
-  STATS_DEVICE_START,
-  STATS_DEVICE_WORDS,
-  STATS_WORDS,
-  statsCountIndex,
-  statsTimeIndex,
-  type VcpuExitCause,
-  type WorkerInit,
-  type WorkerRequest,
-} from './exit-channel.js';
+import type { VcpuPorts } from './ports/index.js';
+import { ExitChannelHost, ExitStatus, type VcpuExitCause, type WorkerInit, type WorkerRequest } from './exit-channel/index.js';
 
-export interface VcpuBackends {
-  mmu: RpcClient<MmuV1.MmuClient>;
-  io: RpcClient<IoV1.IoBackendClient>;
+export interface VcpuOptions {
   /** Deadline of one exit's call: past it the VM fails rather than hangs. */
   exitDeadlineMs: number;
   log: Logger;
-  /** For the VM's IRQ lines (NATS level state). */
-  bus: Bus;
 }
 
 export interface VcpuExit {
@@ -96,14 +64,12 @@ function workerUrl(): URL {
 export class VcpuHost {
   private readonly worker: Worker;
   private readonly ram: Uint8Array;
-  private readonly ctrl: Int32Array;
-  private readonly statsView: Float64Array;
+  /** The host's end of the exit channel: replies, requests, the exit table. */
+  private readonly channel = new ExitChannelHost();
   /** This vCPU's cache of guest RAM under mmu's directory protocol. */
   readonly cache: HostPageCache;
   private readonly log: Logger;
   private readonly irq: IrqLineFollower;
-  /** This vCPU's MMIO exits, on one stream to io-backend. */
-  private readonly mmio: MmioStream;
   /** Stores the vCPU posted instead of exiting: coalesced MMIO and doorbells. */
   readonly posted: PostedDelivery;
   /** The thread said it stopped (or crashed): its exit is being finished. */
@@ -118,35 +84,29 @@ export class VcpuHost {
 
   constructor(
     readonly spec: VmSpec,
-    private readonly backends: VcpuBackends,
+    private readonly ports: VcpuPorts,
+    opts: VcpuOptions,
   ) {
-    this.log = vmLogger(backends.log, spec.vmId, 0);
+    this.log = vmLogger(opts.log, spec.vmId, 0);
     const ramBuf = new SharedArrayBuffer(spec.ramSize);
-    const ctrlBuf = new SharedArrayBuffer(CTRL_WORDS * 4);
-    const statsBuf = new SharedArrayBuffer(STATS_WORDS * 8);
-    const irqBuf = new SharedArrayBuffer(PLIC_SOURCES * 4);
-    const postedBuf = new SharedArrayBuffer(POSTED_BYTES);
     this.ram = new Uint8Array(ramBuf);
-    this.ctrl = new Int32Array(ctrlBuf);
-    this.statsView = new Float64Array(statsBuf);
     this.cache = new HostPageCache({
       vmId: spec.vmId,
       ramBase: spec.ramBase,
       ram: this.ram,
-      ctrl: this.ctrl,
-      mmu: backends.mmu,
-      bus: backends.bus,
+      recallDoorbell: this.channel,
+      pages: ports.pages,
+      recalls: ports.recalls,
       log: this.log,
-      exitDeadlineMs: backends.exitDeadlineMs,
+      exitDeadlineMs: opts.exitDeadlineMs,
     });
     this.posted = new PostedDelivery({
       vmId: spec.vmId,
       vcpu: 0,
-      ring: new PostedRingReader(postedBuf),
-      io: backends.io,
-      send: (writes) => this.mmio.call({ vmId: spec.vmId, vcpu: 0, postedOnly: true, posted: writes }),
-      bus: backends.bus,
-      deadlineMs: backends.exitDeadlineMs,
+      ring: this.channel.posted,
+      mmio: ports.mmio,
+      doorbells: ports.doorbells,
+      deadlineMs: opts.exitDeadlineMs,
       log: this.log,
       onFailure: (why) => this.requestStop(why),
     });
@@ -158,10 +118,7 @@ export class VcpuHost {
       entry: spec.entry,
       dtbAddr: spec.dtbAddr,
       ram: ramBuf,
-      ctrl: ctrlBuf,
-      stats: statsBuf,
-      irqLevels: irqBuf,
-      posted: postedBuf,
+      channel: this.channel.buffers,
       clock: spec.clock,
       batch: BATCH,
       recallPort: this.cache.workerPort,
@@ -186,12 +143,11 @@ export class VcpuHost {
         this.finishExit(() => ({ cause: 'fatal', reason: `vCPU thread exited with code ${code}`, exitCode: 0 }), resolve);
       });
     });
-    this.mmio = new MmioStream(backends.io, backends.exitDeadlineMs);
-    this.irq = new IrqLineFollower(backends.bus, spec.vmId, new Int32Array(irqBuf), () => this.irqChanged(), this.log);
+    this.irq = new IrqLineFollower(ports.irqLines, this.channel, this.log);
     void this.irq.start();
     void this.exited.then(() => {
       this.irq.stop();
-      this.mmio.close();
+      ports.mmio.close();
     });
     this.log.info({ entry: hex(spec.entry), ram: `${spec.ramSize >> 20} MiB at ${hex(spec.ramBase)}`, clock: spec.clock }, 'vCPU started');
   }
@@ -221,23 +177,8 @@ export class VcpuHost {
     return { cause: req.cause, reason, exitCode: req.exitCode };
   }
 
-  /** An IRQ line changed: the worker feeds its PLIC at the next safepoint; wake it from WFI. */
-  private irqChanged(): void {
-    Atomics.store(this.ctrl, CTRL_IRQ_DIRTY, 1);
-    Atomics.add(this.ctrl, CTRL_WAKE, 1);
-    Atomics.notify(this.ctrl, CTRL_WAKE);
-  }
-
   get running(): boolean {
     return this.exitInfo === undefined;
-  }
-
-  private reply(status: number, lo = 0, hi = 0): void {
-    Atomics.store(this.ctrl, CTRL_LO, lo);
-    Atomics.store(this.ctrl, CTRL_HI, hi);
-    Atomics.store(this.ctrl, CTRL_STATUS, status);
-    Atomics.store(this.ctrl, CTRL_REPLY, 1);
-    Atomics.notify(this.ctrl, CTRL_REPLY);
   }
 
   private async serve(req: WorkerRequest): Promise<void> {
@@ -249,7 +190,7 @@ export class VcpuHost {
     } catch (e) {
       // Never leave the worker blocked: any failure is an answer too.
       this.lastExitError = e instanceof Error ? e.message : String(e);
-      this.reply(ExitStatus.Failed);
+      this.channel.reply(ExitStatus.Failed);
     }
   }
 
@@ -261,28 +202,28 @@ export class VcpuHost {
       posted = await this.posted.beforeExit();
     } catch (e) {
       this.lastExitError = `${what} failed: ${(e as Error).message}`;
-      this.reply(ExitStatus.Failed);
+      this.channel.reply(ExitStatus.Failed);
       return;
     }
     try {
-      res = await this.mmio.call({ vmId: this.spec.vmId, vcpu: 0, addr: req.addr, size: req.size, write: req.write, valueLo: req.lo >>> 0, valueHi: req.hi >>> 0, posted });
+      res = await this.ports.mmio.access({ addr: req.addr, size: req.size, write: req.write, valueLo: req.lo >>> 0, valueHi: req.hi >>> 0, posted });
     } catch (e) {
       const err = e instanceof RpcError ? `${e.code}: ${e.message}` : String(e);
-      this.lastExitError = `${what} failed: io-backend at ${this.backends.io.address} ${err}`;
+      this.lastExitError = `${what} failed: io-backend at ${this.ports.mmio.address} ${err}`;
       this.log.error({ addr: hex(req.addr), err }, 'MMIO exit failed; the VM cannot go on');
-      this.reply(ExitStatus.Failed);
+      this.channel.reply(ExitStatus.Failed);
       return;
     }
     if (res.status !== 'MMIO_OK') {
       if (this.faultsLogged++ < 20) this.log.warn({ addr: hex(req.addr), detail: res.detail }, `guest access fault: ${what}`);
-      this.reply(ExitStatus.AccessFault);
+      this.channel.reply(ExitStatus.AccessFault);
       return;
     }
     // Lines the access moved take effect before the guest's next instruction.
     for (const l of res.irqLines) this.irq.apply(l);
-    if (res.event === 'SYSTEM_EVENT_POWEROFF') this.reply(ExitStatus.Poweroff, res.exitCode);
-    else if (res.event === 'SYSTEM_EVENT_RESET') this.reply(ExitStatus.Reset);
-    else this.reply(ExitStatus.Ok, res.valueLo | 0, res.valueHi | 0);
+    if (res.event === 'SYSTEM_EVENT_POWEROFF') this.channel.reply(ExitStatus.Poweroff, res.exitCode);
+    else if (res.event === 'SYSTEM_EVENT_RESET') this.channel.reply(ExitStatus.Reset);
+    else this.channel.reply(ExitStatus.Ok, res.valueLo | 0, res.valueHi | 0);
   }
 
   private async serveFetch(req: Extract<WorkerRequest, { kind: 'fetch' }>): Promise<void> {
@@ -291,30 +232,28 @@ export class VcpuHost {
     // here, and then nothing is sent).
     await this.posted.flush();
     if (this.posted.failure !== undefined) {
-      this.reply(ExitStatus.Failed);
+      this.channel.reply(ExitStatus.Failed);
       return;
     }
     try {
       // The cache wakes the worker once the bytes are in RAM, before recalls that waited
       // for this grant go to it.
-      await this.cache.fetch(req.pageIndex, req.count, req.write, () => this.reply(ExitStatus.Ok));
+      await this.cache.fetch(req.pageIndex, req.count, req.write, () => this.channel.reply(ExitStatus.Ok));
     } catch (e) {
       const err = e instanceof RpcError ? `${e.code}: ${e.message}` : String(e);
-      this.lastExitError = `fetching ${req.count} pages at ${hex(this.spec.ramBase + req.pageIndex * PAGE_SIZE)} from mmu at ${this.backends.mmu.address} failed: ${err}`;
+      this.lastExitError = `fetching ${req.count} pages at ${hex(this.spec.ramBase + req.pageIndex * PAGE_SIZE)} from mmu at ${this.ports.pages.address} failed: ${err}`;
       this.log.error({ err }, 'page fetch failed; the VM cannot go on');
-      this.reply(ExitStatus.Failed);
+      this.channel.reply(ExitStatus.Failed);
     }
   }
 
   get paused(): boolean {
-    return Atomics.load(this.ctrl, CTRL_PARKED) === 1;
+    return this.channel.parked;
   }
 
   /** Parks the vCPU at its next safepoint; resolves once it is parked (or has exited). */
   async pause(timeoutMs = 5000): Promise<void> {
-    Atomics.store(this.ctrl, CTRL_PAUSE, 1);
-    Atomics.add(this.ctrl, CTRL_WAKE, 1);
-    Atomics.notify(this.ctrl, CTRL_WAKE);
+    this.channel.requestPause(true);
     const end = Date.now() + timeoutMs;
     while (this.running && !this.paused) {
       if (Date.now() > end) throw new Error(`vCPU of ${this.spec.vmId} did not reach a safepoint within ${timeoutMs} ms`);
@@ -326,9 +265,7 @@ export class VcpuHost {
 
   /** Lets a parked vCPU go on; resolves once it has left its safepoint. */
   async resume(timeoutMs = 5000): Promise<void> {
-    Atomics.store(this.ctrl, CTRL_PAUSE, 0);
-    Atomics.add(this.ctrl, CTRL_WAKE, 1);
-    Atomics.notify(this.ctrl, CTRL_WAKE);
+    this.channel.requestPause(false);
     const end = Date.now() + timeoutMs;
     while (this.running && this.paused) {
       if (Date.now() > end) throw new Error(`vCPU of ${this.spec.vmId} did not resume within ${timeoutMs} ms`);
@@ -355,9 +292,7 @@ export class VcpuHost {
   /** Asks the worker to stop at its next safepoint, giving `reason` as why. */
   private requestStop(reason: string): void {
     this.stopRequest ||= reason;
-    Atomics.store(this.ctrl, CTRL_STOP, 1);
-    Atomics.add(this.ctrl, CTRL_WAKE, 1);
-    Atomics.notify(this.ctrl, CTRL_WAKE);
+    this.channel.requestStop();
   }
 
   /** Every page the cache holds returns to mmu (Modified ones with their bytes), and the
@@ -373,20 +308,16 @@ export class VcpuHost {
   }
 
   stats(): VcpuStats {
-    const s = this.statsView;
+    const t = this.channel.stats();
     return {
       vmId: this.spec.vmId,
-      instret: s[STATS_INSTRET]!,
-      runSeconds: s[STATS_RUN_SECONDS]!,
+      instret: t.instret,
+      runSeconds: t.runSeconds,
       running: this.running,
       paused: this.running && this.paused,
-      exits: EXIT_REASONS.map((reason, i) => ({ reason, count: s[statsCountIndex(i)]!, totalMs: s[statsTimeIndex(i)]! })),
-      mmioLatency: summarize(s.subarray(STATS_RING_START, STATS_RING_START + Math.min(s[STATS_RING_COUNT]!, STATS_RING_SIZE))),
-      devices: MACHINE_REGIONS.flatMap((r, i) => {
-        const at = STATS_DEVICE_START + i * STATS_DEVICE_WORDS;
-        const [reads, writes, totalMs, posted] = [s[at]!, s[at + 1]!, s[at + 2]!, s[at + 3]!];
-        return reads + writes + posted === 0 ? [] : [{ device: `${r.name}@${hex(r.base)}`, reads, writes, totalMs, posted }];
-      }),
+      exits: t.exits,
+      mmioLatency: summarize(t.mmioLatencyUs),
+      devices: t.devices.map(({ region, ...n }) => ({ device: `${region.name}@${hex(region.base)}`, ...n })),
     };
   }
 }

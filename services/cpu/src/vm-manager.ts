@@ -5,8 +5,9 @@ import { checkVmId, subjects, type Bus } from '@splitvisor/bus';
 import { LifecycleEventCodec } from '@splitvisor/proto';
 import { hex, PAGE_SIZE, summarize, type LatencySummary } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
-import { VcpuHost, type VcpuBackends, type VcpuStats } from './vcpu-host.js';
-import { MmioStream } from './mmio-stream.js';
+import { VcpuHost, type VcpuStats } from './vcpu-host.js';
+import { MmioStream } from './ports/mmio-stream.js';
+import { vcpuPorts, type VcpuBackends } from './ports/index.js';
 
 /** GuestRam's limit in this cpu: one SharedArrayBuffer per VM. */
 const MAX_RAM = 4 * 1024 * 1024 * 1024;
@@ -34,7 +35,7 @@ export class VmManager {
   private readonly vms = new Map<string, VcpuHost>();
 
   constructor(
-    private readonly backends: VcpuBackends,
+    private readonly backends: VcpuBackends & { log: Logger },
     private readonly bus: Bus,
     private readonly log: Logger,
   ) {}
@@ -44,6 +45,7 @@ export class VmManager {
     if (this.vms.has(req.vmId)) throw alreadyExists(`vm "${req.vmId}" is already running on this cpu`);
     const host = new VcpuHost(
       { vmId: req.vmId, ramBase: req.ramBase, ramSize: req.ramSize, entry: req.entry, dtbAddr: req.dtbAddr, clock: req.clock === 'icount' ? 'icount' : 'host' },
+      vcpuPorts(this.backends, req.vmId),
       this.backends,
     );
     this.vms.set(req.vmId, host);

@@ -15,15 +15,13 @@
 // - Pages being written back stay Modified here until mmu has them: a recall meanwhile
 //   still gets their bytes (mmu then drops the late write-back as stale).
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import type { Msg, Subscription } from '@nats-io/transport-node';
-import { subjects, type Bus } from '@splitvisor/bus';
-import { MmuStartedCodec, RecallReplyCodec, RecallRequestCodec, type MmuV1 } from '@splitvisor/proto';
-import { RpcError, type RpcClient } from '@splitvisor/rpc';
+import type { MmuV1 } from '@splitvisor/proto';
+import { RpcError } from '@splitvisor/rpc';
 import { hex, PAGE_SIZE } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
 import { PageState } from '@splitvisor/riscv';
-import { CTRL_RECALL, CTRL_REPLY, CTRL_WAKE } from '../exit-channel.js';
-import { DOORBELL, type RecallAnswerMsg, type RecallOrderMsg } from './protocol.js';
+import { DEFAULT_HOLDER, type GuestPages, type PageRecalls } from '../ports/index.js';
+import type { RecallAnswerMsg, RecallOrderMsg } from './protocol.js';
 
 /** Pages per write-back call (256 KiB). */
 const WRITEBACK_RUN = 64;
@@ -37,13 +35,17 @@ export interface HostPageCacheOptions {
   ramBase: number;
   /** The VM's RAM, shared with the worker. */
   ram: Uint8Array;
-  ctrl: Int32Array;
-  mmu: RpcClient<MmuV1.MmuClient>;
-  bus: Bus;
+  /** Rings the worker once an order is posted (the exit channel's recall doorbell). */
+  recallDoorbell: { ringRecall(): void };
+  /** The VM's pages at their home (mmu). */
+  pages: GuestPages;
+  /** The home's recalls and restarts. */
+  recalls: PageRecalls;
   log: Logger;
   /** Deadline of one call to mmu. */
   exitDeadlineMs: number;
-  /** This cache's name in mmu's directory (a NATS subject token). */
+  /** This cache's name in mmu's directory (a NATS subject token): the one `pages` and
+   *  `recalls` were made for. */
   holder?: string;
   /** How long an mmu may be away (a restart) before the vCPU's miss fails. */
   outageMs?: number;
@@ -74,17 +76,17 @@ export class HostPageCache {
   private orderSeq = 0;
   private readonly waiting = new Map<number, { resolve: (a: RecallAnswerMsg) => void; reject: (e: Error) => void }>();
   private deferred: { req: MmuV1.RecallRequest__Output; go: () => void }[] = [];
-  private readonly inflight = new Map<string, Promise<Uint8Array>>();
-  private readonly answered = new Map<string, Uint8Array>();
+  private readonly inflight = new Map<string, Promise<MmuV1.RecallReply>>();
+  private readonly answered = new Map<string, MmuV1.RecallReply>();
   private workerGone = false;
-  private readonly subs: Subscription[] = [];
+  private readonly stopListening: () => void;
   private reregistering: Promise<void> | undefined;
   private reregisterAgain = false;
   private mmuAway = false;
   private closed = false;
 
   constructor(private readonly o: HostPageCacheOptions) {
-    this.holder = o.holder ?? 'cpu';
+    this.holder = o.holder ?? DEFAULT_HOLDER;
     this.log = o.log;
     this.baseGfn = o.ramBase / PAGE_SIZE;
     this.state = new Uint8Array(o.ram.length / PAGE_SIZE);
@@ -96,18 +98,9 @@ export class HostPageCache {
       this.waiting.delete(a.id);
       w?.resolve(a);
     });
-    this.subs.push(
-      o.bus.nc.subscribe(subjects.memRecall(o.vmId, this.holder), { callback: (err, m) => void (err ? undefined : this.onRecall(m)) }),
-      o.bus.nc.subscribe(subjects.mmuStarted, {
-        callback: (err, m) => {
-          if (err) return;
-          try {
-            this.onMmuStarted(MmuStartedCodec.decode(m.data).epoch);
-          } catch {
-            // malformed: ignore
-          }
-        },
-      }),
+    this.stopListening = o.recalls.listen(
+      (req) => this.onRecall(req),
+      (epoch) => this.onMmuStarted(epoch),
     );
   }
 
@@ -119,8 +112,7 @@ export class HostPageCache {
    * waited for this grant go. Throws when mmu refuses or stays away too long.
    */
   async fetch(page: number, count: number, write: boolean, ready: () => void): Promise<void> {
-    const req = { vmId: this.o.vmId, gfn: this.baseGfn + page, count, write, holder: this.holder };
-    const res = await this.retry('FetchPages', (deadlineMs) => this.o.mmu.call('FetchPages', req, { deadlineMs, idempotent: true }));
+    const res = await this.retry('FetchPages', (deadlineMs) => this.o.pages.fetch(this.baseGfn + page, count, write, deadlineMs));
     if (res.pages.length !== count) throw new Error(`mmu returned ${res.pages.length} pages, asked for ${count}`);
     for (const p of res.pages) {
       const idx = p.gfn - this.baseGfn;
@@ -151,14 +143,14 @@ export class HostPageCache {
         const res = await fn(this.o.exitDeadlineMs);
         if (this.mmuAway) {
           this.mmuAway = false;
-          this.log.info({ mmu: this.o.mmu.address }, 'mmu is back');
+          this.log.info({ mmu: this.o.pages.address }, 'mmu is back');
         }
         return res;
       } catch (e) {
         if (!(e instanceof RpcError) || e.code !== 'UNAVAILABLE' || Date.now() > until || this.closed) throw e;
         if (!this.mmuAway) {
           this.mmuAway = true;
-          this.log.warn({ mmu: this.o.mmu.address, what }, 'mmu unavailable; the vCPU waits for it');
+          this.log.warn({ mmu: this.o.pages.address, what }, 'mmu unavailable; the vCPU waits for it');
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -167,40 +159,29 @@ export class HostPageCache {
 
   // --- recalls -----------------------------------------------------------------------
 
-  private async onRecall(m: Msg): Promise<void> {
-    let req: MmuV1.RecallRequest__Output;
-    try {
-      req = RecallRequestCodec.decode(m.data);
-    } catch {
-      return; // malformed: no answer
-    }
-    if (req.gfns.length === 0) {
-      // mmu's ProbeRecall: the transport alone, nothing for the worker to do.
-      m.respond(RecallReplyCodec.encode({ id: req.id, pages: [] }));
-      return;
-    }
+  /** Answers one of mmu's recalls; never rejects (a failure is an answer naming it). */
+  private async onRecall(req: MmuV1.RecallRequest__Output): Promise<MmuV1.RecallReply> {
+    // mmu's ProbeRecall: the transport alone, nothing for the worker to do.
+    if (req.gfns.length === 0) return { id: req.id, pages: [] };
     const key = `${req.epoch}:${req.id}`;
     const kept = this.answered.get(key);
-    if (kept) {
-      m.respond(kept);
-      return;
-    }
+    if (kept) return kept;
     let p = this.inflight.get(key);
     if (!p) {
-      p = this.recall(req).then((r) => RecallReplyCodec.encode(r));
+      p = this.recall(req);
       this.inflight.set(key, p);
       void p
-        .then((bytes) => {
-          this.answered.set(key, bytes);
+        .then((reply) => {
+          this.answered.set(key, reply);
           if (this.answered.size > ANSWERS_KEPT) this.answered.delete(this.answered.keys().next().value!);
         })
         .catch(() => undefined)
         .finally(() => this.inflight.delete(key));
     }
     try {
-      m.respond(await p);
+      return await p;
     } catch (e) {
-      m.respond(RecallReplyCodec.encode({ id: req.id, error: `vm "${this.o.vmId}" page cache "${this.holder}": ${(e as Error).message}` }));
+      return { id: req.id, error: `vm "${this.o.vmId}" page cache "${this.holder}": ${(e as Error).message}` };
     }
   }
 
@@ -251,12 +232,7 @@ export class HostPageCache {
     const id = ++this.orderSeq;
     const p = new Promise<RecallAnswerMsg>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
     this.port.postMessage({ id, pages, invalidate, clean } satisfies RecallOrderMsg);
-    const ctrl = this.o.ctrl;
-    Atomics.add(ctrl, CTRL_RECALL, 1);
-    Atomics.compareExchange(ctrl, CTRL_REPLY, 0, DOORBELL);
-    Atomics.notify(ctrl, CTRL_REPLY);
-    Atomics.add(ctrl, CTRL_WAKE, 1);
-    Atomics.notify(ctrl, CTRL_WAKE);
+    this.o.recallDoorbell.ringRecall();
     return p;
   }
 
@@ -314,8 +290,7 @@ export class HostPageCache {
           if (s === PageState.Modified) modified.push(i + this.baseGfn);
           else if (s === PageState.Shared) shared.push(i + this.baseGfn);
         });
-        const req = { vmId: this.o.vmId, holder: this.holder, modified, shared };
-        await this.retry('Reregister', (deadlineMs) => this.o.mmu.call('Reregister', req, { deadlineMs, idempotent: true }));
+        await this.retry('Reregister', (deadlineMs) => this.o.pages.reregister(modified, shared, deadlineMs));
         this.stats.reregistrations++;
         this.log.info({ why, modified: modified.length, shared: shared.length }, 'page cache re-registered with mmu');
       } while (this.reregisterAgain);
@@ -341,9 +316,8 @@ export class HostPageCache {
         return isZero(page) ? { gfn, zero: true } : { gfn, data: Buffer.from(page) };
       });
       const last = at + WRITEBACK_RUN >= all.length;
-      const req = { vmId: this.o.vmId, holder: this.holder, pages, releaseAll: last, epoch: this.epoch };
       // A stopping vCPU waits less for mmu than a running one: its cpu may be stopping too.
-      await this.retry('WriteBack', (deadlineMs) => this.o.mmu.call('WriteBack', req, { deadlineMs: Math.max(deadlineMs, 10_000), idempotent: true }), WRITEBACK_OUTAGE_MS);
+      await this.retry('WriteBack', (deadlineMs) => this.o.pages.writeBack(pages, last, this.epoch, Math.max(deadlineMs, 10_000)), WRITEBACK_OUTAGE_MS);
       for (const i of run) this.state[i] = PageState.Invalid;
     }
   }
@@ -351,7 +325,7 @@ export class HostPageCache {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.subs) s.unsubscribe();
+    this.stopListening();
     this.port.close();
   }
 }

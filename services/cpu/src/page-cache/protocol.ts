@@ -1,11 +1,9 @@
 // What the two threads of a vCPU say to each other about recalls. mmu's recall reaches
 // the host thread (NATS); the worker thread owns the hart's page states, so the host
-// posts an order on a MessageChannel, counts it in CTRL_RECALL and rings: the worker
-// takes it at its next safepoint (between batches, while parked, or while it waits for
-// an exit's answer) and posts back the bytes of the pages it had Modified.
-
-/** CTRL_REPLY's value while the worker waits and a recall order is waiting for it. */
-export const DOORBELL = 2;
+// posts an order on a MessageChannel and rings the exit channel's recall doorbell
+// (ExitChannelHost.ringRecall): the worker takes it at its next safepoint (between batches,
+// while parked, or while it waits for an exit's answer) and posts back the bytes of the
+// pages it had Modified.
 
 /** Host -> worker. */
 export interface RecallOrderMsg {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { GuestRam, PageState } from '@splitvisor/riscv';
-import { CTRL_RECALL, CTRL_REPLY, CTRL_WORDS } from '../exit-channel.js';
+import { ExitChannelHost, ExitChannelWorker, ExitStatus } from '../exit-channel/index.js';
 import { WorkerPageCache } from './worker-cache.js';
 import type { RecallAnswerMsg, RecallOrderMsg } from './protocol.js';
 
@@ -12,17 +12,20 @@ const PAGES = 256;
 
 function setup() {
   const ram = new GuestRam(BASE, PAGES * 4096);
-  const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+  // Both ends of the exit channel in this thread: the host's rings and answers are seen
+  // by the worker's next look.
+  const host = new ExitChannelHost();
+  const channel = new ExitChannelWorker(host.buffers);
   const ch = new MessageChannel();
-  const cache = new WorkerPageCache(ram, ctrl, ch.port2);
+  const cache = new WorkerPageCache(ram, channel, ch.port2);
   const answers: RecallAnswerMsg[] = [];
   ch.port1.on('message', (a: RecallAnswerMsg) => answers.push(a));
   const order = (o: RecallOrderMsg) => {
     ch.port1.postMessage(o);
-    Atomics.add(ctrl, CTRL_RECALL, 1);
+    host.ringRecall();
   };
   const settle = () => new Promise((r) => setTimeout(r, 20));
-  return { ram, ctrl, cache, order, answers, settle, close: () => (ch.port1.close(), ch.port2.close()) };
+  return { ram, host, channel, cache, order, answers, settle, close: () => (ch.port1.close(), ch.port2.close()) };
 }
 
 describe('WorkerPageCache', () => {
@@ -73,12 +76,13 @@ describe('WorkerPageCache', () => {
   });
 
   it('leaves an order that came with the answer to its exit for the next safepoint', async () => {
-    const { ram, ctrl, cache, order, answers, settle, close } = setup();
+    const { ram, host, channel, cache, order, answers, settle, close } = setup();
     cache.install(0, 2, true);
     // The answer is there when the wait looks: the order may concern the pages just
     // fetched, which are not installed yet, so it waits for the safepoint after.
+    channel.beginExit();
     order({ id: 7, pages: [0], invalidate: true });
-    Atomics.store(ctrl, CTRL_REPLY, 1);
+    host.reply(ExitStatus.Ok);
     cache.waitReply();
     await settle();
     expect(answers).toEqual([]);
@@ -91,7 +95,7 @@ describe('WorkerPageCache', () => {
   });
 
   it("serves, in the next exit's wait, an order left over from the exit before (a miss right after a miss)", async () => {
-    const { ram, ctrl, cache, answers, settle, close } = setup();
+    const { ram, host, channel, cache, answers, settle, close } = setup();
     cache.install(0, 2, true);
     // Exit 1's wait took order 8 off the channel, then saw its answer arrive (the host
     // answered between the two looks): the order stays pending, as the rule says. The
@@ -100,18 +104,18 @@ describe('WorkerPageCache', () => {
     cache.install(2, 1, false);
     // Exit 2 comes before any safepoint; its answer waits for order 8 (mmu holds the fetch
     // behind the device's DMA that asked for it). The wait must serve it, then see the answer.
-    Atomics.store(ctrl, CTRL_REPLY, 0);
-    // The host answers exit 2 from another thread once order 8's answer reached it.
-    const host = new Worker(
-      `const { workerData: { ctrl, reply } } = require('node:worker_threads');
-       const c = new Int32Array(ctrl);
-       Atomics.wait(c, reply, 0, 50);
-       Atomics.store(c, reply, 1);
-       Atomics.notify(c, reply);`,
-      { eval: true, workerData: { ctrl: ctrl.buffer, reply: CTRL_REPLY } },
+    channel.beginExit();
+    // The host answers exit 2 from another thread once order 8's answer reached it: its
+    // end of the channel, built (test depends on build) and loaded there.
+    const hostEnd = new URL('../../dist/exit-channel/index.js', import.meta.url).href;
+    const other = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       import(${JSON.stringify(hostEnd)}).then(({ ExitChannelHost, ExitStatus }) =>
+         setTimeout(() => new ExitChannelHost(workerData).reply(ExitStatus.Ok), 50));`,
+      { eval: true, workerData: host.buffers },
     );
     cache.waitReply();
-    await host.terminate();
+    await other.terminate();
     await settle();
     expect(answers.map((a) => a.id)).toEqual([8]);
     expect(ram.pageState[0]).toBe(PageState.Modified);

@@ -3,8 +3,8 @@
 // carrying out a recall at a safepoint.
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { PageState, type GuestRam } from '@splitvisor/riscv';
-import { CTRL_RECALL, CTRL_REPLY } from '../exit-channel.js';
-import { DOORBELL, type RecallAnswerMsg, type RecallOrderMsg } from './protocol.js';
+import type { ExitChannelWorker } from '../exit-channel/index.js';
+import type { RecallAnswerMsg, RecallOrderMsg } from './protocol.js';
 
 const PAGE = 4096;
 /** Naps of 50 µs to wait for an order counted but not yet receivable (at most ~2 ms). */
@@ -34,7 +34,7 @@ export class WorkerPageCache {
 
   constructor(
     private readonly ram: GuestRam,
-    private readonly ctrl: Int32Array,
+    private readonly channel: ExitChannelWorker,
     private readonly port: MessagePort | undefined,
   ) {}
 
@@ -65,33 +65,33 @@ export class WorkerPageCache {
    *  meanwhile: the host's answer may itself wait for one (a DMA behind this fetch, a
    *  device that DMAs while serving this MMIO access). */
   waitReply(): void {
-    const ctrl = this.ctrl;
+    const ch = this.channel;
     for (;;) {
       // Take the doorbell first: an order rung later rings again and ends the wait below;
-      // one rung earlier was counted in CTRL_RECALL before it rang, so it is seen now.
-      Atomics.compareExchange(ctrl, CTRL_REPLY, DOORBELL, 0);
-      if (Atomics.load(ctrl, CTRL_REPLY) === 1) return;
-      if (Atomics.load(ctrl, CTRL_RECALL) !== this.taken) this.drain();
+      // one rung earlier was counted before it rang, so it is seen now.
+      ch.takeDoorbell();
+      if (ch.answered) return;
+      if (ch.recallsRung !== this.taken) this.drain();
       // The host sends an order that needs this exit's answer only after that answer is
-      // in RAM and CTRL_REPLY says so; such an order waits until the worker has installed
+      // in RAM and the channel says so; such an order waits until the worker has installed
       // the answer (the next safepoint). Every order still pending while this exit is
       // unanswered is older than its answer, so it is served now, those left over from the
       // exit before included: a miss right after a miss (a copy running into the next
       // page) reaches no safepoint in between, and mmu may be holding this exit's answer
       // until exactly that order is answered.
-      if (this.pending.length > 0 && Atomics.load(ctrl, CTRL_REPLY) !== 1) this.servePending();
+      if (this.pending.length > 0 && !ch.answered) this.servePending();
       // An order counted but not yet receivable (drain gave up on it) rings no more: the
       // host's answer may be waiting for exactly that order, so look again soon rather than
       // sleep until an answer that cannot come.
-      const behind = Atomics.load(ctrl, CTRL_RECALL) !== this.taken;
-      Atomics.wait(ctrl, CTRL_REPLY, 0, behind ? ORDER_RETRY_MS : undefined);
+      const behind = ch.recallsRung !== this.taken;
+      ch.waitForAnswer(behind ? ORDER_RETRY_MS : undefined);
     }
   }
 
-  /** True when recall orders wait (for a worker about to sleep: read CTRL_WAKE first,
-   *  then ask, so an order posted in between ends the sleep). */
+  /** True when recall orders wait (for a worker about to sleep: read the wake counter
+   *  first, then ask, so an order posted in between ends the sleep). */
   ordersWaiting(): boolean {
-    return this.pending.length > 0 || Atomics.load(this.ctrl, CTRL_RECALL) !== this.taken;
+    return this.pending.length > 0 || this.channel.recallsRung !== this.taken;
   }
 
   /** The budget of the next batch: short while recalls come, so the next one waits less
@@ -104,14 +104,14 @@ export class WorkerPageCache {
 
   /** Between batches, parked, after WFI: carries out every recall order waiting. */
   safepoint(): void {
-    if (Atomics.load(this.ctrl, CTRL_RECALL) !== this.taken) this.drain();
+    if (this.channel.recallsRung !== this.taken) this.drain();
     if (this.pending.length) this.servePending();
   }
 
   private drain(): void {
     if (!this.port) return;
     let spins = 0;
-    while (this.taken !== Atomics.load(this.ctrl, CTRL_RECALL)) {
+    while (this.taken !== this.channel.recallsRung) {
       const m = receiveMessageOnPort(this.port);
       if (!m) {
         // Counted, so posted, but not yet receivable here: it is on its way between the

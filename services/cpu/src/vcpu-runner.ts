@@ -1,0 +1,310 @@
+// A vCPU: one hart run in bounded batches, with the devices KVM keeps in the kernel (CLINT,
+// PLIC, boot ROM) and the worker's half of the page cache. Accesses outside RAM, and RAM
+// pages this cpu does not hold, leave through the exit channel and block until the host
+// answers. worker.ts runs one in a worker thread; specs run one in their own thread, with a
+// link that answers each exit before it blocks.
+//
+// Where the mode monitors hook in (trap-and-emulate, paravirtual hypercalls, the H
+// extension): `localExit` below. A hart exit the monitor handles without leaving the
+// process (a privileged instruction to emulate, an SBI call, a shadow or guest-page fault,
+// a virtual interrupt to inject) is served there and counted by reason with
+// ExitChannelWorker.recordLocalExit (its reason appended to exit-channel/messages.ts
+// EXIT_REASONS), as WFI is today. Exits that must leave the process stay `exit()`.
+//
+// The hot path: nothing here runs per instruction. The bus callbacks run per device
+// access, exits and batch ends allocate at most their request message.
+import { GuestRam, Hart, type HartExit, type PhysBus } from '@splitvisor/riscv';
+import { BOOT_ROM, regionAt } from '@splitvisor/platform';
+import { BootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, bootRom, plicContextIrq, type LocalBus } from '@splitvisor/machine';
+import { ExitChannelWorker, ExitStatus, PostedKind, Reason, postedKindOf, type ReasonIndex, type VcpuExitCause, type WorkerInit, type WorkerRequest } from './exit-channel/index.js';
+import { WorkerPageCache } from './page-cache/worker-cache.js';
+
+const PAGE = 4096;
+/** Pages fetched per miss: the run amortizes one round trip over several pages. */
+const FETCH_RUN = 16;
+/** How long a posted write may wait while the guest goes on writing: console output is
+ *  never stuck behind a guest that stays busy (a batch end asks for the rest). */
+const POSTED_MAX_WAIT_MS = 5;
+/** Longest WFI sleep without a timer deadline: an idle VM costs one wake-up a second. */
+const IDLE_CAP_MS = 1000;
+const DELIVER_POSTED: WorkerRequest = { kind: 'posted' };
+
+/** The worker's way to its host thread (the worker's parentPort). */
+export interface WorkerLink {
+  postMessage(req: WorkerRequest): void;
+}
+
+export type ExitedMessage = Extract<WorkerRequest, { kind: 'exited' }>;
+
+export class VcpuRunner {
+  readonly channel: ExitChannelWorker;
+  readonly hart: Hart;
+  private readonly cache: WorkerPageCache;
+  private readonly clint: Clint;
+  private readonly plic: Plic;
+  private readonly icount: IcountClock | undefined;
+  private readonly local: LocalBus;
+  private readonly setPlicLevel = (irq: number, level: boolean) => this.plic.setLevel(irq, level);
+
+  private stopCause: VcpuExitCause | undefined;
+  private stopReason = '';
+  private exitCode = 0;
+  /** Ring entries up to this count are delivered or asked for; the ones after are not yet. */
+  private postedAsked: number;
+  /** When the oldest entry not yet asked for was posted (ms, host clock). */
+  private postedSince = 0;
+  /** Instructions of the next batch (see run). */
+  private budget: number;
+
+  constructor(
+    private readonly init: WorkerInit,
+    private readonly link: WorkerLink,
+  ) {
+    this.channel = new ExitChannelWorker(init.channel);
+    this.postedAsked = this.channel.posted.posted;
+    this.budget = Math.min(init.batch, 10_000);
+    const ram = new GuestRam(init.ramBase, init.ramSize, init.ram);
+    // The hart's side of mmu's directory protocol (page-cache/): fetches, recalls.
+    this.cache = new WorkerPageCache(ram, this.channel, init.recallPort);
+    ram.onMiss = (pageIndex, write) => this.pageMiss(pageIndex, write);
+    // The vCPU's own devices (the in-kernel irqchip and timer of KVM): accesses to them
+    // never leave this thread.
+    this.icount = init.clock === 'icount' ? new IcountClock() : undefined;
+    this.clint = new Clint({ harts: 1, clock: this.icount ? this.icount.now : hostClock(), onIrq: (_h, bit, level) => this.hart.setPendingInterrupt(bit, level) });
+    this.plic = new Plic({ harts: 1, onIrq: (ctx, level) => this.hart.setPendingInterrupt(plicContextIrq(ctx), level) });
+    // QEMU's reset vector: a0 = mhartid, a1 = the DTB, a2 = fw_dynamic_info, then a jump
+    // to the entry (the firmware at 0x80000000, or the image when there is none).
+    const romImage = bootRom({ entry: init.entry, dtbAddr: init.dtbAddr });
+    this.local = cpuLocalBus({ bootRom: new BootRom(romImage), clint: this.clint, plic: this.plic });
+    const bus: PhysBus = {
+      load: (pa, size, out) => this.load(pa, size, out),
+      store: (pa, size, lo, hi) => this.store(pa, size, lo, hi),
+    };
+    this.hart = new Hart({
+      hartId: init.hartId,
+      ram,
+      bus,
+      resetPc: BOOT_ROM.base,
+      roms: [{ base: BOOT_ROM.base, bytes: romImage }],
+      // The `time` CSR reads the CLINT's mtime, as on QEMU virt.
+      timeSource: () => this.clint.mtime(),
+    });
+    // Power-on state of the local devices: every line announced (MTIP is high, mtimecmp = 0).
+    this.local.reset();
+    this.channel.applyIrqLines(this.setPlicLevel);
+  }
+
+  /** Runs until the guest powers off or resets, the host stops it, or it fails; tells the
+   *  host why and returns that. */
+  run(): ExitedMessage {
+    const ch = this.channel;
+    const started = performance.now();
+    for (;;) {
+      this.cache.safepoint();
+      this.parkWhilePaused();
+      if (ch.stopRequested) {
+        this.stopCause ??= 'stopped';
+        this.stopReason ||= 'stopped by the host';
+        break;
+      }
+      const t0 = performance.now();
+      const before = this.hart.stats.instret;
+      const e = this.hart.run(this.cache.budget(this.budget)); // short while recalls come: see WorkerPageCache.budget
+      const now = performance.now();
+      this.icount?.advance(this.hart.stats.instret - before);
+      this.clint.tick();
+      ch.applyIrqLines(this.setPlicLevel);
+      // Batches are bounded in instructions, but exits cost wall time: a guest that exits
+      // every few instructions would take seconds per batch. Keep each batch near 2-10 ms
+      // so stats, stop requests and interrupts are seen promptly.
+      if (now - t0 > 10) this.budget = Math.max(1000, this.budget >> 1);
+      else if (now - t0 < 2) this.budget = Math.min(this.init.batch, this.budget * 2);
+      ch.progress(this.hart.stats.instret, (now - started) / 1000);
+      // Whatever the guest posted goes out at the end of a batch at the latest, before it
+      // sleeps in WFI, and before it parks or stops (the host also delivers then).
+      this.askDelivery();
+      if (e.kind === 'budget' || this.localExit(e)) continue;
+      if (e.kind === 'fatal') {
+        this.stopCause ??= 'fatal';
+        this.stopReason ||= e.reason;
+      } else if (this.stopCause === undefined && !ch.stopRequested) {
+        // stop() at an exit safepoint because the host asked for a pause: park at the loop top.
+        continue;
+      } else if (this.stopCause === undefined) {
+        // stop() from an exit safepoint on the host's request.
+        this.stopCause = 'stopped';
+        this.stopReason = 'stopped by the host';
+      }
+      break;
+    }
+    ch.progress(this.hart.stats.instret);
+    const exited: ExitedMessage = { kind: 'exited', reason: this.stopReason, exitCode: this.exitCode, cause: this.stopCause ?? 'stopped' };
+    this.link.postMessage(exited);
+    return exited;
+  }
+
+  /**
+   * The exits handled inside this thread (see the header): true when `e` was one, and the
+   * vCPU goes on. WFI: idle without burning the host core until the next timer deadline, an
+   * IRQ line change or any other host request. In icount mode time jumps to the deadline
+   * instead: nothing else could happen meanwhile but an IRQ line.
+   */
+  private localExit(e: HartExit): boolean {
+    if (e.kind !== 'wfi') return false;
+    const ch = this.channel;
+    const t0 = performance.now();
+    const ticks = this.clint.nextDeadline(0);
+    if (this.icount && Number.isFinite(ticks) && !ch.irqDirty) {
+      this.icount.skip(ticks);
+    } else {
+      const wake = ch.wakeSeq;
+      // Everything that could end the idle (IRQ lines, recalls, pause, stop) bumps the
+      // wake counter, so the cap only bounds how stale the stats of an idle vCPU get.
+      const ms = Math.min(IDLE_CAP_MS, Math.max(0, ticks / 10_000));
+      if (!ch.irqDirty && !this.cache.ordersWaiting()) ch.sleep(wake, ms);
+    }
+    this.clint.tick();
+    ch.applyIrqLines(this.setPlicLevel);
+    ch.recordLocalExit(Reason.Wfi, performance.now() - t0);
+    return true;
+  }
+
+  /** Posts a request and blocks until the host replies; returns the ExitStatus. */
+  private exit(req: WorkerRequest, reason: ReasonIndex): number {
+    const ch = this.channel;
+    const t0 = performance.now();
+    ch.beginExit();
+    this.link.postMessage(req);
+    this.cache.waitReply();
+    // An exit is a safepoint too: a guest that exits on every few instructions would
+    // otherwise see a stop request only after a whole batch of slow exits.
+    if (ch.stopRequested || ch.pauseRequested) this.hart.stop();
+    ch.applyIrqLines(this.setPlicLevel);
+    // Both kinds of exit take the posted ring with them before they are served.
+    this.postedAsked = ch.posted.posted;
+    const ms = performance.now() - t0;
+    ch.recordExit(reason, ms);
+    if (req.kind === 'mmio') ch.recordMmio(req.addr, req.write, ms);
+    return ch.replyStatus;
+  }
+
+  private pageMiss(pageIndex: number, write: boolean): boolean {
+    const count = this.cache.runLength(pageIndex, write, FETCH_RUN);
+    const status = this.exit({ kind: 'fetch', pageIndex, count, write }, Reason.PageFetch);
+    if (status !== ExitStatus.Ok) {
+      if (status === ExitStatus.Failed) this.failVcpu(`page fetch of gpa 0x${(this.init.ramBase + pageIndex * PAGE).toString(16)} failed`);
+      return false;
+    }
+    // Shared copies for a read, the only writable ones for a write. Recalls wait for the
+    // next safepoint: never between a fetch and the access that needed it.
+    this.cache.install(pageIndex, count, write);
+    return true;
+  }
+
+  private load(pa: number, size: 1 | 2 | 4 | 8, out: Int32Array): boolean {
+    const r = this.local.load(pa, size, out);
+    if (r !== undefined) return r.ok;
+    if (!this.isDeviceAddress(pa, size, false)) return false;
+    const status = this.exit({ kind: 'mmio', addr: pa, size, write: false, lo: 0, hi: 0 }, Reason.MmioRead);
+    return this.finishMmio(status, out);
+  }
+
+  private store(pa: number, size: 1 | 2 | 4 | 8, lo: number, hi: number): boolean {
+    const r = this.local.store(pa, size, lo, hi);
+    if (r !== undefined) return r.ok;
+    if (this.tryPost(pa, size, lo, hi)) return true;
+    if (!this.isDeviceAddress(pa, size, true)) return false;
+    const status = this.exit({ kind: 'mmio', addr: pa, size, write: true, lo, hi }, Reason.MmioWrite);
+    return this.finishMmio(status, undefined);
+  }
+
+  private finishMmio(status: number, out: Int32Array | undefined): boolean {
+    const ch = this.channel;
+    switch (status) {
+      case ExitStatus.Ok:
+        if (out) {
+          out[0] = ch.replyLo;
+          out[1] = ch.replyHi;
+        }
+        return true;
+      case ExitStatus.AccessFault:
+        return false;
+      case ExitStatus.Poweroff:
+        this.stopCause = 'poweroff';
+        this.exitCode = ch.replyLo;
+        this.stopReason = `guest powered off with code ${this.exitCode}`;
+        this.hart.stop();
+        break;
+      case ExitStatus.Reset:
+        this.stopCause = 'reset';
+        this.stopReason = 'guest requested a reset';
+        this.hart.stop();
+        break;
+      default:
+        this.failVcpu('MMIO exit failed');
+    }
+    if (out) out[0] = out[1] = 0;
+    return true;
+  }
+
+  private failVcpu(why: string): void {
+    this.stopCause ??= 'exit-failed';
+    this.stopReason ||= why;
+    this.hart.stop();
+  }
+
+  /** Only io-backend's regions leave the cpu; anything else that is not RAM is unmapped
+   *  (the cpu knows the machine's memory map, as KVM knows its memslots). */
+  private isDeviceAddress(pa: number, size: number, write: boolean): boolean {
+    const r = regionAt(pa);
+    if (r !== undefined && r.home === 'io-backend' && pa + size <= r.base + r.size) return true;
+    this.link.postMessage({
+      kind: 'log',
+      level: 'warn',
+      msg: `guest access fault: ${write ? 'store' : 'load'} of ${size} bytes at unmapped 0x${pa.toString(16)}`,
+      fields: { addr: '0x' + pa.toString(16), pc: '0x' + this.hart.getPc().toString(16) },
+    });
+    return false;
+  }
+
+  /** Asks the host to deliver what the ring holds; the vCPU goes on meanwhile. */
+  private askDelivery(): void {
+    const posted = this.channel.posted.posted;
+    if (posted === this.postedAsked) return;
+    this.postedAsked = posted;
+    this.link.postMessage(DELIVER_POSTED);
+  }
+
+  /** Posts a store instead of exiting (posted-ring.ts: coalesced UART transmit, virtio
+   *  doorbells), when it is one that may be posted and the ring has room. */
+  private tryPost(pa: number, size: number, lo: number, hi: number): boolean {
+    const ch = this.channel;
+    const kind = postedKindOf(pa, size);
+    if (kind === -1 || !ch.posted.post(kind, pa, size, lo, hi)) return false;
+    ch.recordPosted(pa, kind);
+    if (kind === PostedKind.Doorbell) {
+      // The device should hear it now; it stays behind the writes posted before it.
+      this.askDelivery();
+      return true;
+    }
+    const now = performance.now();
+    if (((ch.posted.posted - this.postedAsked) | 0) === 1) this.postedSince = now;
+    else if (now - this.postedSince >= POSTED_MAX_WAIT_MS) this.askDelivery();
+    return true;
+  }
+
+  /** Parks the vCPU while the host holds it paused; returns when resumed or stopped. */
+  private parkWhilePaused(): void {
+    const ch = this.channel;
+    if (!ch.pauseRequested) return;
+    ch.setParked(true);
+    while (ch.pauseRequested && !ch.stopRequested) {
+      // A paused VM's pages are still recalled (DMA, snapshots). The wake counter is read
+      // before looking for orders: one posted after the look has bumped it.
+      const wake = ch.wakeSeq;
+      this.cache.safepoint();
+      ch.sleep(wake, 1000);
+    }
+    ch.setParked(false);
+  }
+}
