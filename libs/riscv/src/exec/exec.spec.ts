@@ -169,6 +169,17 @@ describe('the exec platform', () => {
     expect(BigInt.asUintN(64, p.hart.getReg(R.a1))).toBe(0x0101_0000_0000_0141n);
     expect(htif.commands).toBe(2);
   });
+
+  it('HTIF: a store to tohost is seen after a load made its page resident (the load may grant Modified)', () => {
+    const tohost = DRAM_BASE + 0x10000;
+    const prog = [...e.li(R.s0, tohost), e.ld(R.t1, R.s0, 0), ...e.li(R.t0, 2 * 9 + 1), e.sd(R.t0, R.s0, 0), e.sd(R.t0, R.s0, 0), e.jal(0, 0)];
+    const { p } = platform(prog);
+    let code = -1;
+    new Htif(p.hart, p.ram, { tohost, onExit: (c) => ((code = c), p.hart.stop()), onOutput: () => undefined });
+    p.hart.run(1000);
+    expect(code).toBe(9);
+    expect(p.hart.getPc()).toBe(DRAM_BASE + 4 * (prog.length - 2)); // stopped at the first store
+  });
 });
 
 describe('splitvisor exec (the launcher)', () => {
@@ -196,6 +207,15 @@ describe('splitvisor exec (the launcher)', () => {
     const r = exec([PRIV_PAGING, '--clock', 'icount']);
     expect(r.stdout).toContain('priv-paging: ok');
     expect(r.code).toBe(0);
+  });
+
+  // HTIF decodes the physical address: stores through a virtual mapping, from S or U,
+  // must reach it. The programs wait for tohost == 0 first (a load) under leaves with A
+  // and D preset, so a store could find a writable translation and a resident page.
+  it.each(['htif-sv39', 'htif-sv48', 'htif-user'])('runs %s: HTIF through a virtual address, then exit 0', (name) => {
+    const r = exec([`${LIB}testdata/${name}.elf`, '--clock', 'icount', '--max-insns', '1000000']);
+    expect(r.stdout).toBe(`${name}: ok\n`);
+    expect(r.code, r.stderr).toBe(0);
   });
 
   it('--max-insns stops a program that does not end (status 124); --trace prints each step', () => {

@@ -34,6 +34,12 @@ describe.skipIf(!hasQemu)('against QEMU -M spike', () => {
     expect(ours).toEqual(qemu);
   });
 
+  it.each(['htif-sv39', 'htif-sv48', 'htif-user'])('%s (HTIF through a virtual address from S or U) passes on both', (name) => {
+    const { qemu, ours } = both(`${LIB}testdata/${name}.elf`);
+    expect(qemu).toEqual({ out: `${name}: ok\n`, code: 0 });
+    expect(ours).toEqual(qemu);
+  });
+
   it('csr-probe: every CSR firmware probes exists, or traps, exactly as on QEMU', () => {
     const { qemu, ours } = both(`${LIB}testdata/csr-probe.elf`);
     const parse = (out: string) => new Map(out.trim().split('\n').map((l) => l.split(' ') as [string, string]));

@@ -1,0 +1,162 @@
+/*
+ * htif-vm: HTIF driven through a virtual mapping, from S-mode (Sv39 or Sv48) or U-mode.
+ * Built three times (Makefile): htif-sv39 (S, Sv39), htif-sv48 (S, Sv48), htif-user (U,
+ * Sv39). HTIF decodes the physical address (QEMU overlays tohost with a device), so a
+ * store to tohost must reach it whatever mode and translation produced it.
+ *
+ * M: opens PMP, maps DRAM by a 1 GiB identity superpage (S only) and the tohost page
+ *    again at TOHOST_VA (0x40000000) with a 4 KiB leaf, plus (user) the code page at
+ *    USER_VA; then MRETs to S. A and D are preset, as riscv-tests' env/v does: so the
+ *    first access, a load, already gives a translation a store may use.
+ * S: (user) SRETs to U at USER_VA; else runs `talk` itself.
+ * talk: as real HTIF clients do, waits for tohost == 0 (a load first), prints NAME
+ *    ": ok\n" one putchar at a time through TOHOST_VA, and exits with code 0 through it.
+ * Any trap to M exits with mcause + 10 through the physical tohost.
+ */
+        .equ    PTE_V, 1
+        .equ    PTE_R, 2
+        .equ    PTE_W, 4
+        .equ    PTE_X, 8
+        .equ    PTE_U, 16
+        .equ    PTE_A, 64
+        .equ    PTE_D, 128
+        .equ    TOHOST_VA, 0x40000000
+        .equ    USER_VA, 0x40001000
+#ifdef USER
+        .equ    LEAF_BITS, PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D
+#else
+        .equ    LEAF_BITS, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D
+#endif
+#ifdef SV48
+        .equ    SATP_MODE, 9
+#else
+        .equ    SATP_MODE, 8
+#endif
+
+        .section .text.start, "ax"
+        .globl  _start
+_start:
+        la      t0, m_trap
+        csrw    mtvec, t0
+        li      t0, -1                  /* PMP: everything for S and U */
+        csrw    pmpaddr0, t0
+        li      t0, 0x1f                /* NAPOT, R W X */
+        csrw    pmpcfg0, t0
+
+        /* s0 = the table that maps the low 512 GiB as Sv39's root does. */
+        la      s0, l2
+#ifdef SV48
+        la      t1, l3                  /* Sv48: l3[0] -> l2 */
+        srli    t0, s0, 2
+        ori     t0, t0, PTE_V
+        sd      t0, 0(t1)
+#endif
+        li      t0, 0x80000000          /* l2[2]: identity gigapage over DRAM */
+        srli    t0, t0, 2
+        ori     t0, t0, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D
+        sd      t0, 2 * 8(s0)
+        la      t0, l1                  /* l2[1] -> l1, l1[0] -> l0 */
+        srli    t0, t0, 2
+        ori     t0, t0, PTE_V
+        sd      t0, 1 * 8(s0)
+        la      t1, l1
+        la      t0, l0
+        srli    t0, t0, 2
+        ori     t0, t0, PTE_V
+        sd      t0, 0(t1)
+        la      t1, l0                  /* l0[0]: the tohost page at TOHOST_VA */
+        la      t0, tohost
+        srli    t0, t0, 12
+        slli    t0, t0, 10
+        ori     t0, t0, LEAF_BITS
+        sd      t0, 0(t1)
+#ifdef USER
+        la      t0, user_code           /* l0[1]: the user page at USER_VA, U R X */
+        srli    t0, t0, 2
+        ori     t0, t0, PTE_V | PTE_R | PTE_X | PTE_U
+        sd      t0, 8(t1)
+#endif
+
+#ifdef SV48
+        la      t0, l3
+#else
+        la      t0, l2
+#endif
+        srli    t0, t0, 12
+        li      t1, SATP_MODE
+        slli    t1, t1, 60
+        or      t0, t0, t1
+        csrw    satp, t0
+        sfence.vma
+        li      t0, 3 << 11             /* MPP = S */
+        csrc    mstatus, t0
+        li      t0, 1 << 11
+        csrs    mstatus, t0
+        la      t0, s_entry
+        csrw    mepc, t0
+        mret
+
+m_trap:                                 /* exit(mcause + 10), physically */
+        csrr    t0, mcause
+        addi    t0, t0, 10
+        slli    t0, t0, 1
+        ori     t0, t0, 1
+        la      t1, tohost
+        sd      t0, 0(t1)
+1:      j       1b
+
+s_entry:
+#ifdef USER
+        li      t0, 1 << 8              /* SPP = U */
+        csrc    sstatus, t0
+        li      t0, USER_VA
+        csrw    sepc, t0
+        sret
+#else
+        la      a0, msg
+        j       talk
+#endif
+
+/* talk(a0 = message): everything through TOHOST_VA; position-independent, so the user
+ * page can run it at USER_VA. */
+        .section .text.user, "ax"
+        .balign 4096
+user_code:
+#ifdef USER
+        la      a0, msg                 /* pc-relative: msg on this same page */
+#endif
+talk:
+        li      s1, TOHOST_VA
+        li      t2, 0x0101              /* device 1, command 1: putchar */
+        slli    t2, t2, 48
+1:      ld      t1, 0(s1)               /* wait until the host is ready */
+        bnez    t1, 1b
+        lbu     t1, 0(a0)
+        beqz    t1, 2f
+        or      t1, t1, t2
+        sd      t1, 0(s1)
+        addi    a0, a0, 1
+        j       1b
+2:      li      t1, 1                   /* exit(0) */
+        sd      t1, 0(s1)
+3:      j       3b
+msg:    .asciz  NAME ": ok\n"
+
+        .section .tohost, "aw", @progbits
+        .balign 64
+        .globl  tohost
+        .type   tohost, @object         /* QEMU's -M spike wants the symbol's size */
+        .size   tohost, 8
+tohost: .dword  0
+        .balign 64
+        .globl  fromhost
+        .type   fromhost, @object
+        .size   fromhost, 8
+fromhost: .dword 0
+
+        .section .data
+        .balign 4096
+l3:     .space  4096
+l2:     .space  4096
+l1:     .space  4096
+l0:     .space  4096
