@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseElf } from '@splitvisor/elf';
 import { qemuSystem, requireOrSkip, tool } from '@splitvisor/testing';
-import { parseElf } from './exec/elf.js';
 import { Hart } from './hart.js';
 import { GuestRam, type PhysBus } from './memory.js';
 

@@ -1,19 +1,20 @@
-// `splitvisor exec <elf|bin>`: the hart and a minimal platform in one process, no
-// services (exec/platform.ts). The tool for ISA tests and CPU benchmarks; the lab runs
-// the same engine inside services/cpu. The exit status is the guest's code.
+// `splitvisor exec <elf|bin>`: the virt machine in one process, no services (machine.ts:
+// the same hart and device models the lab runs). The tool for ISA tests and CPU
+// benchmarks. The exit status is the guest's code.
 
 import { readFileSync, writeSync } from 'node:fs';
+import { isElf, parseElf } from '@splitvisor/elf';
 import { DRAM_BASE } from '@splitvisor/platform';
-import { Htif } from '../htif.js';
-import { isElf, parseElf } from './elf.js';
-import { ExecPlatform, ICOUNT_INSNS_PER_TICK, type ClockMode } from './platform.js';
+import { GuestRam, Htif } from '@splitvisor/riscv';
+import { ExecMachine, ICOUNT_INSNS_PER_TICK, type ClockMode, type ExecResult } from './machine.js';
 
 export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
 
-  Runs a RISC-V program on one hart in M-mode from its ELF entry (a flat .bin is loaded
-  at 0x${DRAM_BASE.toString(16)} and entered there), a0 = 0 (hartid), a1 = the DTB or 0, with
-  RAM at 0x${DRAM_BASE.toString(16)}, a ns16550a UART at 0x10000000 (output to stdout), the
-  sifive_test device at 0x100000, a CLINT at 0x2000000 and HTIF (tohost/fromhost symbols).
+  Runs a RISC-V program on one hart of QEMU's virt machine: the boot ROM enters it in
+  M-mode at its ELF entry (a flat .bin is loaded at 0x${DRAM_BASE.toString(16)} and entered there) with
+  a0 = 0 (hartid), a1 = the DTB or 0. RAM at 0x${DRAM_BASE.toString(16)}, the ns16550a UART at 0x10000000
+  (output to stdout), sifive_test at 0x100000, goldfish RTC, CLINT, PLIC, empty virtio-mmio
+  slots, and HTIF when the program has tohost/fromhost symbols.
 
   --max-insns N     stop after N instructions (exit status 124)
   --clock icount    time advances with instructions (${ICOUNT_INSNS_PER_TICK} per 10 MHz tick): replayable
@@ -120,9 +121,11 @@ export async function runExec(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
 
-  const platform = new ExecPlatform({ memoryBytes: args.memoryBytes, clock: args.clock, output: (b) => writeAll(1, b) });
-  const { ram, hart } = platform;
+  const ram = new GuestRam(DRAM_BASE, args.memoryBytes);
+  let machine: ExecMachine;
   try {
+    let entry: number = DRAM_BASE;
+    let htif: { tohost: number; fromhost: number | undefined } | null = null;
     if (isElf(image)) {
       const elf = parseElf(image);
       for (const seg of elf.segments) {
@@ -132,51 +135,49 @@ export async function runExec(argv: string[]): Promise<number> {
         ram.writeBytes(seg.paddr, seg.data);
         if (seg.memsz > seg.data.length) ram.writeBytes(seg.paddr + seg.data.length, new Uint8Array(seg.memsz - seg.data.length));
       }
-      hart.setPc(elf.entry);
+      entry = elf.entry;
       const tohost = elf.symbols.get('tohost');
-      if (tohost !== undefined) {
-        new Htif(hart, ram, {
-          tohost,
-          fromhost: elf.symbols.get('fromhost'),
-          onExit: (code) => platform.finish(code, 'htif'),
-          onOutput: (b) => platform.emit(b),
-        });
-      }
+      if (tohost !== undefined) htif = { tohost, fromhost: elf.symbols.get('fromhost') };
     } else {
       if (image.length > ram.size) throw new Error(`${image.length} bytes do not fit in RAM`);
       ram.writeBytes(DRAM_BASE, image);
-      hart.setPc(DRAM_BASE);
     }
     for (const l of args.loads) {
       const bytes = readFileSync(l.file);
       if (!ram.contains(l.addr, bytes.length)) throw new Error(`--load ${l.file}: ${bytes.length} bytes at 0x${l.addr.toString(16)} are not all RAM`);
       ram.writeBytes(l.addr, bytes);
     }
+    let dtbAddr = 0;
     if (args.dtb !== null) {
       // QEMU virt: the FDT goes at the top of RAM (below 3 GiB), 2 MiB aligned.
       const fdt = readFileSync(args.dtb);
       const top = Math.min(ram.base + ram.size, 3 * 2 ** 30);
-      const at = Math.floor((top - fdt.length) / (2 * 2 ** 20)) * 2 * 2 ** 20;
-      if (!ram.contains(at, fdt.length)) throw new Error(`--dtb ${args.dtb}: does not fit in RAM`);
-      ram.writeBytes(at, fdt);
-      hart.setReg(11, BigInt(at));
+      dtbAddr = Math.floor((top - fdt.length) / (2 * 2 ** 20)) * 2 * 2 ** 20;
+      if (!ram.contains(dtbAddr, fdt.length)) throw new Error(`--dtb ${args.dtb}: does not fit in RAM`);
+      ram.writeBytes(dtbAddr, fdt);
+    }
+    machine = new ExecMachine({ ram, entry, dtbAddr, clock: args.clock, output: (b) => writeAll(1, b) });
+    if (htif !== null) {
+      const m = machine;
+      new Htif(m.hart, ram, { ...htif, onExit: (code) => m.finish(code, 'htif'), onOutput: (b) => m.emit(b) });
     }
   } catch (e) {
     process.stderr.write(`splitvisor exec: ${args.file}: ${(e as Error).message}\n`);
     return EXIT_USAGE;
   }
+  const { hart } = machine;
 
   const trace = args.trace
     ? () => {
         const pc = hart.getPc();
-        const bits = ram.contains(pc, 4) ? ram.readBytes(pc, 4) : null;
-        const inst = bits === null ? '?' : '0x' + new DataView(bits.buffer).getUint32(0, true).toString(16).padStart(8, '0');
+        const bits = machine.peekWord(pc);
+        const inst = bits === null ? '?' : '0x' + bits.toString(16).padStart(8, '0');
         process.stderr.write(`core 0: ${'USHM'[hart.getPrivilege()]} 0x${BigInt.asUintN(64, BigInt(pc)).toString(16).padStart(16, '0')} (${inst})\n`);
       }
     : undefined;
 
   const t0 = process.hrtime.bigint();
-  const result = platform.run(args.maxInsns, trace);
+  const result: ExecResult = machine.run(args.maxInsns, trace);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 
   if (args.stats) {

@@ -1,5 +1,6 @@
-// `splitvisor exec`: the ELF loader, the one-process platform (UART, sifive_test, CLINT,
-// HTIF, both clocks) and the launcher itself, spawned as a person would run it.
+// `splitvisor exec`: the ELF loader, the one-process machine (the lab's UART, sifive_test,
+// CLINT, PLIC and boot ROM; HTIF; both clocks) and the launcher itself, spawned as a
+// person would run it.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,16 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parseElf } from '@splitvisor/elf';
+import { VIRTIO_MMIO_MAGIC } from '@splitvisor/devices';
 import { CLINT, DRAM_BASE, SIFIVE_TEST, UART0 } from '@splitvisor/platform';
-import { Csr } from '../csr.js';
-import { Htif } from '../htif.js';
-import * as e from '../testing/encode.js';
-import { parseElf } from './elf.js';
-import { ExecPlatform } from './platform.js';
+import { Csr, encode as e, GuestRam, Htif } from '@splitvisor/riscv';
+import { ExecMachine } from './machine.js';
 
 const R = e.Reg;
-const LIB = fileURLToPath(new URL('../../', import.meta.url));
-const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+const LIB = fileURLToPath(new URL('../', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const HELLO = `${REPO}guests/hello/hello.elf`;
 const HTIF_HELLO = `${LIB}testdata/htif-hello.elf`;
 const PRIV_PAGING = `${LIB}testdata/priv-paging.elf`;
@@ -26,11 +26,12 @@ function exec(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A platform with `program` at DRAM, output collected. */
+/** A machine with `program` at DRAM, where the boot ROM jumps; output collected. */
 function platform(program: number[], clock: 'host' | 'icount' = 'icount') {
   const out: number[] = [];
-  const p = new ExecPlatform({ memoryBytes: 1 << 20, clock, output: (b) => out.push(...b) });
-  p.ram.writeWords(DRAM_BASE, program);
+  const ram = new GuestRam(DRAM_BASE, 1 << 20);
+  ram.writeWords(DRAM_BASE, program);
+  const p = new ExecMachine({ ram, entry: DRAM_BASE, clock, output: (b) => out.push(...b) });
   return { p, text: () => String.fromCharCode(...out) };
 }
 
@@ -54,7 +55,7 @@ describe('ELF loader', () => {
   });
 });
 
-describe('the exec platform', () => {
+describe('the exec machine', () => {
   it('UART: THR goes to the output, LSR says empty, the divisor latch swallows its writes', () => {
     const prog = [
       ...e.li(R.s1, UART0.base),
@@ -120,13 +121,27 @@ describe('the exec platform', () => {
     expect(BigInt.asUintN(64, p.hart.getReg(R.a0))).toBe((1n << 63n) | 3n);
   });
 
-  it('unmodelled devices of the virt map read zero and take writes; outside the map is a fault', () => {
-    const prog = [...e.li(R.t0, 0x0c00_0000), e.lw(R.a0, R.t0, 4), e.sw(R.t0, R.t0, 4), ...e.li(R.t0, 0x10001000), e.lw(R.a1, R.t0, 0), ...e.li(R.t0, 0x20_0000), e.lw(R.a2, R.t0, 0)];
+  it("devices answer as the lab's models (PLIC, an empty virtio slot), unmodelled windows as the table says; outside the map is a fault", () => {
+    const prog = [
+      ...e.li(R.t0, 0x0c00_0000),
+      e.lw(R.a0, R.t0, 4), // PLIC priority 1: 0 at reset
+      e.sw(R.t0, R.t0, 4),
+      ...e.li(R.t0, 0x10001000),
+      e.lw(R.a1, R.t0, 0), // virtio-mmio slot 0, nothing plugged: MagicValue "virt"
+      ...e.li(R.t0, 0x3000_0000),
+      e.lw(R.a3, R.t0, 0), // PCIe ECAM: all ones, no function
+      ...e.li(R.t0, 0x2000_0000),
+      e.lw(R.a4, R.t0, 0), // flash: no CFI answer
+      e.sw(R.t0, R.t0, 0),
+      ...e.li(R.t0, 0x20_0000),
+      e.lw(R.a2, R.t0, 0), // a hole of the map
+    ];
     const { p } = platform(prog);
     p.hart.writeCsr(Csr.mtvec, BigInt(DRAM_BASE + 0x400));
     p.ram.writeWords(DRAM_BASE + 0x400, [e.wfi()]);
     expect(p.run(200).kind).toBe('fatal'); // parked in the handler's WFI for good
-    expect([p.hart.getReg(R.a0), p.hart.getReg(R.a1)]).toEqual([0n, 0n]);
+    expect([p.hart.getReg(R.a0), p.hart.getReg(R.a1)]).toEqual([0n, BigInt(VIRTIO_MMIO_MAGIC)]);
+    expect([p.hart.getReg(R.a3), p.hart.getReg(R.a4)]).toEqual([-1n, 0n]);
     expect(p.hart.readCsr(Csr.mcause)).toBe(5n);
     expect(p.hart.readCsr(Csr.mtval)).toBe(0x20_0000n);
   });

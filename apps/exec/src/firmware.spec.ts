@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { file, qemuSystem, requireOrSkip } from '@splitvisor/testing';
 
-const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const FW_JUMP = join(REPO, '.cache/firmware/opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf');
 const UBOOT = join(REPO, '.cache/firmware/u-boot-qemu/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin');
 
@@ -25,7 +25,7 @@ describe('Debian firmware', () => {
     spawnSync('qemu-system-riscv64', ['-M', `virt,dumpdtb=${dtb}`, '-m', '128M', '-smp', '1', '-bios', 'none', '-nographic']);
     const r = spawnSync(
       process.execPath,
-      [join(REPO, 'libs/riscv/bin/exec.js'), FW_JUMP, '--load', `${UBOOT}@0x80200000`, '--dtb', dtb, '--clock', 'icount', '--max-insns', '80000000'],
+      [join(REPO, 'apps/exec/bin/exec.js'), FW_JUMP, '--load', `${UBOOT}@0x80200000`, '--dtb', dtb, '--clock', 'icount', '--max-insns', '80000000'],
       { encoding: 'latin1', timeout: 120_000 },
     );
     // OpenSBI found what it probes by trapping: PMP, Sstc, the 1.12 CSRs, S and U.

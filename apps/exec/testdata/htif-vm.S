@@ -142,17 +142,7 @@ talk:
 3:      j       3b
 msg:    .asciz  NAME ": ok\n"
 
-        .section .tohost, "aw", @progbits
-        .balign 64
-        .globl  tohost
-        .type   tohost, @object         /* QEMU's -M spike wants the symbol's size */
-        .size   tohost, 8
-tohost: .dword  0
-        .balign 64
-        .globl  fromhost
-        .type   fromhost, @object
-        .size   fromhost, 8
-fromhost: .dword 0
+#include "htif.inc"
 
         .section .data
         .balign 4096

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// `splitvisor exec`: a committed launcher for the built lib (src/exec/main.ts), so the
-// dom0 CLI can start it as a child process without importing the hart engine.
+// `splitvisor exec`: a committed launcher for the built app (src/main.ts), so the dom0 CLI
+// can start it as a child process, found through this package, without importing it.
 import { existsSync } from 'node:fs';
 
-const main = new URL('../dist/exec/main.js', import.meta.url);
+const main = new URL('../dist/main.js', import.meta.url);
 if (!existsSync(main)) {
   process.stderr.write('splitvisor exec: not built yet: run `npm run build` first\n');
   process.exit(1);

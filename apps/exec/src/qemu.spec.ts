@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { qemuSystem, requireOrSkip, type SkipFn } from '@splitvisor/testing';
 
-const LIB = fileURLToPath(new URL('../../', import.meta.url));
+const LIB = fileURLToPath(new URL('../', import.meta.url));
 const needQemu = (skip: SkipFn) => requireOrSkip(skip, [qemuSystem()], 'SPLITVISOR_ALLOW_NO_QEMU', 'This test runs the same program on QEMU -M spike');
 
 function both(elf: string) {

@@ -51,17 +51,7 @@ fail:   li      t0, (1 << 1) | 1        /* exit(1) */
 msg:    .asciz  "htif putchar\n"
 msg2:   .ascii  "htif write\n"
 
-        .section .tohost, "aw", @progbits
-        .balign 64
-        .globl  tohost
-        .type   tohost, @object         /* QEMU's -M spike wants the symbol's size */
-        .size   tohost, 8
-tohost: .dword  0
-        .balign 64
-        .globl  fromhost
-        .type   fromhost, @object
-        .size   fromhost, 8
-fromhost: .dword 0
+#include "htif.inc"
 
         .section .data
         .balign 8

@@ -91,14 +91,4 @@ putc:                                   /* HTIF console: device 1, command 1 */
         bnez    t2, 1b
         ret
 
-        .section .tohost, "aw", @progbits
-        .balign 64
-        .globl  tohost
-        .type   tohost, @object
-        .size   tohost, 8
-tohost: .dword  0
-        .balign 64
-        .globl  fromhost
-        .type   fromhost, @object
-        .size   fromhost, 8
-fromhost: .dword 0
+#include "htif.inc"
