@@ -13,7 +13,7 @@
 // ROM (addRom) reads like RAM and faults on stores.
 
 import { PAGE_SIZE } from '@splitvisor/platform';
-import { decodeCompressedInto } from './compressed.js';
+import { decodeCompressedInto } from './isa/c/decode.js';
 import { decodeInto } from './decoder.js';
 import { numHi, numLo, pairIsExact, pairToNumber } from './int64.js';
 import { PMP_X, pmpPagePerms } from './mmu/pmp.js';

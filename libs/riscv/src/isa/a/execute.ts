@@ -1,5 +1,5 @@
 // The A extension (unpriv spec 20191213 ch. 8), execution: LR/SC with a reservation,
-// and the AMOs (decoding and clearReservation: ext-a.ts, which trap.ts can import
+// and the AMOs (decoding and clearReservation: decode.ts, which trap.ts can import
 // without pulling in the memory paths).
 // One hart executes one instruction at a time, so every AMO is atomic by construction;
 // aq/rl need no work. What needs care is the access itself:
@@ -15,13 +15,13 @@
 // succeeds only with an LR of the same address and size since the last SC, and only if
 // memory still holds that value (as QEMU's cmpxchg-based SC: a store by another hart
 // to the reserved bytes is seen that way). Every SC clears it; so do trap entry and xRET
-// through clearReservation in ext-a.ts (priv 3.3.2 allows it, and it keeps a reservation from one
+// through clearReservation in decode.ts (priv 3.3.2 allows it, and it keeps a reservation from one
 // context from satisfying another's SC).
 
-import { dataAddress, loadSlow, ramWritable, scatter, storeSlow } from './mem-access.js';
-import { ACC_LOAD, ACC_STORE } from './mmu/sv.js';
-import { Cause, raiseException } from './trap.js';
-import type { HartState } from './state.js';
+import { dataAddress, loadSlow, ramWritable, scatter, storeSlow } from '../../mem-access.js';
+import { ACC_LOAD, ACC_STORE } from '../../mmu/sv.js';
+import { Cause, raiseException } from '../../trap.js';
+import type { HartState } from '../../state.js';
 
 /** funct5 of the AMOs this hart implements (8.4). */
 const AMO_ADD = 0x00;

@@ -1,8 +1,8 @@
 // fflags, frm and fcsr (unpriv 11.2), plugged into the CSR file. All three are
 // illegal-instruction while mstatus.FS is Off, and a write sets FS to Dirty.
 
-import { Csr, registerCsr } from '../csr.js';
-import type { HartState } from '../state.js';
+import { Csr, registerCsr } from '../../csr.js';
+import type { HartState } from '../../state.js';
 
 function readable(s: HartState): boolean {
   return s.mstatusFs !== 0;

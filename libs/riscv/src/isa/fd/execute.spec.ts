@@ -3,9 +3,9 @@
 // legality. (Arithmetic against an exact reference: arith.spec.ts.)
 
 import { describe, expect, it } from 'vitest';
-import { Csr } from '../csr.js';
-import { Cause } from '../trap.js';
-import { DRAM, DATA, e, machine, R, trapInfo, type Machine } from '../harness.test-util.js';
+import { Csr } from '../../csr.js';
+import { Cause } from '../../trap.js';
+import { DRAM, DATA, e, machine, R, trapInfo, type Machine } from '../../harness.test-util.js';
 
 const { fs, fdd, Rm } = e;
 const MSTATUS_FS_INITIAL = 1n << 13n;

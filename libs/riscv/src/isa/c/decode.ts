@@ -7,8 +7,8 @@
 // tval of the illegal-instruction exception (as QEMU). HINTs (rd = x0 forms, C.NOP with
 // an immediate, C.SLLI/SRLI/SRAI by 0) execute as the no-ops they are.
 
-import { C_FLAG, decodeInto, packWord, SINK } from './decoder.js';
-import { Op } from './ops.js';
+import { C_FLAG, decodeInto, packWord, SINK } from '../../decoder.js';
+import { Op } from '../../ops.js';
 
 const bit = (v: number, i: number): number => (v >>> i) & 1;
 const bits = (v: number, hi: number, lo: number): number => (v >>> lo) & ((1 << (hi - lo + 1)) - 1);
@@ -166,6 +166,6 @@ export function decodeCompressedInto(c: number, out: Int32Array, k: number): voi
   if (op === Op.ILLEGAL) {
     out[k + 1] = c; // the tval is the parcel, not its expansion
   } else if (op >= Op.FLW && op <= Op.FSD) {
-    out[k + 1] = (out[k + 1]! & 0xfff) | (c << 16); // fpu/execute.ts: parcel for the tval
+    out[k + 1] = (out[k + 1]! & 0xfff) | (c << 16); // isa/fd/execute.ts: parcel for the tval
   }
 }

@@ -1,9 +1,9 @@
 // The A extension (unpriv spec 20191213 ch. 8): decoding and the reservation hook, kept
 // free of the memory paths so the decoder and trap.ts can import it without a cycle
-// (execution: ext-a-exec.ts).
+// (execution: execute.ts).
 
-import { Op } from './ops.js';
-import type { HartState } from './state.js';
+import { Op } from '../../ops.js';
+import type { HartState } from '../../state.js';
 
 /** Forgets the LR reservation (SC does it itself; trap entry and xRET should call it). */
 export function clearReservation(s: HartState): void {

@@ -1,5 +1,5 @@
 // F/D arithmetic on non-NaN operands (the caller turns NaN operands into the canonical NaN
-// and raises NV for signaling ones, fpu/execute.ts): exact results as (s + t) * 2^scale
+// and raises NV for signaling ones, execute.ts): exact results as (s + t) * 2^scale
 // pairs, rounded by round.ts. Each returns the rounded value as a double (NaN = the
 // canonical NaN, after NV) and ORs its flags into FLAGS.
 //

@@ -2,7 +2,7 @@
 // ones, plus the spec's division-by-zero and overflow table (unpriv 7.2).
 
 import { describe, expect, it } from 'vitest';
-import { e, exec, R, s64, u64 } from './harness.test-util.js';
+import { e, exec, R, s64, u64 } from '../../harness.test-util.js';
 
 const MIN = -(2n ** 63n);
 const MAX = 2n ** 63n - 1n;

@@ -3,12 +3,12 @@
 // page, and AMOs to a device.
 
 import { describe, expect, it } from 'vitest';
-import { clearReservation } from './ext-a.js';
-import { Hart } from './hart.js';
-import { PageState } from './memory.js';
-import { HartState } from './state.js';
-import { Cause } from './trap.js';
-import { DATA, DRAM, e, exec, HANDLER, machine, R, s64, TestBus, trapInfo, u64 } from './harness.test-util.js';
+import { clearReservation } from './decode.js';
+import { Hart } from '../../hart.js';
+import { PageState } from '../../memory.js';
+import { HartState } from '../../state.js';
+import { Cause } from '../../trap.js';
+import { DATA, DRAM, e, exec, HANDLER, machine, R, s64, TestBus, trapInfo, u64 } from '../../harness.test-util.js';
 
 const DEV = 0x1000_0000;
 const read64 = (m: ReturnType<typeof machine>, pa: number): bigint =>

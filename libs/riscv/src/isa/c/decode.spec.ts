@@ -4,14 +4,14 @@
 // straddles a page boundary is fetched from both pages.
 
 import { describe, expect, it } from 'vitest';
-import { expandCompressed, decodeCompressedInto } from './compressed.js';
-import { C_FLAG, decodeInto } from './decoder.js';
-import { Csr } from './csr.js';
-import { PageState } from './memory.js';
-import { Op } from './ops.js';
-import { Cause } from './trap.js';
-import { DATA, DRAM, e, HANDLER, machine, R, trapInfo, type Machine } from './harness.test-util.js';
-import { CODE, mTrap, PageTables, privMachine, PRIV_S, PT_BASE, PTE } from './mmu/paging.test-util.js';
+import { expandCompressed, decodeCompressedInto } from './decode.js';
+import { C_FLAG, decodeInto } from '../../decoder.js';
+import { Csr } from '../../csr.js';
+import { PageState } from '../../memory.js';
+import { Op } from '../../ops.js';
+import { Cause } from '../../trap.js';
+import { DATA, DRAM, e, HANDLER, machine, R, trapInfo, type Machine } from '../../harness.test-util.js';
+import { CODE, mTrap, PageTables, privMachine, PRIV_S, PT_BASE, PTE } from '../../mmu/paging.test-util.js';
 
 const { fdd } = e;
 

@@ -11,10 +11,10 @@
 // mstatus.FS (priv 3.1.6.6): every F/D instruction and FP CSR access is illegal while FS
 // is Off; anything that changes FP state (an f register, fflags, frm) sets it to Dirty.
 
-import { SINK } from '../decoder.js';
-import { loadSlow, storeSlow } from '../mem-access.js';
-import { Cause, raiseException } from '../trap.js';
-import type { HartState } from '../state.js';
+import { SINK } from '../../decoder.js';
+import { loadSlow, storeSlow } from '../../mem-access.js';
+import { Cause, raiseException } from '../../trap.js';
+import type { HartState } from '../../state.js';
 import { fadd, fdiv, ffma, fmul, fsqrt } from './arith.js';
 import { fromInt, INT_HI, INT_LO, toInt } from './convert.js';
 import './csr.js'; // fflags, frm, fcsr join the CSR file with the engine that uses them

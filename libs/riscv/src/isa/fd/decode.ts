@@ -1,9 +1,9 @@
 // Decoding of the F and D opcodes (unpriv ch. 11, 12 and the opcode map, ch. 24): which
 // encodings exist, checked once per slot; the fields are read again when the instruction
-// runs (fpu/execute.ts). Reserved encodings decode to ILLEGAL with imm = the instruction,
+// runs (execute.ts). Reserved encodings decode to ILLEGAL with imm = the instruction,
 // and so does a static rounding mode of 5 or 6 (11.2). fmt 2 (H) and 3 (Q) are absent.
 
-import { Op } from '../ops.js';
+import { Op } from '../../ops.js';
 
 /** rm field valid as a static mode, or 7 = dynamic (checked against frm when run). */
 function rmOk(rm: number): boolean {
