@@ -13,13 +13,7 @@
  *    ": ok\n" one putchar at a time through TOHOST_VA, and exits with code 0 through it.
  * Any trap to M exits with mcause + 10 through the physical tohost.
  */
-        .equ    PTE_V, 1
-        .equ    PTE_R, 2
-        .equ    PTE_W, 4
-        .equ    PTE_X, 8
-        .equ    PTE_U, 16
-        .equ    PTE_A, 64
-        .equ    PTE_D, 128
+#include "paging.inc"
         .equ    TOHOST_VA, 0x40000000
         .equ    USER_VA, 0x40001000
 #ifdef USER
@@ -36,12 +30,7 @@
         .section .text.start, "ax"
         .globl  _start
 _start:
-        la      t0, m_trap
-        csrw    mtvec, t0
-        li      t0, -1                  /* PMP: everything for S and U */
-        csrw    pmpaddr0, t0
-        li      t0, 0x1f                /* NAPOT, R W X */
-        csrw    pmpcfg0, t0
+        m_open  m_trap
 
         /* s0 = the table that maps the low 512 GiB as Sv39's root does. */
         la      s0, l2
@@ -55,15 +44,9 @@ _start:
         srli    t0, t0, 2
         ori     t0, t0, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D
         sd      t0, 2 * 8(s0)
-        la      t0, l1                  /* l2[1] -> l1, l1[0] -> l0 */
-        srli    t0, t0, 2
-        ori     t0, t0, PTE_V
-        sd      t0, 1 * 8(s0)
+        pte_to  s0, 1, l1, PTE_V        /* l2[1] -> l1, l1[0] -> l0 */
         la      t1, l1
-        la      t0, l0
-        srli    t0, t0, 2
-        ori     t0, t0, PTE_V
-        sd      t0, 0(t1)
+        pte_to  t1, 0, l0, PTE_V
         la      t1, l0                  /* l0[0]: the tohost page at TOHOST_VA */
         la      t0, tohost
         srli    t0, t0, 12
@@ -71,30 +54,16 @@ _start:
         ori     t0, t0, LEAF_BITS
         sd      t0, 0(t1)
 #ifdef USER
-        la      t0, user_code           /* l0[1]: the user page at USER_VA, U R X */
-        srli    t0, t0, 2
-        ori     t0, t0, PTE_V | PTE_R | PTE_X | PTE_U
-        sd      t0, 8(t1)
+        pte_to  t1, 1, user_code, PTE_V | PTE_R | PTE_X | PTE_U  /* the user page at USER_VA */
 #endif
 
 #ifdef SV48
-        la      t0, l3
+        la      s1, l3
 #else
-        la      t0, l2
+        la      s1, l2
 #endif
-        srli    t0, t0, 12
-        li      t1, SATP_MODE
-        slli    t1, t1, 60
-        or      t0, t0, t1
-        csrw    satp, t0
-        sfence.vma
-        li      t0, 3 << 11             /* MPP = S */
-        csrc    mstatus, t0
-        li      t0, 1 << 11
-        csrs    mstatus, t0
-        la      t0, s_entry
-        csrw    mepc, t0
-        mret
+        satp_on s1, SATP_MODE
+        mret_to_s s_entry
 
 m_trap:                                 /* exit(mcause + 10), physically */
         csrr    t0, mcause

@@ -13,13 +13,7 @@
  *    the U data PTE, and ECALLs to M with a0 = 0x600d.
  * M: prints "priv-paging: ok" and exits 0; any other trap exits with mcause + 10.
  */
-        .equ    PTE_V, 1
-        .equ    PTE_R, 2
-        .equ    PTE_W, 4
-        .equ    PTE_X, 8
-        .equ    PTE_U, 16
-        .equ    PTE_A, 64
-        .equ    PTE_D, 128
+#include "paging.inc"
         .equ    USER_CODE_VA, 0x40000000
         .equ    USER_DATA_VA, 0x40001000
         .equ    SSTATUS_SUM, 1 << 18
@@ -28,12 +22,7 @@
         .section .text.start, "ax"
         .globl  _start
 _start:
-        la      t0, m_trap
-        csrw    mtvec, t0
-        li      t0, -1                  /* PMP: everything for S and U */
-        csrw    pmpaddr0, t0
-        li      t0, 0x1f                /* NAPOT, R W X */
-        csrw    pmpcfg0, t0
+        m_open  m_trap
 
         /* root[2]: identity gigapage 0x80000000, S-only, A and D preset. */
         la      s0, root
@@ -46,44 +35,19 @@ _start:
         add     t1, t1, s0
         sd      t0, 0(t1)
         /* root[1] -> l1, l1[0] -> l0 (pointers: V only). */
-        la      t0, l1
-        srli    t0, t0, 2
-        ori     t0, t0, PTE_V
-        sd      t0, 1 * 8(s0)
+        pte_to  s0, 1, l1, PTE_V
         la      t1, l1
-        la      t0, l0
-        srli    t0, t0, 2
-        ori     t0, t0, PTE_V
-        sd      t0, 0(t1)
+        pte_to  t1, 0, l0, PTE_V
         /* l0[0]: user code, U R X; l0[1]: user data, U R W (A and D left to hardware). */
         la      t1, l0
-        la      t0, user_code
-        srli    t0, t0, 2
-        ori     t0, t0, PTE_V | PTE_R | PTE_X | PTE_U
-        sd      t0, 0(t1)
-        la      t0, user_data
-        srli    t0, t0, 2
-        ori     t0, t0, PTE_V | PTE_R | PTE_W | PTE_U
-        sd      t0, 8(t1)
+        pte_to  t1, 0, user_code, PTE_V | PTE_R | PTE_X | PTE_U
+        pte_to  t1, 1, user_data, PTE_V | PTE_R | PTE_W | PTE_U
 
         /* Delegate ECALL from U (8), load (13) and store (15) page faults. */
         li      t0, (1 << 8) | (1 << 13) | (1 << 15)
         csrw    medeleg, t0
-        /* satp = Sv39 | root PPN */
-        srli    t0, s0, 12
-        li      t1, 8
-        slli    t1, t1, 60
-        or      t0, t0, t1
-        csrw    satp, t0
-        sfence.vma
-        /* MPP = S, mepc = s_entry */
-        li      t0, 3 << 11
-        csrc    mstatus, t0
-        li      t0, 1 << 11
-        csrs    mstatus, t0
-        la      t0, s_entry
-        csrw    mepc, t0
-        mret
+        satp_on s0, 8                   /* Sv39 */
+        mret_to_s s_entry
 
 /* ---- M-mode trap: the end of the test, one way or the other ---- */
 m_trap:
