@@ -24,11 +24,15 @@ export default [
             { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib', 'type:service'] },
+            // An app (splitvisor exec) composes libs in one process; nothing imports it.
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
             { sourceTag: 'scope:cpu', onlyDependOnLibsWithTags: ['scope:cpu', 'scope:shared'] },
             { sourceTag: 'scope:mmu', onlyDependOnLibsWithTags: ['scope:mmu', 'scope:shared'] },
             { sourceTag: 'scope:io', onlyDependOnLibsWithTags: ['scope:io', 'scope:shared'] },
             { sourceTag: 'scope:dom0', onlyDependOnLibsWithTags: ['scope:dom0', 'scope:shared'] },
+            // exec is the whole machine: the cpu's parts and io-backend's devices together.
+            { sourceTag: 'scope:exec', onlyDependOnLibsWithTags: ['scope:cpu', 'scope:io', 'scope:shared'] },
           ],
         },
       ],

@@ -7,5 +7,6 @@ export { Uart16550, UART_RX_CAPACITY, type Uart16550Options, type UartStats } fr
 export * as uartRegisters from './uart16550/registers.js';
 export { SifiveTest, type SifiveTestOptions } from './sifive-test/sifive-test.js';
 export { VirtioMmioEmptySlot, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, VIRTIO_MMIO_VENDOR_QEMU } from './virtio-mmio/empty-slot.js';
+export { EmptyWindow } from './empty-window/empty-window.js';
 export { GoldfishRtc, type GoldfishRtcOptions } from './goldfish-rtc/goldfish-rtc.js';
 export * as rtcRegisters from './goldfish-rtc/goldfish-rtc.js';

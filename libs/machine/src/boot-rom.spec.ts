@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BOOT_ROM, DRAM_BASE, KERNEL_ENTRY, type MmioOffset } from '@splitvisor/platform';
+import { qemuSystem, requireOrSkip } from '@splitvisor/testing';
 import { bootRom, BootRom, FW_DYNAMIC_INFO_SIZE, RESET_VEC_CODE, RESET_VEC_SIZE } from './boot-rom.js';
 import type { LocalAccessSize } from './local-device.js';
 
@@ -70,8 +71,8 @@ describe('bootRom', () => {
   });
 
   // Differential check: QEMU's own ROM, read through its monitor before the first instruction.
-  const qemu = spawnSync('qemu-system-riscv64', ['--version'], { encoding: 'utf8' });
-  it.skipIf(qemu.status !== 0)('matches qemu-system-riscv64 -M virt word for word', () => {
+  it('matches qemu-system-riscv64 -M virt word for word', ({ skip }) => {
+    requireOrSkip(skip, [qemuSystem()], 'SPLITVISOR_ALLOW_NO_QEMU', "This test compares the boot ROM with QEMU's");
     const r = spawnSync(
       'qemu-system-riscv64',
       ['-M', 'virt', '-m', '128M', '-bios', 'none', '-display', 'none', '-serial', 'none', '-monitor', 'stdio', '-S'],

@@ -103,6 +103,50 @@ export const MACHINE_REGIONS: readonly MachineRegion[] = [
   ...Array.from({ length: VIRTIO_MMIO_SLOTS }, (_, i) => virtioMmioSlot(i)),
 ];
 
+/**
+ * What an access sees in a window of QEMU virt that no model here implements: 'zeros'
+ * (reads 0, writes ignored) or 'ones' (reads all ones, writes ignored), so firmware that
+ * probes there finds nothing, or 'fault', a hole in the map as it is on QEMU too.
+ */
+export type UnmodelledAnswer = 'zeros' | 'ones' | 'fault';
+
+export interface UnmodelledWindow {
+  readonly name: string;
+  readonly base: GuestPhysAddr;
+  readonly size: number;
+  readonly answer: UnmodelledAnswer;
+}
+
+/** QEMU maps nothing at VIRT_DEBUG: an access faults there as well. */
+export const VIRT_DEBUG: UnmodelledWindow = { name: 'debug', base: gpa(0x0), size: 0x100, answer: 'fault' };
+/** PCIe port I/O of the GPEX host bridge. */
+export const PCIE_PIO: UnmodelledWindow = { name: 'pcie-pio', base: gpa(0x3000000), size: 0x10000, answer: 'zeros' };
+/** Dynamic sysbus devices (-device ... on the platform bus): with none plugged, nothing answers. */
+export const PLATFORM_BUS: UnmodelledWindow = { name: 'platform-bus', base: gpa(0x4000000), size: 0x2000000, answer: 'fault' };
+/** QEMU's fw_cfg: not modelled; software learns of it only from QEMU's own device tree. */
+export const FW_CFG: UnmodelledWindow = { name: 'fw-cfg', base: gpa(0x10100000), size: 0x18, answer: 'fault' };
+/** Two CFI flash banks of 32 MiB: without a CFI answer, firmware finds no flash. */
+export const FLASH: UnmodelledWindow = { name: 'flash', base: gpa(0x20000000), size: 0x4000000, answer: 'zeros' };
+/** PCIe ECAM: all ones is "no function here" to an enumerating driver. */
+export const PCIE_ECAM: UnmodelledWindow = { name: 'pcie-ecam', base: gpa(0x30000000), size: 0x10000000, answer: 'ones' };
+/** PCIe 32-bit MMIO (BARs). */
+export const PCIE_MMIO: UnmodelledWindow = { name: 'pcie-mmio', base: gpa(0x40000000), size: 0x40000000, answer: 'zeros' };
+/** VIRT64_HIGH_PCIE_MMIO_SIZE */
+const PCIE_HIGH_MMIO_SIZE = 16 * 2 ** 30;
+
+/** PCIe 64-bit MMIO on rv64: 16 GiB at the first 16 GiB boundary at or above the end of RAM. */
+export function pcieHighMmio(ramBytes: number): UnmodelledWindow {
+  const base = Math.ceil((DRAM_BASE + ramBytes) / PCIE_HIGH_MMIO_SIZE) * PCIE_HIGH_MMIO_SIZE;
+  return { name: 'pcie-high-mmio', base: gpa(base), size: PCIE_HIGH_MMIO_SIZE, answer: 'zeros' };
+}
+
+/**
+ * Every other window of QEMU 7.2's virt_memmap below DRAM (default machine: no ACLINT SSWI,
+ * APLIC or IMSIC, which exist only with aclint=on / aia=...), ordered by base. Together with
+ * MACHINE_REGIONS and pcieHighMmio this is the whole map.
+ */
+export const UNMODELLED_WINDOWS: readonly UnmodelledWindow[] = [VIRT_DEBUG, PCIE_PIO, PLATFORM_BUS, FW_CFG, FLASH, PCIE_ECAM, PCIE_MMIO];
+
 /** The region holding `addr`, or undefined: the single lookup every router uses. */
 export function regionAt(addr: number): MachineRegion | undefined {
   for (const r of MACHINE_REGIONS) {

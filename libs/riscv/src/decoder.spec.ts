@@ -100,7 +100,7 @@ describe('decoder', () => {
   it.each([
     ['all zeros', 0x00000000],
     ['all ones', 0xffffffff],
-    ['a 16-bit parcel given to the 32-bit decoder (compressed.ts expands those)', 0x00000001],
+    ['a 16-bit parcel given to the 32-bit decoder (isa/c/decode.ts expands those)', 0x00000001],
     ['OP with funct7 = 2 (no extension there)', e.rType(0x33, 1, 0, 2, 3, 2)],
     ['slli with funct6 != 0', (e.slli(1, 2, 3) | (1 << 26)) >>> 0],
     ['srli with bad funct6', (e.srli(1, 2, 3) | (0x20 << 26)) >>> 0],

@@ -9,8 +9,8 @@
 // implement decodes to ILLEGAL with imm = the instruction bits (the mtval the trap wants).
 
 import { Op } from './ops.js';
-import { decodeFpInto } from './fpu/decode.js';
-import { decodeAmo } from './ext-a.js';
+import { decodeFpInto } from './isa/fd/decode.js';
+import { decodeAmo } from './isa/a/decode.js';
 
 /** Register index that absorbs writes to x0. */
 export const SINK = 32;

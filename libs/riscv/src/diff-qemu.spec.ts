@@ -13,15 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseElf } from './exec/elf.js';
+import { parseElf } from '@splitvisor/elf';
+import { qemuSystem, requireOrSkip, tool } from '@splitvisor/testing';
 import { Hart } from './hart.js';
 import { GuestRam, type PhysBus } from './memory.js';
 
 const DIR = fileURLToPath(new URL('../testdata/diff/', import.meta.url));
 const CC = 'riscv64-unknown-elf-gcc';
 const QEMU = 'qemu-system-riscv64';
-const missing = [CC, QEMU].filter((t) => spawnSync(t, ['--version']).status !== 0);
-const allowMissing = process.env.SPLITVISOR_ALLOW_NO_QEMU === '1';
+const TOOLS = [tool(CC, 'gcc-riscv64-unknown-elf'), qemuSystem()];
 const UART = 0x1000_0000;
 const FINISHER = 0x10_0000;
 const DRAM = 0x8000_0000;
@@ -320,17 +320,8 @@ function sequenceProgram(count: number, length: number): { source: string; value
 }
 
 describe('differential checks against qemu-system-riscv64 -M virt', () => {
-  if (missing.length > 0) {
-    if (allowMissing) {
-      it.skip(`needs ${missing.join(' and ')} (SPLITVISOR_ALLOW_NO_QEMU=1)`, () => undefined);
-      return;
-    }
-    it('has its tools', () => {
-      throw new Error(
-        `${missing.join(' and ')} not found: install Debian's gcc-riscv64-unknown-elf and qemu-system-misc, ` +
-          'or set SPLITVISOR_ALLOW_NO_QEMU=1 to skip these checks',
-      );
-    });
+  if (TOOLS.some((t) => !t.present)) {
+    it('has its tools', ({ skip }) => requireOrSkip(skip, TOOLS, 'SPLITVISOR_ALLOW_NO_QEMU', 'These checks compare the hart with QEMU'));
     return;
   }
   const work = mkdtempSync(join(tmpdir(), 'sv-diff-'));

@@ -11,9 +11,9 @@
 // `case` labels are Op numbers written as literals (see ops.ts for why).
 
 import { csrInstruction } from './csr.js';
-import { div, divu, divuw, divw, mul, mulh, mulhsu, mulhu, mulw, rem, remu, remuw, remw } from './ext-m.js';
-import { fpExecute, fpLoad, fpStore } from './fpu/execute.js';
-import { amo, loadReserved, storeConditional } from './ext-a-exec.js';
+import { div, divu, divuw, divw, mul, mulh, mulhsu, mulhu, mulw, rem, remu, remuw, remw } from './isa/m/execute.js';
+import { fpExecute, fpLoad, fpStore } from './isa/fd/execute.js';
+import { amo, loadReserved, storeConditional } from './isa/a/execute.js';
 import { decodeRamSlot, fetchLookup, loadSlow, storeSlow } from './mem-access.js';
 import { Cause, jumpToPair, raiseException, sfenceVma, wfi, xret } from './trap.js';
 import type { HartState } from './state.js';
@@ -645,7 +645,7 @@ export function executeBatch(s: HartState, limit: number): number {
         if (s.brk) break loop;
         continue;
 
-      // ---- M extension (ext-m.ts) ----
+      // ---- M extension (isa/m) ----
       case 100:
         mul(xl, xh, rd, rs1, rs2);
         break;
@@ -686,7 +686,7 @@ export function executeBatch(s: HartState, limit: number): number {
         remuw(xl, xh, rd, rs1, rs2);
         break;
 
-      // ---- A extension (ext-a.ts) ----
+      // ---- A extension (isa/a) ----
       case 113: // LR.W
       case 114: // LR.D
         s.pc = pc;
@@ -709,7 +709,7 @@ export function executeBatch(s: HartState, limit: number): number {
         if (s.brk) break loop;
         continue;
 
-      // ---- F and D (fpu/execute.ts); loads and stores share the integer slow paths ----
+      // ---- F and D (isa/fd/execute.ts); loads and stores share the integer slow paths ----
       case 119: // FLW
       case 120: {
         // FLD. Fast path as LD's, into f[rd] (FLW NaN-boxes); imm bits 11:0 = offset.

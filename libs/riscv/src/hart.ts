@@ -5,7 +5,7 @@
 import { csrRead, csrWrite } from './csr.js';
 import { bigIntToPair, pairToBigInt } from './int64.js';
 import { executeBatch } from './executor.js';
-import { PageState, type GuestRam, type PhysBus } from './memory.js';
+import type { GuestRam, PhysBus } from './memory.js';
 import { HartState, RomRegion } from './state.js';
 import { pendingInterrupt, sstcDeadline, takeInterrupt, updateMip, updateSstc } from './trap.js';
 
@@ -96,9 +96,12 @@ export class Hart {
   }
 
   /**
-   * Reports every guest store to the RAM page holding `pa` (HTIF's tohost). The page is
-   * kept Shared so such stores leave the fast path; `onStore` runs during the store, after
-   * the bytes are written, and may call stop(). One watcher per hart.
+   * Reports every guest store to the RAM page holding `pa` (HTIF's tohost), whatever mode
+   * and translation produced it: the check is on the physical page, as QEMU's HTIF is a
+   * device over tohost's physical address. The page is kept below Modified for good
+   * (GuestRam.keepShared), also after a load or a walk refilled it, so such stores leave
+   * the fast path even through a TLB entry that allows writing; `onStore` runs during the
+   * store, after the bytes are written, and may call stop(). One watcher per hart.
    */
   watchStores(pa: number, onStore: (pa: number, size: number, lo: number, hi: number) => void): void {
     const page = this.ram.pageOf(pa);
@@ -106,7 +109,7 @@ export class Hart {
     const s = this.s;
     if (s.watchPage === null) s.watchPage = new Uint8Array(this.ram.pageState.length);
     s.watchPage[page] = 1;
-    if (this.ram.pageState[page] !== PageState.Invalid) this.ram.pageState[page] = PageState.Shared;
+    this.ram.keepShared(page);
     s.storeWatch = onStore;
   }
 

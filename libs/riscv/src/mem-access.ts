@@ -13,7 +13,7 @@
 // ROM (addRom) reads like RAM and faults on stores.
 
 import { PAGE_SIZE } from '@splitvisor/platform';
-import { decodeCompressedInto } from './compressed.js';
+import { decodeCompressedInto } from './isa/c/decode.js';
 import { decodeInto } from './decoder.js';
 import { numHi, numLo, pairIsExact, pairToNumber } from './int64.js';
 import { PMP_X, pmpPagePerms } from './mmu/pmp.js';
@@ -269,8 +269,8 @@ function ramReady(s: HartState, off: number, size: number, write: boolean): bool
   return true;
 }
 
-/** ramReady for a store, except that a watched page is written while Shared (it stays
- *  below Modified so that every store to it comes here). */
+/** ramReady for a store, except that a watched page is written while Shared (GuestRam
+ *  keeps it below Modified so that every store to it comes here). */
 export function ramWritable(s: HartState, off: number, size: number): boolean {
   const w = s.watchPage;
   if (w !== null) {
@@ -278,9 +278,7 @@ export function ramWritable(s: HartState, off: number, size: number): boolean {
     const last = Math.floor((off + size - 1) / PAGE_SIZE);
     for (let p = first; p <= last; p++) {
       if (w[p] !== 0) {
-        const ps = s.ram.pageState;
-        if (ps[p] === 0 && !s.ram.miss(p, false)) return false;
-        if (ps[p] === 2) ps[p] = 1; // a refill may grant Modified: keep it below
+        if (s.ram.pageState[p] === 0 && !s.ram.miss(p, false)) return false;
       } else if (s.ram.pageState[p]! < 2 && !s.ram.miss(p, true)) {
         return false;
       }

@@ -275,6 +275,25 @@ describe('onMiss (coherence with the mmu)', () => {
     m.run();
     expect(trapInfo(m).mcause).toBe(BigInt(Cause.StoreAccess));
   });
+
+  it('keepShared: no refill leaves a kept page Modified, a load\'s nor a run of pages\'', () => {
+    const kept = pageOf(DATA) + 1;
+    const m = machine([e.ld(R.a0, R.t0, 0), e.ld(R.a1, R.t1, 0), e.wfi()], { regs: { [R.t0]: BigInt(DATA), [R.t1]: BigInt(DATA + 0x1000) } });
+    m.ram.onMiss = (page) => {
+      // Modified on the page asked and the next one (a run, as the cpu's page cache grants).
+      m.ram.pageState[page] = PageState.Modified;
+      if (page + 1 < m.ram.pageState.length) m.ram.pageState[page + 1] = PageState.Modified;
+      return true;
+    };
+    m.ram.pageState[kept] = PageState.Modified;
+    m.ram.keepShared(kept); // held Modified now: lowered at once
+    expect(m.ram.pageState[kept]).toBe(PageState.Shared);
+    m.ram.pageState[kept] = PageState.Invalid;
+    expect(m.run().kind).toBe('wfi');
+    expect(m.ram.pageState[kept - 1]).toBe(PageState.Modified);
+    expect(m.ram.pageState[kept]).toBe(PageState.Shared);
+    expect(() => m.ram.keepShared(m.ram.pageState.length)).toThrow(/no page/);
+  });
 });
 
 describe('decoded code follows the bytes', () => {

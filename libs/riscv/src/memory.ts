@@ -54,6 +54,9 @@ export class GuestRam {
   onMiss: (pageIndex: number, write: boolean) => boolean;
   /** Times onMiss was consulted. */
   misses = 0;
+  /** Pages that must never be Modified here (keepShared): every store to them then leaves
+   *  the executor's fast path, whatever translation produced it. */
+  private readonly shared: number[] = [];
 
   constructor(base: number, size: number, buffer?: ArrayBuffer | SharedArrayBuffer) {
     if (!Number.isSafeInteger(base) || base < 0 || base % PAGE_SIZE !== 0) {
@@ -102,7 +105,27 @@ export class GuestRam {
     this.code.dropInvalid(this.pageState);
     const ok = this.onMiss(page, write);
     this.code.invalidate(page);
-    return ok && this.pageState[page]! >= (write ? PageState.Modified : PageState.Shared);
+    // A refill may grant Modified (the default does, for a load too; a run of pages may
+    // include a kept one): keep those pages below it. A store to one is then written
+    // while Shared by whoever asked for it (the hart's watched-store path).
+    let kept = false;
+    for (let i = 0; i < this.shared.length; i++) {
+      const p = this.shared[i]!;
+      if (this.pageState[p] === PageState.Modified) this.pageState[p] = PageState.Shared;
+      if (p === page) kept = true;
+    }
+    return ok && this.pageState[page]! >= (write && !kept ? PageState.Modified : PageState.Shared);
+  }
+
+  /**
+   * Keeps a page from ever being Modified at this RAM, so that every store to it, through
+   * any mapping and from any mode, takes the slow path where it can be seen (HTIF's
+   * tohost, Hart.watchStores). A page held Modified now is lowered to Shared.
+   */
+  keepShared(page: number): void {
+    if (!(page >= 0 && page < this.pageState.length)) throw new RangeError(`keepShared: no page ${page} in RAM`);
+    if (!this.shared.includes(page)) this.shared.push(page);
+    if (this.pageState[page] === PageState.Modified) this.pageState[page] = PageState.Shared;
   }
 
   /** Forget instructions decoded from a page whose bytes were changed directly. */

@@ -71,7 +71,7 @@ export const Op = {
   /** imm holds the raw instruction (the tval if it traps); rs1 the address, rs2 the ASID. */
   SFENCE_VMA: 60,
 
-  // ---- Unprivileged extensions M, A, F, D (ext-m.ts, ext-a.ts, fpu/). Numbered from
+  // ---- Unprivileged extensions M, A, F, D (isa/m, isa/a, isa/fd). Numbered from
   //      100 so the privileged ops can grow from 59 without the two lists meeting. ----
   MUL: 100,
   MULH: 101,
@@ -99,7 +99,7 @@ export const Op = {
   FLD: 120,
   FSW: 121,
   FSD: 122,
-  /** Every other F/D instruction: imm holds the raw instruction, fpu/execute.ts decodes
+  /** Every other F/D instruction: imm holds the raw instruction, isa/fd/execute.ts decodes
    *  its fields (FP register numbers, rm, rs3) when it runs. rd is never SINK. */
   FP: 123,
 } as const;

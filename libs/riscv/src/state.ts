@@ -150,7 +150,7 @@ export class HartState {
   minstretBaseHi = 0;
   minstretBaseAt = 0;
 
-  // --- F and D (fpu/): f0..f31 as raw bits, low word at 2i and high word at 2i + 1 (a
+  // --- F and D (isa/fd): f0..f31 as raw bits, low word at 2i and high word at 2i + 1 (a
   //     single is NaN-boxed: high word all ones), and the same bytes as doubles for
   //     arithmetic on values that are not NaN ---
   readonly fw = new Int32Array(64);
@@ -159,7 +159,7 @@ export class HartState {
   frm = 0;
   fflags = 0;
 
-  // --- A (ext-a.ts): the LR reservation, physical address (-1: none), size, and the
+  // --- A (isa/a): the LR reservation, physical address (-1: none), size, and the
   //     value LR read (SC also fails if memory no longer holds it: another hart wrote) ---
   resAddr = -1;
   resSize = 0;

@@ -7,7 +7,7 @@
 // an import cycle through this one (ext-a -> mem-access -> trap) can use them at load.
 export { Cause, Irq, causeName } from './cause.js';
 import { Cause, Irq, causeName } from './cause.js';
-import { clearReservation } from './ext-a.js';
+import { clearReservation } from './isa/a/decode.js';
 import { EPC_MASK } from './misa.js';
 import { numHi, numLo, pairHex, pairIsExact, pairToNumber } from './int64.js';
 import { pagingOn, updateTranslationMode } from './mmu/sv.js';

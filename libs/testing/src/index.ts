@@ -5,3 +5,4 @@ export { startTestLab, type TestLab } from './lab.js';
 export { silentLogger } from './log.js';
 export { Lab, freePort, isListening, makeLabPki, REPO_ROOT, CLI_MAIN, type ServiceName } from '@splitvisor/lab';
 export { until } from './until.js';
+export { file, qemuSystem, requireOrSkip, tool, type AllowMissing, type Requirement, type SkipFn } from './require.js';

@@ -93,13 +93,13 @@ async function main(argv: string[]): Promise<number> {
     case 'health':
       return health(one(args([]), '<host:port>'));
     case 'exec': {
-      // `splitvisor exec <elf|bin> [...]`: one hart and a minimal platform in this host, no
-      // services. The hart engine's launcher (libs/riscv/bin/exec.js) runs as a child
-      // process, since dom0 may not import the cpu-scoped engine; its status is the guest's.
+      // `splitvisor exec <elf|bin> [...]`: the virt machine in one process, no services. The
+      // exec app's launcher, found through its package (@splitvisor/exec, a dependency),
+      // runs as a child process, since dom0 imports no machine model; its status is the guest's.
       const { spawn } = await import('node:child_process');
       const { constants } = await import('node:os');
       const { fileURLToPath } = await import('node:url');
-      const launcher = fileURLToPath(new URL('../../../libs/riscv/bin/exec.js', import.meta.url));
+      const launcher = fileURLToPath(import.meta.resolve('@splitvisor/exec/bin/exec.js'));
       const child = spawn(process.execPath, [launcher, ...rest], { stdio: 'inherit' });
       return new Promise<number>((resolve, reject) => {
         child.on('error', reject);

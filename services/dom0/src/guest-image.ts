@@ -4,6 +4,7 @@
 // as firmware (`-bios`, raw at DRAM_BASE) and as the kernel a firmware starts (`-kernel`
 // after -bios, raw at KERNEL_ENTRY: QEMU hw/riscv/boot.c riscv_load_kernel).
 import { readFile, stat } from 'node:fs/promises';
+import { ElfError, isElf, parseElf, type ElfImage } from '@splitvisor/elf';
 import { DRAM_BASE, hex, KERNEL_ENTRY } from '@splitvisor/platform';
 
 export interface ImageSegment {
@@ -30,39 +31,22 @@ export class ImageError extends Error {
   }
 }
 
-const EM_RISCV = 243;
-const PT_LOAD = 1;
-
-function parseElf(path: string, buf: Buffer, role: ImageRole): GuestImage {
-  const fail = (problem: string) => new ImageError(path, problem, role);
-  if (buf.length < 64) throw fail('truncated ELF header');
-  if (buf[4] !== 2) throw fail('not a 64-bit ELF (EI_CLASS != ELFCLASS64)');
-  if (buf[5] !== 1) throw fail('not a little-endian ELF');
-  const machine = buf.readUInt16LE(18);
-  if (machine !== EM_RISCV) throw fail(`ELF machine ${machine} is not RISC-V (${EM_RISCV})`);
-  const entry = Number(buf.readBigUInt64LE(24));
-  const phoff = Number(buf.readBigUInt64LE(32));
-  const phentsize = buf.readUInt16LE(54);
-  const phnum = buf.readUInt16LE(56);
-  if (phentsize < 56 || phoff + phnum * phentsize > buf.length) throw fail('program headers lie outside the file');
-  const segments: ImageSegment[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const ph = phoff + i * phentsize;
-    if (buf.readUInt32LE(ph) !== PT_LOAD) continue;
-    const offset = Number(buf.readBigUInt64LE(ph + 8));
-    const paddr = Number(buf.readBigUInt64LE(ph + 24));
-    const filesz = Number(buf.readBigUInt64LE(ph + 32));
-    const memsz = Number(buf.readBigUInt64LE(ph + 40));
-    if (offset + filesz > buf.length) throw fail(`segment ${i} [${hex(offset)}+${hex(filesz)}) lies outside the file`);
-    if (memsz < filesz) throw fail(`segment ${i} has memsz ${memsz} < filesz ${filesz}`);
-    // memsz beyond filesz is .bss: guest RAM is demand-zero, but load zeros explicitly so a
-    // reused frame can never leak old bytes into it.
-    const data = Buffer.alloc(memsz);
-    buf.copy(data, 0, offset, offset + filesz);
-    if (memsz > 0) segments.push({ addr: paddr, data });
+function readElf(path: string, buf: Buffer, role: ImageRole): GuestImage {
+  let elf: ElfImage;
+  try {
+    elf = parseElf(buf);
+  } catch (e) {
+    if (e instanceof ElfError) throw new ImageError(path, e.message, role);
+    throw e;
   }
-  if (segments.length === 0) throw fail('ELF has no loadable segments');
-  return { path, role, format: 'elf', entry, segments, bytes: segments.reduce((n, s) => n + s.data.length, 0) };
+  // memsz beyond filesz is .bss: guest RAM is demand-zero, but load zeros explicitly so a
+  // reused frame can never leak old bytes into it.
+  const segments = elf.segments.map((seg): ImageSegment => {
+    const data = Buffer.alloc(seg.memsz);
+    data.set(seg.data);
+    return { addr: seg.paddr, data };
+  });
+  return { path, role, format: 'elf', entry: elf.entry, segments, bytes: segments.reduce((n, s) => n + s.data.length, 0) };
 }
 
 /**
@@ -71,7 +55,7 @@ function parseElf(path: string, buf: Buffer, role: ImageRole): GuestImage {
  */
 export async function readGuestImage(path: string, role: ImageRole = 'image', rawAt: number = DRAM_BASE): Promise<GuestImage> {
   const buf = await readImageFile(path, role);
-  if (buf.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return parseElf(path, buf, role);
+  if (isElf(buf)) return readElf(path, buf, role);
   return { path, role, format: 'raw', entry: rawAt, segments: [{ addr: rawAt, data: buf }], bytes: buf.length };
 }
 

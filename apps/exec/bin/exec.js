@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// `splitvisor exec`: a committed launcher for the built app (src/main.ts), so the dom0 CLI
+// can start it as a child process, found through this package, without importing it.
+import { existsSync } from 'node:fs';
+
+const main = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('splitvisor exec: not built yet: run `npm run build` first\n');
+  process.exit(1);
+}
+const { runExec } = await import(main.href);
+runExec(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`splitvisor exec: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);
