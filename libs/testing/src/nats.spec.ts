@@ -5,7 +5,8 @@ import { dockerEngineLikely, startTestNats } from './index.js';
 describe('test NATS', () => {
   it('is a real server a client can publish through, gone after stop', async () => {
     const nats = await startTestNats();
-    expect(nats.kind).toBe(dockerEngineLikely() ? expect.stringMatching(/container|binary/) : 'binary');
+    // Where an engine may answer, the container is tried first and the binary is the fallback.
+    expect(nats.kind).toEqual(dockerEngineLikely() ? expect.stringMatching(/^(container|binary)$/) : 'binary');
     const nc = await connect({ servers: nats.url });
     const sub = nc.subscribe('t.x', { max: 1 });
     nc.publish('t.x', 'ping');
