@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DRAM_BASE } from '@splitvisor/platform';
@@ -98,6 +98,66 @@ describe('mmu process', () => {
     } finally {
       client.close();
     }
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 30_000);
+
+  it('keeps its data dir to this user: created 0700, and one that is open, a link or not ours is refused by name', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const fresh = join(dataDir, 'c', 'd');
+    const ok = start(['--listen', address, '--nats', nats.url, '--data-dir', fresh]);
+    running.push(ok);
+    await waitForServing(address, 15_000, 'splitvisor.mmu.v1.Mmu');
+    for (const d of [join(dataDir, 'c'), fresh, join(fresh, 'vms'), join(fresh, 'snapshots')]) expect(statSync(d).mode & 0o777, d).toBe(0o700);
+    ok.child.kill('SIGTERM');
+    expect(await ok.exited).toBe(0);
+
+    const open = join(dataDir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const link = join(dataDir, 'link');
+    symlinkSync(fresh, link);
+    const refused: [string, string][] = [
+      [open, 'has mode 0777: group and others may enter it; chmod 700 it'],
+      [link, 'is a symbolic link; give the real directory'],
+    ];
+    if (process.getuid?.() === 0) {
+      const theirs = join(dataDir, 'theirs');
+      mkdirSync(theirs, { mode: 0o700 });
+      chownSync(theirs, 65534, 65534);
+      refused.push([theirs, 'belongs to uid 65534, not to this user (uid 0)']);
+    }
+    for (const [dir, problem] of refused) {
+      const p = start(['--listen', `127.0.0.1:${await freePort()}`, '--nats', nats.url, '--data-dir', dir]);
+      running.push(p);
+      expect(await p.exited, p.out()).not.toBe(0);
+      expect(p.out()).toContain(`mmu data dir ${dir}: ${problem}`);
+    }
+  }, 60_000);
+
+  it('adopts at start only the VMs whose directories are still its own alone', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const dir = join(dataDir, 'e');
+    const first = start(['--listen', address, '--nats', nats.url, '--data-dir', dir]);
+    running.push(first);
+    await waitForServing(address, 15_000, 'splitvisor.mmu.v1.Mmu');
+    const client = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, address);
+    try {
+      await client.call('CreateVm', { vmId: 'mine', ramBase: DRAM_BASE, ramSize: 1024 * 1024 });
+      await client.call('CreateVm', { vmId: 'opened', ramBase: DRAM_BASE, ramSize: 1024 * 1024 });
+    } finally {
+      client.close();
+    }
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // Someone opened one VM's directory to everybody while mmu was down.
+    chmodSync(join(dir, 'vms', 'opened'), 0o777);
+    const second = start(['--listen', address, '--nats', nats.url, '--data-dir', dir]);
+    running.push(second);
+    await waitForServing(address, 15_000, 'splitvisor.mmu.v1.Mmu');
+    expect(second.out()).toMatch(/"vm":"mine".*vm found on disk/);
+    expect(second.out()).toMatch(/has mode 0777: group and others may enter it.*cannot open a vm found on disk/);
+    expect(second.out()).toMatch(/"vmsFound":1/);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   }, 30_000);

@@ -13,6 +13,7 @@ import { AddressSpace, checkRamLayout, type SpaceOptions } from './address-space
 import { exhausted, exists, invalid, mib, missing } from './errors.js';
 import type { FramePool } from './frame-pool.js';
 import { FilePageStore } from './page-store.js';
+import { checkPrivate } from './private-dir.js';
 import { VmMemory, type Recaller, type VmPersisted } from './vm-memory.js';
 
 export interface MmuTotals {
@@ -61,8 +62,8 @@ export class Mmu {
   ) {
     this.epoch = opts.epoch ?? `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
     if (opts.dataDir) {
-      mkdirSync(join(opts.dataDir, 'vms'), { recursive: true });
-      mkdirSync(join(opts.dataDir, 'snapshots'), { recursive: true });
+      mkdirSync(join(opts.dataDir, 'vms'), { recursive: true, mode: 0o700 });
+      mkdirSync(join(opts.dataDir, 'snapshots'), { recursive: true, mode: 0o700 });
     }
   }
 
@@ -115,7 +116,7 @@ export class Mmu {
     if (this.opts.dataDir) {
       // A directory left by a VM this mmu never loaded (a failed release): start clean.
       rmSync(this.vmDir(vmId), { recursive: true, force: true });
-      mkdirSync(this.vmDir(vmId), { recursive: true });
+      mkdirSync(this.vmDir(vmId), { recursive: true, mode: 0o700 });
       this.writeMeta(meta);
     }
     return this.open(meta, []);
@@ -130,6 +131,8 @@ export class Mmu {
     const loaded: string[] = [];
     for (const name of readdirSync(root).sort()) {
       try {
+        // Only what this user left here, and nobody else could have changed, is adopted.
+        checkPrivate(join(root, name));
         const meta = JSON.parse(readFileSync(join(root, name, 'meta.json'), 'utf8')) as Meta;
         if (meta.vmId !== name) throw new Error(`meta.json names vm "${meta.vmId}"`);
         validVmId(meta.vmId);

@@ -11,6 +11,7 @@ import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
 import { FramePool } from './frame-pool.js';
 import { mmuHandlers } from './handlers.js';
 import { Mmu } from './mmu.js';
+import { ensurePrivateDir } from './private-dir.js';
 import { NatsRecaller } from './recaller.js';
 
 export interface MmuConfig {
@@ -38,12 +39,14 @@ export const mmuService: ServiceDefinition<MmuConfig> = {
       flag: 'data-dir',
       env: 'SPLITVISOR_MMU_DATA_DIR',
       help: 'guest RAM backing files and snapshots ({port}: the listen port)',
-      default: join(tmpdir(), 'splitvisor-mmu', '{port}'),
+      // Per user, never shared: guest RAM is in there (private-dir.ts).
+      default: join(tmpdir(), `splitvisor-mmu-${process.getuid?.() ?? 'user'}`, '{port}'),
       parse: (raw) => raw,
     },
   },
   async setup({ config, log, server, bus }) {
     const dataDir = config.dataDir.replace('{port}', String(parseHostPort(config.listen, '--listen').port));
+    ensurePrivateDir(dataDir);
     const pool = FramePool.ofMib(config.poolMib);
     const mmu = new Mmu(pool, {
       dataDir,
