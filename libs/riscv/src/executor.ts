@@ -11,7 +11,7 @@
 // `case` labels are Op numbers written as literals (see ops.ts for why).
 // Why one file of ~800 lines: the whole dispatch is one function with one switch, so V8
 // keeps the registers' typed arrays and the inline TLB probe in one optimized frame; cut
-// into modules, every instruction would pay a call (measured with `npm run bench -- cpu`).
+// into modules, every instruction would pay a call on the hot path.
 
 import { csrInstruction } from './csr.js';
 import { div, divu, divuw, divw, mul, mulh, mulhsu, mulhu, mulw, rem, remu, remuw, remw } from './isa/m/execute.js';
