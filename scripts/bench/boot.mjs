@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, REPO_ROOT } from '@splitvisor/lab';
-import { loadAverage, median } from './stats.mjs';
+import { loadAverage, median, printExitTable } from './stats.mjs';
 import { protos, ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
 import { Bus, streams, subjects } from '@splitvisor/bus';
@@ -151,18 +151,5 @@ console.log(
 const byTime = [...runs].sort((a, b) => a.s.seen.prompt - b.s.seen.prompt);
 const s = byTime[(byTime.length - 1) >> 1].s;
 console.log(`\nSplitvisor exits for its median boot (${s.stats.instret} instructions, ${s.stats.runSeconds.toFixed(2)} s of vCPU time):`);
-// mmio-coalesced and doorbell are stores the vCPU posted instead of exiting: no time.
-const POSTED = new Set(['mmio-coalesced', 'doorbell']);
-for (const e of s.stats.exits) {
-  if (e.count === 0) continue;
-  const each = POSTED.has(e.reason) ? 'posted, no exit' : `${((e.totalMs * 1000) / e.count).toFixed(0).padStart(6)} µs each`;
-  console.log(`  ${e.reason.padEnd(14)} ${String(e.count).padStart(9)}  ${e.totalMs.toFixed(0).padStart(8)} ms  ${each}`);
-}
-const l = s.stats.mmioLatency;
-if (l?.samples) console.log(`  MMIO exit latency (last ${l.samples}): p50 ${l.p50Us.toFixed(0)} µs, p99 ${l.p99Us.toFixed(0)} µs, mean ${l.meanUs.toFixed(0)} µs`);
-console.log('\nby device:');
-console.log(`  ${'device'.padEnd(26)} ${'read exits'.padStart(10)} ${'write exits'.padStart(11)} ${'exit time'.padStart(10)} ${'posted'.padStart(8)}`);
-for (const d of s.stats.devices ?? []) {
-  console.log(`  ${d.device.padEnd(26)} ${String(d.reads).padStart(10)} ${String(d.writes).padStart(11)} ${`${d.totalMs.toFixed(0)} ms`.padStart(10)} ${String(d.posted).padStart(8)}`);
-}
+printExitTable(s.stats);
 if (!pass) process.exitCode = 1;

@@ -1,0 +1,147 @@
+// Debian 13's riscv64 kernel (examples/linux.yaml: OpenSBI fw_jump, the kernel, the busybox
+// initramfs of scripts/fetch-linux.sh, virtio-rng) on QEMU and on Splitvisor, RUNS times each
+// (--runs=N, default 1: a boot here takes minutes), a QEMU boot then a Splitvisor boot (a
+// fresh lab each) so both see the same moments of this shared machine's load. Prints the
+// time to the kernel banner, to /init, to the shell, and from `poweroff -f` to the machine's
+// end, their medians and ratios, the load average, and Splitvisor's exit table (by reason
+// and by device) of its median boot.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lab, REPO_ROOT } from '@splitvisor/lab';
+import { protos, ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
+import { RpcClient } from '@splitvisor/rpc';
+import { Bus, streams, subjects } from '@splitvisor/bus';
+import { createLogger } from '@splitvisor/log';
+import { parse as parseYaml } from 'yaml';
+import { loadAverage, median, printExitTable } from './stats.mjs';
+
+const TIMEOUT_S = Number(process.env.BENCH_LINUX_TIMEOUT_S ?? 900);
+const a = process.argv.slice(2).find((x) => x.startsWith('--runs'));
+const RUNS = a === undefined ? 1 : Number(/^--runs=(\d+)$/.exec(a)?.[1]);
+if (!Number.isInteger(RUNS) || RUNS < 1) {
+  console.error(`linux bench: ${a}: expected --runs=N with N >= 1`);
+  process.exit(2);
+}
+for (const script of ['fetch-firmware.sh', 'fetch-linux.sh']) {
+  const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', script)], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`linux bench: scripts/${script} failed:\n${r.stderr}`);
+    process.exit(1);
+  }
+}
+const cfgText = readFileSync(join(REPO_ROOT, 'examples/linux.yaml'), 'utf8');
+const cfg = parseYaml(cfgText);
+const abs = (p) => join(REPO_ROOT, 'examples', p);
+
+/** Marks the milestones as console text comes; types `poweroff -f` at the shell. */
+function milestones(type) {
+  const t0 = performance.now();
+  const seen = {};
+  let text = '';
+  return {
+    seen,
+    t0,
+    feed(chunk) {
+      text += chunk;
+      const mark = (k, re) => {
+        if (seen[k] === undefined && re.test(text)) seen[k] = (performance.now() - t0) / 1000;
+      };
+      mark('kernel', /Linux version /);
+      mark('init', /Run \/init as init process/);
+      if (seen.shell === undefined && /splitvisor-linux: shell ready[\s\S]*~ # /.test(text)) {
+        seen.shell = (performance.now() - t0) / 1000;
+        type('poweroff -f\r');
+      }
+    },
+    end() {
+      seen.off = (performance.now() - t0) / 1000 - seen.shell;
+    },
+  };
+}
+
+async function qemu() {
+  const child = spawn(
+    'qemu-system-riscv64',
+    ['-M', 'virt', '-m', cfg.memory, '-nographic', '-bios', abs(cfg.firmware), '-kernel', abs(cfg.kernel), '-initrd', abs(cfg.initrd), '-append', cfg.bootargs, '-device', 'virtio-rng-device'],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const m = milestones((s) => child.stdin.write(s));
+  child.stdout.on('data', (b) => m.feed(b.toString('latin1')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_S * 1000);
+  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  if (code !== 0 || m.seen.shell === undefined) throw new Error(`QEMU ended with ${code} before the shell and poweroff`);
+  m.end();
+  return m.seen;
+}
+
+async function splitvisor() {
+  const lab = await Lab.start({ logLevel: 'warn' });
+  const p = protos();
+  const dom0 = new RpcClient(p.dom0.Dom0, lab.addresses.dom0, { deadlineMs: 60_000 });
+  const cpu = new RpcClient(p.cpu.Cpu, lab.addresses.cpu, { deadlineMs: 30_000 });
+  const bus = await Bus.connect({ url: lab.natsUrl, name: 'bench', log: createLogger({ service: 'bench', level: 'silent', pretty: false }) });
+  try {
+    await dom0.call('CreateVm', { configYaml: cfgText, baseDir: join(REPO_ROOT, 'examples'), source: 'examples/linux.yaml' });
+    let stats;
+    const m = milestones((s) => {
+      // The exit table of the boot, read before the poweroff ends the vCPU.
+      void cpu.call('GetVmStats', { vmId: cfg.name }).then((st) => (stats = st)).finally(() =>
+        bus.publish(subjects.consoleIn(cfg.name), ConsoleInputCodec, { vmId: cfg.name, data: Buffer.from(s) }),
+      );
+    });
+    void bus.replay(streams.console, subjects.consoleOut(cfg.name), ConsoleOutputCodec, (msg) => m.feed(Buffer.from(msg.data).toString('latin1')));
+    await dom0.call('StartVm', { name: cfg.name });
+    const deadline = Date.now() + TIMEOUT_S * 1000;
+    for (;;) {
+      const vm = await dom0.call('GetVm', { name: cfg.name });
+      if (vm.state === 'stopped' || vm.state === 'failed') {
+        if (vm.state !== 'stopped' || vm.exitCode !== 0 || m.seen.shell === undefined) throw new Error(`Splitvisor's VM ended ${vm.state} (${vm.reason}) exit ${vm.exitCode}`);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`Splitvisor did not reach the shell and power off in ${TIMEOUT_S} s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    m.end();
+    await dom0.call('DestroyVm', { name: cfg.name }).catch(() => undefined);
+    return { seen: m.seen, stats };
+  } finally {
+    dom0.close();
+    cpu.close();
+    await bus.drain();
+    await lab.stop();
+  }
+}
+
+const MILESTONES = [
+  ['kernel', 'kernel banner'],
+  ['init', 'Run /init'],
+  ['shell', 'shell prompt'],
+  ['off', 'poweroff -f to the end'],
+];
+const runs = [];
+for (let i = 0; i < RUNS; i++) {
+  const q = await qemu();
+  const s = await splitvisor();
+  runs.push({ q, s, ratio: s.seen.shell / q.shell, load: loadAverage() });
+}
+const f = (v) => (v === undefined || Number.isNaN(v) ? '-' : `${v.toFixed(2)} s`);
+const x = (v) => (Number.isFinite(v) ? `x${v.toFixed(1)}` : '-');
+console.log(`${RUNS} run(s), each a QEMU boot then a Splitvisor boot; time to the shell and Splitvisor's ratio to QEMU:`);
+console.log(`${'run'.padEnd(6)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}  load average after it`);
+runs.forEach((r, i) => console.log(`${String(i + 1).padEnd(6)} ${f(r.s.seen.shell).padStart(12)} ${f(r.q.shell).padStart(10)} ${x(r.ratio).padStart(8)}  ${r.load}`));
+console.log(`\nmedians of ${RUNS} run(s) (ratio: of the medians):`);
+console.log(`${'milestone'.padEnd(24)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}`);
+for (const [k, label] of MILESTONES) {
+  const ms = median(runs.map((r) => r.s.seen[k] ?? NaN));
+  const mq = median(runs.map((r) => r.q[k] ?? NaN));
+  console.log(`${label.padEnd(24)} ${f(ms).padStart(12)} ${f(mq).padStart(10)} ${x(ms / mq).padStart(8)}`);
+}
+console.log(`(load average ${loadAverage()}; this machine is shared, so is the noise)`);
+const byTime = [...runs].sort((p, q) => p.s.seen.shell - q.s.seen.shell);
+const s = byTime[(byTime.length - 1) >> 1].s;
+if (s.stats) {
+  console.log(`\nSplitvisor exits up to the shell of its median boot (${s.stats.instret} instructions, ${s.stats.runSeconds.toFixed(2)} s of vCPU time):`);
+  printExitTable(s.stats);
+}
