@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // splitvisor: the toolstack CLI (as Xen's xl). `splitvisor help` lists the commands.
 import { RpcError } from '@splitvisor/rpc';
-import { CliError, consoleCmd, create, down, events, health, info, lifecycle, list, run, shutdown, stats, top, up } from './cli/commands.js';
-import { intFlag, parseArgs, UsageError, type ParsedArgs } from './cli/args.js';
+import { CliError, consoleCmd, create, down, events, health, info, lifecycle, list, run, shutdown, stats, top, up } from './commands.js';
+import { intFlag, parseArgs, UsageError, type ParsedArgs } from './args.js';
 
 const USAGE = `usage: splitvisor <command> [args]
 
@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
       const { spawn } = await import('node:child_process');
       const { constants } = await import('node:os');
       const { fileURLToPath } = await import('node:url');
-      const launcher = fileURLToPath(new URL('../../../libs/riscv/bin/exec.js', import.meta.url));
+      const launcher = fileURLToPath(new URL('../../../../libs/riscv/bin/exec.js', import.meta.url));
       const child = spawn(process.execPath, [launcher, ...rest], { stdio: 'inherit' });
       return new Promise<number>((resolve, reject) => {
         child.on('error', reject);
