@@ -13,7 +13,7 @@ export {
   type SpaceOptions,
   type SpaceStats,
 } from './address-space.js';
-export { Directory, Held, MAX_HOLDERS, type HeldValue, type RecallMode } from './directory.js';
+export { Directory, MAX_HOLDERS, type RecallMode } from './directory.js';
 export {
   VmMemory,
   DEFAULT_HOLDER,
