@@ -11,6 +11,7 @@ export {
   failedPrecondition,
   resourceExhausted,
   unavailable,
+  vmIdArg,
   type RpcCode,
 } from './errors.js';
 export { parseHostPort, type HostPort } from './address.js';

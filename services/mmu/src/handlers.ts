@@ -3,8 +3,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@splitvisor/log';
 import type { MmuV1 } from '@splitvisor/proto';
-import { checkVmId } from '@splitvisor/bus';
-import { RpcError, alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted, toRpcError, unary, unavailable } from '@splitvisor/rpc';
+import { RpcError, alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted, toRpcError, unary, unavailable, vmIdArg } from '@splitvisor/rpc';
 import { MemError, invalid } from './errors.js';
 import type { Mmu } from './mmu.js';
 import { DEFAULT_HOLDER, type VmMemory } from './vm-memory.js';
@@ -46,12 +45,7 @@ function memUnary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>)
 
 /** A holder name, '' becoming the default; it is a NATS subject token, so checked as one. */
 function holderOf(raw: string, fallback = DEFAULT_HOLDER): string {
-  if (raw === '') return fallback;
-  try {
-    return checkVmId(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw, 'holder');
-  } catch (e) {
-    throw invalid((e as Error).message);
-  }
+  return raw === '' ? fallback : vmIdArg(raw, 'holder');
 }
 
 /** LoadImage: the first chunk names the VM; each chunk is written as it arrives (the
