@@ -7,7 +7,7 @@
 // so a fetch, a DMA or a write-back sees the directory as the last one left it, including
 // the recalls it had to wait for; and none but a holder being waited for goes on while a
 // recovery lasts.
-import type { LatencySummary } from '@splitvisor/platform';
+import type { GuestPhysAddr, LatencySummary } from '@splitvisor/platform';
 import type { AddressSpace } from './address-space.js';
 import type { Directory } from './directory.js';
 import type { SnapshotInfo } from './snapshot.js';
@@ -155,7 +155,7 @@ export class VmMemory {
   }
 
   /** Image loading (dom0): a write by mmu itself, coherent like a device's. */
-  async write(addr: number, data: Uint8Array, what = 'write'): Promise<number> {
+  async write(addr: GuestPhysAddr, data: Uint8Array, what = 'write'): Promise<number> {
     if (data.length === 0) return 0;
     this.space.checkRange(addr, data.length, what);
     await this.recovery.wait();

@@ -2,7 +2,7 @@
 // stands in the way is recalled (DESIGN.md, "mmu"); then the directory records who holds
 // what. The Directory is the data, this is when to recall and what a grant, a write-back
 // or a re-registration does to it. The caller (VmMemory) runs each operation alone.
-import { PAGE_SIZE, PageState, hex } from '@splitvisor/platform';
+import { PAGE_SIZE, PageState, hex, type GuestPhysAddr } from '@splitvisor/platform';
 import type { AddressSpace, FetchedPage, PageWrite } from '../address-space.js';
 import { Directory, type RecallMode } from '../directory.js';
 import { unavailable } from '../errors.js';
@@ -213,7 +213,7 @@ export class Coherence {
   }
 
   /** A write by mmu itself (image loading): coherent like a device's. */
-  async write(addr: number, data: Uint8Array, what: string): Promise<number> {
+  async write(addr: GuestPhysAddr, data: Uint8Array, what: string): Promise<number> {
     const pages = pagesOf(this.space, addr, data.length);
     await this.resolve(pages, -1, true);
     const n = this.space.write(addr, data, what);
@@ -223,7 +223,7 @@ export class Coherence {
 }
 
 /** The page indexes of `space` that [addr, addr + len) covers (len > 0, range checked). */
-export function pagesOf(space: AddressSpace, addr: number, len: number): number[] {
+export function pagesOf(space: AddressSpace, addr: GuestPhysAddr, len: number): number[] {
   const a = Math.floor(addr / PAGE_SIZE) - space.firstGfn;
   const b = Math.floor((addr + len - 1) / PAGE_SIZE) - space.firstGfn;
   return Array.from({ length: b - a + 1 }, (_, k) => a + k);

@@ -1,7 +1,7 @@
 // Device DMA as an IOMMU does it: the caller must be a backend attached to this VM, the
 // range must be the VM's RAM, and the bytes moved must be coherent with the page caches
 // (a Modified copy is recalled before a device reads, every copy before it writes).
-import { hex } from '@splitvisor/platform';
+import { hex, type GuestPhysAddr } from '@splitvisor/platform';
 import type { AddressSpace } from '../address-space.js';
 import { denied, invalid } from '../errors.js';
 import { pagesOf, type Coherence } from './coherence.js';
@@ -12,7 +12,7 @@ import type { Roster } from './roster.js';
 export const MAX_DMA_BYTES = 16 * 1024 * 1024;
 
 export interface DmaSegment {
-  addr: number;
+  addr: GuestPhysAddr;
   length: number;
   data?: Uint8Array;
 }
