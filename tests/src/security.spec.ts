@@ -78,6 +78,12 @@ describe('a secure lab', () => {
     const ok = await runCli(['list'], { env: { ...env, SPLITVISOR_TLS_DIR: t.lab.security!.dir } });
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^NAME/);
+    // Nothing on stderr (no DEP0123 for a TLS ServerName set to the IP it dials), so a
+    // script reading 2>&1 gets the JSON alone.
+    expect(ok.stderr).toBe('');
+    const json = await runCli(['list', '--json'], { env: { ...env, SPLITVISOR_TLS_DIR: t.lab.security!.dir } });
+    expect(json.stderr).toBe('');
+    expect(JSON.parse(json.stdout)).toBeInstanceOf(Object);
     const refused = await runCli(['list'], { env: { ...env, SPLITVISOR_TLS_DIR: undefined } });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/UNAVAILABLE/);

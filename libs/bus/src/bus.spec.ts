@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleOutputCodec, IrqLevelsCodec, IrqQueryCodec, LifecycleEventCodec, type EventsV1 } from '@splitvisor/proto';
 import { silentLogger, startTestNats, until, type TestNats } from '@splitvisor/testing';
-import { Bus, checkVmId, kvKeys, streams, subjects, vmOfSubject } from './index.js';
+import { parseVmId } from '@splitvisor/platform';
+import { Bus, kvKeys, streams, subjects, vmOfSubject } from './index.js';
 
 let nats: TestNats;
 let a: Bus;
@@ -22,7 +23,7 @@ describe('subjects', () => {
   it('refuses VM ids that would break a subject', () => {
     expect(() => subjects.consoleOut('a.b')).toThrow(/vm id: "a.b" must be 1-63 characters/);
     expect(() => subjects.lifecycle('*')).toThrow(/"\*"/);
-    expect(() => checkVmId('')).toThrow();
+    expect(() => parseVmId('')).toThrow();
     expect(subjects.consoleOut('web-1')).toBe('sv.vm.web-1.console.out');
     expect(vmOfSubject('sv.vm.web-1.lifecycle')).toBe('web-1');
     expect(kvKeys.vmState('web-1')).toBe('vm.web-1.state');

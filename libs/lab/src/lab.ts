@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { channelCredentials, loadTls, waitForServing, type TlsMaterial } from '@splitvisor/rpc';
+import { loadTls, waitForServing, type TlsMaterial } from '@splitvisor/rpc';
 import { followLines } from './child-lines.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { makeLabPki } from './pki.js';
@@ -172,7 +172,7 @@ export class Lab {
     this.services.set(name, proc);
     try {
       await Promise.race([
-        waitForServing(proc.address, this.opts.healthTimeoutMs ?? 20_000, '', this.security && channelCredentials(loadTls(this.security.dir, 'cli'))),
+        waitForServing(proc.address, this.opts.healthTimeoutMs ?? 20_000, '', this.security && loadTls(this.security.dir, 'cli')),
         exited.then((x) => {
           throw new Error(`${name} exited (code ${x.code}, signal ${x.signal}) before serving:\n${tail.join('\n')}`);
         }),

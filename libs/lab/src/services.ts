@@ -47,4 +47,4 @@ export function serviceMain(name: ServiceName): string {
   return resolve(REPO_ROOT, 'services', name, 'dist', 'main.js');
 }
 
-export const CLI_MAIN = resolve(REPO_ROOT, 'services', 'dom0', 'dist', 'cli.js');
+export const CLI_MAIN = resolve(REPO_ROOT, 'services', 'dom0', 'dist', 'cli', 'main.js');

@@ -1,3 +1,5 @@
 export * from './addresses.js';
 export * from './machine.js';
 export * from './latency.js';
+export * from './page-state.js';
+export * from './vm-id.js';

@@ -15,6 +15,7 @@ export {
   MalformedPayloadError,
   type Codec,
 } from './codec.js';
+export { heldStateOf, pageStateOf } from './page-state.js';
 export type * as HealthV1 from './generated/barrels/health.js';
 export type * as CpuV1 from './generated/barrels/cpu.js';
 export type * as MmuV1 from './generated/barrels/mmu.js';

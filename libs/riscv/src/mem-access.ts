@@ -12,7 +12,7 @@
 // size, and splitting an access into several could repeat a register's side effect.
 // ROM (addRom) reads like RAM and faults on stores.
 
-import { PAGE_SIZE } from '@splitvisor/platform';
+import { PAGE_SIZE, gpa } from '@splitvisor/platform';
 import { decodeCompressedInto } from './isa/c/decode.js';
 import { decodeInto } from './decoder.js';
 import { numHi, numLo, pairIsExact, pairToNumber } from './int64.js';
@@ -163,7 +163,7 @@ export function loadSlow(s: HartState, rs1: number, imm: number, size: 1 | 2 | 4
       const out = s.busOut;
       out[0] = 0;
       out[1] = 0;
-      if (!s.bus.load(PA1, size, out)) {
+      if (!s.bus.load(gpa(PA1), size, out)) {
         raiseException(s, Cause.LoadAccess, tLo, tHi);
         return false;
       }
@@ -227,7 +227,7 @@ export function storeSlow(s: HartState, rs1: number, imm: number, size: 1 | 2 | 
     return false;
   }
   const v = size === 8 || size === 4 ? lo : lo & (size === 1 ? 0xff : 0xffff);
-  if (!s.bus.store(PA1, size, v, hi)) {
+  if (!s.bus.store(gpa(PA1), size, v, hi)) {
     raiseException(s, Cause.StoreAccess, tLo, tHi);
     return false;
   }
@@ -401,7 +401,7 @@ function fetchParcel(s: HartState, va: number, pa: number): number {
     out[1] = 0;
     // An aligned word in one read (devices see aligned accesses of one size).
     const size = (pa & 3) === 0 ? 4 : 2;
-    if (pa >= 0 && s.bus.load(pa, size, out)) {
+    if (pa >= 0 && s.bus.load(gpa(pa), size, out)) {
       if (size === 4) NEXT_PARCEL = out[0]! >>> 16;
       return out[0]! & 0xffff;
     }

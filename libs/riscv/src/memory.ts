@@ -1,27 +1,21 @@
 // The hart's view of the physical address space: one RAM range it reads and writes
 // directly (its cache of the mmu's pages, DESIGN.md "mmu") and a bus for everything else.
 
-import { PAGE_SHIFT, PAGE_SIZE } from '@splitvisor/platform';
+import { PAGE_SHIFT, PAGE_SIZE, PageState, type GuestPhysAddr, type PageStateValue } from '@splitvisor/platform';
 import { DecodeCache } from './decode-cache.js';
 
-/** Per-page coherence state at this cpu (the directory protocol of DESIGN.md). */
-export const PageState = {
-  Invalid: 0,
-  /** Read-only copy: loads and fetches hit, stores miss. */
-  Shared: 1,
-  /** The only writable copy: everything hits. */
-  Modified: 2,
-} as const;
-export type PageStateValue = (typeof PageState)[keyof typeof PageState];
+// Per-page coherence state at this cpu: the platform's one definition, re-exported for
+// the hart's users.
+export { PageState, type PageStateValue };
 
 /** Everything that is not RAM: devices, boot ROM, CLINT, PLIC. Called synchronously from
  *  inside `Hart.run`; a callback may call `hart.stop()` or raise an interrupt line and
  *  the hart notices after the current instruction. */
 export interface PhysBus {
   /** Fills out[0] (low word) and out[1] (high word), zero-extended; false = access fault. */
-  load(pa: number, size: 1 | 2 | 4 | 8, out: Int32Array): boolean;
+  load(pa: GuestPhysAddr, size: 1 | 2 | 4 | 8, out: Int32Array): boolean;
   /** lo/hi hold the value zero-extended from `size` bytes; false = access fault. */
-  store(pa: number, size: 1 | 2 | 4 | 8, lo: number, hi: number): boolean;
+  store(pa: GuestPhysAddr, size: 1 | 2 | 4 | 8, lo: number, hi: number): boolean;
 }
 
 /** A bus with nothing on it: every access faults. */

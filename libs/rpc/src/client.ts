@@ -2,7 +2,7 @@
 // only for calls the caller marks idempotent, and only on UNAVAILABLE.
 import * as grpc from '@grpc/grpc-js';
 import { RpcError } from './errors.js';
-import { defaultChannelCredentials } from './tls.js';
+import { channelTo, currentTls, type TlsMaterial } from './tls.js';
 
 export const DEFAULT_DEADLINE_MS = 5000;
 
@@ -29,7 +29,10 @@ export interface CallOptions {
 export interface RpcClientOptions {
   deadlineMs?: number;
   interceptors?: grpc.Interceptor[];
+  /** Credentials as they are (a test's own); without them, channelTo's for `tls`. */
   credentials?: grpc.ChannelCredentials;
+  /** TLS material other than the process's (useTls). */
+  tls?: TlsMaterial;
 }
 
 export function deadlineIn(ms: number): Date {
@@ -46,7 +49,9 @@ export class RpcClient<C extends grpc.Client> {
     opts: RpcClientOptions = {},
   ) {
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
-    this.raw = new Ctor(address, opts.credentials ?? defaultChannelCredentials(), {
+    const channel = opts.credentials ? { credentials: opts.credentials, options: {} } : channelTo(address, opts.tls ?? currentTls());
+    this.raw = new Ctor(address, channel.credentials, {
+      ...channel.options,
       interceptors: opts.interceptors ?? [],
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     });

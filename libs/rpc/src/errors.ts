@@ -1,6 +1,7 @@
 // Typed errors that cross the wire as gRPC status codes and come back as the same class,
 // so a caller can tell "no such VM" from "io-backend is down" without parsing messages.
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
+import { parseVmId, VmIdError, type VmId } from '@splitvisor/platform';
 
 export type RpcCode =
   | 'INVALID_ARGUMENT'
@@ -68,5 +69,16 @@ export const unavailable = (msg: string) => new RpcError('UNAVAILABLE', msg);
 /** Any thrown value as an RpcError: typed ones pass through, the rest become INTERNAL. */
 export function toRpcError(e: unknown): RpcError {
   if (e instanceof RpcError) return e;
+  // A request named a VM (or a name under the same rule) that cannot be one.
+  if (e instanceof VmIdError) return new RpcError('INVALID_ARGUMENT', e.message);
   return new RpcError('INTERNAL', e instanceof Error ? e.message : String(e));
+}
+
+/** `raw` as a VmId, or INVALID_ARGUMENT naming `field` (the request's field name). */
+export function vmIdArg(raw: string, field: string): VmId {
+  try {
+    return parseVmId(raw, field);
+  } catch (e) {
+    throw toRpcError(e);
+  }
 }

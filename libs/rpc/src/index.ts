@@ -11,6 +11,7 @@ export {
   failedPrecondition,
   resourceExhausted,
   unavailable,
+  vmIdArg,
   type RpcCode,
 } from './errors.js';
 export { parseHostPort, type HostPort } from './address.js';
@@ -20,8 +21,10 @@ export {
   currentTls,
   serverCredentials,
   channelCredentials,
-  defaultChannelCredentials,
+  channelTo,
+  IP_TARGET_SERVERNAME,
   defaultServerCredentials,
+  type Channel,
   peerIdentity,
   accessInterceptor,
   CALLER_KEY,

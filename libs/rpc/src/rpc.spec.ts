@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { protos, type IoV1 } from '@splitvisor/proto';
 import { createLogger } from '@splitvisor/log';
 import { PassThrough } from 'node:stream';
+import { parseVmId } from '@splitvisor/platform';
 import { RpcClient, RpcError, RpcServer, checkHealth, notFound, parseHostPort, unary, waitForServing } from './index.js';
 
 const log = createLogger({ service: 'test', level: 'silent', destination: new PassThrough() });
@@ -103,6 +104,15 @@ describe('rpc over real loopback gRPC', () => {
     expect(Buffer.from(res.payload).toString()).toBe('done');
     await stopping;
     await expect(waitForServing(address, 300)).rejects.toThrow(new RegExp(`${address} not serving after 300 ms`));
+  });
+
+  it('refuses a call that names an impossible VM as INVALID_ARGUMENT, whichever service parsed it', async () => {
+    const { address } = await startIo('127.0.0.1:0', {
+      AttachVm: unary((req: IoV1.AttachVmRequest__Output) => (parseVmId(req.vmId, 'vm_id'), {})),
+    });
+    const e = await client(address).call('AttachVm', { vmId: 'Bad.Id' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RpcError);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(`vm_id: "Bad.Id" must be 1-63 characters`) });
   });
 
   it('parses host:port and names the field on error', () => {

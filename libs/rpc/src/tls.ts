@@ -5,8 +5,11 @@
 // certificate from the same CA at the handshake, and the access interceptor refuses a
 // known client a method that is not its to call.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { checkServerIdentity } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import { parseHostPort } from './address.js';
 
 export interface TlsMaterial {
   /** Who this process is: the CN of its certificate. */
@@ -47,9 +50,40 @@ export function currentTls(): TlsMaterial | undefined {
   return processTls;
 }
 
-/** The credentials a client made now gets when none are given. */
-export function defaultChannelCredentials(): grpc.ChannelCredentials {
-  return processTls ? channelCredentials(processTls) : grpc.credentials.createInsecure();
+/** The SNI sent to a server reached by IP address. grpc-js always sends the target's
+ *  host as the TLS ServerName, but RFC 6066 §3 allows host names only (Node warns,
+ *  DEP0123, on every connection: on stderr of every CLI command of a TLS lab). A name
+ *  under .invalid (RFC 6761) names nothing; our servers have one certificate and ignore
+ *  SNI. The certificate is still checked against the IP itself. */
+export const IP_TARGET_SERVERNAME = 'ip-address.invalid';
+
+export interface Channel {
+  credentials: grpc.ChannelCredentials;
+  options: grpc.ChannelOptions;
+}
+
+/** The IP literal `address` (host:port, [v6]:port) names, or undefined for a host name. */
+function ipOf(address: string): string | undefined {
+  let host: string;
+  try {
+    host = parseHostPort(address, 'address').host;
+  } catch {
+    return undefined;
+  }
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
+  return isIP(bare) ? bare : undefined;
+}
+
+/** Credentials and channel options for a client of `address`: plaintext without TLS
+ *  material, else mutual TLS whose server certificate must cover the host dialled. */
+export function channelTo(address: string, m: TlsMaterial | undefined): Channel {
+  if (!m) return { credentials: grpc.credentials.createInsecure(), options: {} };
+  const ip = ipOf(address);
+  if (ip === undefined) return { credentials: channelCredentials(m), options: {} };
+  return {
+    credentials: grpc.credentials.createSsl(m.ca, m.key, m.cert, { checkServerIdentity: (_servername, cert) => checkServerIdentity(ip, cert) }),
+    options: { 'grpc.ssl_target_name_override': IP_TARGET_SERVERNAME },
+  };
 }
 
 export function defaultServerCredentials(): grpc.ServerCredentials {

@@ -1,7 +1,7 @@
 // The cpu's admin API (dom0 only): start and stop a VM's vCPUs, report its exit table.
 import type { CpuV1 } from '@splitvisor/proto';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, unary } from '@splitvisor/rpc';
-import { checkVmId, subjects, type Bus } from '@splitvisor/bus';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, unary, vmIdArg } from '@splitvisor/rpc';
+import { subjects, type Bus } from '@splitvisor/bus';
 import { LifecycleEventCodec } from '@splitvisor/proto';
 import { hex, PAGE_SIZE, summarize, type LatencySummary } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
@@ -13,11 +13,7 @@ import { vcpuPorts, type VcpuBackends } from './ports/index.js';
 const MAX_RAM = 4 * 1024 * 1024 * 1024;
 
 function validate(req: CpuV1.StartVmRequest__Output): void {
-  try {
-    checkVmId(req.vmId, 'vm_id');
-  } catch (e) {
-    throw invalidArgument((e as Error).message);
-  }
+  vmIdArg(req.vmId, 'vm_id');
   if (req.ramBase % PAGE_SIZE !== 0) throw invalidArgument(`ram_base ${hex(req.ramBase)} is not page-aligned`);
   if (req.ramSize <= 0 || req.ramSize % PAGE_SIZE !== 0 || req.ramSize > MAX_RAM) {
     throw invalidArgument(`ram_size ${req.ramSize} must be a multiple of ${PAGE_SIZE} between 4 KiB and 4 GiB`);

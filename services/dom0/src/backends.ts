@@ -1,8 +1,11 @@
-// dom0's clients of the other services' admin APIs. dom0 is the only caller of these.
+// dom0's clients of the other services' admin APIs (dom0 is the only caller of these),
+// and the one adapter per port of ports.ts over them.
 import * as grpc from '@grpc/grpc-js';
 import { protos, type CpuV1, type IoV1, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient, RpcError, deadlineIn, unavailable } from '@splitvisor/rpc';
 import type { ImageSegment } from './guest-image.js';
+import type { CpuNodePort, CpuNodes, DataPlane, VcpuStart, VmDevicesPort, VmMemoryPort } from './ports.js';
+import type { DeviceHandshake, DeviceSpec } from './xenbus.js';
 
 export interface Backends {
   /** One client per cpu node, by its address (the node's name in placement and `list`). */
@@ -26,17 +29,12 @@ export function closeBackends(b: Backends): void {
   b.io.close();
 }
 
-/** The client of one cpu node; a node dom0 was not told about is UNAVAILABLE. */
-export function cpuOf(b: Backends, node: string | undefined): RpcClient<CpuV1.CpuClient> {
-  const c = node === undefined ? b.cpus.values().next().value : b.cpus.get(node);
-  if (!c) throw unavailable(`cpu node ${node ?? '(none)'} is not one of this dom0's nodes (${[...b.cpus.keys()].join(', ')})`);
-  return c;
-}
-
+/** How long a stats question may take: `top` and reconciliation ask them in bulk. */
+const STATS_DEADLINE_MS = 3000;
 const CHUNK = 256 * 1024;
 
 /** Streams image segments into guest RAM through mmu's LoadImage, in 256 KiB chunks. */
-export function loadImage(mmu: RpcClient<MmuV1.MmuClient>, vmId: string, segments: ImageSegment[], deadlineMs = 60_000): Promise<number> {
+function loadImage(mmu: RpcClient<MmuV1.MmuClient>, vmId: string, segments: readonly ImageSegment[], deadlineMs = 60_000): Promise<number> {
   return new Promise((resolve, reject) => {
     const call = mmu.raw.LoadImage(new grpc.Metadata(), { deadline: deadlineIn(deadlineMs) }, (err, res) => {
       if (err) reject(RpcError.fromGrpc(err, `${mmu.address} LoadImage`));
@@ -51,4 +49,84 @@ export function loadImage(mmu: RpcClient<MmuV1.MmuClient>, vmId: string, segment
     }
     call.end();
   });
+}
+
+class GrpcMemory implements VmMemoryPort {
+  constructor(private readonly mmu: RpcClient<MmuV1.MmuClient>) {}
+  async create(vmId: string, ramBase: number, ramSize: number): Promise<void> {
+    await this.mmu.call('CreateVm', { vmId, ramBase, ramSize });
+  }
+  load(vmId: string, segments: readonly ImageSegment[]): Promise<number> {
+    return loadImage(this.mmu, vmId, segments);
+  }
+  async allowDma(vmId: string, backend: string): Promise<void> {
+    await this.mmu.call('AttachDevice', { vmId, backend });
+  }
+  async release(vmId: string): Promise<void> {
+    await this.mmu.call('ReleaseVm', { vmId });
+  }
+  stats(vmId: string): Promise<MmuV1.MemStats__Output> {
+    return this.mmu.call('GetVmStats', { vmId }, { deadlineMs: STATS_DEADLINE_MS });
+  }
+}
+
+/** Devices come and go through the xenbus handshake; io-backend's API is the fallback
+ *  when it did not take part, and the source of the numbers. */
+class IoDevices implements VmDevicesPort {
+  constructor(
+    private readonly io: RpcClient<IoV1.IoBackendClient>,
+    private readonly handshake: DeviceHandshake,
+  ) {}
+  connect(vmId: string, devices: readonly (string | DeviceSpec)[]): Promise<void> {
+    return this.handshake.connect(vmId, devices);
+  }
+  async disconnect(vmId: string): Promise<void> {
+    if (await this.handshake.disconnect(vmId)) return;
+    await this.io.call('DetachVm', { vmId }, { deadlineMs: 2000 }).catch((e: unknown) => {
+      if (!(e instanceof RpcError && (e.code === 'NOT_FOUND' || e.code === 'UNAVAILABLE'))) throw e;
+    });
+  }
+  stats(vmId: string): Promise<IoV1.DeviceStats__Output> {
+    return this.io.call('GetVmStats', { vmId }, { deadlineMs: STATS_DEADLINE_MS });
+  }
+}
+
+class GrpcCpuNode implements CpuNodePort {
+  constructor(private readonly cpu: RpcClient<CpuV1.CpuClient>) {}
+  async start(req: VcpuStart, waitReadyMs?: number): Promise<void> {
+    if (waitReadyMs !== undefined) await this.cpu.waitForReady(waitReadyMs);
+    await this.cpu.call('StartVm', req);
+  }
+  async pause(vmId: string): Promise<void> {
+    await this.cpu.call('PauseVm', { vmId }, { deadlineMs: 10_000 });
+  }
+  async resume(vmId: string): Promise<void> {
+    await this.cpu.call('ResumeVm', { vmId }, { deadlineMs: 10_000 });
+  }
+  async stop(vmId: string, reason: string, deadlineMs: number): Promise<void> {
+    await this.cpu.call('StopVm', { vmId, reason }, { deadlineMs });
+  }
+  stats(vmId: string): Promise<CpuV1.VmStats__Output> {
+    return this.cpu.call('GetVmStats', { vmId }, { deadlineMs: STATS_DEADLINE_MS });
+  }
+}
+
+class GrpcCpuNodes implements CpuNodes {
+  private readonly nodes: Map<string, GrpcCpuNode>;
+  constructor(clients: Map<string, RpcClient<CpuV1.CpuClient>>) {
+    this.nodes = new Map([...clients].map(([name, c]) => [name, new GrpcCpuNode(c)]));
+  }
+  get names(): string[] {
+    return [...this.nodes.keys()];
+  }
+  node(name: string | undefined): CpuNodePort {
+    const c = name === undefined ? this.nodes.values().next().value : this.nodes.get(name);
+    if (!c) throw unavailable(`cpu node ${name ?? '(none)'} is not one of this dom0's nodes (${this.names.join(', ')})`);
+    return c;
+  }
+}
+
+/** The data plane over gRPC clients and the xenbus handshake. */
+export function grpcDataPlane(b: Backends, handshake: DeviceHandshake): DataPlane {
+  return { memory: new GrpcMemory(b.mmu), devices: new IoDevices(b.io, handshake), cpus: new GrpcCpuNodes(b.cpus) };
 }

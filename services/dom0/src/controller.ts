@@ -1,17 +1,16 @@
-// dom0's lifecycle logic: turns validated commands into calls on mmu, io-backend and the
-// cpu nodes, and reacts to what the data plane reports (poweroff, reset, a vCPU that
+// dom0's lifecycle logic: turns validated commands into calls on the data plane's ports
+// (ports.ts: the VM's memory, its devices, the cpu nodes), and reacts to what the data plane reports (poweroff, reset, a vCPU that
 // stopped) as the VM's policies say. One operation at a time per VM; every state change
 // is in KV (vm-store.ts) before it is announced.
 import { alreadyExists, invalidArgument, RpcError } from '@splitvisor/rpc';
 import type { EventsV1 } from '@splitvisor/proto';
 import type { Logger } from '@splitvisor/log';
-import { cpuOf, type Backends } from './backends.js';
 import { ConfigError, parseVmConfig, type Policy, type VmConfig } from './vm-config.js';
 import { layoutFor, Provisioner, type BootPoint } from './provision.js';
 import { leastLoaded, nodeLoads } from './placement.js';
 import { canDo, isFinal, requireState, vcpuMayRun, type VmRecord, type VmState } from './vm-state.js';
-import type { VmStore } from './vm-store.js';
-import type { DeviceHandshake } from './xenbus.js';
+import type { DataPlane, CpuNodePort } from './ports.js';
+import type { VmRecords } from './vm-store.js';
 import { decide, probe } from './reconcile.js';
 
 export interface ControllerOptions {
@@ -52,17 +51,16 @@ export class Controller {
   private readonly prov: Provisioner;
 
   constructor(
-    private readonly backends: Backends,
-    readonly store: VmStore,
+    private readonly plane: DataPlane,
+    readonly store: VmRecords,
     private readonly log: Logger,
-    devices: DeviceHandshake,
     private readonly opts: ControllerOptions = {},
   ) {
-    this.prov = new Provisioner(backends, log, devices);
+    this.prov = new Provisioner(plane, log);
   }
 
   get nodes(): string[] {
-    return [...this.backends.cpus.keys()];
+    return [...this.plane.cpus.names];
   }
 
   protected serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -173,7 +171,7 @@ export class Controller {
    * for the least loaded of the others: the VM's memory is at mmu, not at the node.
    */
   private async launch(r: VmRecord, reason: string): Promise<VmRecord> {
-    const first = r.node !== undefined && this.backends.cpus.has(r.node) ? r.node : this.place(r.name);
+    const first = r.node !== undefined && this.nodes.includes(r.node) ? r.node : this.place(r.name);
     // The VM's own node first, then the others from the least loaded.
     const load = nodeLoads(this.nodes, this.store.list().filter((v) => v.name !== r.name));
     const order = [first, ...this.nodes.filter((n) => n !== first).sort((a, b) => load.get(a)! - load.get(b)!)];
@@ -187,17 +185,16 @@ export class Controller {
         node = n;
         bootAt = Date.now();
         try {
-          const cpu = cpuOf(this.backends, n);
-          if (patient) await cpu.waitForReady(2000);
-          await cpu.call('StartVm', {
+          const start = {
             vmId: r.name,
             ramBase: r.ramBase,
             ramSize: r.memoryBytes,
             entry: r.entry,
-            // a1 at reset. Records written before there was a device tree have none: 0.
+            // Records written before there was a device tree have none: 0.
             dtbAddr: r.dtbAddr ?? 0,
             vcpus: r.vcpus ?? 1,
-          });
+          };
+          await this.plane.cpus.node(n).start(start, patient ? 2000 : undefined);
           lastErr = undefined;
           break rounds;
         } catch (e) {
@@ -231,7 +228,7 @@ export class Controller {
     return this.serial(name, async () => {
       const r = this.store.get(name);
       requireState(name, r.state, 'pause');
-      await this.onNode(r, 'pausing', (c) => c.call('PauseVm', { vmId: name }, { deadlineMs: 10_000 }));
+      await this.onNode(r, 'pausing', (c) => c.pause(name));
       const next = await this.store.save({ ...r, state: 'paused' });
       await this.store.emit(name, 'LIFECYCLE_PAUSED');
       return next;
@@ -242,16 +239,16 @@ export class Controller {
     return this.serial(name, async () => {
       const r = this.store.get(name);
       requireState(name, r.state, 'resume');
-      await this.onNode(r, 'resuming', (c) => c.call('ResumeVm', { vmId: name }, { deadlineMs: 10_000 }));
+      await this.onNode(r, 'resuming', (c) => c.resume(name));
       const next = await this.store.save({ ...r, state: 'running' });
       await this.store.emit(name, 'LIFECYCLE_RESUMED');
       return next;
     });
   }
 
-  private async onNode<T>(r: VmRecord, doing: string, fn: (c: ReturnType<typeof cpuOf>) => Promise<T>): Promise<T> {
+  private async onNode<T>(r: VmRecord, doing: string, fn: (c: CpuNodePort) => Promise<T>): Promise<T> {
     try {
-      return await fn(cpuOf(this.backends, r.node));
+      return await fn(this.plane.cpus.node(r.node));
     } catch (e) {
       if (e instanceof RpcError) throw new RpcError(e.code, `${doing} vm "${r.name}" on cpu node ${r.node ?? '?'}: ${e.message}`);
       throw e;
@@ -323,7 +320,7 @@ export class Controller {
     return this.serial(name, async () => {
       const r = this.store.find(name);
       if (!r) return;
-      const held = await probe(this.backends, r);
+      const held = await probe(this.plane, r);
       const d = decide(r, held);
       if (d.kind === 'keep') return;
       this.log.warn({ vm: name, state: r.state, held, decision: d }, 'reconciling with the data plane');

@@ -15,8 +15,7 @@
 //   rng: true                   # virtio-rng (default false)
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
-import { VIRTIO_MMIO_SLOTS } from '@splitvisor/platform';
-import { checkVmId } from '@splitvisor/bus';
+import { VIRTIO_MMIO_SLOTS, isVmId } from '@splitvisor/platform';
 import { ConfigError } from './config-error.js';
 
 export type VirtioKind = 'virtio-blk' | 'virtio-net' | 'virtio-rng';
@@ -98,7 +97,7 @@ export function parseDevices(o: Record<string, unknown>, baseDir: string, source
     const field = `nics[${i}]`;
     const m = mapping(n ?? {}, field, ['network', 'mac', 'tftp', 'bootfile']);
     const network = m['network'] ?? 'default';
-    if (typeof network !== 'string' || !isSubjectToken(network)) {
+    if (typeof network !== 'string' || !isVmId(network)) {
       throw new ConfigError(source, `${field}.network`, `${JSON.stringify(network)} must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit`);
     }
     const params: Record<string, string> = { network, mac: defaultMac(vmName, i) };
@@ -138,15 +137,6 @@ export function parseDevices(o: Record<string, unknown>, baseDir: string, source
   return out;
 }
 
-/** A network's name becomes a NATS subject token (subjects.netFrames): the same rule as a VM id. */
-function isSubjectToken(name: string): boolean {
-  try {
-    checkVmId(name, 'network');
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A stable, locally administered unicast MAC under QEMU's 52:54:00 prefix. */
 export function defaultMac(vmName: string, index: number): string {

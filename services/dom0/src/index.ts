@@ -1,4 +1,3 @@
+// @splitvisor/dom0: the control plane. Its face is the service definition that main.ts runs
+// (and the `splitvisor` bin, built from cli/main.ts); nothing imports this package.
 export { dom0Service, type Dom0Config } from './service.js';
-export { parseVmConfig, parseMemory, ConfigError, type VmConfig } from './vm-config.js';
-export { readGuestImage, readKernelImage, checkImageFits, ImageError, type GuestImage, type ImageRole } from './guest-image.js';
-export { computeBootLayout, qemuDtbAddr, BootLayoutError, type BootLayout, type BootSegment, type BootInputs } from './boot-layout.js';

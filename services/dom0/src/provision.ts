@@ -7,11 +7,11 @@ import { stat } from 'node:fs/promises';
 import { DRAM_BASE, hex } from '@splitvisor/platform';
 import { invalidArgument, RpcError } from '@splitvisor/rpc';
 import type { Logger } from '@splitvisor/log';
-import { cpuOf, loadImage, type Backends } from './backends.js';
+import type { DataPlane } from './ports.js';
 import type { VmConfig } from './vm-config.js';
 import { ImageError, readGuestImage, readInitrd, readKernelImage } from './guest-image.js';
 import { BootLayoutError, computeBootLayout, type BootLayout } from './boot-layout.js';
-import { VM_DEVICES, type DeviceHandshake } from './xenbus.js';
+import { VM_DEVICES } from './xenbus.js';
 import type { VirtioDeviceConfig } from './device-config.js';
 
 /** The identity io-backend calls mmu under (its certificate's CN, or x-splitvisor-caller). */
@@ -77,19 +77,18 @@ export interface ReleaseParts {
 
 export class Provisioner {
   constructor(
-    private readonly backends: Backends,
+    private readonly plane: DataPlane,
     private readonly log: Logger,
-    private readonly devices: DeviceHandshake,
   ) {}
 
   /** Memory at mmu with the images in it, devices at io-backend; all or nothing. */
   async provision(cfg: VmConfig, layout: BootLayout): Promise<BootPoint> {
-    const { mmu } = this.backends;
+    const { memory, devices } = this.plane;
     const undo: (() => Promise<unknown>)[] = [];
     try {
-      await mmu.call('CreateVm', { vmId: cfg.name, ramBase: DRAM_BASE, ramSize: cfg.memoryBytes });
-      undo.push(() => mmu.call('ReleaseVm', { vmId: cfg.name }));
-      const loaded = await loadImage(mmu, cfg.name, [...layout.segments]);
+      await memory.create(cfg.name, DRAM_BASE, cfg.memoryBytes);
+      undo.push(() => memory.release(cfg.name));
+      const loaded = await memory.load(cfg.name, layout.segments);
       this.log.info(
         {
           vm: cfg.name,
@@ -112,10 +111,10 @@ export class Provisioner {
         await checkDeviceFiles(virtio);
         // The device backend may DMA into this VM's RAM, and nothing else may (mmu checks
         // every DmaRead/DmaWrite against this grant).
-        await mmu.call('AttachDevice', { vmId: cfg.name, backend: IO_BACKEND_IDENTITY });
+        await memory.allowDma(cfg.name, IO_BACKEND_IDENTITY);
       }
-      undo.push(() => this.detachDevices(cfg.name));
-      await this.devices.connect(cfg.name, [...VM_DEVICES, ...virtio.map((d) => ({ id: d.id, params: { kind: d.kind, ...d.params } }))]);
+      undo.push(() => devices.disconnect(cfg.name));
+      await devices.connect(cfg.name, [...VM_DEVICES, ...virtio.map((d) => ({ id: d.id, params: { kind: d.kind, ...d.params } }))]);
     } catch (e) {
       for (const u of undo.reverse()) await u().catch(() => undefined);
       if (e instanceof RpcError) throw new RpcError(e.code, `creating vm "${cfg.name}": ${e.message}`);
@@ -131,7 +130,7 @@ export class Provisioner {
    * failures are logged and the rest still released.
    */
   async release(name: string, parts: ReleaseParts): Promise<void> {
-    const { mmu } = this.backends;
+    const { memory, devices, cpus } = this.plane;
     const quiet = (what: string) => (e: unknown) => {
       if (e instanceof RpcError && e.code === 'NOT_FOUND') return;
       this.log.warn({ vm: name, err: (e as Error).message }, `${what} failed while releasing the vm`);
@@ -139,19 +138,12 @@ export class Provisioner {
     if (parts.vcpuOn !== undefined) {
       const deadlineMs = (parts.timeoutMs ?? 10_000) + 2000;
       await Promise.resolve()
-        .then(() => cpuOf(this.backends, parts.vcpuOn).call('StopVm', { vmId: name, reason: 'released by dom0' }, { deadlineMs }))
+        .then(() => cpus.node(parts.vcpuOn).stop(name, 'released by dom0', deadlineMs))
         .catch(quiet('cpu StopVm'));
     }
     if (parts.keepMemoryAndDevices) return;
-    await this.detachDevices(name).catch(quiet('device teardown'));
-    await mmu.call('ReleaseVm', { vmId: name }).catch(quiet('mmu ReleaseVm'));
+    await devices.disconnect(name).catch(quiet('device teardown'));
+    await memory.release(name).catch(quiet('mmu ReleaseVm'));
   }
 
-  /** The xenbus teardown; if io-backend did not take part, a direct DetachVm as well. */
-  private async detachDevices(name: string): Promise<void> {
-    if (await this.devices.disconnect(name)) return;
-    await this.backends.io.call('DetachVm', { vmId: name }, { deadlineMs: 2000 }).catch((e: unknown) => {
-      if (!(e instanceof RpcError && (e.code === 'NOT_FOUND' || e.code === 'UNAVAILABLE'))) throw e;
-    });
-  }
 }

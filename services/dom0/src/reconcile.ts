@@ -3,7 +3,7 @@
 // without dom0, so where they disagree it is right, and dom0 records why. `decide` is pure:
 // the rules are tested without a network.
 import { RpcError } from '@splitvisor/rpc';
-import { cpuOf, type Backends } from './backends.js';
+import type { DataPlane } from './ports.js';
 import type { VmRecord } from './vm-state.js';
 
 /** What one service says of one VM; `unknown` when it could not be asked. */
@@ -57,17 +57,17 @@ const answer = <T extends string>(p: Promise<unknown>, present: T): Promise<T | 
   );
 
 /** Asks the three services what they hold of the VM. */
-export async function probe(backends: Backends, r: VmRecord): Promise<Holdings> {
+export async function probe(plane: DataPlane, r: VmRecord): Promise<Holdings> {
   const cpu: Promise<Holdings['cpu']> = Promise.resolve()
-    .then(() => cpuOf(backends, r.node).call('GetVmStats', { vmId: r.name }, { deadlineMs: 3000 }))
+    .then(() => plane.cpus.node(r.node).stats(r.name))
     .then(
       (s): Holdings['cpu'] => (!s.running ? 'exited' : s.paused ? 'paused' : 'running'),
       (e: unknown): Holdings['cpu'] => (e instanceof RpcError && e.code === 'NOT_FOUND' ? 'absent' : 'unknown'),
     );
   const [c, m, i] = await Promise.all([
     cpu,
-    answer(backends.mmu.call('GetVmStats', { vmId: r.name }, { deadlineMs: 3000 }), 'present'),
-    answer(backends.io.call('GetVmStats', { vmId: r.name }, { deadlineMs: 3000 }), 'present'),
+    answer(plane.memory.stats(r.name), 'present'),
+    answer(plane.devices.stats(r.name), 'present'),
   ]);
   return { cpu: c, mmu: m, io: i };
 }

@@ -4,7 +4,7 @@
 import { protos, type Dom0V1 } from '@splitvisor/proto';
 import { unary } from '@splitvisor/rpc';
 import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
-import { closeBackends, connectBackends } from './backends.js';
+import { closeBackends, connectBackends, grpcDataPlane } from './backends.js';
 import { Controller } from './controller.js';
 import { collectStats } from './stats.js';
 import { attachConsole, watchEvents } from './streams.js';
@@ -45,7 +45,8 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
         () => false,
       ),
     });
-    const ctl = new Controller(backends, store, log, devices);
+    const plane = grpcDataPlane(backends, devices);
+    const ctl = new Controller(plane, store, log);
     const restored = await store.load();
     if (restored.length) log.info({ vms: restored.map((v) => v.name) }, 'restored VM records from KV');
     // Events missed while dom0 was down first, then each VM checked against the data plane.
@@ -68,7 +69,7 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
         return { ...info(r), configJson: cfg ? JSON.stringify(cfg) : '' };
       }),
       ListVms: unary(() => ({ vms: ctl.list().map(info) })),
-      GetStats: unary((req: Dom0V1.VmRef__Output) => collectStats(backends, ctl.get(req.name))),
+      GetStats: unary((req: Dom0V1.VmRef__Output) => collectStats(plane, ctl.get(req.name))),
       WatchEvents: watchEvents({ bus, log, find: (n) => store.find(n) }),
       AttachConsole: attachConsole({ bus, log, find: (n) => store.find(n) }),
     };

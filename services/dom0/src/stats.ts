@@ -4,7 +4,7 @@
 import type { CpuV1, Dom0V1, IoV1, MmuV1 } from '@splitvisor/proto';
 import { PAGE_SIZE } from '@splitvisor/platform';
 import { RpcError } from '@splitvisor/rpc';
-import { cpuOf, type Backends } from './backends.js';
+import type { DataPlane } from './ports.js';
 import { isFinal, vcpuMayRun, type VmRecord } from './vm-state.js';
 
 export function cpuStats(s: CpuV1.VmStats__Output): Dom0V1.CpuStats {
@@ -44,7 +44,7 @@ export function deviceStats(s: IoV1.DeviceStats__Output): Dom0V1.DeviceStats {
   };
 }
 
-export async function collectStats(backends: Backends, r: VmRecord): Promise<Dom0V1.VmStats> {
+export async function collectStats(plane: DataPlane, r: VmRecord): Promise<Dom0V1.VmStats> {
   const notes: string[] = [];
   const note =
     (who: string) =>
@@ -56,11 +56,11 @@ export async function collectStats(backends: Backends, r: VmRecord): Promise<Dom
   const [c, m, d] = await Promise.all([
     vcpuMayRun(r.state)
       ? Promise.resolve()
-          .then(() => cpuOf(backends, r.node).call('GetVmStats', { vmId: r.name }, { deadlineMs: 3000 }))
+          .then(() => plane.cpus.node(r.node).stats(r.name))
           .catch(note(`cpu ${r.node ?? ''}`.trim()))
       : undefined,
-    holds ? backends.mmu.call('GetVmStats', { vmId: r.name }, { deadlineMs: 3000 }).catch(note('mmu')) : undefined,
-    holds ? backends.io.call('GetVmStats', { vmId: r.name }, { deadlineMs: 3000 }).catch(note('io-backend')) : undefined,
+    holds ? plane.memory.stats(r.name).catch(note('mmu')) : undefined,
+    holds ? plane.devices.stats(r.name).catch(note('io-backend')) : undefined,
   ]);
   return {
     name: r.name,

@@ -5,8 +5,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ConsoleInputCodec, ConsoleOutputCodec, LifecycleEventCodec, type Dom0V1, type EventsV1 } from '@splitvisor/proto';
-import { checkVmId, streams, subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
-import { invalidArgument, notFound, toRpcError } from '@splitvisor/rpc';
+import { streams, subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
+import { notFound, toRpcError, vmIdArg } from '@splitvisor/rpc';
 import type { Logger } from '@splitvisor/log';
 import { isOff, type VmRecord } from './vm-state.js';
 
@@ -24,13 +24,6 @@ function fail(call: { emit(ev: 'error', e: unknown): boolean }, e: unknown): voi
   call.emit('error', toRpcError(e).toServiceError());
 }
 
-function vmName(raw: string, field: string): string {
-  try {
-    return checkVmId(raw, field);
-  } catch (e) {
-    throw invalidArgument((e as Error).message);
-  }
-}
 
 /** The newest lifecycle event stored for one VM, or for all of them. */
 async function lastLifecycleSeq(bus: Bus, vm: string | undefined): Promise<number> {
@@ -43,7 +36,7 @@ export function watchEvents(deps: StreamDeps): grpc.handleServerStreamingCall<Do
   return (call) => {
     void (async () => {
       const req = call.request;
-      const name = req.name ? vmName(req.name, 'name') : undefined;
+      const name = req.name ? vmIdArg(req.name, 'name') : undefined;
       const subject = name ? subjects.lifecycle(name) : subjects.allLifecycle;
       // Without follow, the stream ends at what is stored now.
       const until = req.follow ? Infinity : req.fromStart ? await lastLifecycleSeq(deps.bus, name) : 0;
@@ -150,7 +143,7 @@ export function attachConsole(deps: StreamDeps): grpc.handleBidiStreamingCall<Do
       if (vm === undefined) {
         let name: string;
         try {
-          name = vmName(m.name, 'name');
+          name = vmIdArg(m.name, 'name');
         } catch (e) {
           fail(call, e);
           return;

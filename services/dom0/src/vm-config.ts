@@ -2,7 +2,7 @@
 // error names the field, the value and what was expected, as `xl create` would.
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { checkVmId } from '@splitvisor/bus';
+import { parseVmId } from '@splitvisor/platform';
 import { ConfigError } from './config-error.js';
 import { DEVICE_FIELDS, parseDevices, type VirtioDeviceConfig } from './device-config.js';
 
@@ -101,7 +101,7 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
   if (typeof o['name'] !== 'string') throw new ConfigError(source, 'name', `expected a string, got ${JSON.stringify(o['name'])}`);
   let name: string;
   try {
-    name = checkVmId(o['name'], 'name');
+    name = parseVmId(o['name'], 'name');
   } catch (e) {
     throw new ConfigError(source, 'name', (e as Error).message.replace(/^name: /, ''));
   }

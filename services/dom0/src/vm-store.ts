@@ -9,6 +9,10 @@ import type { Logger } from '@splitvisor/log';
 import { DEFAULT_POLICIES, type VmConfig } from './vm-config.js';
 import type { VmRecord } from './vm-state.js';
 
+/** The VM records and configs as the controller uses them: the KV-backed VmStore in the
+ *  service, a map in the controller's spec. */
+export type VmRecords = Pick<VmStore, 'list' | 'find' | 'get' | 'save' | 'remove' | 'putConfig' | 'config' | 'emit' | 'purgeConsole'>;
+
 export class VmStore {
   private readonly vms = new Map<string, VmRecord>();
 

@@ -3,9 +3,9 @@
 // (handlers.ts) only translates; everything a guest can trigger comes back as a value.
 import type { Logger } from '@splitvisor/log';
 import { vmLogger } from '@splitvisor/log';
-import { checkVmId, subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
+import { subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
 import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, protos, type EventsV1, type IoV1, type MmuV1 } from '@splitvisor/proto';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, RpcClient, unavailable } from '@splitvisor/rpc';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, RpcClient, unavailable, vmIdArg } from '@splitvisor/rpc';
 import { gpa, hex, virtioMmioSlot } from '@splitvisor/platform';
 import type { SystemEvent } from '@splitvisor/devices';
 import { ConsoleOut, type ConsoleOutOptions, type ConsoleOutStats } from './console.js';
@@ -80,11 +80,7 @@ export class IoBackend {
 
   async attach(vmId: string): Promise<void> {
     if (this.stopping) throw unavailable('io-backend is stopping');
-    try {
-      checkVmId(vmId, 'vm_id');
-    } catch (e) {
-      throw invalidArgument((e as Error).message);
-    }
+    vmIdArg(vmId, 'vm_id');
     if (this.vms.has(vmId)) throw alreadyExists(`vm "${vmId}" is already attached`);
     const log = vmLogger(this.log, vmId);
     const outSubject = subjects.consoleOut(vmId);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DRAM_BASE, PAGE_SIZE } from '@splitvisor/platform';
+import { DRAM_BASE, PAGE_SIZE, gpa } from '@splitvisor/platform';
 import { AddressSpace, GUEST_PHYS_LIMIT, checkRamLayout } from './address-space.js';
 import { MemError } from './errors.js';
 import { FramePool } from './frame-pool.js';
@@ -61,20 +61,20 @@ describe('AddressSpace', () => {
   it('writes across page boundaries, taking a frame per page on first touch', () => {
     const { pool, s } = space();
     const data = Buffer.from(Array.from({ length: 3 * PAGE_SIZE }, (_, i) => (i * 7) & 0xff));
-    expect(s.write(DRAM_BASE + 100, data)).toBe(data.length);
+    expect(s.write(gpa(DRAM_BASE + 100), data)).toBe(data.length);
     expect(s.residentPages).toBe(4); // bytes 100 .. 100+3 pages span four pages
     expect(pool.usedBy('vm-1')).toBe(4);
-    expect(s.read(DRAM_BASE + 100, data.length)).toEqual(data);
+    expect(s.read(gpa(DRAM_BASE + 100), data.length)).toEqual(data);
     expect(s.read(DRAM_BASE, 100)).toEqual(Buffer.alloc(100));
     // Writing again where frames exist takes no more.
-    s.write(DRAM_BASE + 200, Buffer.from('hello'));
+    s.write(gpa(DRAM_BASE + 200), Buffer.from('hello'));
     expect(s.residentPages).toBe(4);
-    expect(s.read(DRAM_BASE + 200, 5).toString()).toBe('hello');
+    expect(s.read(gpa(DRAM_BASE + 200), 5).toString()).toBe('hello');
   });
 
   it('grants a never-written page as zero, with no bytes and no frame', () => {
     const { pool, s } = space();
-    s.write(DRAM_BASE + PAGE_SIZE, page(0xaa));
+    s.write(gpa(DRAM_BASE + PAGE_SIZE), page(0xaa));
     const pages = s.fetch(BASE_GFN, 3);
     expect(pages).toEqual([
       { gfn: BASE_GFN, zero: true },
@@ -116,15 +116,15 @@ describe('AddressSpace', () => {
 
   it('refuses a write that strays outside RAM by one byte, naming both ranges', () => {
     const { pool, s } = space();
-    expect(memError(() => s.write(DRAM_BASE - PAGE_SIZE, Buffer.alloc(2 * PAGE_SIZE), 'image chunk'))).toEqual({
+    expect(memError(() => s.write(gpa(DRAM_BASE - PAGE_SIZE), Buffer.alloc(2 * PAGE_SIZE), 'image chunk'))).toEqual({
       kind: 'invalid',
       message: 'image chunk [0x7ffff000, 0x80001000) lies outside RAM [0x80000000, 0x84000000)',
     });
-    expect(memError(() => s.write(0x83ffffff, Buffer.alloc(2))).message).toBe(
+    expect(memError(() => s.write(gpa(0x83ffffff), Buffer.alloc(2))).message).toBe(
       'write [0x83ffffff, 0x84000001) lies outside RAM [0x80000000, 0x84000000)',
     );
-    expect(s.write(0x83ffffff, Buffer.alloc(1))).toBe(1);
-    expect(s.write(0, Buffer.alloc(0))).toBe(0); // no byte, no range
+    expect(s.write(gpa(0x83ffffff), Buffer.alloc(1))).toBe(1);
+    expect(s.write(gpa(0), Buffer.alloc(0))).toBe(0); // no byte, no range
     expect(pool.used).toBe(1);
   });
 
@@ -175,15 +175,15 @@ describe('AddressSpace', () => {
     ]);
     expect(pool.available).toBe(0);
     expect(s.read(DRAM_BASE, 1)[0]).toBe(0);
-    expect(s.read(DRAM_BASE + 11 * PAGE_SIZE, 1)[0]).toBe(3);
-    expect(memError(() => s.write(DRAM_BASE + 20 * PAGE_SIZE, Buffer.alloc(1))).kind).toBe('exhausted');
+    expect(s.read(gpa(DRAM_BASE + 11 * PAGE_SIZE), 1)[0]).toBe(3);
+    expect(memError(() => s.write(gpa(DRAM_BASE + 20 * PAGE_SIZE), Buffer.alloc(1))).kind).toBe('exhausted');
   });
 
   it('holds a VM to its own limit even when the pool has room', () => {
     const { pool, s } = space(64, 1024, 2);
     expect(s.stats().limitPages).toBe(2);
     s.writeBack([{ gfn: BASE_GFN, data: page(1) }]);
-    expect(memError(() => s.write(DRAM_BASE + PAGE_SIZE, Buffer.alloc(2 * PAGE_SIZE)))).toEqual({
+    expect(memError(() => s.write(gpa(DRAM_BASE + PAGE_SIZE), Buffer.alloc(2 * PAGE_SIZE)))).toEqual({
       kind: 'exhausted',
       message: 'vm "vm-1" would hold 3 pages, over its limit of 2',
     });

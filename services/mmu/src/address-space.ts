@@ -111,7 +111,7 @@ export class AddressSpace {
   }
 
   /** Copies `data` into guest RAM at `addr`; `what` names the caller's unit in errors. */
-  write(addr: number, data: Uint8Array, what = 'write'): number {
+  write(addr: GuestPhysAddr, data: Uint8Array, what = 'write'): number {
     this.assertLive();
     const len = data.length;
     // An empty write touches no byte, so it has no range to check (a stream's header chunk).
@@ -141,7 +141,7 @@ export class AddressSpace {
   }
 
   /** Reads guest RAM without touching any counter (for DMA and tests). */
-  read(addr: number, length: number): Buffer {
+  read(addr: GuestPhysAddr, length: number): Buffer {
     this.assertLive();
     const out = Buffer.alloc(length);
     if (length === 0) return out;
@@ -295,7 +295,7 @@ export class AddressSpace {
   }
 
   /** Throws naming both ranges unless [addr, addr + len) lies in this VM's RAM. */
-  checkRange(addr: number, len: number, what: string): void {
+  checkRange(addr: GuestPhysAddr, len: number, what: string): void {
     if (!(Number.isInteger(addr) && addr >= this.ramBase && addr + len <= this.ramEnd)) {
       throw invalid(`${what} [${hex(addr)}, ${hex(addr + len)}) lies outside ${this.describeRam()}`);
     }

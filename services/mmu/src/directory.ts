@@ -3,11 +3,9 @@
 // only copy anyone may use); any number may have it Shared (read-only copies equal to
 // mmu's bytes). This is the home node's directory of a directory-based MSI protocol
 // (as DASH, or GiantVM's distributed shared memory), reduced to its data: deciding
-// when to recall is vm-memory.ts's job.
+// when to recall is vm/coherence.ts's job.
+import { PageState, type PageStateValue } from '@splitvisor/platform';
 import { invalid } from './errors.js';
-
-export const Held = { Invalid: 0, Shared: 1, Modified: 2 } as const;
-export type HeldValue = (typeof Held)[keyof typeof Held];
 
 /** Holders per VM: one bit each in a byte of sharers. */
 export const MAX_HOLDERS = 8;
@@ -67,9 +65,9 @@ export class Directory {
     return this.shared;
   }
 
-  stateOf(i: number, h: number): HeldValue {
-    if (this.owner[i] === h + 1) return Held.Modified;
-    return (this.sharers[i]! & (1 << h)) !== 0 ? Held.Shared : Held.Invalid;
+  stateOf(i: number, h: number): PageStateValue {
+    if (this.owner[i] === h + 1) return PageState.Modified;
+    return (this.sharers[i]! & (1 << h)) !== 0 ? PageState.Shared : PageState.Invalid;
   }
 
   /** Holder index with page `i` Modified, or -1. */
@@ -100,11 +98,11 @@ export class Directory {
   }
 
   /** Records holder `h` now has page `i` in state `s`; the caller resolved conflicts. */
-  set(i: number, h: number, s: HeldValue): void {
+  set(i: number, h: number, s: PageStateValue): void {
     const bit = 1 << h;
     const wasOwner = this.owner[i] === h + 1;
     const beforeShared = this.sharers[i] !== 0;
-    if (s === Held.Modified) {
+    if (s === PageState.Modified) {
       if (!wasOwner) {
         if (this.owner[i] === 0) this.modified++;
         this.owner[i] = h + 1;
@@ -115,7 +113,7 @@ export class Directory {
         this.owner[i] = 0;
         this.modified--;
       }
-      if (s === Held.Shared) this.sharers[i]! |= bit;
+      if (s === PageState.Shared) this.sharers[i]! |= bit;
       else this.sharers[i]! &= ~bit;
     }
     const afterShared = this.sharers[i] !== 0;
@@ -126,8 +124,8 @@ export class Directory {
   dropHolder(h: number): number {
     let n = 0;
     for (let i = 0; i < this.pageCount; i++) {
-      if (this.stateOf(i, h) !== Held.Invalid) {
-        this.set(i, h, Held.Invalid);
+      if (this.stateOf(i, h) !== PageState.Invalid) {
+        this.set(i, h, PageState.Invalid);
         n++;
       }
     }

@@ -3,8 +3,7 @@
 // them. It follows the cpu's rules: an access that misses fetches and uses the page in
 // the same step; a recall waits until the grant it names has been installed; a page
 // being written back still answers a recall with its bytes until the write-back is done.
-import { PAGE_SIZE } from '@splitvisor/platform';
-import { Held, type HeldValue } from './directory.js';
+import { PAGE_SIZE, PageState, type PageStateValue } from '@splitvisor/platform';
 import type { FetchGrant, RecallOrder, RecalledPage, Recaller, VmMemory } from './vm-memory.js';
 
 /** Lets a test (fast-check's scheduler) decide when an awaited step resumes. */
@@ -38,20 +37,20 @@ export class FakeCache {
   /** Offset `off` (from the start of RAM) as the guest reads it. */
   async read(off: number): Promise<number> {
     const page = Math.floor(off / PAGE_SIZE);
-    while (this.state[page]! < Held.Shared) await this.miss(page, false);
+    while (this.state[page]! < PageState.Shared) await this.miss(page, false);
     return this.bytes[off]!;
   }
 
   /** The guest stores `v` at offset `off`. */
   async write(off: number, v: number): Promise<void> {
     const page = Math.floor(off / PAGE_SIZE);
-    while (this.state[page]! < Held.Modified) await this.miss(page, true);
+    while (this.state[page]! < PageState.Modified) await this.miss(page, true);
     this.bytes[off] = v;
   }
 
   private async miss(page: number, write: boolean): Promise<void> {
     let count = 1;
-    while (count < this.run && page + count < this.state.length && this.state[page + count] === Held.Invalid) count++;
+    while (count < this.run && page + count < this.state.length && this.state[page + count] === PageState.Invalid) count++;
     const g = await this.delay(this.mem().fetch(this.name, this.firstGfn + page, count, write));
     this.install(g, write);
   }
@@ -67,7 +66,7 @@ export class FakeCache {
         // our Shared copy is current
       } else if (p.zero) this.bytes.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
       else this.bytes.set(p.data, i * PAGE_SIZE);
-      this.state[i] = write ? Held.Modified : Held.Shared;
+      this.state[i] = write ? PageState.Modified : PageState.Shared;
     }
     this.installed = Math.max(this.installed, g.grant);
     // Recalls waiting for this grant go at the next safepoint: after the access that
@@ -106,15 +105,15 @@ export class FakeCache {
     this.recallsServed++;
     return o.gfns.map((gfn) => {
       const i = gfn - this.firstGfn;
-      const was = this.state[i]! as HeldValue;
+      const was = this.state[i]! as PageStateValue;
       const out: RecalledPage = { gfn, was };
-      if (was === Held.Modified) {
+      if (was === PageState.Modified) {
         const data = this.bytes.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
         if (data.every((b) => b === 0)) out.zero = true;
         else out.data = data;
       }
-      if (o.mode === 'invalidate') this.state[i] = Held.Invalid;
-      else if (o.mode === 'downgrade' && was === Held.Modified) this.state[i] = Held.Shared;
+      if (o.mode === 'invalidate') this.state[i] = PageState.Invalid;
+      else if (o.mode === 'downgrade' && was === PageState.Modified) this.state[i] = PageState.Shared;
       return out;
     });
   }
@@ -125,13 +124,13 @@ export class FakeCache {
     const pages = [];
     const idx: number[] = [];
     for (let i = 0; i < this.state.length; i++) {
-      if (this.state[i] !== Held.Modified) continue;
+      if (this.state[i] !== PageState.Modified) continue;
       idx.push(i);
       pages.push({ gfn: this.firstGfn + i, data: this.bytes.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE) });
     }
     await this.delay(this.mem().writeBack(this.name, pages, { releaseAll, epoch: this.epoch }));
-    for (const i of idx) if (this.state[i] === Held.Modified) this.state[i] = Held.Invalid;
-    if (releaseAll) this.state.fill(Held.Invalid);
+    for (const i of idx) if (this.state[i] === PageState.Modified) this.state[i] = PageState.Invalid;
+    if (releaseAll) this.state.fill(PageState.Invalid);
   }
 
   /** What the cpu does when mmu restarted: tell it everything it holds. */
@@ -139,8 +138,8 @@ export class FakeCache {
     const modified: number[] = [];
     const shared: number[] = [];
     this.state.forEach((s, i) => {
-      if (s === Held.Modified) modified.push(this.firstGfn + i);
-      else if (s === Held.Shared) shared.push(this.firstGfn + i);
+      if (s === PageState.Modified) modified.push(this.firstGfn + i);
+      else if (s === PageState.Shared) shared.push(this.firstGfn + i);
     });
     await this.mem().reregister(this.name, modified, shared);
   }

@@ -1,7 +1,7 @@
 // The handlers over real gRPC on loopback: a real RpcServer, a real generated client.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { DRAM_BASE, PAGE_SIZE } from '@splitvisor/platform';
+import { DRAM_BASE, PAGE_SIZE, gpa } from '@splitvisor/platform';
 import { protos, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient, RpcError, RpcServer } from '@splitvisor/rpc';
 import { silentLogger } from '@splitvisor/testing';
@@ -220,8 +220,8 @@ describe('mmu handlers over real gRPC', () => {
       { addr: DRAM_BASE + 2 * PAGE_SIZE, data: Buffer.alloc(PAGE_SIZE, 2) },
     ]);
     expect((await refusal(midway)).message).toBe('image chunk [0x80100000, 0x80100001) lies outside RAM [0x80000000, 0x80100000)');
-    expect(mmu.vm('vm').space.read(DRAM_BASE + PAGE_SIZE, 1)[0]).toBe(1);
-    expect(mmu.vm('vm').space.read(DRAM_BASE + 2 * PAGE_SIZE, 1)[0]).toBe(0);
+    expect(mmu.vm('vm').space.read(gpa(DRAM_BASE + PAGE_SIZE), 1)[0]).toBe(1);
+    expect(mmu.vm('vm').space.read(gpa(DRAM_BASE + 2 * PAGE_SIZE), 1)[0]).toBe(0);
 
     // The service still loads and serves.
     expect(await loadImage(client, [{ vmId: 'vm', addr: DRAM_BASE + 3 * PAGE_SIZE, data: Buffer.from('ok') }])).toEqual({ bytesLoaded: 2 });

@@ -3,11 +3,11 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@splitvisor/log';
 import type { MmuV1 } from '@splitvisor/proto';
-import { checkVmId } from '@splitvisor/bus';
-import { RpcError, alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted, toRpcError, unary, unavailable } from '@splitvisor/rpc';
+import { gpa } from '@splitvisor/platform';
+import { RpcError, alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted, toRpcError, unary, unavailable, vmIdArg } from '@splitvisor/rpc';
 import { MemError, invalid } from './errors.js';
 import type { Mmu } from './mmu.js';
-import { DEFAULT_HOLDER, type VmMemory } from './vm-memory.js';
+import { DEFAULT_HOLDER, type DmaSegment, type VmMemory } from './vm-memory.js';
 import { metadataIdentity, type Identify } from './caller.js';
 
 /** A MemError as the RpcError of the same meaning; anything else becomes INTERNAL. */
@@ -46,12 +46,12 @@ function memUnary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>)
 
 /** A holder name, '' becoming the default; it is a NATS subject token, so checked as one. */
 function holderOf(raw: string, fallback = DEFAULT_HOLDER): string {
-  if (raw === '') return fallback;
-  try {
-    return checkVmId(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw, 'holder');
-  } catch (e) {
-    throw invalid((e as Error).message);
-  }
+  return raw === '' ? fallback : vmIdArg(raw, 'holder');
+}
+
+/** A request's segments: the wire's numbers are guest-physical addresses from here on. */
+function segmentsOf(segs: readonly MmuV1.DmaSegment__Output[]): DmaSegment[] {
+  return segs.map((s) => ({ addr: gpa(s.addr), length: s.length, data: s.data }));
 }
 
 /** LoadImage: the first chunk names the VM; each chunk is written as it arrives (the
@@ -81,7 +81,7 @@ function loadImage(mmu: Mmu, log: Logger): grpc.handleClientStreamingCall<MmuV1.
           } else if (chunk.vmId && chunk.vmId !== vm.vmId) {
             throw invalid(`image chunk names vm "${chunk.vmId.slice(0, 80)}" but this stream loads vm "${vm.vmId}"`);
           }
-          loaded += await vm.write(chunk.addr, chunk.data, 'image chunk');
+          loaded += await vm.write(gpa(chunk.addr), chunk.data, 'image chunk');
         })
         .catch((e: unknown) => finish(toStatus(e)))
         .finally(() => call.resume());
@@ -158,10 +158,10 @@ export function mmuHandlers(mmu: Mmu, log: Logger, opts: HandlerOptions = {}): M
       return {};
     }),
     DmaRead: memUnary(async (req: MmuV1.DmaReadRequest__Output, call): Promise<MmuV1.DmaReadReply> => ({
-      data: await mmu.vm(req.vmId).dmaRead(identify(call), req.segments),
+      data: await mmu.vm(req.vmId).dmaRead(identify(call), segmentsOf(req.segments)),
     })),
     DmaWrite: memUnary(async (req: MmuV1.DmaWriteRequest__Output, call): Promise<MmuV1.DmaWriteReply> => ({
-      bytesWritten: await mmu.vm(req.vmId).dmaWrite(identify(call), req.segments),
+      bytesWritten: await mmu.vm(req.vmId).dmaWrite(identify(call), segmentsOf(req.segments)),
     })),
     StartDirtyLog: memUnary(async (req: MmuV1.DirtyLogRequest__Output) => {
       await mmu.vm(req.vmId).startDirtyLog();

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { checkVmId } from '@splitvisor/bus';
+import { parseVmId, type VmId } from '@splitvisor/platform';
 import { AddressSpace, checkRamLayout, type SpaceOptions } from './address-space.js';
 import { exhausted, exists, invalid, mib, missing } from './errors.js';
 import type { FramePool } from './frame-pool.js';
@@ -42,11 +42,10 @@ interface Meta extends VmPersisted {
   limitPages: number;
 }
 
-/** A VM id checked as the bus checks it, as an `invalid` error. A hostile id is cut short
- *  first (still too long to pass) so it cannot balloon the error message. */
-export function validVmId(id: string, field = 'vmId'): string {
+/** The one VmId parser, its refusal in the memory logic's own terms (`invalid`). */
+export function validVmId(id: string, field = 'vmId'): VmId {
   try {
-    return checkVmId(id.length > 80 ? `${id.slice(0, 80)}…` : id, field);
+    return parseVmId(id, field);
   } catch (e) {
     throw invalid((e as Error).message);
   }
@@ -168,11 +167,7 @@ export class Mmu {
 
   /** Where snapshot `name` lives: a plain name under the data dir, never a path. */
   snapshotPath(name: string): string {
-    try {
-      checkVmId(name, 'snapshot name');
-    } catch (e) {
-      throw invalid((e as Error).message);
-    }
+    validVmId(name, 'snapshot name');
     if (!this.opts.dataDir) throw invalid('snapshots need a data dir (--data-dir)');
     return join(this.opts.dataDir, 'snapshots', `${name}.svmem`);
   }

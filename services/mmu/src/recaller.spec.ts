@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus, subjects } from '@splitvisor/bus';
 import { RecallReplyCodec, RecallRequestCodec, type MmuV1 } from '@splitvisor/proto';
 import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
-import { Held } from './directory.js';
+import { PageState } from '@splitvisor/platform';
 import { NatsRecaller } from './recaller.js';
 
 let nats: TestNats;
@@ -38,7 +38,7 @@ describe('NatsRecaller', () => {
       [7, 'RECALL_INVALIDATE', [0x80001], 3, 'e'],
     ]);
     expect(pages).toHaveLength(1);
-    expect(pages[0]).toMatchObject({ gfn: 0x80001, was: Held.Modified, zero: false });
+    expect(pages[0]).toMatchObject({ gfn: 0x80001, was: PageState.Modified, zero: false });
     expect(pages[0]!.data!.length).toBe(4096);
   });
 

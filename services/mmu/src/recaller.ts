@@ -2,15 +2,9 @@
 // (DESIGN.md). One subject per VM and holder, so only that page cache hears it.
 import type { Bus } from '@splitvisor/bus';
 import { subjects } from '@splitvisor/bus';
-import { RecallReplyCodec, RecallRequestCodec, type MmuV1 } from '@splitvisor/proto';
-import { Held, type HeldValue, type RecallMode } from './directory.js';
-import type { RecallOrder, RecalledPage, Recaller } from './vm-memory.js';
-
-const HELD: Record<MmuV1.HeldState__Output, HeldValue> = {
-  HELD_INVALID: Held.Invalid,
-  HELD_SHARED: Held.Shared,
-  HELD_MODIFIED: Held.Modified,
-};
+import { RecallReplyCodec, RecallRequestCodec, pageStateOf, type MmuV1 } from '@splitvisor/proto';
+import type { RecallMode } from './directory.js';
+import type { RecallOrder, RecalledPage, Recaller } from './vm/recalls.js';
 
 const MODES = {
   downgrade: 'RECALL_DOWNGRADE',
@@ -42,6 +36,6 @@ export class NatsRecaller implements Recaller {
       }
     }
     if (reply.error) throw new Error(reply.error);
-    return reply.pages.map((p) => ({ gfn: p.gfn, was: HELD[p.was] ?? Held.Invalid, data: p.data, zero: p.zero }));
+    return reply.pages.map((p) => ({ gfn: p.gfn, was: pageStateOf(p.was), data: p.data, zero: p.zero }));
   }
 }

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DRAM_BASE, PAGE_SIZE } from '@splitvisor/platform';
+import { DRAM_BASE, PAGE_SIZE, gpa } from '@splitvisor/platform';
 import { AddressSpace } from './address-space.js';
 import { FakeCache, recallerFor, type Delay } from './fake-cache.test-util.js';
 import { FramePool } from './frame-pool.js';
@@ -83,7 +83,7 @@ const guestWrite = (c: number, off: number, v: number): Cmd => ({
 const dmaRead = (off: number, len: number): Cmd => ({
   check: () => true,
   async run(m, r) {
-    const [got] = await r.mem.dmaRead(DEV, [{ addr: at(off), length: len }]);
+    const [got] = await r.mem.dmaRead(DEV, [{ addr: gpa(at(off)), length: len }]);
     expect(Buffer.from(got!).equals(Buffer.from(m.ref.subarray(off, off + len)))).toBe(true);
   },
   toString: () => `dmaRead(${off}, ${len})`,
@@ -92,7 +92,7 @@ const dmaRead = (off: number, len: number): Cmd => ({
 const dmaWrite = (off: number, data: Uint8Array): Cmd => ({
   check: () => true,
   async run(m, r) {
-    await r.mem.dmaWrite(DEV, [{ addr: at(off), length: data.length, data }]);
+    await r.mem.dmaWrite(DEV, [{ addr: gpa(at(off)), length: data.length, data }]);
     m.ref.set(data, off);
     for (let p = pageOf(off); p <= pageOf(off + data.length - 1); p++) m.dirty.add(p);
   },
@@ -238,21 +238,21 @@ describe('directory protocol under concurrent access', () => {
             if (o.kind === 'read') {
               const l = loc(o.page, o.slot);
               const floor = done.get(l) ?? 0;
-              const v = w < 2 ? await caches[w]!.read(l) : (await mem.dmaRead(DEV, [{ addr: at(l), length: 1 }]))[0]![0]!;
+              const v = w < 2 ? await caches[w]!.read(l) : (await mem.dmaRead(DEV, [{ addr: gpa(at(l)), length: 1 }]))[0]![0]!;
               observe(name, l, v, floor);
             } else if (o.kind === 'write') {
               const v = ++counter[w]!;
               const l = loc(o.page, w * SLOT + (v % SLOT));
               last.set(l, v);
               if (w < 2) await caches[w]!.write(l, v);
-              else await mem.dmaWrite(DEV, [{ addr: at(l), length: 1, data: Uint8Array.of(v) }]);
+              else await mem.dmaWrite(DEV, [{ addr: gpa(at(l)), length: 1, data: Uint8Array.of(v) }]);
               done.set(l, Math.max(done.get(l) ?? 0, v));
             } else if (w < 2) await caches[w]!.writeBack(false);
           }
         };
         await s.waitFor(Promise.all([actor(0, a), actor(1, b), actor(2, d)]));
         await s.waitFor(Promise.all(caches.map((c) => c.writeBack(true))));
-        for (const [l, v] of last) expect(space.read(at(l), 1)[0], `location ${l} lost its last write`).toBe(v);
+        for (const [l, v] of last) expect(space.read(gpa(at(l)), 1)[0], `location ${l} lost its last write`).toBe(v);
         expect(mem.stats().heldModified + mem.stats().heldShared).toBe(0);
       }),
       { numRuns: Number(process.env['MODEL_RUNS'] ?? 300), timeout: 5000 },

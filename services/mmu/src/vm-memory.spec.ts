@@ -1,7 +1,7 @@
 // VmMemory's refusals and its life around a restart, one case at a time (the protocol
 // itself is checked against a flat memory in vm-memory.model.spec.ts).
 import { describe, expect, it } from 'vitest';
-import { DRAM_BASE, PAGE_SIZE } from '@splitvisor/platform';
+import { DRAM_BASE, PAGE_SIZE, gpa } from '@splitvisor/platform';
 import { AddressSpace } from './address-space.js';
 import { MemError } from './errors.js';
 import { FakeCache, recallerFor } from './fake-cache.test-util.js';
@@ -38,7 +38,7 @@ describe('VmMemory', () => {
       kind: 'denied',
       message: 'DMA write of vm "vm" [0x80000000, 0x80000002) and 1 more segment(s) refused: caller "nic" is not a device backend attached to vm "vm"',
     });
-    expect(await refusal(mem.dmaRead('io-backend', [{ addr: DRAM_BASE + 16 * PAGE_SIZE - 1, length: 2 }]))).toEqual({
+    expect(await refusal(mem.dmaRead('io-backend', [{ addr: gpa(DRAM_BASE + 16 * PAGE_SIZE - 1), length: 2 }]))).toEqual({
       kind: 'invalid',
       message: 'DMA read by "io-backend" of vm "vm": [0x8000ffff, 0x80010001) lies outside RAM [0x80000000, 0x80010000)',
     });
@@ -49,7 +49,7 @@ describe('VmMemory', () => {
   it('fails an access it cannot make coherent as unavailable, naming the page cache, and changes nothing', async () => {
     const { mem } = vm({ recaller: { recall: () => Promise.reject(new Error('request on sv.vm.vm.mem.recall.cpu failed: 503')) } });
     await mem.fetch('cpu', GFN + 2, 1, true);
-    expect(await refusal(mem.dmaRead('io-backend', [{ addr: DRAM_BASE + 2 * PAGE_SIZE, length: 8 }]))).toEqual({
+    expect(await refusal(mem.dmaRead('io-backend', [{ addr: gpa(DRAM_BASE + 2 * PAGE_SIZE), length: 8 }]))).toEqual({
       kind: 'unavailable',
       message: 'vm "vm": page cache "cpu" did not give back 1 page(s) from 0x80002000 (clean): request on sv.vm.vm.mem.recall.cpu failed: 503',
     });
@@ -62,7 +62,7 @@ describe('VmMemory', () => {
     // The cache gives the page back, but a device's write gets there first (the cache
     // answers its recall with the bytes, then its own write-back arrives late).
     const late = [{ gfn: GFN, data: Buffer.alloc(PAGE_SIZE, 1) }];
-    await mem.dmaWrite('io-backend', [{ addr: DRAM_BASE + 1, length: 1, data: Uint8Array.of(9) }]);
+    await mem.dmaWrite('io-backend', [{ addr: gpa(DRAM_BASE + 1), length: 1, data: Uint8Array.of(9) }]);
     expect(await mem.writeBack('cpu', late, { epoch: 'e1' })).toBe(1);
     expect([...mem.space.read(DRAM_BASE, 2)]).toEqual([1, 9]);
   });
@@ -84,14 +84,14 @@ describe('VmMemory', () => {
     await cpu.write(ELEM, 1);
     await cpu.write(IDX, 1);
     const dma = mem.dmaWrite('io-backend', [
-      { addr: DRAM_BASE + ELEM, length: 0, data: Uint8Array.of(7, 5) },
-      { addr: DRAM_BASE + IDX, length: 0, data: Uint8Array.of(2) },
-      { addr: DRAM_BASE + ELEM + 1, length: 0, data: Uint8Array.of(6) }, // later segments win
+      { addr: gpa(DRAM_BASE + ELEM), length: 0, data: Uint8Array.of(7, 5) },
+      { addr: gpa(DRAM_BASE + IDX), length: 0, data: Uint8Array.of(2) },
+      { addr: gpa(DRAM_BASE + ELEM + 1), length: 0, data: Uint8Array.of(6) }, // later segments win
     ]);
     // Readers that come while the write waits for its recall: another page cache polling
     // the idx then reading the element, and a device reading both.
     const polled = (async () => [await other.read(IDX), await other.read(ELEM)])();
-    const read = mem.dmaRead('io-backend', [{ addr: DRAM_BASE + IDX, length: 1 }, { addr: DRAM_BASE + ELEM, length: 2 }]);
+    const read = mem.dmaRead('io-backend', [{ addr: gpa(DRAM_BASE + IDX), length: 1 }, { addr: gpa(DRAM_BASE + ELEM), length: 2 }]);
     open();
     expect(await dma).toBe(4);
     expect(await polled).toEqual([2, 7]);
@@ -104,14 +104,14 @@ describe('VmMemory', () => {
   it('lets a device read a page a holder has Modified without taking it: the bytes come back, the holder writes on', async () => {
     const { mem, cpu } = vm();
     await cpu.write(5, 1);
-    const [a] = await mem.dmaRead('io-backend', [{ addr: DRAM_BASE + 5, length: 1 }]);
+    const [a] = await mem.dmaRead('io-backend', [{ addr: gpa(DRAM_BASE + 5), length: 1 }]);
     expect([...a!]).toEqual([1]);
     expect(mem.stats()).toMatchObject({ recalls: 1, heldModified: 1, heldShared: 0 });
     expect(cpu.state[0]).toBe(2); // still Modified: its next store needs no fetch
     const fetches = mem.space.stats().fetches;
     await cpu.write(5, 2);
     expect(mem.space.stats().fetches).toBe(fetches);
-    const [b] = await mem.dmaRead('io-backend', [{ addr: DRAM_BASE + 5, length: 1 }]);
+    const [b] = await mem.dmaRead('io-backend', [{ addr: gpa(DRAM_BASE + 5), length: 1 }]);
     expect([...b!]).toEqual([2]); // recalled again: the directory still names the owner
     expect(mem.stats()).toMatchObject({ recalls: 2, heldModified: 1 });
   });
@@ -135,7 +135,7 @@ describe('VmMemory', () => {
     // The vCPU stopped before it heard of the restart: its pages still count, it is done.
     expect(await mem.writeBack('cpu', [{ gfn: GFN + 4, data: Buffer.alloc(PAGE_SIZE, 4) }], { releaseAll: true, epoch: 'e0' })).toBe(0);
     expect(mem.stats()).toMatchObject({ recovering: false, heldModified: 0, heldShared: 0, writeBacks: 1 });
-    expect(mem.space.read(DRAM_BASE + 4 * PAGE_SIZE, 1)[0]).toBe(4);
+    expect(mem.space.read(gpa(DRAM_BASE + 4 * PAGE_SIZE), 1)[0]).toBe(4);
   });
 
   it('gives up waiting for a page cache that does not come back after the grace time', async () => {
@@ -150,7 +150,7 @@ describe('VmMemory', () => {
     const { mem, cpu } = vm();
     expect((await mem.probeRecall('cpu', 3)).samples).toBe(3);
     await cpu.write(PAGE_SIZE, 5);
-    await mem.dmaRead('io-backend', [{ addr: DRAM_BASE + PAGE_SIZE, length: 1 }]);
+    await mem.dmaRead('io-backend', [{ addr: gpa(DRAM_BASE + PAGE_SIZE), length: 1 }]);
     expect(mem.recallLatency(true).samples).toBe(1);
     expect(mem.recallLatency().samples).toBe(0);
     expect((await refusal(mem.probeRecall('cpu', 0))).message).toBe('count 0 must be between 1 and 100000');

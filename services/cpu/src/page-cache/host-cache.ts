@@ -15,11 +15,11 @@
 // - Pages being written back stay Modified here until mmu has them: a recall meanwhile
 //   still gets their bytes (mmu then drops the late write-back as stale).
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import type { MmuV1 } from '@splitvisor/proto';
+import { heldStateOf, type MmuV1 } from '@splitvisor/proto';
 import { RpcError } from '@splitvisor/rpc';
 import { hex, PAGE_SIZE } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
-import { PageState } from '@splitvisor/riscv';
+import { PageState, type PageStateValue } from '@splitvisor/riscv';
 import { DEFAULT_HOLDER, type GuestPages, type PageRecalls } from '../ports/index.js';
 import type { RecallAnswerMsg, RecallOrderMsg } from './protocol.js';
 
@@ -220,9 +220,7 @@ export class HostPageCache {
       if (invalidate) this.state[p.index] = PageState.Invalid;
       else if (p.was === PageState.Modified && !clean) this.state[p.index] = PageState.Shared;
       const zero = p.data !== undefined && isZero(p.data);
-      // The state as its number: the NATS codec maps enum names of top-level fields only.
-      const was = (p.was === PageState.Modified ? 2 : p.was === PageState.Shared ? 1 : 0) satisfies MmuV1.HeldState;
-      out.push({ gfn: p.index + this.baseGfn, was, zero, data: p.data && !zero ? p.data : Buffer.alloc(0) });
+      out.push({ gfn: p.index + this.baseGfn, was: heldStateOf(p.was as PageStateValue), zero, data: p.data && !zero ? p.data : Buffer.alloc(0) });
     }
     return { id: req.id, pages: out };
   }

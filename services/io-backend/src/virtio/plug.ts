@@ -2,9 +2,8 @@
 // device behind a virtio-mmio transport: validated first, each refusal naming the device,
 // the parameter and the value, since they arrive over the store and are not ours.
 import { VirtioBlk, VirtioMmioTransport, VirtioNet, VirtioRng, type GuestMemory, type VirtioDevice } from '@splitvisor/virtio';
-import { VIRTIO_MMIO_SLOTS } from '@splitvisor/platform';
+import { VIRTIO_MMIO_SLOTS, isVmId } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
-import { checkVmId } from '@splitvisor/bus';
 import { parseMac } from '@splitvisor/netstack';
 import type { NetworkHub, PortHandle } from './network-hub.js';
 import type { PluggedDevice, PluggedStats } from './virtio-socket.js';
@@ -31,11 +30,8 @@ export function parseVirtioParams(id: string, p: Readonly<Record<string, string>
     }
     case 'virtio-net': {
       const network = p['network'] ?? '';
-      try {
-        checkVmId(network, 'network'); // it becomes a subject token, as a VM id does
-      } catch {
-        throw bad('network', "must be 1-63 characters of a-z, 0-9 and '-'");
-      }
+      // It becomes a subject token, as a VM id does.
+      if (!isVmId(network)) throw bad('network', "must be 1-63 characters of a-z, 0-9 and '-'");
       let mac: Uint8Array;
       try {
         mac = parseMac(p['mac'] ?? '');

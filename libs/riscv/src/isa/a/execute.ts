@@ -18,6 +18,7 @@
 // through clearReservation in decode.ts (priv 3.3.2 allows it, and it keeps a reservation from one
 // context from satisfying another's SC).
 
+import { gpa } from '@splitvisor/platform';
 import { dataAddress, loadSlow, ramWritable, scatter, storeSlow } from '../../mem-access.js';
 import { ACC_LOAD, ACC_STORE } from '../../mmu/sv.js';
 import { Cause, raiseException } from '../../trap.js';
@@ -158,14 +159,14 @@ export function amo(s: HartState, kind: number, rd: number, rs1: number, rs2: nu
       raiseException(s, Cause.StoreAccess, lo, hi);
       return false;
     }
-    if (!s.bus.load(pa, size, out)) {
+    if (!s.bus.load(gpa(pa), size, out)) {
       raiseException(s, Cause.StoreAccess, lo, hi);
       return false;
     }
     oLo = out[0]!;
     if (size === 8) oHi = out[1]!;
     combine(kind, oLo, oHi, vLo, vHi, size === 8);
-    if (!s.bus.store(pa, size, NEW_LO, size === 8 ? NEW_HI : 0)) {
+    if (!s.bus.store(gpa(pa), size, NEW_LO, size === 8 ? NEW_HI : 0)) {
       raiseException(s, Cause.StoreAccess, lo, hi);
       return false;
     }

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // splitvisor: the toolstack CLI (as Xen's xl). `splitvisor help` lists the commands.
 import { RpcError } from '@splitvisor/rpc';
-import { CliError, consoleCmd, create, down, events, health, info, lifecycle, list, run, shutdown, stats, top, up } from './cli/commands.js';
-import { intFlag, parseArgs, UsageError, type ParsedArgs } from './cli/args.js';
+import { CliError, consoleCmd, create, down, events, health, info, lifecycle, list, run, shutdown, stats, top, up } from './commands.js';
+import { intFlag, parseArgs, UsageError, type ParsedArgs } from './args.js';
 
 const USAGE = `usage: splitvisor <command> [args]
 
