@@ -46,6 +46,24 @@ describe('VmMemory', () => {
     expect((await refusal(mem.dmaRead('io-backend', [{ addr: DRAM_BASE, length: 1 }]))).kind).toBe('denied');
   });
 
+  it('refuses a DMA over the per-call limits from its lengths alone, before it walks a page', async () => {
+    const { mem } = vm();
+    // Over 16 MiB in all, with a segment outside RAM after the big one: the walk would have
+    // stopped at that segment; the limit, checked first, answers instead.
+    const big = [{ addr: DRAM_BASE, length: 16 * 1024 * 1024 }, { addr: DRAM_BASE, length: 1 }, { addr: gpa(0x1000), length: 1 }];
+    expect(await refusal(mem.dmaRead('io-backend', big))).toEqual({
+      kind: 'invalid',
+      message: 'DMA read of vm "vm" [0x80000000, 0x81000000) and 2 more segment(s) moves 16777218 bytes; one call moves at most 16777216',
+    });
+    const many = Array.from({ length: 4097 }, () => ({ addr: DRAM_BASE, length: 1 }));
+    expect(await refusal(mem.dmaRead('io-backend', many))).toEqual({
+      kind: 'invalid',
+      message: 'DMA read of vm "vm" [0x80000000, 0x80000001) and 4096 more segment(s) has 4097 segments; one call carries at most 4096',
+    });
+    // At the limits, within RAM, it is served.
+    expect(await mem.dmaRead('io-backend', many.slice(0, 4096))).toHaveLength(4096);
+  });
+
   it('fails an access it cannot make coherent as unavailable, naming the page cache, and changes nothing', async () => {
     const { mem } = vm({ recaller: { recall: () => Promise.reject(new Error('request on sv.vm.vm.mem.recall.cpu failed: 503')) } });
     await mem.fetch('cpu', GFN + 2, 1, true);

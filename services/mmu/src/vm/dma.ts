@@ -10,6 +10,9 @@ import type { Roster } from './roster.js';
 
 /** Most bytes one DMA call may move. */
 export const MAX_DMA_BYTES = 16 * 1024 * 1024;
+/** Most segments one DMA call may carry (a virtqueue chain is at most a queue's size, 1024,
+ *  plus the used element and index). */
+export const MAX_DMA_SEGMENTS = 4096;
 
 export interface DmaSegment {
   addr: GuestPhysAddr;
@@ -39,16 +42,20 @@ export class Dma {
     if (!this.roster.isAttached(caller)) {
       throw denied(`${what} refused: caller "${caller.slice(0, 80)}" is not a device backend attached to vm "${vmId}"`);
     }
+    // The limits first, from the lengths alone: a call over them is refused before a single
+    // page is walked (a thousand segments each spanning all of RAM would otherwise cost a
+    // thousand walks of it before the refusal).
+    if (segs.length > MAX_DMA_SEGMENTS) throw invalid(`${what} has ${segs.length} segments; one call carries at most ${MAX_DMA_SEGMENTS}`);
     let total = 0;
+    for (const len of lens) total += len;
+    if (total > MAX_DMA_BYTES) throw invalid(`${what} moves ${total} bytes; one call moves at most ${MAX_DMA_BYTES}`);
     const pages = new Set<number>();
     segs.forEach((s, k) => {
       const len = lens[k]!;
       if (len === 0) return;
-      total += len;
       this.space.checkRange(s.addr, len, `DMA ${op} by "${caller}" of vm "${vmId}":`);
       for (const i of pagesOf(this.space, s.addr, len)) pages.add(i);
     });
-    if (total > MAX_DMA_BYTES) throw invalid(`${what} moves ${total} bytes; one call moves at most ${MAX_DMA_BYTES}`);
     return pages;
   }
 
