@@ -1,2 +1,2 @@
+// @splitvisor/cpu: the vCPU executor service; main.ts runs its definition.
 export { cpuService, type CpuConfig } from './service.js';
-export { VmManager } from './vm-manager.js';

@@ -4,14 +4,15 @@
 import type { Logger } from '@splitvisor/log';
 import { vmLogger } from '@splitvisor/log';
 import { subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
-import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, protos, type EventsV1, type IoV1, type MmuV1 } from '@splitvisor/proto';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, RpcClient, unavailable, vmIdArg } from '@splitvisor/rpc';
+import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, type EventsV1, type IoV1 } from '@splitvisor/proto';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, unavailable, vmIdArg } from '@splitvisor/rpc';
 import { gpa, hex, virtioMmioSlot } from '@splitvisor/platform';
 import type { SystemEvent } from '@splitvisor/devices';
 import { ConsoleOut, type ConsoleOutOptions, type ConsoleOutStats } from './console.js';
 import { VmDevices, type VmDeviceStats } from './vm-devices.js';
 import { PostedWrites, type PostedWriteStats } from './posted-writes.js';
-import { MmuGuestMemory, type DmaCounters } from './virtio/guest-memory.js';
+import type { DmaCounters } from './virtio/guest-memory.js';
+import type { GuestMemory } from '@splitvisor/virtio';
 import { NetworkHub } from './virtio/network-hub.js';
 import { createVirtioDevice, parseVirtioParams } from './virtio/plug.js';
 import type { PluggedStats } from './virtio/virtio-socket.js';
@@ -21,9 +22,12 @@ export const DMA_CALLER = 'io-backend';
 
 export const SOURCE = 'io-backend';
 
+/** A VM's RAM as its devices see it (virtio/guest-memory.ts: DMA through mmu), with counters. */
+export type DeviceMemory = GuestMemory & { readonly stats: DmaCounters };
+
 export interface IoBackendOptions {
-  /** The mmu's gRPC address, for device DMA (virtio devices need it). */
-  mmuAddr?: string;
+  /** A VM's RAM for its devices (virtio devices need it); none: no virtio devices. */
+  deviceMemory?: (vmId: string) => DeviceMemory;
   /** Console coalescing, for tests (defaults: 512 bytes, 10 ms). */
   console?: Pick<ConsoleOutOptions, 'maxBytes' | 'delayMs' | 'maxPendingChunks'>;
 }
@@ -54,7 +58,7 @@ interface AttachedVm {
   /** While one MMIO access is served: the line changes it causes, for its reply. */
   readonly lineChanges: { during?: EventsV1.IrqLine[] };
   /** Guest RAM through mmu, made when the first virtio device is plugged. */
-  mem: MmuGuestMemory | undefined;
+  mem: DeviceMemory | undefined;
   unsubscribe: Unsubscribe;
 }
 
@@ -63,7 +67,6 @@ export class IoBackend {
   private stopping = false;
   /** The virtual switches the VMs' NICs are ports on. */
   readonly networks: NetworkHub;
-  private readonly mmu: RpcClient<MmuV1.MmuClient> | undefined;
 
   constructor(
     private readonly bus: Bus,
@@ -71,7 +74,6 @@ export class IoBackend {
     readonly opts: IoBackendOptions = {},
   ) {
     this.networks = new NetworkHub(bus, log);
-    this.mmu = opts.mmuAddr !== undefined ? new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, opts.mmuAddr, { deadlineMs: 5000 }) : undefined;
   }
 
   get attached(): readonly string[] {
@@ -204,8 +206,8 @@ export class IoBackend {
     }
     const socket = vm.devices.virtio[p.slot]!;
     if (socket.plugged) throw alreadyExists(`vm "${vmId}": ${socket.name} (slot ${p.slot}) already holds ${socket.plugged.id}; cannot plug ${id}`);
-    if (!this.mmu) throw failedPrecondition(`vm "${vmId}": ${id} needs DMA, and this io-backend was started without an mmu address (--mmu)`);
-    vm.mem ??= new MmuGuestMemory(this.mmu, vmId, DMA_CALLER);
+    if (!this.opts.deviceMemory) throw failedPrecondition(`vm "${vmId}": ${id} needs DMA, and this io-backend was started without an mmu address (--mmu)`);
+    vm.mem ??= this.opts.deviceMemory(vmId);
     const source = virtioMmioSlot(p.slot).irq!;
     let plugged;
     try {
@@ -250,7 +252,6 @@ export class IoBackend {
     this.vms.clear();
     await Promise.all(vms.map((vm) => this.release(vm)));
     this.networks.stop();
-    this.mmu?.close();
   }
 
   /**

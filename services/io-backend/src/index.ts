@@ -1,7 +1,3 @@
-// @splitvisor/io-backend: the device model service. Its face is the backend logic (usable
-// in-process, as its tests do) and the service definition that main.ts runs.
-export { IoBackend, SOURCE, type IoBackendOptions, type VmStats } from './backend.js';
-export { ConsoleOut, type ConsoleOutOptions, type ConsoleOutStats } from './console.js';
-export { VmDevices, type VmDeviceSinks, type VmDeviceStats, type DeviceCounters } from './vm-devices.js';
-export { ioHandlers } from './handlers.js';
+// @splitvisor/io-backend: the device model service; main.ts runs its definition. Its logic
+// (backend.ts, vm-devices.ts, virtio/) is reached by its own specs, not by other packages.
 export { ioBackendService, type IoConfig } from './service.js';

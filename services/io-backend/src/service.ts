@@ -1,8 +1,10 @@
 // The io-backend as a process: streams ensured (console and lifecycle history are ours to
 // publish), handlers on the gRPC server, and on SIGTERM every console flushed.
-import { protos } from '@splitvisor/proto';
+import { protos, type MmuV1 } from '@splitvisor/proto';
+import { RpcClient } from '@splitvisor/rpc';
 import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
-import { IoBackend } from './backend.js';
+import { DMA_CALLER, IoBackend } from './backend.js';
+import { MmuGuestMemory } from './virtio/guest-memory.js';
 import { ioHandlers } from './handlers.js';
 import { XenbusBackend } from './xenbus-backend.js';
 
@@ -27,7 +29,9 @@ export const ioBackendService: ServiceDefinition<IoConfig> = {
     // The streams' configuration is dom0's: this service only creates one that is missing, and
     // in a secure lab may not even do that (dom0 does, when it starts after the data plane).
     await bus.ensureStreams({ update: false }).catch((e: Error) => log.warn({ err: e.message }, 'streams not all there yet; dom0 creates them'));
-    const backend = new IoBackend(bus, log, { mmuAddr: config.mmu });
+    // Device DMA goes to mmu under this service's identity (dom0 grants it per VM).
+    const mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, config.mmu, { deadlineMs: 5000 });
+    const backend = new IoBackend(bus, log, { deviceMemory: (vmId) => new MmuGuestMemory(mmu, vmId, DMA_CALLER) });
     server.add(protos().io.IoBackend.service, ioHandlers(backend));
     // dom0 sets devices up and down through KV, as xenbus does (xenbus-backend.ts). In a
     // secure lab the bucket is dom0's to create and dom0 starts after the data plane: until it
@@ -52,10 +56,11 @@ export const ioBackendService: ServiceDefinition<IoConfig> = {
     await Promise.race([watchDevices(), new Promise((r) => setTimeout(r, 2000))]);
     log.info({ mmu: config.mmu }, 'io-backend ready');
     return {
-      stop: () => {
+      stop: async () => {
         stopped = true;
         xenbus?.stop();
-        return backend.stop();
+        await backend.stop();
+        mmu.close();
       },
     };
   },
