@@ -1,10 +1,12 @@
 // One lint config for the whole repo. The module-boundary rule is the architecture:
 // a service never imports another service, libs never import services, and a scoped
 // project may only import its own scope or shared libs (DESIGN.md, "Shape of the code").
+// Layout is prettier's, checked here too (the last entry).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import nx from '@nx/eslint-plugin';
 import globals from 'globals';
+import prettierRecommended from 'eslint-plugin-prettier/recommended';
 
 export default [
   { ignores: ['**/dist/**', '**/node_modules/**', '**/generated/**', 'guests/**', '.nx/**'] },
@@ -42,4 +44,7 @@ export default [
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: globals.node },
   },
+  // The formatter, run by lint: TypeScript is laid out by prettier (.prettierrc.json), and a
+  // file that is not fails the lint; `npm run format` lays it out.
+  { ...prettierRecommended, files: ['**/*.ts'] },
 ];

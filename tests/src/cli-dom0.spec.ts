@@ -39,14 +39,18 @@ describe('splitvisor, one VM through its life', () => {
 
   it('list is a table with the node; --json is the API reply', async () => {
     const l = await cli(['list']);
-    expect(l.stdout).toMatch(new RegExp(`^NAME +STATE +NODE +MEMORY +UPTIME +EXIT +REASON\\ntick +running +${t.addresses.cpu.replace(/\./g, '\\.')} +16 MiB +[\\d.]+s +-\\n$`));
+    expect(l.stdout).toMatch(
+      new RegExp(`^NAME +STATE +NODE +MEMORY +UPTIME +EXIT +REASON\\ntick +running +${t.addresses.cpu.replace(/\./g, '\\.')} +16 MiB +[\\d.]+s +-\\n$`),
+    );
     const j = JSON.parse((await cli(['list', '--json'])).stdout) as { name: string; state: string; node: string }[];
     expect(j).toEqual([expect.objectContaining({ name: 'tick', state: 'running', node: t.addresses.cpu })]);
   });
 
   it('info shows the config, the policies and the times', async () => {
     const i = await cli(['info', 'tick']);
-    expect(i.stdout).toMatch(/^name +tick\nstate +running\nnode +127\.0\.0\.1:\d+\nmemory +16 MiB\nvcpus +1\nimage +.*ticker\.elf\non_poweroff +destroy\non_reboot +restart\non_crash +destroy\nboots +1\n/);
+    expect(i.stdout).toMatch(
+      /^name +tick\nstate +running\nnode +127\.0\.0\.1:\d+\nmemory +16 MiB\nvcpus +1\nimage +.*ticker\.elf\non_poweroff +destroy\non_reboot +restart\non_crash +destroy\nboots +1\n/,
+    );
     const j = JSON.parse((await cli(['info', 'tick', '--json'])).stdout) as { config: { memoryBytes: number } };
     expect(j.config.memoryBytes).toBe(16 << 20);
   });
@@ -54,7 +58,9 @@ describe('splitvisor, one VM through its life', () => {
   it('top --once --json: exits/s by reason, resident memory, I/O per VM', async () => {
     const r = await cli(['top', '--once', '--json', '--interval', '500']);
     expect(r.code).toBe(0);
-    const { vms } = JSON.parse(r.stdout) as { vms: { name: string; exitsPerSec: Record<string, number>; residentBytes: number; ioOpsPerSec: number; mips: number }[] };
+    const { vms } = JSON.parse(r.stdout) as {
+      vms: { name: string; exitsPerSec: Record<string, number>; residentBytes: number; ioOpsPerSec: number; mips: number }[];
+    };
     expect(vms).toHaveLength(1);
     const v = vms[0]!;
     expect(v.name).toBe('tick');
@@ -66,7 +72,9 @@ describe('splitvisor, one VM through its life', () => {
     expect(v.ioOpsPerSec).toBeGreaterThan(100);
     expect(v.residentBytes).toBeGreaterThan(0);
     const human = await cli(['top', '--once', '--interval', '300']);
-    expect(human.stdout).toMatch(/^splitvisor top - \d\d:\d\d:\d\d {2}1 vm, 1 running, 0 other\n\nNAME +STATE +NODE +MIPS +EXITS\/s +MMIO-READ\/s +MMIO-WRITE\/s +PAGE-FETCH\/s +WFI\/s +MMIO-COALESCED\/s +DOORBELL\/s +MEM +IRQ\/s +IO\/s +CONS B\/s\ntick +running /);
+    expect(human.stdout).toMatch(
+      /^splitvisor top - \d\d:\d\d:\d\d {2}1 vm, 1 running, 0 other\n\nNAME +STATE +NODE +MIPS +EXITS\/s +MMIO-READ\/s +MMIO-WRITE\/s +PAGE-FETCH\/s +WFI\/s +MMIO-COALESCED\/s +DOORBELL\/s +MEM +IRQ\/s +IO\/s +CONS B\/s\ntick +running /,
+    );
   });
 
   it('pause and resume', async () => {
@@ -107,7 +115,10 @@ describe('splitvisor, one VM through its life', () => {
     const dom0 = lines.filter((l) => l.includes('(dom0)')).map((l) => l.split(/\s+/)[2]);
     expect(dom0).toEqual(['CREATED', 'STARTED', 'PAUSED', 'RESUMED', 'REBOOTING', 'STARTED', 'STOPPED', 'STARTED', 'SHUTDOWN', 'STOPPED', 'DESTROYED']);
     expect(lines.find((l) => l.includes('(io-backend)'))).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}tick {2}POWEROFF {2}\(io-backend\) {2}guest wrote 0x5555/);
-    const j = (await cli(['events', '--from-start', '--no-follow', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { vmId: string });
+    const j = (await cli(['events', '--from-start', '--no-follow', '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { vmId: string });
     expect(j.length).toBeGreaterThanOrEqual(lines.length);
   });
 });

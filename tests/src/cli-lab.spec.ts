@@ -44,7 +44,9 @@ describe('splitvisor CLI and the lab', () => {
       }
       const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as { pid: number; addresses: Record<string, string> };
       expect(state.pid).toBe(up.pid);
-      expect(err).toMatch(/lab up: nats nats:\/\/127\.0\.0\.1:\d+, mmu 127\.0\.0\.1:\d+, io-backend 127\.0\.0\.1:\d+, cpu 127\.0\.0\.1:\d+, dom0 127\.0\.0\.1:\d+/);
+      expect(err).toMatch(
+        /lab up: nats nats:\/\/127\.0\.0\.1:\d+, mmu 127\.0\.0\.1:\d+, io-backend 127\.0\.0\.1:\d+, cpu 127\.0\.0\.1:\d+, dom0 127\.0\.0\.1:\d+/,
+      );
 
       const second = await runCli(['up'], { env });
       expect(second.code).toBe(1);

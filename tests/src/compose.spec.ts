@@ -60,8 +60,7 @@ function envOf(svc: ComposeService): Map<string, string> {
 }
 
 /** compose `command` as argv (string commands split on spaces, enough for ours). */
-const argvOf = (c: string | string[] | undefined): string[] =>
-  c === undefined ? [] : Array.isArray(c) ? c : c.trim().split(/\s+/);
+const argvOf = (c: string | string[] | undefined): string[] => (c === undefined ? [] : Array.isArray(c) ? c : c.trim().split(/\s+/));
 
 /** compose `depends_on` as name -> condition ('service_started' for the short form). */
 function dependsOnOf(svc: ComposeService): Record<string, string | undefined> {
@@ -173,13 +172,7 @@ describe('deploy/compose.yaml agrees with deploy/services.json', () => {
       });
 
       it(`has a health check: the dom0 CLI asking gRPC health on port ${c.port}`, () => {
-        expect(argvOf(svc().healthcheck?.test)).toEqual([
-          'CMD',
-          'node',
-          'services/dom0/dist/cli.js',
-          'health',
-          `127.0.0.1:${c.port}`,
-        ]);
+        expect(argvOf(svc().healthcheck?.test)).toEqual(['CMD', 'node', 'services/dom0/dist/cli.js', 'health', `127.0.0.1:${c.port}`]);
       });
     });
   }

@@ -28,9 +28,18 @@ afterAll(async () => {
 /** Which of cpu, mmu and io-backend still hold the VM. */
 async function holders(name: string): Promise<string[]> {
   const held = await Promise.all([
-    cpu.call('GetVmStats', { vmId: name }).then(() => 'cpu', () => ''),
-    mmu.call('GetVmStats', { vmId: name }).then(() => 'mmu', () => ''),
-    io.call('GetVmStats', { vmId: name }).then(() => 'io-backend', () => ''),
+    cpu.call('GetVmStats', { vmId: name }).then(
+      () => 'cpu',
+      () => '',
+    ),
+    mmu.call('GetVmStats', { vmId: name }).then(
+      () => 'mmu',
+      () => '',
+    ),
+    io.call('GetVmStats', { vmId: name }).then(
+      () => 'io-backend',
+      () => '',
+    ),
   ]);
   return held.filter(Boolean);
 }
@@ -90,7 +99,9 @@ describe('bad input', () => {
       expect(e.code).toBe('FAILED_PRECONDITION');
       expect(e.message).toBe(msg);
     }
-    expect((await rpcError(c.call('ShutdownVm', { name: 'fsm', timeoutMs: 0 }))).message).toBe('vm "fsm" is created; shutdown needs it to be running or paused');
+    expect((await rpcError(c.call('ShutdownVm', { name: 'fsm', timeoutMs: 0 }))).message).toBe(
+      'vm "fsm" is created; shutdown needs it to be running or paused',
+    );
     await c.call('StartVm', { name: 'fsm' });
     expect((await rpcError(c.call('StartVm', { name: 'fsm' }))).message).toBe('vm "fsm" is running; start needs it to be created or stopped or failed');
     expect((await rpcError(c.call('ResumeVm', { name: 'fsm' }))).message).toBe('vm "fsm" is running; resume needs it to be paused');
@@ -104,7 +115,16 @@ describe('bad input', () => {
 describe('a VM through its life', () => {
   it('create: placed, images loaded, devices attached; GetVm has the config and the policies', async () => {
     const v = await c.call('CreateVm', vmYaml('life'));
-    expect(v).toMatchObject({ name: 'life', state: 'created', node: t.addresses.cpu, onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', boots: 0, uptimeSeconds: 0 });
+    expect(v).toMatchObject({
+      name: 'life',
+      state: 'created',
+      node: t.addresses.cpu,
+      onPoweroff: 'destroy',
+      onReboot: 'restart',
+      onCrash: 'destroy',
+      boots: 0,
+      uptimeSeconds: 0,
+    });
     const got = await c.call('GetVm', { name: 'life' });
     expect(JSON.parse(got.configJson)).toMatchObject({ name: 'life', memoryBytes: 16 << 20, vcpus: 1, onReboot: 'restart' });
     expect(await holders('life')).toEqual(['mmu', 'io-backend']);
@@ -232,7 +252,7 @@ describe('policies, as xl', () => {
     expect(await holders('rd')).toEqual([]);
   });
 
-  it('on_crash=destroy (default): the VM fails with the vCPU\'s reason', async () => {
+  it("on_crash=destroy (default): the VM fails with the vCPU's reason", async () => {
     await c.call('CreateVm', vmYaml('cd'));
     const tap = new ConsoleTap(c, 'cd');
     await c.call('StartVm', { name: 'cd' });

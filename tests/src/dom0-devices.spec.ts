@@ -88,7 +88,9 @@ describe('the xenbus handshake in KV', () => {
     expect(Date.now() - t0).toBeLessThan(3000);
     const e = await rpcError(c.call('CreateVm', vmYaml('late')));
     expect(e.code).toBe('UNAVAILABLE');
-    expect(e.message).toMatch(/creating vm "late": device (uart0|sifive_test) of vm "late": io-backend did not answer the xenbus handshake within 5000 ms \(backend Initialising, waiting for InitWait or Closed\)/);
+    expect(e.message).toMatch(
+      /creating vm "late": device (uart0|sifive_test) of vm "late": io-backend did not answer the xenbus handshake within 5000 ms \(backend Initialising, waiting for InitWait or Closed\)/,
+    );
     expect((await c.call('ListVms', {})).vms.map((v) => v.name)).not.toContain('late');
     await t.lab.startService('io-backend');
     expect((await c.call('CreateVm', vmYaml('late'))).state).toBe('created');

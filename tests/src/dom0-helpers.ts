@@ -43,16 +43,23 @@ export async function waitFor<T>(what: string | (() => string), fn: () => Promis
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 export function waitForState(c: Dom0, name: string, states: string[], timeoutMs = 15_000): Promise<Dom0V1.VmInfo__Output> {
-  return waitFor(`vm ${name} in ${states.join('/')}`, async () => {
-    const v = await c.call('GetVm', { name });
-    return states.includes(v.state) ? v : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `vm ${name} in ${states.join('/')}`,
+    async () => {
+      const v = await c.call('GetVm', { name });
+      return states.includes(v.state) ? v : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** A console attached through dom0: everything it printed so far, input, the end. */
@@ -79,17 +86,25 @@ export class ConsoleTap {
   }
 
   waitFor(re: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
-    return waitFor(() => `console to match ${re} (has ${JSON.stringify(this.text.slice(-200))})`, () => {
-      if (this.error) throw this.error;
-      return this.text.match(re) ?? undefined;
-    }, timeoutMs);
+    return waitFor(
+      () => `console to match ${re} (has ${JSON.stringify(this.text.slice(-200))})`,
+      () => {
+        if (this.error) throw this.error;
+        return this.text.match(re) ?? undefined;
+      },
+      timeoutMs,
+    );
   }
 
   waitForEnd(timeoutMs = 15_000): Promise<Dom0V1.ConsoleEnd__Output> {
-    return waitFor('the console to end', () => {
-      if (this.error) throw this.error;
-      return this.end;
-    }, timeoutMs);
+    return waitFor(
+      'the console to end',
+      () => {
+        if (this.error) throw this.error;
+        return this.end;
+      },
+      timeoutMs,
+    );
   }
 
   /** Resolves once nothing new has arrived for `quietMs`. */

@@ -29,7 +29,14 @@ afterAll(async () => {
 
 /** Which cpu nodes run the VM, by asking each of them. */
 async function runningOn(name: string): Promise<string[]> {
-  const on = await Promise.all(cpus.map((cpu, i) => cpu.call('GetVmStats', { vmId: name }).then(() => nodes[i]!, () => '')));
+  const on = await Promise.all(
+    cpus.map((cpu, i) =>
+      cpu.call('GetVmStats', { vmId: name }).then(
+        () => nodes[i]!,
+        () => '',
+      ),
+    ),
+  );
   return on.filter(Boolean);
 }
 

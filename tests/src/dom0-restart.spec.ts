@@ -23,9 +23,18 @@ async function holders(lab: TestLab, name: string): Promise<string[]> {
   const io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, lab.addresses['io-backend']);
   try {
     const held = await Promise.all([
-      cpu.call('GetVmStats', { vmId: name }).then(() => 'cpu', () => ''),
-      mmu.call('GetVmStats', { vmId: name }).then(() => 'mmu', () => ''),
-      io.call('GetVmStats', { vmId: name }).then(() => 'io-backend', () => ''),
+      cpu.call('GetVmStats', { vmId: name }).then(
+        () => 'cpu',
+        () => '',
+      ),
+      mmu.call('GetVmStats', { vmId: name }).then(
+        () => 'mmu',
+        () => '',
+      ),
+      io.call('GetVmStats', { vmId: name }).then(
+        () => 'io-backend',
+        () => '',
+      ),
     ]);
     return held.filter(Boolean);
   } finally {
@@ -47,7 +56,11 @@ describe('kill -9 dom0', () => {
     await c.call('CreateVm', vmYaml('tick'));
     await c.call('StartVm', { name: 'tick' });
     // A person at the console, through dom0.
-    const con = spawn(process.execPath, [SPLITVISOR, 'console', 'tick'], { cwd: REPO_ROOT, env: { ...process.env, ...labEnv(t) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const con = spawn(process.execPath, [SPLITVISOR, 'console', 'tick'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...labEnv(t) },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     con.stdout.on('data', (b: Buffer) => (out += b.toString('latin1')));

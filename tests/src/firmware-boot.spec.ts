@@ -38,7 +38,10 @@ function loadedAt(vm: string): { dtb: number; entry: number } {
 
 describe('a VM booted through firmware', () => {
   it('enters the firmware at 0x80000000 first, as QEMU -bios does (hello.bin as the firmware)', async () => {
-    const f = vmFile('fw-hello', `name: fw-hello\nmemory: 64M\nfirmware: ${join(REPO_ROOT, 'guests/hello/hello.bin')}\nkernel: ${join(REPO_ROOT, 'guests/echo/echo.bin')}\n`);
+    const f = vmFile(
+      'fw-hello',
+      `name: fw-hello\nmemory: 64M\nfirmware: ${join(REPO_ROOT, 'guests/hello/hello.bin')}\nkernel: ${join(REPO_ROOT, 'guests/echo/echo.bin')}\n`,
+    );
     const r = await runCli(['run', f], { env });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(HELLO_CONSOLE);

@@ -56,16 +56,14 @@ export const FAULT_CAUSE = 5n;
 export const faultMtval = (address: bigint): string => `0x${address.toString(16).padStart(16, '0')}`;
 
 /** Everything guests/fault prints: the trap report; then it powers off with pass. */
-export const FAULT_CONSOLE =
-  FAULT_TOUCH + `trap cause=${FAULT_CAUSE}\r\n` + `mtval=${faultMtval(FAULT_ADDRESS)}\r\n`;
+export const FAULT_CONSOLE = FAULT_TOUCH + `trap cause=${FAULT_CAUSE}\r\n` + `mtval=${faultMtval(FAULT_ADDRESS)}\r\n`;
 
 /** Input for guests/irq: each byte arrives through the UART's receive interrupt. */
 export const IRQ_INPUT = 'hiq';
 
 /** guests/irq: three CLINT timer interrupts, then one "got" line per byte received
  *  through the PLIC; 'q' ends it with pass. */
-export const IRQ_CONSOLE =
-  'irq guest\r\n' + 'tick 1\r\ntick 2\r\ntick 3\r\n' + 'waiting for input\r\n' + 'got h\r\ngot i\r\ngot q\r\n' + 'bye\r\n';
+export const IRQ_CONSOLE = 'irq guest\r\n' + 'tick 1\r\ntick 2\r\ntick 3\r\n' + 'waiting for input\r\n' + 'got h\r\ngot i\r\ngot q\r\n' + 'bye\r\n';
 
 /** One line of guests/posted's output, numbered 00..03. */
 export const postedLine = (n: number): string => `${String(n).padStart(2, '0')} the quick brown fox jumps over the lazy dog 0123456789 ABCDEF\r\n`;

@@ -47,7 +47,7 @@ describe('DMA and the vCPU page cache', () => {
     }
   });
 
-  it('a device write into pages the guest holds Modified merges with the guest\'s bytes', async () => {
+  it("a device write into pages the guest holds Modified merges with the guest's bytes", async () => {
     // Rewrite one word in the middle of REGION_A with the value it already has: the
     // guest's Modified copy is recalled with its bytes, so the other words stay right.
     const words = patternBytes();
@@ -78,17 +78,13 @@ describe('who may DMA where', () => {
   it('refuses a caller that names no identity, or one not attached to the VM', async () => {
     const anon = await refusal(m.dmaRead('dma', [{ addr: MEMCHECK.status, length: 8 }], ''));
     expect(anon.code).toBe('PERMISSION_DENIED');
-    expect(anon.message).toBe(
-      'DMA read of vm "dma" [0x80002000, 0x80002008) refused: the call names no caller (metadata x-splitvisor-caller)',
-    );
+    expect(anon.message).toBe('DMA read of vm "dma" [0x80002000, 0x80002008) refused: the call names no caller (metadata x-splitvisor-caller)');
     const stranger = await refusal(m.dmaWrite('dma', [{ addr: MEMCHECK.mailbox, data: Buffer.alloc(8) }], 'some-nic'));
     expect(stranger.code).toBe('PERMISSION_DENIED');
-    expect(stranger.message).toBe(
-      'DMA write of vm "dma" [0x80003000, 0x80003008) refused: caller "some-nic" is not a device backend attached to vm "dma"',
-    );
+    expect(stranger.message).toBe('DMA write of vm "dma" [0x80003000, 0x80003008) refused: caller "some-nic" is not a device backend attached to vm "dma"');
   });
 
-  it('refuses guest-physical addresses outside the VM\'s RAM, naming the range', async () => {
+  it("refuses guest-physical addresses outside the VM's RAM, naming the range", async () => {
     const end = RAM + 16 * MIB;
     const past = await refusal(m.dmaRead('dma', [{ addr: end - 4, length: 8 }]));
     expect(past.code).toBe('INVALID_ARGUMENT');
@@ -109,7 +105,7 @@ describe('who may DMA where', () => {
     expect((await m.status('dma')).errors).toBe(0);
   });
 
-  it('keeps VMs apart: the same address is another VM\'s memory, reachable only if attached', async () => {
+  it("keeps VMs apart: the same address is another VM's memory, reachable only if attached", async () => {
     await m.mmu.call('CreateVm', { vmId: 'other', ramBase: RAM, ramSize: 4 * MIB });
     await m.loadImage('other', [{ addr: MEMCHECK.regionA, data: Buffer.from('other VM secret') }]);
     // io-backend serves "dma", not "other".

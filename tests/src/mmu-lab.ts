@@ -128,7 +128,9 @@ export class MemLab {
       if (ok(s)) return s;
       await new Promise((r) => setTimeout(r, 20));
     }
-    throw new Error(`memcheck in ${vmId}: ${what} did not happen within ${timeoutMs} ms (last status ${JSON.stringify(s, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))})`);
+    throw new Error(
+      `memcheck in ${vmId}: ${what} did not happen within ${timeoutMs} ms (last status ${JSON.stringify(s, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))})`,
+    );
   }
 
   async close(): Promise<void> {

@@ -39,6 +39,11 @@ describe('module boundaries', () => {
   });
 
   it('a service may import shared libs and its own scope', async () => {
-    expect(await boundaryErrors('services/cpu/src/probe.ts', "import { Hart } from '@splitvisor/riscv';\nimport { Bus } from '@splitvisor/bus';\nexport const x = [Hart, Bus];\n")).toEqual([]);
+    expect(
+      await boundaryErrors(
+        'services/cpu/src/probe.ts',
+        "import { Hart } from '@splitvisor/riscv';\nimport { Bus } from '@splitvisor/bus';\nexport const x = [Hart, Bus];\n",
+      ),
+    ).toEqual([]);
   });
 });

@@ -38,7 +38,10 @@ function readmeTable(): Need[] {
     .split('\n')
     .filter((l) => l.startsWith('|') && !/^\|\s*(Debian package|---)/.test(l))
     .map((l) => {
-      const [pkg, command, who] = l.split('|').slice(1, 4).map((c) => c.trim().replace(/`/g, ''));
+      const [pkg, command, who] = l
+        .split('|')
+        .slice(1, 4)
+        .map((c) => c.trim().replace(/`/g, ''));
       return { who: who === 'lab, test' ? 'lab' : (who as 'test'), command: command!, pkg: pkg! };
     });
 }

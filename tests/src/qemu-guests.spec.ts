@@ -57,7 +57,16 @@ function requireQemu(skip: SkipFn): void {
 }
 
 /** QEMU's arguments for `kernel` (relative to the repo root) on virt in M-mode, no firmware. */
-const qemuArgs = (kernel: string, extraArgs: readonly string[]): string[] => ['-M', 'virt', '-bios', 'none', '-nographic', '-kernel', join(REPO_ROOT, kernel), ...extraArgs];
+const qemuArgs = (kernel: string, extraArgs: readonly string[]): string[] => [
+  '-M',
+  'virt',
+  '-bios',
+  'none',
+  '-nographic',
+  '-kernel',
+  join(REPO_ROOT, kernel),
+  ...extraArgs,
+];
 
 interface QemuRun {
   readonly console: string;
@@ -249,22 +258,26 @@ describe('Splitvisor prints what QEMU prints, for every guest in guests/', () =>
   PARITY_CASES.forEach((c, i) => {
     const timeoutMs = c.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const how = c.normalise ? ' byte for byte after its documented normalisation' : ' byte for byte';
-    it(`${c.name}: Splitvisor's console is QEMU's${how}, and it ends as QEMU's does`, async ({ skip }) => {
-      requireQemu(skip);
-      const qemu = await finish(new ConsoleProcess(spawn(QEMU, qemuArgs(elfOf(c.guest), c.qemuArgs ?? []), { stdio: ['pipe', 'pipe', 'pipe'] })), c);
-      const name = `parity-${i}-${c.guest}`;
-      const ours = await finish(new ConsoleProcess(spawnCli(['run', vmConfig(name, c.guest, c.vmConfig)], { env })), c);
-      if (c.exit === 'never') expect((await runCli(['destroy', name], { env })).code, `destroy ${name}`).toBe(0);
+    it(
+      `${c.name}: Splitvisor's console is QEMU's${how}, and it ends as QEMU's does`,
+      async ({ skip }) => {
+        requireQemu(skip);
+        const qemu = await finish(new ConsoleProcess(spawn(QEMU, qemuArgs(elfOf(c.guest), c.qemuArgs ?? []), { stdio: ['pipe', 'pipe', 'pipe'] })), c);
+        const name = `parity-${i}-${c.guest}`;
+        const ours = await finish(new ConsoleProcess(spawnCli(['run', vmConfig(name, c.guest, c.vmConfig)], { env })), c);
+        if (c.exit === 'never') expect((await runCli(['destroy', name], { env })).code, `destroy ${name}`).toBe(0);
 
-      const qemuConsole = (c.normalise?.qemu ?? String)(qemu.console);
-      const oursConsole = (c.normalise?.ours ?? String)(ours.console);
-      const input = `input ${JSON.stringify(c.input)}`;
-      expect(oursConsole, `Splitvisor's console for ${c.name} (${input}) against QEMU's`).toBe(qemuConsole);
-      expect(ours.end, `how Splitvisor's run of ${c.name} ended, against QEMU's`).toBe(qemu.end);
-      // The reference itself: QEMU printed what the guest is known to print, and ended so.
-      expect(qemuConsole, `QEMU's console for ${c.name} (${input})`).toBe(c.console);
-      expect(qemu.end, `how QEMU's run of ${c.name} ended`).toBe(c.exit === 'never' ? 'running' : c.exit);
-    }, 2 * timeoutMs + 30_000);
+        const qemuConsole = (c.normalise?.qemu ?? String)(qemu.console);
+        const oursConsole = (c.normalise?.ours ?? String)(ours.console);
+        const input = `input ${JSON.stringify(c.input)}`;
+        expect(oursConsole, `Splitvisor's console for ${c.name} (${input}) against QEMU's`).toBe(qemuConsole);
+        expect(ours.end, `how Splitvisor's run of ${c.name} ended, against QEMU's`).toBe(qemu.end);
+        // The reference itself: QEMU printed what the guest is known to print, and ended so.
+        expect(qemuConsole, `QEMU's console for ${c.name} (${input})`).toBe(c.console);
+        expect(qemu.end, `how QEMU's run of ${c.name} ended`).toBe(c.exit === 'never' ? 'running' : c.exit);
+      },
+      2 * timeoutMs + 30_000,
+    );
   });
 
   /** memcheck's STATUS on QEMU, read with the monitor's `xp` once it finished a pass. */
@@ -315,7 +328,7 @@ describe('Splitvisor prints what QEMU prints, for every guest in guests/', () =>
     }
   }
 
-  it('memcheck (no console): the report in its RAM is QEMU\'s, but for the words that count with the host\'s speed', async ({ skip }) => {
+  it("memcheck (no console): the report in its RAM is QEMU's, but for the words that count with the host's speed", async ({ skip }) => {
     requireQemu(skip);
     const qemu = await memcheckOnQemu();
     const ours = await memcheckOnSplitvisor();

@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { onPath, requireTool } from './require-tool.js';
 
-const missing = { ok: false, why: 'frob is not on PATH (Debian: apt-get install frob)', needed: 'The frob tests need it', allowVar: 'SPLITVISOR_TEST_ALLOW_NO_FROB' };
+const missing = {
+  ok: false,
+  why: 'frob is not on PATH (Debian: apt-get install frob)',
+  needed: 'The frob tests need it',
+  allowVar: 'SPLITVISOR_TEST_ALLOW_NO_FROB',
+};
 
 describe('requireTool', () => {
   afterEach(() => {

@@ -19,7 +19,11 @@ let t: TestLab;
 const clients: { close(): void }[] = [];
 
 /** A client of `addr` presenting `who`'s certificate (or none: plaintext). */
-function client<C extends grpc.Client>(Ctor: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ClientOptions) => C, addr: string, who: string | undefined): RpcClient<C> {
+function client<C extends grpc.Client>(
+  Ctor: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ClientOptions) => C,
+  addr: string,
+  who: string | undefined,
+): RpcClient<C> {
   const credentials = who === undefined ? grpc.credentials.createInsecure() : channelCredentials(t.lab.tls(who)!);
   const c = new RpcClient<C>(Ctor, addr, { credentials, deadlineMs: 5000 });
   clients.push(c);
@@ -97,7 +101,9 @@ describe('mutual TLS refusals', () => {
       const e = await rpcError(h.call('Check', { service: '' }, { deadlineMs: 2000 }));
       expect(e.code, addr).toBe('UNAVAILABLE');
     }
-    expect((await rpcError(cpuAs(undefined).call('StartVm', { vmId: 'x', ramBase: 0, ramSize: 0, entry: 0, dtbAddr: 0, vcpus: 1, clock: '' }))).code).toBe('UNAVAILABLE');
+    expect((await rpcError(cpuAs(undefined).call('StartVm', { vmId: 'x', ramBase: 0, ramSize: 0, entry: 0, dtbAddr: 0, vcpus: 1, clock: '' }))).code).toBe(
+      'UNAVAILABLE',
+    );
   });
 
   it('every service refuses a certificate from another CA, even one that says dom0', async () => {
@@ -113,7 +119,8 @@ describe('mutual TLS refusals', () => {
 
   it('only dom0 may call the admin APIs of cpu, mmu and io-backend', async () => {
     const admin = {
-      'cpu StartVm': (who: string) => cpuAs(who).call('StartVm', { vmId: 'nope', ramBase: 0x80000000, ramSize: 4096, entry: 0x80000000, dtbAddr: 0, vcpus: 1, clock: '' }),
+      'cpu StartVm': (who: string) =>
+        cpuAs(who).call('StartVm', { vmId: 'nope', ramBase: 0x80000000, ramSize: 4096, entry: 0x80000000, dtbAddr: 0, vcpus: 1, clock: '' }),
       'cpu StopVm': (who: string) => cpuAs(who).call('StopVm', { vmId: 'nope', reason: '' }),
       'cpu PauseVm': (who: string) => cpuAs(who).call('PauseVm', { vmId: 'nope' }),
       'cpu ResumeVm': (who: string) => cpuAs(who).call('ResumeVm', { vmId: 'nope' }),
@@ -122,7 +129,9 @@ describe('mutual TLS refusals', () => {
       'mmu LoadImage': (who: string) =>
         new Promise((resolve, reject) => {
           const m = mmuAs(who);
-          const call = m.raw.LoadImage(new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(RpcError.fromGrpc(err)) : resolve(res)));
+          const call = m.raw.LoadImage(new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, res) =>
+            err ? reject(RpcError.fromGrpc(err)) : resolve(res),
+          );
           call.write({ vmId: 'nope', addr: 0x80000000, data: Buffer.alloc(8) });
           call.end();
         }),
@@ -146,9 +155,15 @@ describe('mutual TLS refusals', () => {
 
   it('the data plane calls only what its work needs, and nobody may pose as another', async () => {
     // Pages are the cpu's, MMIO exits too; DMA is the device backend's.
-    expect((await rpcError(mmuAs('io-backend').call('FetchPages', { vmId: 'nope', gfn: 0x80000, count: 1, write: false, holder: '' }))).code).toBe('PERMISSION_DENIED');
-    expect((await rpcError(ioAs('dom0').call('Mmio', { vmId: 'nope', vcpu: 0, addr: 0x10000000, size: 1, write: false, valueLo: 0, valueHi: 0 }))).code).toBe('PERMISSION_DENIED');
-    expect((await rpcError(ioAs('cpu').call('Mmio', { vmId: 'nope', vcpu: 0, addr: 0x10000000, size: 1, write: false, valueLo: 0, valueHi: 0 }))).code).toBe('NOT_FOUND');
+    expect((await rpcError(mmuAs('io-backend').call('FetchPages', { vmId: 'nope', gfn: 0x80000, count: 1, write: false, holder: '' }))).code).toBe(
+      'PERMISSION_DENIED',
+    );
+    expect((await rpcError(ioAs('dom0').call('Mmio', { vmId: 'nope', vcpu: 0, addr: 0x10000000, size: 1, write: false, valueLo: 0, valueHi: 0 }))).code).toBe(
+      'PERMISSION_DENIED',
+    );
+    expect((await rpcError(ioAs('cpu').call('Mmio', { vmId: 'nope', vcpu: 0, addr: 0x10000000, size: 1, write: false, valueLo: 0, valueHi: 0 }))).code).toBe(
+      'NOT_FOUND',
+    );
     expect((await rpcError(mmuAs('cpu').call('DmaRead', { vmId: 'nope', segments: [] }))).code).toBe('PERMISSION_DENIED');
     const posing = new grpc.Metadata();
     posing.set(CALLER_KEY, 'dom0');
@@ -174,7 +189,12 @@ describe('NATS users and permissions', () => {
       await bus.publishDurable(subjects.consoleOut('natsvm'), ConsoleOutputCodec, { vmId: 'natsvm', data: Buffer.from('ok') });
       const kv = await bus.kv();
       await kv.put(kvKeys.vmDevice('natsvm', 'uart0', 'backend'), encodeDeviceEnd({ state: 'Closed', by: 'test', at: 0 }));
-      for (const subject of [subjects.consoleIn('natsvm'), subjects.memRecall('natsvm', 'cpu'), '$KV.splitvisor.vm.natsvm.state', '$KV.splitvisor.vm.natsvm.device.uart0.frontend']) {
+      for (const subject of [
+        subjects.consoleIn('natsvm'),
+        subjects.memRecall('natsvm', 'cpu'),
+        '$KV.splitvisor.vm.natsvm.state',
+        '$KV.splitvisor.vm.natsvm.device.uart0.frontend',
+      ]) {
         expect(await refusedOnNats(bus, subject), subject).toMatch(/Permissions Violation for Publish/);
       }
       await expect(kv.put(kvKeys.vmState('natsvm'), '{}')).rejects.toThrow(/Permissions Violation/);
@@ -195,8 +215,15 @@ describe('NATS users and permissions', () => {
   it('the cpu publishes no console bytes for any VM, and writes nothing in KV', async () => {
     const bus = await busAs('cpu');
     try {
-      await expect(bus.publishDurable(subjects.consoleOut('natsvm'), ConsoleOutputCodec, { vmId: 'natsvm', data: Buffer.from('forged') })).rejects.toThrow(/Permissions Violation/);
-      await bus.publishDurable(subjects.lifecycle('natsvm'), LifecycleEventCodec, { vmId: 'natsvm', kind: 'LIFECYCLE_VCPU_EXITED', reason: 'test', source: 'cpu' });
+      await expect(bus.publishDurable(subjects.consoleOut('natsvm'), ConsoleOutputCodec, { vmId: 'natsvm', data: Buffer.from('forged') })).rejects.toThrow(
+        /Permissions Violation/,
+      );
+      await bus.publishDurable(subjects.lifecycle('natsvm'), LifecycleEventCodec, {
+        vmId: 'natsvm',
+        kind: 'LIFECYCLE_VCPU_EXITED',
+        reason: 'test',
+        source: 'cpu',
+      });
       for (const subject of [subjects.consoleIn('natsvm'), subjects.irq('natsvm'), '$KV.splitvisor.vm.natsvm.device.uart0.backend']) {
         expect(await refusedOnNats(bus, subject), subject).toMatch(/Permissions Violation for Publish/);
       }

@@ -100,7 +100,10 @@ export function normalize(text: string): string {
 
 /** A FAT image of `sizeMiB` with `files` in its root (Debian's dosfstools and mtools). */
 export function makeFatDisk(path: string, sizeMiB: number, files: Record<string, string>): void {
-  execFileSync('mkfs.vfat', ['-C', '-n', 'SVDISK', path, String(sizeMiB * 1024)], { stdio: 'pipe', env: { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` } });
+  execFileSync('mkfs.vfat', ['-C', '-n', 'SVDISK', path, String(sizeMiB * 1024)], {
+    stdio: 'pipe',
+    env: { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` },
+  });
   for (const [name, src] of Object.entries(files)) execFileSync('mcopy', ['-i', path, src, `::${name}`], { stdio: 'pipe' });
 }
 

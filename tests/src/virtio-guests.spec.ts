@@ -35,7 +35,11 @@ afterAll(async () => {
 });
 
 /** io-backend's log lines from `from` on, as they were printed. */
-const ioLines = (from: number): string[] => t.lines.slice(from).filter((l) => l.service === 'io-backend').map((l) => l.line);
+const ioLines = (from: number): string[] =>
+  t.lines
+    .slice(from)
+    .filter((l) => l.service === 'io-backend')
+    .map((l) => l.line);
 
 describe('virtio devices that cannot be made', () => {
   it('refuses a VM whose disk image or TFTP directory is missing, naming the device and the path, and creates nothing', async () => {
@@ -43,7 +47,10 @@ describe('virtio devices that cannot be made', () => {
     const r = await runCli(['run', disk], { env });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('virtio-blk0: /nonexistent/disk.img: no such file or directory');
-    const net = vmFile('notftp', `name: notftp\nmemory: 16M\nimage: ${REPO_ROOT}/guests/hello/hello.elf\nnics:\n  - tftp: ${REPO_ROOT}/guests/hello/hello.elf\n`);
+    const net = vmFile(
+      'notftp',
+      `name: notftp\nmemory: 16M\nimage: ${REPO_ROOT}/guests/hello/hello.elf\nnics:\n  - tftp: ${REPO_ROOT}/guests/hello/hello.elf\n`,
+    );
     const r2 = await runCli(['run', net], { env });
     expect(r2.code).not.toBe(0);
     expect(r2.stderr).toContain(`virtio-net0: tftp: ${REPO_ROOT}/guests/hello/hello.elf is not a directory`);

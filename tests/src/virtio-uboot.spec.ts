@@ -98,7 +98,9 @@ describe('U-Boot on virtio-blk and virtio-net', () => {
     const c = new UbootConsole(spawn(process.execPath, [SPLITVISOR, 'run', cfg], { env: { ...process.env, ...labEnv(t) }, stdio: ['pipe', 'pipe', 'pipe'] }));
     let stderr = '';
     c.child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    let stats: { devices?: { virtio?: { id: string; kind: string; slot: number; counters: Record<string, number>; lastError: string }[]; dma?: Record<string, number> } } = {};
+    let stats: {
+      devices?: { virtio?: { id: string; kind: string; slot: number; counters: Record<string, number>; lastError: string }[]; dma?: Record<string, number> };
+    } = {};
     try {
       ours = await session(c, 240_000);
       // What the toolstack shows of the devices while the VM runs (xentop's view).
@@ -176,14 +178,27 @@ describe('two VMs on one virtual switch', () => {
     const vm = (name: string, mac: string) =>
       vmFile(
         name,
-        [`name: ${name}`, 'memory: 256M', `firmware: ${FIRMWARE.fwJump}`, `kernel: ${FIRMWARE.uboot}`, 'nics:', '  - network: pair', `    mac: "${mac}"`, ''].join('\n'),
+        [
+          `name: ${name}`,
+          'memory: 256M',
+          `firmware: ${FIRMWARE.fwJump}`,
+          `kernel: ${FIRMWARE.uboot}`,
+          'nics:',
+          '  - network: pair',
+          `    mac: "${mac}"`,
+          '',
+        ].join('\n'),
       );
-    const start = (cfg: string) => new UbootConsole(spawn(process.execPath, [SPLITVISOR, 'run', cfg], { env: { ...process.env, ...labEnv(t) }, stdio: ['pipe', 'pipe', 'pipe'] }));
+    const start = (cfg: string) =>
+      new UbootConsole(spawn(process.execPath, [SPLITVISOR, 'run', cfg], { env: { ...process.env, ...labEnv(t) }, stdio: ['pipe', 'pipe', 'pipe'] }));
     const a = start(vm('pair-a', '52:54:00:00:00:a1'));
     const b = start(vm('pair-b', '52:54:00:00:00:a2'));
     try {
       await Promise.all([a.boot(240_000), b.boot(240_000)]);
-      for (const [c, ip] of [[a, '10.0.2.21'], [b, '10.0.2.22']] as const) {
+      for (const [c, ip] of [
+        [a, '10.0.2.21'],
+        [b, '10.0.2.22'],
+      ] as const) {
         await c.command(`setenv ipaddr ${ip}`);
         await c.command('setenv netmask 255.255.255.0');
       }

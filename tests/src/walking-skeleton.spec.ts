@@ -6,7 +6,17 @@ import { join } from 'node:path';
 import { protos, type CpuV1, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient, RpcError } from '@splitvisor/rpc';
 import { startTestLab, REPO_ROOT, type TestLab } from '@splitvisor/testing';
-import { IRQ_CONSOLE, IRQ_INPUT, ECHO_CONSOLE, ECHO_FAIL_CONSOLE, ECHO_FAIL_EXIT_CODE, ECHO_FAIL_INPUT, ECHO_INPUT, FAULT_CONSOLE, HELLO_CONSOLE } from './guest-expectations.js';
+import {
+  IRQ_CONSOLE,
+  IRQ_INPUT,
+  ECHO_CONSOLE,
+  ECHO_FAIL_CONSOLE,
+  ECHO_FAIL_EXIT_CODE,
+  ECHO_FAIL_INPUT,
+  ECHO_INPUT,
+  FAULT_CONSOLE,
+  HELLO_CONSOLE,
+} from './guest-expectations.js';
 import { configDir, labEnv, runCli } from './cli-runner.js';
 
 let t: TestLab;

@@ -114,7 +114,17 @@ describe('the exec machine', () => {
 
   it('CLINT: msip raises MSI', () => {
     const handler = DRAM_BASE + 0x400;
-    const prog = [...e.li(R.t0, handler), e.csrw(Csr.mtvec, R.t0), e.addi(R.t0, 0, 8), e.csrw(Csr.mie, R.t0), e.csrrsi(0, Csr.mstatus, 8), ...e.li(R.s0, CLINT.base), e.addi(R.t0, 0, 1), e.sw(R.t0, R.s0, 0), e.jal(0, 0)];
+    const prog = [
+      ...e.li(R.t0, handler),
+      e.csrw(Csr.mtvec, R.t0),
+      e.addi(R.t0, 0, 8),
+      e.csrw(Csr.mie, R.t0),
+      e.csrrsi(0, Csr.mstatus, 8),
+      ...e.li(R.s0, CLINT.base),
+      e.addi(R.t0, 0, 1),
+      e.sw(R.t0, R.s0, 0),
+      e.jal(0, 0),
+    ];
     const { p } = platform(prog);
     p.ram.writeWords(handler, [e.csrr(R.a0, Csr.mcause), ...PASS]);
     expect(p.run().kind).toBe('exit');

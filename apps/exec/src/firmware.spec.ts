@@ -20,7 +20,7 @@ describe('Debian firmware', () => {
   it('OpenSBI fw_jump boots U-Boot in S-mode', ({ skip }) => {
     const fetched = 'bash scripts/fetch-firmware.sh';
     requireOrSkip(skip, [file(FW_JUMP, fetched), file(UBOOT, fetched)], 'SPLITVISOR_ALLOW_NO_FIRMWARE', "This test boots Debian's OpenSBI and U-Boot");
-    requireOrSkip(skip, [qemuSystem()], 'SPLITVISOR_ALLOW_NO_QEMU', "This test boots firmware on the device tree QEMU dumps");
+    requireOrSkip(skip, [qemuSystem()], 'SPLITVISOR_ALLOW_NO_QEMU', 'This test boots firmware on the device tree QEMU dumps');
     const dtb = join(mkdtempSync(join(tmpdir(), 'sv-fw-')), 'virt.dtb');
     spawnSync('qemu-system-riscv64', ['-M', `virt,dumpdtb=${dtb}`, '-m', '128M', '-smp', '1', '-bios', 'none', '-nographic']);
     const r = spawnSync(

@@ -11,17 +11,7 @@
 // be replayed exactly); mtime and the `time` CSR read the CLINT. A hart idling in WFI
 // sleeps until the next enabled timer deadline (icount: time jumps there).
 
-import {
-  BootRom,
-  bootRom,
-  Clint,
-  cpuLocalBus,
-  hostClock,
-  IcountClock,
-  Plic,
-  plicContextIrq,
-  type LocalBus,
-} from '@splitvisor/machine';
+import { BootRom, bootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, plicContextIrq, type LocalBus } from '@splitvisor/machine';
 import { EmptyWindow, GoldfishRtc, MmioBus, SifiveTest, Uart16550, VirtioMmioEmptySlot, type SystemEvent } from '@splitvisor/devices';
 import {
   BOOT_ROM,

@@ -57,7 +57,16 @@ function parseSize(v: string): number {
 }
 
 function parseArgs(argv: string[]): ExecArgs {
-  const args: ExecArgs = { file: '', loads: [], dtb: null, maxInsns: Number.POSITIVE_INFINITY, clock: 'host', memoryBytes: 128 * 2 ** 20, stats: false, trace: false };
+  const args: ExecArgs = {
+    file: '',
+    loads: [],
+    dtb: null,
+    maxInsns: Number.POSITIVE_INFINITY,
+    clock: 'host',
+    memoryBytes: 128 * 2 ** 20,
+    stats: false,
+    trace: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {

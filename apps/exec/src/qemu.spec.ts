@@ -18,7 +18,10 @@ function both(elf: string) {
   // QEMU's console drops bytes when a pipe is not drained fast enough: give it a file.
   const file = join(mkdtempSync(join(tmpdir(), 'sv-qemu-')), 'out.txt');
   const fd = openSync(file, 'w');
-  const q = spawnSync('qemu-system-riscv64', ['-M', 'spike', '-bios', 'none', '-nographic', '-kernel', elf], { stdio: ['ignore', fd, 'pipe'], timeout: 30_000 });
+  const q = spawnSync('qemu-system-riscv64', ['-M', 'spike', '-bios', 'none', '-nographic', '-kernel', elf], {
+    stdio: ['ignore', fd, 'pipe'],
+    timeout: 30_000,
+  });
   closeSync(fd);
   const s = spawnSync(process.execPath, [`${LIB}bin/exec.js`, elf, '--clock', 'icount'], { encoding: 'latin1', timeout: 30_000 });
   return { qemu: { out: readFileSync(file, 'latin1'), code: q.status }, ours: { out: s.stdout, code: s.status } };
@@ -47,7 +50,13 @@ describe('against QEMU -M spike', () => {
   it('csr-probe: every CSR firmware probes exists, or traps, exactly as on QEMU', ({ skip }) => {
     needQemu(skip);
     const { qemu, ours } = both(`${LIB}testdata/csr-probe.elf`);
-    const parse = (out: string) => new Map(out.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+    const parse = (out: string) =>
+      new Map(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ') as [string, string]),
+      );
     const q = parse(qemu.out);
     const o = parse(ours.out);
     expect([...o.keys()]).toEqual([...q.keys()]);

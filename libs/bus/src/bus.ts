@@ -115,7 +115,8 @@ export class Bus {
         await this.nc.request(subject, data, { timeout: Math.max(1, Math.min(attemptMs, left)) });
         return attempt;
       } catch (e) {
-        if (end - Date.now() <= 0) throw new Error(`${subject}: no subscriber acknowledged the message within ${deadlineMs} ms (${attempt} attempts; last: ${(e as Error).message})`);
+        if (end - Date.now() <= 0)
+          throw new Error(`${subject}: no subscriber acknowledged the message within ${deadlineMs} ms (${attempt} attempts; last: ${(e as Error).message})`);
         // "no responders" comes back at once: wait before asking again.
         await new Promise((r) => setTimeout(r, Math.min(50, Math.max(0, end - Date.now()))));
       }
@@ -192,7 +193,9 @@ export class Bus {
         if (!exists) await jsm.streams.add(config);
         else if (update) await jsm.streams.update(s.name, config);
       } catch (e) {
-        throw new Error(`stream ${s.name}: cannot ${exists ? 'update' : 'create'} it: ${(e as Error).message}${exists ? '' : ' (in a secure lab only dom0 may create streams)'}`);
+        throw new Error(
+          `stream ${s.name}: cannot ${exists ? 'update' : 'create'} it: ${(e as Error).message}${exists ? '' : ' (in a secure lab only dom0 may create streams)'}`,
+        );
       }
     }
   }

@@ -12,9 +12,7 @@ export type SystemEvent =
   | { readonly kind: 'poweroff'; readonly exitCode: number; /** the value written */ readonly value: number }
   | { readonly kind: 'reset'; /** the value written */ readonly value: number };
 
-export type DeviceResult =
-  | { readonly ok: true; readonly value: number; readonly event?: SystemEvent }
-  | { readonly ok: false; readonly reason: string };
+export type DeviceResult = { readonly ok: true; readonly value: number; readonly event?: SystemEvent } | { readonly ok: false; readonly reason: string };
 
 export interface MmioDevice {
   /** Short name for errors, logs and per-device counters (e.g. "uart0"). */
@@ -38,7 +36,5 @@ export function refused(reason: string): DeviceResult {
 
 /** "4-byte write of 0x12 at offset 0x3": the shape every refusal reason starts with. */
 export function describeAccess(kind: 'read' | 'write', offset: number, size: number, value?: number): string {
-  return kind === 'read'
-    ? `${size}-byte read at offset ${hex(offset)}`
-    : `${size}-byte write of ${hex(value ?? 0)} at offset ${hex(offset)}`;
+  return kind === 'read' ? `${size}-byte read at offset ${hex(offset)}` : `${size}-byte write of ${hex(value ?? 0)} at offset ${hex(offset)}`;
 }

@@ -44,9 +44,7 @@ describe('MmioBus mapping', () => {
 
   it('refuses an overlap, naming both devices and both ranges', () => {
     const { bus } = busWith([0x1000, 0x100, 'uart0'], [0x2000, 0x100, 'rtc']);
-    expect(() => bus.add(gpa(0x10f0), 0x20, new Recorder('virtio0'))).toThrow(
-      'cannot map virtio0 at [0x10f0, 0x1110): overlaps uart0 at [0x1000, 0x1100)',
-    );
+    expect(() => bus.add(gpa(0x10f0), 0x20, new Recorder('virtio0'))).toThrow('cannot map virtio0 at [0x10f0, 0x1110): overlaps uart0 at [0x1000, 0x1100)');
     expect(() => bus.add(gpa(0x1f00), 0x101, new Recorder('x'))).toThrow('overlaps rtc at [0x2000, 0x2100)');
     expect(() => bus.add(gpa(0x0), 0x10000, new Recorder('big'))).toThrow(/overlaps uart0/);
     // Touching ends are not an overlap.

@@ -42,16 +42,15 @@ export class MmioBus {
       throw new RangeError(`${device.name}: size ${size} at ${hex(base)} is not a usable range`);
     }
     const dup = this.ranges.find((m) => m.device.name === device.name);
-    if (dup) throw new Error(`cannot map ${device.name} at ${range(base, size)}: a device named ${device.name} is already mapped at ${range(dup.base, dup.size)}`);
+    if (dup)
+      throw new Error(`cannot map ${device.name} at ${range(base, size)}: a device named ${device.name} is already mapped at ${range(dup.base, dup.size)}`);
     const at = this.ranges.findIndex((m) => m.base > base);
     const i = at === -1 ? this.ranges.length : at;
     const prev = this.ranges[i - 1];
     const next = this.ranges[i];
     const clash = prev && prev.base + prev.size > base ? prev : next && base + size > next.base ? next : undefined;
     if (clash) {
-      throw new Error(
-        `cannot map ${device.name} at ${range(base, size)}: overlaps ${clash.device.name} at ${range(clash.base, clash.size)}`,
-      );
+      throw new Error(`cannot map ${device.name} at ${range(base, size)}: overlaps ${clash.device.name} at ${range(clash.base, clash.size)}`);
     }
     this.ranges.splice(i, 0, { base, size, device });
   }
@@ -115,11 +114,7 @@ export class MmioBus {
     for (const m of this.ranges) m.device.reset();
   }
 
-  private route(
-    addr: number,
-    size: number,
-    kind: 'read' | 'write',
-  ): { ok: true; m: Mapping; off: MmioOffset } | Extract<BusResult, { ok: false }> {
+  private route(addr: number, size: number, kind: 'read' | 'write'): { ok: true; m: Mapping; off: MmioOffset } | Extract<BusResult, { ok: false }> {
     if (!isAccessSize(size)) {
       return { ok: false, kind: 'bad-access', addr, reason: `${kind} of size ${size} at ${hex(addr)}: size must be 1, 2, 4 or 8` };
     }

@@ -7,7 +7,9 @@ const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const hello = () => new Uint8Array(readFileSync(`${REPO}guests/hello/hello.elf`));
 
 /** A 64-byte header with one program header after it, from the fields given. */
-function elf(opts: { cls?: number; data?: number; machine?: number; phentsize?: number; type?: number; offset?: number; filesz?: number; memsz?: number } = {}): Uint8Array {
+function elf(
+  opts: { cls?: number; data?: number; machine?: number; phentsize?: number; type?: number; offset?: number; filesz?: number; memsz?: number } = {},
+): Uint8Array {
   const b = new Uint8Array(64 + 56 + 16);
   const v = new DataView(b.buffer);
   b.set([0x7f, 0x45, 0x4c, 0x46, opts.cls ?? 2, opts.data ?? 1]);

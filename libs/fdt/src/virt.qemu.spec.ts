@@ -53,10 +53,7 @@ function onPath(cmd: string, arg = '--version'): boolean {
 type SkipFn = (note?: string) => never;
 
 function requireTools(skip: SkipFn): void {
-  const missing = [
-    ...(onPath(QEMU) ? [] : [`${QEMU} (Debian: qemu-system-misc)`]),
-    ...(onPath(DTC) ? [] : [`${DTC} (Debian: device-tree-compiler)`]),
-  ];
+  const missing = [...(onPath(QEMU) ? [] : [`${QEMU} (Debian: qemu-system-misc)`]), ...(onPath(DTC) ? [] : [`${DTC} (Debian: device-tree-compiler)`])];
   if (missing.length === 0) return;
   const why = `${missing.join(' and ')} not on PATH`;
   if (process.env['SPLITVISOR_ALLOW_NO_QEMU'] === '1') {
@@ -101,7 +98,10 @@ function parseDts(text: string): DtsNode {
 function decode(dtb: string): { tree: DtsNode; warnings: string[] } {
   const r = spawnSync(DTC, ['-I', 'dtb', '-O', 'dts', dtb], { encoding: 'utf8' });
   expect(r.status, `dtc -I dtb -O dts ${dtb}: ${r.stderr}`).toBe(0);
-  const warnings = r.stderr.split('\n').filter(Boolean).map((l) => l.replace(/^<stdout>: /, ''));
+  const warnings = r.stderr
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^<stdout>: /, ''));
   return { tree: parseDts(r.stdout), warnings };
 }
 
@@ -128,7 +128,13 @@ function normalisePhandles(root: DtsNode): void {
       if (k === 'phandle') return [k, '<phandle>'];
       if (k === 'interrupt-parent' || k === 'regmap' || k === 'cpu') return [k, `<${ref(cells(v)[0]!)}>`];
       // <&intc irq>... with #interrupt-cells = 1 on every hart's intc
-      if (k === 'interrupts-extended') return [k, `<${cells(v).map((c, i) => (i % 2 ? c : ref(c))).join(' ')}>`];
+      if (k === 'interrupts-extended')
+        return [
+          k,
+          `<${cells(v)
+            .map((c, i) => (i % 2 ? c : ref(c)))
+            .join(' ')}>`,
+        ];
       return [k, v];
     });
   });
@@ -173,7 +179,9 @@ const CASES: { memory: string; memoryBytes: number; harts: number; bootargs: str
 
 describe("the virt device tree against QEMU's (decoded by dtc)", () => {
   for (const c of CASES) {
-    it(`-m ${c.memory} -smp ${c.harts}${c.bootargs ? ` -append "${c.bootargs}"` : ''}${c.initrdBytes ? ` -initrd (${c.initrdBytes} bytes)` : ''}`, ({ skip }) => {
+    it(`-m ${c.memory} -smp ${c.harts}${c.bootargs ? ` -append "${c.bootargs}"` : ''}${c.initrdBytes ? ` -initrd (${c.initrdBytes} bytes)` : ''}`, ({
+      skip,
+    }) => {
       requireTools(skip);
       const dir = mkdtempSync(join(tmpdir(), 'sv-fdt-'));
       try {
@@ -203,7 +211,12 @@ describe("the virt device tree against QEMU's (decoded by dtc)", () => {
         // The header fields a reader acts on, and the (empty) reservation block.
         const qh = readFdt(readFileSync(qemuDtb));
         const oh = readFdt(ours);
-        const headerFacts = (p: typeof qh) => ({ version: p.header.version, lastComp: p.header.lastCompVersion, bootCpuid: p.header.bootCpuidPhys, memReserve: p.memReserve });
+        const headerFacts = (p: typeof qh) => ({
+          version: p.header.version,
+          lastComp: p.header.lastCompVersion,
+          bootCpuid: p.header.bootCpuidPhys,
+          memReserve: p.memReserve,
+        });
         expect(headerFacts(oh)).toEqual(headerFacts(qh));
 
         const theirs = decode(qemuDtb);
@@ -225,7 +238,9 @@ describe("the virt device tree against QEMU's (decoded by dtc)", () => {
           expect(withoutExtensions(qemuIsa, [ext]), `QEMU's ISA ${qemuIsa} no longer has ${ext}: update QEMU_ONLY_EXTENSIONS`).not.toBe(qemuIsa);
         }
         walk(theirs.tree, '/', (n) => {
-          n.props = n.props.map(([k, v]): [string, string] => (k === 'riscv,isa' ? [k, `"${withoutExtensions(JSON.parse(v) as string, QEMU_ONLY_EXTENSIONS)}"`] : [k, v]));
+          n.props = n.props.map(([k, v]): [string, string] =>
+            k === 'riscv,isa' ? [k, `"${withoutExtensions(JSON.parse(v) as string, QEMU_ONLY_EXTENSIONS)}"`] : [k, v],
+          );
         });
         expect(propOf(mine.tree, '/cpus/cpu@0', 'riscv,isa')[1]).toBe(`"${VIRT_ISA}"`);
 

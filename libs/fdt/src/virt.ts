@@ -134,7 +134,17 @@ export function virtTree(opts: VirtDtbOptions): FdtNode {
         ]),
       ],
     );
-  const cpuMap = node('cpu-map', [], [node('cluster0', [], hartIds.map((h) => node(`core${h}`, [prop.ref('cpu', cpuPh[h]!)])))]);
+  const cpuMap = node(
+    'cpu-map',
+    [],
+    [
+      node(
+        'cluster0',
+        [],
+        hartIds.map((h) => node(`core${h}`, [prop.ref('cpu', cpuPh[h]!)])),
+      ),
+    ],
+  );
   const cpus = node(
     'cpus',
     [prop.u32('#address-cells', 1), prop.u32('#size-cells', 0), prop.u32('timebase-frequency', TIMEBASE_HZ)],
@@ -150,7 +160,11 @@ export function virtTree(opts: VirtDtbOptions): FdtNode {
     reg(UART0.base, UART0.size),
     prop.strings('compatible', compatible(UART0)),
   ]);
-  const test = node(nodeName(SIFIVE_TEST), [prop.phandle(testPh), reg(SIFIVE_TEST.base, SIFIVE_TEST.size), prop.strings('compatible', compatible(SIFIVE_TEST))]);
+  const test = node(nodeName(SIFIVE_TEST), [
+    prop.phandle(testPh),
+    reg(SIFIVE_TEST.base, SIFIVE_TEST.size),
+    prop.strings('compatible', compatible(SIFIVE_TEST)),
+  ]);
   // virt.c creates the slots from 0 up; libfdt's insert-first leaves the last slot first.
   const virtio = Array.from({ length: VIRTIO_MMIO_SLOTS }, (_, i) => irqDevice(virtioMmioSlot(VIRTIO_MMIO_SLOTS - 1 - i), plicPh));
   // Per hart, the PLIC has an M-mode and an S-mode context, in that order (context 2h, 2h+1).

@@ -17,12 +17,25 @@ const tiny = node('', [prop.u32('a', 1)], [node('n@1', [prop.u32('a', 2), prop.s
 describe('DTB writer (devicetree spec v0.4 chapter 5)', () => {
   it('writes a tiny tree byte for byte', () => {
     const struct = be(
-      1, 0, // FDT_BEGIN_NODE "" (padded)
-      3, 4, 0, 1, // FDT_PROP len 4, nameoff 0 ("a"), <1>
-      1, 0x6e403100, // FDT_BEGIN_NODE "n@1\0"
-      3, 4, 0, 2, // FDT_PROP "a" again: the same nameoff
-      3, 2, 2, 0x78000000, // FDT_PROP len 2, nameoff 2 ("bc"), "x\0" + 2 bytes of padding
-      2, 2, 9, // END_NODE, END_NODE, END
+      1,
+      0, // FDT_BEGIN_NODE "" (padded)
+      3,
+      4,
+      0,
+      1, // FDT_PROP len 4, nameoff 0 ("a"), <1>
+      1,
+      0x6e403100, // FDT_BEGIN_NODE "n@1\0"
+      3,
+      4,
+      0,
+      2, // FDT_PROP "a" again: the same nameoff
+      3,
+      2,
+      2,
+      0x78000000, // FDT_PROP len 2, nameoff 2 ("bc"), "x\0" + 2 bytes of padding
+      2,
+      2,
+      9, // END_NODE, END_NODE, END
     );
     const strings = ascii('a\0bc\0');
     const header = be(0xd00dfeed, 137, 56, 132, 40, 17, 16, 0, 5, 76);
@@ -42,10 +55,11 @@ describe('DTB writer (devicetree spec v0.4 chapter 5)', () => {
   });
 
   it('keeps each property name once in the strings block', () => {
-    const many = node('', [prop.u32('#address-cells', 2), prop.u32('#size-cells', 2)], [
-      node('x@1', [prop.string('compatible', 'a'), prop.u32('#address-cells', 1)]),
-      node('x@2', [prop.string('compatible', 'b'), prop.u32('#size-cells', 0)]),
-    ]);
+    const many = node(
+      '',
+      [prop.u32('#address-cells', 2), prop.u32('#size-cells', 2)],
+      [node('x@1', [prop.string('compatible', 'a'), prop.u32('#address-cells', 1)]), node('x@2', [prop.string('compatible', 'b'), prop.u32('#size-cells', 0)])],
+    );
     const blob = writeFdt(many);
     const h = readFdtHeader(blob);
     const strings = new TextDecoder().decode(blob.subarray(h.offDtStrings, h.offDtStrings + h.sizeDtStrings));
@@ -62,17 +76,21 @@ describe('DTB writer (devicetree spec v0.4 chapter 5)', () => {
   it('encodes each value type as the spec says and reads it back', () => {
     const ph = new Phandles();
     const p1 = ph.next();
-    const t = node('', [], [
-      node('a', [
-        prop.phandle(p1),
-        prop.u32('cells', 1, 0xffffffff),
-        prop.u64('reg', 0x80000000, 0x1_0000_0000n),
-        prop.string('s', 'hello'),
-        prop.strings('compatible', ['sifive,test1', 'sifive,test0', 'syscon']),
-        prop.empty('ranges'),
-        prop.ref('interrupt-parent', p1),
-      ]),
-    ]);
+    const t = node(
+      '',
+      [],
+      [
+        node('a', [
+          prop.phandle(p1),
+          prop.u32('cells', 1, 0xffffffff),
+          prop.u64('reg', 0x80000000, 0x1_0000_0000n),
+          prop.string('s', 'hello'),
+          prop.strings('compatible', ['sifive,test1', 'sifive,test0', 'syscon']),
+          prop.empty('ranges'),
+          prop.ref('interrupt-parent', p1),
+        ]),
+      ],
+    );
     const a = findNode(readFdt(writeFdt(t)).root, '/a')!;
     expect(p1).toBe(1);
     expect(propCells(getProp(a, 'phandle')!)).toEqual([1]);

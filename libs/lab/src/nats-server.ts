@@ -42,9 +42,7 @@ export function findNatsServer(): string {
   if (which.status === 0 && onPath) return onPath;
   const found = CANDIDATES.find((p) => existsSync(p));
   if (found) return found;
-  throw new Error(
-    'nats-server not found: install it (Debian/Ubuntu: sudo apt-get install nats-server) or set SPLITVISOR_NATS_SERVER to its path',
-  );
+  throw new Error('nats-server not found: install it (Debian/Ubuntu: sudo apt-get install nats-server) or set SPLITVISOR_NATS_SERVER to its path');
 }
 
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {

@@ -38,7 +38,10 @@ export function makeLabPki(dir: string, identities: readonly string[] = LAB_IDEN
       ].join('\n'),
     );
     openssl(['req', ...ec, '-keyout', `${id}.key`, '-out', `${id}.csr`, '-subj', `/CN=${id}`], dir);
-    openssl(['x509', '-req', '-in', `${id}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${id}.crt`, '-days', DAYS, '-extfile', ext], dir);
+    openssl(
+      ['x509', '-req', '-in', `${id}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${id}.crt`, '-days', DAYS, '-extfile', ext],
+      dir,
+    );
     chmodSync(join(dir, `${id}.key`), 0o600);
   }
   chmodSync(join(dir, 'ca.key'), 0o600);

@@ -17,7 +17,9 @@ export class LocalBus {
     if (!Number.isSafeInteger(base) || base < 0) throw new RangeError(`${device.name}: base ${base} is not a guest-physical address`);
     const clash = this.maps.find((m) => base < m.base + m.device.size && m.base < base + device.size);
     if (clash) {
-      throw new Error(`cannot map ${device.name} at ${hex(base)}+${hex(device.size)}: overlaps ${clash.device.name} at ${hex(clash.base)}+${hex(clash.device.size)}`);
+      throw new Error(
+        `cannot map ${device.name} at ${hex(base)}+${hex(device.size)}: overlaps ${clash.device.name} at ${hex(clash.base)}+${hex(clash.device.size)}`,
+      );
     }
     this.maps.push({ base, device });
     this.maps.sort((a, b) => a.base - b.base);

@@ -247,7 +247,10 @@ describe('Plic registers', () => {
       expect(dev.write(off(PRIORITY(1)), size, 1, 0)).toMatchObject({ ok: false });
     }
     expect(dev.read(off(PRIORITY(1) + 2), 4, out)).toMatchObject({ ok: false });
-    expect(dev.read(off(PRIORITY(1)), 8, out)).toEqual({ ok: false, reason: 'plic: 8-byte read at offset 0x4 refused: the PLIC takes aligned 4-byte accesses' });
+    expect(dev.read(off(PRIORITY(1)), 8, out)).toEqual({
+      ok: false,
+      reason: 'plic: 8-byte read at offset 0x4 refused: the PLIC takes aligned 4-byte accesses',
+    });
   });
 
   it('source numbers outside 1..95 are not lines', () => {

@@ -6,9 +6,30 @@
 // lease keeps its address until the pool needs it, so a guest that reboots gets the address
 // it had (as slirp's table does) and a flood of made-up clients cannot hold the pool.
 import {
-  BOOTREPLY, BOOTREQUEST, DHCPACK, DHCPDECLINE, DHCPDISCOVER, DHCPINFORM, DHCPNAK, DHCPOFFER, DHCPRELEASE, DHCPREQUEST,
-  OPT_BOOTFILE_NAME, OPT_DNS, OPT_LEASE_TIME, OPT_MESSAGE, OPT_MESSAGE_TYPE, OPT_REQUESTED_IP, OPT_ROUTER, OPT_SERVER_ID,
-  OPT_SUBNET_MASK, ipOption, messageType, optionIp, u32Option, type DhcpMessage,
+  BOOTREPLY,
+  BOOTREQUEST,
+  DHCPACK,
+  DHCPDECLINE,
+  DHCPDISCOVER,
+  DHCPINFORM,
+  DHCPNAK,
+  DHCPOFFER,
+  DHCPRELEASE,
+  DHCPREQUEST,
+  OPT_BOOTFILE_NAME,
+  OPT_DNS,
+  OPT_LEASE_TIME,
+  OPT_MESSAGE,
+  OPT_MESSAGE_TYPE,
+  OPT_REQUESTED_IP,
+  OPT_ROUTER,
+  OPT_SERVER_ID,
+  OPT_SUBNET_MASK,
+  ipOption,
+  messageType,
+  optionIp,
+  u32Option,
+  type DhcpMessage,
 } from './dhcp.js';
 import { BROADCAST_MAC, macToString, type Mac } from './ethernet.js';
 import { IP_BROADCAST, ipToString } from './ipv4.js';
@@ -95,7 +116,8 @@ export class DhcpServer {
     switch (type) {
       case DHCPDISCOVER: {
         const ip = this.allocate(mac, optionIp(req, OPT_REQUESTED_IP), now);
-        if (typeof ip === 'string') return refused(ip, `dhcp: no address for chaddr=${mac}: ${ip === 'dhcp.leaseLimit' ? `${this.cfg.maxLeases} live leases` : 'the pool is exhausted'}`);
+        if (typeof ip === 'string')
+          return refused(ip, `dhcp: no address for chaddr=${mac}: ${ip === 'dhcp.leaseLimit' ? `${this.cfg.maxLeases} live leases` : 'the pool is exhausted'}`);
         return this.reply(req, DHCPOFFER, ip, boot);
       }
       case DHCPREQUEST: {
@@ -143,8 +165,7 @@ export class DhcpServer {
   private inPool(ip: number): boolean {
     const { network, mask, serverIp, dnsIp, poolStart } = this.cfg;
     const broadcast = (network | ~mask) >>> 0;
-    return ((ip & mask) >>> 0) === network && ip >= poolStart && ip !== network && ip !== broadcast &&
-      ip !== serverIp && ip !== dnsIp;
+    return (ip & mask) >>> 0 === network && ip >= poolStart && ip !== network && ip !== broadcast && ip !== serverIp && ip !== dnsIp;
   }
 
   /**
@@ -194,8 +215,17 @@ export class DhcpServer {
     options.set(OPT_DNS, ipOption(dnsIp));
     if (bootFile !== undefined) options.set(OPT_BOOTFILE_NAME, new TextEncoder().encode(bootFile));
     const message: DhcpMessage = {
-      op: BOOTREPLY, xid: req.xid, secs: 0, flags: req.flags, ciaddr: req.ciaddr, yiaddr,
-      siaddr: nextServer ?? 0, giaddr: 0, chaddr: req.chaddr, file: bootFile ?? '', options,
+      op: BOOTREPLY,
+      xid: req.xid,
+      secs: 0,
+      flags: req.flags,
+      ciaddr: req.ciaddr,
+      yiaddr,
+      siaddr: nextServer ?? 0,
+      giaddr: 0,
+      chaddr: req.chaddr,
+      file: bootFile ?? '',
+      options,
     };
     // §4.1: a configured client (ciaddr) gets unicast; one without an address gets the IP
     // broadcast, on the wire to its own MAC unless it asked for a broadcast.
@@ -211,8 +241,17 @@ export class DhcpServer {
       [OPT_MESSAGE, new TextEncoder().encode(why)],
     ]);
     const message: DhcpMessage = {
-      op: BOOTREPLY, xid: req.xid, secs: 0, flags: req.flags, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0,
-      chaddr: req.chaddr, file: '', options,
+      op: BOOTREPLY,
+      xid: req.xid,
+      secs: 0,
+      flags: req.flags,
+      ciaddr: 0,
+      yiaddr: 0,
+      siaddr: 0,
+      giaddr: 0,
+      chaddr: req.chaddr,
+      file: '',
+      options,
     };
     // §4.3.2: a NAK is broadcast.
     return { kind: 'reply', type: DHCPNAK, message, dstIp: IP_BROADCAST, dstMac: BROADCAST_MAC };

@@ -1,8 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BOOTP_MAX_LEN, DHCPACK, DHCPDISCOVER, DHCPNAK, DHCPOFFER, DHCPREQUEST, MAGIC_COOKIE, OPT_BOOTFILE_NAME, OPT_DNS,
-  OPT_LEASE_TIME, OPT_MESSAGE_TYPE, OPT_REQUESTED_IP, OPT_ROUTER, OPT_SERVER_ID, OPT_SUBNET_MASK, messageType, optionIp,
-  parseDhcp, type DhcpMessage,
+  BOOTP_MAX_LEN,
+  DHCPACK,
+  DHCPDISCOVER,
+  DHCPNAK,
+  DHCPOFFER,
+  DHCPREQUEST,
+  MAGIC_COOKIE,
+  OPT_BOOTFILE_NAME,
+  OPT_DNS,
+  OPT_LEASE_TIME,
+  OPT_MESSAGE_TYPE,
+  OPT_REQUESTED_IP,
+  OPT_ROUTER,
+  OPT_SERVER_ID,
+  OPT_SUBNET_MASK,
+  messageType,
+  optionIp,
+  parseDhcp,
+  type DhcpMessage,
 } from './dhcp.js';
 import { BROADCAST_MAC, macToString, type Mac } from './ethernet.js';
 import { IP_BROADCAST, ipToString } from './ipv4.js';
@@ -107,7 +123,7 @@ describe('DHCP as U-Boot 2023.01 runs it', () => {
     expect(ipToString(sendDhcp(h, ubootDhcp(DHCPDISCOVER, GUEST_MAC, 1)).msg.yiaddr)).toBe('10.0.2.100');
   });
 
-  it('NAKs a request for an address that is not the client\'s (broadcast)', () => {
+  it("NAKs a request for an address that is not the client's (broadcast)", () => {
     const h = harness();
     sendDhcp(h, ubootDhcp(DHCPDISCOVER, GUEST_MAC, 1));
     const nak = sendDhcp(h, ubootDhcp(DHCPREQUEST, GUEST_MAC, 1, 0x0a000202, 0xc0a80105));
@@ -129,8 +145,7 @@ describe('DHCP as U-Boot 2023.01 runs it', () => {
 
   it('stays silent, counting, for a REQUEST to another server, plain BOOTP, and malformed messages', () => {
     const h = harness();
-    const send = (payload: Uint8Array) =>
-      h.gw.receive(udpFrame({ src: 0, dst: IP_BROADCAST, srcPort: 68, dstPort: 67, payload, zeroChecksum: true }));
+    const send = (payload: Uint8Array) => h.gw.receive(udpFrame({ src: 0, dst: IP_BROADCAST, srcPort: 68, dstPort: 67, payload, zeroChecksum: true }));
     send(ubootDhcp(DHCPREQUEST, GUEST_MAC, 1, 0x0a000209, 0x0a00020f));
     const bootp = ubootDhcp(DHCPDISCOVER, GUEST_MAC, 1);
     bootp.copyWithin(240, 243); // drop option 53
@@ -146,7 +161,11 @@ describe('DHCP as U-Boot 2023.01 runs it', () => {
     send(cookie);
     expect(h.take()).toHaveLength(0);
     expect(h.gw.stats.dropped).toEqual({
-      'dhcp.otherServer': 1, 'dhcp.bootp': 1, 'dhcp.truncated': 1, 'dhcp.option': 2, 'dhcp.cookie': 1,
+      'dhcp.otherServer': 1,
+      'dhcp.bootp': 1,
+      'dhcp.truncated': 1,
+      'dhcp.option': 2,
+      'dhcp.cookie': 1,
     });
     expect(h.gw.stats.errors).toBe(0);
   });

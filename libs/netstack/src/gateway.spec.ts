@@ -24,7 +24,7 @@ function icmpOut(frame: Uint8Array) {
 }
 
 describe('Gateway: ARP', () => {
-  it('answers for the gateway and DNS addresses with slirp\'s MACs', () => {
+  it("answers for the gateway and DNS addresses with slirp's MACs", () => {
     const h = harness();
     h.gw.receive(arpRequest(GW));
     h.gw.receive(arpRequest(DNS));
@@ -47,7 +47,7 @@ describe('Gateway: ARP', () => {
     expect(h.gw.stats.arpReplies).toBe(2);
   });
 
-  it('ignores, counting, requests for other addresses (a DHCP client\'s probe of its own)', () => {
+  it("ignores, counting, requests for other addresses (a DHCP client's probe of its own)", () => {
     const h = harness();
     h.gw.receive(arpRequest(GUEST, 0));
     expect(h.out).toHaveLength(0);
@@ -140,7 +140,11 @@ describe('Gateway: refused input', () => {
     h.gw.receive(badUdp.subarray(0, 14 + 20 + 8 + 2));
     expect(h.out).toHaveLength(0);
     expect(h.gw.stats.dropped).toEqual({
-      'ethernet.notForUs': 1, 'ipv4.notForUs': 1, 'ethernet.etherType': 1, 'ipv4.fragment': 1, 'ipv4.checksum': 1,
+      'ethernet.notForUs': 1,
+      'ipv4.notForUs': 1,
+      'ethernet.etherType': 1,
+      'ipv4.fragment': 1,
+      'ipv4.checksum': 1,
       'udp.checksum': 1,
     });
     expect(h.gw.stats.framesIn).toBe(6);
@@ -172,7 +176,11 @@ describe('Gateway: refused input', () => {
   });
 
   it('counts, and survives, a send() that throws', () => {
-    const gw = new Gateway({ send: () => { throw new Error('port gone'); } });
+    const gw = new Gateway({
+      send: () => {
+        throw new Error('port gone');
+      },
+    });
     expect(() => gw.receive(arpRequest(GW))).not.toThrow();
     expect(gw.stats.errors).toBe(1);
   });

@@ -7,15 +7,9 @@
 import { ARP_REPLY, ARP_REQUEST, buildArp, parseArp } from './arp.js';
 import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT, DHCPACK, DHCPNAK, DHCPOFFER, buildDhcp, parseDhcp } from './dhcp.js';
 import { DhcpServer } from './dhcp-server.js';
-import {
-  ETHERTYPE_ARP, ETHERTYPE_IPV4, buildEthernet, isBroadcastMac, macEquals, macToString, parseEthernet, parseMac, type Mac,
-} from './ethernet.js';
-import {
-  ICMP_DEST_UNREACHABLE, ICMP_ECHO_REQUEST, UNREACHABLE_PORT, UNREACHABLE_PROTOCOL, buildEchoReply, buildUnreachable, parseIcmp,
-} from './icmp.js';
-import {
-  IP_BROADCAST, PROTO_ICMP, PROTO_UDP, buildIpv4, ipToString, parseCidr, parseIp, parseIpv4, type Ipv4Packet,
-} from './ipv4.js';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, buildEthernet, isBroadcastMac, macEquals, macToString, parseEthernet, parseMac, type Mac } from './ethernet.js';
+import { ICMP_DEST_UNREACHABLE, ICMP_ECHO_REQUEST, UNREACHABLE_PORT, UNREACHABLE_PROTOCOL, buildEchoReply, buildUnreachable, parseIcmp } from './icmp.js';
+import { IP_BROADCAST, PROTO_ICMP, PROTO_UDP, buildIpv4, ipToString, parseCidr, parseIp, parseIpv4, type Ipv4Packet } from './ipv4.js';
 import type { NetLog } from './parse.js';
 import { TftpServer, type TftpStats } from './tftp-server.js';
 import { TFTP_PORT } from './tftp.js';
@@ -86,8 +80,15 @@ export class Gateway {
   private readonly pending = new Set<Promise<void>>();
   private ipId = 0;
   private readonly counters = {
-    framesIn: 0, framesOut: 0, arpReplies: 0, icmpEchoReplies: 0, icmpUnreachables: 0,
-    dhcpOffers: 0, dhcpAcks: 0, dhcpNaks: 0, errors: 0,
+    framesIn: 0,
+    framesOut: 0,
+    arpReplies: 0,
+    icmpEchoReplies: 0,
+    icmpUnreachables: 0,
+    dhcpOffers: 0,
+    dhcpAcks: 0,
+    dhcpNaks: 0,
+    errors: 0,
   };
   private readonly dropped: Record<string, number> = {};
 
@@ -98,13 +99,19 @@ export class Gateway {
     const host = (n: number) => (network + n) >>> 0;
     this.ip = opts.gatewayIp !== undefined ? parseIp(opts.gatewayIp) : host(2);
     this.dnsIp = opts.dnsIp !== undefined ? parseIp(opts.dnsIp) : host(3);
-    for (const [name, ip] of [['gatewayIp', this.ip], ['dnsIp', this.dnsIp]] as const) {
-      if (((ip & mask) >>> 0) !== network) throw new Error(`gateway: ${name}=${ipToString(ip)} is outside net ${opts.net ?? '10.0.2.0/24'}`);
+    for (const [name, ip] of [
+      ['gatewayIp', this.ip],
+      ['dnsIp', this.dnsIp],
+    ] as const) {
+      if ((ip & mask) >>> 0 !== network) throw new Error(`gateway: ${name}=${ipToString(ip)} is outside net ${opts.net ?? '10.0.2.0/24'}`);
     }
     this.mac = opts.gatewayMac !== undefined ? parseMac(opts.gatewayMac) : slirpMac(this.ip);
     this.dnsMac = slirpMac(this.dnsIp);
     this.dhcp = new DhcpServer({
-      network, mask, serverIp: this.ip, dnsIp: this.dnsIp,
+      network,
+      mask,
+      serverIp: this.ip,
+      dnsIp: this.dnsIp,
       poolStart: opts.dhcpStart !== undefined ? parseIp(opts.dhcpStart) : host(15),
     });
     this.tftp = new TftpServer({

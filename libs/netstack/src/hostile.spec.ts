@@ -39,7 +39,13 @@ function tftpReplies(h: Harness): { port: number; dstPort: number; dstMac: strin
   });
 }
 
-const rrq = (name = 'Image', options = new Map([['blksize', '1024'], ['windowsize', '8']])) => buildRequest(OP_RRQ, name, 'octet', options);
+const rrq = (
+  name = 'Image',
+  options = new Map([
+    ['blksize', '1024'],
+    ['windowsize', '8'],
+  ]),
+) => buildRequest(OP_RRQ, name, 'octet', options);
 
 describe('TFTP against a hostile guest', () => {
   it('caps transfers per client: the ninth RRQ from new ports gets ERROR "too many transfers", and the server goes on', async () => {
@@ -83,7 +89,19 @@ describe('TFTP against a hostile guest', () => {
   it('resends a window at most once per timeout however many duplicate ACKs arrive', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const h = harness({ tftpRoot: root });
-    tftpTo(h, 69, rrq('Image', new Map([['blksize', '1024'], ['windowsize', '8'], ['timeout', '3']])), 5000);
+    tftpTo(
+      h,
+      69,
+      rrq(
+        'Image',
+        new Map([
+          ['blksize', '1024'],
+          ['windowsize', '8'],
+          ['timeout', '3'],
+        ]),
+      ),
+      5000,
+    );
     await h.gw.settled();
     const [oack] = tftpReplies(h);
     tftpTo(h, oack!.port, buildAck(0), 5000);

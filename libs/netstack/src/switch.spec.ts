@@ -61,7 +61,9 @@ describe('Switch', () => {
     sw.receive('b', frame(BROADCAST_MAC, mac(6))); // table holds 2
     expect(sw.stats('a').dropped).toEqual({ truncated: 1, oversized: 1, srcMulticast: 1, samePort: 1 });
     expect(sw.stats('b').dropped).toEqual({ tableFull: 1 });
-    sw.addPort('bad', () => { throw new Error('closed'); });
+    sw.addPort('bad', () => {
+      throw new Error('closed');
+    });
     expect(() => sw.receive('a', frame(BROADCAST_MAC, mac(1)))).not.toThrow();
     expect(sw.stats('bad').dropped).toEqual({ sendError: 1 });
   });

@@ -14,8 +14,21 @@ import { macEquals, macToString, type Mac } from './ethernet.js';
 import { ipToString } from './ipv4.js';
 import type { NetLog } from './parse.js';
 import {
-  ERR_ACCESS, ERR_ILLEGAL, ERR_NOT_FOUND, ERR_UNDEFINED, ERR_UNKNOWN_TID, OP_ACK, OP_ERROR, OP_RRQ,
-  OP_WRQ, TFTP_PORT, buildData, buildError, buildOack, parseTftp, type TftpPacket,
+  ERR_ACCESS,
+  ERR_ILLEGAL,
+  ERR_NOT_FOUND,
+  ERR_UNDEFINED,
+  ERR_UNKNOWN_TID,
+  OP_ACK,
+  OP_ERROR,
+  OP_RRQ,
+  OP_WRQ,
+  TFTP_PORT,
+  buildData,
+  buildError,
+  buildOack,
+  parseTftp,
+  type TftpPacket,
 } from './tftp.js';
 
 export interface TftpPeer {
@@ -200,7 +213,10 @@ export class TftpServer {
     const mine = this.perClient.get(client) ?? 0;
     if (mine >= this.maxSessionsPerClient || this.sessions.size + this.opening.size >= this.maxSessions) {
       this.error(from, TFTP_PORT, ERR_UNDEFINED, 'too many transfers');
-      const why = mine >= this.maxSessionsPerClient ? `${client} has ${mine} transfers, the most one client may` : `${this.maxSessions} transfers, the most the server holds`;
+      const why =
+        mine >= this.maxSessionsPerClient
+          ? `${client} has ${mine} transfers, the most one client may`
+          : `${this.maxSessions} transfers, the most the server holds`;
       return this.opts.drop('tftp.sessionLimit', `tftp: RRQ "${p.filename}" from ${key} refused: ${why}`);
     }
     this.perClient.set(client, mine + 1);
@@ -233,9 +249,7 @@ export class TftpServer {
     return real;
   }
 
-  private async open(rootDir: string, filename: string): Promise<
-    { ok: true; file: string } | { ok: false; code: number; message: string; reason: string }
-  > {
+  private async open(rootDir: string, filename: string): Promise<{ ok: true; file: string } | { ok: false; code: number; message: string; reason: string }> {
     const denied = { ok: false as const, code: ERR_ACCESS, message: 'access violation', reason: 'tftp.accessViolation' };
     const missing = { ok: false as const, code: ERR_NOT_FOUND, message: 'file not found', reason: 'tftp.notFound' };
     const rel = filename.replace(/^\/+/, '');
@@ -315,9 +329,21 @@ export class TftpServer {
     }
     held.readers++;
     const s: Session = {
-      peer, key, port, filename, file, data, blockSize, windowSize, timeoutMs,
+      peer,
+      key,
+      port,
+      filename,
+      file,
+      data,
+      blockSize,
+      windowSize,
+      timeoutMs,
       oack: accepted.size > 0 ? buildOack(accepted) : undefined,
-      base: 1, lastBlock: Math.floor(data.length / blockSize) + 1, retries: 0, resentOnDuplicate: false, timer: undefined,
+      base: 1,
+      lastBlock: Math.floor(data.length / blockSize) + 1,
+      retries: 0,
+      resentOnDuplicate: false,
+      timer: undefined,
     };
     this.sessions.set(key, s);
     this.byPort.set(port, s);
@@ -411,4 +437,3 @@ export class TftpServer {
     this.opts.send(to, srcPort, buildError(code, message));
   }
 }
-

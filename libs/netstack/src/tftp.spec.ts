@@ -3,9 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { slirpMac } from './gateway.js';
-import {
-  OP_ACK, OP_DATA, OP_ERROR, OP_OACK, OP_RRQ, OP_WRQ, buildAck, buildError, buildRequest, parseTftp, type TftpPacket,
-} from './tftp.js';
+import { OP_ACK, OP_DATA, OP_ERROR, OP_OACK, OP_RRQ, OP_WRQ, buildAck, buildError, buildRequest, parseTftp, type TftpPacket } from './tftp.js';
 import { GUEST_MAC, GW, decodeUdp, harness, udpFrame, type Harness } from './testing/guest.test-util.js';
 
 const CLIENT = 0x0a00020f;
@@ -96,11 +94,25 @@ async function fetch(h: Harness, name: string, options = new Map<string, string>
 describe('TFTP through the gateway', () => {
   afterEach(() => vi.useRealTimers());
 
-  it('serves a 300 KiB file with U-Boot\'s options: timeout 5, tsize 0, blksize 1468', async () => {
+  it("serves a 300 KiB file with U-Boot's options: timeout 5, tsize 0, blksize 1468", async () => {
     const h = harness({ tftpRoot: root });
-    const r = await fetch(h, 'Image', new Map([['timeout', '5'], ['tsize', '0'], ['blksize', '1468']]));
+    const r = await fetch(
+      h,
+      'Image',
+      new Map([
+        ['timeout', '5'],
+        ['tsize', '0'],
+        ['blksize', '1468'],
+      ]),
+    );
     expect(r.error).toBeUndefined();
-    expect(r.oack).toEqual(new Map([['blksize', '1468'], ['timeout', '5'], ['tsize', String(SIZE)]]));
+    expect(r.oack).toEqual(
+      new Map([
+        ['blksize', '1468'],
+        ['timeout', '5'],
+        ['tsize', String(SIZE)],
+      ]),
+    );
     expect(Buffer.compare(r.data!, Buffer.from(image))).toBe(0);
     expect(r.blocks).toBe(Math.floor(SIZE / 1468) + 1);
     const s = h.gw.stats;
@@ -126,8 +138,21 @@ describe('TFTP through the gateway', () => {
 
   it('caps blksize to one unfragmented frame and honours windowsize', async () => {
     const h = harness({ tftpRoot: root });
-    const r = await fetch(h, 'Image', new Map([['blksize', '8192'], ['windowsize', '8'], ['bogus', '1']]));
-    expect(r.oack).toEqual(new Map([['blksize', '1468'], ['windowsize', '8']]));
+    const r = await fetch(
+      h,
+      'Image',
+      new Map([
+        ['blksize', '8192'],
+        ['windowsize', '8'],
+        ['bogus', '1'],
+      ]),
+    );
+    expect(r.oack).toEqual(
+      new Map([
+        ['blksize', '1468'],
+        ['windowsize', '8'],
+      ]),
+    );
     expect(Buffer.compare(r.data!, Buffer.from(image))).toBe(0);
   });
 
@@ -156,7 +181,19 @@ describe('TFTP through the gateway', () => {
   it('retransmits the OACK and data on timeout, resends on a repeated ACK, and gives up after 5 tries', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const h = harness({ tftpRoot: root });
-    toGateway(h, 69, buildRequest(OP_RRQ, 'Image', 'octet', new Map([['timeout', '2'], ['blksize', '1024']])));
+    toGateway(
+      h,
+      69,
+      buildRequest(
+        OP_RRQ,
+        'Image',
+        'octet',
+        new Map([
+          ['timeout', '2'],
+          ['blksize', '1024'],
+        ]),
+      ),
+    );
     await h.gw.settled();
     const [first] = replies(h);
     expect(first!.p.op).toBe(OP_OACK);

@@ -42,9 +42,7 @@ describe('NATS payload codecs', () => {
 
   it('names the type when bytes are garbage', () => {
     expect(() => LifecycleEventCodec.decode(Uint8Array.from([0xff, 0xff, 0xff]))).toThrow(MalformedPayloadError);
-    expect(() => LifecycleEventCodec.decode(Uint8Array.from([0xff, 0xff, 0xff]))).toThrow(
-      /malformed splitvisor\.events\.v1\.LifecycleEvent payload/,
-    );
+    expect(() => LifecycleEventCodec.decode(Uint8Array.from([0xff, 0xff, 0xff]))).toThrow(/malformed splitvisor\.events\.v1\.LifecycleEvent payload/);
   });
 
   it('refuses to encode a field of the wrong type', () => {
@@ -67,8 +65,6 @@ describe('gRPC packages', () => {
 
 describe('enum names', () => {
   it('refuses an unknown enum name, naming field and value', () => {
-    expect(() => LifecycleEventCodec.encode({ vmId: 'v', kind: 'LIFECYCLE_EXPLODED' as never })).toThrow(
-      /kind: unknown enum name LIFECYCLE_EXPLODED/,
-    );
+    expect(() => LifecycleEventCodec.encode({ vmId: 'v', kind: 'LIFECYCLE_EXPLODED' as never })).toThrow(/kind: unknown enum name LIFECYCLE_EXPLODED/);
   });
 });

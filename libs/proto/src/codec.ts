@@ -58,7 +58,9 @@ function codec<In extends object, Out>(typeName: string, root: () => protobuf.Ro
     encode(msg) {
       const err = t().verify(enumNamesToNumbers(t(), msg as Record<string, unknown>));
       if (err) throw new MalformedPayloadError(typeName, err);
-      return t().encode(t().fromObject(msg as Record<string, unknown>)).finish();
+      return t()
+        .encode(t().fromObject(msg as Record<string, unknown>))
+        .finish();
     },
     decode(bytes) {
       try {

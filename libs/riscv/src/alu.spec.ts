@@ -195,8 +195,25 @@ describe('x0', () => {
 });
 
 describe('against a BigInt model', () => {
-  const values = [0n, 1n, -1n, 2n, 31n, 32n, 63n, 64n, 0x7fff_ffffn, 0x8000_0000n, -0x8000_0000n, 0xffff_ffffn,
-    0x1_0000_0000n, MAX, MIN, 0x0123_4567_89ab_cdefn, -0x0123_4567_89ab_cdefn];
+  const values = [
+    0n,
+    1n,
+    -1n,
+    2n,
+    31n,
+    32n,
+    63n,
+    64n,
+    0x7fff_ffffn,
+    0x8000_0000n,
+    -0x8000_0000n,
+    0xffff_ffffn,
+    0x1_0000_0000n,
+    MAX,
+    MIN,
+    0x0123_4567_89ab_cdefn,
+    -0x0123_4567_89ab_cdefn,
+  ];
   const w = (v: bigint): bigint => BigInt.asIntN(32, v);
   const u = (v: bigint): bigint => BigInt.asUintN(64, v);
   const model: [string, RR, (a: bigint, b: bigint) => bigint][] = [

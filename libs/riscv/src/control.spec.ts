@@ -38,10 +38,9 @@ describe('JAL', () => {
 describe('JALR', () => {
   it('jumps to rs1 + imm with bit 0 cleared and links pc + 4', () => {
     // t0 = DRAM + 13 (odd); jalr ra, 3(t0) -> DRAM + 16 & ~1 = DRAM + 16
-    const m = exec(
-      [e.jalr(R.ra, R.t0, 3), e.addi(R.a0, 0, 1), e.addi(R.a0, 0, 2), e.addi(R.a0, 0, 3), e.addi(R.a1, 0, 9)],
-      { regs: { [R.t0]: BigInt(DRAM + 13) } },
-    );
+    const m = exec([e.jalr(R.ra, R.t0, 3), e.addi(R.a0, 0, 1), e.addi(R.a0, 0, 2), e.addi(R.a0, 0, 3), e.addi(R.a1, 0, 9)], {
+      regs: { [R.t0]: BigInt(DRAM + 13) },
+    });
     expect(m.x(R.ra)).toBe(BigInt(DRAM + 4));
     expect(m.x(R.a0)).toBe(0n);
     expect(m.x(R.a1)).toBe(9n);

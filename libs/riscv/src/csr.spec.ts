@@ -27,7 +27,14 @@ function illegal(inst: number): boolean {
 describe('machine information registers', () => {
   it('misa says RV64 with I, S and U; the IDs are 0; mhartid is the hart id', () => {
     const m = exec(
-      [e.csrr(R.a0, Csr.misa), e.csrr(R.a1, Csr.mvendorid), e.csrr(R.a2, Csr.marchid), e.csrr(R.a3, Csr.mimpid), e.csrr(R.a4, Csr.mhartid), e.csrr(R.a5, Csr.mconfigptr)],
+      [
+        e.csrr(R.a0, Csr.misa),
+        e.csrr(R.a1, Csr.mvendorid),
+        e.csrr(R.a2, Csr.marchid),
+        e.csrr(R.a3, Csr.mimpid),
+        e.csrr(R.a4, Csr.mhartid),
+        e.csrr(R.a5, Csr.mconfigptr),
+      ],
       { hartId: 3, regs: { [R.a1]: 9n, [R.a2]: 9n, [R.a3]: 9n, [R.a5]: 9n } },
     );
     expect(m.ux(R.a0)).toBe(MISA);
@@ -156,7 +163,13 @@ describe('WARL fields', () => {
 
   it('the performance monitor is present and reads zero; its M-mode registers ignore writes', () => {
     const m = exec(
-      [e.csrw(Csr.mhpmcounter3, R.t0), e.csrw(Csr.mhpmevent31, R.t0), e.csrr(R.a0, Csr.mhpmcounter3), e.csrr(R.a1, Csr.mhpmevent31), e.csrr(R.a2, Csr.hpmcounter31)],
+      [
+        e.csrw(Csr.mhpmcounter3, R.t0),
+        e.csrw(Csr.mhpmevent31, R.t0),
+        e.csrr(R.a0, Csr.mhpmcounter3),
+        e.csrr(R.a1, Csr.mhpmevent31),
+        e.csrr(R.a2, Csr.hpmcounter31),
+      ],
       { regs: { [R.t0]: -1n, [R.a0]: 1n, [R.a1]: 1n, [R.a2]: 1n } },
     );
     expect([m.x(R.a0), m.x(R.a1), m.x(R.a2)]).toEqual([0n, 0n, 0n]);
@@ -171,18 +184,24 @@ describe('counters', () => {
   });
 
   it('a written counter reads the written value at the next instruction, then counts on', () => {
-    const m = exec([e.csrw(Csr.minstret, R.t0), e.csrr(R.a0, Csr.minstret), e.nop(), e.csrr(R.a1, Csr.minstret), e.csrw(Csr.mcycle, R.t1), e.csrr(R.a2, Csr.cycle)], {
-      regs: { [R.t0]: 1000n, [R.t1]: 77n },
-    });
+    const m = exec(
+      [e.csrw(Csr.minstret, R.t0), e.csrr(R.a0, Csr.minstret), e.nop(), e.csrr(R.a1, Csr.minstret), e.csrw(Csr.mcycle, R.t1), e.csrr(R.a2, Csr.cycle)],
+      {
+        regs: { [R.t0]: 1000n, [R.t1]: 77n },
+      },
+    );
     expect(m.x(R.a0)).toBe(1000n);
     expect(m.x(R.a1)).toBe(1002n);
     expect(m.x(R.a2)).toBe(77n);
   });
 
   it('counters carry into the high word and wrap at 2^64', () => {
-    const m = exec([e.csrw(Csr.minstret, R.t0), e.nop(), e.csrr(R.a0, Csr.minstret), e.csrw(Csr.mcycle, R.t1), e.csrr(R.a1, Csr.mcycle), e.csrr(R.a2, Csr.mcycle)], {
-      regs: { [R.t0]: 0xffff_ffffn, [R.t1]: -1n },
-    });
+    const m = exec(
+      [e.csrw(Csr.minstret, R.t0), e.nop(), e.csrr(R.a0, Csr.minstret), e.csrw(Csr.mcycle, R.t1), e.csrr(R.a1, Csr.mcycle), e.csrr(R.a2, Csr.mcycle)],
+      {
+        regs: { [R.t0]: 0xffff_ffffn, [R.t1]: -1n },
+      },
+    );
     expect(m.x(R.a0)).toBe(0x1_0000_0000n);
     expect(m.x(R.a1)).toBe(-1n);
     expect(m.x(R.a2)).toBe(0n);

@@ -343,7 +343,7 @@ export function csrRead(s: HartState, csr: number): boolean {
 
 /** A non-negative count below 2^53 as the pair s.csrLo/s.csrHi. */
 function numberToCsr(s: HartState, v: number): void {
-  s.csrLo = v % TWO32 | 0;
+  s.csrLo = (v % TWO32) | 0;
   s.csrHi = Math.floor(v / TWO32) | 0;
 }
 
@@ -550,12 +550,7 @@ export function csrInstruction(s: HartState, inst: number, rd: number): boolean 
   const kind = f3 & 3; // 1 = RW, 2 = RS, 3 = RC
   const writes = kind === 1 || field !== 0;
   // Bits 9:8 give the lowest privilege that may access, 11:10 = 3 marks read-only.
-  if (
-    ((csr >>> 8) & 3) > s.priv ||
-    (writes && csr >>> 10 === 3) ||
-    !accessAllowed(s, csr) ||
-    !csrRead(s, csr)
-  ) {
+  if (((csr >>> 8) & 3) > s.priv || (writes && csr >>> 10 === 3) || !accessAllowed(s, csr) || !csrRead(s, csr)) {
     raiseException(s, Cause.IllegalInstruction, inst | 0, 0);
     return false;
   }

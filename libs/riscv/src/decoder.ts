@@ -50,19 +50,12 @@ const MULDIV_W: readonly number[] = [Op.MULW, Op.ILLEGAL, Op.ILLEGAL, Op.ILLEGAL
 
 /** Immediate of a J-type instruction (JAL), sign-extended. */
 export function immJ(inst: number): number {
-  return (
-    ((inst >> 31) << 20) |
-    (((inst >>> 12) & 0xff) << 12) |
-    (((inst >>> 20) & 1) << 11) |
-    (((inst >>> 21) & 0x3ff) << 1)
-  );
+  return ((inst >> 31) << 20) | (((inst >>> 12) & 0xff) << 12) | (((inst >>> 20) & 1) << 11) | (((inst >>> 21) & 0x3ff) << 1);
 }
 
 /** Immediate of a B-type instruction (branches), sign-extended. */
 export function immB(inst: number): number {
-  return (
-    ((inst >> 31) << 12) | (((inst >>> 7) & 1) << 11) | (((inst >>> 25) & 0x3f) << 5) | (((inst >>> 8) & 0xf) << 1)
-  );
+  return ((inst >> 31) << 12) | (((inst >>> 7) & 1) << 11) | (((inst >>> 25) & 0x3f) << 5) | (((inst >>> 8) & 0xf) << 1);
 }
 
 /** Immediate of an S-type instruction (stores), sign-extended. */

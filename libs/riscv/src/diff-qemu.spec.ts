@@ -32,8 +32,20 @@ function assemble(work: string, name: string, source?: string): string {
   const elf = join(work, `${name}.elf`);
   const r = spawnSync(
     CC,
-    ['-march=rv64gc', '-mabi=lp64d', '-mcmodel=medany', '-nostdlib', '-nostartfiles', `-I${DIR}`,
-      '-Wl,--build-id=none', '-Wl,--no-warn-rwx-segments', `-Wl,-T,${join(DIR, 'link.ld')}`, '-o', elf, src],
+    [
+      '-march=rv64gc',
+      '-mabi=lp64d',
+      '-mcmodel=medany',
+      '-nostdlib',
+      '-nostartfiles',
+      `-I${DIR}`,
+      '-Wl,--build-id=none',
+      '-Wl,--no-warn-rwx-segments',
+      `-Wl,-T,${join(DIR, 'link.ld')}`,
+      '-o',
+      elf,
+      src,
+    ],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`${CC} failed on ${name}.S:\n${r.stderr}`);
@@ -111,13 +123,54 @@ function rnd(): number {
 }
 const hex64 = (v: bigint): string => '0x' + BigInt.asUintN(64, v).toString(16);
 
-const SPECIAL_D = [0n, 0x8000000000000000n, 0x3ff0000000000000n, 0xbff0000000000000n, 0x7ff0000000000000n, 0xfff0000000000000n,
-  0x7ff8000000000000n, 0x7ff0000000000001n, 0x7ff4000000000000n, 1n, 0x000fffffffffffffn, 0x0010000000000000n,
-  0x7fefffffffffffffn, 0x3ff0000000000001n, 0x3cb0000000000000n, 0x43e0000000000000n, 0xc3e0000000000000n,
-  0x41dfffffffc00000n, 0x41efffffffe00000n, 0x3fe0000000000000n, 0x4004000000000000n, 0xbfe0000000000000n];
-const SPECIAL_S = [0n, 0x80000000n, 0x3f800000n, 0xbf800000n, 0x7f800000n, 0xff800000n, 0x7fc00000n, 0x7f800001n, 0x7fa00000n,
-  1n, 0x007fffffn, 0x00800000n, 0x7f7fffffn, 0x3f800001n, 0x33800000n, 0x4f000000n, 0xcf000000n, 0x5f000000n, 0x3f000000n,
-  0x40200000n, 0xbf000000n, 0x4effffffn];
+const SPECIAL_D = [
+  0n,
+  0x8000000000000000n,
+  0x3ff0000000000000n,
+  0xbff0000000000000n,
+  0x7ff0000000000000n,
+  0xfff0000000000000n,
+  0x7ff8000000000000n,
+  0x7ff0000000000001n,
+  0x7ff4000000000000n,
+  1n,
+  0x000fffffffffffffn,
+  0x0010000000000000n,
+  0x7fefffffffffffffn,
+  0x3ff0000000000001n,
+  0x3cb0000000000000n,
+  0x43e0000000000000n,
+  0xc3e0000000000000n,
+  0x41dfffffffc00000n,
+  0x41efffffffe00000n,
+  0x3fe0000000000000n,
+  0x4004000000000000n,
+  0xbfe0000000000000n,
+];
+const SPECIAL_S = [
+  0n,
+  0x80000000n,
+  0x3f800000n,
+  0xbf800000n,
+  0x7f800000n,
+  0xff800000n,
+  0x7fc00000n,
+  0x7f800001n,
+  0x7fa00000n,
+  1n,
+  0x007fffffn,
+  0x00800000n,
+  0x7f7fffffn,
+  0x3f800001n,
+  0x33800000n,
+  0x4f000000n,
+  0xcf000000n,
+  0x5f000000n,
+  0x3f000000n,
+  0x40200000n,
+  0xbf000000n,
+  0x4effffffn,
+];
 
 function randomFloat(dbl: boolean): bigint {
   const r = rnd() % 10;
@@ -132,8 +185,10 @@ function randomFloat(dbl: boolean): bigint {
   const bias = (1 << (expBits - 1)) - 1;
   let e: number;
   const k = rnd() % 6;
-  if (k === 0) e = rnd() % 4; // subnormal and tiny
-  else if (k === 1) e = maxE - 1 - (rnd() % 4); // huge
+  if (k === 0)
+    e = rnd() % 4; // subnormal and tiny
+  else if (k === 1)
+    e = maxE - 1 - (rnd() % 4); // huge
   else e = bias - 30 + (rnd() % 60); // ordinary
   let frac = ((BigInt(rnd()) << 32n) | BigInt(rnd())) & ((1n << BigInt(p)) - 1n);
   if (rnd() % 4 === 0) frac &= ~((1n << BigInt(p - (rnd() % p))) - 1n); // few significant bits
@@ -242,8 +297,33 @@ function fpProgram(count: number): { source: string; tests: FpTest[] } {
 //      short forms) C, with loads and stores into a data page, all registers printed ----
 
 /** Registers the sequences use; s11 holds the data page, sp/gp/tp/ra/t5 stay out. */
-const SEQ_REGS = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 's0', 's1', 's2', 's3', 's4', 's5', 's6', 's7', 's8',
-  's9', 's10', 't0', 't1', 't2', 't3', 't4', 't6'];
+const SEQ_REGS = [
+  'a0',
+  'a1',
+  'a2',
+  'a3',
+  'a4',
+  'a5',
+  'a6',
+  'a7',
+  's0',
+  's1',
+  's2',
+  's3',
+  's4',
+  's5',
+  's6',
+  's7',
+  's8',
+  's9',
+  's10',
+  't0',
+  't1',
+  't2',
+  't3',
+  't4',
+  't6',
+];
 const pick = <T>(xs: readonly T[]): T => xs[rnd() % xs.length]!;
 const imm = (bits: number): number => (rnd() % (1 << bits)) - (1 << (bits - 1));
 
@@ -266,7 +346,14 @@ function randomInstruction(label: () => string): string[] {
   }
   if (k < 45) {
     const op = pick(['addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'addiw', 'slli', 'srli', 'srai', 'slliw', 'srliw', 'sraiw']);
-    const v = op.endsWith('iw') && op !== 'addiw' ? rnd() % 32 : op.startsWith('s') && op.endsWith('i') && op !== 'slti' && op !== 'sltiu' ? rnd() % 64 : rnd() % 2 === 0 ? imm(6) : imm(12);
+    const v =
+      op.endsWith('iw') && op !== 'addiw'
+        ? rnd() % 32
+        : op.startsWith('s') && op.endsWith('i') && op !== 'slti' && op !== 'sltiu'
+          ? rnd() % 64
+          : rnd() % 2 === 0
+            ? imm(6)
+            : imm(12);
     return [`  ${op} ${rd}, ${r1}, ${v}`];
   }
   if (k < 48) return [rnd() % 2 === 0 ? `  lui ${rd}, ${rnd() % 0x100000}` : `  li ${rd}, ${imm(6)}`];
@@ -276,7 +363,19 @@ function randomInstruction(label: () => string): string[] {
   }
   if (k < 74) {
     // Loads and stores into the data page (s11), some misaligned (RAM: no trap on either).
-    const [op, size] = pick([['ld', 8], ['lw', 4], ['lwu', 4], ['lh', 2], ['lhu', 2], ['lb', 1], ['lbu', 1], ['sd', 8], ['sw', 4], ['sh', 2], ['sb', 1]] as const);
+    const [op, size] = pick([
+      ['ld', 8],
+      ['lw', 4],
+      ['lwu', 4],
+      ['lh', 2],
+      ['lhu', 2],
+      ['lb', 1],
+      ['lbu', 1],
+      ['sd', 8],
+      ['sw', 4],
+      ['sh', 2],
+      ['sb', 1],
+    ] as const);
     const off = rnd() % 8 === 0 ? rnd() % 250 : (rnd() % Math.floor(248 / size)) * size;
     return op.startsWith('s') ? [`  ${op} ${rs2}, ${off}(s11)`] : [`  ${op} ${rd}, ${off}(s11)`];
   }
@@ -286,7 +385,12 @@ function randomInstruction(label: () => string): string[] {
     const off = (rnd() % (wide ? 31 : 62)) * (wide ? 8 : 4);
     const w = wide ? 'd' : 'w';
     if (rnd() % 4 === 0) {
-      return [`  addi t5, s11, ${off}`, `  lr.${w} ${rd}, (t5)`, rnd() % 2 === 0 ? `  addi ${rs2}, ${rs2}, 1` : '  nop', `  sc.${w} ${rs1 === rd ? 'a0' : rs1}, ${rs2}, (t5)`];
+      return [
+        `  addi t5, s11, ${off}`,
+        `  lr.${w} ${rd}, (t5)`,
+        rnd() % 2 === 0 ? `  addi ${rs2}, ${rs2}, 1` : '  nop',
+        `  sc.${w} ${rs1 === rd ? 'a0' : rs1}, ${rs2}, (t5)`,
+      ];
     }
     const op = pick(['amoswap', 'amoadd', 'amoxor', 'amoand', 'amoor', 'amomin', 'amomax', 'amominu', 'amomaxu']);
     return [`  addi t5, s11, ${off}`, `  ${op}.${w} ${rd}, ${rs2}, (t5)`];
@@ -311,11 +415,29 @@ function sequenceProgram(count: number, length: number): { source: string; value
     for (let i = 0; i < length; i++) lines.push(...randomInstruction(label));
     for (const r of SEQ_REGS) lines.push(`  P ${r}`);
     // A fold of the data page: what the stores and AMOs left there.
-    lines.push('  li a1, 0', '  mv a2, s11', '  addi a3, s11, 256', `${label()}:`, '  ld a4, 0(a2)', '  slli a5, a1, 7',
-      '  srli a1, a1, 57', '  or a1, a1, a5', '  xor a1, a1, a4', '  addi a2, a2, 8', `  bltu a2, a3, L${labels - 1}`, '  P a1');
+    lines.push(
+      '  li a1, 0',
+      '  mv a2, s11',
+      '  addi a3, s11, 256',
+      `${label()}:`,
+      '  ld a4, 0(a2)',
+      '  slli a5, a1, 7',
+      '  srli a1, a1, 57',
+      '  or a1, a1, a5',
+      '  xor a1, a1, a4',
+      '  addi a2, a2, 8',
+      `  bltu a2, a3, L${labels - 1}`,
+      '  P a1',
+    );
   }
   lines.push('  j poweroff', '  .data', '  .balign 8', 'page:', '  .fill 40, 8, 0x0123456789abcdef', 'inits:');
-  for (let i = 0; i < data.length; i += 4) lines.push(`  .dword ${data.slice(i, i + 4).map(hex64).join(', ')}`);
+  for (let i = 0; i < data.length; i += 4)
+    lines.push(
+      `  .dword ${data
+        .slice(i, i + 4)
+        .map(hex64)
+        .join(', ')}`,
+    );
   return { source: lines.join('\n') + '\n', values: count * (SEQ_REGS.length + 1) };
 }
 
@@ -331,10 +453,14 @@ describe('differential checks against qemu-system-riscv64 -M virt', () => {
     ['m', 'M: all 13 instructions on 22 x 22 edge values'],
     ['a', 'A: LR/SC success and failure, every AMO in W and D'],
     ['c', 'C: compressed code, calls, a jump into a word, a straddling instruction'],
-  ])('%s.S (%s) prints the same on both', (name) => {
-    const elf = assemble(work, name);
-    expectSame(runOurs(elf), runQemu(elf));
-  }, 60_000);
+  ])(
+    '%s.S (%s) prints the same on both',
+    (name) => {
+      const elf = assemble(work, name);
+      expectSame(runOurs(elf), runQemu(elf));
+    },
+    60_000,
+  );
 
   it(`random integer, M, A and C sequences (seed ${SEED}): same registers and memory`, () => {
     seed = SEED;

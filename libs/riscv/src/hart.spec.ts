@@ -106,9 +106,7 @@ describe('stop()', () => {
   it('a bus that asks for attention on every ROM fetch still lets the hart progress', () => {
     const m = machine([e.addi(R.a1, 0, 6), e.wfi()]);
     const rom = m.bus.map(0x1000, 0x100);
-    [e.addi(R.a0, 0, 5), ...e.li(R.t0, DRAM), e.jalr(0, R.t0, 0)].forEach((w, i) =>
-      new DataView(rom.buffer).setUint32(i * 4, w, true),
-    );
+    [e.addi(R.a0, 0, 5), ...e.li(R.t0, DRAM), e.jalr(0, R.t0, 0)].forEach((w, i) => new DataView(rom.buffer).setUint32(i * 4, w, true));
     m.bus.onLoad = () => m.hart.setPendingInterrupt(3, false);
     m.hart.setPc(0x1000);
     expect(m.run(100)).toBe(EXIT_WFI);
@@ -163,7 +161,7 @@ describe('registers and pc', () => {
 });
 
 describe('two harts on one RAM', () => {
-  it('see each other\'s stores, including into code the other has decoded', () => {
+  it("see each other's stores, including into code the other has decoded", () => {
     const ram = new GuestRam(DRAM, 0x10000);
     const bus = new TestBus();
     const code = DRAM + 0x1000;

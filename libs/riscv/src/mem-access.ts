@@ -81,7 +81,8 @@ function dataTarget(s: HartState, lo: number, hi: number, size: number, acc: num
       raiseException(s, pa2 === PAGE_FAULT ? PAGE_CAUSE[acc]! : ACCESS_CAUSE[acc]!, numLo(va2), numHi(va2));
       return false;
     }
-    if (pa2 === pa + FIRST) FIRST = size; // contiguous after all
+    if (pa2 === pa + FIRST)
+      FIRST = size; // contiguous after all
     else PA2 = pa2;
   }
   return true;

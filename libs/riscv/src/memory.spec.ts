@@ -72,15 +72,22 @@ describe('stores', () => {
     m.ram.writeBytes(DATA, new Uint8Array(24).fill(0xaa));
     expect(m.run().kind).toBe('wfi');
     expect([...m.ram.readBytes(DATA, 24)]).toEqual([
-      0xaa, 0x88, 0x88, 0x77, 0x88, 0x77, 0x66, 0x55,
-      0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
-      0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa,
+      0xaa, 0x88, 0x88, 0x77, 0x88, 0x77, 0x66, 0x55, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa,
     ]);
   });
 
   it('a store then a load of the same address round-trips every width', () => {
     const m = exec(
-      [e.sd(R.t1, R.t0, 0), e.ld(R.a0, R.t0, 0), e.sw(R.t1, R.t0, 8), e.lw(R.a1, R.t0, 8), e.sh(R.t1, R.t0, 16), e.lh(R.a2, R.t0, 16), e.sb(R.t1, R.t0, 24), e.lb(R.a3, R.t0, 24)],
+      [
+        e.sd(R.t1, R.t0, 0),
+        e.ld(R.a0, R.t0, 0),
+        e.sw(R.t1, R.t0, 8),
+        e.lw(R.a1, R.t0, 8),
+        e.sh(R.t1, R.t0, 16),
+        e.lh(R.a2, R.t0, 16),
+        e.sb(R.t1, R.t0, 24),
+        e.lb(R.a3, R.t0, 24),
+      ],
       { regs: { [R.t0]: BigInt(DATA), [R.t1]: -2n } },
     );
     expect([m.x(R.a0), m.x(R.a1), m.x(R.a2), m.x(R.a3)]).toEqual([-2n, -2n, -2n, -2n]);
@@ -92,7 +99,10 @@ describe('misaligned RAM accesses are performed, as on QEMU virt', () => {
     const m = machine([e.lw(R.a0, R.t0, 1), e.ld(R.a1, R.t0, 4), e.lh(R.a2, R.t1, -1), e.ld(R.a3, R.t1, -3), e.wfi()], {
       regs: { [R.t0]: BigInt(DATA), [R.t1]: BigInt(DATA + 0x1000) },
     });
-    m.ram.writeBytes(DATA, Uint8Array.from({ length: 16 }, (_, i) => i + 1));
+    m.ram.writeBytes(
+      DATA,
+      Uint8Array.from({ length: 16 }, (_, i) => i + 1),
+    );
     m.ram.writeBytes(DATA + 0x1000 - 4, new Uint8Array([0xa1, 0xa2, 0xa3, 0xa4, 0xb1, 0xb2, 0xb3, 0xb4]));
     expect(m.run().kind).toBe('wfi');
     expect(m.hart.stats.exceptions).toBe(0);
@@ -159,7 +169,14 @@ describe('the bus', () => {
   }
 
   it('loads of every width, sign- or zero-extended by the hart', () => {
-    const { m, dev } = withDevice([e.lb(R.a0, R.t0, 0), e.lbu(R.a1, R.t0, 0), e.lh(R.a2, R.t0, 0), e.lwu(R.a3, R.t0, 4), e.ld(R.a4, R.t0, 8), e.lw(R.a5, R.t0, 4)]);
+    const { m, dev } = withDevice([
+      e.lb(R.a0, R.t0, 0),
+      e.lbu(R.a1, R.t0, 0),
+      e.lh(R.a2, R.t0, 0),
+      e.lwu(R.a3, R.t0, 4),
+      e.ld(R.a4, R.t0, 8),
+      e.lw(R.a5, R.t0, 4),
+    ]);
     dev.set([0x80, 0x90, 0, 0, 0xfe, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8]);
     expect(m.run().kind).toBe('wfi');
     expect(m.x(R.a0)).toBe(-128n);
@@ -168,7 +185,14 @@ describe('the bus', () => {
     expect(m.x(R.a3)).toBe(0xffff_fffen);
     expect(m.x(R.a4)).toBe(0x0807_0605_0403_0201n);
     expect(m.x(R.a5)).toBe(-2n);
-    expect(m.bus.log.map((a) => [a.pa - DEV, a.size])).toEqual([[0, 1], [0, 1], [0, 2], [4, 4], [8, 8], [4, 4]]);
+    expect(m.bus.log.map((a) => [a.pa - DEV, a.size])).toEqual([
+      [0, 1],
+      [0, 1],
+      [0, 2],
+      [4, 4],
+      [8, 8],
+      [4, 4],
+    ]);
   });
 
   it('stores hand the device the value zero-extended from its size', () => {
@@ -276,7 +300,7 @@ describe('onMiss (coherence with the mmu)', () => {
     expect(trapInfo(m).mcause).toBe(BigInt(Cause.StoreAccess));
   });
 
-  it('keepShared: no refill leaves a kept page Modified, a load\'s nor a run of pages\'', () => {
+  it("keepShared: no refill leaves a kept page Modified, a load's nor a run of pages'", () => {
     const kept = pageOf(DATA) + 1;
     const m = machine([e.ld(R.a0, R.t0, 0), e.ld(R.a1, R.t1, 0), e.wfi()], { regs: { [R.t0]: BigInt(DATA), [R.t1]: BigInt(DATA + 0x1000) } });
     m.ram.onMiss = (page) => {

@@ -216,16 +216,12 @@ describe('interrupts', () => {
   });
 
   it('sie and sip show only delegated bits; S may write SSIP (when delegated), not STIP', () => {
-    const m = run(
-      PRIV_S,
-      [e.csrr(R.a0, Csr.sie), e.csrr(R.a1, Csr.sip), e.csrw(Csr.sip, R.t0), e.csrw(Csr.sie, R.t0), e.ecall()],
-      (m) => {
-        m.hart.writeCsr(Csr.mie, 0x222n);
-        m.hart.writeCsr(Csr.mideleg, (1n << BigInt(Irq.SSI)) | (1n << BigInt(Irq.STI)));
-        m.hart.setPendingInterrupt(Irq.MTI, true); // pending, not enabled
-        m.hart.setReg(R.t0, -1n);
-      },
-    );
+    const m = run(PRIV_S, [e.csrr(R.a0, Csr.sie), e.csrr(R.a1, Csr.sip), e.csrw(Csr.sip, R.t0), e.csrw(Csr.sie, R.t0), e.ecall()], (m) => {
+      m.hart.writeCsr(Csr.mie, 0x222n);
+      m.hart.writeCsr(Csr.mideleg, (1n << BigInt(Irq.SSI)) | (1n << BigInt(Irq.STI)));
+      m.hart.setPendingInterrupt(Irq.MTI, true); // pending, not enabled
+      m.hart.setReg(R.t0, -1n);
+    });
     m.run(100);
     expect(m.ux(R.a0)).toBe(0x22n);
     expect(m.ux(R.a1)).toBe(0n); // MTIP is pending but not S-visible

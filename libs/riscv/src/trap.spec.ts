@@ -84,13 +84,16 @@ describe('interrupts', () => {
   /** Main program: enable mie bits in t0, set mstatus.MIE, then count in a1 forever.
    *  Handler: a0 = mcause, mie = 0 (so the level-triggered line stops firing), wfi. */
   function irqMachine(mieBits: number, enableGlobal = true) {
-    const m = machine([
-      e.csrw(Csr.mie, R.t0),
-      enableGlobal ? e.csrrsi(0, Csr.mstatus, 8) : e.nop(),
-      e.wfi(), // 8: park until the test raises a line
-      e.addi(R.a1, R.a1, 1), // 12
-      e.jal(0, -4),
-    ], { regs: { [R.t0]: BigInt(mieBits) } });
+    const m = machine(
+      [
+        e.csrw(Csr.mie, R.t0),
+        enableGlobal ? e.csrrsi(0, Csr.mstatus, 8) : e.nop(),
+        e.wfi(), // 8: park until the test raises a line
+        e.addi(R.a1, R.a1, 1), // 12
+        e.jal(0, -4),
+      ],
+      { regs: { [R.t0]: BigInt(mieBits) } },
+    );
     m.ram.writeWords(HANDLER, [e.csrr(R.a0, Csr.mcause), e.csrw(Csr.mie, 0), e.wfi()]);
     return m;
   }

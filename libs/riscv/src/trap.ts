@@ -24,14 +24,7 @@ export function raiseException(s: HartState, cause: number, tvalLo: number, tval
 
 /** Raises an exception whose epc is given exactly: a fetch from an address the pc cannot
  *  hold (beyond +-2^53) reports that address in xepc and xtval. */
-export function raiseExceptionAt(
-  s: HartState,
-  cause: number,
-  epcLo: number,
-  epcHi: number,
-  tvalLo: number,
-  tvalHi: number,
-): void {
+export function raiseExceptionAt(s: HartState, cause: number, epcLo: number, epcHi: number, tvalLo: number, tvalHi: number): void {
   s.exceptions++;
   const target = enterTrap(s, cause, 0, epcLo, epcHi, tvalLo, tvalHi, false);
   // A trap taken at the very address the previous trap entered, for the same cause and
@@ -65,16 +58,7 @@ export function takeInterrupt(s: HartState, code: number): void {
  * set in medeleg/mideleg goes to S-mode, everything else to M-mode. Returns the handler
  * address it jumped to.
  */
-function enterTrap(
-  s: HartState,
-  causeLo: number,
-  causeHi: number,
-  epcLo: number,
-  epcHi: number,
-  tvalLo: number,
-  tvalHi: number,
-  interrupt: boolean,
-): number {
+function enterTrap(s: HartState, causeLo: number, causeHi: number, epcLo: number, epcHi: number, tvalLo: number, tvalHi: number, interrupt: boolean): number {
   const deleg = interrupt ? s.mideleg : s.medeleg;
   let baseLo: number;
   let baseHi: number;

@@ -16,8 +16,12 @@ export type UnaryMethod<C> = {
     : never;
 }[keyof C] &
   string;
-export type RequestOf<C, K extends keyof C> = C[K] extends (argument: infer Req, callback: grpc.requestCallback<infer _Res>) => grpc.ClientUnaryCall ? Req : never;
-export type ReplyOf<C, K extends keyof C> = C[K] extends (argument: infer _Req, callback: grpc.requestCallback<infer Res>) => grpc.ClientUnaryCall ? Res : never;
+export type RequestOf<C, K extends keyof C> = C[K] extends (argument: infer Req, callback: grpc.requestCallback<infer _Res>) => grpc.ClientUnaryCall
+  ? Req
+  : never;
+export type ReplyOf<C, K extends keyof C> = C[K] extends (argument: infer _Req, callback: grpc.requestCallback<infer Res>) => grpc.ClientUnaryCall
+  ? Res
+  : never;
 
 export interface CallOptions {
   deadlineMs?: number;

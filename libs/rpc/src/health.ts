@@ -6,7 +6,10 @@ export type ServingStatus = 'SERVING' | 'NOT_SERVING';
 
 export class HealthService {
   private readonly statuses = new Map<string, ServingStatus>();
-  private readonly watchers = new Set<{ service: string; call: grpc.ServerWritableStream<HealthV1.HealthCheckRequest__Output, HealthV1.HealthCheckResponse> }>();
+  private readonly watchers = new Set<{
+    service: string;
+    call: grpc.ServerWritableStream<HealthV1.HealthCheckRequest__Output, HealthV1.HealthCheckResponse>;
+  }>();
 
   set(service: string, s: ServingStatus): void {
     this.statuses.set(service, s);

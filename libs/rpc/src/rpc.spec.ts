@@ -74,7 +74,9 @@ describe('rpc over real loopback gRPC', () => {
       }),
     });
     const t0 = Date.now();
-    const err = (await client(address).call('Ping', {}, { deadlineMs: 150 }).catch((e: unknown) => e)) as RpcError;
+    const err = (await client(address)
+      .call('Ping', {}, { deadlineMs: 150 })
+      .catch((e: unknown) => e)) as RpcError;
     expect(err.code).toBe('DEADLINE_EXCEEDED');
     expect(Date.now() - t0).toBeLessThan(900);
   });
@@ -82,7 +84,9 @@ describe('rpc over real loopback gRPC', () => {
   it('retries an idempotent call while the server is not up yet, never a plain one', async () => {
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
-    const plain = (await client(address, 300).call('Ping', {}).catch((e: unknown) => e)) as RpcError;
+    const plain = (await client(address, 300)
+      .call('Ping', {})
+      .catch((e: unknown) => e)) as RpcError;
     expect(['UNAVAILABLE', 'DEADLINE_EXCEEDED']).toContain(plain.code);
     const pending = client(address, 5000).call('Ping', { payload: Buffer.from('late') }, { idempotent: true });
     setTimeout(() => void startIo(address), 300);
@@ -110,7 +114,9 @@ describe('rpc over real loopback gRPC', () => {
     const { address } = await startIo('127.0.0.1:0', {
       AttachVm: unary((req: IoV1.AttachVmRequest__Output) => (parseVmId(req.vmId, 'vm_id'), {})),
     });
-    const e = await client(address).call('AttachVm', { vmId: 'Bad.Id' }).catch((x: unknown) => x);
+    const e = await client(address)
+      .call('AttachVm', { vmId: 'Bad.Id' })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(RpcError);
     expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(`vm_id: "Bad.Id" must be 1-63 characters`) });
   });

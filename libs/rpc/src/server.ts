@@ -33,9 +33,7 @@ export function loggingInterceptor(log: Logger): grpc.ServerInterceptor {
 }
 
 /** Adapts an async handler to grpc-js: a thrown RpcError becomes its status code. */
-export function unary<Req, Res>(
-  fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res,
-): grpc.handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     Promise.resolve()
       .then(() => fn(call.request, call))

@@ -18,4 +18,14 @@ export * as blkLayout from './blk/layout.js';
 export { VirtioNet, type VirtioNetOptions, type NetStats } from './net/net.js';
 // The mock guest driver is a named export (it has no test-framework dependency), so
 // io-backend specs and the net device's specs can drive a transport the way a guest does.
-export { MockDriver, turn, VERSION_1_ONLY, type MockDesc, type MockQueue, type UsedElem, type Buffers, type PostedChain, type MockDriverOptions } from './testing/mock-driver.js';
+export {
+  MockDriver,
+  turn,
+  VERSION_1_ONLY,
+  type MockDesc,
+  type MockQueue,
+  type UsedElem,
+  type Buffers,
+  type PostedChain,
+  type MockDriverOptions,
+} from './testing/mock-driver.js';

@@ -23,15 +23,27 @@ describe('FlatMemory', () => {
       { addr: base + 9, data: Uint8Array.of(7) },
     ]);
     expect(m.writes).toBe(1);
-    const got = await m.readv([{ addr: base + 100, len: 1 }, { addr: base + 8, len: 3 }, { addr: base, len: 0 }]);
+    const got = await m.readv([
+      { addr: base + 100, len: 1 },
+      { addr: base + 8, len: 3 },
+      { addr: base, len: 0 },
+    ]);
     expect(got.map((b) => [...b])).toEqual([[9], [1, 7, 3], []]);
     expect(m.reads).toBe(1);
     const before = m.bytes.slice();
-    const bad = m.writev([{ addr: base, data: Uint8Array.of(0xff) }, { addr: base + 4095, data: Uint8Array.of(1, 2) }]);
+    const bad = m.writev([
+      { addr: base, data: Uint8Array.of(0xff) },
+      { addr: base + 4095, data: Uint8Array.of(1, 2) },
+    ]);
     await expect(bad).rejects.toBeInstanceOf(GuestMemoryError);
     await expect(bad).rejects.toMatchObject({ addr: base + 4095, length: 2 });
     expect(m.bytes).toEqual(before);
-    await expect(m.readv([{ addr: base, len: 1 }, { addr: base - 1, len: 1 }])).rejects.toThrow(/0x7fffffff.*outside guest RAM/);
+    await expect(
+      m.readv([
+        { addr: base, len: 1 },
+        { addr: base - 1, len: 1 },
+      ]),
+    ).rejects.toThrow(/0x7fffffff.*outside guest RAM/);
     expect([m.reads, m.writes]).toEqual([1, 1]);
   });
 

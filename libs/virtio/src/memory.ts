@@ -57,7 +57,8 @@ export function describeRange(addr: number, length: number): string {
  * non-negative safe integers and the end at most 2^53 - 1, so nothing ever wraps or rounds.
  */
 export function checkRange(addr: number, length: number): void {
-  if (!Number.isSafeInteger(addr) || addr < 0) throw new GuestMemoryError(addr, length, 'address is not an exact guest-physical address (above 2^53 or negative)');
+  if (!Number.isSafeInteger(addr) || addr < 0)
+    throw new GuestMemoryError(addr, length, 'address is not an exact guest-physical address (above 2^53 or negative)');
   if (!Number.isSafeInteger(length) || length < 0) throw new GuestMemoryError(addr, length, 'length is not a non-negative integer');
   if (addr + length > Number.MAX_SAFE_INTEGER) throw new GuestMemoryError(addr, length, 'addr + len passes 2^53 (would overflow)');
 }

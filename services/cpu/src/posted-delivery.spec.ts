@@ -58,7 +58,7 @@ async function setup(vmId: string, io: { delayMs?: number; fail?: boolean } = {}
   };
   const doorbell = (queue: number) => ring.post(PostedKind.Doorbell, DOORBELL, 4, queue, 0);
   const settle = async (n: number) => {
-    for (const end = Date.now() + 2000; timeline.filter((t) => t.startsWith('doorbell')).length < n && Date.now() < end; ) {
+    for (const end = Date.now() + 2000; timeline.filter((t) => t.startsWith('doorbell')).length < n && Date.now() < end;) {
       await new Promise((r) => setTimeout(r, 5));
     }
   };
@@ -87,7 +87,7 @@ describe('posted write delivery', () => {
     const t = await setup('exit', { delayMs: 40 });
     t.write('xy');
     const inFlight = t.delivery.flush();
-    for (const end = Date.now() + 1000; !t.timeline.includes('PostWrites xy') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 1));
+    for (const end = Date.now() + 1000; !t.timeline.includes('PostWrites xy') && Date.now() < end;) await new Promise((r) => setTimeout(r, 1));
     expect(t.timeline).toEqual(['PostWrites xy']);
     // Posted while the first delivery is on the wire: they must not overtake it.
     t.write('z');
@@ -122,7 +122,7 @@ describe('posted write delivery', () => {
     await new Promise((r) => setTimeout(r, 150));
     const heard: number[] = [];
     const unsub = bus.subscribe(subjects.doorbell('late'), DoorbellCodec, (d) => heard.push(d.value));
-    for (const end = Date.now() + 2000; heard.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
+    for (const end = Date.now() + 2000; heard.length === 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 5));
     expect(heard).toEqual([3]);
     await new Promise((r) => setTimeout(r, 100));
     expect(t.delivery.counts.doorbellResends).toBeGreaterThan(0);
@@ -135,8 +135,12 @@ describe('posted write delivery', () => {
     t.unsub();
     t.doorbell(1);
     await t.delivery.flush();
-    for (const end = Date.now() + 3000; t.failures.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
-    expect(t.failures).toEqual([expect.stringMatching(/^the doorbell at 0x10001050 \(queue 1\) was never acknowledged: sv\.vm\.deaf\.doorbell: no subscriber acknowledged the message within 1000 ms/)]);
+    for (const end = Date.now() + 3000; t.failures.length === 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+    expect(t.failures).toEqual([
+      expect.stringMatching(
+        /^the doorbell at 0x10001050 \(queue 1\) was never acknowledged: sv\.vm\.deaf\.doorbell: no subscriber acknowledged the message within 1000 ms/,
+      ),
+    ]);
     await expect(t.delivery.beforeExit()).rejects.toThrow(/the doorbell at 0x10001050/);
   });
 });

@@ -100,7 +100,8 @@ function world(image: Uint8Array, access?: (req: MmioAccess) => Promise<IoV1.Mmi
     wroteBack,
     released: () => released,
     irqLine: (l: EventsV1.IrqLine__Output) => irqLine!(l),
-    recall: (req: Omit<MmuV1.RecallRequest__Output, 'vmId' | 'holder' | 'epoch' | 'grant'>) => recall!({ vmId: 'vm', holder: 'cpu', epoch: 'e1', grant: 0, ...req }),
+    recall: (req: Omit<MmuV1.RecallRequest__Output, 'vmId' | 'holder' | 'epoch' | 'grant'>) =>
+      recall!({ vmId: 'vm', holder: 'cpu', epoch: 'e1', grant: 0, ...req }),
   };
 }
 
@@ -145,9 +146,7 @@ describe('VcpuHost on fake ports', () => {
 
   it('answers a recall of a page the guest wrote with its bytes, from the running worker', async () => {
     // auipc: the page after the code (lui would sign-extend 0x80001000 on RV64).
-    const w = world(
-      program([encode.auipc(Reg.t0, 1), encode.addi(Reg.t1, Reg.zero, 0x5a), encode.sb(Reg.t1, Reg.t0, 8), encode.jal(Reg.zero, 0)]),
-    );
+    const w = world(program([encode.auipc(Reg.t0, 1), encode.addi(Reg.t1, Reg.zero, 0x5a), encode.sb(Reg.t1, Reg.t0, 8), encode.jal(Reg.zero, 0)]));
     await until(() => w.host.cache.state[1] === PageState.Modified, 'the guest wrote its page');
     const reply = await w.recall({ id: 1, gfns: [BASE_GFN + 1], mode: 'RECALL_INVALIDATE' });
     expect(reply.error).toBeUndefined();
@@ -184,7 +183,9 @@ describe('VcpuHost on fake ports', () => {
     });
     const exit = await w.host.exited;
     expect(exit.cause).toBe('exit-failed');
-    expect(exit.reason).toMatch(/^MMIO exit failed: MMIO (read|write) of \d bytes at 0x1000000\d failed: io-backend at fake-io UNAVAILABLE: connection refused$/);
+    expect(exit.reason).toMatch(
+      /^MMIO exit failed: MMIO (read|write) of \d bytes at 0x1000000\d failed: io-backend at fake-io UNAVAILABLE: connection refused$/,
+    );
     await w.host.stop('test over');
   });
 });

@@ -168,12 +168,7 @@ export class VcpuHost {
     if (this.posted.failure !== undefined && req.cause === 'stopped') {
       return { cause: 'exit-failed', reason: `stopped: ${this.posted.failure}`, exitCode: req.exitCode };
     }
-    const reason =
-      req.cause === 'stopped' && this.stopRequest
-        ? this.stopRequest
-        : this.lastExitError
-          ? `${req.reason}: ${this.lastExitError}`
-          : req.reason;
+    const reason = req.cause === 'stopped' && this.stopRequest ? this.stopRequest : this.lastExitError ? `${req.reason}: ${this.lastExitError}` : req.reason;
     return { cause: req.cause, reason, exitCode: req.exitCode };
   }
 

@@ -79,7 +79,12 @@ function setup(program: number[], device: (req: Mmio, host: ExitChannelHost) => 
 }
 
 const uart = [encode.lui(Reg.t0, UART0.base >>> 12)];
-const poweroff = [encode.lui(Reg.t3, SIFIVE_TEST.base >>> 12), encode.lui(Reg.t4, FINISHER_PASS >>> 12), encode.addi(Reg.t4, Reg.t4, FINISHER_PASS & 0xfff), encode.sw(Reg.t4, Reg.t3, 0)];
+const poweroff = [
+  encode.lui(Reg.t3, SIFIVE_TEST.base >>> 12),
+  encode.lui(Reg.t4, FINISHER_PASS >>> 12),
+  encode.addi(Reg.t4, Reg.t4, FINISHER_PASS & 0xfff),
+  encode.sw(Reg.t4, Reg.t3, 0),
+];
 const spin = [encode.jal(Reg.zero, 0)];
 const devices = (req: Mmio): Answer => {
   if (req.addr === SIFIVE_TEST.base) return { status: ExitStatus.Poweroff, lo: 7 };
@@ -89,7 +94,15 @@ const devices = (req: Mmio): Answer => {
 describe('VcpuRunner', () => {
   it('runs a guest to poweroff: a page fetch, posted stores carried by the next exit, the exit table', () => {
     const { runner, seen, fetched, exits } = setup(
-      [...uart, encode.addi(Reg.t1, Reg.zero, 72), encode.sb(Reg.t1, Reg.t0, 0), encode.lbu(Reg.t2, Reg.t0, 5), encode.sb(Reg.t2, Reg.t0, 0), ...poweroff, ...spin],
+      [
+        ...uart,
+        encode.addi(Reg.t1, Reg.zero, 72),
+        encode.sb(Reg.t1, Reg.t0, 0),
+        encode.lbu(Reg.t2, Reg.t0, 5),
+        encode.sb(Reg.t2, Reg.t0, 0),
+        ...poweroff,
+        ...spin,
+      ],
       devices,
     );
     const exited = runner.run();

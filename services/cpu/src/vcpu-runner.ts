@@ -16,7 +16,17 @@
 import { GuestRam, Hart, type HartExit, type PhysBus } from '@splitvisor/riscv';
 import { BOOT_ROM, regionAt } from '@splitvisor/platform';
 import { BootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, bootRom, plicContextIrq, type LocalBus } from '@splitvisor/machine';
-import { ExitChannelWorker, ExitStatus, PostedKind, Reason, postedKindOf, type ReasonIndex, type VcpuExitCause, type WorkerInit, type WorkerRequest } from './exit-channel/index.js';
+import {
+  ExitChannelWorker,
+  ExitStatus,
+  PostedKind,
+  Reason,
+  postedKindOf,
+  type ReasonIndex,
+  type VcpuExitCause,
+  type WorkerInit,
+  type WorkerRequest,
+} from './exit-channel/index.js';
 import { WorkerPageCache } from './page-cache/worker-cache.js';
 
 const PAGE = 4096;
@@ -70,7 +80,11 @@ export class VcpuRunner {
     // The vCPU's own devices (the in-kernel irqchip and timer of KVM): accesses to them
     // never leave this thread.
     this.icount = init.clock === 'icount' ? new IcountClock() : undefined;
-    this.clint = new Clint({ harts: 1, clock: this.icount ? this.icount.now : hostClock(), onIrq: (_h, bit, level) => this.hart.setPendingInterrupt(bit, level) });
+    this.clint = new Clint({
+      harts: 1,
+      clock: this.icount ? this.icount.now : hostClock(),
+      onIrq: (_h, bit, level) => this.hart.setPendingInterrupt(bit, level),
+    });
     this.plic = new Plic({ harts: 1, onIrq: (ctx, level) => this.hart.setPendingInterrupt(plicContextIrq(ctx), level) });
     // QEMU's reset vector: a0 = mhartid, a1 = the DTB, a2 = fw_dynamic_info, then a jump
     // to the entry (the firmware at 0x80000000, or the image when there is none).

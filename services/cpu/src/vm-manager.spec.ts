@@ -123,7 +123,7 @@ describe('vCPU exits over real gRPC', () => {
       if (seq <= lastSeq) out += Buffer.from(m.data).toString('latin1');
       seen = seq;
     });
-    for (const end = Date.now() + 3000; seen < lastSeq && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+    for (const end = Date.now() + 3000; seen < lastSeq && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     stop();
     expect(out).toBe(text);
 
@@ -144,7 +144,7 @@ describe('vCPU exits over real gRPC', () => {
 
     // io-backend applied every posted store through its bus, and heard both doorbells.
     let dev = await io.call('GetVmStats', { vmId: 'posted' });
-    for (const end = Date.now() + 3000; dev.doorbells < 2 && Date.now() < end; ) {
+    for (const end = Date.now() + 3000; dev.doorbells < 2 && Date.now() < end;) {
       await new Promise((r) => setTimeout(r, 20));
       dev = await io.call('GetVmStats', { vmId: 'posted' });
     }

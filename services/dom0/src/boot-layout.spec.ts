@@ -76,10 +76,7 @@ describe('boot layout', () => {
     expect(l.entry).toBe(0x80000000);
     expect(l.nextAddr).toBe(0);
     expect(l.dtbAddr).toBe(0x83e00000);
-    expect(l.segments.map((s) => [s.role, s.addr])).toEqual([
-      ...hello.segments.map((s) => ['image', s.addr]),
-      ['dtb', 0x83e00000],
-    ]);
+    expect(l.segments.map((s) => [s.role, s.addr])).toEqual([...hello.segments.map((s) => ['image', s.addr]), ['dtb', 0x83e00000]]);
     expect(l.segments[0]!.data).toBe(hello.segments[0]!.data);
     expect(l.notes).toEqual([]);
     const { root } = readFdt(l.segments.at(-1)!.data);
@@ -122,7 +119,12 @@ describe('boot layout', () => {
   });
 
   it('says when an ELF kernel is not where fw_jump will jump', () => {
-    const l = computeBootLayout({ memoryBytes: 64 * MIB, harts: 1, firmware: raw('firmware', 0x80000000, 4096), kernel: elf('kernel', 0x80400000, 0x80400000, 4096) });
+    const l = computeBootLayout({
+      memoryBytes: 64 * MIB,
+      harts: 1,
+      firmware: raw('firmware', 0x80000000, 4096),
+      kernel: elf('kernel', 0x80400000, 0x80400000, 4096),
+    });
     expect(l.notes).toEqual(['kernel entry 0x80400000 is not 0x80200000, where fw_jump continues: a fw_jump firmware will not enter it']);
   });
 
@@ -130,9 +132,9 @@ describe('boot layout', () => {
     expect(() => computeBootLayout({ memoryBytes: 2 * MIB, harts: 1, image: raw('image', 0x80000000, 2 * MIB + 1) })).toThrow(
       /image \/x\/image.bin: raw image \[0x80000000, 0x80200001\) \(2.00 MiB\) does not fit in RAM \[0x80000000, 0x80200000\) \(2 MiB\)/,
     );
-    expect(() => computeBootLayout({ memoryBytes: 64 * MIB, harts: 1, firmware: raw('firmware', 0x80000000, 4096), kernel: raw('kernel', 0x80200000, 64 * MIB) })).toThrow(
-      /^kernel \/x\/kernel.bin: raw kernel \[0x80200000, 0x84200000\)/,
-    );
+    expect(() =>
+      computeBootLayout({ memoryBytes: 64 * MIB, harts: 1, firmware: raw('firmware', 0x80000000, 4096), kernel: raw('kernel', 0x80200000, 64 * MIB) }),
+    ).toThrow(/^kernel \/x\/kernel.bin: raw kernel \[0x80200000, 0x84200000\)/);
   });
 
   it('with 2 MiB of RAM or less, where QEMU refuses to start, puts the DTB in the last pages', () => {

@@ -36,7 +36,19 @@ export function classify(ev: Pick<EventsV1.LifecycleEvent__Output, 'kind' | 'rea
 }
 
 /** A stand-in record for a VM being created: it counts one vCPU on its node. */
-const PLACEHOLDER: VmRecord = { name: '', state: 'created', memoryBytes: 0, image: '', entry: 0, ramBase: 0, reason: '', exitCode: 0, createdAt: 0, startedAt: 0, stoppedAt: 0 };
+const PLACEHOLDER: VmRecord = {
+  name: '',
+  state: 'created',
+  memoryBytes: 0,
+  image: '',
+  entry: 0,
+  ramBase: 0,
+  reason: '',
+  exitCode: 0,
+  createdAt: 0,
+  startedAt: 0,
+  stoppedAt: 0,
+};
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -173,7 +185,10 @@ export class Controller {
   private async launch(r: VmRecord, reason: string): Promise<VmRecord> {
     const first = r.node !== undefined && this.nodes.includes(r.node) ? r.node : this.place(r.name);
     // The VM's own node first, then the others from the least loaded.
-    const load = nodeLoads(this.nodes, this.store.list().filter((v) => v.name !== r.name));
+    const load = nodeLoads(
+      this.nodes,
+      this.store.list().filter((v) => v.name !== r.name),
+    );
     const order = [first, ...this.nodes.filter((n) => n !== first).sort((a, b) => load.get(a)! - load.get(b)!)];
     let node = first;
     let bootAt = 0;

@@ -7,7 +7,9 @@ const parse = (extra: string) => parseVmConfig(base + extra, '/cfg', 'vm.yaml');
 
 describe('VM config: virtio devices', () => {
   it('places devices in virtio-mmio slots as QEMU does (first device in the highest slot), disks, then nics, then rng', () => {
-    const cfg = parse('disks:\n  - path: disk.img\n    readonly: true\n    serial: sv-0\n  - /abs/b.img\nnics:\n  - network: lab0\n    mac: "52:54:00:AB:cd:01"\n    tftp: ./tftp\n    bootfile: boot.scr\n  - {}\nrng: true\n');
+    const cfg = parse(
+      'disks:\n  - path: disk.img\n    readonly: true\n    serial: sv-0\n  - /abs/b.img\nnics:\n  - network: lab0\n    mac: "52:54:00:AB:cd:01"\n    tftp: ./tftp\n    bootfile: boot.scr\n  - {}\nrng: true\n',
+    );
     expect(cfg.devices).toEqual([
       { id: 'virtio-blk0', kind: 'virtio-blk', slot: 7, params: { path: '/cfg/disk.img', mode: 'r', serial: 'sv-0', slot: '7' } },
       { id: 'virtio-blk1', kind: 'virtio-blk', slot: 6, params: { path: '/abs/b.img', mode: 'w', slot: '6' } },

@@ -86,7 +86,11 @@ export function parseDevices(o: Record<string, unknown>, baseDir: string, source
     const serial = m['serial'];
     if (serial !== undefined) {
       if (typeof serial !== 'string' || !/^[\x20-\x7e]{1,20}$/.test(serial)) {
-        throw new ConfigError(source, `${field}.serial`, `${JSON.stringify(serial)} must be 1-20 printable ASCII characters (virtio-blk's GET_ID answers 20 bytes)`);
+        throw new ConfigError(
+          source,
+          `${field}.serial`,
+          `${JSON.stringify(serial)} must be 1-20 printable ASCII characters (virtio-blk's GET_ID answers 20 bytes)`,
+        );
       }
       params['serial'] = serial;
     }
@@ -98,12 +102,17 @@ export function parseDevices(o: Record<string, unknown>, baseDir: string, source
     const m = mapping(n ?? {}, field, ['network', 'mac', 'tftp', 'bootfile']);
     const network = m['network'] ?? 'default';
     if (typeof network !== 'string' || !isVmId(network)) {
-      throw new ConfigError(source, `${field}.network`, `${JSON.stringify(network)} must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit`);
+      throw new ConfigError(
+        source,
+        `${field}.network`,
+        `${JSON.stringify(network)} must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit`,
+      );
     }
     const params: Record<string, string> = { network, mac: defaultMac(vmName, i) };
     const mac = m['mac'];
     if (mac !== undefined) {
-      if (typeof mac !== 'string' || !MAC.test(mac)) throw new ConfigError(source, `${field}.mac`, `${JSON.stringify(mac)} is not a MAC address like 52:54:00:12:34:56`);
+      if (typeof mac !== 'string' || !MAC.test(mac))
+        throw new ConfigError(source, `${field}.mac`, `${JSON.stringify(mac)} is not a MAC address like 52:54:00:12:34:56`);
       const first = parseInt(mac.slice(0, 2), 16);
       if (first & 1) throw new ConfigError(source, `${field}.mac`, `${mac} is a multicast address; a NIC needs a unicast one (first byte even)`);
       if (/^(00:){5}00$/.test(mac)) throw new ConfigError(source, `${field}.mac`, '00:00:00:00:00:00 is not a usable address');
@@ -136,7 +145,6 @@ export function parseDevices(o: Record<string, unknown>, baseDir: string, source
   }
   return out;
 }
-
 
 /** A stable, locally administered unicast MAC under QEMU's 52:54:00 prefix. */
 export function defaultMac(vmName: string, index: number): string {

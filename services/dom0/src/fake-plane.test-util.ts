@@ -64,7 +64,10 @@ class FakeDevices implements VmDevicesPort {
   ) {}
   async connect(vmId: string, devices: readonly (string | DeviceSpec)[]): Promise<void> {
     check(this.faults, this.log, `io connect ${vmId}`);
-    this.vms.set(vmId, devices.map((d) => (typeof d === 'string' ? d : d.id)));
+    this.vms.set(
+      vmId,
+      devices.map((d) => (typeof d === 'string' ? d : d.id)),
+    );
   }
   async disconnect(vmId: string): Promise<void> {
     check(this.faults, this.log, `io disconnect ${vmId}`);

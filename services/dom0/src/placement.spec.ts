@@ -3,7 +3,18 @@ import { leastLoaded, nodeLoads } from './placement.js';
 import type { VmRecord, VmState } from './vm-state.js';
 
 const vm = (name: string, node: string, state: VmState = 'running'): VmRecord => ({
-  name, state, node, memoryBytes: 1, image: '', entry: 0, ramBase: 0, reason: '', exitCode: 0, createdAt: 0, startedAt: 0, stoppedAt: 0,
+  name,
+  state,
+  node,
+  memoryBytes: 1,
+  image: '',
+  entry: 0,
+  ramBase: 0,
+  reason: '',
+  exitCode: 0,
+  createdAt: 0,
+  startedAt: 0,
+  stoppedAt: 0,
 });
 
 describe('placement', () => {

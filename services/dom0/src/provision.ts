@@ -145,5 +145,4 @@ export class Provisioner {
     await devices.disconnect(name).catch(quiet('device teardown'));
     await memory.release(name).catch(quiet('mmu ReleaseVm'));
   }
-
 }

@@ -3,7 +3,18 @@ import { decide, type Holdings } from './reconcile.js';
 import type { VmRecord, VmState } from './vm-state.js';
 
 const vm = (state: VmState, reason = ''): VmRecord => ({
-  name: 'web', state, node: 'n:1', memoryBytes: 1, image: '', entry: 0, ramBase: 0, reason, exitCode: 0, createdAt: 0, startedAt: 0, stoppedAt: 0,
+  name: 'web',
+  state,
+  node: 'n:1',
+  memoryBytes: 1,
+  image: '',
+  entry: 0,
+  ramBase: 0,
+  reason,
+  exitCode: 0,
+  createdAt: 0,
+  startedAt: 0,
+  stoppedAt: 0,
 });
 const all = (over: Partial<Holdings> = {}): Holdings => ({ cpu: 'running', mmu: 'present', io: 'present', ...over });
 
@@ -19,7 +30,10 @@ describe('reconciling after a dom0 restart', () => {
     expect(decide(vm('running'), all({ cpu: 'absent' }))).toEqual({ kind: 'fail', reason: 'cpu node n:1 no longer runs it (found when dom0 came back)' });
     expect(decide(vm('paused'), all({ cpu: 'exited' }))).toMatchObject({ kind: 'fail', reason: expect.stringMatching(/exited while dom0 was away/) });
     expect(decide(vm('running'), all({ mmu: 'absent' }))).toMatchObject({ kind: 'fail', reason: expect.stringMatching(/^mmu no longer holds its memory/) });
-    expect(decide(vm('preserved'), all({ cpu: 'absent', io: 'absent' }))).toMatchObject({ kind: 'fail', reason: expect.stringMatching(/^io-backend no longer has its devices/) });
+    expect(decide(vm('preserved'), all({ cpu: 'absent', io: 'absent' }))).toMatchObject({
+      kind: 'fail',
+      reason: expect.stringMatching(/^io-backend no longer has its devices/),
+    });
   });
 
   it('believes the cpu about pause, and finishes what dom0 was doing', () => {

@@ -64,10 +64,6 @@ export async function probe(plane: DataPlane, r: VmRecord): Promise<Holdings> {
       (s): Holdings['cpu'] => (!s.running ? 'exited' : s.paused ? 'paused' : 'running'),
       (e: unknown): Holdings['cpu'] => (e instanceof RpcError && e.code === 'NOT_FOUND' ? 'absent' : 'unknown'),
     );
-  const [c, m, i] = await Promise.all([
-    cpu,
-    answer(plane.memory.stats(r.name), 'present'),
-    answer(plane.devices.stats(r.name), 'present'),
-  ]);
+  const [c, m, i] = await Promise.all([cpu, answer(plane.memory.stats(r.name), 'present'), answer(plane.devices.stats(r.name), 'present')]);
   return { cpu: c, mmu: m, io: i };
 }

@@ -40,10 +40,11 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     const kv = await bus.kv();
     const store = new VmStore(bus, kv, log);
     const devices = new DeviceHandshake(kv, log, {
-      backendAlive: () => backends.io.call('Ping', {}, { deadlineMs: 1000 }).then(
-        () => true,
-        () => false,
-      ),
+      backendAlive: () =>
+        backends.io.call('Ping', {}, { deadlineMs: 1000 }).then(
+          () => true,
+          () => false,
+        ),
     });
     const plane = grpcDataPlane(backends, devices);
     const ctl = new Controller(plane, store, log);

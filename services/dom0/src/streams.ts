@@ -24,7 +24,6 @@ function fail(call: { emit(ev: 'error', e: unknown): boolean }, e: unknown): voi
   call.emit('error', toRpcError(e).toServiceError());
 }
 
-
 /** The newest lifecycle event stored for one VM, or for all of them. */
 async function lastLifecycleSeq(bus: Bus, vm: string | undefined): Promise<number> {
   if (vm !== undefined) return bus.lastSeq(streams.lifecycle, subjects.lifecycle(vm));

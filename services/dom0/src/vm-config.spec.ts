@@ -45,14 +45,23 @@ describe('VM config', () => {
   });
 
   it.each([
-    ['name: a\nmemory: 64M\nimage: a\nfirmware: f\n', /vm.yaml: firmware: cannot be combined with image: give image: alone .* or firmware: with an optional kernel:/],
-    ['name: a\nmemory: 64M\nimage: a\nkernel: k\n', /vm.yaml: kernel: needs firmware: to start it \(fw_jump enters it at 0x80200000\); to boot an image with no firmware, use image:/],
+    [
+      'name: a\nmemory: 64M\nimage: a\nfirmware: f\n',
+      /vm.yaml: firmware: cannot be combined with image: give image: alone .* or firmware: with an optional kernel:/,
+    ],
+    [
+      'name: a\nmemory: 64M\nimage: a\nkernel: k\n',
+      /vm.yaml: kernel: needs firmware: to start it \(fw_jump enters it at 0x80200000\); to boot an image with no firmware, use image:/,
+    ],
     ['name: a\nmemory: 64M\nkernel: k\n', /vm.yaml: kernel: needs firmware:/],
     ['name: a\nmemory: 64M\nfirmware: 7\n', /vm.yaml: firmware: expected a file path, got 7/],
     ['name: a\nmemory: 64M\nfirmware: f\nkernel: ""\n', /vm.yaml: kernel: expected a file path, got ""/],
     ['name: a\nmemory: 64M\nimage: a\nbootargs: [x]\n', /vm.yaml: bootargs: expected a string, got \["x"\]/],
     ['name: a\nmemory: 64M\nimage: a\nbootargs: "a\\0b"\n', /vm.yaml: bootargs: may not contain a NUL character/],
-    ['name: a\nmemory: 64M\nimage: a\nfirmwre: f\n', /vm.yaml: firmwre: unknown field \(known: name, memory, image, vcpus\) \(also: firmware, kernel, bootargs, initrd\)/],
+    [
+      'name: a\nmemory: 64M\nimage: a\nfirmwre: f\n',
+      /vm.yaml: firmwre: unknown field \(known: name, memory, image, vcpus\) \(also: firmware, kernel, bootargs, initrd\)/,
+    ],
     ['name: a\nmemory: 64M\nfirmware: f\ninitrd: i\n', /vm.yaml: initrd: needs a kernel: to read it \(QEMU: -initrd needs -kernel\)/],
     ['name: a\nmemory: 64M\nfirmware: f\nkernel: k\ninitrd: 3\n', /vm.yaml: initrd: expected a file path, got 3/],
   ])('names the boot field and the problem: %j', (text, msg) => {

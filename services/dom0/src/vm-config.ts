@@ -49,7 +49,6 @@ export const POLICIES: readonly Policy[] = ['destroy', 'restart', 'preserve'];
 /** xl's defaults: a guest's reboot restarts it, a poweroff or a crash ends it. */
 export const DEFAULT_POLICIES = { onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy' } as const satisfies Record<string, Policy>;
 
-
 const MIB = 1024 * 1024;
 /** The cpu holds a VM's RAM in one SharedArrayBuffer; 4 GiB is its limit. */
 export const MAX_MEMORY = 4096 * MIB;
@@ -94,7 +93,11 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
   const known: readonly string[] = [...FIELDS, ...BOOT_FIELDS, ...Object.keys(POLICY_FIELDS), ...DEVICE_FIELDS];
   for (const k of Object.keys(o)) {
     if (!known.includes(k)) {
-      throw new ConfigError(source, k, `unknown field (known: ${FIELDS.join(', ')}) (also: ${BOOT_FIELDS.join(', ')}) (policies: ${Object.keys(POLICY_FIELDS).join(', ')}) (devices: ${DEVICE_FIELDS.join(', ')})`);
+      throw new ConfigError(
+        source,
+        k,
+        `unknown field (known: ${FIELDS.join(', ')}) (also: ${BOOT_FIELDS.join(', ')}) (policies: ${Object.keys(POLICY_FIELDS).join(', ')}) (devices: ${DEVICE_FIELDS.join(', ')})`,
+      );
     }
   }
   if (o['name'] === undefined) throw new ConfigError(source, 'name', 'is required');

@@ -43,8 +43,28 @@ describe('VM state machine', () => {
   });
 
   it('reports uptime only while a boot is on, and fills defaults for old records', () => {
-    const r: VmRecord = { name: 'a', state: 'running', memoryBytes: 1, image: 'i', entry: 0, ramBase: 0, reason: '', exitCode: 0, createdAt: 0, startedAt: 1000, stoppedAt: 0 };
-    expect(toVmInfo(r, 3500)).toMatchObject({ uptimeSeconds: 2.5, node: '', onReboot: 'restart', onPoweroff: 'destroy', onCrash: 'destroy', vcpus: 1, boots: 1 });
+    const r: VmRecord = {
+      name: 'a',
+      state: 'running',
+      memoryBytes: 1,
+      image: 'i',
+      entry: 0,
+      ramBase: 0,
+      reason: '',
+      exitCode: 0,
+      createdAt: 0,
+      startedAt: 1000,
+      stoppedAt: 0,
+    };
+    expect(toVmInfo(r, 3500)).toMatchObject({
+      uptimeSeconds: 2.5,
+      node: '',
+      onReboot: 'restart',
+      onPoweroff: 'destroy',
+      onCrash: 'destroy',
+      vcpus: 1,
+      boots: 1,
+    });
     expect(toVmInfo({ ...r, state: 'stopped', stoppedAt: 2000 }, 3500).uptimeSeconds).toBe(0);
   });
 });

@@ -3,7 +3,17 @@
 // io-backend answers for the backend through its watch. Each step waits for the other
 // end's state, so a device is Connected on both sides before the VM may start, and Closed
 // on both before its memory is freed.
-import { decodeDeviceEnd, encodeDeviceEnd, kvKeys, parseDeviceKey, type DeviceEnd, type DeviceEndState, type KV, type KvWatchEntry, type XenbusState } from '@splitvisor/bus';
+import {
+  decodeDeviceEnd,
+  encodeDeviceEnd,
+  kvKeys,
+  parseDeviceKey,
+  type DeviceEnd,
+  type DeviceEndState,
+  type KV,
+  type KvWatchEntry,
+  type XenbusState,
+} from '@splitvisor/bus';
 import type { Logger } from '@splitvisor/log';
 import { failedPrecondition, RpcError, unavailable } from '@splitvisor/rpc';
 

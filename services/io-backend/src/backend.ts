@@ -4,7 +4,16 @@
 import type { Logger } from '@splitvisor/log';
 import { vmLogger } from '@splitvisor/log';
 import { subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
-import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, type EventsV1, type IoV1 } from '@splitvisor/proto';
+import {
+  ConsoleInputCodec,
+  ConsoleOutputCodec,
+  IrqLevelsCodec,
+  IrqLineCodec,
+  IrqQueryCodec,
+  LifecycleEventCodec,
+  type EventsV1,
+  type IoV1,
+} from '@splitvisor/proto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, unavailable, vmIdArg } from '@splitvisor/rpc';
 import { gpa, hex, virtioMmioSlot } from '@splitvisor/platform';
 import type { SystemEvent } from '@splitvisor/devices';
@@ -108,7 +117,19 @@ export class IoBackend {
     };
     const devices = new VmDevices({ consoleByte: (b) => console.push(b), irq });
     // In the map before the first await, so a concurrent attach of the same id is refused.
-    const vm: AttachedVm = { id: vmId, devices, console, irqLines, irqCount, log, posted: new PostedWrites(vmId, devices, log), irq, lineChanges, mem: undefined, unsubscribe: () => undefined };
+    const vm: AttachedVm = {
+      id: vmId,
+      devices,
+      console,
+      irqLines,
+      irqCount,
+      log,
+      posted: new PostedWrites(vmId, devices, log),
+      irq,
+      lineChanges,
+      mem: undefined,
+      unsubscribe: () => undefined,
+    };
     this.vms.set(vmId, vm);
     // A cpu that (re)subscribes asks for the current levels: lines are state, not pulses.
     const stopQuery = this.bus.serve(subjects.irqQuery(vmId), IrqQueryCodec, IrqLevelsCodec, () => ({
@@ -117,7 +138,7 @@ export class IoBackend {
     }));
     const stopInput = this.bus.subscribe(subjects.consoleIn(vmId), ConsoleInputCodec, (msg) => {
       if (msg.vmId !== '' && msg.vmId !== vmId) {
-        log.warn({ from: msg.vmId }, 'console input for another vm on this vm\'s subject; dropped');
+        log.warn({ from: msg.vmId }, "console input for another vm on this vm's subject; dropped");
         return;
       }
       const queued = devices.consoleInput(msg.data);

@@ -69,7 +69,7 @@ describe('posted writes through the io-backend service', () => {
   async function consoleText(vmId: string, length: number): Promise<string> {
     let text = '';
     const stop = await cpuSide.replay(streams.console, subjects.consoleOut(vmId), ConsoleOutputCodec, (m) => (text += Buffer.from(m.data).toString()));
-    for (const end = Date.now() + 3000; text.length < length && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+    for (const end = Date.now() + 3000; text.length < length && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     stop();
     return text;
   }
@@ -90,13 +90,13 @@ describe('posted writes through the io-backend service', () => {
     await io.call('DetachVm', { vmId: 'pw' });
   });
 
-  it('hears an attached VM\'s doorbells on NATS and applies each as a QueueNotify write', async () => {
+  it("hears an attached VM's doorbells on NATS and applies each as a QueueNotify write", async () => {
     await io.call('AttachVm', { vmId: 'db' });
     const addr = virtioMmioSlot(0).base + QUEUE_NOTIFY;
     for (let seq = 1; seq <= 3; seq++) cpuSide.publish(subjects.doorbell('db'), DoorbellCodec, { vmId: 'db', vcpu: 0, addr, value: seq - 1, seq });
     await cpuSide.nc.flush();
     let s = await io.call('GetVmStats', { vmId: 'db' });
-    for (const end = Date.now() + 3000; s.doorbells < 3 && Date.now() < end; ) {
+    for (const end = Date.now() + 3000; s.doorbells < 3 && Date.now() < end;) {
       await new Promise((r) => setTimeout(r, 10));
       s = await io.call('GetVmStats', { vmId: 'db' });
     }

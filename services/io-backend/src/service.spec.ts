@@ -3,7 +3,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { Bus, streams, subjects } from '@splitvisor/bus';
-import { ConsoleInputCodec, ConsoleOutputCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, LifecycleEventCodec, type EventsV1, type IoV1 } from '@splitvisor/proto';
+import {
+  ConsoleInputCodec,
+  ConsoleOutputCodec,
+  IrqLevelsCodec,
+  IrqLineCodec,
+  IrqQueryCodec,
+  LifecycleEventCodec,
+  type EventsV1,
+  type IoV1,
+} from '@splitvisor/proto';
 import type { RpcClient, RpcError } from '@splitvisor/rpc';
 import { SIFIVE_TEST, UART0 } from '@splitvisor/platform';
 import { uartRegisters as R } from '@splitvisor/devices';
@@ -24,7 +33,11 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const err = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as RpcError);
+const err = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as RpcError,
+  );
 
 const mmioRead = (vmId: string, addr: number, size = 1) => io.call('Mmio', { vmId, vcpu: 0, addr, size, write: false });
 const mmioWrite = (vmId: string, addr: number, valueLo: number, size = 1, valueHi = 0) =>
@@ -41,7 +54,11 @@ async function consoleOf(vmId: string) {
   });
   return {
     text: () => got.map((g) => g.data).join(''),
-    upTo: (seq: number) => got.filter((g) => g.seq <= seq).map((g) => g.data).join(''),
+    upTo: (seq: number) =>
+      got
+        .filter((g) => g.seq <= seq)
+        .map((g) => g.data)
+        .join(''),
     stop,
   };
 }
@@ -219,10 +236,23 @@ describe('interrupt lines on NATS (irqfd-like level state)', () => {
     });
     stream.write({ vmId: 'stream-1', addr: UART0.base + R.REG.SCR, size: 1, write: true, valueLo: 0x5a, seq: 1 });
     stream.write({ vmId: 'stream-1', addr: UART0.base + R.REG.SCR, size: 1, write: false, seq: 2 });
-    stream.write({ vmId: 'stream-1', addr: 0, size: 0, write: false, postedOnly: true, posted: [{ addr: UART0.base + R.REG.SCR, size: 1, valueLo: 0x33 }], seq: 3 });
+    stream.write({
+      vmId: 'stream-1',
+      addr: 0,
+      size: 0,
+      write: false,
+      postedOnly: true,
+      posted: [{ addr: UART0.base + R.REG.SCR, size: 1, valueLo: 0x33 }],
+      seq: 3,
+    });
     stream.write({ vmId: 'stream-1', addr: UART0.base + R.REG.SCR, size: 1, write: false, seq: 4 });
     await until(() => replies.length === 4, 'four replies');
-    expect(replies.map((r) => [r.seq, r.status, r.valueLo])).toEqual([[1, 'MMIO_OK', 0], [2, 'MMIO_OK', 0x5a], [3, 'MMIO_OK', 0], [4, 'MMIO_OK', 0x33]]);
+    expect(replies.map((r) => [r.seq, r.status, r.valueLo])).toEqual([
+      [1, 'MMIO_OK', 0],
+      [2, 'MMIO_OK', 0x5a],
+      [3, 'MMIO_OK', 0],
+      [4, 'MMIO_OK', 0x33],
+    ]);
     stream.write({ vmId: 'nobody', addr: UART0.base, size: 1, write: false, seq: 5 });
     const e = (await ended) as grpc.ServiceError;
     expect(e.code).toBe(grpc.status.NOT_FOUND);
@@ -244,7 +274,10 @@ describe('interrupt lines on NATS (irqfd-like level state)', () => {
     // An access that moves no line carries none.
     expect((await io.call('Mmio', { vmId: 'irqsync', addr: UART0.base + R.REG.SCR, size: 1, write: true, valueLo: 7 })).irqLines).toEqual([]);
     await until(() => lines.length === 2, 'both changes on NATS too');
-    expect(lines.map((l) => [l.level, l.seq])).toEqual([[true, 1], [false, 2]]);
+    expect(lines.map((l) => [l.level, l.seq])).toEqual([
+      [true, 1],
+      [false, 2],
+    ]);
     unsub();
     await io.call('DetachVm', { vmId: 'irqsync' });
   });

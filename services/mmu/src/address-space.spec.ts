@@ -104,13 +104,9 @@ describe('AddressSpace', () => {
     const { s } = space();
     expect(memError(() => s.fetch(BASE_GFN, 0))).toEqual({ kind: 'invalid', message: 'fetch count 0 must be between 1 and 64' });
     expect(memError(() => s.fetch(BASE_GFN, 65)).message).toBe('fetch count 65 must be between 1 and 64');
-    expect(memError(() => s.fetch(BASE_GFN - 1, 1)).message).toBe(
-      'fetch of page at 0x7ffff000 (gfn 0x7ffff) lies outside RAM [0x80000000, 0x84000000)',
-    );
+    expect(memError(() => s.fetch(BASE_GFN - 1, 1)).message).toBe('fetch of page at 0x7ffff000 (gfn 0x7ffff) lies outside RAM [0x80000000, 0x84000000)');
     // A run that starts inside and ends outside names its first page outside.
-    expect(memError(() => s.fetch(BASE_GFN + 16383, 2)).message).toBe(
-      'fetch of page at 0x84000000 (gfn 0x84000) lies outside RAM [0x80000000, 0x84000000)',
-    );
+    expect(memError(() => s.fetch(BASE_GFN + 16383, 2)).message).toBe('fetch of page at 0x84000000 (gfn 0x84000) lies outside RAM [0x80000000, 0x84000000)');
     expect(s.stats().fetches).toBe(0);
   });
 
@@ -120,9 +116,7 @@ describe('AddressSpace', () => {
       kind: 'invalid',
       message: 'image chunk [0x7ffff000, 0x80001000) lies outside RAM [0x80000000, 0x84000000)',
     });
-    expect(memError(() => s.write(gpa(0x83ffffff), Buffer.alloc(2))).message).toBe(
-      'write [0x83ffffff, 0x84000001) lies outside RAM [0x80000000, 0x84000000)',
-    );
+    expect(memError(() => s.write(gpa(0x83ffffff), Buffer.alloc(2))).message).toBe('write [0x83ffffff, 0x84000001) lies outside RAM [0x80000000, 0x84000000)');
     expect(s.write(gpa(0x83ffffff), Buffer.alloc(1))).toBe(1);
     expect(s.write(gpa(0), Buffer.alloc(0))).toBe(0); // no byte, no range
     expect(pool.used).toBe(1);

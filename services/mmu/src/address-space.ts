@@ -147,7 +147,7 @@ export class AddressSpace {
     if (length === 0) return out;
     this.checkRange(addr, length, 'read');
     const page = Buffer.allocUnsafe(PAGE_SIZE);
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const at = addr + done;
       const from = at % PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - from, length - done);

@@ -90,7 +90,7 @@ export class FakeCache {
   }
 
   private flush(): void {
-    for (let k = 0; k < this.deferred.length; ) {
+    for (let k = 0; k < this.deferred.length;) {
       const d = this.deferred[k]!;
       if (!this.ready(d.order)) {
         k++;

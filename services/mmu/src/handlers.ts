@@ -4,7 +4,18 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@splitvisor/log';
 import type { MmuV1 } from '@splitvisor/proto';
 import { gpa } from '@splitvisor/platform';
-import { RpcError, alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted, toRpcError, unary, unavailable, vmIdArg } from '@splitvisor/rpc';
+import {
+  RpcError,
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  resourceExhausted,
+  toRpcError,
+  unary,
+  unavailable,
+  vmIdArg,
+} from '@splitvisor/rpc';
 import { MemError, invalid } from './errors.js';
 import type { Mmu } from './mmu.js';
 import { DEFAULT_HOLDER, type DmaSegment, type VmMemory } from './vm-memory.js';

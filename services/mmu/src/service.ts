@@ -56,9 +56,7 @@ export const mmuService: ServiceDefinition<MmuConfig> = {
     const loaded = mmu.loadAll();
     server.add(protos().mmu.Mmu.service, mmuHandlers(mmu, log));
     log.info({ poolMib: config.poolMib, poolFrames: pool.capacity, dataDir, epoch: mmu.epoch, vmsFound: loaded.length }, 'host pool ready');
-    const timers = ANNOUNCE_AT_MS.map((ms) =>
-      setTimeout(() => bus.publish(subjects.mmuStarted, MmuStartedCodec, { epoch: mmu.epoch }), ms),
-    );
+    const timers = ANNOUNCE_AT_MS.map((ms) => setTimeout(() => bus.publish(subjects.mmuStarted, MmuStartedCodec, { epoch: mmu.epoch }), ms));
     return {
       async stop() {
         for (const t of timers) clearTimeout(t);

@@ -111,7 +111,7 @@ export function verifySnapshot(path: string): SnapshotHeader {
     }
     const hash = createHash('sha256');
     const buf = Buffer.alloc(BATCH * RECORD);
-    for (let pos = HEADER; pos < size; ) {
+    for (let pos = HEADER; pos < size;) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
       hash.update(buf.subarray(0, n));
       pos += n;
@@ -128,16 +128,14 @@ export function verifySnapshot(path: string): SnapshotHeader {
  *  (verifySnapshot) and that no page cache holds pages of the space. */
 export function applySnapshot(space: AddressSpace, path: string, h: SnapshotHeader): void {
   if (h.ramBase !== space.ramBase || h.ramSize !== space.ramSize) {
-    throw invalid(
-      `${path} holds RAM [${hex(h.ramBase)}, ${hex(h.ramBase + h.ramSize)}) but vm "${space.vmId}" has ${space.describeRam()}`,
-    );
+    throw invalid(`${path} holds RAM [${hex(h.ramBase)}, ${hex(h.ramBase + h.ramSize)}) but vm "${space.vmId}" has ${space.describeRam()}`);
   }
   const fd = openSync(path, 'r');
   try {
     space.clearAll();
     const buf = Buffer.alloc(BATCH * RECORD);
     let pos = HEADER;
-    for (let left = h.pages; left > 0; ) {
+    for (let left = h.pages; left > 0;) {
       const n = Math.min(BATCH, left);
       readSync(fd, buf, 0, n * RECORD, pos);
       const pages = [];

@@ -159,12 +159,8 @@ const cache = fc.integer({ min: 0, max: 1 });
 const commands = [
   fc.tuple(cache, offset).map(([c, o]) => guestRead(c, o)),
   fc.tuple(cache, offset, fc.integer({ min: 1, max: 255 })).map(([c, o, v]) => guestWrite(c, o, v)),
-  fc
-    .tuple(offset, fc.integer({ min: 1, max: PAGE_SIZE + 10 }))
-    .map(([o, n]) => dmaRead(Math.min(o, RAM - 1), Math.min(n, RAM - Math.min(o, RAM - 1)))),
-  fc
-    .tuple(offset, fc.uint8Array({ minLength: 1, maxLength: 40 }))
-    .map(([o, d]) => dmaWrite(Math.min(o, RAM - d.length), d)),
+  fc.tuple(offset, fc.integer({ min: 1, max: PAGE_SIZE + 10 })).map(([o, n]) => dmaRead(Math.min(o, RAM - 1), Math.min(n, RAM - Math.min(o, RAM - 1)))),
+  fc.tuple(offset, fc.uint8Array({ minLength: 1, maxLength: 40 })).map(([o, d]) => dmaWrite(Math.min(o, RAM - d.length), d)),
   fc.tuple(cache, fc.boolean()).map(([c, all]) => writeBack(c, all)),
   fc.constant(restart),
   fc.constant(dirtyLog),

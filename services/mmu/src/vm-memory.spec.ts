@@ -34,7 +34,14 @@ describe('VmMemory', () => {
       kind: 'denied',
       message: 'DMA read of vm "vm" [0x80000000, 0x80000004) refused: the call names no caller (metadata x-splitvisor-caller)',
     });
-    expect(await refusal(mem.dmaWrite('nic', [{ addr: DRAM_BASE, length: 0, data: Buffer.alloc(2) }, { addr: DRAM_BASE, length: 0 }]))).toEqual({
+    expect(
+      await refusal(
+        mem.dmaWrite('nic', [
+          { addr: DRAM_BASE, length: 0, data: Buffer.alloc(2) },
+          { addr: DRAM_BASE, length: 0 },
+        ]),
+      ),
+    ).toEqual({
       kind: 'denied',
       message: 'DMA write of vm "vm" [0x80000000, 0x80000002) and 1 more segment(s) refused: caller "nic" is not a device backend attached to vm "vm"',
     });
@@ -50,7 +57,11 @@ describe('VmMemory', () => {
     const { mem } = vm();
     // Over 16 MiB in all, with a segment outside RAM after the big one: the walk would have
     // stopped at that segment; the limit, checked first, answers instead.
-    const big = [{ addr: DRAM_BASE, length: 16 * 1024 * 1024 }, { addr: DRAM_BASE, length: 1 }, { addr: gpa(0x1000), length: 1 }];
+    const big = [
+      { addr: DRAM_BASE, length: 16 * 1024 * 1024 },
+      { addr: DRAM_BASE, length: 1 },
+      { addr: gpa(0x1000), length: 1 },
+    ];
     expect(await refusal(mem.dmaRead('io-backend', big))).toEqual({
       kind: 'invalid',
       message: 'DMA read of vm "vm" [0x80000000, 0x81000000) and 2 more segment(s) moves 16777218 bytes; one call moves at most 16777216',
@@ -109,7 +120,10 @@ describe('VmMemory', () => {
     // Readers that come while the write waits for its recall: another page cache polling
     // the idx then reading the element, and a device reading both.
     const polled = (async () => [await other.read(IDX), await other.read(ELEM)])();
-    const read = mem.dmaRead('io-backend', [{ addr: gpa(DRAM_BASE + IDX), length: 1 }, { addr: gpa(DRAM_BASE + ELEM), length: 2 }]);
+    const read = mem.dmaRead('io-backend', [
+      { addr: gpa(DRAM_BASE + IDX), length: 1 },
+      { addr: gpa(DRAM_BASE + ELEM), length: 2 },
+    ]);
     open();
     expect(await dma).toBe(4);
     expect(await polled).toEqual([2, 7]);

@@ -26,7 +26,14 @@ export function harness(opts: Omit<GatewayOptions, 'send'> = {}): Harness {
 
 /** A UDP datagram in IPv4 in Ethernet; `zeroChecksum` as U-Boot sends it. */
 export function udpFrame(o: {
-  srcMac?: Mac; dstMac?: Mac; src: number; dst: number; srcPort: number; dstPort: number; payload: Uint8Array; zeroChecksum?: boolean;
+  srcMac?: Mac;
+  dstMac?: Mac;
+  src: number;
+  dst: number;
+  srcPort: number;
+  dstPort: number;
+  payload: Uint8Array;
+  zeroChecksum?: boolean;
 }): Uint8Array {
   let udp: Uint8Array;
   if (o.zeroChecksum) {

@@ -21,7 +21,6 @@ const A_OFF = 0;
 const A_TOR = 1;
 const A_NA4 = 2;
 
-
 /** Writes pmpcfg byte `i` (WARL: locked entries ignore writes; R=0 W=1 is reserved and,
  *  as in QEMU, such a write is ignored; bits 6:5 read as zero). No recompute. */
 export function pmpWriteCfg(s: HartState, i: number, v: number): void {

@@ -45,7 +45,7 @@ function paged(code: number[], dataFlags: number, opts: { mode?: number; levels?
   const mode = opts.mode ?? PRIV_S;
   const m = privMachine(mode, VA_CODE, code, CODE);
   const pt = new PageTables(m.ram, PT_BASE, opts.levels ?? 3);
-  pt.map(VA_CODE, CODE, opts.codeFlags ?? (PTE.R | PTE.X | (mode === PRIV_U ? PTE.U : 0)));
+  pt.map(VA_CODE, CODE, opts.codeFlags ?? PTE.R | PTE.X | (mode === PRIV_U ? PTE.U : 0));
   if (dataFlags !== 0) pt.map(VA_DATA, DATA, dataFlags);
   m.hart.writeCsr(Csr.satp, pt.satp());
   m.hart.setReg(R.a1, VA_DATA);
@@ -64,10 +64,7 @@ function writeU64(m: Machine, pa: number, v: bigint): void {
 
 describe('Sv39 translation', () => {
   it('runs S-mode code at a kernel-half VA: fetch, AUIPC, loads and stores translate; ECALL reports the exact VA', () => {
-    const { m, pt } = paged(
-      [e.ld(R.a2, R.a1, 0), e.addi(R.a2, R.a2, 1), e.sd(R.a2, R.a1, 8), e.auipc(R.a3, 0), e.ecall()],
-      PTE.R | PTE.W,
-    );
+    const { m, pt } = paged([e.ld(R.a2, R.a1, 0), e.addi(R.a2, R.a2, 1), e.sd(R.a2, R.a1, 8), e.auipc(R.a3, 0), e.ecall()], PTE.R | PTE.W);
     writeU64(m, DATA, 41n);
     expect(m.run().kind).toBe('wfi');
     expect(readU64(m, DATA + 8)).toBe(42n);
@@ -207,7 +204,10 @@ describe('Sv39 translation', () => {
 
   it('SFENCE.VMA: a changed PTE is used after a flush by address, and after a global flush', () => {
     // ld, (handler-free) change the PTE via the debugger between runs, then sfence + ld.
-    const { m, pt } = paged([e.ld(R.a2, R.a1, 0), e.wfi(), e.sfenceVma(R.a1, 0), e.ld(R.a3, R.a1, 0), e.wfi(), e.sfenceVma(), e.ld(R.a4, R.a1, 0), e.ecall()], PTE.R | PTE.A);
+    const { m, pt } = paged(
+      [e.ld(R.a2, R.a1, 0), e.wfi(), e.sfenceVma(R.a1, 0), e.ld(R.a3, R.a1, 0), e.wfi(), e.sfenceVma(), e.ld(R.a4, R.a1, 0), e.ecall()],
+      PTE.R | PTE.A,
+    );
     writeU64(m, DATA, 1n);
     writeU64(m, DATA + 0x1000, 2n);
     writeU64(m, DATA + 0x2000, 3n);
@@ -338,7 +338,10 @@ describe('the TLB', () => {
 
   it('a tight loop under Sv39 walks once per page, not per access', () => {
     // 200 loads and stores to one page.
-    const { m } = paged([e.addi(R.t0, 0, 200), e.ld(R.a2, R.a1, 0), e.sd(R.a2, R.a1, 8), e.addi(R.t0, R.t0, -1), e.bne(R.t0, 0, -12), e.ecall()], PTE.R | PTE.W);
+    const { m } = paged(
+      [e.addi(R.t0, 0, 200), e.ld(R.a2, R.a1, 0), e.sd(R.a2, R.a1, 8), e.addi(R.t0, R.t0, -1), e.bne(R.t0, 0, -12), e.ecall()],
+      PTE.R | PTE.W,
+    );
     m.run();
     expect(mTrap(m).mcause).toBe(BigInt(Cause.EcallS));
     expect(m.hart.stats.walks).toBeLessThan(10);

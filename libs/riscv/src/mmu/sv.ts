@@ -171,8 +171,7 @@ function walk(s: HartState, va: number, acc: number, priv: number): number {
       if (ram.code.mark[page] !== 0) ram.code.invalidate(page);
       lo = want;
     }
-    WALK_ALLOWED =
-      (canRead ? PMP_R : 0) | (canWrite && (lo & PTE_D) !== 0 ? PMP_W : 0) | (canExec ? PMP_X : 0);
+    WALK_ALLOWED = (canRead ? PMP_R : 0) | (canWrite && (lo & PTE_D) !== 0 ? PMP_W : 0) | (canExec ? PMP_X : 0);
     WALK_SPAN = span;
     const base = ppn * 4096;
     if (base >= PA_LIMIT) return ACCESS_FAULT;

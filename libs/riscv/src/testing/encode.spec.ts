@@ -58,8 +58,23 @@ describe('encode', () => {
   });
 
   it.each([
-    0n, 1n, -1n, 2047n, -2048n, 2048n, 0x7fff_ffffn, -0x8000_0000n, 0x8000_0000n, 0xffff_ffffn, 0x1_0000_0000n,
-    0x1234_5678_9abc_def0n, -0x1_2345_6789n, 2n ** 63n - 1n, -(2n ** 63n), 0x8000_0800n, 0x7fff_f800n,
+    0n,
+    1n,
+    -1n,
+    2047n,
+    -2048n,
+    2048n,
+    0x7fff_ffffn,
+    -0x8000_0000n,
+    0x8000_0000n,
+    0xffff_ffffn,
+    0x1_0000_0000n,
+    0x1234_5678_9abc_def0n,
+    -0x1_2345_6789n,
+    2n ** 63n - 1n,
+    -(2n ** 63n),
+    0x8000_0800n,
+    0x7fff_f800n,
   ])('li %s executes to that value', (v) => {
     const m = exec(e.li(R.a0, v));
     expect(m.x(R.a0)).toBe(v);

@@ -4,10 +4,39 @@
 // Operand order follows the assembler: `sw rs2, imm(rs1)` is sw(rs2, rs1, imm).
 
 export const Reg = {
-  zero: 0, ra: 1, sp: 2, gp: 3, tp: 4, t0: 5, t1: 6, t2: 7, s0: 8, fp: 8, s1: 9,
-  a0: 10, a1: 11, a2: 12, a3: 13, a4: 14, a5: 15, a6: 16, a7: 17,
-  s2: 18, s3: 19, s4: 20, s5: 21, s6: 22, s7: 23, s8: 24, s9: 25, s10: 26, s11: 27,
-  t3: 28, t4: 29, t5: 30, t6: 31,
+  zero: 0,
+  ra: 1,
+  sp: 2,
+  gp: 3,
+  tp: 4,
+  t0: 5,
+  t1: 6,
+  t2: 7,
+  s0: 8,
+  fp: 8,
+  s1: 9,
+  a0: 10,
+  a1: 11,
+  a2: 12,
+  a3: 13,
+  a4: 14,
+  a5: 15,
+  a6: 16,
+  a7: 17,
+  s2: 18,
+  s3: 19,
+  s4: 20,
+  s5: 21,
+  s6: 22,
+  s7: 23,
+  s8: 24,
+  s9: 25,
+  s10: 26,
+  s11: 27,
+  t3: 28,
+  t4: 29,
+  t5: 30,
+  t6: 31,
 } as const;
 
 function reg(r: number): number {
@@ -39,10 +68,7 @@ export function iType(opcode: number, rd: number, funct3: number, rs1: number, i
 
 export function sType(opcode: number, funct3: number, rs1: number, rs2: number, imm: number): number {
   signed(imm, 12, 'S-immediate');
-  return (
-    ((((imm >> 5) & 0x7f) << 25) | (reg(rs2) << 20) | (reg(rs1) << 15) | (funct3 << 12) | ((imm & 31) << 7) | opcode) >>>
-    0
-  );
+  return ((((imm >> 5) & 0x7f) << 25) | (reg(rs2) << 20) | (reg(rs1) << 15) | (funct3 << 12) | ((imm & 31) << 7) | opcode) >>> 0;
 }
 
 export function bType(funct3: number, rs1: number, rs2: number, offset: number): number {
@@ -73,10 +99,7 @@ export function jType(rd: number, offset: number): number {
   signed(offset, 21, 'jump offset');
   if (offset & 1) throw new RangeError(`jump offset ${offset} is odd`);
   const o = offset & 0x1fffff;
-  return (
-    ((((o >> 20) & 1) << 31) | (((o >> 1) & 0x3ff) << 21) | (((o >> 11) & 1) << 20) | (((o >> 12) & 0xff) << 12) | (reg(rd) << 7) | 0x6f) >>>
-    0
-  );
+  return ((((o >> 20) & 1) << 31) | (((o >> 1) & 0x3ff) << 21) | (((o >> 11) & 1) << 20) | (((o >> 12) & 0xff) << 12) | (reg(rd) << 7) | 0x6f) >>> 0;
 }
 
 // ---- RV64I ----
@@ -114,8 +137,7 @@ export const ori = (rd: number, rs1: number, imm: number): number => iType(0x13,
 export const andi = (rd: number, rs1: number, imm: number): number => iType(0x13, rd, 7, rs1, imm);
 export const slli = (rd: number, rs1: number, sh: number): number => iType(0x13, rd, 1, rs1, unsigned(sh, 6, 'shamt'));
 export const srli = (rd: number, rs1: number, sh: number): number => iType(0x13, rd, 5, rs1, unsigned(sh, 6, 'shamt'));
-export const srai = (rd: number, rs1: number, sh: number): number =>
-  (iType(0x13, rd, 5, rs1, unsigned(sh, 6, 'shamt')) | (0x10 << 26)) >>> 0;
+export const srai = (rd: number, rs1: number, sh: number): number => (iType(0x13, rd, 5, rs1, unsigned(sh, 6, 'shamt')) | (0x10 << 26)) >>> 0;
 
 export const add = (rd: number, rs1: number, rs2: number): number => rType(0x33, rd, 0, rs1, rs2, 0);
 export const sub = (rd: number, rs1: number, rs2: number): number => rType(0x33, rd, 0, rs1, rs2, 0x20);
@@ -131,8 +153,7 @@ export const and = (rd: number, rs1: number, rs2: number): number => rType(0x33,
 export const addiw = (rd: number, rs1: number, imm: number): number => iType(0x1b, rd, 0, rs1, imm);
 export const slliw = (rd: number, rs1: number, sh: number): number => iType(0x1b, rd, 1, rs1, unsigned(sh, 5, 'shamt'));
 export const srliw = (rd: number, rs1: number, sh: number): number => iType(0x1b, rd, 5, rs1, unsigned(sh, 5, 'shamt'));
-export const sraiw = (rd: number, rs1: number, sh: number): number =>
-  (iType(0x1b, rd, 5, rs1, unsigned(sh, 5, 'shamt')) | (0x20 << 25)) >>> 0;
+export const sraiw = (rd: number, rs1: number, sh: number): number => (iType(0x1b, rd, 5, rs1, unsigned(sh, 5, 'shamt')) | (0x20 << 25)) >>> 0;
 export const addw = (rd: number, rs1: number, rs2: number): number => rType(0x3b, rd, 0, rs1, rs2, 0);
 export const subw = (rd: number, rs1: number, rs2: number): number => rType(0x3b, rd, 0, rs1, rs2, 0x20);
 export const sllw = (rd: number, rs1: number, rs2: number): number => rType(0x3b, rd, 1, rs1, rs2, 0);
@@ -227,18 +248,25 @@ function amo(funct5: number, width: number, rd: number, rs1: number, rs2: number
 }
 /** funct5 of each AMO, for table-driven tests. */
 export const AmoFunct = {
-  add: 0x00, swap: 0x01, lr: 0x02, sc: 0x03, xor: 0x04, or: 0x08, and: 0x0c,
-  min: 0x10, max: 0x14, minu: 0x18, maxu: 0x1c,
+  add: 0x00,
+  swap: 0x01,
+  lr: 0x02,
+  sc: 0x03,
+  xor: 0x04,
+  or: 0x08,
+  and: 0x0c,
+  min: 0x10,
+  max: 0x14,
+  minu: 0x18,
+  maxu: 0x1c,
 } as const;
 export const lrW = (rd: number, rs1: number, aqrl = 0): number => amo(0x02, 2, rd, rs1, 0, aqrl);
 export const lrD = (rd: number, rs1: number, aqrl = 0): number => amo(0x02, 3, rd, rs1, 0, aqrl);
 export const scW = (rd: number, rs2: number, rs1: number, aqrl = 0): number => amo(0x03, 2, rd, rs1, rs2, aqrl);
 export const scD = (rd: number, rs2: number, rs1: number, aqrl = 0): number => amo(0x03, 3, rd, rs1, rs2, aqrl);
 /** Any AMO by name: amoW('add', rd, rs2, rs1). */
-export const amoW = (kind: keyof typeof AmoFunct, rd: number, rs2: number, rs1: number, aqrl = 0): number =>
-  amo(AmoFunct[kind], 2, rd, rs1, rs2, aqrl);
-export const amoD = (kind: keyof typeof AmoFunct, rd: number, rs2: number, rs1: number, aqrl = 0): number =>
-  amo(AmoFunct[kind], 3, rd, rs1, rs2, aqrl);
+export const amoW = (kind: keyof typeof AmoFunct, rd: number, rs2: number, rs1: number, aqrl = 0): number => amo(AmoFunct[kind], 2, rd, rs1, rs2, aqrl);
+export const amoD = (kind: keyof typeof AmoFunct, rd: number, rs2: number, rs1: number, aqrl = 0): number => amo(AmoFunct[kind], 3, rd, rs1, rs2, aqrl);
 
 // ---- F and D (unpriv ch. 11, 12). f registers are numbers 0..31; rm defaults to 7
 //      (dynamic: use frm). ----
@@ -329,8 +357,7 @@ function nz(v: number, what: string): number {
   if (v === 0) throw new RangeError(`${what} must be non-zero`);
   return v;
 }
-const ci = (f3: number, op: number, rd: number, imm6: number): number =>
-  (f3 << 13) | (bit(imm6, 5) << 12) | (rd << 7) | ((imm6 & 31) << 2) | op;
+const ci = (f3: number, op: number, rd: number, imm6: number): number => (f3 << 13) | (bit(imm6, 5) << 12) | (rd << 7) | ((imm6 & 31) << 2) | op;
 
 export function cAddi4spn(rd: number, nzuimm: number): number {
   const u = nz(scaled(nzuimm, 4, 10, 'nzuimm'), 'nzuimm');
@@ -368,8 +395,7 @@ export function cAddi16sp(nzimm: number): number {
   const u = v & 0x3ff;
   return (3 << 13) | (bit(u, 9) << 12) | (2 << 7) | (bit(u, 4) << 6) | (bit(u, 6) << 5) | (bits(u, 8, 7) << 3) | (bit(u, 5) << 2) | 1;
 }
-const cAluImm = (f2: number, rd: number, imm6: number): number =>
-  (4 << 13) | (bit(imm6, 5) << 12) | (f2 << 10) | (creg(rd) << 7) | ((imm6 & 31) << 2) | 1;
+const cAluImm = (f2: number, rd: number, imm6: number): number => (4 << 13) | (bit(imm6, 5) << 12) | (f2 << 10) | (creg(rd) << 7) | ((imm6 & 31) << 2) | 1;
 export const cSrli = (rd: number, sh: number): number => cAluImm(0, rd, unsigned(sh, 6, 'shamt'));
 export const cSrai = (rd: number, sh: number): number => cAluImm(1, rd, unsigned(sh, 6, 'shamt'));
 export const cAndi = (rd: number, imm: number): number => cAluImm(2, rd, signed(imm, 6, 'imm') & 63);
@@ -386,18 +412,23 @@ export function cJ(offset: number): number {
   if (offset & 1) throw new RangeError(`jump offset ${offset} is odd`);
   const o = offset & 0xfff;
   return (
-    (5 << 13) | (bit(o, 11) << 12) | (bit(o, 4) << 11) | (bits(o, 9, 8) << 9) | (bit(o, 10) << 8) | (bit(o, 6) << 7) |
-    (bit(o, 7) << 6) | (bits(o, 3, 1) << 3) | (bit(o, 5) << 2) | 1
+    (5 << 13) |
+    (bit(o, 11) << 12) |
+    (bit(o, 4) << 11) |
+    (bits(o, 9, 8) << 9) |
+    (bit(o, 10) << 8) |
+    (bit(o, 6) << 7) |
+    (bit(o, 7) << 6) |
+    (bits(o, 3, 1) << 3) |
+    (bit(o, 5) << 2) |
+    1
   );
 }
 function cBranch(f3: number, rs1: number, offset: number): number {
   signed(offset, 9, 'branch offset');
   if (offset & 1) throw new RangeError(`branch offset ${offset} is odd`);
   const o = offset & 0x1ff;
-  return (
-    (f3 << 13) | (bit(o, 8) << 12) | (bits(o, 4, 3) << 10) | (creg(rs1) << 7) | (bits(o, 7, 6) << 5) | (bits(o, 2, 1) << 3) |
-    (bit(o, 5) << 2) | 1
-  );
+  return (f3 << 13) | (bit(o, 8) << 12) | (bits(o, 4, 3) << 10) | (creg(rs1) << 7) | (bits(o, 7, 6) << 5) | (bits(o, 2, 1) << 3) | (bit(o, 5) << 2) | 1;
 }
 export const cBeqz = (rs1: number, offset: number): number => cBranch(6, rs1, offset);
 export const cBnez = (rs1: number, offset: number): number => cBranch(7, rs1, offset);
@@ -414,8 +445,7 @@ export const cJr = (rs1: number): number => (4 << 13) | (nz(reg(rs1), 'rs1') << 
 export const cMv = (rd: number, rs2: number): number => (4 << 13) | (reg(rd) << 7) | (nz(reg(rs2), 'rs2') << 2) | 2;
 export const cEbreak = (): number => 0x9002;
 export const cJalr = (rs1: number): number => (4 << 13) | (1 << 12) | (nz(reg(rs1), 'rs1') << 7) | 2;
-export const cAdd = (rd: number, rs2: number): number =>
-  (4 << 13) | (1 << 12) | (reg(rd) << 7) | (nz(reg(rs2), 'rs2') << 2) | 2;
+export const cAdd = (rd: number, rs2: number): number => (4 << 13) | (1 << 12) | (reg(rd) << 7) | (nz(reg(rs2), 'rs2') << 2) | 2;
 function cStoreSp(f3: number, rs2: number, uimm: number, wide: boolean): number {
   const u = wide ? scaled(uimm, 8, 9, 'offset') : scaled(uimm, 4, 8, 'offset');
   const field = wide ? (bits(u, 5, 3) << 3) | bits(u, 8, 6) : (bits(u, 5, 2) << 2) | bits(u, 7, 6);

@@ -112,10 +112,15 @@ export class VirtioBlk implements VirtioDevice {
     this.capacitySectors = Math.floor(sizeBytes / SECTOR_BYTES);
     this.unreachableTailBytes = sizeBytes % SECTOR_BYTES;
     if (this.unreachableTailBytes) {
-      this.log(`${this.name}: image size ${sizeBytes} is not a multiple of ${SECTOR_BYTES}: its last ${this.unreachableTailBytes} bytes are unreachable`, { sizeBytes });
+      this.log(`${this.name}: image size ${sizeBytes} is not a multiple of ${SECTOR_BYTES}: its last ${this.unreachableTailBytes} bytes are unreachable`, {
+        sizeBytes,
+      });
     }
     this.features =
-      featureBit(VIRTIO_BLK_F_SEG_MAX) | featureBit(VIRTIO_BLK_F_BLK_SIZE) | featureBit(VIRTIO_BLK_F_FLUSH) | (this.readOnly ? featureBit(VIRTIO_BLK_F_RO) : 0n);
+      featureBit(VIRTIO_BLK_F_SEG_MAX) |
+      featureBit(VIRTIO_BLK_F_BLK_SIZE) |
+      featureBit(VIRTIO_BLK_F_FLUSH) |
+      (this.readOnly ? featureBit(VIRTIO_BLK_F_RO) : 0n);
     const id = new TextEncoder().encode(opts.serial ?? '');
     this.serial = new Uint8Array(BLK_ID_BYTES);
     this.serial.set(id.subarray(0, BLK_ID_BYTES));
@@ -208,7 +213,10 @@ export class VirtioBlk implements VirtioDevice {
   /** Serves the request; writes into the guest may be left in `tail` for the completion. */
   private async dispatch(mem: GuestMemory, chain: DescriptorChain, dataIn: Segment[], writeThrough: boolean, tail: GuestWrite[]): Promise<number> {
     if (chain.readableBytes < BLK_HEADER_BYTES) {
-      throw new BlkRequestError(VIRTIO_BLK_S_IOERR, `header needs ${BLK_HEADER_BYTES} device-readable bytes, the chain has ${chain.readableBytes} (header in a writable descriptor?)`);
+      throw new BlkRequestError(
+        VIRTIO_BLK_S_IOERR,
+        `header needs ${BLK_HEADER_BYTES} device-readable bytes, the chain has ${chain.readableBytes} (header in a writable descriptor?)`,
+      );
     }
     const hdr = await readSegments(mem, chain.readable, BLK_HEADER_BYTES);
     const dv = new DataView(hdr.buffer, hdr.byteOffset, BLK_HEADER_BYTES);

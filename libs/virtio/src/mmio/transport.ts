@@ -126,13 +126,15 @@ export class VirtioMmioTransport implements MmioDevice {
   read(offset: MmioOffset, size: DeviceAccessSize): DeviceResult {
     if (offset >= REG.CONFIG) return this.readConfig(offset - REG.CONFIG, size);
     // §4.2.2.2: the register block is accessed 32 bits at a time.
-    if (size !== 4 || offset % 4 !== 0) return refused(`${this.name}: ${describeAccess('read', offset, size)} (${registerName(offset & ~3)}): virtio-mmio registers are 32-bit`);
+    if (size !== 4 || offset % 4 !== 0)
+      return refused(`${this.name}: ${describeAccess('read', offset, size)} (${registerName(offset & ~3)}): virtio-mmio registers are 32-bit`);
     return done(this.readRegister(offset) >>> 0);
   }
 
   write(offset: MmioOffset, size: DeviceAccessSize, value: number): DeviceResult {
     if (offset >= REG.CONFIG) return this.writeConfig(offset - REG.CONFIG, size, value);
-    if (size !== 4 || offset % 4 !== 0) return refused(`${this.name}: ${describeAccess('write', offset, size, value)} (${registerName(offset & ~3)}): virtio-mmio registers are 32-bit`);
+    if (size !== 4 || offset % 4 !== 0)
+      return refused(`${this.name}: ${describeAccess('write', offset, size, value)} (${registerName(offset & ~3)}): virtio-mmio registers are 32-bit`);
     this.writeRegister(offset, value >>> 0);
     return done();
   }
@@ -202,7 +204,8 @@ export class VirtioMmioTransport implements MmioDevice {
         return;
       case REG.QUEUE_SEL:
         this.queueSel = value;
-        if (value >= this.queues.length) this.ignore(`QueueSel ${value}: the device has ${this.queues.length} queues; queue registers are ignored until a valid one is selected`, { value });
+        if (value >= this.queues.length)
+          this.ignore(`QueueSel ${value}: the device has ${this.queues.length} queues; queue registers are ignored until a valid one is selected`, { value });
         return;
       case REG.QUEUE_NUM:
       case REG.QUEUE_DESC_LOW:
@@ -483,7 +486,8 @@ export class VirtioMmioTransport implements MmioDevice {
 
   private readConfig(off: number, size: DeviceAccessSize): DeviceResult {
     const bad = this.configProblem(off, size);
-    if (bad === 'misaligned') return refused(`${this.name}: ${describeAccess('read', off + REG.CONFIG, size)}: config space accesses must be naturally aligned`);
+    if (bad === 'misaligned')
+      return refused(`${this.name}: ${describeAccess('read', off + REG.CONFIG, size)}: config space accesses must be naturally aligned`);
     if (bad) {
       // QEMU answers reads past the config space with all ones.
       this.note(`config read of ${size} bytes at ${hex(off)}: ${bad}`, { offset: off });
@@ -494,7 +498,8 @@ export class VirtioMmioTransport implements MmioDevice {
 
   private writeConfig(off: number, size: DeviceAccessSize, value: number): DeviceResult {
     const bad = this.configProblem(off, size);
-    if (bad === 'misaligned') return refused(`${this.name}: ${describeAccess('write', off + REG.CONFIG, size, value)}: config space accesses must be naturally aligned`);
+    if (bad === 'misaligned')
+      return refused(`${this.name}: ${describeAccess('write', off + REG.CONFIG, size, value)}: config space accesses must be naturally aligned`);
     if (bad) return (this.ignore(`config write of ${hex(value)} (${size} bytes) at ${hex(off)}: ${bad}`, { value, offset: off }), done());
     const reason = this.device.writeConfig(off, size, value);
     if (reason !== undefined) this.ignore(`config write of ${hex(value)} (${size} bytes) at ${hex(off)} refused: ${reason}`, { value, offset: off });

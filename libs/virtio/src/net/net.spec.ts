@@ -95,7 +95,7 @@ describe('VirtioNet: traffic', () => {
     expect(net.stats()).toMatchObject({ rxFrames: 1, rxBytes: 342, rxBacklog: 0 });
   });
 
-  it('receives a full 1514-byte frame into U-Boot\'s 1526-byte buffer', async () => {
+  it("receives a full 1514-byte frame into U-Boot's 1526-byte buffer", async () => {
     const { drv, net } = rig();
     drv.init({ accept: () => UBOOT });
     const [buf] = postRx(drv, 1);
@@ -161,7 +161,7 @@ describe('VirtioNet: hostile or broken transmit chains', () => {
     expect(drv.status() & STATUS.DEVICE_NEEDS_RESET).toBe(0);
   });
 
-  it('drops, counting, a frame whose source MAC is not the NIC\'s (posing as the gateway or a neighbour)', async () => {
+  it("drops, counting, a frame whose source MAC is not the NIC's (posing as the gateway or a neighbour)", async () => {
     const { drv, net, sent } = rig();
     drv.init({ accept: () => UBOOT });
     const gateway = frame(60);
@@ -180,7 +180,11 @@ describe('VirtioNet: hostile or broken transmit chains', () => {
   });
 
   it('counts a send() that throws and goes on', async () => {
-    const { drv, net } = rig({ send: () => { throw new Error('switch gone'); } });
+    const { drv, net } = rig({
+      send: () => {
+        throw new Error('switch gone');
+      },
+    });
     drv.init({ accept: () => UBOOT });
     txChain(drv, frame(60));
     txChain(drv, frame(60));

@@ -14,8 +14,17 @@ import { QueueRunners } from '../queue/runner.js';
 import { readSegments, segmentWrites } from '../queue/segments.js';
 import type { DescriptorChain, SplitQueue } from '../queue/split-queue.js';
 import {
-  CONFIG, HDR, MAX_FRAME_BYTES, MIN_FRAME_BYTES, NET_HDR_BYTES, RX_QUEUE, TX_QUEUE, VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS,
-  VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_S_LINK_UP,
+  CONFIG,
+  HDR,
+  MAX_FRAME_BYTES,
+  MIN_FRAME_BYTES,
+  NET_HDR_BYTES,
+  RX_QUEUE,
+  TX_QUEUE,
+  VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_STATUS,
+  VIRTIO_NET_HDR_GSO_NONE,
+  VIRTIO_NET_S_LINK_UP,
 } from './layout.js';
 
 export interface VirtioNetOptions {
@@ -67,9 +76,19 @@ export class VirtioNet implements VirtioDevice {
   private readonly maxBacklog: number;
   private readonly backlog: Uint8Array[] = [];
   private readonly counters: Record<Counter, number> = {
-    txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0, txDroppedOversized: 0, txDroppedBadHeader: 0, txDroppedRunt: 0,
+    txFrames: 0,
+    txBytes: 0,
+    rxFrames: 0,
+    rxBytes: 0,
+    txDroppedOversized: 0,
+    txDroppedBadHeader: 0,
+    txDroppedRunt: 0,
     txDroppedSpoofedSrc: 0,
-    txSendErrors: 0, rxDroppedBacklogFull: 0, rxDroppedInactive: 0, rxDroppedBadFrame: 0, rxDroppedBufferTooSmall: 0,
+    txSendErrors: 0,
+    rxDroppedBacklogFull: 0,
+    rxDroppedInactive: 0,
+    rxDroppedBadFrame: 0,
+    rxDroppedBufferTooSmall: 0,
     rxDroppedReset: 0,
   };
   private ctx: VirtioContext | undefined;
@@ -81,7 +100,8 @@ export class VirtioNet implements VirtioDevice {
 
   constructor(opts: VirtioNetOptions) {
     if (opts.mac.length !== 6) throw new Error(`virtio-net: mac has ${opts.mac.length} bytes, expected 6`);
-    if ((opts.mac[0]! & 1) !== 0) throw new Error(`virtio-net: mac ${Array.from(opts.mac, (b) => b.toString(16).padStart(2, '0')).join(':')} is a multicast address`);
+    if ((opts.mac[0]! & 1) !== 0)
+      throw new Error(`virtio-net: mac ${Array.from(opts.mac, (b) => b.toString(16).padStart(2, '0')).join(':')} is a multicast address`);
     this.name = opts.name ?? 'net0';
     this.mac = opts.mac.slice();
     this.send = opts.send;
@@ -196,7 +216,9 @@ export class VirtioNet implements VirtioDevice {
     // cloud NICs do): a frame may only leave with the NIC's own address as its source.
     if (!sameMac(frame, 6, this.mac)) {
       this.counters.txDroppedSpoofedSrc++;
-      this.log(`${this.name}: transmit: source MAC is not the NIC's`, { src: Array.from(frame.subarray(6, 12), (b) => b.toString(16).padStart(2, '0')).join(':') });
+      this.log(`${this.name}: transmit: source MAC is not the NIC's`, {
+        src: Array.from(frame.subarray(6, 12), (b) => b.toString(16).padStart(2, '0')).join(':'),
+      });
       return 0;
     }
     this.counters.txFrames++;
@@ -257,7 +279,9 @@ export class VirtioNet implements VirtioDevice {
         // The driver posted less than §5.1.6.3.1 asks (1526 bytes): the frame is lost, the
         // buffer goes back empty.
         this.counters.rxDroppedBufferTooSmall++;
-        this.log(`${this.name}: receive: buffer of ${chain.writableBytes} bytes < ${NET_HDR_BYTES + frame.length} needed`, { writableBytes: chain.writableBytes });
+        this.log(`${this.name}: receive: buffer of ${chain.writableBytes} bytes < ${NET_HDR_BYTES + frame.length} needed`, {
+          writableBytes: chain.writableBytes,
+        });
       } else {
         const packet = new Uint8Array(NET_HDR_BYTES + frame.length);
         // §5.1.6.4: no MRG_RXBUF, so num_buffers is 1; flags 0, gso_type NONE.

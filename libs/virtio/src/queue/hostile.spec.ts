@@ -169,7 +169,10 @@ describe('hostile guest: indirect tables (§2.7.5.3)', () => {
 
   it('a table with more descriptors than the queue size', async () => {
     const r = setup();
-    indirect(r, Array.from({ length: 9 }, (_, i) => ({ len: 1, flags: W | (i < 8 ? N : 0), next: i + 1 })));
+    indirect(
+      r,
+      Array.from({ length: 9 }, (_, i) => ({ len: 1, flags: W | (i < 8 ? N : 0), next: i + 1 })),
+    );
     await expectNeedsReset(r, /indirect table of 9 descriptors: the chain would pass the queue size 8/);
   });
 

@@ -59,7 +59,13 @@ export async function writeSegments(mem: GuestMemory, segs: readonly Segment[], 
     if (writes.length === 1) await mem.write(writes[0]!.addr, writes[0]!.data);
     else await mem.writev(writes);
   } catch (e) {
-    throw outside(e, culprit(e, writes.map((w) => ({ addr: w.addr, len: w.data.length }))));
+    throw outside(
+      e,
+      culprit(
+        e,
+        writes.map((w) => ({ addr: w.addr, len: w.data.length })),
+      ),
+    );
   }
   return written;
 }

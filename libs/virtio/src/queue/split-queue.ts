@@ -82,7 +82,8 @@ export function layoutProblem(layout: QueueLayout, maxSize = MAX_QUEUE_SIZE): st
     ['device area (used ring)', used, usedRingBytes(size), USED_ALIGN],
   ];
   for (const [what, addr, bytes, align] of areas) {
-    if (!Number.isSafeInteger(addr) || addr < 0 || addr + bytes > Number.MAX_SAFE_INTEGER) return `${what} at ${String(addr)} is not an exact guest-physical range`;
+    if (!Number.isSafeInteger(addr) || addr < 0 || addr + bytes > Number.MAX_SAFE_INTEGER)
+      return `${what} at ${String(addr)} is not an exact guest-physical range`;
     if (addr === 0) return `${what} address is 0 (never set)`;
     if (addr % align !== 0) return `${what} at ${hex(addr)} is not ${align}-byte aligned`;
   }
@@ -295,7 +296,10 @@ export class SplitQueue {
     let table: Uint8Array | undefined;
     if (tableBytes <= WHOLE_TABLE_BYTES) {
       try {
-        [b, table] = (await this.mem.readv([{ addr: avail, len: bytes }, { addr: desc, len: tableBytes }])) as [Uint8Array, Uint8Array];
+        [b, table] = (await this.mem.readv([
+          { addr: avail, len: bytes },
+          { addr: desc, len: tableBytes },
+        ])) as [Uint8Array, Uint8Array];
       } catch (e) {
         if (!(e instanceof GuestMemoryError)) throw e;
         const [what, at, len] = e.addr === desc && e.length === tableBytes ? ['descriptor table', desc, tableBytes] : ['avail ring', avail, bytes];
@@ -366,10 +370,12 @@ export class SplitQueue {
     if (!this.indirect) throw new QueueError(`${this.name}: ${where} has VIRTQ_DESC_F_INDIRECT but VIRTIO_RING_F_INDIRECT_DESC was not negotiated`);
     // §2.7.5.3.1: an indirect descriptor ends its chain and its len is whole descriptors.
     if (d.flags & VIRTQ_DESC_F_NEXT) throw new QueueError(`${this.name}: ${where} sets both INDIRECT and NEXT`);
-    if (d.len === 0 || d.len % DESC_SIZE !== 0) throw new QueueError(`${this.name}: ${where} points to an indirect table of ${d.len} bytes, not a non-zero multiple of ${DESC_SIZE}`);
+    if (d.len === 0 || d.len % DESC_SIZE !== 0)
+      throw new QueueError(`${this.name}: ${where} points to an indirect table of ${d.len} bytes, not a non-zero multiple of ${DESC_SIZE}`);
     const n = d.len / DESC_SIZE;
     // §2.7.5.3.1 bounds a whole chain, indirect entries included, by the queue size.
-    if (before + n > this.size) throw new QueueError(`${this.name}: ${where} points to an indirect table of ${n} descriptors: the chain would pass the queue size ${this.size}`);
+    if (before + n > this.size)
+      throw new QueueError(`${this.name}: ${where} points to an indirect table of ${n} descriptors: the chain would pass the queue size ${this.size}`);
     const addr = this.address(d, where);
     const t = await this.guard(this.mem.read(addr, d.len), `indirect table of ${where}`, addr, d.len);
     const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);

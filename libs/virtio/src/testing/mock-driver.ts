@@ -252,7 +252,9 @@ export class MockDriver {
     let head: number;
     if (bufs.indirect) {
       const table = this.alloc(16 * parts.length, 16);
-      parts.forEach((p, i) => this.writeDesc(q, i, { ...p, flags: p.flags | (i + 1 < parts.length ? VIRTQ_DESC_F_NEXT : 0), next: i + 1 < parts.length ? i + 1 : 0 }, table));
+      parts.forEach((p, i) =>
+        this.writeDesc(q, i, { ...p, flags: p.flags | (i + 1 < parts.length ? VIRTQ_DESC_F_NEXT : 0), next: i + 1 < parts.length ? i + 1 : 0 }, table),
+      );
       head = this.takeDesc(mq);
       this.writeDesc(q, head, { addr: table, len: 16 * parts.length, flags: VIRTQ_DESC_F_INDIRECT, next: 0 });
     } else {

@@ -106,7 +106,12 @@ export class ExitChannelHost {
       mmioLatencyUs: s.subarray(words.STATS_RING_START, words.STATS_RING_START + Math.min(s[words.STATS_RING_COUNT]!, words.STATS_RING_SIZE)),
       devices: MACHINE_REGIONS.flatMap((region, i) => {
         const at = words.STATS_DEVICE_START + i * words.STATS_DEVICE_WORDS;
-        const [reads, writes, totalMs, posted] = [s[at + words.DEVICE_READS]!, s[at + words.DEVICE_WRITES]!, s[at + words.DEVICE_MS]!, s[at + words.DEVICE_POSTED]!];
+        const [reads, writes, totalMs, posted] = [
+          s[at + words.DEVICE_READS]!,
+          s[at + words.DEVICE_WRITES]!,
+          s[at + words.DEVICE_MS]!,
+          s[at + words.DEVICE_POSTED]!,
+        ];
         return reads + writes + posted === 0 ? [] : [{ region, reads, writes, totalMs, posted }];
       }),
     };

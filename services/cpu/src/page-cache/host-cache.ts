@@ -239,9 +239,7 @@ export class HostPageCache {
     void invalidate;
     return idx.map((i) => {
       const was = this.state[i]!;
-      return was === PageState.Modified
-        ? { index: i, was, data: this.o.ram.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE) }
-        : { index: i, was };
+      return was === PageState.Modified ? { index: i, was, data: this.o.ram.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE) } : { index: i, was };
     });
   }
 

@@ -38,7 +38,10 @@ export class MmioStream {
     const stream = this.stream ?? this.open();
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new RpcError('DEADLINE_EXCEEDED', `no reply to seq ${seq} within ${this.deadlineMs} ms`, this.peer)), this.deadlineMs);
+      const timer = setTimeout(
+        () => this.fail(new RpcError('DEADLINE_EXCEEDED', `no reply to seq ${seq} within ${this.deadlineMs} ms`, this.peer)),
+        this.deadlineMs,
+      );
       this.pending.push({ seq, resolve, reject, timer });
       stream.write({ ...req, seq });
     });

@@ -52,6 +52,8 @@ describe('top', () => {
 
   it('renders one column per exit reason', () => {
     const out = renderTop([rowOf(sample(1000, 1e6, 100, 0, 0), sample(2000, 3e6, 200, 0, 0))], Date.UTC(2026, 0, 1, 12, 0, 0));
-    expect(out).toMatch(/^splitvisor top - 12:00:00 {2}1 vm, 1 running, 0 other\n\nNAME +STATE +NODE +MIPS +EXITS\/s +MMIO-WRITE\/s +WFI\/s +MEM +IRQ\/s +IO\/s +CONS B\/s\nweb +running +n:1 +2\.00 +100 +100 +0\.00 +8 KiB/);
+    expect(out).toMatch(
+      /^splitvisor top - 12:00:00 {2}1 vm, 1 running, 0 other\n\nNAME +STATE +NODE +MIPS +EXITS\/s +MMIO-WRITE\/s +WFI\/s +MEM +IRQ\/s +IO\/s +CONS B\/s\nweb +running +n:1 +2\.00 +100 +100 +0\.00 +8 KiB/,
+    );
   });
 });

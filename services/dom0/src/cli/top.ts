@@ -102,13 +102,14 @@ async function sample(client: RpcClient<Dom0V1.Dom0Client>, names: string[]): Pr
 
 export async function runTop(client: RpcClient<Dom0V1.Dom0Client>, opts: TopOptions): Promise<void> {
   let prev = new Map<string, Dom0V1.VmStats__Output>();
-  const sleep = (ms: number) => new Promise<'tick' | 'quit'>((r) => {
-    const t = setTimeout(() => r('tick'), ms);
-    void opts.quit?.then(() => {
-      clearTimeout(t);
-      r('quit');
+  const sleep = (ms: number) =>
+    new Promise<'tick' | 'quit'>((r) => {
+      const t = setTimeout(() => r('tick'), ms);
+      void opts.quit?.then(() => {
+        clearTimeout(t);
+        r('quit');
+      });
     });
-  });
   const emit = (rows: TopRow[]) => {
     if (opts.json) opts.out.write(JSON.stringify({ at: Date.now(), vms: rows }) + '\n');
     else opts.out.write((opts.once ? '' : '\x1b[H\x1b[2J') + renderTop(rows));

@@ -38,11 +38,23 @@ describe('CLI views', () => {
   });
 
   it('pads columns but not the last one', () => {
-    expect(table([['A', 'BB', 'C'], ['xxx', 'y', 'a long reason']])).toBe('A    BB  C\nxxx  y   a long reason\n');
+    expect(
+      table([
+        ['A', 'BB', 'C'],
+        ['xxx', 'y', 'a long reason'],
+      ]),
+    ).toBe('A    BB  C\nxxx  y   a long reason\n');
   });
 
   it('lists name, state, node, memory, uptime, exit and reason', () => {
-    const out = listTable([vm({}), vm({ name: 'old', state: 'stopped', stoppedAt: 5000, exitCode: 3, reason: 'guest wrote 0x33333' }), vm({ name: 'new', state: 'created', startedAt: 0, node: '' })], 4500);
+    const out = listTable(
+      [
+        vm({}),
+        vm({ name: 'old', state: 'stopped', stoppedAt: 5000, exitCode: 3, reason: 'guest wrote 0x33333' }),
+        vm({ name: 'new', state: 'created', startedAt: 0, node: '' }),
+      ],
+      4500,
+    );
     expect(out.split('\n')).toEqual([
       'NAME  STATE    NODE             MEMORY  UPTIME  EXIT  REASON',
       'web   running  127.0.0.1:50052  64 MiB  2.5s    -',
@@ -54,7 +66,9 @@ describe('CLI views', () => {
 
   it('shows one VM in full', () => {
     const page = infoPage(vm({ kernel: '/k', firmware: '/fw' }), 4500);
-    expect(page).toMatch(/^name +web\nstate +running\nnode +127\.0\.0\.1:50052\nmemory +64 MiB\nvcpus +1\nfirmware +\/g\/ticker\.elf\nkernel +\/k\non_poweroff +destroy\non_reboot +restart\non_crash +destroy\nboots +1\n/);
+    expect(page).toMatch(
+      /^name +web\nstate +running\nnode +127\.0\.0\.1:50052\nmemory +64 MiB\nvcpus +1\nfirmware +\/g\/ticker\.elf\nkernel +\/k\non_poweroff +destroy\non_reboot +restart\non_crash +destroy\nboots +1\n/,
+    );
     expect(page).toMatch(/\nuptime +2\.5s\n/);
   });
 });

@@ -21,7 +21,15 @@ export function fmtDuration(seconds: number): string {
 export function table(rows: readonly (readonly string[])[]): string {
   if (rows.length === 0) return '';
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n').join('');
+  return rows
+    .map(
+      (r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd() + '\n',
+    )
+    .join('');
 }
 
 /** Seconds the VM has run in its current boot, or ran in its last one. */
@@ -34,7 +42,15 @@ export function listTable(vms: readonly Dom0V1.VmInfo__Output[], now = Date.now(
   const rows: string[][] = [['NAME', 'STATE', 'NODE', 'MEMORY', 'UPTIME', 'EXIT', 'REASON']];
   for (const v of vms) {
     const up = uptimeOf(v, now);
-    rows.push([v.name, v.state, v.node || '-', fmtBytes(v.memoryBytes), up === undefined ? '-' : fmtDuration(up), v.stoppedAt ? String(v.exitCode) : '-', v.reason]);
+    rows.push([
+      v.name,
+      v.state,
+      v.node || '-',
+      fmtBytes(v.memoryBytes),
+      up === undefined ? '-' : fmtDuration(up),
+      v.stoppedAt ? String(v.exitCode) : '-',
+      v.reason,
+    ]);
   }
   return table(rows);
 }

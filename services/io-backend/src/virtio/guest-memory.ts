@@ -41,7 +41,11 @@ export class MmuGuestMemory implements GuestMemory {
   async readv(ranges: readonly GuestRange[]): Promise<Uint8Array[]> {
     if (ranges.length === 0) return [];
     try {
-      const r = await this.mmu.call('DmaRead', { vmId: this.vmId, segments: ranges.map((s) => ({ addr: s.addr, length: s.len })) }, { metadata: this.metadata.clone(), deadlineMs: this.deadlineMs });
+      const r = await this.mmu.call(
+        'DmaRead',
+        { vmId: this.vmId, segments: ranges.map((s) => ({ addr: s.addr, length: s.len })) },
+        { metadata: this.metadata.clone(), deadlineMs: this.deadlineMs },
+      );
       ranges.forEach((s, i) => {
         const got = r.data[i]?.length ?? 0;
         if (got !== s.len) throw new Error(`mmu answered ${got} bytes for a ${s.len}-byte DMA read at ${hex(s.addr)}`);

@@ -7,8 +7,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus, subjects } from '@splitvisor/bus';
 import {
-  ARP_REPLY, ARP_REQUEST, BROADCAST_MAC, DHCPDISCOVER, ETHERTYPE_ARP, ETHERTYPE_IPV4, IP_BROADCAST, PROTO_ICMP, PROTO_UDP, buildArp, buildDhcp,
-  OP_DATA, OP_ERROR, OP_RRQ, buildEthernet, buildIpv4, buildRequest, buildUdp, parseArp, parseEthernet, parseIp, parseIpv4, parseTftp, parseUdp, slirpMac,
+  ARP_REPLY,
+  ARP_REQUEST,
+  BROADCAST_MAC,
+  DHCPDISCOVER,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  IP_BROADCAST,
+  PROTO_ICMP,
+  PROTO_UDP,
+  buildArp,
+  buildDhcp,
+  OP_DATA,
+  OP_ERROR,
+  OP_RRQ,
+  buildEthernet,
+  buildIpv4,
+  buildRequest,
+  buildUdp,
+  parseArp,
+  parseEthernet,
+  parseIp,
+  parseIpv4,
+  parseTftp,
+  parseUdp,
+  slirpMac,
 } from '@splitvisor/netstack';
 import { silentLogger, startTestNats, until, type TestNats } from '@splitvisor/testing';
 import { NetworkHub, type PortHandle } from './network-hub.js';
@@ -67,7 +90,13 @@ describe('NetworkHub', () => {
     const a = port(mac(7));
     const h = hubA.join('t2', a.port);
     await busA.nc.flush();
-    const ask = buildArp({ operation: ARP_REQUEST, senderMac: mac(7), senderIp: parseIp('10.0.2.15'), targetMac: new Uint8Array(6), targetIp: parseIp('10.0.2.2') });
+    const ask = buildArp({
+      operation: ARP_REQUEST,
+      senderMac: mac(7),
+      senderIp: parseIp('10.0.2.15'),
+      targetMac: new Uint8Array(6),
+      targetIp: parseIp('10.0.2.2'),
+    });
     h.send(buildEthernet(BROADCAST_MAC, mac(7), ETHERTYPE_ARP, ask));
     await until(() => a.got.length === 1, 'ARP reply', 5000);
     const eth = parseEthernet(a.got[0]!);
@@ -93,7 +122,9 @@ describe('NetworkHub', () => {
     const hb = hubA.join('t3', b.port, { tftpRoot: dirB });
     await busA.nc.flush();
     const ask = (h: PortHandle, m: Uint8Array, srcPort: number, file: string) =>
-      h.send(udpFrame(m, slirpMac(parseIp('10.0.2.2')), parseIp('10.0.2.15'), parseIp('10.0.2.2'), srcPort, 69, buildRequest(OP_RRQ, file, 'octet', new Map())));
+      h.send(
+        udpFrame(m, slirpMac(parseIp('10.0.2.2')), parseIp('10.0.2.15'), parseIp('10.0.2.2'), srcPort, 69, buildRequest(OP_RRQ, file, 'octet', new Map())),
+      );
     ask(ha, mac(8), 1001, 'secret-a.txt');
     ask(hb, mac(9), 1002, 'secret-a.txt');
     ask(hb, mac(9), 1003, 'b.txt');
@@ -106,7 +137,10 @@ describe('NetworkHub', () => {
     // A NIC with no directory gets no TFTP at all (port unreachable), not a neighbour's.
     ask(hc, mac(10), 1004, 'secret-a.txt');
     await until(() => c.got.length === 1, 'ICMP for c', 5000);
-    expect(parseIpv4((parseEthernet(c.got[0]!) as { value: { payload: Uint8Array } }).value.payload)).toMatchObject({ ok: true, value: { protocol: PROTO_ICMP } });
+    expect(parseIpv4((parseEthernet(c.got[0]!) as { value: { payload: Uint8Array } }).value.payload)).toMatchObject({
+      ok: true,
+      value: { protocol: PROTO_ICMP },
+    });
     for (const h of [ha, hb, hc]) h.leave();
     rmSync(dirA, { recursive: true });
     rmSync(dirB, { recursive: true });
@@ -117,7 +151,19 @@ describe('NetworkHub', () => {
     const ha = hubA.join('t4', a.port);
     await busA.nc.flush();
     const discover = (m: Uint8Array) =>
-      buildDhcp({ op: 1, xid: 7, secs: 0, flags: 0, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: m, file: '', options: new Map([[53, Uint8Array.of(DHCPDISCOVER)]]) });
+      buildDhcp({
+        op: 1,
+        xid: 7,
+        secs: 0,
+        flags: 0,
+        ciaddr: 0,
+        yiaddr: 0,
+        siaddr: 0,
+        giaddr: 0,
+        chaddr: m,
+        file: '',
+        options: new Map([[53, Uint8Array.of(DHCPDISCOVER)]]),
+      });
     const stranger = Uint8Array.of(0x52, 0x54, 0, 0x66, 0, 1);
     busB.nc.publish(subjects.netFrames('t4'), udpFrame(stranger, BROADCAST_MAC, 0, IP_BROADCAST, 68, 67, discover(stranger)));
     ha.send(udpFrame(mac(11), BROADCAST_MAC, 0, IP_BROADCAST, 68, 67, discover(mac(11))));
@@ -156,7 +202,10 @@ describe('virtio params from the store', () => {
       readOnly: true,
       serial: 'x',
     });
-    expect(parseVirtioParams('virtio-net0', { kind: 'virtio-net', slot: '6', network: 'lab0', mac: '52:54:00:12:34:56' })).toMatchObject({ slot: 6, network: 'lab0' });
+    expect(parseVirtioParams('virtio-net0', { kind: 'virtio-net', slot: '6', network: 'lab0', mac: '52:54:00:12:34:56' })).toMatchObject({
+      slot: 6,
+      network: 'lab0',
+    });
   });
 
   it.each([

@@ -106,7 +106,9 @@ export class NetworkHub {
     });
     const net: Network = {
       name,
-      sub: this.bus.nc.subscribe(subject, { callback: (err, msg) => (err ? log.warn({ err: err.message }, 'switch subscription failed') : this.forward(net, msg.data)) }),
+      sub: this.bus.nc.subscribe(subject, {
+        callback: (err, msg) => (err ? log.warn({ err: err.message }, 'switch subscription failed') : this.forward(net, msg.data)),
+      }),
       ports: new Map(),
       gateway,
       stats: { framesOut: 0, framesIn: 0, framesIgnored: 0 },

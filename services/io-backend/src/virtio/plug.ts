@@ -17,7 +17,8 @@ export type VirtioParams =
 export function parseVirtioParams(id: string, p: Readonly<Record<string, string>>): VirtioParams {
   const bad = (field: string, why: string) => new Error(`device ${id}: param ${field}=${JSON.stringify(p[field] ?? null)}: ${why}`);
   const slot = Number(p['slot']);
-  if (p['slot'] === undefined || !/^\d+$/.test(p['slot']) || slot >= VIRTIO_MMIO_SLOTS) throw bad('slot', `must be a virtio-mmio slot 0..${VIRTIO_MMIO_SLOTS - 1}`);
+  if (p['slot'] === undefined || !/^\d+$/.test(p['slot']) || slot >= VIRTIO_MMIO_SLOTS)
+    throw bad('slot', `must be a virtio-mmio slot 0..${VIRTIO_MMIO_SLOTS - 1}`);
   switch (p['kind']) {
     case 'virtio-blk': {
       const path = p['path'];
@@ -72,7 +73,12 @@ export async function createVirtioDevice(id: string, params: VirtioParams, ctx: 
     }
     case 'virtio-net': {
       let port: PortHandle | undefined;
-      const net = new VirtioNet({ name: id, mac: params.mac, send: (frame) => port?.send(frame), log: (msg, fields) => ctx.log.debug({ device: id, ...fields }, msg) });
+      const net = new VirtioNet({
+        name: id,
+        mac: params.mac,
+        send: (frame) => port?.send(frame),
+        log: (msg, fields) => ctx.log.debug({ device: id, ...fields }, msg),
+      });
       port = ctx.hub.join(
         params.network,
         { mac: params.mac, deliver: (frame) => net.receive(frame) },

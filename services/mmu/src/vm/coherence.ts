@@ -76,7 +76,12 @@ export class Coherence {
     const first = this.space.firstGfn;
     for (let at = 0; at < pages.length; at += RECALL_RUN) {
       const run = pages.slice(at, at + RECALL_RUN);
-      const answer = await this.recalls.send(name, run.map((i) => i + first), mode, this.lastGrant[h] ?? 0);
+      const answer = await this.recalls.send(
+        name,
+        run.map((i) => i + first),
+        mode,
+        this.lastGrant[h] ?? 0,
+      );
       const byGfn = new Map(answer.map((p) => [p.gfn, p]));
       const writes: PageWrite[] = [];
       for (const i of run) {
@@ -228,4 +233,3 @@ export function pagesOf(space: AddressSpace, addr: GuestPhysAddr, len: number): 
   const b = Math.floor((addr + len - 1) / PAGE_SIZE) - space.firstGfn;
   return Array.from({ length: b - a + 1 }, (_, k) => a + k);
 }
-

@@ -37,7 +37,9 @@ export class Dma {
     this.space.assertLive();
     const lens = segs.map((s) => (op === 'write' ? (s.data?.length ?? 0) : s.length));
     const first = segs[0];
-    const what = first ? `DMA ${op} of vm "${vmId}" [${hex(first.addr)}, ${hex(first.addr + lens[0]!)})${segs.length > 1 ? ` and ${segs.length - 1} more segment(s)` : ''}` : `DMA ${op} of vm "${vmId}"`;
+    const what = first
+      ? `DMA ${op} of vm "${vmId}" [${hex(first.addr)}, ${hex(first.addr + lens[0]!)})${segs.length > 1 ? ` and ${segs.length - 1} more segment(s)` : ''}`
+      : `DMA ${op} of vm "${vmId}"`;
     if (!caller) throw denied(`${what} refused: the call names no caller (metadata x-splitvisor-caller)`);
     if (!this.roster.isAttached(caller)) {
       throw denied(`${what} refused: caller "${caller.slice(0, 80)}" is not a device backend attached to vm "${vmId}"`);

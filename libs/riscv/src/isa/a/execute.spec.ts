@@ -11,8 +11,7 @@ import { Cause } from '../../trap.js';
 import { DATA, DRAM, e, exec, HANDLER, machine, R, s64, TestBus, trapInfo, u64 } from '../../harness.test-util.js';
 
 const DEV = 0x1000_0000;
-const read64 = (m: ReturnType<typeof machine>, pa: number): bigint =>
-  new DataView(m.ram.readBytes(pa, 8).buffer).getBigUint64(0, true);
+const read64 = (m: ReturnType<typeof machine>, pa: number): bigint => new DataView(m.ram.readBytes(pa, 8).buffer).getBigUint64(0, true);
 const write64 = (m: ReturnType<typeof machine>, pa: number, v: bigint): void => {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);

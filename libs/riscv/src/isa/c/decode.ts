@@ -16,15 +16,11 @@ const bits = (v: number, hi: number, lo: number): number => (v >>> lo) & ((1 << 
 // 32-bit formats (operands already numbers 0..31).
 const rType = (op: number, rd: number, f3: number, rs1: number, rs2: number, f7: number): number =>
   (f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op;
-const iType = (op: number, rd: number, f3: number, rs1: number, imm: number): number =>
-  ((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op;
+const iType = (op: number, rd: number, f3: number, rs1: number, imm: number): number => ((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op;
 const sType = (op: number, f3: number, rs1: number, rs2: number, imm: number): number =>
   (((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 31) << 7) | op;
 function bType(f3: number, rs1: number, rs2: number, o: number): number {
-  return (
-    (bit(o, 12) << 31) | (bits(o, 10, 5) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (bits(o, 4, 1) << 8) |
-    (bit(o, 11) << 7) | 0x63
-  );
+  return (bit(o, 12) << 31) | (bits(o, 10, 5) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (bits(o, 4, 1) << 8) | (bit(o, 11) << 7) | 0x63;
 }
 function jType(rd: number, o: number): number {
   return (bit(o, 20) << 31) | (bits(o, 10, 1) << 21) | (bit(o, 11) << 20) | (bits(o, 19, 12) << 12) | (rd << 7) | 0x6f;
@@ -78,10 +74,7 @@ export function expandCompressed(c: number): number {
       case 3: {
         if (rd === 2) {
           // C.ADDI16SP: nzimm[9|4|6|8:7|5] = c[12|6|5|4:3|2]
-          const v = sext(
-            (bit(c, 12) << 9) | (bit(c, 6) << 4) | (bit(c, 5) << 6) | (bits(c, 4, 3) << 7) | (bit(c, 2) << 5),
-            10,
-          );
+          const v = sext((bit(c, 12) << 9) | (bit(c, 6) << 4) | (bit(c, 5) << 6) | (bits(c, 4, 3) << 7) | (bit(c, 2) << 5), 10);
           return v === 0 ? 0 : iType(0x13, 2, 0, 2, v);
         }
         // C.LUI: nzimm[17:12]; 0 is reserved
@@ -106,18 +99,21 @@ export function expandCompressed(c: number): number {
       case 5: {
         // C.J: offset[11|4|9:8|10|6|7|3:1|5] = c[12|11|10:9|8|7|6|5:3|2]
         const o = sext(
-          (bit(c, 12) << 11) | (bit(c, 11) << 4) | (bits(c, 10, 9) << 8) | (bit(c, 8) << 10) | (bit(c, 7) << 6) |
-            (bit(c, 6) << 7) | (bits(c, 5, 3) << 1) | (bit(c, 2) << 5),
+          (bit(c, 12) << 11) |
+            (bit(c, 11) << 4) |
+            (bits(c, 10, 9) << 8) |
+            (bit(c, 8) << 10) |
+            (bit(c, 7) << 6) |
+            (bit(c, 6) << 7) |
+            (bits(c, 5, 3) << 1) |
+            (bit(c, 2) << 5),
           12,
         );
         return jType(0, o);
       }
       default: {
         // 6 C.BEQZ, 7 C.BNEZ: offset[8|4:3|7:6|2:1|5] = c[12|11:10|6:5|4:3|2]
-        const o = sext(
-          (bit(c, 12) << 8) | (bits(c, 11, 10) << 3) | (bits(c, 6, 5) << 6) | (bits(c, 4, 3) << 1) | (bit(c, 2) << 5),
-          9,
-        );
+        const o = sext((bit(c, 12) << 8) | (bits(c, 11, 10) << 3) | (bits(c, 6, 5) << 6) | (bits(c, 4, 3) << 1) | (bit(c, 2) << 5), 9);
         return bType(f3 === 6 ? 0 : 1, rs1p, 0, o);
       }
     }

@@ -22,16 +22,19 @@ function randomBits(f: o.Fmt): bigint {
   const maxExp = (1 << expBits) - 2;
   const r = rnd() % 8;
   let ex: number;
-  if (r === 0) ex = 0; // subnormal
+  if (r === 0)
+    ex = 0; // subnormal
   else if (r === 1) ex = 1 + (rnd() % 4);
   else if (r === 2) ex = maxExp - (rnd() % 4);
-  else if (r === 3) ex = f.emax + (rnd() % 5) - 2; // near 1
+  else if (r === 3)
+    ex = f.emax + (rnd() % 5) - 2; // near 1
   else ex = 1 + (rnd() % maxExp);
   let frac = 0n;
   const fb = f.p - 1;
   const style = rnd() % 4;
   if (style === 0) frac = 0n;
-  else if (style === 1) frac = (1n << BigInt(fb)) - 1n - BigInt(rnd() % 4); // all ones-ish
+  else if (style === 1)
+    frac = (1n << BigInt(fb)) - 1n - BigInt(rnd() % 4); // all ones-ish
   else frac = ((BigInt(rnd()) << 32n) | BigInt(rnd())) & ((1n << BigInt(fb)) - 1n);
   if (ex === 0 && frac === 0n) frac = 1n;
   const sign = rnd() % 2 === 0 ? 0n : 1n;

@@ -8,23 +8,7 @@
 // operands are scaled to [1, 2) and the exponents carried in `scale`. Singles always take
 // the direct path: their products are exact in a double, and their range sits far inside.
 
-import {
-  addRoundOdd,
-  DOUBLE,
-  DZ,
-  ERR,
-  exponentOf,
-  ldexp,
-  NV,
-  NX,
-  raiseFlags,
-  RDN,
-  RNE,
-  roundPair,
-  twoProduct,
-  twoSum,
-  type Format,
-} from './round.js';
+import { addRoundOdd, DOUBLE, DZ, ERR, exponentOf, ldexp, NV, NX, raiseFlags, RDN, RNE, roundPair, twoProduct, twoSum, type Format } from './round.js';
 
 const LO_SAFE = 2 ** -900;
 const HI_SAFE = 2 ** 900;

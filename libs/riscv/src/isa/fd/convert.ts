@@ -35,7 +35,8 @@ export function toInt(x: number, kind: number, rm: number): void {
   let r: number;
   let lo: number;
   let hi: number;
-  if (x !== x) r = Infinity; // NaN converts as +large
+  if (x !== x)
+    r = Infinity; // NaN converts as +large
   else if (x === Infinity || x === -Infinity) r = x;
   else r = roundToInteger(x, rm);
   switch (kind) {

@@ -122,7 +122,9 @@ describe('rounding modes on hard cases', () => {
   it.each(cases)('fadd.d %s', (_name, a, b, want) => {
     for (let rm = 0; rm < 5; rm++) {
       // Static rm, then the same through frm and rm = dyn.
-      const m = run([...setD(1, dbits(a)), ...setD(2, dbits(b)), fdd.fadd(3, 1, 2, rm), fdd.fadd(4, 1, 2, Rm.dyn), fdd.fmvX(R.a0, 3), fdd.fmvX(R.a1, 4)], { frm: rm });
+      const m = run([...setD(1, dbits(a)), ...setD(2, dbits(b)), fdd.fadd(3, 1, 2, rm), fdd.fadd(4, 1, 2, Rm.dyn), fdd.fmvX(R.a0, 3), fdd.fmvX(R.a1, 4)], {
+        frm: rm,
+      });
       expect({ rm, v: m.ux(R.a0) }).toEqual({ rm, v: dbits(want[rm]!) });
       expect({ rm, v: m.ux(R.a1) }).toEqual({ rm, v: dbits(want[rm]!) });
       expect(fflags(m)).toBe(1n); // NX
@@ -174,28 +176,31 @@ describe('rounding modes on hard cases', () => {
 
 describe('fflags', () => {
   it('accrue per exception: DZ, NV, OF+NX, UF+NX; fcsr = frm << 5 | fflags', () => {
-    const m = run([
-      ...setD(1, dbits(1)),
-      ...setD(2, 0n),
-      fdd.fdiv(3, 1, 2), // 1/0: DZ
-      e.csrr(R.a0, Csr.fflags),
-      fdd.fdiv(3, 2, 2), // 0/0: NV
-      e.csrr(R.a1, Csr.fflags),
-      e.csrw(Csr.fflags, 0),
-      ...setD(4, dbits(Number.MAX_VALUE)),
-      fdd.fadd(5, 4, 4), // OF + NX
-      e.csrr(R.a2, Csr.fflags),
-      e.csrw(Csr.fflags, 0),
-      ...setD(6, dbits(2 ** -1000)),
-      fdd.fmul(7, 6, 6), // UF + NX (to 0)
-      e.csrr(R.a3, Csr.fflags),
-      fdd.fsqrt(8, 4),
-      e.csrr(R.a4, Csr.fflags),
-      ...setD(9, dbits(-1)),
-      fdd.fsqrt(10, 9), // NV
-      fdd.fmvX(R.a5, 10),
-      fdd.fmvX(R.a6, 3),
-    ], { frm: 3 });
+    const m = run(
+      [
+        ...setD(1, dbits(1)),
+        ...setD(2, 0n),
+        fdd.fdiv(3, 1, 2), // 1/0: DZ
+        e.csrr(R.a0, Csr.fflags),
+        fdd.fdiv(3, 2, 2), // 0/0: NV
+        e.csrr(R.a1, Csr.fflags),
+        e.csrw(Csr.fflags, 0),
+        ...setD(4, dbits(Number.MAX_VALUE)),
+        fdd.fadd(5, 4, 4), // OF + NX
+        e.csrr(R.a2, Csr.fflags),
+        e.csrw(Csr.fflags, 0),
+        ...setD(6, dbits(2 ** -1000)),
+        fdd.fmul(7, 6, 6), // UF + NX (to 0)
+        e.csrr(R.a3, Csr.fflags),
+        fdd.fsqrt(8, 4),
+        e.csrr(R.a4, Csr.fflags),
+        ...setD(9, dbits(-1)),
+        fdd.fsqrt(10, 9), // NV
+        fdd.fmvX(R.a5, 10),
+        fdd.fmvX(R.a6, 3),
+      ],
+      { frm: 3 },
+    );
     expect([R.a0, R.a1, R.a2, R.a3, R.a4].map((r) => m.x(r))).toEqual([8n, 24n, 5n, 3n, 3n]);
     expect(m.csr(Csr.fcsr)).toBe((3n << 5n) | 16n | 3n);
     expect(m.ux(R.a5)).toBe(CANON_D);
@@ -396,12 +401,7 @@ describe('fused multiply-add', () => {
 
   it('single: the product is not rounded before the add', () => {
     // (1 + 2^-23)^2 = 1 + 2^-22 + 2^-46; minus (1 + 2^-22) leaves 2^-46.
-    const m = run([
-      ...setS(1, sbits(1 + 2 ** -23)),
-      ...setS(2, sbits(1 + 2 ** -22)),
-      fs.fmsub(3, 1, 1, 2),
-      fs.fmvX(R.a0, 3),
-    ]);
+    const m = run([...setS(1, sbits(1 + 2 ** -23)), ...setS(2, sbits(1 + 2 ** -22)), fs.fmsub(3, 1, 1, 2), fs.fmvX(R.a0, 3)]);
     expect(m.ux(R.a0) & 0xffffffffn).toBe(sbits(2 ** -46));
   });
 

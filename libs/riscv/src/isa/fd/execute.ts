@@ -111,15 +111,37 @@ export function fpExecute(s: HartState, inst: number): boolean {
     const negAdd = opcode === 0x47 || opcode === 0x4f;
     let r: number;
     if (dbl) {
-      r = fma3(dIsNaN(fw, rs1), dIsNaN(fw, rs2), dIsNaN(fw, rs3), dIsSNaN(fw, rs1) || dIsSNaN(fw, rs2) || dIsSNaN(fw, rs3),
-        fd[rs1]!, fd[rs2]!, fd[rs3]!, negProd, negAdd, true, rm);
+      r = fma3(
+        dIsNaN(fw, rs1),
+        dIsNaN(fw, rs2),
+        dIsNaN(fw, rs3),
+        dIsSNaN(fw, rs1) || dIsSNaN(fw, rs2) || dIsSNaN(fw, rs3),
+        fd[rs1]!,
+        fd[rs2]!,
+        fd[rs3]!,
+        negProd,
+        negAdd,
+        true,
+        rm,
+      );
       writeD(fw, fd, rd, r);
     } else {
       const a = sBits(fw, rs1);
       const b = sBits(fw, rs2);
       const c = sBits(fw, rs3);
-      r = fma3(sIsNaN(a), sIsNaN(b), sIsNaN(c), sIsSNaN(a) || sIsSNaN(b) || sIsSNaN(c),
-        f32FromBits(a), f32FromBits(b), f32FromBits(c), negProd, negAdd, false, rm);
+      r = fma3(
+        sIsNaN(a),
+        sIsNaN(b),
+        sIsNaN(c),
+        sIsSNaN(a) || sIsSNaN(b) || sIsSNaN(c),
+        f32FromBits(a),
+        f32FromBits(b),
+        f32FromBits(c),
+        negProd,
+        negAdd,
+        false,
+        rm,
+      );
       writeS(fw, rd, r);
     }
     s.mstatusFs = 3;

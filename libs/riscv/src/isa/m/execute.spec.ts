@@ -6,9 +6,35 @@ import { e, exec, R, s64, u64 } from '../../harness.test-util.js';
 
 const MIN = -(2n ** 63n);
 const MAX = 2n ** 63n - 1n;
-const EDGES = [0n, 1n, -1n, 2n, -2n, 3n, 7n, -7n, MIN, MAX, MIN + 1n, 0xffff_ffffn, 0x1_0000_0000n, -0x1_0000_0000n,
-  0x7fff_ffffn, -0x8000_0000n, 0x8000_0000n, 2n ** 53n - 1n, 2n ** 53n, -(2n ** 53n), 2n ** 53n + 1n, 0x1234_5678_9abc_def0n,
-  -0x0fed_cba9_8765_4321n, 0x0000_ffff_0000_ffffn, 65535n, 65536n, 0x0010_0000_0000_0001n];
+const EDGES = [
+  0n,
+  1n,
+  -1n,
+  2n,
+  -2n,
+  3n,
+  7n,
+  -7n,
+  MIN,
+  MAX,
+  MIN + 1n,
+  0xffff_ffffn,
+  0x1_0000_0000n,
+  -0x1_0000_0000n,
+  0x7fff_ffffn,
+  -0x8000_0000n,
+  0x8000_0000n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  -(2n ** 53n),
+  2n ** 53n + 1n,
+  0x1234_5678_9abc_def0n,
+  -0x0fed_cba9_8765_4321n,
+  0x0000_ffff_0000_ffffn,
+  65535n,
+  65536n,
+  0x0010_0000_0000_0001n,
+];
 
 let seed = 0x2545f491;
 function rand64(): bigint {
@@ -43,17 +69,23 @@ const REF: Record<string, [(rd: number, rs1: number, rs2: number) => number, Ref
   rem: [e.rem, (a, b) => (b === 0n ? a : a === MIN && b === -1n ? 0n : a % b)],
   remu: [e.remu, (a, b) => (b === 0n ? a : s64(u64(a) % u64(b)))],
   mulw: [e.mulw, (a, b) => sx32(a * b)],
-  divw: [e.divw, (a, b) => {
-    const x = sx32(a);
-    const y = sx32(b);
-    return y === 0n ? -1n : x === -(2n ** 31n) && y === -1n ? x : sx32(trunc(x, y));
-  }],
+  divw: [
+    e.divw,
+    (a, b) => {
+      const x = sx32(a);
+      const y = sx32(b);
+      return y === 0n ? -1n : x === -(2n ** 31n) && y === -1n ? x : sx32(trunc(x, y));
+    },
+  ],
   divuw: [e.divuw, (a, b) => (ux32(b) === 0n ? -1n : sx32(ux32(a) / ux32(b)))],
-  remw: [e.remw, (a, b) => {
-    const x = sx32(a);
-    const y = sx32(b);
-    return y === 0n ? x : x === -(2n ** 31n) && y === -1n ? 0n : sx32(x % y);
-  }],
+  remw: [
+    e.remw,
+    (a, b) => {
+      const x = sx32(a);
+      const y = sx32(b);
+      return y === 0n ? x : x === -(2n ** 31n) && y === -1n ? 0n : sx32(x % y);
+    },
+  ],
   remuw: [e.remuw, (a, b) => (ux32(b) === 0n ? sx32(a) : sx32(ux32(a) % ux32(b)))],
 };
 
@@ -102,13 +134,31 @@ describe('M extension', () => {
       e.remuw(R.s11, R.t0, 0),
     ]);
     expect([R.s2, R.s3, R.s4, R.s5, R.s6, R.s7, R.s8, R.s9, R.s10, R.s11].map((r) => m.x(r))).toEqual([
-      MIN, 0n, -1n, MIN, -1n, MIN, -(2n ** 31n), 0n, -1n, -(2n ** 31n),
+      MIN,
+      0n,
+      -1n,
+      MIN,
+      -1n,
+      MIN,
+      -(2n ** 31n),
+      0n,
+      -1n,
+      -(2n ** 31n),
     ]);
     expect(m.hart.stats.exceptions).toBe(0);
   });
 
   it('MULH signs: each combination of operand signs', () => {
-    const cases: [bigint, bigint][] = [[3n, 5n], [-3n, 5n], [3n, -5n], [-3n, -5n], [MIN, MIN], [MIN, MAX], [-1n, -1n], [MAX, MAX]];
+    const cases: [bigint, bigint][] = [
+      [3n, 5n],
+      [-3n, 5n],
+      [3n, -5n],
+      [-3n, -5n],
+      [MIN, MIN],
+      [MIN, MAX],
+      [-1n, -1n],
+      [MAX, MAX],
+    ];
     for (const [a, b] of cases) {
       const m = exec([...e.li(R.a0, a), ...e.li(R.a1, b), e.mulh(R.a2, R.a0, R.a1), e.mulhsu(R.a3, R.a0, R.a1), e.mulhu(R.a4, R.a0, R.a1)]);
       expect(m.x(R.a2)).toBe(s64((a * b) >> 64n));

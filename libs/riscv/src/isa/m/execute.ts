@@ -281,7 +281,7 @@ export function remw(xl: Int32Array, xh: Int32Array, rd: number, rs1: number, rs
   const n = xl[rs1]!;
   const d = xl[rs2]!;
   // MIN % -1 is 0 in JS as in RISC-V; only x % 0 (NaN in JS) needs its own answer.
-  const v = d === 0 ? n : n % d | 0;
+  const v = d === 0 ? n : (n % d) | 0;
   xl[rd] = v;
   xh[rd] = v >> 31;
 }
@@ -289,7 +289,7 @@ export function remw(xl: Int32Array, xh: Int32Array, rd: number, rs1: number, rs
 export function remuw(xl: Int32Array, xh: Int32Array, rd: number, rs1: number, rs2: number): void {
   const n = xl[rs1]! >>> 0;
   const d = xl[rs2]! >>> 0;
-  const v = d === 0 ? n | 0 : n % d | 0;
+  const v = d === 0 ? n | 0 : (n % d) | 0;
   xl[rd] = v;
   xh[rd] = v >> 31;
 }
