@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, REPO_ROOT } from '@splitvisor/lab';
-import { loadAverage, median, printExitTable } from './stats.mjs';
+import { loadAverage, median, printBootRuns, printExitTable } from './stats.mjs';
 import { protos, ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
 import { Bus, streams, subjects } from '@splitvisor/bus';
@@ -127,19 +127,7 @@ for (let i = 0; i < RUNS; i++) {
   runs.push({ q, s, ratio: s.seen.prompt / q.prompt, load: loadAverage() });
 }
 
-const f = (v) => (v === undefined || Number.isNaN(v) ? '-' : `${v.toFixed(2)} s`);
-const x = (v) => (Number.isFinite(v) ? `x${v.toFixed(1)}` : '-');
-console.log(`${RUNS} runs, each a QEMU boot then a Splitvisor boot; time to the prompt and Splitvisor's ratio to QEMU:`);
-console.log(`${'run'.padEnd(6)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}  load average after it`);
-runs.forEach((r, i) => console.log(`${String(i + 1).padEnd(6)} ${f(r.s.seen.prompt).padStart(12)} ${f(r.q.prompt).padStart(10)} ${x(r.ratio).padStart(8)}  ${r.load}`));
-
-console.log(`\nmedians of ${RUNS} runs (ratio: of the medians):`);
-console.log(`${'milestone'.padEnd(24)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}`);
-for (const [k, label] of MILESTONES) {
-  const ms = median(runs.map((r) => r.s.seen[k] ?? NaN));
-  const mq = median(runs.map((r) => r.q[k] ?? NaN));
-  console.log(`${label.padEnd(24)} ${f(ms).padStart(12)} ${f(mq).padStart(10)} ${x(ms / mq).padStart(8)}`);
-}
+printBootRuns(runs, MILESTONES, 'prompt', 'the prompt');
 const ratio = median(runs.map((r) => r.ratio));
 const pass = ratio <= TARGET_RATIO;
 console.log(

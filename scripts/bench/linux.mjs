@@ -14,7 +14,7 @@ import { RpcClient } from '@splitvisor/rpc';
 import { Bus, streams, subjects } from '@splitvisor/bus';
 import { createLogger } from '@splitvisor/log';
 import { parse as parseYaml } from 'yaml';
-import { loadAverage, median, printExitTable } from './stats.mjs';
+import { loadAverage, printBootRuns, printExitTable } from './stats.mjs';
 
 const TIMEOUT_S = Number(process.env.BENCH_LINUX_TIMEOUT_S ?? 900);
 const a = process.argv.slice(2).find((x) => x.startsWith('--runs'));
@@ -126,18 +126,7 @@ for (let i = 0; i < RUNS; i++) {
   const s = await splitvisor();
   runs.push({ q, s, ratio: s.seen.shell / q.shell, load: loadAverage() });
 }
-const f = (v) => (v === undefined || Number.isNaN(v) ? '-' : `${v.toFixed(2)} s`);
-const x = (v) => (Number.isFinite(v) ? `x${v.toFixed(1)}` : '-');
-console.log(`${RUNS} run(s), each a QEMU boot then a Splitvisor boot; time to the shell and Splitvisor's ratio to QEMU:`);
-console.log(`${'run'.padEnd(6)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}  load average after it`);
-runs.forEach((r, i) => console.log(`${String(i + 1).padEnd(6)} ${f(r.s.seen.shell).padStart(12)} ${f(r.q.shell).padStart(10)} ${x(r.ratio).padStart(8)}  ${r.load}`));
-console.log(`\nmedians of ${RUNS} run(s) (ratio: of the medians):`);
-console.log(`${'milestone'.padEnd(24)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}`);
-for (const [k, label] of MILESTONES) {
-  const ms = median(runs.map((r) => r.s.seen[k] ?? NaN));
-  const mq = median(runs.map((r) => r.q[k] ?? NaN));
-  console.log(`${label.padEnd(24)} ${f(ms).padStart(12)} ${f(mq).padStart(10)} ${x(ms / mq).padStart(8)}`);
-}
+printBootRuns(runs, MILESTONES, 'shell', 'the shell');
 console.log(`(load average ${loadAverage()}; this machine is shared, so is the noise)`);
 const byTime = [...runs].sort((p, q) => p.s.seen.shell - q.s.seen.shell);
 const s = byTime[(byTime.length - 1) >> 1].s;

@@ -30,3 +30,23 @@ export function printExitTable(stats) {
     console.log(`  ${d.device.padEnd(26)} ${String(d.reads).padStart(10)} ${String(d.writes).padStart(11)} ${`${d.totalMs.toFixed(0)} ms`.padStart(10)} ${String(d.posted).padStart(8)}`);
   }
 }
+
+/**
+ * Runs of a boot on QEMU and Splitvisor, `runs[i] = { q: {milestone: s}, s: { seen: {milestone: s} },
+ * ratio, load }`: each run's time to `last` and its ratio, then each milestone's medians and
+ * the ratio of the medians.
+ */
+export function printBootRuns(runs, milestones, last, what) {
+  const f = (v) => (v === undefined || Number.isNaN(v) ? '-' : `${v.toFixed(2)} s`);
+  const x = (v) => (Number.isFinite(v) ? `x${v.toFixed(1)}` : '-');
+  console.log(`${runs.length} run(s), each a QEMU boot then a Splitvisor boot; time to ${what} and Splitvisor's ratio to QEMU:`);
+  console.log(`${'run'.padEnd(6)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}  load average after it`);
+  runs.forEach((r, i) => console.log(`${String(i + 1).padEnd(6)} ${f(r.s.seen[last]).padStart(12)} ${f(r.q[last]).padStart(10)} ${x(r.ratio).padStart(8)}  ${r.load}`));
+  console.log(`\nmedians of ${runs.length} run(s) (ratio: of the medians):`);
+  console.log(`${'milestone'.padEnd(24)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}`);
+  for (const [k, label] of milestones) {
+    const ms = median(runs.map((r) => r.s.seen[k] ?? NaN));
+    const mq = median(runs.map((r) => r.q[k] ?? NaN));
+    console.log(`${label.padEnd(24)} ${f(ms).padStart(12)} ${f(mq).padStart(10)} ${x(ms / mq).padStart(8)}`);
+  }
+}
