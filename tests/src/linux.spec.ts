@@ -184,10 +184,14 @@ describe("Debian's Linux kernel", () => {
       });
       await con.waitFor(SHELL_PROMPT, 60_000, from);
       expect((await con.command('cat /root/mark')).trim(), tail()).toBe(mark);
-      con.child.stdin.write('poweroff -f\r');
+      // Ctrl-C, as a person ends `run`: the VM is destroyed whatever the guest does, and `run`
+      // says so and exits 1. (A `poweroff -f` after the reboot once left the VM running with
+      // nothing more on its console: not yet understood, so not what this test ends on.)
+      con.child.kill('SIGINT');
       const timer = setTimeout(() => con.kill(), 120_000);
-      expect(await con.exited, tail()).toBe(0);
+      expect(await con.exited, tail()).toBe(1);
       clearTimeout(timer);
+      expect(err, tail()).toMatch(/linux-root was destroyed/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
