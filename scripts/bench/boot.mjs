@@ -10,12 +10,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, REPO_ROOT } from '@splitvisor/lab';
+import { REPO_ROOT } from '@splitvisor/lab';
+import { withBenchLab } from './bench-lab.mjs';
 import { loadAverage, median, printBootRuns, printExitTable } from './stats.mjs';
-import { protos, ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
-import { RpcClient } from '@splitvisor/rpc';
-import { Bus, streams, subjects } from '@splitvisor/bus';
-import { createLogger } from '@splitvisor/log';
+import { ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
+import { streams, subjects } from '@splitvisor/bus';
 
 const TIMEOUT_S = Number(process.env.BENCH_BOOT_TIMEOUT_S ?? 600);
 /** The target: Splitvisor reaches U-Boot's prompt within this many times QEMU's time. */
@@ -67,7 +66,9 @@ function milestones() {
 
 async function qemu() {
   const m = milestones();
-  const child = spawn('qemu-system-riscv64', ['-M', 'virt', '-m', '256M', '-nographic', '-bios', fwJump, '-kernel', uboot], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn('qemu-system-riscv64', ['-M', 'virt', '-m', '256M', '-nographic', '-bios', fwJump, '-kernel', uboot], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('QEMU did not reach the prompt')), TIMEOUT_S * 1000);
     child.stdout.on('data', (b) => {
@@ -81,18 +82,16 @@ async function qemu() {
   return m.seen;
 }
 
-async function splitvisor() {
-  const lab = await Lab.start({ logLevel: 'warn' });
-  const p = protos();
-  const dom0 = new RpcClient(p.dom0.Dom0, lab.addresses.dom0, { deadlineMs: 60_000 });
-  const cpu = new RpcClient(p.cpu.Cpu, lab.addresses.cpu, { deadlineMs: 30_000 });
-  const bus = await Bus.connect({ url: lab.natsUrl, name: 'bench', log: createLogger({ service: 'bench', level: 'silent', pretty: false }) });
-  try {
+function splitvisor() {
+  return withBenchLab(async ({ dom0, cpu, bus }) => {
     const configYaml = readFileSync(join(REPO_ROOT, 'examples/uboot.yaml'), 'utf8');
     await dom0.call('CreateVm', { configYaml, baseDir: join(REPO_ROOT, 'examples'), source: 'examples/uboot.yaml' });
     const m = milestones();
     const done = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Splitvisor did not reach the prompt in ${TIMEOUT_S} s; console so far in the CONSOLE stream`)), TIMEOUT_S * 1000);
+      const timer = setTimeout(
+        () => reject(new Error(`Splitvisor did not reach the prompt in ${TIMEOUT_S} s; console so far in the CONSOLE stream`)),
+        TIMEOUT_S * 1000,
+      );
       void bus.replay(streams.console, subjects.consoleOut('uboot'), ConsoleOutputCodec, (msg) => {
         const key = () => bus.publish(subjects.consoleIn('uboot'), ConsoleInputCodec, { vmId: 'uboot', data: Buffer.from(' ') });
         if (m.feed(Buffer.from(msg.data).toString('latin1'), key)) {
@@ -106,12 +105,7 @@ async function splitvisor() {
     const stats = await cpu.call('GetVmStats', { vmId: 'uboot' });
     await dom0.call('DestroyVm', { name: 'uboot' });
     return { seen: m.seen, stats };
-  } finally {
-    dom0.close();
-    cpu.close();
-    await bus.drain();
-    await lab.stop();
-  }
+  });
 }
 
 const MILESTONES = [

@@ -8,12 +8,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, REPO_ROOT } from '@splitvisor/lab';
-import { protos, ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
-import { RpcClient } from '@splitvisor/rpc';
-import { Bus, streams, subjects } from '@splitvisor/bus';
-import { createLogger } from '@splitvisor/log';
+import { REPO_ROOT } from '@splitvisor/lab';
+import { ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
+import { streams, subjects } from '@splitvisor/bus';
 import { parse as parseYaml } from 'yaml';
+import { withBenchLab } from './bench-lab.mjs';
 import { loadAverage, printBootRuns, printExitTable } from './stats.mjs';
 
 const TIMEOUT_S = Number(process.env.BENCH_LINUX_TIMEOUT_S ?? 900);
@@ -63,7 +62,23 @@ function milestones(type) {
 async function qemu() {
   const child = spawn(
     'qemu-system-riscv64',
-    ['-M', 'virt', '-m', cfg.memory, '-nographic', '-bios', abs(cfg.firmware), '-kernel', abs(cfg.kernel), '-initrd', abs(cfg.initrd), '-append', cfg.bootargs, '-device', 'virtio-rng-device'],
+    [
+      '-M',
+      'virt',
+      '-m',
+      cfg.memory,
+      '-nographic',
+      '-bios',
+      abs(cfg.firmware),
+      '-kernel',
+      abs(cfg.kernel),
+      '-initrd',
+      abs(cfg.initrd),
+      '-append',
+      cfg.bootargs,
+      '-device',
+      'virtio-rng-device',
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const m = milestones((s) => child.stdin.write(s));
@@ -76,20 +91,16 @@ async function qemu() {
   return m.seen;
 }
 
-async function splitvisor() {
-  const lab = await Lab.start({ logLevel: 'warn' });
-  const p = protos();
-  const dom0 = new RpcClient(p.dom0.Dom0, lab.addresses.dom0, { deadlineMs: 60_000 });
-  const cpu = new RpcClient(p.cpu.Cpu, lab.addresses.cpu, { deadlineMs: 30_000 });
-  const bus = await Bus.connect({ url: lab.natsUrl, name: 'bench', log: createLogger({ service: 'bench', level: 'silent', pretty: false }) });
-  try {
+function splitvisor() {
+  return withBenchLab(async ({ dom0, cpu, bus }) => {
     await dom0.call('CreateVm', { configYaml: cfgText, baseDir: join(REPO_ROOT, 'examples'), source: 'examples/linux.yaml' });
     let stats;
     const m = milestones((s) => {
       // The exit table of the boot, read before the poweroff ends the vCPU.
-      void cpu.call('GetVmStats', { vmId: cfg.name }).then((st) => (stats = st)).finally(() =>
-        bus.publish(subjects.consoleIn(cfg.name), ConsoleInputCodec, { vmId: cfg.name, data: Buffer.from(s) }),
-      );
+      void cpu
+        .call('GetVmStats', { vmId: cfg.name })
+        .then((st) => (stats = st))
+        .finally(() => bus.publish(subjects.consoleIn(cfg.name), ConsoleInputCodec, { vmId: cfg.name, data: Buffer.from(s) }));
     });
     void bus.replay(streams.console, subjects.consoleOut(cfg.name), ConsoleOutputCodec, (msg) => m.feed(Buffer.from(msg.data).toString('latin1')));
     await dom0.call('StartVm', { name: cfg.name });
@@ -97,7 +108,8 @@ async function splitvisor() {
     for (;;) {
       const vm = await dom0.call('GetVm', { name: cfg.name });
       if (vm.state === 'stopped' || vm.state === 'failed') {
-        if (vm.state !== 'stopped' || vm.exitCode !== 0 || m.seen.shell === undefined) throw new Error(`Splitvisor's VM ended ${vm.state} (${vm.reason}) exit ${vm.exitCode}`);
+        if (vm.state !== 'stopped' || vm.exitCode !== 0 || m.seen.shell === undefined)
+          throw new Error(`Splitvisor's VM ended ${vm.state} (${vm.reason}) exit ${vm.exitCode}`);
         break;
       }
       if (Date.now() > deadline) throw new Error(`Splitvisor did not reach the shell and power off in ${TIMEOUT_S} s`);
@@ -106,12 +118,7 @@ async function splitvisor() {
     m.end();
     await dom0.call('DestroyVm', { name: cfg.name }).catch(() => undefined);
     return { seen: m.seen, stats };
-  } finally {
-    dom0.close();
-    cpu.close();
-    await bus.drain();
-    await lab.stop();
-  }
+  });
 }
 
 const MILESTONES = [
