@@ -75,6 +75,7 @@ describe('Gateway: ICMP', () => {
     expect((r.ip.payload[2]! << 8) | r.ip.payload[3]!).toBe(0x8c68); // hand-computed in checksum.spec
     expect(r.ip.src).toBe(GW);
     expect(r.ip.dst).toBe(GUEST);
+    expect(r.ip.ttl).toBe(255); // slirp's icmp_reflect: what a guest's ping shows on QEMU
     expect(r.eth.dst).toEqual(GUEST_MAC);
     expect(h.gw.stats.icmpEchoReplies).toBe(1);
   });

@@ -15,6 +15,9 @@ import { TftpServer, type TftpStats } from './tftp-server.js';
 import { TFTP_PORT } from './tftp.js';
 import { buildUdp, parseUdp } from './udp.js';
 
+/** slirp's MAXTTL, the TTL of the echo replies it reflects. */
+const ECHO_REPLY_TTL = 255;
+
 export interface GatewayOptions {
   /** Default "10.0.2.0/24". */
   net?: string;
@@ -230,7 +233,9 @@ export class Gateway {
     // RFC 1122 §3.2.2.6 lets a host ignore broadcast echo; slirp does.
     if (broadcast) return this.drop('icmp.broadcast', `icmp: echo request to ${ipToString(ip.dst)}`);
     this.counters.icmpEchoReplies++;
-    this.sendIp(ip.dst, ip.src, src, PROTO_ICMP, buildEchoReply(m));
+    // slirp answers an echo to its own addresses by reflecting the request (icmp_reflect),
+    // which sets the TTL to MAXTTL: a guest's ping shows ttl=255 on QEMU, and so here.
+    this.sendIp(ip.dst, ip.src, src, PROTO_ICMP, buildEchoReply(m), ECHO_REPLY_TTL);
   }
 
   private udp(src: Mac, ip: Ipv4Packet, broadcast: boolean): void {
@@ -282,9 +287,9 @@ export class Gateway {
     this.sendIp(srcIp, dstIp, dstMac, PROTO_UDP, buildUdp(srcIp, dstIp, srcPort, dstPort, payload));
   }
 
-  private sendIp(srcIp: number, dstIp: number, dstMac: Mac, protocol: number, payload: Uint8Array): void {
+  private sendIp(srcIp: number, dstIp: number, dstMac: Mac, protocol: number, payload: Uint8Array, ttl?: number): void {
     this.ipId = (this.ipId + 1) & 0xffff;
-    const packet = buildIpv4({ src: srcIp, dst: dstIp, protocol, id: this.ipId }, payload);
+    const packet = buildIpv4({ src: srcIp, dst: dstIp, protocol, id: this.ipId, ...(ttl === undefined ? {} : { ttl }) }, payload);
     this.emit(buildEthernet(dstMac, srcIp === this.dnsIp ? this.dnsMac : this.mac, ETHERTYPE_IPV4, packet));
   }
 
