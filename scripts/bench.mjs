@@ -13,6 +13,7 @@ const SUITES = {
   boot: { file: 'bench/boot.mjs', what: "Debian's OpenSBI + U-Boot to the prompt, beside QEMU, and the exit table of that boot" },
   virtio: { file: 'bench/virtio.mjs', what: "Debian's U-Boot: load from a FAT disk and tftpboot, beside QEMU, with DMA/recall/exit counters per request" },
   linux: { file: 'bench/linux.mjs', what: "Debian's kernel (busybox initramfs) to the shell and poweroff, beside QEMU, with the boot's exit table" },
+  modes: { file: 'bench/modes.mjs', what: "our kernel's microbenchmarks in every mode this build has, beside QEMU: guest ns/op, exits per op by reason, host µs/op" },
   dom0: { file: 'bench/dom0.mjs', what: 'CreateVm to the first instruction; how many idle 64 MiB VMs, at what memory and CPU each' },
 };
 

@@ -8,7 +8,7 @@ import { Bus } from '@splitvisor/bus';
 import { createLogger } from '@splitvisor/log';
 
 export async function withBenchLab(run) {
-  const lab = await Lab.start({ logLevel: 'warn' });
+  const lab = await Lab.start({ logLevel: 'warn', secure: false });
   const p = protos();
   const dom0 = new RpcClient(p.dom0.Dom0, lab.addresses.dom0, { deadlineMs: 60_000 });
   const cpu = new RpcClient(p.cpu.Cpu, lab.addresses.cpu, { deadlineMs: 30_000 });

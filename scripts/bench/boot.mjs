@@ -7,6 +7,8 @@
 // banner and the prompt; the target (Splitvisor within x10 of QEMU to the prompt, by the median of the
 // runs' ratios) as PASS or FAIL, computed here, and exits 1 on FAIL; and Splitvisor's exit
 // table (count and total time per reason, as `perf kvm stat`) for its median run.
+// Each run also boots the same U-Boot in mode: hw (examples/uboot-hw.yaml: no OpenSBI, the
+// cpu's monitor plays HS-mode), and the exit tables of both modes are printed side by side.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -82,28 +84,29 @@ async function qemu() {
   return m.seen;
 }
 
-function splitvisor() {
+/** Boots examples/<example>.yaml (a VM named `vm`) to the prompt in a fresh lab. */
+function splitvisor(example = 'uboot', vm = 'uboot') {
   return withBenchLab(async ({ dom0, cpu, bus }) => {
-    const configYaml = readFileSync(join(REPO_ROOT, 'examples/uboot.yaml'), 'utf8');
-    await dom0.call('CreateVm', { configYaml, baseDir: join(REPO_ROOT, 'examples'), source: 'examples/uboot.yaml' });
+    const configYaml = readFileSync(join(REPO_ROOT, `examples/${example}.yaml`), 'utf8');
+    await dom0.call('CreateVm', { configYaml, baseDir: join(REPO_ROOT, 'examples'), source: `examples/${example}.yaml` });
     const m = milestones();
     const done = new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`Splitvisor did not reach the prompt in ${TIMEOUT_S} s; console so far in the CONSOLE stream`)),
         TIMEOUT_S * 1000,
       );
-      void bus.replay(streams.console, subjects.consoleOut('uboot'), ConsoleOutputCodec, (msg) => {
-        const key = () => bus.publish(subjects.consoleIn('uboot'), ConsoleInputCodec, { vmId: 'uboot', data: Buffer.from(' ') });
+      void bus.replay(streams.console, subjects.consoleOut(vm), ConsoleOutputCodec, (msg) => {
+        const key = () => bus.publish(subjects.consoleIn(vm), ConsoleInputCodec, { vmId: vm, data: Buffer.from(' ') });
         if (m.feed(Buffer.from(msg.data).toString('latin1'), key)) {
           clearTimeout(timer);
           resolve();
         }
       });
     });
-    await dom0.call('StartVm', { name: 'uboot' });
+    await dom0.call('StartVm', { name: vm });
     await done;
-    const stats = await cpu.call('GetVmStats', { vmId: 'uboot' });
-    await dom0.call('DestroyVm', { name: 'uboot' });
+    const stats = await cpu.call('GetVmStats', { vmId: vm });
+    await dom0.call('DestroyVm', { name: vm });
     return { seen: m.seen, stats };
   });
 }
@@ -118,7 +121,8 @@ const runs = [];
 for (let i = 0; i < RUNS; i++) {
   const q = await qemu();
   const s = await splitvisor();
-  runs.push({ q, s, ratio: s.seen.prompt / q.prompt, load: loadAverage() });
+  const hw = await splitvisor('uboot-hw', 'uboot-hw');
+  runs.push({ q, s, hw, ratio: s.seen.prompt / q.prompt, load: loadAverage() });
 }
 
 printBootRuns(runs, MILESTONES, 'prompt', 'the prompt');
@@ -134,4 +138,27 @@ const byTime = [...runs].sort((a, b) => a.s.seen.prompt - b.s.seen.prompt);
 const s = byTime[(byTime.length - 1) >> 1].s;
 console.log(`\nSplitvisor exits for its median boot (${s.stats.instret} instructions, ${s.stats.runSeconds.toFixed(2)} s of vCPU time):`);
 printExitTable(s.stats);
+
+// mode: hw beside it: the same U-Boot with no OpenSBI, the cpu's monitor in HS-mode.
+const f = (v) => `${v.toFixed(2)} s`;
+console.log(`\nmode: hw (examples/uboot-hw.yaml, no firmware in the guest): time to the prompt and its ratio to QEMU`);
+console.log(`${'run'.padEnd(6)} ${'hw'.padStart(10)} ${'emulate'.padStart(10)} ${'QEMU'.padStart(10)} ${'hw/QEMU'.padStart(9)}`);
+runs.forEach((r, i) =>
+  console.log(
+    `${String(i + 1).padEnd(6)} ${f(r.hw.seen.prompt).padStart(10)} ${f(r.s.seen.prompt).padStart(10)} ${f(r.q.prompt).padStart(10)} ${`x${(r.hw.seen.prompt / r.q.prompt).toFixed(1)}`.padStart(9)}`,
+  ),
+);
+const hwMedian = median(runs.map((r) => r.hw.seen.prompt));
+console.log(
+  `median  hw ${f(hwMedian)}, emulate ${f(median(runs.map((r) => r.s.seen.prompt)))}, QEMU ${f(median(runs.map((r) => r.q.prompt)))}; hw/QEMU x${median(runs.map((r) => r.hw.seen.prompt / r.q.prompt)).toFixed(1)} (median of the runs' ratios)`,
+);
+const hwRun = [...runs].sort((a, b) => a.hw.seen.prompt - b.hw.seen.prompt)[(runs.length - 1) >> 1].hw;
+const counts = (st) => Object.fromEntries(st.exits.map((e) => [e.reason, e.count]));
+const ce = counts(s.stats);
+const ch = counts(hwRun.stats);
+console.log(`\nexits to the prompt, emulate (OpenSBI + U-Boot) beside hw (U-Boot alone), each its median run:`);
+console.log(`  ${'reason'.padEnd(18)} ${'emulate'.padStart(10)} ${'hw'.padStart(10)}`);
+console.log(`  ${'instructions'.padEnd(18)} ${String(s.stats.instret).padStart(10)} ${String(hwRun.stats.instret).padStart(10)}`);
+for (const r of s.stats.exits.map((e) => e.reason)) console.log(`  ${r.padEnd(18)} ${String(ce[r] ?? 0).padStart(10)} ${String(ch[r] ?? 0).padStart(10)}`);
+console.log(`load average ${loadAverage()}`);
 if (!pass) process.exitCode = 1;

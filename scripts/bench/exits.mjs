@@ -13,7 +13,7 @@
 // round filled it, so every sample in it is of that round. Each round's difference is its
 // exit percentile minus its floor percentile; the script prints each round and the medians.
 //
-//   BENCH_ROUNDS (8), BENCH_PINGS per floor sample (500), BENCH_WARMUP_S (2)
+//   BENCH_ROUNDS (8), BENCH_PINGS per floor sample (500), BENCH_WARMUP_S (2), BENCH_SECURE (0)
 import { Lab, REPO_ROOT } from '@splitvisor/lab';
 import { loadAverage, median } from './stats.mjs';
 import { protos } from '@splitvisor/proto';
@@ -30,10 +30,14 @@ const RING = 4096;
 const ROUND_DEADLINE_MS = 30_000;
 
 
-const lab = await Lab.start({ logLevel: 'warn' });
+// BENCH_SECURE=1: the lab people get by default (mutual TLS on every exit); else plaintext.
+const SECURE = process.env.BENCH_SECURE === '1';
+const lab = await Lab.start({ logLevel: 'warn', secure: SECURE });
 const p = protos();
-const dom0 = new RpcClient(p.dom0.Dom0, lab.addresses.dom0, { deadlineMs: 30_000 });
-const cpu = new RpcClient(p.cpu.Cpu, lab.addresses.cpu, { deadlineMs: 120_000 });
+/** The bench speaks as dom0 (the cpu's stats are dom0's to read) in a secure lab. */
+const as = (server) => (SECURE ? { tls: lab.tls('dom0'), server } : {});
+const dom0 = new RpcClient(p.dom0.Dom0, lab.addresses.dom0, { deadlineMs: 30_000, ...as('dom0') });
+const cpu = new RpcClient(p.cpu.Cpu, lab.addresses.cpu, { deadlineMs: 120_000, ...as('cpu') });
 const readExits = async () => {
   const s = await cpu.call('GetVmStats', { vmId: 'echo' });
   return { stats: s, reads: s.exits.find((e) => e.reason === 'mmio-read')?.count ?? 0 };

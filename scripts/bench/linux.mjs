@@ -4,7 +4,9 @@
 // fresh lab each) so both see the same moments of this shared machine's load. Prints the
 // time to the kernel banner, to /init, to the shell, and from `poweroff -f` to the machine's
 // end, their medians and ratios, the load average, and Splitvisor's exit table (by reason
-// and by device) of its median boot.
+// and by device) of its median boot. Each run also boots the same kernel in mode: hw and
+// mode: trap (examples/linux-hw.yaml, linux-trap.yaml: no OpenSBI, the cpu's monitor), and the
+// three modes' times and exit tables are printed side by side.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,8 +31,12 @@ for (const script of ['fetch-firmware.sh', 'fetch-linux.sh']) {
     process.exit(1);
   }
 }
-const cfgText = readFileSync(join(REPO_ROOT, 'examples/linux.yaml'), 'utf8');
-const cfg = parseYaml(cfgText);
+const configOf = (example) => {
+  const text = readFileSync(join(REPO_ROOT, `examples/${example}.yaml`), 'utf8');
+  return { example, text, cfg: parseYaml(text) };
+};
+const EMULATE = configOf('linux');
+const cfg = EMULATE.cfg;
 const abs = (p) => join(REPO_ROOT, 'examples', p);
 
 /** Marks the milestones as console text comes; types `poweroff -f` at the shell. */
@@ -91,9 +97,10 @@ async function qemu() {
   return m.seen;
 }
 
-function splitvisor() {
+/** Boots examples/<example>.yaml to the shell and through `poweroff -f`, in a fresh lab. */
+function splitvisor({ example, text, cfg } = EMULATE) {
   return withBenchLab(async ({ dom0, cpu, bus }) => {
-    await dom0.call('CreateVm', { configYaml: cfgText, baseDir: join(REPO_ROOT, 'examples'), source: 'examples/linux.yaml' });
+    await dom0.call('CreateVm', { configYaml: text, baseDir: join(REPO_ROOT, 'examples'), source: `examples/${example}.yaml` });
     let stats;
     const m = milestones((s) => {
       // The exit table of the boot, read before the poweroff ends the vCPU.
@@ -131,7 +138,9 @@ const runs = [];
 for (let i = 0; i < RUNS; i++) {
   const q = await qemu();
   const s = await splitvisor();
-  runs.push({ q, s, ratio: s.seen.shell / q.shell, load: loadAverage() });
+  const hw = await splitvisor(configOf('linux-hw'));
+  const trap = await splitvisor(configOf('linux-trap'));
+  runs.push({ q, s, hw, trap, ratio: s.seen.shell / q.shell, load: loadAverage() });
 }
 printBootRuns(runs, MILESTONES, 'shell', 'the shell');
 console.log(`(load average ${loadAverage()}; this machine is shared, so is the noise)`);
@@ -141,3 +150,25 @@ if (s.stats) {
   console.log(`\nSplitvisor exits up to the shell of its median boot (${s.stats.instret} instructions, ${s.stats.runSeconds.toFixed(2)} s of vCPU time):`);
   printExitTable(s.stats);
 }
+
+// The other modes beside emulate: the same kernel with no OpenSBI, the cpu's monitor its SBI.
+const med = (xs) => [...xs].sort((p, q) => p - q)[(xs.length - 1) >> 1];
+const f = (v) => (v === undefined ? '-' : `${v.toFixed(1)} s`);
+console.log(`\nthe same kernel in each mode (median of ${runs.length} run(s)): time to the shell, and its ratio to QEMU`);
+console.log(`${'mode'.padEnd(10)} ${'banner'.padStart(9)} ${'/init'.padStart(9)} ${'shell'.padStart(9)} ${'ratio'.padStart(8)}`);
+for (const [name, pick] of [['emulate', (r) => r.s.seen], ['hw', (r) => r.hw.seen], ['trap', (r) => r.trap.seen], ['QEMU', (r) => r.q]]) {
+  const at = (k) => med(runs.map((r) => pick(r)[k] ?? Number.NaN));
+  const ratio = med(runs.map((r) => (pick(r).shell ?? Number.NaN) / r.q.shell));
+  console.log(`${name.padEnd(10)} ${f(at('kernel')).padStart(9)} ${f(at('init')).padStart(9)} ${f(at('shell')).padStart(9)} ${`x${ratio.toFixed(1)}`.padStart(8)}`);
+}
+const pickMedian = (k) => [...runs].sort((p, q) => p[k].seen.shell - q[k].seen.shell)[(runs.length - 1) >> 1][k];
+const tables = ['s', 'hw', 'trap'].map((k) => pickMedian(k).stats);
+if (tables.every(Boolean)) {
+  const counts = (st) => Object.fromEntries(st.exits.map((e) => [e.reason, e.count]));
+  const c = tables.map(counts);
+  console.log(`\nexits up to the shell, by mode (each its median boot):`);
+  console.log(`  ${'reason'.padEnd(18)} ${'emulate'.padStart(12)} ${'hw'.padStart(12)} ${'trap'.padStart(12)}`);
+  console.log(`  ${'instructions'.padEnd(18)} ${tables.map((t) => String(t.instret).padStart(12)).join(' ')}`);
+  for (const r of tables[0].exits.map((e) => e.reason)) console.log(`  ${r.padEnd(18)} ${c.map((x) => String(x[r] ?? 0).padStart(12)).join(' ')}`);
+}
+console.log(`(load average ${loadAverage()})`);

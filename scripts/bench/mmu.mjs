@@ -25,7 +25,7 @@ const TOUCH_MIB = Number(process.env.BENCH_TOUCH_MIB ?? 64);
 const STATUS = 0x80002000;
 const TOUCH = 0x80100000;
 
-const lab = await Lab.start({ logLevel: 'warn', only: ['mmu', 'io-backend', 'cpu'] });
+const lab = await Lab.start({ logLevel: 'warn', secure: false, only: ['mmu', 'io-backend', 'cpu'] });
 const p = protos();
 const mmu = new RpcClient(p.mmu.Mmu, lab.addresses.mmu, { deadlineMs: 120_000 });
 const cpu = new RpcClient(p.cpu.Cpu, lab.addresses.cpu, { deadlineMs: 120_000 });

@@ -1,6 +1,7 @@
 // What the bench scripts compute the same way: the median of their samples, and the load
 // average they print beside it (the machine is shared).
 import { loadavg } from 'node:os';
+import { isRealExit } from '@splitvisor/platform';
 
 /** The median of `xs` (the mean of the two middle ones for an even count). */
 export function median(xs) {
@@ -15,11 +16,11 @@ export const loadAverage = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 /** A vCPU's exit table as GetVmStats gives it: count and time per reason (as `perf kvm
  *  stat`), the MMIO exit latency, and exits per device. */
 export function printExitTable(stats) {
-  // mmio-coalesced and doorbell are stores the vCPU posted instead of exiting: no time.
-  const POSTED = new Set(['mmio-coalesced', 'doorbell']);
+  // Posted rows (the platform's exit table says which) are stores the vCPU posted instead
+  // of exiting: no time.
   for (const e of stats.exits) {
     if (e.count === 0) continue;
-    const each = POSTED.has(e.reason) ? 'posted, no exit' : `${((e.totalMs * 1000) / e.count).toFixed(0).padStart(6)} µs each`;
+    const each = !isRealExit(e.reason) ? 'posted, no exit' : `${((e.totalMs * 1000) / e.count).toFixed(0).padStart(6)} µs each`;
     console.log(`  ${e.reason.padEnd(14)} ${String(e.count).padStart(9)}  ${e.totalMs.toFixed(0).padStart(8)} ms  ${each}`);
   }
   const l = stats.mmioLatency;

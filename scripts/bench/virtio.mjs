@@ -114,7 +114,7 @@ async function counters(c) {
 }
 
 async function splitvisor() {
-  const lab = await Lab.start({ logLevel: 'warn' });
+  const lab = await Lab.start({ logLevel: 'warn', secure: false });
   const p = protos();
   const c = {
     dom0: new RpcClient(p.dom0.Dom0, lab.addresses.dom0, { deadlineMs: 60_000 }),

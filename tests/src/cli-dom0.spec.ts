@@ -40,7 +40,9 @@ describe('splitvisor, one VM through its life', () => {
   it('list is a table with the node; --json is the API reply', async () => {
     const l = await cli(['list']);
     expect(l.stdout).toMatch(
-      new RegExp(`^NAME +STATE +NODE +MEMORY +UPTIME +EXIT +REASON\\ntick +running +${t.addresses.cpu.replace(/\./g, '\\.')} +16 MiB +[\\d.]+s +-\\n$`),
+      new RegExp(
+        `^NAME +STATE +MODE +NODE +MEMORY +UPTIME +EXIT +REASON\\ntick +running +emulate +${t.addresses.cpu.replace(/\./g, '\\.')} +16 MiB +[\\d.]+s +-\\n$`,
+      ),
     );
     const j = JSON.parse((await cli(['list', '--json'])).stdout) as { name: string; state: string; node: string }[];
     expect(j).toEqual([expect.objectContaining({ name: 'tick', state: 'running', node: t.addresses.cpu })]);
@@ -49,7 +51,7 @@ describe('splitvisor, one VM through its life', () => {
   it('info shows the config, the policies and the times', async () => {
     const i = await cli(['info', 'tick']);
     expect(i.stdout).toMatch(
-      /^name +tick\nstate +running\nnode +127\.0\.0\.1:\d+\nmemory +16 MiB\nvcpus +1\nimage +.*ticker\.elf\non_poweroff +destroy\non_reboot +restart\non_crash +destroy\nboots +1\n/,
+      /^name +tick\nstate +running\nmode +emulate\nnode +127\.0\.0\.1:\d+\nmemory +16 MiB\nvcpus +1\nimage +.*ticker\.elf\non_poweroff +destroy\non_reboot +restart\non_crash +destroy\nboots +1\n/,
     );
     const j = JSON.parse((await cli(['info', 'tick', '--json'])).stdout) as { config: { memoryBytes: number } };
     expect(j.config.memoryBytes).toBe(16 << 20);
@@ -69,12 +71,36 @@ describe('splitvisor, one VM through its life', () => {
     expect(v.exitsPerSec['mmio-coalesced']).toBeGreaterThan(50);
     expect(v.exitsPerSec['mmio-read']).toBeGreaterThan(50);
     expect(v.exitsPerSec['wfi']).toBeGreaterThan(5);
+    for (const r of ['priv-insn', 'sbi-call', 'shadow-fault', 'guest-page-fault', 'virq-inject', 'vtrap']) expect(v.exitsPerSec[r], r).toBe(0);
     expect(v.ioOpsPerSec).toBeGreaterThan(100);
     expect(v.residentBytes).toBeGreaterThan(0);
     const human = await cli(['top', '--once', '--interval', '300']);
     expect(human.stdout).toMatch(
-      /^splitvisor top - \d\d:\d\d:\d\d {2}1 vm, 1 running, 0 other\n\nNAME +STATE +NODE +MIPS +EXITS\/s +MMIO-READ\/s +MMIO-WRITE\/s +PAGE-FETCH\/s +WFI\/s +MMIO-COALESCED\/s +DOORBELL\/s +MEM +IRQ\/s +IO\/s +CONS B\/s\ntick +running /,
+      /^splitvisor top - \d\d:\d\d:\d\d {2}1 vm, 1 running, 0 other\n\nNAME +STATE +NODE +MIPS +EXITS\/s +MMIO-R\/s +MMIO-W\/s +FETCH\/s +WFI\/s +COALESCED\/s +DOORBELL\/s +PRIV\/s +SBI\/s +SHADOW\/s +GPF\/s +VIRQ\/s +VTRAP\/s +MEM +IRQ\/s +IO\/s +CONS B\/s\ntick +running /,
     );
+  });
+
+  it("stats: the raw numbers, every reason of the exit table (the modes' at 0) and the cpu's MMIO exits by device", async () => {
+    const r = await cli(['stats', 'tick']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as { cpu: { mode: string; exits: { reason: string; count: number }[]; devices: { device: string; reads: number }[] } };
+    expect(s.cpu.mode).toBe('emulate');
+    expect(s.cpu.exits.map((e) => e.reason)).toEqual([
+      'mmio-read',
+      'mmio-write',
+      'page-fetch',
+      'wfi',
+      'mmio-coalesced',
+      'doorbell',
+      'priv-insn',
+      'sbi-call',
+      'shadow-fault',
+      'guest-page-fault',
+      'virq-inject',
+      'vtrap',
+    ]);
+    expect(s.cpu.exits.slice(6).every((e) => e.count === 0)).toBe(true);
+    expect(s.cpu.devices.find((d) => d.device === 'serial@0x10000000')!.reads).toBeGreaterThan(0);
   });
 
   it('pause and resume', async () => {
@@ -106,7 +132,7 @@ describe('splitvisor, one VM through its life', () => {
     const s = await cli(['shutdown', 'tick']);
     expect(s.stdout).toBe('tick: stopped (shut down by request)\n');
     expect((await cli(['destroy', 'tick'])).stdout).toBe('tick: destroyed\n');
-    expect((await cli(['list'])).stdout).toBe('NAME  STATE  NODE  MEMORY  UPTIME  EXIT  REASON\n');
+    expect((await cli(['list'])).stdout).toBe('NAME  STATE  MODE  NODE  MEMORY  UPTIME  EXIT  REASON\n');
   });
 
   it('events: the whole story, from the start, one line each', async () => {
@@ -147,5 +173,14 @@ describe('splitvisor, errors', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('splitvisor: a vm named "twice" already exists and is created (ALREADY_EXISTS)\n');
     await cli(['destroy', 'twice']);
+  });
+
+  it('a mode that is not one is refused at create, naming the field and the modes this build has', async () => {
+    const r = await cli(['create', vmFile('vmx', 'mode: vmx\n')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `splitvisor: ${join(tmp, 'vmx.yaml')}: mode: "vmx" is not a mode (modes: emulate, hw, trap, pv; this build has emulate, hw, trap, pv) (INVALID_ARGUMENT)\n`,
+    );
+    expect((await cli(['list'])).stdout).not.toMatch(/^vmx /m);
   });
 });

@@ -6,14 +6,15 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 export class ConsoleProcess {
   /** Everything the console printed so far (latin1: one char per byte). */
   out = '';
-  private waiter: (() => void) | undefined;
+  /** Everyone waiting for a pattern (a command's prompt and a line within its output, say). */
+  private readonly waiters = new Set<() => void>();
   /** The exit status, or null when a signal ended it. */
   readonly exited: Promise<number | null>;
 
   constructor(readonly child: ChildProcessWithoutNullStreams) {
     child.stdout.on('data', (b: Buffer) => {
       this.out += b.toString('latin1');
-      this.waiter?.();
+      for (const w of [...this.waiters]) w();
     });
     child.stdin.on('error', () => {}); // EPIPE when the machine ends before reading it all
     // 'close', not 'exit': the console's last bytes are in `out` when this resolves.
@@ -27,15 +28,15 @@ export class ConsoleProcess {
         const text = this.out.slice(from);
         if (re.test(text)) {
           clearTimeout(timer);
-          this.waiter = undefined;
+          this.waiters.delete(check);
           resolve(text);
         }
       };
       const timer = setTimeout(() => {
-        this.waiter = undefined;
+        this.waiters.delete(check);
         reject(new Error(`no ${re} on the console within ${timeoutMs} ms; console tail:\n${this.out.slice(-1500)}`));
       }, timeoutMs);
-      this.waiter = check;
+      this.waiters.add(check);
       check();
     });
   }

@@ -12,7 +12,7 @@ import { REPO_ROOT, silentLogger } from '@splitvisor/testing';
 export type Dom0 = RpcClient<Dom0V1.Dom0Client>;
 
 export function dom0Client(addr: string): Dom0 {
-  return new RpcClient<Dom0V1.Dom0Client>(protos().dom0.Dom0, addr, { deadlineMs: 30_000 });
+  return new RpcClient<Dom0V1.Dom0Client>(protos().dom0.Dom0, addr, { deadlineMs: 30_000, server: 'dom0' });
 }
 
 export const TICKER = join(REPO_ROOT, 'guests/ticker/ticker.elf');

@@ -63,8 +63,9 @@ export class MemLab {
     this.cpu = new RpcClient<CpuV1.CpuClient>(protos().cpu.Cpu, t.addresses.cpu, { deadlineMs: 10_000 });
   }
 
-  static async start(): Promise<MemLab> {
-    return new MemLab(await startTestLab({ only: ['mmu', 'io-backend', 'cpu'] }));
+  /** `serviceEnv`: extra environment per service (mmu's pool size, say). */
+  static async start(serviceEnv: Partial<Record<'mmu' | 'io-backend' | 'cpu', Record<string, string>>> = {}): Promise<MemLab> {
+    return new MemLab(await startTestLab({ only: ['mmu', 'io-backend', 'cpu'], serviceEnv }));
   }
 
   /** The service's log lines so far, for a failing test's message. */

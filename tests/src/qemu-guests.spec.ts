@@ -7,9 +7,7 @@
 // guest in guests/ (PARITY_CASES), Splitvisor's console is QEMU's console of the same run,
 // byte for byte after the normalisation the case documents, and both end the same way.
 // guests/memcheck says what it has to say in RAM: its report is read on both and compared.
-//
-// QEMU is required: without qemu-system-riscv64 (Debian `qemu-system-misc`) these tests
-// fail, unless SPLITVISOR_ALLOW_NO_QEMU=1, which turns that into a skip with a reason.
+// The runner (QEMU, Splitvisor, the comparison) is qemu-runner.ts.
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -29,94 +27,12 @@ import {
   memcheckReport,
   type GuestCase,
   type MemcheckReport,
-  type ParityCase,
 } from './guest-expectations.js';
-import { configDir, labEnv, runCli, spawnCli } from './cli-runner.js';
+import { configDir, labEnv, runCli } from './cli-runner.js';
 import { ConsoleProcess } from './console-process.js';
 import { GuestRam } from './guest-ram.js';
 import { patternBytes } from './mmu-lab.js';
-import { onPath, requireTool } from './require-tool.js';
-
-const QEMU = 'qemu-system-riscv64';
-const QEMU_TIMEOUT_MS = 20_000;
-const haveQemu = onPath(QEMU);
-
-type SkipFn = (note?: string) => never;
-
-/** Fails (or, when allowed, skips with the reason printed) if QEMU is not installed. */
-function requireQemu(skip: SkipFn): void {
-  requireTool(
-    {
-      ok: haveQemu,
-      why: `${QEMU} is not on PATH (Debian: apt-get install qemu-system-misc)`,
-      needed: 'These tests compare the guest images against QEMU and cannot run without it',
-      allowVar: 'SPLITVISOR_ALLOW_NO_QEMU',
-    },
-    skip,
-  );
-}
-
-/** QEMU's arguments for `kernel` (relative to the repo root) on virt in M-mode, no firmware. */
-const qemuArgs = (kernel: string, extraArgs: readonly string[]): string[] => [
-  '-M',
-  'virt',
-  '-bios',
-  'none',
-  '-nographic',
-  '-kernel',
-  join(REPO_ROOT, kernel),
-  ...extraArgs,
-];
-
-interface QemuRun {
-  readonly console: string;
-  readonly exitCode: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly timedOut: boolean;
-  readonly stderr: string;
-}
-
-/**
- * Boots `kernel` (a path relative to the repo root) on QEMU virt in M-mode with no
- * firmware, feeds `input` to the serial console, and collects the console until QEMU
- * exits. Killed (SIGKILL) after timeoutMs. `extraArgs` add devices (e.g. virtio-rng).
- */
-function runQemu(kernel: string, input: string, timeoutMs = QEMU_TIMEOUT_MS, extraArgs: readonly string[] = []): Promise<QemuRun> {
-  return new Promise((resolve, reject) => {
-    // -nographic puts the serial port (multiplexed with the monitor, escape Ctrl-A) on
-    // stdin/stdout; inputs here never contain Ctrl-A. Bytes written before the guest
-    // reads them wait in QEMU: the 16550 model takes a byte only when it has room.
-    const child = spawn(QEMU, qemuArgs(kernel, extraArgs), {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.stdin.on('error', () => {}); // EPIPE if QEMU exits before reading everything
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        // latin1: one char per byte, so the comparison is byte for byte.
-        console: Buffer.concat(out).toString('latin1'),
-        exitCode: code,
-        signal,
-        timedOut,
-        stderr: Buffer.concat(err).toString('utf8'),
-      });
-    });
-    child.stdin.end(Buffer.from(input, 'latin1'));
-  });
-}
+import { DEFAULT_TIMEOUT_MS, QEMU, QEMU_TIMEOUT_MS, elfOf, expectParity, requireQemu, runQemu } from './qemu-runner.js';
 
 async function expectRun(kernel: string, c: GuestCase, extraArgs: readonly string[] = []): Promise<void> {
   const run = await runQemu(kernel, c.input, QEMU_TIMEOUT_MS, extraArgs);
@@ -200,41 +116,6 @@ describe('guests/virtio-irq on QEMU virt with -device virtio-rng-device', () => 
 
 // ---- Splitvisor against QEMU: the same image, the same input, on each machine in turn.
 
-/** How a run ended: the exit status (null: killed by a signal), or still running when it was
- *  stopped (a guest that never powers off), or not ended by the deadline. */
-type Ending = number | null | 'running' | 'timed out';
-
-interface MachineRun {
-  readonly console: string;
-  readonly end: Ending;
-}
-
-const DEFAULT_TIMEOUT_MS = 30_000;
-/** How long a guest that never powers off must stay quiet after its expected console. */
-const QUIET_MS = 1_000;
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** Types `c.input`, closes the input and waits for the end `c.exit` says; kills the machine if
- *  it is still there. A console that differs is returned, not thrown: the comparison shows it. */
-async function finish(m: ConsoleProcess, c: ParityCase): Promise<MachineRun> {
-  m.type(c.input);
-  m.child.stdin.end();
-  const timeoutMs = c.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  try {
-    if (c.exit === 'never') {
-      await m.waitFor(new RegExp(escapeRegExp(c.console)), timeoutMs).catch(() => undefined);
-      await sleep(QUIET_MS);
-      return { console: m.out, end: m.child.exitCode ?? (m.child.signalCode ? null : 'running') };
-    }
-    const deadline = new AbortController(); // so no timer outlives the run
-    const end = await Promise.race([m.exited, sleep(timeoutMs, 'timed out' as const, { signal: deadline.signal })]).finally(() => deadline.abort());
-    return { console: m.out, end };
-  } finally {
-    m.kill();
-  }
-}
-
 describe('Splitvisor prints what QEMU prints, for every guest in guests/', () => {
   let t: TestLab;
   let env: Record<string, string>;
@@ -251,7 +132,6 @@ describe('Splitvisor prints what QEMU prints, for every guest in guests/', () =>
     await t?.teardown();
   });
 
-  const elfOf = (guest: string): string => `guests/${guest}/${guest}.elf`;
   const vmConfig = (name: string, guest: string, extra = ''): string =>
     vmFile(name, `name: ${name}\nmemory: 64M\nimage: ${join(REPO_ROOT, elfOf(guest))}\n${extra}`);
 
@@ -262,19 +142,7 @@ describe('Splitvisor prints what QEMU prints, for every guest in guests/', () =>
       `${c.name}: Splitvisor's console is QEMU's${how}, and it ends as QEMU's does`,
       async ({ skip }) => {
         requireQemu(skip);
-        const qemu = await finish(new ConsoleProcess(spawn(QEMU, qemuArgs(elfOf(c.guest), c.qemuArgs ?? []), { stdio: ['pipe', 'pipe', 'pipe'] })), c);
-        const name = `parity-${i}-${c.guest}`;
-        const ours = await finish(new ConsoleProcess(spawnCli(['run', vmConfig(name, c.guest, c.vmConfig)], { env })), c);
-        if (c.exit === 'never') expect((await runCli(['destroy', name], { env })).code, `destroy ${name}`).toBe(0);
-
-        const qemuConsole = (c.normalise?.qemu ?? String)(qemu.console);
-        const oursConsole = (c.normalise?.ours ?? String)(ours.console);
-        const input = `input ${JSON.stringify(c.input)}`;
-        expect(oursConsole, `Splitvisor's console for ${c.name} (${input}) against QEMU's`).toBe(qemuConsole);
-        expect(ours.end, `how Splitvisor's run of ${c.name} ended, against QEMU's`).toBe(qemu.end);
-        // The reference itself: QEMU printed what the guest is known to print, and ended so.
-        expect(qemuConsole, `QEMU's console for ${c.name} (${input})`).toBe(c.console);
-        expect(qemu.end, `how QEMU's run of ${c.name} ended`).toBe(c.exit === 'never' ? 'running' : c.exit);
+        await expectParity(c, { env, vmFile, name: `parity-${i}-${c.guest}` });
       },
       2 * timeoutMs + 30_000,
     );

@@ -2,38 +2,43 @@
 // admin APIs of cpu, mmu and io-backend, and NATS users with permissions per service. Each
 // refusal is proven, not only each success.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ConsoleOutputCodec, LifecycleEventCodec, protos, type CpuV1, type HealthV1, type IoV1, type MmuV1 } from '@splitvisor/proto';
-import { CALLER_KEY, RpcClient, RpcError, channelCredentials, loadTls } from '@splitvisor/rpc';
+import { CALLER_KEY, RpcClient, RpcError, RpcServer, channelCredentials, loadTls, serverCredentials } from '@splitvisor/rpc';
 import { Bus, encodeDeviceEnd, kvKeys, subjects, withCredentials } from '@splitvisor/bus';
-import { makeLabPki, silentLogger, startTestLab, type TestLab } from '@splitvisor/testing';
+import { NATS_PASSWORD_FILE, makeLabPki, silentLogger, startTestLab, type TestLab } from '@splitvisor/testing';
 import { runCli } from './cli-runner.js';
 import { ConsoleTap, rpcError, vmYaml, type Dom0 } from './dom0-helpers.js';
 
 let t: TestLab;
 const clients: { close(): void }[] = [];
 
-/** A client of `addr` presenting `who`'s certificate (or none: plaintext). */
+/** A client of `server` at `addr` presenting `who`'s certificate (or none: plaintext). */
 function client<C extends grpc.Client>(
   Ctor: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ClientOptions) => C,
   addr: string,
   who: string | undefined,
+  server: string,
 ): RpcClient<C> {
-  const credentials = who === undefined ? grpc.credentials.createInsecure() : channelCredentials(t.lab.tls(who)!);
-  const c = new RpcClient<C>(Ctor, addr, { credentials, deadlineMs: 5000 });
+  const c = new RpcClient<C>(
+    Ctor,
+    addr,
+    who === undefined ? { credentials: grpc.credentials.createInsecure(), deadlineMs: 5000 } : { tls: t.lab.tls(who)!, server, deadlineMs: 5000 },
+  );
   clients.push(c);
   return c;
 }
 const p = () => protos();
-const cpuAs = (who: string | undefined) => client<CpuV1.CpuClient>(p().cpu.Cpu, t.addresses.cpu, who);
-const mmuAs = (who: string | undefined) => client<MmuV1.MmuClient>(p().mmu.Mmu, t.addresses.mmu, who);
-const ioAs = (who: string | undefined) => client<IoV1.IoBackendClient>(p().io.IoBackend, t.addresses['io-backend'], who);
-const dom0As = (who: string | undefined): Dom0 => client(p().dom0.Dom0, t.addresses.dom0, who);
+const cpuAs = (who: string | undefined) => client<CpuV1.CpuClient>(p().cpu.Cpu, t.addresses.cpu, who, 'cpu');
+const mmuAs = (who: string | undefined) => client<MmuV1.MmuClient>(p().mmu.Mmu, t.addresses.mmu, who, 'mmu');
+const ioAs = (who: string | undefined) => client<IoV1.IoBackendClient>(p().io.IoBackend, t.addresses['io-backend'], who, 'io-backend');
+const dom0As = (who: string | undefined): Dom0 => client(p().dom0.Dom0, t.addresses.dom0, who, 'dom0');
 
 /** A NATS connection as one of the lab's users. */
 function busAs(user: string): Promise<Bus> {
@@ -97,7 +102,7 @@ describe('a secure lab', () => {
 describe('mutual TLS refusals', () => {
   it('every service refuses a client with no certificate', async () => {
     for (const addr of [t.addresses.dom0, t.addresses.cpu, t.addresses.mmu, t.addresses['io-backend']]) {
-      const h = client<HealthV1.HealthClient>(p().health.Health, addr, undefined);
+      const h = client<HealthV1.HealthClient>(p().health.Health, addr, undefined, '');
       const e = await rpcError(h.call('Check', { service: '' }, { deadlineMs: 2000 }));
       expect(e.code, addr).toBe('UNAVAILABLE');
     }
@@ -108,8 +113,9 @@ describe('mutual TLS refusals', () => {
 
   it('every service refuses a certificate from another CA, even one that says dom0', async () => {
     const rogue = mkdtempSync(join(tmpdir(), 'sv-rogue-'));
-    makeLabPki(rogue, ['dom0'], 'Not the lab CA');
-    const creds = channelCredentials(loadTls(rogue, 'dom0'));
+    // The lab's own names, from another CA.
+    const forged = makeLabPki(rogue, { identities: ['dom0'], labId: t.lab.security!.labId, caName: 'Not the lab CA' });
+    const creds = channelCredentials(loadTls(forged.dirs['dom0']!, 'dom0'));
     for (const addr of [t.addresses.dom0, t.addresses.cpu, t.addresses.mmu, t.addresses['io-backend']]) {
       const h = new RpcClient<HealthV1.HealthClient>(p().health.Health, addr, { credentials: creds, deadlineMs: 2000 });
       clients.push(h);
@@ -194,6 +200,8 @@ describe('NATS users and permissions', () => {
         subjects.memRecall('natsvm', 'cpu'),
         '$KV.splitvisor.vm.natsvm.state',
         '$KV.splitvisor.vm.natsvm.device.uart0.frontend',
+        // The fault plane's table is dom0's to publish: no service switches a fault on.
+        subjects.faultTable,
       ]) {
         expect(await refusedOnNats(bus, subject), subject).toMatch(/Permissions Violation for Publish/);
       }
@@ -218,13 +226,13 @@ describe('NATS users and permissions', () => {
       await expect(bus.publishDurable(subjects.consoleOut('natsvm'), ConsoleOutputCodec, { vmId: 'natsvm', data: Buffer.from('forged') })).rejects.toThrow(
         /Permissions Violation/,
       );
-      await bus.publishDurable(subjects.lifecycle('natsvm'), LifecycleEventCodec, {
+      await bus.publishDurable(subjects.lifecycle('natsvm', 'cpu'), LifecycleEventCodec, {
         vmId: 'natsvm',
         kind: 'LIFECYCLE_VCPU_EXITED',
         reason: 'test',
         source: 'cpu',
       });
-      for (const subject of [subjects.consoleIn('natsvm'), subjects.irq('natsvm'), '$KV.splitvisor.vm.natsvm.device.uart0.backend']) {
+      for (const subject of [subjects.consoleIn('natsvm'), subjects.irq('natsvm'), '$KV.splitvisor.vm.natsvm.device.uart0.backend', subjects.faultTable]) {
         expect(await refusedOnNats(bus, subject), subject).toMatch(/Permissions Violation for Publish/);
       }
     } finally {
@@ -235,11 +243,148 @@ describe('NATS users and permissions', () => {
   it('mmu only recalls pages: no lifecycle events, no console', async () => {
     const bus = await busAs('mmu');
     try {
-      for (const subject of [subjects.lifecycle('natsvm'), subjects.consoleOut('natsvm'), subjects.consoleIn('natsvm')]) {
+      for (const subject of [subjects.lifecycle('natsvm', 'cpu'), subjects.consoleOut('natsvm'), subjects.consoleIn('natsvm'), subjects.faultTable]) {
         expect(await refusedOnNats(bus, subject), subject).toMatch(/Permissions Violation for Publish/);
       }
     } finally {
       await bus.drain().catch(() => undefined);
+    }
+  });
+});
+
+// Issue 11 item 7: each service holds only its own key and credentials.
+describe('who holds what', () => {
+  /** Every file under `dir` smaller than 64 KiB (keys and certificates; not guest RAM). */
+  function smallFilesUnder(dir: string): string[] {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return []; // another lab's private directory, or one going away
+    }
+    return entries.flatMap((e) => {
+      const f = join(dir, e.name);
+      if (e.isDirectory()) return smallFilesUnder(f);
+      try {
+        return e.isFile() && statSync(f).size < 65536 ? [f] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  it('gives each service a private directory with ca.crt, its own certificate and key and its NATS password, nothing else', () => {
+    const sec = t.lab.security!;
+    expect(statSync(sec.root).mode & 0o777).toBe(0o700);
+    expect(readdirSync(sec.root).sort()).toEqual(['cli', 'cpu', 'dom0', 'io-backend', 'mmu']);
+    for (const svc of ['dom0', 'cpu', 'mmu', 'io-backend'] as const) {
+      const dir = sec.dirs[svc]!;
+      expect(statSync(dir).mode & 0o777, dir).toBe(0o700);
+      expect(readdirSync(dir).sort(), dir).toEqual(['ca.crt', `${svc}.crt`, `${svc}.key`, NATS_PASSWORD_FILE].sort());
+      expect(readFileSync(join(dir, NATS_PASSWORD_FILE), 'utf8').trim()).toBe(sec.natsPasswords[svc]);
+      for (const secret of [`${svc}.key`, NATS_PASSWORD_FILE]) expect(statSync(join(dir, secret)).mode & 0o777, secret).toBe(0o600);
+      // The service was pointed at that directory and no other.
+      const env = readFileSync(`/proc/${t.lab.services.get(svc)!.child.pid}/environ`, 'utf8').split('\0');
+      expect(env).toContain(`SPLITVISOR_TLS_DIR=${dir}`);
+      expect(env).toContain(`SPLITVISOR_NATS_PASSWORD_FILE=${join(dir, NATS_PASSWORD_FILE)}`);
+    }
+    // What the CLI needs, and nothing more: lab.json names this directory.
+    expect(readdirSync(sec.dir).sort()).toEqual(['ca.crt', 'cli.crt', 'cli.key']);
+  });
+
+  it('keeps every password out of the command lines and environments, and nats.conf off the disk once NATS listens', () => {
+    const sec = t.lab.security!;
+    const pids = [...[...t.lab.services.values()].map((p) => p.child.pid!), t.lab.natsServer!.pid!];
+    for (const pid of pids) {
+      const seen = readFileSync(`/proc/${pid}/environ`, 'utf8') + readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      for (const [user, pw] of Object.entries(sec.natsPasswords)) expect(seen.includes(pw), `${user}'s password in /proc/${pid}`).toBe(false);
+    }
+    const natsArgs = readFileSync(`/proc/${t.lab.natsServer!.pid}/cmdline`, 'utf8').split('\0');
+    const conf = natsArgs[natsArgs.indexOf('-c') + 1]!;
+    expect(conf).toMatch(/nats\.conf$/);
+    expect(existsSync(conf)).toBe(false);
+  });
+
+  it("has the CA key nowhere on disk after start: no private key under the lab or the temp dir is the CA certificate's", () => {
+    const sec = t.lab.security!;
+    const caPublic = new X509Certificate(readFileSync(join(sec.dir, 'ca.crt'))).publicKey.export({ type: 'spki', format: 'pem' });
+    const places = [
+      sec.root,
+      ...readdirSync(tmpdir())
+        .filter((n) => n.startsWith('splitvisor-'))
+        .map((n) => join(tmpdir(), n)),
+    ];
+    const keys = [...new Set(places.flatMap(smallFilesUnder))].filter((f) => {
+      try {
+        return readFileSync(f, 'latin1').includes('PRIVATE KEY-----');
+      } catch {
+        return false;
+      }
+    });
+    // The five identities' keys are there (so the scan sees keys), none of them the CA's.
+    for (const id of ['dom0', 'cpu', 'mmu', 'io-backend', 'cli']) expect(keys).toContain(join(sec.dirs[id]!, `${id}.key`));
+    for (const k of keys) {
+      let pub: string | undefined;
+      try {
+        pub = createPublicKey(createPrivateKey(readFileSync(k)))
+          .export({ type: 'spki', format: 'pem' })
+          .toString();
+      } catch {
+        continue; // not a key we can read (encrypted, or not PEM after all)
+      }
+      expect(pub, k).not.toBe(caPublic);
+    }
+  });
+});
+
+// Issue 11 item 10: who answered, and who called.
+describe('who answered', () => {
+  it("a cpu certificate opens none of mmu's methods but the cpu's own", async () => {
+    for (const [what, call] of [
+      ['CreateVm', () => mmuAs('cpu').call('CreateVm', { vmId: 'nope', ramBase: 0x80000000, ramSize: 4096 })],
+      ['DmaWrite', () => mmuAs('cpu').call('DmaWrite', { vmId: 'nope', segments: [] })],
+      ['SnapshotMemory', () => mmuAs('cpu').call('SnapshotMemory', { vmId: 'nope', name: 'x' })],
+    ] as const) {
+      const e = await rpcError(call());
+      expect(e.code, what).toBe('PERMISSION_DENIED');
+      expect(e.message, what).toMatch(new RegExp(`^cpu may not call /splitvisor\\.mmu\\.v1\\.Mmu/${what} \\(only `));
+    }
+    // Its own: past the door, to an answer about the VM that is not there.
+    expect((await rpcError(mmuAs('cpu').call('FetchPages', { vmId: 'nope', gfn: 0x80000, count: 1, write: false, holder: '' }))).code).toBe('NOT_FOUND');
+  });
+
+  it('the caller is its certificate: io-backend naming nobody in metadata is still io-backend', async () => {
+    // No x-splitvisor-caller at all: DMA is let through the door as io-backend's (and then
+    // finds no VM), which it could not be if mmu read the caller from metadata.
+    const e = await rpcError(mmuAs('io-backend').call('DmaRead', { vmId: 'nope', segments: [{ addr: 0x80000000, length: 4 }] }));
+    expect(e.code).toBe('NOT_FOUND');
+  });
+
+  it("a client refuses a fake mmu holding io-backend's certificate, naming both", async () => {
+    // A compromised io-backend listens where the cpu expects mmu, with its own (valid, lab)
+    // certificate.
+    const fake = new RpcServer({
+      name: 'splitvisor.mmu.v1.Mmu',
+      listen: '127.0.0.1:0',
+      log: silentLogger(),
+      credentials: serverCredentials(t.lab.tls('io-backend')!),
+    });
+    const port = await fake.start();
+    try {
+      const labId = t.lab.security!.labId;
+      const asCpu = new RpcClient<MmuV1.MmuClient>(p().mmu.Mmu, `127.0.0.1:${port}`, { tls: t.lab.tls('cpu')!, server: 'mmu', deadlineMs: 3000 });
+      clients.push(asCpu);
+      const e = await rpcError(asCpu.call('FetchPages', { vmId: 'v', gfn: 0x80000, count: 1, write: false, holder: '' }));
+      expect(e.code).toBe('UNAVAILABLE');
+      expect(e.message).toContain(
+        `127.0.0.1:${port} is not mmu: it presented io-backend's certificate (DNS:io-backend.${labId}.splitvisor), and mmu of this lab is mmu.${labId}.splitvisor`,
+      );
+      // The real mmu, asked for by name, answers.
+      const real = new RpcClient<MmuV1.MmuClient>(p().mmu.Mmu, t.addresses.mmu, { tls: t.lab.tls('cpu')!, server: 'mmu', deadlineMs: 3000 });
+      clients.push(real);
+      expect((await rpcError(real.call('FetchPages', { vmId: 'nope', gfn: 0x80000, count: 1, write: false, holder: '' }))).code).toBe('NOT_FOUND');
+    } finally {
+      await fake.stop(100);
     }
   });
 });

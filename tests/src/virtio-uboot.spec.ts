@@ -60,6 +60,8 @@ let ours: Record<string, string> | undefined;
 const splitvisorDisk = join(dir, 'disk.img');
 const qemuDisk = join(dir, 'disk-qemu.img');
 const tftpDir = join(dir, 'tftp');
+/** The disks of the hw and trap runs: copies made before any run wrote to the others. */
+const modeDisk = (mode: string) => join(dir, `disk-${mode}.img`);
 
 beforeAll(async () => {
   const src = join(dir, 'src');
@@ -70,6 +72,7 @@ beforeAll(async () => {
   writeFileSync(join(tftpDir, 'net.bin'), netFile);
   makeFatDisk(splitvisorDisk, 16, { 'hello.txt': join(src, 'hello.txt'), 'blob.bin': join(src, 'blob.bin') });
   copyFileSync(splitvisorDisk, qemuDisk);
+  for (const mode of ['hw', 'trap']) copyFileSync(splitvisorDisk, modeDisk(mode));
   t = await startTestLab();
 }, 60_000);
 afterAll(async () => {
@@ -170,6 +173,74 @@ describe('U-Boot on virtio-blk and virtio-net', () => {
     for (let i = 0; i < 4096; i += 4) pattern.writeUInt32LE(0x5a17c0de, i);
     expect(readFatFile(qemuDisk, 'out.bin').equals(pattern)).toBe(true);
   }, 300_000);
+});
+
+// hw: the cpu plays HS-mode, U-Boot runs in VS; trap: U-Boot runs in real U-mode, its
+// privileged instructions emulated and its memory behind shadow page tables.
+describe.each(['hw', 'trap'] as const)('U-Boot in mode: %s, with no firmware in the guest', (mode) => {
+  it('gives the same answers as in emulate mode, with no OpenSBI, and the exits of its mode in the table', async ({ skip }) => {
+    requireFirmware(skip);
+    if (!ours) throw new Error('the emulate-mode run above did not finish; nothing to compare');
+    const name = `uboot-${mode}`;
+    const disk = modeDisk(mode);
+    const cfg = vmFile(
+      name,
+      [
+        `name: ${name}`,
+        'memory: 256M',
+        `mode: ${mode}`,
+        `kernel: ${FIRMWARE.uboot}`,
+        'disks:',
+        `  - path: ${disk}`,
+        'nics:',
+        `  - network: ${name}-lab`,
+        `    mac: "${MAC}"`,
+        `    tftp: ${tftpDir}`,
+        '',
+      ].join('\n'),
+    );
+    const c = new UbootConsole(spawn(process.execPath, [SPLITVISOR, 'run', cfg], { env: { ...process.env, ...labEnv(t) }, stdio: ['pipe', 'pipe', 'pipe'] }));
+    let stderr = '';
+    c.child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    let hw: Record<string, string>;
+    let stats: { cpu?: { mode: string; exits: { reason: string; count: number }[] } } = {};
+    try {
+      hw = await session(c, 240_000);
+      const s = await runCli(['stats', name], { env: labEnv(t) });
+      expect(s.stderr).toBe('');
+      stats = JSON.parse(s.stdout) as typeof stats;
+      const code = await c.poweroff();
+      expect(code, `\n--- console tail ---\n${c.out.slice(-2000)}\n--- stderr ---\n${stderr.slice(-1500)}`).toBe(0);
+    } finally {
+      c.kill();
+    }
+    expect(hw['boot']).toMatch(/U-Boot 2023\.01/);
+    expect(hw['boot']).not.toMatch(/OpenSBI/);
+    for (const key of Object.keys(ours)) {
+      if (key === 'boot') continue;
+      expect(normalize(hw[key]!), `answer to "${key}" in ${mode} against emulate`).toBe(normalize(ours[key]!));
+    }
+    const exits = Object.fromEntries((stats.cpu?.exits ?? []).map((e) => [e.reason, e.count]));
+    expect(stats.cpu?.mode).toBe(mode);
+    // This U-Boot makes no SBI call in this session (its timer is rdtime, its poweroff the
+    // device tree's syscon, the test finisher): the SBI is exercised by the kernel's runs.
+    expect(exits['sbi-call']).toBe(0);
+    expect(exits['mmio-read']).toBeGreaterThan(0);
+    if (mode === 'hw') {
+      expect(exits['guest-page-fault']).toBeGreaterThan(100); // every first touch of a page
+      expect(exits['shadow-fault']).toBe(0);
+      expect(exits['priv-insn']).toBe(0);
+    } else {
+      // Paging off: the shadow is RAM identity-mapped, a fill per page touched; its CSR
+      // accesses (sstatus, sie, stvec...) are emulated one by one.
+      expect(exits['shadow-fault']).toBeGreaterThan(100);
+      expect(exits['priv-insn']).toBeGreaterThan(0);
+      expect(exits['guest-page-fault']).toBe(0);
+    }
+    const pattern = Buffer.alloc(4096);
+    for (let i = 0; i < 4096; i += 4) pattern.writeUInt32LE(0x5a17c0de, i);
+    expect(readFatFile(disk, 'out.bin').equals(pattern)).toBe(true);
+  }, 600_000);
 });
 
 describe('two VMs on one virtual switch', () => {

@@ -46,6 +46,8 @@ export interface ExecMachineOptions {
   clock: ClockMode;
   /** Console bytes (UART and HTIF). */
   output: (bytes: Uint8Array) => void;
+  /** The hart has the H extension (`--h`). */
+  h?: boolean;
 }
 
 export type ExecResult =
@@ -114,6 +116,7 @@ export class ExecMachine {
       resetPc: BOOT_ROM.base,
       roms: [{ base: BOOT_ROM.base, bytes: this.rom }],
       timeSource: () => this.clint.mtime(),
+      h: opts.h ?? false,
     });
     // Power-on: every line announced; mtimecmp = 0, so MTIP is high until software
     // programs it (as QEMU).

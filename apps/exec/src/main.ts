@@ -23,6 +23,8 @@ export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
   --load FILE@ADDR  also copy FILE's bytes to RAM at ADDR (e.g. a payload at 0x80200000)
   --dtb FILE        put a device tree blob where QEMU virt does (top of RAM, 2 MiB
                     aligned) and pass its address in a1
+  --h               give the hart the H extension (HS/VS/VU, two-stage translation), as
+                    QEMU's -cpu rv64,h=true; without it the hart is RV64GC with M/S/U
   --stats           print instructions, seconds and MIPS on stderr
   --trace           print every instruction (privilege, pc, bits) on stderr
 
@@ -43,6 +45,7 @@ interface ExecArgs {
   memoryBytes: number;
   stats: boolean;
   trace: boolean;
+  h: boolean;
 }
 
 class UsageError extends Error {}
@@ -66,6 +69,7 @@ function parseArgs(argv: string[]): ExecArgs {
     memoryBytes: 128 * 2 ** 20,
     stats: false,
     trace: false,
+    h: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -96,6 +100,8 @@ function parseArgs(argv: string[]): ExecArgs {
       args.stats = true;
     } else if (a === '--trace') {
       args.trace = true;
+    } else if (a === '--h') {
+      args.h = true;
     } else if (a === '--help' || a === '-h') {
       throw new UsageError('');
     } else if (a.startsWith('-')) {
@@ -165,7 +171,7 @@ export async function runExec(argv: string[]): Promise<number> {
       if (!ram.contains(dtbAddr, fdt.length)) throw new Error(`--dtb ${args.dtb}: does not fit in RAM`);
       ram.writeBytes(dtbAddr, fdt);
     }
-    machine = new ExecMachine({ ram, entry, dtbAddr, clock: args.clock, output: (b) => writeAll(1, b) });
+    machine = new ExecMachine({ ram, entry, dtbAddr, clock: args.clock, h: args.h, output: (b) => writeAll(1, b) });
     if (htif !== null) {
       const m = machine;
       new Htif(m.hart, ram, { ...htif, onExit: (code) => m.finish(code, 'htif'), onOutput: (b) => m.emit(b) });

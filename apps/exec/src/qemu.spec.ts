@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { qemuSystem, requireOrSkip, type SkipFn } from '@splitvisor/testing';
+import { qemuSystem, requireOrSkip, tool, type SkipFn } from '@splitvisor/testing';
 
 const LIB = fileURLToPath(new URL('../', import.meta.url));
 const needQemu = (skip: SkipFn) => requireOrSkip(skip, [qemuSystem()], 'SPLITVISOR_ALLOW_NO_QEMU', 'This test runs the same program on QEMU -M spike');
@@ -63,5 +63,46 @@ describe('against QEMU -M spike', () => {
     expect(q.size).toBeGreaterThan(60);
     for (const [csr, access] of q) if (!KNOWN.has(csr)) expect(`${csr} ${o.get(csr)}`).toBe(`${csr} ${access}`);
     expect(ours.code).toBe(0);
+  });
+
+  it('h.S (the H extension: HS state, a VS guest under Sv39x4, its traps) prints the same with --h as on QEMU virt -cpu rv64,h=true', ({ skip }) => {
+    needQemu(skip);
+    requireOrSkip(skip, [tool('riscv64-unknown-elf-gcc', 'gcc-riscv64-unknown-elf')], 'SPLITVISOR_ALLOW_NO_QEMU', 'This test assembles an H program');
+    const dir = mkdtempSync(join(tmpdir(), 'sv-h-'));
+    const src = fileURLToPath(new URL('../../../libs/riscv/testdata/diff/', import.meta.url));
+    const elf = join(dir, 'h.elf');
+    const cc = spawnSync(
+      'riscv64-unknown-elf-gcc',
+      [
+        '-march=rv64gc_hh',
+        '-mabi=lp64d',
+        '-mcmodel=medany',
+        '-nostdlib',
+        '-nostartfiles',
+        `-I${src}`,
+        '-Wl,--no-warn-rwx-segments',
+        `-Wl,-T,${join(src, 'link.ld')}`,
+        '-o',
+        elf,
+        join(src, 'h.S'),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(cc.stderr).toBe('');
+    const file = join(dir, 'qemu.txt');
+    const fd = openSync(file, 'w');
+    spawnSync('qemu-system-riscv64', ['-M', 'virt', '-cpu', 'rv64,h=true', '-bios', 'none', '-nographic', '-kernel', elf], {
+      stdio: ['ignore', fd, 'pipe'],
+      timeout: 30_000,
+    });
+    closeSync(fd);
+    const qemu = readFileSync(file, 'latin1');
+    const ours = spawnSync(process.execPath, [`${LIB}bin/exec.js`, elf, '--h', '--clock', 'icount'], { encoding: 'latin1', timeout: 30_000 });
+    expect(qemu.split('\n').length).toBeGreaterThan(40);
+    expect({ out: ours.stdout, code: ours.status }).toEqual({ out: qemu, code: 0 });
+    // Without --h the same program finds no H: misa.H reads zero, then the first
+    // hypervisor CSR is an illegal instruction.
+    const plain = spawnSync(process.execPath, [`${LIB}bin/exec.js`, elf, '--clock', 'icount'], { encoding: 'latin1', timeout: 30_000 });
+    expect(plain.stdout.split('\n')[0]).toBe('0000000000000000');
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleOutputCodec, IrqLevelsCodec, IrqQueryCodec, LifecycleEventCodec, type EventsV1 } from '@splitvisor/proto';
 import { silentLogger, startTestNats, until, type TestNats } from '@splitvisor/testing';
 import { parseVmId } from '@splitvisor/platform';
-import { Bus, kvKeys, streams, subjects, vmOfSubject } from './index.js';
+import { Bus, kvKeys, lifecycleOfSubject, streams, subjects, vmOfSubject } from './index.js';
 
 let nats: TestNats;
 let a: Bus;
@@ -22,10 +22,15 @@ afterAll(async () => {
 describe('subjects', () => {
   it('refuses VM ids that would break a subject', () => {
     expect(() => subjects.consoleOut('a.b')).toThrow(/vm id: "a.b" must be 1-63 characters/);
-    expect(() => subjects.lifecycle('*')).toThrow(/"\*"/);
+    expect(() => subjects.lifecycle('*', 'cpu')).toThrow(/"\*"/);
     expect(() => parseVmId('')).toThrow();
     expect(subjects.consoleOut('web-1')).toBe('sv.vm.web-1.console.out');
-    expect(vmOfSubject('sv.vm.web-1.lifecycle')).toBe('web-1');
+    expect(vmOfSubject('sv.vm.web-1.lifecycle.cpu')).toBe('web-1');
+    // A lifecycle subject names the VM and who reported; nothing else is one.
+    expect(lifecycleOfSubject(subjects.lifecycle('web-1', 'io-backend'))).toEqual({ vm: 'web-1', source: 'io-backend' });
+    for (const s of ['sv.vm.web-1.lifecycle', 'sv.vm.web-1.lifecycle.mmu', 'sv.vm.web-1.lifecycle.cpu.x', 'sv.vm.web-1.console.out', 'sv.vm..lifecycle.cpu']) {
+      expect(lifecycleOfSubject(s), s).toBeUndefined();
+    }
     expect(kvKeys.vmState('web-1')).toBe('vm.web-1.state');
   });
 });
@@ -35,8 +40,8 @@ describe('bus over a real nats-server', () => {
     const got: EventsV1.LifecycleEvent__Output[] = [];
     const unsub = b.subscribe(subjects.allLifecycle, LifecycleEventCodec, (m) => got.push(m));
     await b.nc.flush();
-    a.nc.publish(subjects.lifecycle('x'), Uint8Array.from([0xff, 0xff, 0xff]));
-    a.publish(subjects.lifecycle('x'), LifecycleEventCodec, { vmId: 'x', kind: 'LIFECYCLE_STARTED', source: 'test' });
+    a.nc.publish(subjects.lifecycle('x', 'cpu'), Uint8Array.from([0xff, 0xff, 0xff]));
+    a.publish(subjects.lifecycle('x', 'cpu'), LifecycleEventCodec, { vmId: 'x', kind: 'LIFECYCLE_STARTED', source: 'test' });
     await until(() => got.length === 1);
     expect(got[0]).toMatchObject({ vmId: 'x', kind: 'LIFECYCLE_STARTED', source: 'test' });
     unsub();

@@ -5,6 +5,7 @@ import { jetstream, jetstreamManager, DeliverPolicy, type JetStreamClient, type 
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Codec } from '@splitvisor/proto';
 import type { Logger } from '@splitvisor/log';
+import { faultPlane, type FaultTable } from '@splitvisor/faults';
 import { KV_BUCKET, streams, type StreamSpec } from './subjects.js';
 
 export interface BusOptions {
@@ -14,6 +15,8 @@ export interface BusOptions {
   log: Logger;
   /** How long to keep trying the first connect (later disconnects retry forever). */
   connectTimeoutMs?: number;
+  /** The link faults this end applies to what it sends (default: the process's table). */
+  faults?: FaultTable;
 }
 
 /** nats://user:password@host:port as the client's options: it does not read a URL's userinfo. */
@@ -30,10 +33,12 @@ export interface Unsubscribe {
 export class Bus {
   private js?: JetStreamClient;
   private kvBucket?: Promise<KV>;
+  private readonly reconnected = new Set<() => void>();
 
   private constructor(
     readonly nc: NatsConnection,
     private readonly log: Logger,
+    private readonly faults: FaultTable = faultPlane,
   ) {}
 
   static async connect(opts: BusOptions): Promise<Bus> {
@@ -48,7 +53,7 @@ export class Bus {
           reconnectTimeWait: 250,
           timeout: 2000,
         });
-        const bus = new Bus(nc, opts.log);
+        const bus = new Bus(nc, opts.log, opts.faults);
         bus.watchStatus();
         return bus;
       } catch (e) {
@@ -63,14 +68,84 @@ export class Bus {
     void (async () => {
       for await (const s of this.nc.status()) {
         if (s.type === 'disconnect') this.log.warn({ nats: s.type }, 'NATS disconnected; reconnecting');
-        else if (s.type === 'reconnect') this.log.info({ nats: s.type }, 'NATS reconnected');
+        else if (s.type === 'reconnect') {
+          this.log.info({ nats: s.type }, 'NATS reconnected');
+          for (const fn of this.reconnected) fn();
+        }
       }
     })().catch(() => undefined);
   }
 
+  /**
+   * Calls `fn` after each reconnect (a NATS server restart, a dropped link), once the
+   * subscriptions are back. Core NATS kept nothing published while this end was away:
+   * whoever follows state (IRQ levels) reads it again here.
+   */
+  onReconnect(fn: () => void): Unsubscribe {
+    this.reconnected.add(fn);
+    return () => this.reconnected.delete(fn);
+  }
+
   /** Core NATS, at most once: for live data (typed input) and level state. */
   publish<In, Out>(subject: string, codec: Codec<In, Out>, msg: In): void {
-    this.nc.publish(subject, codec.encode(msg));
+    this.publishBytes(subject, codec.encode(msg));
+  }
+
+  /** Core NATS, raw bytes (a network's frames). The fault plane applies here as in publish. */
+  publishBytes(subject: string, data: Uint8Array): void {
+    if (!this.faults.active) {
+      this.nc.publish(subject, data);
+      return;
+    }
+    // The fault plane (libs/faults): what this end sends on a link under a fault is lost,
+    // late (in order) or sent twice, as the table says.
+    const d = this.faults.nats(subject, data.length);
+    if (d.drop) return;
+    const send = () => {
+      if (this.nc.isClosed()) return;
+      this.nc.publish(subject, data);
+      if (d.duplicate) this.nc.publish(subject, data);
+    };
+    this.later(subject, d.delayMs, send);
+  }
+
+  /** Per subject, the messages a fault holds, in the order sent: each goes at its time but
+   *  never before the one ahead of it (NATS keeps one publisher's order per subject), and a
+   *  fault on one subject holds up no other. One timer per subject, so equal times cannot
+   *  swap. */
+  private readonly held = new Map<string, { at: number; fn: () => void }[]>();
+  private later(subject: string, delayMs: number, fn: () => void): void {
+    const now = Date.now();
+    const q = this.held.get(subject);
+    if (q) {
+      q.push({ at: Math.max(q[q.length - 1]!.at, now + delayMs), fn });
+      return;
+    }
+    if (delayMs <= 0) return fn();
+    this.held.set(subject, [{ at: now + delayMs, fn }]);
+    this.release(subject);
+  }
+
+  private release(subject: string): void {
+    const q = this.held.get(subject)!;
+    setTimeout(
+      () => {
+        const now = Date.now();
+        while (q.length && q[0]!.at <= now) q.shift()!.fn();
+        if (q.length) this.release(subject);
+        else this.held.delete(subject);
+      },
+      Math.max(0, q[0]!.at - Date.now()),
+    );
+  }
+
+  /** Waits out a fault's latency on `subject`; rejects with the fault's words when it drops. */
+  private async faultGate(subject: string, bytes: number): Promise<{ duplicate: boolean; drop?: string }> {
+    if (!this.faults.active) return { duplicate: false };
+    const d = this.faults.nats(subject, bytes);
+    if (d.drop) return { duplicate: false, drop: d.drop };
+    if (d.delayMs) await new Promise<void>((r) => this.later(subject, d.delayMs, r));
+    return { duplicate: d.duplicate };
   }
 
   /**
@@ -112,6 +187,13 @@ export class Bus {
     for (let attempt = 1; ; attempt++) {
       const left = end - Date.now();
       try {
+        const gate = await this.faultGate(subject, data.length);
+        // A dropped attempt is lost on the way: the sender hears nothing and tries again.
+        if (gate.drop) {
+          await new Promise((r) => setTimeout(r, Math.max(1, Math.min(attemptMs, end - Date.now()))));
+          throw new Error(`TIMEOUT (dropped by ${gate.drop})`);
+        }
+        if (gate.duplicate) this.nc.publish(subject, data);
         await this.nc.request(subject, data, { timeout: Math.max(1, Math.min(attemptMs, left)) });
         return attempt;
       } catch (e) {
@@ -155,11 +237,42 @@ export class Bus {
     timeoutMs = 2000,
   ): Promise<ResOut> {
     try {
-      const m = await this.nc.request(subject, reqCodec.encode(req), { timeout: timeoutMs });
+      const data = reqCodec.encode(req);
+      const gate = await this.faultGate(subject, data.length);
+      if (gate.drop) {
+        // Lost on the way: the asker waits out its timeout, as for any lost request.
+        await new Promise((r) => setTimeout(r, timeoutMs));
+        throw new Error(`TIMEOUT (dropped by ${gate.drop})`);
+      }
+      const m = await this.nc.request(subject, data, { timeout: timeoutMs });
       return resCodec.decode(m.data);
     } catch (e) {
       throw new Error(`request on ${subject} failed: ${(e as Error).message}`);
     }
+  }
+
+  /** One request, every answer that comes within `waitMs` (a scatter-gather: who holds what). */
+  async gather<ReqIn, ReqOut, ResIn, ResOut>(
+    subject: string,
+    reqCodec: Codec<ReqIn, ReqOut>,
+    req: ReqIn,
+    resCodec: Codec<ResIn, ResOut>,
+    waitMs = 500,
+  ): Promise<ResOut[]> {
+    const out: ResOut[] = [];
+    try {
+      for await (const m of await this.nc.requestMany(subject, reqCodec.encode(req), { strategy: 'timer', maxWait: waitMs })) {
+        try {
+          out.push(resCodec.decode(m.data));
+        } catch (e) {
+          this.log.warn({ subject, err: (e as Error).message }, 'dropped malformed answer');
+        }
+      }
+    } catch (e) {
+      // No responders at all is an empty answer, not an error.
+      if (!/no responders|503/i.test((e as Error).message)) throw new Error(`gather on ${subject} failed: ${(e as Error).message}`);
+    }
+    return out;
   }
 
   private jetstream(): JetStreamClient {
@@ -202,7 +315,10 @@ export class Bus {
 
   /** JetStream publish: stored, so a late reader sees it. Resolves once the server has it. */
   async publishDurable<In, Out>(subject: string, codec: Codec<In, Out>, msg: In): Promise<void> {
-    await this.jetstream().publish(subject, codec.encode(msg));
+    const data = codec.encode(msg);
+    const gate = await this.faultGate(subject, data.length);
+    if (gate.drop) return;
+    await this.jetstream().publish(subject, data);
   }
 
   /**

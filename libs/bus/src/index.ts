@@ -1,5 +1,5 @@
 export { Bus, withCredentials, type BusOptions, type Unsubscribe } from './bus.js';
-export { subjects, streams, kvKeys, KV_BUCKET, vmOfSubject, type StreamSpec } from './subjects.js';
+export { subjects, streams, kvKeys, KV_BUCKET, vmOfSubject, lifecycleOfSubject, LIFECYCLE_SOURCES, type LifecycleSource, type StreamSpec } from './subjects.js';
 export {
   XENBUS_STATES,
   checkDeviceId,

@@ -4,13 +4,21 @@
 import { parseVmId } from '@splitvisor/platform';
 import { checkDeviceId } from './xenbus.js';
 
+/** Who reports a VM's lifecycle: each on its own subject, and NATS lets each service
+ *  publish only on its own (libs/lab nats-auth.ts), so the subject, not the body, says who
+ *  spoke (issue 11, item 8). */
+export const LIFECYCLE_SOURCES = ['cpu', 'io-backend', 'dom0'] as const;
+export type LifecycleSource = (typeof LIFECYCLE_SOURCES)[number];
+
 export const subjects = {
   /** Bytes the guest wrote to its console UART (JetStream stream CONSOLE). */
   consoleOut: (vm: string) => `sv.vm.${parseVmId(vm)}.console.out`,
   /** Bytes typed at the console for the guest (core NATS: typing is live). */
   consoleIn: (vm: string) => `sv.vm.${parseVmId(vm)}.console.in`,
-  /** Lifecycle events of one VM (JetStream stream LIFECYCLE). */
-  lifecycle: (vm: string) => `sv.vm.${parseVmId(vm)}.lifecycle`,
+  /** Lifecycle events of one VM reported by `source` (JetStream stream LIFECYCLE). */
+  lifecycle: (vm: string, source: LifecycleSource) => `sv.vm.${parseVmId(vm)}.lifecycle.${source}`,
+  /** Lifecycle events of one VM, every source. */
+  vmLifecycle: (vm: string) => `sv.vm.${parseVmId(vm)}.lifecycle.*`,
   /** Interrupt line level changes of one VM's devices (core NATS, level state). */
   irq: (vm: string) => `sv.vm.${parseVmId(vm)}.irq`,
   /** Request/reply: the current level of every line of one VM (IrqQuery -> IrqLevels). */
@@ -27,15 +35,31 @@ export const subjects = {
   netFrames: (network: string) => `sv.net.${parseVmId(network, 'network')}.frames`,
   /** mmu (re)started (MmuStarted): page caches re-register what they hold. */
   mmuStarted: 'sv.mmu.started',
+  /** The fault plane (libs/faults): dom0 publishes its whole table of link faults here
+   *  (FaultTable) whenever it changes; every service follows it. Only dom0 may publish. */
+  faultTable: 'sv.fault.table',
+  /** Request/reply: a (re)starting service asks dom0 for the table (FaultTable -> FaultTable). */
+  faultSync: 'sv.fault.sync',
+  /** Request, many replies: every process says which faults it applies now (FaultsHeld). */
+  faultHeld: 'sv.fault.held',
   allConsoleOut: 'sv.vm.*.console.out',
   allConsoleIn: 'sv.vm.*.console.in',
-  allLifecycle: 'sv.vm.*.lifecycle',
+  allLifecycle: 'sv.vm.*.lifecycle.*',
 } as const;
 
 /** The VM id inside a subject of the `sv.vm.<id>.…` family. */
 export function vmOfSubject(subject: string): string | undefined {
   const parts = subject.split('.');
   return parts[0] === 'sv' && parts[1] === 'vm' ? parts[2] : undefined;
+}
+
+/** The VM and the reporting service a lifecycle subject names, or undefined when it is not
+ *  one (what a reader trusts, whatever the body says). */
+export function lifecycleOfSubject(subject: string): { vm: string; source: LifecycleSource } | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 5 || parts[0] !== 'sv' || parts[1] !== 'vm' || parts[3] !== 'lifecycle') return undefined;
+  const source = LIFECYCLE_SOURCES.find((s) => s === parts[4]);
+  return source && parts[2] ? { vm: parts[2], source } : undefined;
 }
 
 export interface StreamSpec {
@@ -63,5 +87,7 @@ export const kvKeys = {
   vmDevices: (vm: string) => `vm.${parseVmId(vm)}.device.>`,
   /** Every device end of every VM (what a backend watches). */
   allDevices: 'vm.*.device.*.*',
+  /** dom0's table of link faults (JSON: next id, specs), so a restarted dom0 has it again. */
+  faultTable: 'fault.table',
   allVms: 'vm.>',
 } as const;

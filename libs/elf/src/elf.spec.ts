@@ -68,4 +68,27 @@ describe('parseElf', () => {
     expect(isElf(hello())).toBe(true);
     expect(isElf(Uint8Array.of(0x7f, 0x45, 0x4c))).toBe(false);
   });
+
+  it('refuses section headers or symbols smaller than ELF64 says, with an ElfError, not a RangeError (found by fuzzing)', () => {
+    const b = hello();
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    // One section header of 8 bytes, typed SHT_SYMTAB, in the file's last 8 bytes.
+    v.setBigUint64(40, BigInt(b.length - 8), true);
+    v.setUint16(58, 8, true);
+    v.setUint16(60, 1, true);
+    v.setUint32(b.length - 4, 2, true);
+    expect(() => parseElf(b)).toThrow(ElfError);
+    expect(() => parseElf(b)).toThrow(/section header entry size 8 < 64/);
+
+    const c = hello();
+    const w = new DataView(c.buffer, c.byteOffset, c.byteLength);
+    const shoff = Number(w.getBigUint64(40, true));
+    const shnum = w.getUint16(60, true);
+    const symtab = Array.from({ length: shnum }, (_, i) => shoff + i * 64).find((sh) => w.getUint32(sh + 4, true) === 2)!;
+    // An 8-byte symbol table at the end of the file, with 1-byte entries.
+    w.setBigUint64(symtab + 24, BigInt(c.length - 8), true);
+    w.setBigUint64(symtab + 32, 8n, true);
+    w.setBigUint64(symtab + 56, 1n, true);
+    expect(() => parseElf(c)).toThrow(/symbol table \d+ has entry size 1 < 24/);
+  });
 });

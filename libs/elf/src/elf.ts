@@ -29,6 +29,8 @@ const PT_LOAD = 1;
 const SHT_SYMTAB = 2;
 const EHDR_SIZE = 64;
 const PHDR_SIZE = 56;
+const SHDR_SIZE = 64;
+const SYM_SIZE = 24;
 
 export function isElf(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
@@ -75,6 +77,7 @@ export function parseElf(bytes: Uint8Array): ElfImage {
   if (segments.length === 0) throw new ElfError('ELF has no loadable segments');
 
   const symbols = new Map<string, number>();
+  if (shoff !== 0 && shnum > 0 && shentsize < SHDR_SIZE) throw new ElfError(`section header entry size ${shentsize} < ${SHDR_SIZE}`);
   if (shoff !== 0 && shoff + shnum * shentsize <= bytes.length) {
     for (let i = 0; i < shnum; i++) {
       const sh = shoff + i * shentsize;
@@ -82,7 +85,8 @@ export function parseElf(bytes: Uint8Array): ElfImage {
       const symOff = u64(sh + 24);
       const symSize = u64(sh + 32);
       const link = dv.getUint32(sh + 40, true);
-      const entsize = u64(sh + 56) || 24;
+      const entsize = u64(sh + 56) || SYM_SIZE;
+      if (entsize < SYM_SIZE) throw new ElfError(`symbol table ${i} has entry size ${entsize} < ${SYM_SIZE}`);
       if (symOff + symSize > bytes.length || link >= shnum) throw new ElfError(`symbol table ${i} lies outside the file`);
       const strOff = u64(shoff + link * shentsize + 24);
       for (let s = symOff; s + entsize <= symOff + symSize; s += entsize) {

@@ -16,4 +16,4 @@ export {
   type WriteOptions,
 } from './writer.js';
 export { readFdt, readFdtHeader, findNode, getProp, propCells, propStrings, type FdtHeader, type ParsedFdt } from './reader.js';
-export { buildVirtDtb, virtTree, VIRT_ISA, VIRT_MMU_TYPE, VIRT_STDOUT_PATH, UART0_CLOCK_HZ, type VirtDtbOptions } from './virt.js';
+export { buildVirtDtb, virtTree, VIRT_ISA, VIRT_ISA_H, VIRT_MMU_TYPE, VIRT_STDOUT_PATH, UART0_CLOCK_HZ, type VirtDtbOptions } from './virt.js';

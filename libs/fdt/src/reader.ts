@@ -24,6 +24,15 @@ export interface ParsedFdt {
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** Names and strings are UTF-8 (spec §2.2.1 allows less); bytes that are not are the blob's fault. */
+function utf8(bytes: Uint8Array, what: string): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new FdtError(`${what} is not valid UTF-8`);
+  }
+}
+
 export function readFdtHeader(blob: Uint8Array): FdtHeader {
   if (blob.length < FDT_HEADER_SIZE) throw new FdtError(`blob of ${blob.length} bytes is shorter than the 40-byte header`);
   const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
@@ -67,7 +76,7 @@ export function readFdt(blob: Uint8Array): ParsedFdt {
     if (nameoff >= header.sizeDtStrings || end < 0 || end >= header.offDtStrings + header.sizeDtStrings) {
       throw new FdtError(`property name offset ${nameoff} lies outside the strings block`);
     }
-    return decoder.decode(blob.subarray(start, end));
+    return utf8(blob.subarray(start, end), `property name at strings offset ${nameoff}`);
   };
 
   const structEnd = header.offDtStruct + header.sizeDtStruct;
@@ -96,7 +105,7 @@ export function readFdt(blob: Uint8Array): ParsedFdt {
     if (t === FDT_BEGIN_NODE) {
       const end = blob.indexOf(0, off);
       if (end < 0 || end >= structEnd) throw new FdtError(`unterminated node name at ${off}`);
-      const name = decoder.decode(blob.subarray(off, end));
+      const name = utf8(blob.subarray(off, end), `node name at ${off}`);
       off = end + 1;
       align();
       if (root) throw new FdtError(`a second root node at ${at}`);
@@ -153,5 +162,5 @@ export function propCells(value: Uint8Array): number[] {
 /** A property's value as a string list (one string for a plain string). */
 export function propStrings(value: Uint8Array): string[] {
   if (value.length === 0 || value[value.length - 1] !== 0) throw new FdtError('not a NUL-terminated string');
-  return decoder.decode(value.subarray(0, value.length - 1)).split('\0');
+  return utf8(value.subarray(0, value.length - 1), 'string value').split('\0');
 }

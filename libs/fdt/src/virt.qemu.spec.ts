@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFdt } from './reader.js';
-import { buildVirtDtb, VIRT_ISA } from './virt.js';
+import { buildVirtDtb, VIRT_ISA, VIRT_ISA_H } from './virt.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const QEMU = 'qemu-system-riscv64';
@@ -31,8 +31,10 @@ const NOT_EMULATED: Record<string, string> = {
   '/soc/pci@30000000': 'no PCIe host bridge (yet)',
 };
 
-/** Extensions QEMU 7.2's default cpu advertises that our hart does not implement. */
-const QEMU_ONLY_EXTENSIONS = ['h', 'zihintpause', 'zba', 'zbb', 'zbc', 'zbs', 'sstc'];
+/** Extensions QEMU 7.2's default cpu advertises that our hart does not implement (H only
+ *  when the VM does not ask for it: `-cpu rv64,h=true` and our `h`). */
+const QEMU_ONLY_EXTENSIONS = ['h', 'zihintpause', 'zba', 'zbb', 'zbc', 'zbs'];
+const QEMU_ONLY_WITH_H = QEMU_ONLY_EXTENSIONS.filter((x) => x !== 'h');
 
 /** Values we deliberately write differently, with why. */
 const DIFFERENT_ON_PURPOSE = [
@@ -168,31 +170,77 @@ function withoutExtensions(isa: string, drop: readonly string[]): string {
   return [base!.slice(0, 4) + letters, ...multi.filter((m) => !drop.includes(m))].join('_');
 }
 
-const CASES: { memory: string; memoryBytes: number; harts: number; bootargs: string | undefined; initrdBytes?: number }[] = [
+const CASES: {
+  memory: string;
+  memoryBytes: number;
+  harts: number;
+  bootargs: string | undefined;
+  initrdBytes?: number;
+  /** virtio devices in chosen slots (QEMU's bus=; Splitvisor's slot:); DISK is a temp file. */
+  devices?: string[];
+  /** The H extension: QEMU's -cpu rv64,h=true, our `h` (a VM config's cpu.h). */
+  h?: boolean;
+}[] = [
+  { memory: '64M', memoryBytes: 64 << 20, harts: 1, bootargs: undefined, h: true },
   { memory: '64M', memoryBytes: 64 << 20, harts: 1, bootargs: undefined },
   { memory: '256M', memoryBytes: 256 << 20, harts: 2, bootargs: 'console=ttyS0 earlycon=sbi' },
   // -initrd: QEMU loads it 128 MiB above the kernel (-bios none: the kernel is at 0x80000000).
   { memory: '256M', memoryBytes: 256 << 20, harts: 1, bootargs: 'console=ttyS0', initrdBytes: 12345 },
   // Under 256 MiB, half of RAM above the kernel.
   { memory: '128M', memoryBytes: 128 << 20, harts: 1, bootargs: 'console=ttyS0', initrdBytes: 4096 },
+  // Devices placed with bus= (issue 17): QEMU lists all eight transports whatever sits in
+  // them, so the tree for `slot:` devices is the tree without devices.
+  {
+    memory: '64M',
+    memoryBytes: 64 << 20,
+    harts: 1,
+    bootargs: undefined,
+    devices: [
+      '-drive',
+      'file=DISK,if=none,format=raw,id=d0',
+      '-device',
+      'virtio-blk-device,drive=d0,bus=virtio-mmio-bus.0',
+      '-device',
+      'virtio-rng-device,bus=virtio-mmio-bus.3',
+      '-netdev',
+      'user,id=n0',
+      '-device',
+      'virtio-net-device,netdev=n0,bus=virtio-mmio-bus.5',
+    ],
+  },
 ];
 
 describe("the virt device tree against QEMU's (decoded by dtc)", () => {
   for (const c of CASES) {
-    it(`-m ${c.memory} -smp ${c.harts}${c.bootargs ? ` -append "${c.bootargs}"` : ''}${c.initrdBytes ? ` -initrd (${c.initrdBytes} bytes)` : ''}`, ({
+    it(`${c.h ? '-cpu rv64,h=true ' : ''}-m ${c.memory} -smp ${c.harts}${c.bootargs ? ` -append "${c.bootargs}"` : ''}${c.initrdBytes ? ` -initrd (${c.initrdBytes} bytes)` : ''}${c.devices ? ` ${c.devices.filter((a) => a.includes('bus=')).join(' ')}` : ''}`, ({
       skip,
     }) => {
       requireTools(skip);
       const dir = mkdtempSync(join(tmpdir(), 'sv-fdt-'));
       try {
         const qemuDtb = join(dir, 'qemu.dtb');
-        const args = ['-M', `virt,dumpdtb=${qemuDtb}`, '-m', c.memory, '-smp', String(c.harts), '-bios', 'none', '-nographic'];
+        const args = [
+          '-M',
+          `virt,dumpdtb=${qemuDtb}`,
+          ...(c.h ? ['-cpu', 'rv64,h=true'] : []),
+          '-m',
+          c.memory,
+          '-smp',
+          String(c.harts),
+          '-bios',
+          'none',
+          '-nographic',
+        ];
         // -append needs -kernel; the kernel's bytes do not enter the tree.
         if (c.bootargs) args.push('-kernel', join(REPO_ROOT, 'guests/hello/hello.bin'), '-append', c.bootargs);
         const initrdStart = 0x8000_0000 + Math.min(c.memoryBytes / 2, 128 << 20);
         if (c.initrdBytes) {
           writeFileSync(join(dir, 'initrd'), randomBytes(c.initrdBytes));
           args.push('-initrd', join(dir, 'initrd'));
+        }
+        if (c.devices) {
+          writeFileSync(join(dir, 'disk.img'), Buffer.alloc(1 << 20));
+          args.push(...c.devices.map((a) => a.replace('DISK', join(dir, 'disk.img'))));
         }
         const q = spawnSync(QEMU, args, { encoding: 'utf8', timeout: 20_000 });
         expect(q.status, `${QEMU} ${args.join(' ')}: ${q.stderr}`).toBe(0);
@@ -204,6 +252,7 @@ describe("the virt device tree against QEMU's (decoded by dtc)", () => {
           harts: c.harts,
           bootargs: c.bootargs,
           rngSeed: randomBytes(32),
+          ...(c.h && { h: true }),
           ...(c.initrdBytes && { initrd: { start: initrdStart, end: initrdStart + c.initrdBytes } }),
         });
         writeFileSync(oursDtb, ours);
@@ -234,15 +283,14 @@ describe("the virt device tree against QEMU's (decoded by dtc)", () => {
         }
 
         const qemuIsa = JSON.parse(propOf(theirs.tree, '/cpus/cpu@0', 'riscv,isa')[1]) as string;
-        for (const ext of QEMU_ONLY_EXTENSIONS) {
+        const qemuOnly = c.h ? QEMU_ONLY_WITH_H : QEMU_ONLY_EXTENSIONS;
+        for (const ext of qemuOnly) {
           expect(withoutExtensions(qemuIsa, [ext]), `QEMU's ISA ${qemuIsa} no longer has ${ext}: update QEMU_ONLY_EXTENSIONS`).not.toBe(qemuIsa);
         }
         walk(theirs.tree, '/', (n) => {
-          n.props = n.props.map(([k, v]): [string, string] =>
-            k === 'riscv,isa' ? [k, `"${withoutExtensions(JSON.parse(v) as string, QEMU_ONLY_EXTENSIONS)}"`] : [k, v],
-          );
+          n.props = n.props.map(([k, v]): [string, string] => (k === 'riscv,isa' ? [k, `"${withoutExtensions(JSON.parse(v) as string, qemuOnly)}"`] : [k, v]));
         });
-        expect(propOf(mine.tree, '/cpus/cpu@0', 'riscv,isa')[1]).toBe(`"${VIRT_ISA}"`);
+        expect(propOf(mine.tree, '/cpus/cpu@0', 'riscv,isa')[1]).toBe(`"${c.h ? VIRT_ISA_H : VIRT_ISA}"`);
 
         for (const d of DIFFERENT_ON_PURPOSE) {
           const q = propOf(theirs.tree, d.path, d.prop);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FdtNode } from './tree.js';
 import { findNode, getProp, propCells, propStrings, readFdt } from './reader.js';
-import { buildVirtDtb, VIRT_ISA } from './virt.js';
+import { buildVirtDtb, VIRT_ISA, VIRT_ISA_H } from './virt.js';
 
 const MIB = 1024 * 1024;
 
@@ -60,6 +60,16 @@ describe('the virt machine device tree', () => {
     expect(strs(root, '/soc/serial@10000000', 'compatible')).toEqual(['ns16550a']);
     expect(cells(root, '/soc/serial@10000000', 'clock-frequency')).toEqual([3686400]);
     expect(cells(root, '/soc/plic@c000000', 'riscv,ndev')).toEqual([95]);
+  });
+
+  it('says "h" in every hart\'s riscv,isa when the harts have the H extension, as QEMU 7.2 does', () => {
+    const withH = readFdt(buildVirtDtb({ memoryBytes: 64 * MIB, harts: 2, h: true })).root;
+    expect(VIRT_ISA_H).toBe(VIRT_ISA.replace(/^rv64imafdc_/, 'rv64imafdch_'));
+    expect(strs(withH, '/cpus/cpu@0', 'riscv,isa')).toEqual([VIRT_ISA_H]);
+    expect(strs(withH, '/cpus/cpu@1', 'riscv,isa')).toEqual([VIRT_ISA_H]);
+    // An explicit isa still wins.
+    const given = readFdt(buildVirtDtb({ memoryBytes: 64 * MIB, harts: 1, h: true, isa: 'rv64imac' })).root;
+    expect(strs(given, '/cpus/cpu@0', 'riscv,isa')).toEqual(['rv64imac']);
   });
 
   it('wires every reference to the node QEMU wires it to', () => {

@@ -28,9 +28,14 @@ import {
 import { FdtError, node, Phandles, prop, type FdtNode, type Phandle } from './tree.js';
 import { writeFdt } from './writer.js';
 
-/** What our hart implements (DESIGN.md: RV64GC). QEMU 7.2's default cpu says
+/** What our hart implements (DESIGN.md: RV64GC, and Sstc's stimecmp, which OpenSBI finds by
+ *  probing and a kernel reads from here). QEMU 7.2's default cpu says
  *  "rv64imafdch_zicsr_zifencei_zihintpause_zba_zbb_zbc_zbs_sstc"; we claim only what we have. */
-export const VIRT_ISA = 'rv64imafdc_zicsr_zifencei';
+export const VIRT_ISA = 'rv64imafdc_zicsr_zifencei_sstc';
+/** The same hart with the H extension, as QEMU 7.2 says it for `-cpu rv64,h=true`: the "h"
+ *  last of the single letters, right after the "c" ("rv64imafdch_zicsr_..." in its dumped
+ *  DTB); 7.2 has no riscv,isa-extensions property to repeat it in. */
+export const VIRT_ISA_H = 'rv64imafdch_zicsr_zifencei_sstc';
 /** QEMU 7.2 advertises Sv48 for rv64 (virt.c: "riscv,sv48"); Sv39 is implied by it. */
 export const VIRT_MMU_TYPE = 'riscv,sv48';
 /** The ns16550a input clock QEMU advertises (virt.c: 3686400 Hz). */
@@ -54,7 +59,9 @@ export interface VirtDtbOptions {
   rngSeed?: Uint8Array;
   /** /chosen linux,initrd-start and linux,initrd-end: where the initrd lies, end exclusive. */
   initrd?: { start: number; end: number };
-  /** cpu riscv,isa; default VIRT_ISA. */
+  /** The harts have the H extension: riscv,isa VIRT_ISA_H unless `isa` says otherwise. */
+  h?: boolean;
+  /** cpu riscv,isa; default VIRT_ISA (VIRT_ISA_H with `h`). */
   isa?: string;
   /** cpu mmu-type; default VIRT_MMU_TYPE. */
   mmuType?: 'riscv,sv39' | 'riscv,sv48';
@@ -122,7 +129,7 @@ export function virtTree(opts: VirtDtbOptions): FdtNode {
         prop.u32('reg', h),
         prop.string('status', 'okay'),
         prop.string('compatible', 'riscv'),
-        prop.string('riscv,isa', opts.isa ?? VIRT_ISA),
+        prop.string('riscv,isa', opts.isa ?? (opts.h ? VIRT_ISA_H : VIRT_ISA)),
         prop.string('mmu-type', opts.mmuType ?? VIRT_MMU_TYPE),
       ],
       [

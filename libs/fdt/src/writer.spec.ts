@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { node, prop, Phandles } from './tree.js';
+import { FdtError, node, prop, Phandles } from './tree.js';
 import { FDT_NOP, writeFdt } from './writer.js';
 import { findNode, getProp, propCells, propStrings, readFdt, readFdtHeader } from './reader.js';
 
@@ -131,5 +131,16 @@ describe('DTB writer (devicetree spec v0.4 chapter 5)', () => {
     expect(() => readFdt(new Uint8Array(64))).toThrow(/bad magic 0x0/);
     const blob = writeFdt(tiny);
     expect(() => readFdt(blob.subarray(0, blob.length - 1))).toThrow(/totalsize 137 exceeds the 136-byte blob/);
+  });
+
+  it('refuses bytes that are not UTF-8 with an FdtError naming where, not a TypeError (found by fuzzing)', () => {
+    const blob = writeFdt(node('', [prop.string('model', 'ab')], [node('cd')]));
+    const at = blob.indexOf(0x63); // the "c" of the node name "cd"
+    const badName = blob.slice();
+    badName[at] = 0xff;
+    expect(() => readFdt(badName)).toThrow(FdtError);
+    expect(() => readFdt(badName)).toThrow(/node name at \d+ is not valid UTF-8/);
+    expect(() => propStrings(Uint8Array.of(0x61, 0xc3, 0))).toThrow(FdtError);
+    expect(() => propStrings(Uint8Array.of(0x61, 0xc3, 0))).toThrow(/string value is not valid UTF-8/);
   });
 });

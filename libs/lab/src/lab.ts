@@ -2,14 +2,15 @@
 // each waited on through grpc.health.v1, stopped in reverse order. `splitvisor up` and the
 // whole-system tests both use it, so what the tests run is what people run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTls, waitForServing, type TlsMaterial } from '@splitvisor/rpc';
 import { followLines } from './child-lines.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
-import { makeLabPki } from './pki.js';
-import { writeNatsAuthConfig } from './nats-auth.js';
+import { makeLabPki, newLabId } from './pki.js';
+import { natsPasswordsFor, writeNatsAuthConfig } from './nats-auth.js';
+import { INSECURE_LAB_WARNING } from './insecure.js';
 import { freePort, isListening } from './ports.js';
 import { DEFAULT_PORTS, SERVICE_ORDER, serviceMain, serviceOf, type InstanceName, type ServiceName } from './services.js';
 
@@ -32,20 +33,33 @@ export interface LabOptions {
    *  dom0 gets all their addresses, comma-separated, in SPLITVISOR_CPU_ADDR. */
   cpuNodes?: number;
   /** Mutual TLS between the services (a lab CA, one certificate per service, only dom0
-   *  on the admin APIs) and NATS users with permissions per service. The lab starts its
-   *  own NATS then (`natsUrl` cannot be given). */
+   *  on the admin APIs) and NATS users with permissions per service: the default. The lab
+   *  starts its own NATS then (`natsUrl` cannot be given). `false` (tests and benches that
+   *  study speed) prints what it gives up, through `warn`. */
   secure?: boolean;
+  /** Where the warning of an insecure lab goes (default: stderr). */
+  warn?: (message: string) => void;
   /** Which services to start (default: all four). */
   only?: readonly ServiceName[];
   healthTimeoutMs?: number;
 }
 
-/** What a secure lab made: where its certificates are, and the NATS passwords. */
+/** What a secure lab made: where each identity's material is, and the NATS passwords
+ *  (which the launcher keeps in memory; each service has only its own, in a file). */
 export interface LabSecurity {
-  /** ca.crt and <identity>.crt/.key (libs/rpc loadTls reads them). */
+  /** The lab's name in its certificates (`<identity>.<labId>.splitvisor`). */
+  labId: string;
+  /** The lab's 0700 directory: one 0700 directory per identity in it, nothing else. */
+  root: string;
+  /** The CLI's directory (ca.crt, cli.crt, cli.key): what lab.json names. */
   dir: string;
+  /** identity -> its directory: ca.crt, <identity>.crt/.key, and a service's nats.password. */
+  dirs: Record<string, string>;
   natsPasswords: Record<string, string>;
 }
+
+/** The file in a service's directory that holds its NATS password. */
+export const NATS_PASSWORD_FILE = 'nats.password';
 
 export interface ServiceProcess {
   readonly name: InstanceName;
@@ -81,7 +95,10 @@ export class Lab {
 
   /** An identity's TLS material in a secure lab (dom0, cpu, mmu, io-backend, cli). */
   tls(identity: string): TlsMaterial | undefined {
-    return this.security ? loadTls(this.security.dir, identity) : undefined;
+    if (!this.security) return undefined;
+    const dir = this.security.dirs[identity];
+    if (dir === undefined) throw new Error(`no identity "${identity}" in this lab (${Object.keys(this.security.dirs).join(', ')})`);
+    return loadTls(dir, identity);
   }
 
   /** The NATS server the lab started itself (none when it was given one). */
@@ -108,16 +125,27 @@ export class Lab {
     const host = opts.host ?? '127.0.0.1';
     let nats: NatsServerHandle | undefined;
     let security: LabSecurity | undefined;
-    const natsArgs: string[] = [];
-    if (opts.secure) {
-      if (opts.natsUrl) throw new Error('a secure lab starts its own NATS (users and permissions); do not give natsUrl');
-      const dir = mkdtempSync(join(tmpdir(), 'splitvisor-lab-pki-'));
-      makeLabPki(dir);
-      const conf = join(dir, 'nats.conf');
-      security = { dir, natsPasswords: writeNatsAuthConfig(conf).passwords };
-      natsArgs.push('-c', conf);
+    const secure = opts.secure ?? true;
+    if (secure) {
+      if (opts.natsUrl) throw new Error('a secure lab starts its own NATS (users and permissions); do not give natsUrl (or say secure: false)');
+      security = issueLabSecurity();
+      // nats-server reads its config (every user's password) once, at start: the file
+      // lives only until it listens.
+      const confDir = mkdtempSync(join(security.root, '.nats-'));
+      try {
+        const conf = join(confDir, 'nats.conf');
+        writeNatsAuthConfig(conf, security.natsPasswords);
+        nats = await startNatsServer({ host, args: ['-c', conf], onLog: (l) => opts.onLine?.('nats', l) });
+      } catch (e) {
+        rmSync(security.root, { recursive: true, force: true });
+        throw e;
+      } finally {
+        rmSync(confDir, { recursive: true, force: true });
+      }
+    } else {
+      (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(INSECURE_LAB_WARNING);
+      if (!opts.natsUrl) nats = await startNatsServer({ host, onLog: (l) => opts.onLine?.('nats', l) });
     }
-    if (!opts.natsUrl) nats = await startNatsServer({ host, args: natsArgs, onLog: (l) => opts.onLine?.('nats', l) });
     const addresses = {} as Record<ServiceName, string>;
     for (const name of SERVICE_ORDER) {
       let port = opts.ports?.[name];
@@ -140,10 +168,13 @@ export class Lab {
     return lab;
   }
 
+  /** A service's environment. In a secure lab it names the service's own directory and its
+   *  NATS user; the password is in a file there, not in the environment. */
   envFor(name: InstanceName): Record<string, string> {
+    const own = this.security?.dirs[serviceOf(name)];
     return {
-      SPLITVISOR_NATS_URL: this.natsUrlFor(serviceOf(name)),
-      ...(this.security && { SPLITVISOR_TLS_DIR: this.security.dir }),
+      SPLITVISOR_NATS_URL: this.security ? this.natsUrl.replace('nats://', `nats://${encodeURIComponent(serviceOf(name))}@`) : this.natsUrl,
+      ...(own && { SPLITVISOR_TLS_DIR: own, SPLITVISOR_NATS_PASSWORD_FILE: join(own, NATS_PASSWORD_FILE) }),
       SPLITVISOR_LISTEN: this.addressOf(name),
       SPLITVISOR_LOG_LEVEL: this.opts.logLevel ?? 'info',
       SPLITVISOR_MMU_ADDR: this.addresses.mmu,
@@ -158,6 +189,7 @@ export class Lab {
 
   /** Starts (or restarts) one service and waits until its health says SERVING. */
   async startService(name: InstanceName): Promise<ServiceProcess> {
+    if (this.stopping) throw new Error(`${name}: the lab is stopping`);
     const main = serviceMain(serviceOf(name));
     if (!existsSync(main)) throw new Error(`${name}: ${main} does not exist; build first (npm run build)`);
     const child = spawn(process.execPath, [main], {
@@ -172,7 +204,7 @@ export class Lab {
     this.services.set(name, proc);
     try {
       await Promise.race([
-        waitForServing(proc.address, this.opts.healthTimeoutMs ?? 20_000, '', this.security && loadTls(this.security.dir, 'cli')),
+        waitForServing(proc.address, this.opts.healthTimeoutMs ?? 20_000, '', this.tls('cli'), serviceOf(name)),
         exited.then((x) => {
           throw new Error(`${name} exited (code ${x.code}, signal ${x.signal}) before serving:\n${tail.join('\n')}`);
         }),
@@ -209,6 +241,22 @@ export class Lab {
     }
     await this.nats?.stop();
     if (this.mmuDataDir) rmSync(this.mmuDataDir, { recursive: true, force: true });
-    if (this.security) rmSync(this.security.dir, { recursive: true, force: true });
+    if (this.security) rmSync(this.security.root, { recursive: true, force: true });
+  }
+}
+
+/** A lab's PKI and NATS passwords: a 0700 root, one 0700 directory per identity holding
+ *  only its own material (and a service's NATS password); the CA key was never on disk. */
+function issueLabSecurity(): LabSecurity {
+  const labId = newLabId();
+  const root = mkdtempSync(join(tmpdir(), `splitvisor-lab-${labId}-`));
+  try {
+    const pki = makeLabPki(root, { labId });
+    const natsPasswords = natsPasswordsFor(SERVICE_ORDER);
+    for (const [user, pw] of Object.entries(natsPasswords)) writeFileSync(join(pki.dirs[user]!, NATS_PASSWORD_FILE), `${pw}\n`, { mode: 0o600 });
+    return { labId: pki.labId, root, dir: pki.dirs['cli']!, dirs: pki.dirs, natsPasswords };
+  } catch (e) {
+    rmSync(root, { recursive: true, force: true });
+    throw e;
   }
 }

@@ -3,6 +3,8 @@
 // io-backend publishes console bytes, IRQ lines, its system events and its own end of the
 // device handshake, and carries the virtual networks' frames, but not console input, page recalls or dom0's VM state; the cpu
 // publishes no console bytes at all (only doorbells, which io-backend hears), and writes nothing in KV; mmu only recalls pages.
+// Each reporter of lifecycle events publishes only on its own subject (sv.vm.*.lifecycle.<it>),
+// so dom0 knows who reported from the subject, whatever the body claims.
 // JetStream's API ($JS.API.>) is open to all for reading and consuming, but creating,
 // changing, deleting or purging streams and their messages is dom0's (and the launcher's,
 // which creates them as dom0 before any service starts): a data-plane service must not be
@@ -27,23 +29,37 @@ export const JETSTREAM_ADMIN = [
   '$JS.API.CONSUMER.DELETE.KV_splitvisor.>',
 ];
 const DESTRUCTIVE = JETSTREAM_ADMIN;
+/** The fault plane: every service hears dom0's table and the question of who holds what,
+ *  and may ask dom0 for the table; only dom0 publishes it (a data-plane service cannot
+ *  switch a fault on). */
+const FAULT_FOLLOW = ['sv.fault.table', 'sv.fault.held'];
+const FAULT_SYNC = 'sv.fault.sync';
 
 export const NATS_PERMISSIONS: Record<string, Permissions | 'all'> = {
   dom0: 'all',
   cpu: {
-    publish: { allow: ['sv.vm.*.lifecycle', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', JS_API, INBOX], deny: DESTRUCTIVE },
-    subscribe: { allow: ['sv.vm.*.irq', 'sv.vm.*.mem.recall.*', 'sv.mmu.started', INBOX] },
+    publish: { allow: ['sv.vm.*.lifecycle.cpu', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', FAULT_SYNC, JS_API, INBOX], deny: DESTRUCTIVE },
+    subscribe: { allow: ['sv.vm.*.irq', 'sv.vm.*.mem.recall.*', 'sv.mmu.started', ...FAULT_FOLLOW, INBOX] },
   },
   'io-backend': {
     publish: {
-      allow: ['sv.vm.*.console.out', 'sv.vm.*.irq', 'sv.vm.*.lifecycle', '$KV.splitvisor.vm.*.device.*.backend', 'sv.net.*.frames', JS_API, INBOX],
+      allow: [
+        'sv.vm.*.console.out',
+        'sv.vm.*.irq',
+        'sv.vm.*.lifecycle.io-backend',
+        '$KV.splitvisor.vm.*.device.*.backend',
+        'sv.net.*.frames',
+        FAULT_SYNC,
+        JS_API,
+        INBOX,
+      ],
       deny: DESTRUCTIVE,
     },
-    subscribe: { allow: ['sv.vm.*.console.in', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', 'sv.net.*.frames', INBOX] },
+    subscribe: { allow: ['sv.vm.*.console.in', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', 'sv.net.*.frames', ...FAULT_FOLLOW, INBOX] },
   },
   mmu: {
-    publish: { allow: ['sv.vm.*.mem.recall.*', 'sv.mmu.started', JS_API, INBOX], deny: DESTRUCTIVE },
-    subscribe: { allow: [INBOX] },
+    publish: { allow: ['sv.vm.*.mem.recall.*', 'sv.mmu.started', FAULT_SYNC, JS_API, INBOX], deny: DESTRUCTIVE },
+    subscribe: { allow: [...FAULT_FOLLOW, INBOX] },
   },
 };
 
@@ -52,11 +68,17 @@ export interface NatsUsers {
   passwords: Record<string, string>;
 }
 
-/** Writes the authorization block for nats-server (`-c file`); returns the passwords. */
-export function writeNatsAuthConfig(path: string): NatsUsers {
+/** A fresh random password for each of `users`. */
+export function natsPasswordsFor(users: readonly string[]): Record<string, string> {
+  return Object.fromEntries(users.map((u) => [u, randomBytes(18).toString('hex')]));
+}
+
+/** Writes the authorization block for nats-server (`-c file`, 0600) with the passwords
+ *  given (fresh ones for users not in `given`); returns them all. */
+export function writeNatsAuthConfig(path: string, given: Record<string, string> = {}): NatsUsers {
   const passwords: Record<string, string> = {};
   const users = Object.entries(NATS_PERMISSIONS).map(([user, perms]) => {
-    passwords[user] = randomBytes(18).toString('hex');
+    passwords[user] = given[user] ?? natsPasswordsFor([user])[user]!;
     const p = perms === 'all' ? { publish: { allow: ['>'] }, subscribe: { allow: ['>'] } } : perms;
     return { user, password: passwords[user], permissions: p };
   });

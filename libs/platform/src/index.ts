@@ -3,3 +3,5 @@ export * from './machine.js';
 export * from './latency.js';
 export * from './page-state.js';
 export * from './vm-id.js';
+export * from './exit-reasons.js';
+export * from './modes.js';

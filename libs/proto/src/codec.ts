@@ -11,6 +11,8 @@ import type { IrqLevels, IrqLevels__Output } from './generated/splitvisor/events
 import type { Doorbell, Doorbell__Output } from './generated/splitvisor/events/v1/Doorbell.js';
 import type { RecallRequest, RecallRequest__Output } from './generated/splitvisor/mmu/v1/RecallRequest.js';
 import type { RecallReply, RecallReply__Output } from './generated/splitvisor/mmu/v1/RecallReply.js';
+import type { FaultTable, FaultTable__Output } from './generated/splitvisor/events/v1/FaultTable.js';
+import type { FaultsHeld, FaultsHeld__Output } from './generated/splitvisor/events/v1/FaultsHeld.js';
 import type { MmuStarted, MmuStarted__Output } from './generated/splitvisor/mmu/v1/MmuStarted.js';
 
 export interface Codec<In, Out> {
@@ -82,3 +84,5 @@ export const DoorbellCodec = codec<Doorbell, Doorbell__Output>('splitvisor.event
 export const RecallRequestCodec = codec<RecallRequest, RecallRequest__Output>('splitvisor.mmu.v1.RecallRequest', mmuProto);
 export const RecallReplyCodec = codec<RecallReply, RecallReply__Output>('splitvisor.mmu.v1.RecallReply', mmuProto);
 export const MmuStartedCodec = codec<MmuStarted, MmuStarted__Output>('splitvisor.mmu.v1.MmuStarted', mmuProto);
+export const FaultTableCodec = codec<FaultTable, FaultTable__Output>('splitvisor.events.v1.FaultTable');
+export const FaultsHeldCodec = codec<FaultsHeld, FaultsHeld__Output>('splitvisor.events.v1.FaultsHeld');

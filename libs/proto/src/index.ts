@@ -12,6 +12,8 @@ export {
   RecallRequestCodec,
   RecallReplyCodec,
   MmuStartedCodec,
+  FaultTableCodec,
+  FaultsHeldCodec,
   MalformedPayloadError,
   type Codec,
 } from './codec.js';

@@ -13,10 +13,17 @@ export const Cause = {
   StoreAccess: 7,
   EcallU: 8,
   EcallS: 9,
+  /** ECALL from VS-mode (H extension). */
+  EcallVS: 10,
   EcallM: 11,
   FetchPageFault: 12,
   LoadPageFault: 13,
   StorePageFault: 15,
+  // H extension (priv 1.12 table 8.7)
+  FetchGuestPageFault: 20,
+  LoadGuestPageFault: 21,
+  VirtualInstruction: 22,
+  StoreGuestPageFault: 23,
 } as const;
 
 /** Interrupt numbers: bit positions in mip/mie and the mcause code of the interrupt. */
@@ -27,6 +34,12 @@ export const Irq = {
   MTI: 7,
   SEI: 9,
   MEI: 11,
+  // H extension: the VS-level interrupts (seen shifted down by one in VS-mode) and the
+  // supervisor guest external interrupt.
+  VSSI: 2,
+  VSTI: 6,
+  VSEI: 10,
+  SGEI: 12,
 } as const;
 
 const CAUSE_NAMES: Record<number, string> = {
@@ -44,6 +57,11 @@ const CAUSE_NAMES: Record<number, string> = {
   12: 'instruction page fault',
   13: 'load page fault',
   15: 'store/AMO page fault',
+  10: 'environment call from VS-mode',
+  20: 'instruction guest-page fault',
+  21: 'load guest-page fault',
+  22: 'virtual instruction',
+  23: 'store/AMO guest-page fault',
 };
 
 export function causeName(cause: number): string {

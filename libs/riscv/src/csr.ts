@@ -14,7 +14,9 @@ import { EPC_MASK, MISA_HI, MISA_LO } from './misa.js';
 import { pmpUpdate, pmpWriteAddr, pmpWriteCfg } from './mmu/pmp.js';
 import { SATP_BARE, SATP_SV39, SATP_SV48, updateTranslationMode } from './mmu/sv.js';
 import { Irq, raiseException, Cause, updateMip, updateSstc } from './trap.js';
-import { MENVCFG_STCE_HI, PRIV_M, PRIV_S, PRIV_U, type HartState } from './state.js';
+import { MENVCFG_STCE_HI, MIDELEG_H_FIXED, PRIV_M, PRIV_S, PRIV_U, type HartState } from './state.js';
+import { csrLevel, hAccessFault, HCsr, hCsrRead, hCsrWrite, isSwappedVsCsr, VS_INTERRUPTS } from './hypervisor/csr.js';
+import { swapSupervisor } from './hypervisor/virt.js';
 
 export const Csr = {
   fflags: 0x001,
@@ -116,6 +118,14 @@ const S_INTERRUPTS = (1 << Irq.SSI) | (1 << Irq.STI) | (1 << Irq.SEI);
 /** Exceptions that can be delegated: all but 10, 14 (reserved) and 11 (ECALL from M can
  *  only be taken in M, so medeleg[11] is read-only zero, priv 3.1.8). */
 const MEDELEG_WRITABLE = 0xb3ff;
+/** With H also ECALL from VS (10), the guest-page faults (20, 21, 23) and virtual
+ *  instruction (22) can go to HS. */
+const MEDELEG_WRITABLE_H = MEDELEG_WRITABLE | (1 << 10) | (0xf << 20);
+/** misa.H (bit 7), set on a hart built with H. */
+const MISA_H = 1 << 7;
+/** mstatus.MPV (bit 39) and GVA (bit 38) as bits of the high word. */
+const MPV_HI = 7;
+const GVA_HI = 6;
 
 const TWO32 = 4294967296;
 
@@ -133,6 +143,7 @@ function readStatus(s: HartState, machine: boolean): void {
     lo |= (s.mstatusMie << MIE) | (s.mstatusMpie << MPIE) | (s.mstatusMpp << MPP) | (s.mstatusMprv << MPRV);
     lo |= (s.mstatusTvm << TVM) | (s.mstatusTw << TW) | (s.mstatusTsr << TSR);
     hi = MSTATUS_HI_XL;
+    if (s.h !== null) hi |= (s.h.mpv << MPV_HI) | (s.h.gva << GVA_HI);
   }
   // SD summarizes FS/XS/VS = Dirty (3); XS and VS are always 0 here.
   if (s.mstatusFs === 3) hi |= 0x80000000;
@@ -141,7 +152,7 @@ function readStatus(s: HartState, machine: boolean): void {
 }
 
 /** Writes mstatus (machine) or the sstatus subset, then re-derives translation state. */
-function writeStatus(s: HartState, lo: number, machine: boolean): void {
+function writeStatus(s: HartState, lo: number, hi: number, machine: boolean): void {
   const oldMxr = s.mstatusMxr;
   s.mstatusSie = (lo >>> SIE) & 1;
   s.mstatusSpie = (lo >>> SPIE) & 1;
@@ -159,6 +170,10 @@ function writeStatus(s: HartState, lo: number, machine: boolean): void {
     s.mstatusTvm = (lo >>> TVM) & 1;
     s.mstatusTw = (lo >>> TW) & 1;
     s.mstatusTsr = (lo >>> TSR) & 1;
+    if (s.h !== null) {
+      s.h.mpv = (hi >>> MPV_HI) & 1;
+      s.h.gva = (hi >>> GVA_HI) & 1;
+    }
   }
   // TLB flush point: MXR widens what loads may read. SUM, MPRV and MPP only choose the
   // TLB set, which updateTranslationMode does.
@@ -191,6 +206,14 @@ function accessAllowed(s: HartState, csr: number): boolean {
 
 /** Reads a CSR into s.csrLo/s.csrHi; false when it does not exist. No side effects. */
 export function csrRead(s: HartState, csr: number): boolean {
+  if (s.h !== null && isSwappedVsCsr(csr)) {
+    // A VS register: live in the S fields while V=1, else waiting in HState.
+    if (s.virt !== 0) return csrRead(s, csr - 0x100);
+    swapSupervisor(s, s.h);
+    const ok = csrRead(s, csr - 0x100);
+    swapSupervisor(s, s.h);
+    return ok;
+  }
   let lo = 0;
   let hi = 0;
   switch (csr) {
@@ -201,7 +224,7 @@ export function csrRead(s: HartState, csr: number): boolean {
       readStatus(s, false);
       return true;
     case Csr.misa:
-      lo = MISA_LO;
+      lo = s.h !== null ? MISA_LO | MISA_H : MISA_LO;
       hi = MISA_HI;
       break;
     case Csr.mvendorid:
@@ -222,12 +245,14 @@ export function csrRead(s: HartState, csr: number): boolean {
       lo = s.mie;
       break;
     case Csr.sie:
-      lo = s.mie & s.mideleg;
+      if (s.virt !== 0) return hCsrRead(s, HCsr.vsie);
+      lo = s.mie & s.mideleg & S_INTERRUPTS;
       break;
     case Csr.mip:
       lo = s.mip;
       break;
     case Csr.sip:
+      if (s.virt !== 0) return hCsrRead(s, HCsr.vsip);
       lo = s.mip & s.mideleg & S_INTERRUPTS;
       break;
     case Csr.mtvec:
@@ -291,6 +316,7 @@ export function csrRead(s: HartState, csr: number): boolean {
       lo = s.senvcfg;
       break;
     case Csr.stimecmp:
+      if (s.virt !== 0) return hCsrRead(s, HCsr.vstimecmp);
       if (s.timeSource === null) return false;
       lo = s.stimecmpLo;
       hi = s.stimecmpHi;
@@ -299,6 +325,8 @@ export function csrRead(s: HartState, csr: number): boolean {
       // Present only when the platform gives the hart a clock (as QEMU's rdtime_fn).
       if (s.timeSource === null) return false;
       numberToCsr(s, s.timeSource());
+      // VS and VU read the guest's time: htimedelta added, modulo 2^64 (priv H 8.2.7).
+      if (s.virt !== 0) counterValue(s, s.h!.htimedeltaLo, s.h!.htimedeltaHi, s.timeSource());
       return true;
     case Csr.mcycle:
     case Csr.cycle:
@@ -333,6 +361,7 @@ export function csrRead(s: HartState, csr: number): boolean {
       }
       const ext = EXTENSION_CSRS.get(csr);
       if (ext !== undefined) return ext.read(s);
+      if (s.h !== null) return hCsrRead(s, csr);
       return false;
     }
   }
@@ -360,25 +389,41 @@ function counterValue(s: HartState, baseLo: number, baseHi: number, delta: numbe
  *  writer's own increment comes first (priv 3.1.11), hence `pending` = 1 from csrInstruction
  *  and 0 from a debugger write between instructions. */
 export function csrWrite(s: HartState, csr: number, lo: number, hi: number, pending = 1): void {
+  if (s.h !== null && isSwappedVsCsr(csr)) {
+    if (s.virt !== 0) {
+      csrWrite(s, csr - 0x100, lo, hi, pending);
+      return;
+    }
+    swapSupervisor(s, s.h);
+    csrWrite(s, csr - 0x100, lo, hi, pending);
+    swapSupervisor(s, s.h);
+    // What the write re-derived was for the VS set; derive it again for the live one.
+    updateTranslationMode(s);
+    return;
+  }
   switch (csr) {
     case Csr.mstatus:
-      writeStatus(s, lo, true);
+      writeStatus(s, lo, hi, true);
       break;
     case Csr.sstatus:
-      writeStatus(s, lo, false);
+      writeStatus(s, lo, hi, false);
       break;
     case Csr.medeleg:
-      s.medeleg = lo & MEDELEG_WRITABLE;
+      s.medeleg = lo & (s.h !== null ? MEDELEG_WRITABLE_H : MEDELEG_WRITABLE);
       break;
     case Csr.mideleg:
-      s.mideleg = lo & S_INTERRUPTS;
+      s.mideleg = s.h !== null ? (lo & S_INTERRUPTS) | MIDELEG_H_FIXED : lo & S_INTERRUPTS;
       s.brk = true;
       break;
     case Csr.mie:
-      s.mie = lo & MIE_WRITABLE;
+      s.mie = lo & (s.h !== null ? MIE_WRITABLE | VS_INTERRUPTS | (1 << Irq.SGEI) : MIE_WRITABLE);
       s.brk = true;
       break;
     case Csr.sie:
+      if (s.virt !== 0) {
+        hCsrWrite(s, HCsr.vsie, lo, hi);
+        break;
+      }
       s.mie = (s.mie & ~s.mideleg) | (lo & s.mideleg & S_INTERRUPTS);
       s.brk = true;
       break;
@@ -386,13 +431,18 @@ export function csrWrite(s: HartState, csr: number, lo: number, hi: number, pend
       // MSIP/MTIP/MEIP are driven by CLINT and PLIC; M-mode may inject the S-level ones
       // (priv 3.1.9). Writing SEIP sets its software half; the PLIC's half is ORed in.
       // With Sstc enabled (menvcfg.STCE) STIP follows stimecmp and is read-only.
-      let mask = S_INTERRUPTS;
+      // With H, also VSSIP (an alias of hvip.VSSIP; VSTIP and VSEIP are read-only here).
+      let mask = s.h !== null ? S_INTERRUPTS | (1 << Irq.VSSI) : S_INTERRUPTS;
       if ((s.menvcfgHi & MENVCFG_STCE_HI) !== 0) mask &= ~(1 << Irq.STI);
       s.mipSw = (s.mipSw & ~mask) | (lo & mask);
       updateMip(s);
       break;
     }
     case Csr.sip: {
+      if (s.virt !== 0) {
+        hCsrWrite(s, HCsr.vsip, lo, hi);
+        break;
+      }
       // Only SSIP is writable from S-mode, and only while delegated.
       const mask = (1 << Irq.SSI) & s.mideleg;
       s.mipSw = (s.mipSw & ~mask) | (lo & mask);
@@ -492,6 +542,10 @@ export function csrWrite(s: HartState, csr: number, lo: number, hi: number, pend
       s.senvcfg = lo & 1;
       break;
     case Csr.stimecmp:
+      if (s.virt !== 0) {
+        hCsrWrite(s, HCsr.vstimecmp, lo, hi);
+        break;
+      }
       s.stimecmpLo = lo;
       s.stimecmpHi = hi;
       updateSstc(s);
@@ -523,6 +577,7 @@ export function csrWrite(s: HartState, csr: number, lo: number, hi: number, pend
       // misa (WARL, fixed), the IDs and the zero HPM registers ignore writes.
       const ext = EXTENSION_CSRS.get(csr);
       if (ext !== undefined) ext.write(s, lo, hi);
+      else if (s.h !== null) hCsrWrite(s, csr, lo, hi);
       break;
     }
   }
@@ -550,7 +605,13 @@ export function csrInstruction(s: HartState, inst: number, rd: number): boolean 
   const kind = f3 & 3; // 1 = RW, 2 = RS, 3 = RC
   const writes = kind === 1 || field !== 0;
   // Bits 9:8 give the lowest privilege that may access, 11:10 = 3 marks read-only.
-  if (((csr >>> 8) & 3) > s.priv || (writes && csr >>> 10 === 3) || !accessAllowed(s, csr) || !csrRead(s, csr)) {
+  if (s.h !== null) {
+    const fault = hartWithHAccess(s, csr, writes);
+    if (fault !== 0) {
+      raiseException(s, fault, inst | 0, 0);
+      return false;
+    }
+  } else if (((csr >>> 8) & 3) > s.priv || (writes && csr >>> 10 === 3) || !accessAllowed(s, csr) || !csrRead(s, csr)) {
     raiseException(s, Cause.IllegalInstruction, inst | 0, 0);
     return false;
   }
@@ -576,4 +637,15 @@ export function csrInstruction(s: HartState, inst: number, rd: number): boolean 
     s.xh[rd] = oldHi;
   }
   return true;
+}
+
+/** csrInstruction's access check on a hart with H: 0, or the cause to raise. An absent
+ *  CSR and a write to a read-only one are illegal; a CSR above the mode's level is a
+ *  virtual instruction when HS-mode (or U-mode, for VU) could have accessed it, else
+ *  illegal (priv H 8.6.1). */
+function hartWithHAccess(s: HartState, csr: number, writes: boolean): number {
+  if (!csrRead(s, csr) || (writes && csr >>> 10 === 3)) return Cause.IllegalInstruction;
+  const level = (csr >>> 8) & 3;
+  if (level > csrLevel(s)) return s.virt !== 0 && level <= 2 ? Cause.VirtualInstruction : Cause.IllegalInstruction;
+  return hAccessFault(s, csr);
 }

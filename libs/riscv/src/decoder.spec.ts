@@ -114,7 +114,8 @@ describe('decoder', () => {
     ['branch funct3 = 2', (e.beq(1, 2, 8) | (2 << 12)) >>> 0],
     ['jalr funct3 = 1', e.iType(0x67, 1, 1, 2, 0)],
     ['misc-mem funct3 = 2 (cbo)', e.iType(0x0f, 0, 2, 1, 0)],
-    ['hfence.vvma (no H)', 0x22000073],
+    ['hfence.vvma with rd != 0', 0x220000f3],
+    ['hlv with funct7 = 0x38', e.rType(0x73, 1, 4, 2, 0, 0x38)],
     ['sfence.vma with rd != 0', 0x120000f3],
     ['ecall with rd != 0', 0x000000f3],
     ['system funct3 = 4', 0x00004073],
@@ -122,6 +123,19 @@ describe('decoder', () => {
   ])('%s is illegal with imm = the instruction bits', (_n, inst) => {
     const d = decode(inst);
     expect(d.op).toBe(Op.ILLEGAL);
+    expect(d.imm >>> 0).toBe(inst >>> 0);
+  });
+
+  // The H instructions decode on every hart (decoded code is shared by physical page);
+  // hypervisor/instructions.ts makes them illegal on a hart without H when they run.
+  it.each([
+    ['hfence.vvma', 0x22000073],
+    ['hfence.gvma', 0x62000073],
+    ['hlv.d a0, (a1)', e.rType(0x73, 10, 4, 11, 0, 0x36)],
+    ['hsv.b a0, (a1)', e.rType(0x73, 0, 4, 11, 10, 0x31)],
+  ])('%s decodes to HYP with imm = the instruction bits', (_n, inst) => {
+    const d = decode(inst);
+    expect(d.op).toBe(Op.HYP);
     expect(d.imm >>> 0).toBe(inst >>> 0);
   });
 

@@ -177,8 +177,17 @@ export function decodeInto(inst: number, out: Int32Array, k: number): void {
         else if ((inst & 0xfe007fff) === 0x12000073) {
           op = Op.SFENCE_VMA;
           imm = inst;
+        } else if ((inst & 0xbe007fff) === 0x22000073) {
+          op = Op.HYP; // HFENCE.VVMA (funct7 0x11), HFENCE.GVMA (0x31)
+          imm = inst;
         }
-      } else if (f3 !== 4) {
+      } else if (f3 === 4) {
+        // HLV/HLVX/HSV: funct7 0x30..0x37 (H extension; illegal on a hart without it).
+        if (inst >>> 28 === 6 && ((inst >>> 25) & 8) === 0) {
+          op = Op.HYP;
+          imm = inst;
+        }
+      } else {
         op = Op.CSR;
         imm = inst;
       }

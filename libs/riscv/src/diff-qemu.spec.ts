@@ -7,109 +7,12 @@
 // Needs Debian's gcc-riscv64-unknown-elf and qemu-system-misc; without them the suite
 // fails, naming what is missing, unless SPLITVISOR_ALLOW_NO_QEMU=1.
 
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseElf } from '@splitvisor/elf';
-import { qemuSystem, requireOrSkip, tool } from '@splitvisor/testing';
-import { Hart } from './hart.js';
-import { GuestRam, type PhysBus } from './memory.js';
-
-const DIR = fileURLToPath(new URL('../testdata/diff/', import.meta.url));
-const CC = 'riscv64-unknown-elf-gcc';
-const QEMU = 'qemu-system-riscv64';
-const TOOLS = [tool(CC, 'gcc-riscv64-unknown-elf'), qemuSystem()];
-const UART = 0x1000_0000;
-const FINISHER = 0x10_0000;
-const DRAM = 0x8000_0000;
-
-function assemble(work: string, name: string, source?: string): string {
-  const src = source === undefined ? join(DIR, `${name}.S`) : join(work, `${name}.S`);
-  if (source !== undefined) writeFileSync(src, source);
-  const elf = join(work, `${name}.elf`);
-  const r = spawnSync(
-    CC,
-    [
-      '-march=rv64gc',
-      '-mabi=lp64d',
-      '-mcmodel=medany',
-      '-nostdlib',
-      '-nostartfiles',
-      `-I${DIR}`,
-      '-Wl,--build-id=none',
-      '-Wl,--no-warn-rwx-segments',
-      `-Wl,-T,${join(DIR, 'link.ld')}`,
-      '-o',
-      elf,
-      src,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`${CC} failed on ${name}.S:\n${r.stderr}`);
-  return elf;
-}
-
-function runQemu(elf: string): string {
-  // QEMU drops console bytes into a pipe that is not drained fast enough: use a file.
-  const file = `${elf}.qemu.txt`;
-  const fd = openSync(file, 'w');
-  const r = spawnSync(QEMU, ['-M', 'virt', '-bios', 'none', '-nographic', '-kernel', elf], {
-    stdio: ['ignore', fd, 'pipe'],
-    timeout: 60_000,
-  });
-  closeSync(fd);
-  if (r.status !== 0) throw new Error(`${QEMU} exited with ${r.status}: ${r.stderr?.toString()}`);
-  return readFileSync(file, 'latin1');
-}
-
-/** Our hart on the same image: RAM at DRAM, a UART that collects bytes (LSR says the
- *  transmitter is always empty), the finisher stops the hart. */
-function runOurs(elf: string): string {
-  const image = parseElf(new Uint8Array(readFileSync(elf)));
-  const ram = new GuestRam(DRAM, 4 << 20);
-  for (const seg of image.segments) ram.writeBytes(seg.paddr, seg.data);
-  const out: number[] = [];
-  let done = false;
-  const hartRef: { h: Hart | null } = { h: null };
-  const bus: PhysBus = {
-    load(pa, _size, o) {
-      o[0] = pa === UART + 5 ? 0x60 : 0;
-      o[1] = 0;
-      return (pa >= UART && pa < UART + 0x100) || (pa >= FINISHER && pa < FINISHER + 0x1000);
-    },
-    store(pa, _size, lo) {
-      if (pa === UART) out.push(lo & 0xff);
-      else if (pa === FINISHER) {
-        done = true;
-        hartRef.h?.stop();
-      } else return pa > UART && pa < UART + 0x100;
-      return true;
-    },
-  };
-  const hart = new Hart({ hartId: 0, ram, bus, resetPc: image.entry });
-  hartRef.h = hart;
-  for (let i = 0; i < 100 && !done; i++) {
-    const exit = hart.run(2_000_000);
-    if (exit.kind === 'fatal') throw new Error(`our hart: ${exit.reason}`);
-  }
-  if (!done) throw new Error('our hart did not power off');
-  return Buffer.from(out).toString('latin1');
-}
-
-/** Compares line by line, naming the first difference with its context. */
-function expectSame(ours: string, qemu: string, label: (line: number) => string = (l) => `line ${l + 1}`): void {
-  const a = ours.split('\n');
-  const b = qemu.split('\n');
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if (a[i] !== b[i]) {
-      expect({ at: label(i), ours: a[i], qemu: b[i] }).toEqual({ at: label(i), ours: b[i], qemu: b[i] });
-    }
-  }
-  expect(ours.length).toBeGreaterThan(0);
-}
+import { requireOrSkip } from '@splitvisor/testing';
+import { assemble, expectSame, runOurs, runQemu, TOOLS } from './diff.test-util.js';
 
 // ---- The random F/D program ----
 
@@ -471,6 +374,19 @@ describe('differential checks against qemu-system-riscv64 -M virt', () => {
     expect(qemu.split('\n').length).toBe(values + 1);
     const per = SEQ_REGS.length + 1;
     expectSame(runOurs(elf), qemu, (l) => `sequence ${Math.floor(l / per)}, ${l % per < SEQ_REGS.length ? SEQ_REGS[l % per] : 'data page fold'}`);
+  }, 120_000);
+
+  it(`the same random sequences in VS-mode under Sv39x4 (H, seed ${SEED}): same registers and memory`, () => {
+    // prelude.h's VS_GUEST entry: the program runs as a guest of two-stage translation,
+    // every fetch, load, store, LR/SC and AMO through the G-stage (and its TLB sets).
+    seed = SEED;
+    const count = Number(process.env.SPLITVISOR_DIFF_SEQ_COUNT ?? 300);
+    const { source, values } = sequenceProgram(count, 24);
+    const elf = assemble(work, 'seq-random-vs', `#define VS_GUEST 1\n${source}`, { h: true });
+    const qemu = runQemu(elf, { h: true });
+    expect(qemu.split('\n').length).toBe(values + 1);
+    const per = SEQ_REGS.length + 1;
+    expectSame(runOurs(elf, { h: true }), qemu, (l) => `sequence ${Math.floor(l / per)}, ${l % per < SEQ_REGS.length ? SEQ_REGS[l % per] : 'data page fold'}`);
   }, 120_000);
 
   it(`random F/D operations in every rounding mode (seed ${SEED}): same results and fflags`, () => {

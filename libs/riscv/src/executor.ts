@@ -20,6 +20,7 @@ import { amo, loadReserved, storeConditional } from './isa/a/execute.js';
 import { decodeRamSlot, fetchLookup, loadSlow, storeSlow } from './mem-access.js';
 import { Cause, jumpToPair, raiseException, sfenceVma, wfi, xret } from './trap.js';
 import type { HartState } from './state.js';
+import { hypInstruction } from './hypervisor/instructions.js';
 
 const TWO32 = 4294967296;
 
@@ -608,9 +609,9 @@ export function executeBatch(s: HartState, limit: number): number {
         // changed behind the hart's back by someone who forgot ram.invalidateCode.
         code.flushAll();
         break;
-      case 53: // ECALL: cause 8 + priv gives 8 (U), 9 (S), 11 (M)
+      case 53: // ECALL: cause 8 + priv gives 8 (U), 9 (S), 11 (M); with V=1 VU 8, VS 10
         s.pc = pc;
-        raiseException(s, Cause.EcallU + s.priv, 0, 0);
+        raiseException(s, Cause.EcallU + s.priv + (s.virt & s.priv), 0, 0);
         pc = s.pc;
         if (s.brk) break loop;
         continue;
@@ -638,6 +639,11 @@ export function executeBatch(s: HartState, limit: number): number {
       case 60: // SFENCE.VMA: a TLB flush point; the current code page may map elsewhere now
         s.pc = pc;
         pc = sfenceVma(s, imm, rs1) ? pc + ilen : s.pc;
+        break loop;
+      case 61: // HLV/HLVX/HSV/HFENCE (H extension): rare, so out of line
+        s.pc = pc;
+        pc = hypInstruction(s, imm) ? pc + ilen : s.pc;
+        blkLen = 0;
         break loop;
       case 57: // CSRRW/CSRRS/CSRRC/CSRRWI/CSRRSI/CSRRCI
         // Counters are read as of before this instruction.

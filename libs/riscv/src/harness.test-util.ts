@@ -93,6 +93,8 @@ export interface MachineOptions {
   handler?: boolean;
   regs?: Record<number, bigint | number>;
   hartId?: number;
+  /** Build the hart with the H extension. */
+  h?: boolean;
 }
 
 /** A hart at DRAM with `program` loaded there. */
@@ -100,7 +102,7 @@ export function machine(program: readonly number[], opts: MachineOptions = {}): 
   const ram = new GuestRam(DRAM, opts.ramSize ?? 0x20000);
   const bus = new TestBus();
   ram.writeWords(DRAM, program);
-  const hart = new Hart({ hartId: opts.hartId ?? 0, ram, bus, resetPc: DRAM });
+  const hart = new Hart({ hartId: opts.hartId ?? 0, ram, bus, resetPc: DRAM, h: opts.h ?? false });
   if (opts.handler ?? true) {
     ram.writeWords(HANDLER, [e.wfi()]);
     hart.writeCsr(Csr.mtvec, BigInt(HANDLER));

@@ -7,7 +7,10 @@ import { bigIntToPair, pairToBigInt } from './int64.js';
 import { executeBatch } from './executor.js';
 import type { GuestRam, PhysBus } from './memory.js';
 import { HartState, RomRegion } from './state.js';
-import { pendingInterrupt, sstcDeadline, takeInterrupt, updateMip, updateSstc } from './trap.js';
+import { pendingInterrupt, privilegeChanged, sstcDeadline, takeInterrupt, updateMip, updateSstc, xret } from './trap.js';
+import { ACC_FETCH, translate } from './mmu/sv.js';
+import { PRIV_S, PRIV_U } from './state.js';
+import { setVirt } from './hypervisor/virt.js';
 
 export type HartExit =
   /** The budget is spent. */
@@ -17,12 +20,18 @@ export type HartExit =
   | { readonly kind: 'wfi' }
   /** stop() was called, from a bus callback or between runs. */
   | { readonly kind: 'stopped' }
+  /** With monitorTraps: a trap entered a mode the host's monitor plays: HS or M on a hart
+   *  with H (the trap entry is done: scause, sepc, stval, htval, hstatus.SPV as the spec
+   *  says; the monitor resumes the guest with hsReturn(), as KVM's code at the HS vector
+   *  would), M on a hart without (mcause, mepc, mtval; the monitor resumes with enterUser). */
+  | { readonly kind: 'monitor-trap' }
   /** The hart cannot make progress: a trap loop, an unreachable trap vector. */
   | { readonly kind: 'fatal'; readonly reason: string };
 
 export const EXIT_BUDGET: HartExit = Object.freeze({ kind: 'budget' });
 export const EXIT_WFI: HartExit = Object.freeze({ kind: 'wfi' });
 export const EXIT_STOPPED: HartExit = Object.freeze({ kind: 'stopped' });
+export const EXIT_MONITOR_TRAP: HartExit = Object.freeze({ kind: 'monitor-trap' });
 
 export interface HartOptions {
   hartId: number;
@@ -34,6 +43,14 @@ export interface HartOptions {
   roms?: readonly { base: number; bytes: Uint8Array }[];
   /** The platform clock in 10 MHz ticks, as setTimeSource. */
   timeSource?: () => number;
+  /** Build the hart with the H extension (misa.H, HS/VS/VU, two-stage translation).
+   *  Default false: the M/S/U hart, unchanged. */
+  h?: boolean;
+  /** The host plays the modes above the guest (a hypervisor outside the hart, as the cpu
+   *  service's monitors): every trap that would enter them ends run() with 'monitor-trap'
+   *  instead of executing code at their vector. With h: HS and M (the guest runs in VS and
+   *  VU: hw mode); without: M (the guest runs in U: trap-and-emulate). */
+  monitorTraps?: boolean;
 }
 
 /** Counters, updated at the end of every run(). */
@@ -64,8 +81,9 @@ export class Hart {
     this.hartId = opts.hartId;
     this.ram = opts.ram;
     this.resetPc = opts.resetPc;
-    this.s = new HartState(opts.hartId, opts.ram, opts.bus);
+    this.s = new HartState(opts.hartId, opts.ram, opts.bus, opts.h ?? false);
     this.s.pc = opts.resetPc;
+    if (opts.monitorTraps) this.s.monitorTraps = true;
     for (const r of opts.roms ?? []) this.addRom(r.base, r.bytes);
     if (opts.timeSource !== undefined) this.setTimeSource(opts.timeSource);
   }
@@ -134,6 +152,10 @@ export class Hart {
           s.stopReq = false;
           return EXIT_STOPPED;
         }
+        if (s.monitorTrap) {
+          s.monitorTrap = false;
+          return EXIT_MONITOR_TRAP;
+        }
         if (s.wfiExit) {
           s.wfiExit = false;
           return EXIT_WFI;
@@ -175,7 +197,7 @@ export class Hart {
    *  Decoded code stays (it is keyed by physical page, not by hart). */
   reset(): void {
     const old = this.s;
-    const s = new HartState(old.hartId, old.ram, old.bus);
+    const s = new HartState(old.hartId, old.ram, old.bus, old.h !== null);
     s.pc = this.resetPc;
     // The platform's wiring survives a reset: ROMs, clock, watched pages, input lines.
     s.roms.push(...old.roms);
@@ -197,9 +219,14 @@ export class Hart {
     this.s.pc = pc;
   }
 
-  /** Current privilege mode: 0 = U, 1 = S, 3 = M. */
+  /** Current privilege mode: 0 = U, 1 = S, 3 = M (with V=1, VU and VS). */
   getPrivilege(): number {
     return this.s.priv;
+  }
+
+  /** The V bit (H extension): 1 in VS and VU. Always 0 on a hart without H. */
+  getVirt(): number {
+    return this.s.virt;
   }
 
   /** x[i] as a signed 64-bit value (tests, debugger). */
@@ -229,6 +256,92 @@ export class Hart {
     const [lo, hi] = bigIntToPair(v);
     csrWrite(this.s, csr, lo, hi, 0);
     return true;
+  }
+
+  // --- The host's HS-mode (monitorTraps): what a hypervisor's code at the HS vector does ---
+
+  /** Enters VS-mode at `pc` from wherever the hart is (M at reset): V = 1, privilege S,
+   *  as an SRET with hstatus.SPV = 1 and sstatus.SPP = S would. */
+  enterVirtualSupervisor(pc: number): void {
+    checkPc(pc);
+    const s = this.s;
+    if (s.h === null) throw new RangeError('enterVirtualSupervisor: the hart has no H extension');
+    s.priv = PRIV_S;
+    setVirt(s, 1);
+    privilegeChanged(s);
+    s.pc = pc;
+    s.brk = true;
+  }
+
+  /** SRET from HS-mode after an 'monitor-trap': back to the mode hstatus.SPV and sstatus.SPP
+   *  say, at sepc (priv H 8.6.4). False if the hart is not in HS-mode. */
+  hsReturn(): boolean {
+    const s = this.s;
+    if (s.h === null || s.virt !== 0 || s.priv !== PRIV_S) return false;
+    s.lastTrapTarget = Number.NaN;
+    return xret(s, true);
+  }
+
+  /**
+   * Reads the 16-bit instruction parcel at guest virtual address `va` as the guest's fetch
+   * would see it (VS-stage, then G-stage, as HLVX.HU at hstatus.SPVP), without raising
+   * anything: the parcel, or -1 when it cannot be read (no mapping, not RAM). For a
+   * monitor decoding the instruction of a trap when htinst is 0.
+   */
+  readGuestParcel(va: number): number {
+    const s = this.s;
+    if (s.h === null) return -1;
+    const priv = (s.h.hstatus >>> 8) & 1;
+    const pa = translate(s, va, 2, ACC_FETCH, priv, 1);
+    if (pa < 0) return -1;
+    const off = pa - s.ram.base;
+    if (!(off >= 0 && off + 2 <= s.ram.size)) return -1;
+    if (s.ram.pageState[off >>> 12] === 0 && !s.ram.miss(off >>> 12, false)) return -1;
+    return s.ram.u16[off >>> 1]!;
+  }
+
+  /** Resumes the guest in U-mode at `pc` after a 'monitor-trap' into M (trap-and-emulate:
+   *  the guest kernel runs in real U-mode; the monitor keeps its virtual privilege). */
+  enterUser(pc: number): void {
+    checkPc(pc);
+    const s = this.s;
+    s.priv = PRIV_U;
+    s.lastTrapTarget = Number.NaN;
+    privilegeChanged(s);
+    s.pc = pc;
+  }
+
+  /**
+   * Where the tables satp points to live when they are not in guest RAM: a monitor's
+   * shadow page tables (trap-and-emulate), in memory the guest cannot map. Walks with V=0
+   * then read this memory; the leaves still point into RAM. null: the tables are in guest
+   * RAM again (direct paging, pv).
+   */
+  setPageTableRam(ram: GuestRam | null): void {
+    const s = this.s;
+    if (ram === null) {
+      s.satpRam = null;
+      this.flushTlb();
+      return;
+    }
+    if (ram.base < s.ram.base + s.ram.size && s.ram.base < ram.base + ram.size) throw new RangeError('page-table memory overlaps guest RAM');
+    s.satpRam = ram;
+  }
+
+  /** Where the G-stage tables live (see HState.tableRam): memory outside guest RAM. */
+  setGStageTableRam(ram: GuestRam): void {
+    const s = this.s;
+    if (s.h === null) throw new RangeError('setGStageTableRam: the hart has no H extension');
+    if (ram.base < s.ram.base + s.ram.size && s.ram.base < ram.base + ram.size) throw new RangeError('G-stage table memory overlaps guest RAM');
+    s.h.tableRam = ram;
+  }
+
+  /** Drops every cached translation (HFENCE.GVMA with no operands; also covers
+   *  HFENCE.VVMA and SFENCE.VMA): after a monitor changed G-stage tables. */
+  flushTlb(): void {
+    const s = this.s;
+    s.tlb.flushAll();
+    s.brk = true;
   }
 
   /** Drops every decoded instruction of the RAM this hart runs on. */

@@ -1,13 +1,14 @@
 // @splitvisor/riscv: the hart engine. It knows guest RAM and a synchronous physical bus,
 // nothing of gRPC, NATS or worker threads (DESIGN.md, "Shape of the code").
 
-export { Hart, EXIT_BUDGET, EXIT_STOPPED, EXIT_WFI } from './hart.js';
+export { Hart, EXIT_BUDGET, EXIT_MONITOR_TRAP, EXIT_STOPPED, EXIT_WFI } from './hart.js';
 export type { HartExit, HartOptions, HartStats } from './hart.js';
 export { GuestRam, PageState, EMPTY_BUS } from './memory.js';
 export type { PhysBus, PageStateValue } from './memory.js';
 export { DecodeCache, SLOT_SHIFT } from './decode-cache.js';
 export { Cause, Irq, causeName } from './trap.js';
 export { Csr, MISA_LO, MISA_HI } from './csr.js';
+export { HCsr } from './hypervisor/csr.js';
 export { Htif } from './htif.js';
 export type { HtifOptions } from './htif.js';
 export { decodeInto, SINK, wordOp, wordRd, wordRs1, wordRs2 } from './decoder.js';

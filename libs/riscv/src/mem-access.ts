@@ -17,7 +17,7 @@ import { decodeCompressedInto } from './isa/c/decode.js';
 import { decodeInto } from './decoder.js';
 import { numHi, numLo, pairIsExact, pairToNumber } from './int64.js';
 import { PMP_X, pmpPagePerms } from './mmu/pmp.js';
-import { ACC_FETCH, ACC_LOAD, ACC_STORE, PAGE_FAULT, pagingOn, translate } from './mmu/sv.js';
+import { ACC_FETCH, ACC_LOAD, ACC_STORE, faultCause, pagingOn, translate } from './mmu/sv.js';
 import { tlbLookup } from './mmu/tlb.js';
 import { Cause, raiseException, raiseExceptionAt } from './trap.js';
 import type { HartState, RomRegion } from './state.js';
@@ -62,23 +62,23 @@ function dataTarget(s: HartState, lo: number, hi: number, size: number, acc: num
   }
   const priv = s.dPriv;
   if (!pairIsExact(lo, hi)) {
-    raiseException(s, pagingOn(s, priv) ? PAGE_CAUSE[acc]! : ACCESS_CAUSE[acc]!, lo, hi);
+    raiseException(s, pagingOn(s, priv, s.dVirt) ? PAGE_CAUSE[acc]! : ACCESS_CAUSE[acc]!, lo, hi);
     return false;
   }
   const va = pairToNumber(lo, hi);
   const inPage = PAGE_SIZE - (va & (PAGE_SIZE - 1));
   if (inPage < size) FIRST = inPage;
-  const pa = translate(s, va, FIRST, acc, priv);
+  const pa = translate(s, va, FIRST, acc, priv, s.dVirt);
   if (pa < 0) {
-    raiseException(s, pa === PAGE_FAULT ? PAGE_CAUSE[acc]! : ACCESS_CAUSE[acc]!, lo, hi);
+    raiseException(s, faultCause(pa, acc), lo, hi);
     return false;
   }
   PA1 = pa;
   if (FIRST < size) {
     const va2 = va + FIRST;
-    const pa2 = translate(s, va2, size - FIRST, acc, priv);
+    const pa2 = translate(s, va2, size - FIRST, acc, priv, s.dVirt);
     if (pa2 < 0) {
-      raiseException(s, pa2 === PAGE_FAULT ? PAGE_CAUSE[acc]! : ACCESS_CAUSE[acc]!, numLo(va2), numHi(va2));
+      raiseException(s, faultCause(pa2, acc), numLo(va2), numHi(va2));
       return false;
     }
     if (pa2 === pa + FIRST)
@@ -313,9 +313,9 @@ export function fetchLookup(s: HartState, pc: number): boolean {
     if (hit >= 0) {
       pa = hit + ram.base;
     } else {
-      pa = translate(s, pc, 2, ACC_FETCH, s.priv);
+      pa = translate(s, pc, 2, ACC_FETCH, s.priv, s.virt);
       if (pa < 0) {
-        raiseExceptionAt(s, pa === PAGE_FAULT ? Cause.FetchPageFault : Cause.FetchAccess, lo, numHi(pc), lo, numHi(pc));
+        raiseExceptionAt(s, faultCause(pa, ACC_FETCH), lo, numHi(pc), lo, numHi(pc));
         return false;
       }
       whole = (pmpPagePerms(s, pa - (pa & (PAGE_SIZE - 1)), s.priv) & PMP_X) !== 0;
@@ -362,9 +362,9 @@ export function fetchLookup(s: HartState, pc: number): boolean {
     const va2 = pc + 2;
     let pa2 = pa + 2;
     if (s.fetchVm) {
-      pa2 = translate(s, va2, 2, ACC_FETCH, s.priv);
+      pa2 = translate(s, va2, 2, ACC_FETCH, s.priv, s.virt);
       if (pa2 < 0) {
-        raiseExceptionAt(s, pa2 === PAGE_FAULT ? Cause.FetchPageFault : Cause.FetchAccess, lo, numHi(pc), numLo(va2), numHi(va2));
+        raiseExceptionAt(s, faultCause(pa2, ACC_FETCH), lo, numHi(pc), numLo(va2), numHi(va2));
         return false;
       }
     }

@@ -70,6 +70,9 @@ export const Op = {
   SRET: 59,
   /** imm holds the raw instruction (the tval if it traps); rs1 the address, rs2 the ASID. */
   SFENCE_VMA: 60,
+  /** H extension: HLV/HLVX/HSV and HFENCE.VVMA/GVMA; imm holds the raw instruction
+   *  (hypervisor/instructions.ts decodes and checks it when it runs). */
+  HYP: 61,
 
   // ---- Unprivileged extensions M, A, F, D (isa/m, isa/a, isa/fd). Numbered from
   //      100 so the privileged ops can grow from 59 without the two lists meeting. ----

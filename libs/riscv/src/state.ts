@@ -15,6 +15,7 @@ import { SINK, SLOT_WORDS } from './decoder.js';
 import { SLOTS_PER_PAGE } from './decode-cache.js';
 import type { GuestRam, PhysBus } from './memory.js';
 import { Tlb, type TlbSet } from './mmu/tlb.js';
+import { HState } from './hypervisor/state.js';
 
 /** menvcfg.STCE (Sstc enable, bit 63) as a bit of menvcfgHi. */
 export const MENVCFG_STCE_HI = 0x80000000 | 0;
@@ -23,12 +24,19 @@ export const PRIV_U = 0;
 export const PRIV_S = 1;
 export const PRIV_M = 3;
 
+/** mideleg bits that are read-only one with H: VSSI, VSTI, VSEI, SGEI (priv H 8.2.3). */
+export const MIDELEG_H_FIXED = (1 << 2) | (1 << 6) | (1 << 10) | (1 << 12);
+
 export class HartState {
   /** x1..x31 low and high words; index 0 reads as zero, index SINK absorbs writes to x0. */
   readonly xl = new Int32Array(SINK + 1);
   readonly xh = new Int32Array(SINK + 1);
   pc = 0;
   priv = PRIV_M;
+  /** The V bit of the H extension: 1 while in VS or VU (priv then says which). */
+  virt = 0;
+  /** H extension state; null on a hart without H (then virt stays 0). */
+  readonly h: HState | null;
   readonly hartId: number;
   readonly ram: GuestRam;
   readonly bus: PhysBus;
@@ -120,9 +128,11 @@ export class HartState {
 
   // --- Address translation (mmu/): which accesses go through the TLB, and which of
   //     its sets (one per privilege and SUM; see mmu/tlb.ts) they use ---
-  readonly tlb = new Tlb();
+  readonly tlb: Tlb;
   /** Effective privilege of loads and stores: mstatus.MPP when in M with MPRV set. */
   dPriv = PRIV_M;
+  /** The V of loads and stores (H: V, or MPV under MPRV); 0 on a hart without H. */
+  dVirt = 0;
   /** Loads and stores translate (or need PMP checks): effective privilege < M, or a
    *  locked PMP entry exists. When false a data address is a physical one. */
   dataVm = false;
@@ -181,7 +191,14 @@ export class HartState {
   brk = false;
   stopReq = false;
   wfiExit = false;
+  /** A monitor in the host plays the modes above the guest (HartOptions.monitorTraps): a
+   *  trap that enters them sets monitorTrap and ends the run, which returns 'monitor-trap'
+   *  (trap.ts, hypervisor/trap.ts). */
+  monitorTraps = false;
+  monitorTrap = false;
   fatal: string | null = null;
+  /** The memory satp's tables are in, when not guest RAM (Hart.setPageTableRam). */
+  satpRam: GuestRam | null = null;
 
   // --- Trap-loop detection (trap.ts) ---
   lastTrapTarget = Number.NaN;
@@ -207,7 +224,10 @@ export class HartState {
   csrLo = 0;
   csrHi = 0;
 
-  constructor(hartId: number, ram: GuestRam, bus: PhysBus) {
+  constructor(hartId: number, ram: GuestRam, bus: PhysBus, h = false) {
+    this.h = h ? new HState() : null;
+    this.tlb = new Tlb(h);
+    if (h) this.mideleg = MIDELEG_H_FIXED;
     this.hartId = hartId;
     this.ram = ram;
     this.bus = bus;

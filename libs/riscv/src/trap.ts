@@ -12,6 +12,7 @@ import { EPC_MASK } from './misa.js';
 import { numHi, numLo, pairHex, pairIsExact, pairToNumber } from './int64.js';
 import { pagingOn, updateTranslationMode } from './mmu/sv.js';
 import { MENVCFG_STCE_HI, PRIV_M, PRIV_S, PRIV_U, type HartState } from './state.js';
+import { hEnterTrap, hPendingInterrupt, hSfenceFault, hWfiFault, hXret, vsTimerDeadline, vsTimerPending } from './hypervisor/trap.js';
 
 const INST_MRET = 0x30200073;
 const INST_SRET = 0x10200073;
@@ -62,7 +63,12 @@ function enterTrap(s: HartState, causeLo: number, causeHi: number, epcLo: number
   const deleg = interrupt ? s.mideleg : s.medeleg;
   let baseLo: number;
   let baseHi: number;
-  if (s.priv !== PRIV_M && ((deleg >>> causeLo) & 1) !== 0) {
+  if (s.h !== null) {
+    // H: M, HS or VS; stvec is the vector of whichever S level it entered (the swap).
+    causeLo = hEnterTrap(s, causeLo, causeHi, epcLo, epcHi, tvalLo, tvalHi, interrupt);
+    baseLo = s.priv === PRIV_M ? s.mtvecLo : s.stvecLo;
+    baseHi = s.priv === PRIV_M ? s.mtvecHi : s.stvecHi;
+  } else if (s.priv !== PRIV_M && ((deleg >>> causeLo) & 1) !== 0) {
     s.sepcLo = epcLo & EPC_MASK;
     s.sepcHi = epcHi;
     s.scauseLo = causeLo;
@@ -76,6 +82,11 @@ function enterTrap(s: HartState, causeLo: number, causeHi: number, epcLo: number
     baseLo = s.stvecLo;
     baseHi = s.stvecHi;
   } else {
+    // A monitor in the host plays M (Hart monitorTraps): the run ends at M's entry.
+    if (s.monitorTraps) {
+      s.monitorTrap = true;
+      s.brk = true;
+    }
     s.mepcLo = epcLo & EPC_MASK;
     s.mepcHi = epcHi;
     s.mcauseLo = causeLo;
@@ -102,9 +113,9 @@ function enterTrap(s: HartState, causeLo: number, causeHi: number, epcLo: number
   return target;
 }
 
-/** Everything a change of privilege implies. The LR reservation is dropped, as QEMU does
- *  on every mode change, so an SC in another context cannot succeed on a stale LR. */
-function privilegeChanged(s: HartState): void {
+/** Everything a change of privilege (or of V) implies. The LR reservation is dropped, as
+ *  QEMU does on every mode change, so an SC in another context cannot succeed on a stale LR. */
+export function privilegeChanged(s: HartState): void {
   clearReservation(s);
   updateTranslationMode(s);
   s.brk = true;
@@ -117,6 +128,16 @@ function privilegeChanged(s: HartState): void {
  * pc becomes xepc (whose fetch may then fault).
  */
 export function xret(s: HartState, sret: boolean): boolean {
+  if (s.h !== null) {
+    const fault = hXret(s, sret);
+    if (fault !== 0) {
+      raiseException(s, fault, sret ? INST_SRET : INST_MRET, 0);
+      return false;
+    }
+    privilegeChanged(s);
+    jumpToPair(s, s.csrLo & EPC_MASK, s.csrHi);
+    return true;
+  }
   if (sret ? s.priv === PRIV_U || (s.priv === PRIV_S && s.mstatusTsr !== 0) : s.priv !== PRIV_M) {
     raiseException(s, Cause.IllegalInstruction, sret ? INST_SRET : INST_MRET, 0);
     return false;
@@ -151,8 +172,9 @@ export function xret(s: HartState, sret: boolean): boolean {
  * enables say. Returns whether it retired.
  */
 export function wfi(s: HartState): boolean {
-  if (s.priv === PRIV_U || (s.priv === PRIV_S && s.mstatusTw !== 0)) {
-    raiseException(s, Cause.IllegalInstruction, INST_WFI, 0);
+  const fault = s.h !== null ? hWfiFault(s) : s.priv === PRIV_U || (s.priv === PRIV_S && s.mstatusTw !== 0) ? Cause.IllegalInstruction : 0;
+  if (fault !== 0) {
+    raiseException(s, fault, INST_WFI, 0);
     return false;
   }
   if ((s.mip & s.mie) === 0) s.wfiExit = true;
@@ -168,8 +190,9 @@ export function wfi(s: HartState): boolean {
  * it retired; it always ends the batch (the current code page may map elsewhere now).
  */
 export function sfenceVma(s: HartState, inst: number, rs1: number): boolean {
-  if (s.priv === PRIV_U || (s.priv === PRIV_S && s.mstatusTvm !== 0)) {
-    raiseException(s, Cause.IllegalInstruction, inst, 0);
+  const fault = s.h !== null ? hSfenceFault(s) : s.priv === PRIV_U || (s.priv === PRIV_S && s.mstatusTvm !== 0) ? Cause.IllegalInstruction : 0;
+  if (fault !== 0) {
+    raiseException(s, fault, inst, 0);
     return false;
   }
   const lo = s.xl[rs1]!;
@@ -187,7 +210,7 @@ export function jumpToPair(s: HartState, lo: number, hi: number): void {
   if (pairIsExact(lo, hi)) {
     s.pc = pairToNumber(lo, hi);
   } else {
-    const cause = pagingOn(s, s.priv) ? Cause.FetchPageFault : Cause.FetchAccess;
+    const cause = pagingOn(s, s.priv, s.virt) ? Cause.FetchPageFault : Cause.FetchAccess;
     raiseExceptionAt(s, cause, lo, hi, lo, hi);
   }
 }
@@ -204,6 +227,7 @@ export function updateSstc(s: HartState): void {
   if ((s.menvcfgHi & MENVCFG_STCE_HI) !== 0 && s.timeSource !== null) {
     const cmp = (s.stimecmpHi >>> 0) * 4294967296 + (s.stimecmpLo >>> 0);
     if (s.timeSource() >= cmp) stip = 1 << Irq.STI;
+    if (s.h !== null && vsTimerPending(s, s.timeSource())) stip |= 1 << Irq.VSTI;
   }
   if (stip !== s.mipTimer) {
     s.mipTimer = stip;
@@ -213,8 +237,10 @@ export function updateSstc(s: HartState): void {
 
 /** The next time (10 MHz ticks) at which Sstc raises STIP, or Infinity. */
 export function sstcDeadline(s: HartState): number {
-  if ((s.menvcfgHi & MENVCFG_STCE_HI) === 0 || s.mipTimer !== 0) return Number.POSITIVE_INFINITY;
-  return (s.stimecmpHi >>> 0) * 4294967296 + (s.stimecmpLo >>> 0);
+  if ((s.menvcfgHi & MENVCFG_STCE_HI) === 0) return Number.POSITIVE_INFINITY;
+  const vs = s.h !== null ? vsTimerDeadline(s) : Number.POSITIVE_INFINITY;
+  if ((s.mipTimer & (1 << Irq.STI)) !== 0) return vs;
+  return Math.min(vs, (s.stimecmpHi >>> 0) * 4294967296 + (s.stimecmpLo >>> 0));
 }
 
 /**
@@ -224,6 +250,7 @@ export function sstcDeadline(s: HartState): number {
  * the order is MEI, MSI, MTI, SEI, SSI, STI.
  */
 export function pendingInterrupt(s: HartState): number {
+  if (s.h !== null) return hPendingInterrupt(s, highest);
   const p = s.mip & s.mie;
   if (p === 0) return -1;
   const m = p & ~s.mideleg;
@@ -240,6 +267,11 @@ function highest(p: number): number {
   if (p & (1 << Irq.SEI)) return Irq.SEI;
   if (p & (1 << Irq.SSI)) return Irq.SSI;
   if (p & (1 << Irq.STI)) return Irq.STI;
+  // Only a hart with H has these (priv H 8.4.2).
+  if (p & (1 << Irq.SGEI)) return Irq.SGEI;
+  if (p & (1 << Irq.VSEI)) return Irq.VSEI;
+  if (p & (1 << Irq.VSSI)) return Irq.VSSI;
+  if (p & (1 << Irq.VSTI)) return Irq.VSTI;
   return -1;
 }
 

@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { RpcError } from './errors.js';
 import { channelTo, currentTls, type TlsMaterial } from './tls.js';
+import { faultInterceptor } from './fault-interceptor.js';
 
 export const DEFAULT_DEADLINE_MS = 5000;
 
@@ -37,6 +38,9 @@ export interface RpcClientOptions {
   credentials?: grpc.ChannelCredentials;
   /** TLS material other than the process's (useTls). */
   tls?: TlsMaterial;
+  /** Which service must answer ("mmu", "cpu", "io-backend", "dom0"): under TLS, a server
+   *  presenting any other certificate is refused. Required when TLS is on. */
+  server?: string;
 }
 
 export function deadlineIn(ms: number): Date {
@@ -53,10 +57,11 @@ export class RpcClient<C extends grpc.Client> {
     opts: RpcClientOptions = {},
   ) {
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
-    const channel = opts.credentials ? { credentials: opts.credentials, options: {} } : channelTo(address, opts.tls ?? currentTls());
+    const channel = opts.credentials ? { credentials: opts.credentials, options: {} } : channelTo(address, opts.tls ?? currentTls(), opts.server);
     this.raw = new Ctor(address, channel.credentials, {
       ...channel.options,
-      interceptors: opts.interceptors ?? [],
+      // The fault plane applies to a client that names its server (every service's do).
+      interceptors: [...(opts.interceptors ?? []), ...(opts.server ? [faultInterceptor(opts.server)] : [])],
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     });
   }

@@ -1,5 +1,6 @@
 export { RpcServer, unary, loggingInterceptor, type RpcServerOptions } from './server.js';
 export { RpcClient, deadlineIn, DEFAULT_DEADLINE_MS, type CallOptions, type RpcClientOptions, type UnaryMethod } from './client.js';
+export { faultInterceptor } from './fault-interceptor.js';
 export { HealthService, type ServingStatus } from './health.js';
 export { checkHealth, waitForServing } from './health-client.js';
 export {
@@ -22,7 +23,7 @@ export {
   serverCredentials,
   channelCredentials,
   channelTo,
-  IP_TARGET_SERVERNAME,
+  labDnsName,
   defaultServerCredentials,
   type Channel,
   peerIdentity,

@@ -1,10 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
 import { createServer } from 'node:net';
 import { protos, type IoV1 } from '@splitvisor/proto';
 import { createLogger } from '@splitvisor/log';
 import { PassThrough } from 'node:stream';
 import { parseVmId } from '@splitvisor/platform';
-import { RpcClient, RpcError, RpcServer, checkHealth, notFound, parseHostPort, unary, waitForServing } from './index.js';
+import { RpcClient, RpcError, RpcServer, accessInterceptor, checkHealth, notFound, parseHostPort, unary, waitForServing } from './index.js';
+
+type RpcServerInterceptors = NonNullable<ConstructorParameters<typeof RpcServer>[0]['interceptors']>;
 
 const log = createLogger({ service: 'test', level: 'silent', destination: new PassThrough() });
 
@@ -23,8 +26,8 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function startIo(listen: string, handlers: Partial<IoV1.IoBackendHandlers> = {}) {
-  const server = new RpcServer({ name: 'splitvisor.io.v1.IoBackend', listen, log });
+async function startIo(listen: string, handlers: Partial<IoV1.IoBackendHandlers> = {}, interceptors: RpcServerInterceptors = []) {
+  const server = new RpcServer({ name: 'splitvisor.io.v1.IoBackend', listen, log, interceptors });
   server.add(protos().io.IoBackend.service, {
     AttachVm: unary(() => ({})),
     DetachVm: unary(() => ({})),
@@ -126,5 +129,24 @@ describe('rpc over real loopback gRPC', () => {
     expect(parseHostPort('[::1]:1', '--listen')).toEqual({ host: '[::1]', port: 1 });
     expect(() => parseHostPort('localhost', '--mmu')).toThrow('--mmu: "localhost" is not host:port');
     expect(() => parseHostPort('h:70000', '--mmu')).toThrow('--mmu: port 70000 is out of range');
+  });
+});
+
+describe('the access check', () => {
+  it('refuses a call that carries no client certificate: UNAUTHENTICATED, naming the method', async () => {
+    // A server with the access check but no TLS: whatever the caller claims in metadata,
+    // there is no identity, so there is no call.
+    const { address } = await startIo('127.0.0.1:0', {}, [accessInterceptor({ '/splitvisor.io.v1.IoBackend/*': '*' })]);
+    const md = new grpc.Metadata();
+    md.set('x-splitvisor-caller', 'cpu');
+    const e = await client(address)
+      .call('Ping', { payload: Buffer.from('x') }, { metadata: md })
+      .then(
+        () => undefined,
+        (x: unknown) => x as RpcError,
+      );
+    expect(e).toBeInstanceOf(RpcError);
+    expect(e!.code).toBe('UNAUTHENTICATED');
+    expect(e!.message).toMatch(/\/splitvisor\.io\.v1\.IoBackend\/Ping: no client certificate/);
   });
 });

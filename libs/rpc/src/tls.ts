@@ -1,34 +1,92 @@
-// Mutual TLS between the services: one lab CA, one certificate per service whose common
-// name is the service's identity ("dom0", "cpu", "mmu", "io-backend", "cli"). A process
-// loads its own material once (useTls) and every RpcServer, RpcClient and health check in
-// it then speaks TLS and presents its certificate; a server refuses a client without a
-// certificate from the same CA at the handshake, and the access interceptor refuses a
-// known client a method that is not its to call.
+// Mutual TLS between the services: one CA per lab, one certificate per identity whose
+// common name is the identity ("dom0", "cpu", "mmu", "io-backend", "cli") and whose one SAN,
+// `<identity>.<lab-id>.splitvisor`, names it and its lab. A process loads its own material
+// once (useTls) and every RpcServer, RpcClient and health check in it then speaks TLS and
+// presents its certificate; a server refuses a client without a certificate from the same
+// CA at the handshake, a client refuses a server that is not the service it asked for, and
+// the access interceptor refuses a known client a method that is not its to call.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { checkServerIdentity } from 'node:tls';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { parseHostPort } from './address.js';
 
 export interface TlsMaterial {
   /** Who this process is: the CN of its certificate. */
   identity: string;
+  /** Which lab it belongs to: from its certificate's SAN. */
+  labId: string;
   ca: Buffer;
   cert: Buffer;
   key: Buffer;
 }
 
-/** Reads `<dir>/ca.crt`, `<dir>/<identity>.crt` and `<dir>/<identity>.key`, naming what is missing. */
+const DNS_SUFFIX = 'splitvisor';
+
+/** The DNS name an identity's certificate carries in lab `labId`. */
+export function labDnsName(identity: string, labId: string): string {
+  return `${identity}.${labId}.${DNS_SUFFIX}`;
+}
+
+function commonName(x: X509Certificate): string | undefined {
+  return /^CN=(.*)$/m.exec(x.subject)?.[1];
+}
+
+/** The lab ids `identity` is named for in a certificate's SANs (`DNS:<identity>.<lab>.splitvisor`). */
+function labIdsOf(x: X509Certificate, identity: string): string[] {
+  const prefix = `DNS:${identity}.`;
+  return (x.subjectAltName ?? '')
+    .split(', ')
+    .filter((n) => n.startsWith(prefix) && n.endsWith(`.${DNS_SUFFIX}`))
+    .map((n) => n.slice(prefix.length, -DNS_SUFFIX.length - 1))
+    .filter((l) => /^[a-z0-9-]+$/.test(l));
+}
+
+/**
+ * Reads `<dir>/ca.crt`, `<dir>/<identity>.crt` and `<dir>/<identity>.key`, naming what is
+ * missing, and refuses material that is not `identity`'s: a certificate of another
+ * identity (CN or SAN), a key that is not the certificate's, a certificate the CA beside
+ * it did not issue.
+ */
 export function loadTls(dir: string, identity: string): TlsMaterial {
+  const path = (f: string) => join(dir, f);
   const read = (f: string) => {
     try {
-      return readFileSync(join(dir, f));
+      return readFileSync(path(f));
     } catch (e) {
-      throw new Error(`TLS: cannot read ${join(dir, f)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new Error(`TLS: cannot read ${path(f)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   };
-  return { identity, ca: read('ca.crt'), cert: read(`${identity}.crt`), key: read(`${identity}.key`) };
+  const parse = (f: string, b: Buffer) => {
+    try {
+      return new X509Certificate(b);
+    } catch (e) {
+      throw new Error(`TLS: ${path(f)} is not a PEM certificate: ${(e as Error).message}`);
+    }
+  };
+  const ca = read('ca.crt');
+  const cert = read(`${identity}.crt`);
+  const key = read(`${identity}.key`);
+  const caX = parse('ca.crt', ca);
+  const x = parse(`${identity}.crt`, cert);
+  const certFile = path(`${identity}.crt`);
+  const cn = commonName(x);
+  if (cn !== identity) throw new Error(`TLS: ${certFile} is ${cn === undefined ? 'a certificate with no CN' : `${cn}'s certificate`}, not ${identity}'s`);
+  const labs = labIdsOf(x, identity);
+  if (labs.length !== 1) throw new Error(`TLS: ${certFile} names no single ${labDnsName(identity, '<lab>')} (SAN: ${x.subjectAltName ?? 'none'})`);
+  let matches: boolean;
+  try {
+    matches = x.checkPrivateKey(createPrivateKey(key));
+  } catch (e) {
+    throw new Error(`TLS: ${path(`${identity}.key`)} is not a private key: ${(e as Error).message}`);
+  }
+  if (!matches) throw new Error(`TLS: ${path(`${identity}.key`)} is not the key of ${certFile}`);
+  if (!x.checkIssued(caX) || !x.verify(caX.publicKey)) {
+    throw new Error(
+      `TLS: ${certFile} (issuer ${x.issuer.replace(/\n/g, ', ')}) was not issued by the CA in ${path('ca.crt')} (${caX.subject.replace(/\n/g, ', ')})`,
+    );
+  }
+  return { identity, labId: labs[0]!, ca, cert, key };
 }
 
 export function serverCredentials(m: TlsMaterial): grpc.ServerCredentials {
@@ -50,39 +108,34 @@ export function currentTls(): TlsMaterial | undefined {
   return processTls;
 }
 
-/** The SNI sent to a server reached by IP address. grpc-js always sends the target's
- *  host as the TLS ServerName, but RFC 6066 §3 allows host names only (Node warns,
- *  DEP0123, on every connection: on stderr of every CLI command of a TLS lab). A name
- *  under .invalid (RFC 6761) names nothing; our servers have one certificate and ignore
- *  SNI. The certificate is still checked against the IP itself. */
-export const IP_TARGET_SERVERNAME = 'ip-address.invalid';
-
 export interface Channel {
   credentials: grpc.ChannelCredentials;
   options: grpc.ChannelOptions;
 }
 
-/** The IP literal `address` (host:port, [v6]:port) names, or undefined for a host name. */
-function ipOf(address: string): string | undefined {
-  let host: string;
-  try {
-    host = parseHostPort(address, 'address').host;
-  } catch {
-    return undefined;
-  }
-  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
-  return isIP(bare) ? bare : undefined;
+/** Names a certificate's holder for an error: its CN and SANs. */
+function holderOf(cert: PeerCertificate): string {
+  const cn = cert.subject?.CN;
+  return `${Array.isArray(cn) ? cn[0] : (cn ?? 'no CN')}'s certificate (${cert.subjectaltname ?? 'no SAN'})`;
 }
 
-/** Credentials and channel options for a client of `address`: plaintext without TLS
- *  material, else mutual TLS whose server certificate must cover the host dialled. */
-export function channelTo(address: string, m: TlsMaterial | undefined): Channel {
+/**
+ * Credentials and channel options for a client of `server` (the service it expects:
+ * "mmu", "dom0", ...) at `address`: plaintext without TLS material, else mutual TLS that
+ * accepts only a certificate naming `<server>.<our lab>.splitvisor`. The TLS ServerName
+ * (SNI) is that name too, so Node checks a host name, not an IP (no DEP0123 warning).
+ */
+export function channelTo(address: string, m: TlsMaterial | undefined, server?: string): Channel {
   if (!m) return { credentials: grpc.credentials.createInsecure(), options: {} };
-  const ip = ipOf(address);
-  if (ip === undefined) return { credentials: channelCredentials(m), options: {} };
+  if (!server) throw new Error(`TLS client of ${address}: say which service it must be (server: 'mmu', 'cpu', 'io-backend' or 'dom0')`);
+  const expected = labDnsName(server, m.labId);
   return {
-    credentials: grpc.credentials.createSsl(m.ca, m.key, m.cert, { checkServerIdentity: (_servername, cert) => checkServerIdentity(ip, cert) }),
-    options: { 'grpc.ssl_target_name_override': IP_TARGET_SERVERNAME },
+    credentials: grpc.credentials.createSsl(m.ca, m.key, m.cert, {
+      checkServerIdentity: (_servername, cert) =>
+        checkServerIdentity(expected, cert) &&
+        new Error(`${address} is not ${server}: it presented ${holderOf(cert)}, and ${server} of this lab is ${expected}`),
+    }),
+    options: { 'grpc.ssl_target_name_override': expected },
   };
 }
 
@@ -90,7 +143,8 @@ export function defaultServerCredentials(): grpc.ServerCredentials {
   return processTls ? serverCredentials(processTls) : grpc.ServerCredentials.createInsecure();
 }
 
-/** The CN of the client's certificate, or undefined on a plaintext call. */
+/** The CN of the client's certificate (verified against the lab CA at the handshake), or
+ *  undefined on a call without one. Never metadata: a caller cannot name itself. */
 export function peerIdentity(call: { getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: string | string[] } } } | null }): string | undefined {
   const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
   return Array.isArray(cn) ? cn[0] : cn;
@@ -103,14 +157,16 @@ export function peerIdentity(call: { getAuthContext(): { sslPeerCertificate?: { 
  */
 export type AccessPolicy = Readonly<Record<string, readonly string[] | '*'>>;
 
-/** Metadata key a caller names itself under (mmu's DMA checks it); under TLS it must be true. */
+/** Metadata key under which a call carries its caller's name to the handlers (mmu's DMA
+ *  checks it). Under TLS the access interceptor writes it from the certificate; a caller
+ *  that names itself otherwise is refused. */
 export const CALLER_KEY = 'x-splitvisor-caller';
 
 /**
  * Refuses, with PERMISSION_DENIED naming the identity and the method, a call the policy
  * does not allow, and a caller that names itself (CALLER_KEY) as someone its certificate
- * is not. Under TLS the name is filled in from the certificate when the caller gave none.
- * On a plaintext server it lets everything through: there is no identity to check.
+ * is not; the name the handlers see is the certificate's. A call with no certificate
+ * (a plaintext or one-way TLS server) is refused UNAUTHENTICATED: no identity, no call.
  */
 export function accessInterceptor(policy: AccessPolicy): grpc.ServerInterceptor {
   return (method, call) => {
@@ -120,7 +176,11 @@ export function accessInterceptor(policy: AccessPolicy): grpc.ServerInterceptor 
           onReceiveMetadata(metadata, mdNext) {
             const who = peerIdentity(call);
             if (who === undefined) {
-              mdNext(metadata);
+              call.sendStatus({
+                code: grpc.status.UNAUTHENTICATED,
+                details: `${method.path}: no client certificate (this service answers only holders of a lab certificate)`,
+                metadata: new grpc.Metadata(),
+              });
               return;
             }
             const service = method.path.slice(0, method.path.lastIndexOf('/'));
@@ -134,7 +194,7 @@ export function accessInterceptor(policy: AccessPolicy): grpc.ServerInterceptor 
               call.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: refusal, metadata: new grpc.Metadata() });
               return;
             }
-            if (named === undefined) metadata.set(CALLER_KEY, who);
+            metadata.set(CALLER_KEY, who);
             mdNext(metadata);
           },
         });

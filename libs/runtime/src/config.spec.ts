@@ -17,7 +17,15 @@ const specs: OptionSpecs<Cfg> = {
 describe('service config', () => {
   it('takes flags over env over defaults', () => {
     const c = parseConfig(specs, ['--mmu', '127.0.0.1:1', '--pool-mib=64'], { SPLITVISOR_MMU_ADDR: 'x:2', SPLITVISOR_LISTEN: '0.0.0.0:9' });
-    expect(c).toEqual({ nats: 'nats://127.0.0.1:4222', listen: '0.0.0.0:9', logLevel: 'info', tlsDir: '', mmu: '127.0.0.1:1', poolMib: 64 });
+    expect(c).toEqual({
+      nats: 'nats://127.0.0.1:4222',
+      listen: '0.0.0.0:9',
+      logLevel: 'info',
+      tlsDir: '',
+      natsPasswordFile: '',
+      mmu: '127.0.0.1:1',
+      poolMib: 64,
+    });
   });
 
   it('names the flag or env variable and the value when something is wrong', () => {

@@ -1,12 +1,14 @@
 // The common life of a service process: parse config, log, connect NATS, serve gRPC with
 // health, and on SIGTERM/SIGINT stop in order (health NOT_SERVING, the service's own stop,
 // in-flight calls finish or time out, NATS drained), then exit 0.
+import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from '@splitvisor/log';
 import { RpcServer, accessInterceptor, loadTls, useTls } from '@splitvisor/rpc';
 import { Bus } from '@splitvisor/bus';
 import { DEFAULT_PORTS, type ServiceName } from '@splitvisor/lab';
 import { ConfigError, parseConfig, parsers, usage, type OptionSpecs } from './config.js';
 import { ACCESS } from './access.js';
+import { followFaults } from './faults.js';
 
 export interface CommonConfig {
   nats: string;
@@ -14,6 +16,9 @@ export interface CommonConfig {
   logLevel: string;
   /** Mutual TLS material (ca.crt, <service>.crt, <service>.key); '' or absent for plaintext. */
   tlsDir?: string;
+  /** A file holding this service's NATS password (the URL names the user): kept out of the
+   *  command line and the environment. */
+  natsPasswordFile?: string;
 }
 
 export function commonOptions(name: ServiceName): OptionSpecs<CommonConfig> {
@@ -34,7 +39,31 @@ export function commonOptions(name: ServiceName): OptionSpecs<CommonConfig> {
       default: '',
       parse: (raw) => raw,
     },
+    natsPasswordFile: {
+      flag: 'nats-password-file',
+      env: 'SPLITVISOR_NATS_PASSWORD_FILE',
+      help: 'a file holding the NATS password of the user the NATS URL names (empty: none, or in the URL)',
+      default: '',
+      parse: (raw) => raw,
+    },
   };
+}
+
+/** The NATS URL with the password from `file` put in for the user it names. */
+export function natsUrlWithPassword(url: string, file: string): string {
+  const m = /^(nats|tls):\/\/([^:@/]+)@(.+)$/.exec(url);
+  if (!m)
+    throw new Error(
+      `SPLITVISOR_NATS_PASSWORD_FILE is given, but the NATS URL ${redact(url)} names no user (nats://user@host:port) or already holds a password`,
+    );
+  let pw: string;
+  try {
+    pw = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new Error(`NATS password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!pw) throw new Error(`NATS password file ${file} is empty`);
+  return `${m[1]}://${m[2]}:${encodeURIComponent(pw)}@${m[3]}`;
 }
 
 export interface ServiceContext<C> {
@@ -83,7 +112,10 @@ export async function runService<C>(def: ServiceDefinition<C>, argv = process.ar
   try {
     // Every server and client of this process speaks TLS as this service from here on.
     if (config.tlsDir) useTls(loadTls(config.tlsDir, def.name));
-    const bus = await Bus.connect({ url: config.nats, name: def.name, log });
+    const natsUrl = config.natsPasswordFile ? natsUrlWithPassword(config.nats, config.natsPasswordFile) : config.nats;
+    const bus = await Bus.connect({ url: natsUrl, name: def.name, log });
+    // The fault plane: this process applies dom0's link faults on the links it originates.
+    const unfollowFaults = followFaults(bus, def.name, log);
     const server = new RpcServer({
       name: def.grpcService,
       listen: config.listen,
@@ -101,6 +133,7 @@ export async function runService<C>(def: ServiceDefinition<C>, argv = process.ar
       server.health.shutdown();
       try {
         await running.stop();
+        unfollowFaults();
         await server.stop(5000);
         await bus.drain();
         log.info(`${def.name} stopped`);

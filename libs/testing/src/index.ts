@@ -3,6 +3,6 @@
 export { startTestNats, dockerEngineLikely, type TestNats } from './nats.js';
 export { startTestLab, type TestLab } from './lab.js';
 export { silentLogger } from './log.js';
-export { Lab, freePort, isListening, makeLabPki, REPO_ROOT, CLI_MAIN, type ServiceName } from '@splitvisor/lab';
+export { Lab, freePort, isListening, makeLabPki, NATS_PASSWORD_FILE, REPO_ROOT, CLI_MAIN, type ServiceName } from '@splitvisor/lab';
 export { until } from './until.js';
 export { file, qemuSystem, requireOrSkip, tool, type AllowMissing, type Requirement, type SkipFn } from './require.js';

@@ -13,6 +13,9 @@ export interface TestLab {
   teardown(): Promise<void>;
 }
 
+/** A lab for a test: plaintext unless `secure: true` (the tests that study a VM's behaviour
+ *  need not pay TLS; tests/src/security.spec.ts and the CLI's default path are secure).
+ *  The insecure lab's warning goes to `lines` as the lab's, not to the test's stderr. */
 export async function startTestLab(opts: Omit<LabOptions, 'natsUrl'> = {}): Promise<TestLab> {
   // A secure lab writes its own NATS config (users, permissions) and so starts its own.
   const nats: TestNats = opts.secure ? { url: '', kind: 'binary', stop: async () => undefined, kill: async () => undefined } : await startTestNats();
@@ -22,7 +25,9 @@ export async function startTestLab(opts: Omit<LabOptions, 'natsUrl'> = {}): Prom
   try {
     lab = await Lab.start({
       ...opts,
+      secure: opts.secure ?? false,
       ...(!opts.secure && { natsUrl: nats.url }),
+      warn: (m) => lines.push({ service: 'lab', line: m }),
       onLine: (service, line) => {
         lines.push({ service, line });
         if (echo) process.stderr.write(`[${service}] ${line}\n`);

@@ -13,6 +13,14 @@ export interface VirtioDevice {
   readonly queueMaxSizes: readonly number[];
   /** Device-specific feature bits offered; the transport adds VERSION_1, INDIRECT_DESC, EVENT_IDX. */
   readonly features: bigint;
+  /**
+   * True when the device serves a driver that did not accept VIRTIO_F_VERSION_1 exactly as
+   * a modern one: the transport then lets such a driver on, as QEMU 7.2's modern
+   * virtio-mmio does (virtio 1.2 §6.1 would have a non-transitional device refuse it).
+   * Absent: refused. On this little-endian machine only layouts that VERSION_1 changes
+   * matter, e.g. virtio-net's header (§5.1.6.1: 10 bytes for a legacy driver, not 12).
+   */
+  readonly servesDriverWithoutVersion1?: boolean;
   /** Bytes of device config space, at 0x100 of the MMIO window. */
   readonly configSize: number;
   /** Little-endian read inside [0, configSize); the transport checks bounds. */

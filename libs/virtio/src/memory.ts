@@ -14,6 +14,13 @@ export interface GuestWrite {
   data: Uint8Array;
 }
 
+/**
+ * A rejection that is not a GuestMemoryError says the memory could not be reached at all,
+ * and the queue then gives up on the device (DEVICE_NEEDS_RESET). So an implementation
+ * whose calls can fail for a while (io-backend's DMA through mmu: a deadline, a restart)
+ * asks again itself before it rejects: a driver such as Linux's virtio_blk never resets a
+ * device that needs it, and its requests hang.
+ */
 export interface GuestMemory {
   /** Rejects with an Error naming the range when any byte is outside guest RAM. */
   read(addr: number, length: number): Promise<Uint8Array>;

@@ -61,6 +61,28 @@ describe('IRQ lines as level state', () => {
     stopServe();
   });
 
+  it("keeps a line's change that arrives after a newer change of another line (an MMIO reply overtaking NATS)", async () => {
+    const stopServe = dev.serve(subjects.irqQuery('w'), IrqQueryCodec, IrqLevelsCodec, () => ({ vmId: 'w', lines: [] }));
+    await dev.nc.flush();
+    const { levels, sink } = levelSink();
+    const f = new IrqLineFollower(natsIrqLines(cpu, 'w'), sink, silentLogger());
+    await f.start();
+    // virtio-blk's completion raised line 8 (change 10, on its way by NATS); the guest's
+    // next UART access moved line 10 (change 11), and its reply came back first.
+    f.apply({ irq: 10, level: true, seq: 11 });
+    dev.publish(subjects.irq('w'), IrqLineCodec, { vmId: 'w', irq: 8, level: true, seq: 10 });
+    dev.publish(subjects.irq('w'), IrqLineCodec, { vmId: 'w', irq: 10, level: true, seq: 11 });
+    await until(() => levels[8] === 1);
+    expect(levels[10]).toBe(1);
+    // Per line, an older change still loses to a newer one, whichever path brought it.
+    f.apply({ irq: 8, level: false, seq: 12 });
+    f.apply({ irq: 8, level: true, seq: 10 });
+    expect(levels[8]).toBe(0);
+    expect(sink.changes).toBe(3);
+    f.stop();
+    stopServe();
+  });
+
   it('starts with all lines low when no backend answers', async () => {
     const { levels, sink } = levelSink();
     const f = new IrqLineFollower(natsIrqLines(cpu, 'lonely'), sink, silentLogger());

@@ -1,7 +1,8 @@
 // The cpu's end of the VM's interrupt lines. Devices in io-backend publish each line's
 // level as it changes (irqfd-like); core NATS may drop a message, so the lines are state:
 // subscribe first, then ask for the current levels, and let sequence numbers decide which
-// word is newer. The levels go to the exit channel (ExitChannelHost.setIrqLevel), which
+// word is newer. After a gap (NATS restarted, the link dropped) the levels are read again:
+// a change sent meanwhile is lost, and a guest waiting for it would hang. The levels go to the exit channel (ExitChannelHost.setIrqLevel), which
 // the vCPU thread feeds to its PLIC.
 import type { EventsV1 } from '@splitvisor/proto';
 import { PLIC_SOURCES } from '@splitvisor/platform';
@@ -14,7 +15,13 @@ export interface IrqLevelSink {
 }
 
 export class IrqLineFollower {
-  private lastSeq = 0;
+  /** Per line, the sequence number of the change its level came from. The numbers are the
+   *  VM's (one counter for all its lines), but newer is a question about one line: a
+   *  change of the UART's line carried back in an MMIO reply must not make a virtio
+   *  line's rise, still on its way by NATS with a smaller number, look stale. Dropped,
+   *  that rise is lost for good (the device holds the line high and never sends it again),
+   *  and the guest's disk requests hang. */
+  private readonly lastSeq = new Float64Array(PLIC_SOURCES);
   private unsubscribe: () => void = () => undefined;
   private stopped = false;
 
@@ -29,28 +36,44 @@ export class IrqLineFollower {
     const unsubscribe = await this.source.follow((l) => this.apply(l));
     // Stopped while subscribing: the subscription made meanwhile goes too.
     if (this.stopped) return unsubscribe();
-    this.unsubscribe = unsubscribe;
+    const stopGaps = this.source.onGap(() => void this.resync('after a gap'));
+    this.unsubscribe = () => {
+      stopGaps();
+      unsubscribe();
+    };
+    await this.resync('at start');
+  }
+
+  /** Reads every line's level and applies it unless a newer change already came. */
+  private async resync(when: string): Promise<void> {
     try {
       const lines = await this.source.current();
-      // The snapshot is the state after change number `seq`: newer than or as new as what
-      // we hold unless an event overtook it.
+      if (this.stopped) return;
+      // The snapshot is the state after change number `seq`: for each line, newer than or
+      // as new as what we hold unless an event for that line overtook it.
       const seq = lines[0]?.seq ?? 0;
-      if (seq >= this.lastSeq) {
-        for (const l of lines) this.set(l.irq, l.level);
-        this.lastSeq = seq;
-      }
+      for (const l of lines) if (this.newer(l.irq, seq, true)) this.set(l.irq, l.level);
+      if (when !== 'at start') this.log.info({ seq, high: lines.filter((l) => l.level).map((l) => l.irq) }, `IRQ levels read again ${when}`);
     } catch (e) {
-      // No device backend answered: the lines stay low until one publishes.
-      this.log.warn({ err: (e as Error).message }, 'could not read the current IRQ levels');
+      // No device backend answered: the lines stay as they are until one publishes.
+      this.log.warn({ err: (e as Error).message }, `could not read the current IRQ levels ${when}`);
     }
   }
 
   /** A line change heard from the device backend, by NATS or in an MMIO exit's reply;
    *  whichever copy comes second is not newer and is dropped. */
   apply(l: Pick<EventsV1.IrqLine__Output, 'irq' | 'level' | 'seq'>): void {
-    if (l.seq <= this.lastSeq) return; // older than what we hold
-    this.lastSeq = l.seq;
-    this.set(l.irq, l.level);
+    if (this.newer(l.irq, l.seq, false)) this.set(l.irq, l.level);
+  }
+
+  /** Whether change `seq` of line `irq` is newer than the one its level came from (or as
+   *  new, for a snapshot); if so it becomes that one. */
+  private newer(irq: number, seq: number, orEqual: boolean): boolean {
+    if (!(irq >= 1 && irq < PLIC_SOURCES)) return true; // set() refuses it, with a warning
+    const last = this.lastSeq[irq]!;
+    if (seq < last || (seq === last && !orEqual)) return false;
+    this.lastSeq[irq] = seq;
+    return true;
   }
 
   private set(irq: number, level: boolean): void {

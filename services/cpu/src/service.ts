@@ -27,8 +27,8 @@ export const cpuService: ServiceDefinition<CpuConfig> = {
     // The streams' configuration is dom0's: this service only creates one that is missing, and
     // in a secure lab may not even do that (dom0 does, when it starts after the data plane).
     await bus.ensureStreams({ update: false }).catch((e: Error) => log.warn({ err: e.message }, 'streams not all there yet; dom0 creates them'));
-    const mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, config.mmu, { deadlineMs: config.exitDeadlineMs });
-    const io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, config.io, { deadlineMs: config.exitDeadlineMs });
+    const mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, config.mmu, { deadlineMs: config.exitDeadlineMs, server: 'mmu' });
+    const io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, config.io, { deadlineMs: config.exitDeadlineMs, server: 'io-backend' });
     const vms = new VmManager({ mmu, io, exitDeadlineMs: config.exitDeadlineMs, log, bus }, bus, log);
     server.add(protos().cpu.Cpu.service, vms.handlers());
     return {

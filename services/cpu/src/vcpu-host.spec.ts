@@ -88,9 +88,10 @@ function world(image: Uint8Array, access?: (req: MmioAccess) => Promise<IoV1.Mmi
         return () => (irqLine = undefined);
       },
       current: async () => [],
+      onGap: () => () => undefined,
     },
   };
-  const host = new VcpuHost({ vmId: 'vm', ramBase: DRAM_BASE, ramSize: RAM_SIZE, entry: DRAM_BASE, dtbAddr: 0, clock: 'host' }, ports, {
+  const host = new VcpuHost({ vmId: 'vm', ramBase: DRAM_BASE, ramSize: RAM_SIZE, entry: DRAM_BASE, dtbAddr: 0, clock: 'host', mode: 'emulate' }, ports, {
     exitDeadlineMs: 2000,
     log: silentLogger(),
   });

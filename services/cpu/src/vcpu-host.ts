@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { IoV1 } from '@splitvisor/proto';
 import { RpcError } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
-import { hex, PAGE_SIZE, summarize, type LatencySummary } from '@splitvisor/platform';
+import { hex, PAGE_SIZE, summarize, type LatencySummary, type VmMode } from '@splitvisor/platform';
 import { IrqLineFollower } from './irq-lines.js';
 import { HostPageCache } from './page-cache/host-cache.js';
 import { PostedDelivery } from './posted-delivery.js';
@@ -37,6 +37,7 @@ export interface VcpuStats {
   mmioLatency: LatencySummary;
   /** Exits and posted stores per device region the guest touched. */
   devices: { device: string; reads: number; writes: number; totalMs: number; posted: number }[];
+  mode: VmMode;
 }
 
 export interface VmSpec {
@@ -46,6 +47,10 @@ export interface VmSpec {
   entry: number;
   dtbAddr: number;
   clock: 'host' | 'icount';
+  /** How the guest kernel runs (validated by VmManager against the modes this cpu has). */
+  mode: VmMode;
+  /** The hart has the H extension (VmManager allows it with mode emulate only); absent: not. */
+  h?: boolean;
 }
 
 /** Instructions per batch: long enough to amortize the loop, short enough that a stop
@@ -120,6 +125,8 @@ export class VcpuHost {
       ram: ramBuf,
       channel: this.channel.buffers,
       clock: spec.clock,
+      mode: spec.mode,
+      h: spec.h ?? false,
       batch: BATCH,
       recallPort: this.cache.workerPort,
     };
@@ -313,6 +320,7 @@ export class VcpuHost {
       exits: t.exits,
       mmioLatency: summarize(t.mmioLatencyUs),
       devices: t.devices.map(({ region, ...n }) => ({ device: `${region.name}@${hex(region.base)}`, ...n })),
+      mode: this.spec.mode,
     };
   }
 }

@@ -21,7 +21,11 @@ interface Answer {
 
 /** A runner over `program` (at DRAM_BASE) whose page fetches the "mmu" serves from the
  *  program image, and whose MMIO exits `device` answers. Returns what the host saw. */
-function setup(program: number[], device: (req: Mmio, host: ExitChannelHost) => Answer, opts: { clock?: 'host' | 'icount'; fetch?: ExitStatusValue } = {}) {
+function setup(
+  program: number[],
+  device: (req: Mmio, host: ExitChannelHost) => Answer,
+  opts: { clock?: 'host' | 'icount'; fetch?: ExitStatusValue; h?: boolean } = {},
+) {
   const host = new ExitChannelHost();
   const ram = new SharedArrayBuffer(RAM_SIZE);
   const image = new Uint8Array(RAM_SIZE);
@@ -42,7 +46,9 @@ function setup(program: number[], device: (req: Mmio, host: ExitChannelHost) => 
       dtbAddr: 0,
       ram,
       channel: host.buffers,
+      mode: 'emulate',
       clock: opts.clock ?? 'icount',
+      ...(opts.h !== undefined && { h: opts.h }),
       batch: 10_000,
     },
     {
@@ -119,6 +125,29 @@ describe('VcpuRunner', () => {
     expect(runner.hart.stats.instret).toBeGreaterThan(8);
   });
 
+  it('builds the hart with the H extension only when WorkerInit asks (a VM with cpu.h): misa.H and hstatus', () => {
+    // With H: misa bit 7 to the UART, hstatus read (it exists), poweroff. Without: the hart
+    // as built has neither (looked at without running).
+    const program = [
+      ...uart,
+      encode.csrrs(Reg.t1, 0x301, Reg.zero), // misa
+      encode.srli(Reg.t1, Reg.t1, 7),
+      encode.andi(Reg.t1, Reg.t1, 1),
+      encode.sb(Reg.t1, Reg.t0, 0),
+      encode.csrrs(Reg.t2, 0x600, Reg.zero), // hstatus
+      ...poweroff,
+      ...spin,
+    ];
+    const withH = setup(program, devices, { h: true });
+    expect(withH.runner.run()).toMatchObject({ cause: 'poweroff' });
+    expect(withH.seen[0]).toBe('posted write 0x10000000=1');
+    const without = setup(program, devices);
+    without.host.requestStop();
+    without.runner.run();
+    expect(without.runner.hart.readCsr(0x301)! & (1n << 7n)).toBe(0n);
+    expect(without.runner.hart.readCsr(0x600)).toBeUndefined();
+  });
+
   it('stops at an exit when the host asked meanwhile, without finishing the batch', () => {
     const { runner, exits } = setup([...uart, encode.lbu(Reg.t2, Reg.t0, 5), encode.jal(Reg.zero, -4)], (_req, host) => {
       host.requestStop();
@@ -143,6 +172,28 @@ describe('VcpuRunner', () => {
     expect(runner.run()).toMatchObject({ cause: 'poweroff' });
     expect(exits()).toMatchObject({ wfi: 2, 'mmio-read': 0, 'mmio-write': 1 });
     expect(seen).toEqual(['write 0x100000=21845', 'exited poweroff']);
+  });
+
+  it('wakes from WFI at the Sstc deadline (stimecmp) too, not only at mtimecmp', () => {
+    // What a kernel that sees Sstc does, and OpenSBI's set_timer on a hart with it: arm
+    // stimecmp, leave mtimecmp off, idle. In icount mode the idle jumps to the deadline; a
+    // vCPU that looked only at the CLINT found none and never woke.
+    const { runner, seen, exits } = setup(
+      [
+        ...[encode.addi(Reg.t6, Reg.zero, 1), encode.slli(Reg.t6, Reg.t6, 63), encode.csrrs(Reg.zero, 0x30a, Reg.t6)], // menvcfg.STCE
+        ...[encode.lui(Reg.t6, 0x100), encode.csrw(0x14d, Reg.t6)], // stimecmp: 2^20 ticks, 0.1 s
+        ...[encode.addi(Reg.t6, Reg.zero, 1 << 5), encode.csrw(0x304, Reg.t6)], // mie.STIE
+        encode.wfi(),
+        // time >> 20 to THR: 1 once the deadline has come, 0 for a wake-up before it.
+        ...[encode.csrr(Reg.t6, 0xc01), encode.srli(Reg.t6, Reg.t6, 20), ...uart, encode.sb(Reg.t6, Reg.t0, 0)],
+        ...poweroff,
+        ...spin,
+      ],
+      devices,
+    );
+    expect(runner.run()).toMatchObject({ cause: 'poweroff' });
+    expect(exits()).toMatchObject({ wfi: 1 });
+    expect(seen.filter((l) => l.includes('0x10000000='))).toEqual(['posted write 0x10000000=1']);
   });
 
   it('feeds IRQ line levels set by the host into its PLIC', () => {

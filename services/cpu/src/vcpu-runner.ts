@@ -4,12 +4,12 @@
 // answers. worker.ts runs one in a worker thread; specs run one in their own thread, with a
 // link that answers each exit before it blocks.
 //
-// Where the mode monitors hook in (trap-and-emulate, paravirtual hypercalls, the H
-// extension): `localExit` below. A hart exit the monitor handles without leaving the
-// process (a privileged instruction to emulate, an SBI call, a shadow or guest-page fault,
-// a virtual interrupt to inject) is served there and counted by reason with
-// ExitChannelWorker.recordLocalExit (its reason appended to exit-channel/messages.ts
-// EXIT_REASONS), as WFI is today. Exits that must leave the process stay `exit()`.
+// Where the mode monitors hook in (monitor/): in hw and trap the hart ends its run at every
+// trap into a mode the monitor plays ('monitor-trap'), and the monitor serves it in this
+// thread: a privileged instruction to emulate, an SBI call, a shadow or guest-page fault, a
+// virtual interrupt to inject, each counted by reason with ExitChannelWorker.recordLocalExit.
+// What must leave the process (MMIO, page fetches) goes through this runner's device path
+// and `exit()`, as in emulate.
 //
 // The hot path: nothing here runs per instruction. The bus callbacks run per device
 // access, exits and batch ends allocate at most their request message.
@@ -28,6 +28,9 @@ import {
   type WorkerRequest,
 } from './exit-channel/index.js';
 import { WorkerPageCache } from './page-cache/worker-cache.js';
+import { HwMonitor, type MonitorHost } from './monitor/hw-monitor.js';
+import { PvMonitor } from './monitor/pv-monitor.js';
+import { TrapMonitor } from './monitor/trap-monitor.js';
 
 const PAGE = 4096;
 /** Pages fetched per miss: the run amortizes one round trip over several pages. */
@@ -55,6 +58,9 @@ export class VcpuRunner {
   private readonly icount: IcountClock | undefined;
   private readonly local: LocalBus;
   private readonly setPlicLevel = (irq: number, level: boolean) => this.plic.setLevel(irq, level);
+  /** The monitor the guest runs under (hw: HS-mode; trap: M-mode, the guest in real U);
+   *  undefined in emulate, where the guest owns the hart. */
+  private readonly monitor: HwMonitor | TrapMonitor | undefined;
 
   private stopCause: VcpuExitCause | undefined;
   private stopReason = '';
@@ -76,7 +82,7 @@ export class VcpuRunner {
     const ram = new GuestRam(init.ramBase, init.ramSize, init.ram);
     // The hart's side of mmu's directory protocol (page-cache/): fetches, recalls.
     this.cache = new WorkerPageCache(ram, this.channel, init.recallPort);
-    ram.onMiss = (pageIndex, write) => this.pageMiss(pageIndex, write);
+    ram.onMiss = (pageIndex, write) => this.pageMiss(pageIndex, write) > 0;
     // The vCPU's own devices (the in-kernel irqchip and timer of KVM): accesses to them
     // never leave this thread.
     this.icount = init.clock === 'icount' ? new IcountClock() : undefined;
@@ -85,7 +91,14 @@ export class VcpuRunner {
       clock: this.icount ? this.icount.now : hostClock(),
       onIrq: (_h, bit, level) => this.hart.setPendingInterrupt(bit, level),
     });
-    this.plic = new Plic({ harts: 1, onIrq: (ctx, level) => this.hart.setPendingInterrupt(plicContextIrq(ctx), level) });
+    const hw = init.mode === 'hw';
+    const monitored = hw || init.mode === 'trap' || init.mode === 'pv';
+    // Under a monitor the PLIC's S-context is the guest's: its output is the guest's virtual
+    // SEIP (hvip.VSEIP in hw, the virtual sip in trap), not the hart's own SEIP.
+    this.plic = new Plic({
+      harts: 1,
+      onIrq: (ctx, level) => (monitored && ctx === 1 ? this.monitor!.setExternal(level) : this.hart.setPendingInterrupt(plicContextIrq(ctx), level)),
+    });
     // QEMU's reset vector: a0 = mhartid, a1 = the DTB, a2 = fw_dynamic_info, then a jump
     // to the entry (the firmware at 0x80000000, or the image when there is none).
     const romImage = bootRom({ entry: init.entry, dtbAddr: init.dtbAddr });
@@ -102,10 +115,41 @@ export class VcpuRunner {
       roms: [{ base: BOOT_ROM.base, bytes: romImage }],
       // The `time` CSR reads the CLINT's mtime, as on QEMU virt.
       timeSource: () => this.clint.mtime(),
+      // hw: H with the monitor in HS; emulate: H only when the VM asks for it (cpu.h).
+      ...(hw ? { h: true } : { h: init.h ?? false }),
+      ...(monitored && { monitorTraps: true }),
     });
+    if (monitored) {
+      const host: MonitorHost = {
+        load: (pa, size, out) => this.load(pa, size, out),
+        store: (pa, size, lo, hi) => this.store(pa, size, lo, hi),
+        fetch: (page, write) => this.pageMiss(page, write),
+        idle: (deadline) => this.idle(deadline),
+        now: () => this.clint.mtime(),
+        recordLocalExit: (reason, ms) => this.channel.recordLocalExit(reason, ms),
+        poweroff: (code) => this.end('poweroff', `guest powered off with code ${code} (SBI)`, code),
+        reset: () => this.end('reset', 'guest requested a reset (SBI)', 0),
+        fail: (why) => this.failVcpu(why),
+        log: (msg, fields) => this.link.postMessage({ kind: 'log', level: 'warn', msg, fields }),
+      };
+      const at = { hartId: init.hartId, ramBase: init.ramBase, ramSize: init.ramSize, entry: init.entry, dtbAddr: init.dtbAddr };
+      if (hw) {
+        const m = new HwMonitor(this.hart, ram, host, at);
+        this.cache.onLowered = (pages) => m.pagesLowered(pages);
+        this.monitor = m;
+      } else {
+        // trap: the shadow maps RAM whatever this cpu holds; a page not held is fetched by
+        // the hart's own miss path when the guest touches it, as in emulate.
+        // pv: the same until the guest registers for paravirtualization (pv-monitor.ts).
+        this.monitor = init.mode === 'pv' ? new PvMonitor(this.hart, ram, host, at) : new TrapMonitor(this.hart, ram, host, at);
+      }
+    }
     // Power-on state of the local devices: every line announced (MTIP is high, mtimecmp = 0).
     this.local.reset();
     this.channel.applyIrqLines(this.setPlicLevel);
+    // hw, trap: no boot ROM, no firmware: the monitor enters the kernel (in VS-mode in hw,
+    // KVM's way; in real U-mode, virtual S, in trap).
+    this.monitor?.start();
   }
 
   /** Runs until the guest powers off or resets, the host stops it, or it fails; tells the
@@ -137,6 +181,12 @@ export class VcpuRunner {
       // Whatever the guest posted goes out at the end of a batch at the latest, before it
       // sleeps in WFI, and before it parks or stops (the host also delivers then).
       this.askDelivery();
+      if (e.kind === 'monitor-trap') {
+        this.monitor!.handleTrap();
+        continue;
+      }
+      // At an instruction boundary in the guest: the monitor's timers and injections.
+      this.monitor?.tick();
       if (e.kind === 'budget' || this.localExit(e)) continue;
       if (e.kind === 'fatal') {
         this.stopCause ??= 'fatal';
@@ -165,9 +215,21 @@ export class VcpuRunner {
    */
   private localExit(e: HartExit): boolean {
     if (e.kind !== 'wfi') return false;
-    const ch = this.channel;
     const t0 = performance.now();
-    const ticks = this.clint.nextDeadline(0);
+    // The earlier of the CLINT's mtimecmp and the hart's own stimecmp (Sstc): a kernel that
+    // sees Sstc in the device tree arms stimecmp, and so does OpenSBI's set_timer on a hart
+    // that has it; sleeping past it would make every timer of an idle guest up to a second late.
+    this.idle(this.hart.timerDeadline());
+    this.channel.recordLocalExit(Reason.Wfi, performance.now() - t0);
+    return true;
+  }
+
+  /** Idles until the CLINT's next deadline or `deadline` (time ticks, e.g. an Sstc or SBI
+   *  timer), an IRQ line change or any other host request; then feeds the PLIC. */
+  private idle(deadline: number): void {
+    const ch = this.channel;
+    const sstc = deadline - this.clint.mtime();
+    const ticks = Math.min(this.clint.nextDeadline(0), Math.max(0, sstc));
     if (this.icount && Number.isFinite(ticks) && !ch.irqDirty) {
       this.icount.skip(ticks);
     } else {
@@ -179,8 +241,6 @@ export class VcpuRunner {
     }
     this.clint.tick();
     ch.applyIrqLines(this.setPlicLevel);
-    ch.recordLocalExit(Reason.Wfi, performance.now() - t0);
-    return true;
   }
 
   /** Posts a request and blocks until the host replies; returns the ExitStatus. */
@@ -202,17 +262,26 @@ export class VcpuRunner {
     return ch.replyStatus;
   }
 
-  private pageMiss(pageIndex: number, write: boolean): boolean {
+  /** Fetches `pageIndex` and the Invalid run after it; the pages installed (0: failed). */
+  private pageMiss(pageIndex: number, write: boolean): number {
     const count = this.cache.runLength(pageIndex, write, FETCH_RUN);
     const status = this.exit({ kind: 'fetch', pageIndex, count, write }, Reason.PageFetch);
     if (status !== ExitStatus.Ok) {
       if (status === ExitStatus.Failed) this.failVcpu(`page fetch of gpa 0x${(this.init.ramBase + pageIndex * PAGE).toString(16)} failed`);
-      return false;
+      return 0;
     }
     // Shared copies for a read, the only writable ones for a write. Recalls wait for the
     // next safepoint: never between a fetch and the access that needed it.
     this.cache.install(pageIndex, count, write);
-    return true;
+    return count;
+  }
+
+  /** The guest ended the VM itself without a device (hw: SBI SRST). */
+  private end(cause: 'poweroff' | 'reset', reason: string, exitCode: number): void {
+    this.stopCause ??= cause;
+    this.stopReason ||= reason;
+    this.exitCode = exitCode;
+    this.hart.stop();
   }
 
   private load(pa: number, size: 1 | 2 | 4 | 8, out: Int32Array): boolean {

@@ -52,7 +52,7 @@ function startReq(vmId: string, over: Partial<CpuV1.StartVmRequest> = {}): CpuV1
 
 function nextExit(vmId: string): Promise<EventsV1.LifecycleEvent__Output> {
   return new Promise((resolve) => {
-    const unsub = bus.subscribe(subjects.lifecycle(vmId), LifecycleEventCodec, (ev) => {
+    const unsub = bus.subscribe(subjects.lifecycle(vmId, 'cpu'), LifecycleEventCodec, (ev) => {
       if (ev.kind === 'LIFECYCLE_VCPU_EXITED') {
         unsub();
         resolve(ev);
@@ -81,6 +81,11 @@ describe('vCPU exits over real gRPC', () => {
     expect(row('page-fetch').count).toBeGreaterThanOrEqual(1);
     expect(stats.mmioLatency.samples).toBe(row('mmio-write').count + row('mmio-read').count);
     expect(stats.mmioLatency.p50Us).toBeGreaterThan(0);
+    // In emulate the guest's own firmware does what the mode monitors would: their rows
+    // are there (top and bench modes read them) and stay 0.
+    expect(stats.mode).toBe('emulate');
+    for (const r of ['priv-insn', 'sbi-call', 'shadow-fault', 'guest-page-fault', 'virq-inject', 'vtrap'])
+      expect(row(r)).toEqual({ reason: r, count: 0, totalMs: 0 });
 
     let out = '';
     const stop = await bus.replay(streams.console, subjects.consoleOut('hello'), ConsoleOutputCodec, (m) => (out += Buffer.from(m.data).toString()));
@@ -95,6 +100,21 @@ describe('vCPU exits over real gRPC', () => {
     expect((await vms.stop('hello', 'test')).vmId).toBe('hello');
   });
 
+  it('runs guests/hyp on a hart with H (StartVm h), and without h its hypervisor fails at its first H CSR', async () => {
+    await prepare('hyp', 'guests/hyp/hyp.bin');
+    const exited = nextExit('hyp');
+    vms.start(startReq('hyp', { h: true }));
+    expect(await exited).toMatchObject({ exitCode: 0, reason: 'poweroff: guest powered off with code 0' });
+    await vms.stop('hyp', 'test');
+    // The same image on the plain hart: hstatus is an illegal instruction, which its M-mode
+    // handler reports with fail code 5.
+    await prepare('plain', 'guests/hyp/hyp.bin');
+    const failed = nextExit('plain');
+    vms.start(startReq('plain'));
+    expect(await failed).toMatchObject({ exitCode: 5 });
+    await vms.stop('plain', 'test');
+  });
+
   it('posts UART transmit and doorbells instead of exiting, in program order (guests/posted)', async () => {
     // guests/posted: 6 synchronous UART register writes, 2,328 stores at THR's offset
     // (2,049 divisor latch bytes, 3 looped-back bytes, 276 console bytes), 2 QueueNotify
@@ -107,7 +127,7 @@ describe('vCPU exits over real gRPC', () => {
     // already, since the poweroff exit carried the last posted bytes and the console is
     // flushed before the event.
     const storedAtPoweroff = new Promise<number>((resolve) => {
-      const unsub = bus.subscribe(subjects.lifecycle('posted'), LifecycleEventCodec, (ev) => {
+      const unsub = bus.subscribe(subjects.lifecycle('posted', 'io-backend'), LifecycleEventCodec, (ev) => {
         if (ev.kind !== 'LIFECYCLE_POWEROFF') return;
         unsub();
         void bus.lastSeq(streams.console, subjects.consoleOut('posted')).then(resolve);
@@ -225,6 +245,10 @@ describe('vCPU exits over real gRPC', () => {
     [{ ramSize: 0 }, /ram_size 0 must be a multiple of 4096/],
     [{ entry: 0x1000 }, /entry 0x1000 lies outside RAM \[0x80000000, 0x80400000\)/],
     [{ vcpus: 2 }, /vcpus 2: this cpu runs exactly 1 vCPU per VM for now/],
+    // Defence in depth: dom0 refuses these at create; the cpu again, naming its modes.
+    [{ mode: 'kvm' }, /^mode: "kvm" is not a mode \(modes: emulate, hw, trap, pv; this build has emulate, hw, trap, pv\)$/],
+    [{ mode: 'hw', h: true }, /^h: the H extension needs mode "emulate", not "hw" \(no monitor offers nested virtualization yet\)$/],
+    [{ mode: 'trap', h: true }, /^h: the H extension needs mode "emulate", not "trap"/],
   ])('refuses a bad StartVm %j', (over, msg) => {
     let err: unknown;
     try {

@@ -3,11 +3,18 @@ import type { CpuV1 } from '@splitvisor/proto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, unary, vmIdArg } from '@splitvisor/rpc';
 import { subjects, type Bus } from '@splitvisor/bus';
 import { LifecycleEventCodec } from '@splitvisor/proto';
-import { hex, PAGE_SIZE, summarize, type LatencySummary } from '@splitvisor/platform';
+import { DEFAULT_VM_MODE, hex, isVmMode, modeRefusal, PAGE_SIZE, summarize, type LatencySummary, type VmMode } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
 import { VcpuHost, type VcpuStats } from './vcpu-host.js';
 import { MmioStream } from './ports/mmio-stream.js';
 import { vcpuPorts, type VcpuBackends } from './ports/index.js';
+
+/**
+ * The modes this cpu has a monitor for. dom0 refuses the others at create (from the
+ * platform's BUILT_VM_MODES); the cpu refuses them again, so a caller that skipped dom0's
+ * check (or an older dom0) never gets a guest run in a mode it did not ask for.
+ */
+export const CPU_MODES: readonly VmMode[] = ['emulate', 'hw', 'trap', 'pv'];
 
 /** GuestRam's limit in this cpu: one SharedArrayBuffer per VM. */
 const MAX_RAM = 4 * 1024 * 1024 * 1024;
@@ -25,6 +32,15 @@ function validate(req: CpuV1.StartVmRequest__Output): void {
     throw invalidArgument(`clock "${req.clock}" must be "host" or "icount"`);
   }
   if (req.vcpus !== 1) throw invalidArgument(`vcpus ${req.vcpus}: this cpu runs exactly 1 vCPU per VM for now`);
+  const mode = req.mode || DEFAULT_VM_MODE;
+  // Only the guest's own hypervisor (emulate: it owns M and HS) gets a hart with H; a mode
+  // monitor would have to offer nested virtualization, and none does yet. Checked before
+  // the modes this cpu has, as dom0 checks a config's cpu.h.
+  if (req.h && isVmMode(mode) && mode !== 'emulate') {
+    throw invalidArgument(`h: the H extension needs mode "emulate", not "${mode}" (no monitor offers nested virtualization yet)`);
+  }
+  const refused = modeRefusal(mode, 'mode', CPU_MODES);
+  if (refused) throw invalidArgument(refused);
 }
 
 export class VmManager {
@@ -40,7 +56,16 @@ export class VmManager {
     validate(req);
     if (this.vms.has(req.vmId)) throw alreadyExists(`vm "${req.vmId}" is already running on this cpu`);
     const host = new VcpuHost(
-      { vmId: req.vmId, ramBase: req.ramBase, ramSize: req.ramSize, entry: req.entry, dtbAddr: req.dtbAddr, clock: req.clock === 'icount' ? 'icount' : 'host' },
+      {
+        vmId: req.vmId,
+        ramBase: req.ramBase,
+        ramSize: req.ramSize,
+        entry: req.entry,
+        dtbAddr: req.dtbAddr,
+        clock: req.clock === 'icount' ? 'icount' : 'host',
+        mode: (req.mode || DEFAULT_VM_MODE) as VmMode,
+        h: req.h,
+      },
       vcpuPorts(this.backends, req.vmId),
       this.backends,
     );
@@ -50,7 +75,7 @@ export class VmManager {
       await host.writeBack();
       this.log.info({ vm: req.vmId, ...exit, instret: host.stats().instret }, 'vCPU exited');
       await this.bus
-        .publishDurable(subjects.lifecycle(req.vmId), LifecycleEventCodec, {
+        .publishDurable(subjects.lifecycle(req.vmId, 'cpu'), LifecycleEventCodec, {
           vmId: req.vmId,
           kind: 'LIFECYCLE_VCPU_EXITED',
           exitCode: exit.exitCode,

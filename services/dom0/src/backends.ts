@@ -17,9 +17,9 @@ export interface Backends {
 export function connectBackends(addr: { cpus: readonly string[]; mmu: string; io: string }, deadlineMs = 5000): Backends {
   const p = protos();
   return {
-    cpus: new Map(addr.cpus.map((a) => [a, new RpcClient<CpuV1.CpuClient>(p.cpu.Cpu, a, { deadlineMs })])),
-    mmu: new RpcClient<MmuV1.MmuClient>(p.mmu.Mmu, addr.mmu, { deadlineMs }),
-    io: new RpcClient<IoV1.IoBackendClient>(p.io.IoBackend, addr.io, { deadlineMs }),
+    cpus: new Map(addr.cpus.map((a) => [a, new RpcClient<CpuV1.CpuClient>(p.cpu.Cpu, a, { deadlineMs, server: 'cpu' })])),
+    mmu: new RpcClient<MmuV1.MmuClient>(p.mmu.Mmu, addr.mmu, { deadlineMs, server: 'mmu' }),
+    io: new RpcClient<IoV1.IoBackendClient>(p.io.IoBackend, addr.io, { deadlineMs, server: 'io-backend' }),
   };
 }
 
@@ -53,8 +53,8 @@ function loadImage(mmu: RpcClient<MmuV1.MmuClient>, vmId: string, segments: read
 
 class GrpcMemory implements VmMemoryPort {
   constructor(private readonly mmu: RpcClient<MmuV1.MmuClient>) {}
-  async create(vmId: string, ramBase: number, ramSize: number): Promise<void> {
-    await this.mmu.call('CreateVm', { vmId, ramBase, ramSize });
+  async create(vmId: string, ramBase: number, ramSize: number, opts: { replace?: boolean } = {}): Promise<void> {
+    await this.mmu.call('CreateVm', { vmId, ramBase, ramSize, replace: opts.replace ?? false });
   }
   load(vmId: string, segments: readonly ImageSegment[]): Promise<number> {
     return loadImage(this.mmu, vmId, segments);

@@ -23,8 +23,9 @@ export interface BootSegment {
 }
 
 export interface BootLayout {
-  /** image: entered directly (-bios none); firmware: firmware first, then maybe a kernel. */
-  readonly kind: 'image' | 'firmware';
+  /** image: entered directly (-bios none); firmware: firmware first, then maybe a kernel;
+   *  kernel: no firmware, the kernel entered by the hypervisor (mode: hw). */
+  readonly kind: 'image' | 'firmware' | 'kernel';
   /** Where the boot ROM jumps. */
   readonly entry: number;
   /** Where the firmware should continue: fw_dynamic_info.next_addr in QEMU's boot ROM (the
@@ -41,6 +42,8 @@ export interface BootLayout {
 export interface BootInputs {
   readonly memoryBytes: number;
   readonly harts: number;
+  /** The harts have the H extension (riscv,isa says "h"). */
+  readonly h?: boolean;
   readonly bootargs?: string;
   /** /chosen/rng-seed bytes (QEMU gives 32 fresh ones per boot); none when absent. */
   readonly rngSeed?: Uint8Array;
@@ -119,6 +122,12 @@ export function computeBootLayout(inp: BootInputs): BootLayout {
         notes.push(`kernel entry ${hex(inp.kernel.entry)} is not ${hex(KERNEL_ENTRY)}, where fw_jump continues: a fw_jump firmware will not enter it`);
       }
     }
+  } else if (inp.kernel) {
+    // mode: hw: the hypervisor plays the firmware, so nothing is loaded at 0x80000000 and
+    // the kernel is entered directly (in VS-mode, with a0 = hartid and a1 = the tree).
+    kind = 'kernel';
+    add(inp.kernel);
+    entry = inp.kernel.entry;
   } else {
     throw new BootLayoutError('image', 'is required (a path to an ELF or raw binary)');
   }
@@ -143,6 +152,7 @@ export function computeBootLayout(inp: BootInputs): BootLayout {
   const dtb = buildVirtDtb({
     memoryBytes,
     harts: inp.harts,
+    ...(inp.h && { h: true }),
     ...(initrd && { initrd }),
     ...(inp.bootargs !== undefined && { bootargs: inp.bootargs }),
     ...(inp.rngSeed && { rngSeed: inp.rngSeed }),

@@ -2,38 +2,38 @@
 // (ports.ts: the VM's memory, its devices, the cpu nodes), and reacts to what the data plane reports (poweroff, reset, a vCPU that
 // stopped) as the VM's policies say. One operation at a time per VM; every state change
 // is in KV (vm-store.ts) before it is announced.
-import { alreadyExists, invalidArgument, RpcError } from '@splitvisor/rpc';
+import { alreadyExists, invalidArgument, resourceExhausted, RpcError } from '@splitvisor/rpc';
 import type { EventsV1 } from '@splitvisor/proto';
 import type { Logger } from '@splitvisor/log';
+import { DEFAULT_VM_MODE } from '@splitvisor/platform';
 import { ConfigError, parseVmConfig, type Policy, type VmConfig } from './vm-config.js';
 import { layoutFor, Provisioner, type BootPoint } from './provision.js';
 import { leastLoaded, nodeLoads } from './placement.js';
 import { canDo, isFinal, requireState, vcpuMayRun, type VmRecord, type VmState } from './vm-state.js';
 import type { DataPlane, CpuNodePort } from './ports.js';
 import type { VmRecords } from './vm-store.js';
-import { decide, probe } from './reconcile.js';
+import { afterNodeLoss, decide, probe } from './reconcile.js';
+import { LifecycleReports, type GuestEnd, type Report, type ReportCounts } from './lifecycle-reports.js';
 
 export interface ControllerOptions {
   /** on_crash=restart gives up after this many restarts in a row, each within
    *  `crashWindowMs` of its boot (a guest that crashes at once would loop forever). */
   maxCrashRestarts?: number;
   crashWindowMs?: number;
+  /** The most VMs this lab holds (any state); a create beyond it is refused naming it. */
+  maxVms?: number;
+  /** How long the cpu's exit report may follow io-backend's POWEROFF or RESET before the
+   *  latter is logged and counted as unconfirmed. */
+  confirmMs?: number;
 }
 
-/** What the guest (or its vCPU) did, as far as the policies are concerned. */
-export type GuestEnd = 'poweroff' | 'reset' | 'crash';
+/** VMs per lab when not told otherwise (dom0 --max-vms, SPLITVISOR_MAX_VMS). */
+export const DEFAULT_MAX_VMS = 64;
 
 const POLICY_FIELD: Record<GuestEnd, 'on_poweroff' | 'on_reboot' | 'on_crash'> = { poweroff: 'on_poweroff', reset: 'on_reboot', crash: 'on_crash' };
 
-/** A data-plane event as a guest end, or undefined when it is not one. */
-export function classify(ev: Pick<EventsV1.LifecycleEvent__Output, 'kind' | 'reason'>): GuestEnd | undefined {
-  if (ev.kind === 'LIFECYCLE_POWEROFF') return 'poweroff';
-  if (ev.kind === 'LIFECYCLE_RESET') return 'reset';
-  if (ev.kind !== 'LIFECYCLE_VCPU_EXITED') return undefined;
-  if (ev.reason.startsWith('poweroff')) return 'poweroff';
-  if (ev.reason.startsWith('reset')) return 'reset';
-  return 'crash';
-}
+/** The cpu's exit report, believed (lifecycle-reports.ts). */
+type VcpuExit = Extract<Report, { kind: 'exit' }>;
 
 /** A stand-in record for a VM being created: it counts one vCPU on its node. */
 const PLACEHOLDER: VmRecord = {
@@ -61,6 +61,7 @@ export class Controller {
    *  same least-loaded node before any of them is recorded. */
   private readonly placing = new Map<string, string>();
   private readonly prov: Provisioner;
+  private readonly reports: LifecycleReports;
 
   constructor(
     private readonly plane: DataPlane,
@@ -69,6 +70,17 @@ export class Controller {
     private readonly opts: ControllerOptions = {},
   ) {
     this.prov = new Provisioner(plane, log);
+    this.reports = new LifecycleReports(log, (vm) => this.store.find(vm)?.state, opts.confirmMs);
+  }
+
+  /** Lifecycle reports about `name` that dom0 refused or that were never confirmed. */
+  reportCounts(name: string): ReportCounts {
+    return this.reports.of(name);
+  }
+
+  /** Stops the timers of causes still awaiting the cpu's report. */
+  stop(): void {
+    this.reports.stop();
   }
 
   get nodes(): string[] {
@@ -109,6 +121,9 @@ export class Controller {
         throw alreadyExists(`a vm named "${cfg.name}" already exists and is ${existing.state}`);
       }
       const layout = await layoutFor(cfg, where);
+      // The cap is checked and the slot taken with no await in between: creates in parallel
+      // (each serialized only per name) cannot all pass it.
+      this.checkCap(cfg.name);
       const node = this.place(cfg.name);
       this.placing.set(cfg.name, node);
       try {
@@ -124,6 +139,16 @@ export class Controller {
         this.placing.delete(cfg.name);
       }
     });
+  }
+
+  /** Refuses a new VM when the lab holds its cap already, counting creates in flight. */
+  private checkCap(name: string): void {
+    const max = this.opts.maxVms ?? DEFAULT_MAX_VMS;
+    const held = new Set([...this.store.list().map((v) => v.name), ...this.placing.keys()]);
+    if (held.has(name)) return; // replacing a VM of this name takes no new slot
+    if (held.size >= max) {
+      throw resourceExhausted(`vm "${name}" refused: this lab holds ${held.size} VMs and its cap is ${max} (dom0 --max-vms, SPLITVISOR_MAX_VMS)`);
+    }
   }
 
   /** The least loaded node for `name`, counting VMs being created elsewhere right now. */
@@ -150,6 +175,8 @@ export class Controller {
       stoppedAt: 0,
       node,
       vcpus: cfg.vcpus,
+      mode: cfg.mode,
+      ...(cfg.cpu?.h && { h: true }),
       onPoweroff: cfg.onPoweroff,
       onReboot: cfg.onReboot,
       onCrash: cfg.onCrash,
@@ -171,10 +198,12 @@ export class Controller {
     });
   }
 
-  /** Memory, images and devices again for a VM that holds none (same name and config). */
+  /** Memory, images and devices again for a VM (same name and config). Memory it still
+   *  holds at mmu (a reboot) is replaced in one step, so its reservation is never free for
+   *  another VM's create in between. */
   private async reprovision(r: VmRecord): Promise<VmRecord> {
     const cfg = await this.store.config(r.name);
-    const boot = await this.prov.provision(cfg, await layoutFor(cfg, r.name));
+    const boot = await this.prov.provision(cfg, await layoutFor(cfg, r.name), { replace: true });
     return this.store.save({ ...r, ...boot, state: 'created', reason: '', exitCode: 0, stoppedAt: 0 });
   }
 
@@ -208,6 +237,8 @@ export class Controller {
             // Records written before there was a device tree have none: 0.
             dtbAddr: r.dtbAddr ?? 0,
             vcpus: r.vcpus ?? 1,
+            mode: r.mode ?? DEFAULT_VM_MODE,
+            h: r.h ?? false,
           };
           await this.plane.cpus.node(n).start(start, patient ? 2000 : undefined);
           lastErr = undefined;
@@ -294,7 +325,7 @@ export class Controller {
   private async restartInPlace(r: VmRecord, why: string): Promise<VmRecord> {
     await this.store.save({ ...r, state: 'rebooting' });
     await this.store.emit(r.name, 'LIFECYCLE_REBOOTING', why);
-    await this.prov.release(r.name, { vcpuOn: r.node });
+    await this.prov.release(r.name, { vcpuOn: r.node, keepMemory: true });
     try {
       const fresh = await this.reprovision({ ...r, state: 'rebooting' });
       return await this.launch(fresh, `restarted: ${why}`);
@@ -312,21 +343,24 @@ export class Controller {
       requireState(name, r.state, 'destroy');
       if (!isFinal(r.state)) await this.prov.release(name, { vcpuOn: vcpuMayRun(r.state) ? r.node : undefined, timeoutMs: 5000 });
       await this.store.remove(name);
+      this.reports.forget(name);
       await this.store.emit(name, 'LIFECYCLE_DESTROYED', 'destroyed by request');
       return { ...r, state: 'destroyed' as VmState, stoppedAt: r.stoppedAt || Date.now(), reason: r.reason || 'destroyed' };
     });
   }
 
   /**
-   * What the data plane reports: the guest powered off or asked for a reset, or its vCPU
-   * stopped. Resolves once handled (a restarted dom0 counts what it has caught up on).
+   * What the data plane reports on `subject` (sv.vm.<id>.lifecycle.<source>): io-backend
+   * the guest's poweroff or reset (a cause, kept), the cpu that the vCPU stopped (acted on,
+   * as the VM's policy says). VM and source are the subject's; a body that disagrees is
+   * refused (lifecycle-reports.ts). Resolves once handled (a restarted dom0 counts what it
+   * has caught up on).
    */
-  onLifecycle(ev: EventsV1.LifecycleEvent__Output): Promise<void> {
-    if (ev.source === 'dom0') return Promise.resolve();
-    const end = classify(ev);
-    if (!end || !this.store.find(ev.vmId)) return Promise.resolve();
-    return this.serial(ev.vmId, () => this.guestEnded(ev, end)).catch((e: unknown) =>
-      this.log.error({ vm: ev.vmId, err: message(e) }, `handling the guest's ${end} failed`),
+  onLifecycle(ev: EventsV1.LifecycleEvent__Output, subject: string): Promise<void> {
+    const report = this.reports.read(ev, subject);
+    if (report.kind !== 'exit' || !this.store.find(report.vm)) return Promise.resolve();
+    return this.serial(report.vm, () => this.guestEnded(report)).catch((e: unknown) =>
+      this.log.error({ vm: report.vm, err: message(e) }, `handling the guest's ${report.end} failed`),
     );
   }
 
@@ -355,11 +389,40 @@ export class Controller {
     }).catch((e: unknown) => this.log.error({ vm: name, err: message(e) }, 'reconciling failed'));
   }
 
-  private async guestEnded(ev: EventsV1.LifecycleEvent__Output, end: GuestEnd): Promise<void> {
-    let r = this.store.find(ev.vmId);
+  /**
+   * Cpu node `node` went away (node-watch.ts saw its health stream end): each VM that ran
+   * there and that the node no longer runs crashed, and its on_crash applies (restart
+   * places it again, on that node once it is back or on another). A VM whose node still
+   * has it, or already told its end, is left alone.
+   */
+  nodeLost(node: string, why: string): Promise<void> {
+    const vms = this.store.list().filter((r) => afterNodeLoss(r, node, 'unknown', why) !== undefined);
+    return Promise.all(
+      vms.map((v) =>
+        this.serial(v.name, async () => {
+          const r = this.store.find(v.name);
+          if (!r) return;
+          const held = await this.plane.cpus
+            .node(r.node)
+            .stats(r.name)
+            .then(
+              (s): 'running' | 'paused' | 'exited' => (!s.running ? 'exited' : s.paused ? 'paused' : 'running'),
+              (e: unknown) => (e instanceof RpcError && e.code === 'NOT_FOUND' ? ('absent' as const) : ('unknown' as const)),
+            );
+          const reason = afterNodeLoss(r, node, held, why);
+          if (reason === undefined) return;
+          this.log.warn({ vm: r.name, node, why }, reason);
+          await this.guestEnded({ kind: 'exit', vm: r.name, end: 'crash', reason, exitCode: 0, at: Date.now() });
+        }).catch((e: unknown) => this.log.error({ vm: v.name, node, err: message(e) }, 'applying on_crash after a node loss failed')),
+      ),
+    ).then(() => undefined);
+  }
+
+  private async guestEnded(ev: VcpuExit): Promise<void> {
+    const end = ev.end;
+    let r = this.store.find(ev.vm);
     if (!r || (r.state !== 'running' && r.state !== 'paused')) return;
-    // Both io-backend and the cpu report one reset; the later report is older than the boot
-    // the first one started.
+    // A report older than the current boot (one read again after a dom0 restart) is done with.
     if (r.bootAt !== undefined && ev.at > 0 && ev.at < r.bootAt) return;
     const field = POLICY_FIELD[end];
     const policy: Policy = (end === 'poweroff' ? r.onPoweroff : end === 'reset' ? r.onReboot : r.onCrash) ?? (end === 'reset' ? 'restart' : 'destroy');

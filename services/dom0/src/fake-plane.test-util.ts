@@ -21,19 +21,23 @@ function check(faults: Faults, log: CallLog, call: string): void {
 }
 
 class FakeMemory implements VmMemoryPort {
-  readonly vms = new Map<string, { ramSize: number; loaded: number; dma: string[] }>();
+  /** Per VM: its RAM size, the bytes and segments loaded (the device tree among them), DMA grants. */
+  readonly vms = new Map<string, { ramSize: number; loaded: number; segments: ImageSegment[]; dma: string[] }>();
   constructor(
     private readonly log: CallLog,
     private readonly faults: Faults,
   ) {}
-  async create(vmId: string, _ramBase: number, ramSize: number): Promise<void> {
+  async create(vmId: string, _ramBase: number, ramSize: number, opts: { replace?: boolean } = {}): Promise<void> {
     check(this.faults, this.log, `mmu create ${vmId}`);
-    this.vms.set(vmId, { ramSize, loaded: 0, dma: [] });
+    // As mmu: one VM per id, unless the call replaces it.
+    if (this.vms.has(vmId) && !opts.replace) throw new RpcError('ALREADY_EXISTS', `vm "${vmId}" already exists`);
+    this.vms.set(vmId, { ramSize, loaded: 0, segments: [], dma: [] });
   }
   async load(vmId: string, segments: readonly ImageSegment[]): Promise<number> {
     check(this.faults, this.log, `mmu load ${vmId}`);
     const n = segments.reduce((t, s) => t + s.data.length, 0);
     this.held(vmId).loaded += n;
+    this.held(vmId).segments.push(...segments);
     return n;
   }
   async allowDma(vmId: string, backend: string): Promise<void> {
@@ -105,6 +109,9 @@ class FakeCpuNode implements CpuNodePort {
     this.vms.delete(vmId);
   }
   async stats(vmId: string): Promise<CpuV1.VmStats__Output> {
+    // Not logged (reconciliation asks in bulk), but a node can be told to refuse it.
+    const e = this.faults.get(`${this.name} stats`);
+    if (e) throw e;
     const v = this.held(vmId);
     return { running: true, paused: v.paused } as CpuV1.VmStats__Output;
   }
@@ -141,7 +148,7 @@ export class FakePlane implements DataPlane {
 
   /** A node that does not answer. */
   down(node: string): void {
-    for (const what of ['start', 'start patiently']) this.faults.set(`${node} ${what}`, unavailable(`${node} connection refused`));
+    for (const what of ['start', 'start patiently', 'stop', 'stats']) this.faults.set(`${node} ${what}`, unavailable(`${node} connection refused`));
   }
 }
 

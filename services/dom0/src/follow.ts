@@ -21,7 +21,8 @@ export class LifecycleFollower {
   constructor(
     private readonly bus: Bus,
     private readonly kv: KV,
-    private readonly handle: (ev: EventsV1.LifecycleEvent__Output) => Promise<void>,
+    /** `subject` says which VM and which service reported; the body is not trusted for either. */
+    private readonly handle: (ev: EventsV1.LifecycleEvent__Output, subject: string) => Promise<void>,
     private readonly log: Logger,
   ) {}
 
@@ -42,10 +43,10 @@ export class LifecycleFollower {
       streams.lifecycle,
       subjects.allLifecycle,
       LifecycleEventCodec,
-      (ev, _subject, seq) => {
+      (ev, subject, seq) => {
         const item = { seq, done: false };
         this.pending.push(item);
-        void this.handle(ev).finally(() => {
+        void this.handle(ev, subject).finally(() => {
           item.done = true;
           this.advance();
         });

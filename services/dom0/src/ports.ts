@@ -4,13 +4,16 @@
 // spec gives them in memory. A refusal is an RpcError whose code the controller reads
 // (UNAVAILABLE: try another node or later; NOT_FOUND: already gone).
 import type { CpuV1, IoV1, MmuV1 } from '@splitvisor/proto';
+import type { VmMode } from '@splitvisor/platform';
 import type { ImageSegment } from './guest-image.js';
 import type { DeviceSpec } from './xenbus.js';
 
 /** The VM's guest RAM at mmu. */
 export interface VmMemoryPort {
-  /** Empty RAM [ramBase, ramBase + ramSize) for the VM. */
-  create(vmId: string, ramBase: number, ramSize: number): Promise<void>;
+  /** Empty RAM [ramBase, ramBase + ramSize) for the VM, reserved whole in mmu's pool
+   *  (RESOURCE_EXHAUSTED when it does not fit). With `replace`, the VM's memory held now is
+   *  given up in the same step and its reservation counts for the new one (a reboot). */
+  create(vmId: string, ramBase: number, ramSize: number, opts?: { replace?: boolean }): Promise<void>;
   /** Writes the segments into the VM's RAM; the bytes written. */
   load(vmId: string, segments: readonly ImageSegment[]): Promise<number>;
   /** Lets device backend `backend` DMA into the VM's RAM (mmu refuses any other). */
@@ -37,6 +40,10 @@ export interface VcpuStart {
   /** a1 at reset. */
   dtbAddr: number;
   vcpus: number;
+  /** How the guest kernel runs (the cpu refuses a mode it has no monitor for). */
+  mode: VmMode;
+  /** The hart has the H extension (config `cpu: { h: true }`). */
+  h: boolean;
 }
 
 /** One cpu node. */

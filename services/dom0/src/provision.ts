@@ -51,6 +51,7 @@ export async function layoutFor(cfg: VmConfig, where: string): Promise<BootLayou
     return computeBootLayout({
       memoryBytes: cfg.memoryBytes,
       harts: cfg.vcpus,
+      ...(cfg.cpu?.h && { h: true }),
       ...(cfg.bootargs !== undefined && { bootargs: cfg.bootargs }),
       // As QEMU 7.2 does on every boot: entropy for the kernel's RNG in /chosen/rng-seed.
       rngSeed: randomBytes(32),
@@ -71,6 +72,8 @@ export interface ReleaseParts {
   vcpuOn?: string | undefined;
   /** Keep memory and devices (policy preserve). */
   keepMemoryAndDevices?: boolean;
+  /** Keep the memory, and so its reservation at mmu (a reboot: provision with `replace`). */
+  keepMemory?: boolean;
   /** How long the vCPU may take to reach a safepoint. */
   timeoutMs?: number;
 }
@@ -81,12 +84,14 @@ export class Provisioner {
     private readonly log: Logger,
   ) {}
 
-  /** Memory at mmu with the images in it, devices at io-backend; all or nothing. */
-  async provision(cfg: VmConfig, layout: BootLayout): Promise<BootPoint> {
+  /** Memory at mmu with the images in it, devices at io-backend; all or nothing. With
+   *  `replace`, memory the VM still holds at mmu is taken over afresh (a reboot keeps its
+   *  reservation: no other create can take it in between). */
+  async provision(cfg: VmConfig, layout: BootLayout, opts: { replace?: boolean } = {}): Promise<BootPoint> {
     const { memory, devices } = this.plane;
     const undo: (() => Promise<unknown>)[] = [];
     try {
-      await memory.create(cfg.name, DRAM_BASE, cfg.memoryBytes);
+      await memory.create(cfg.name, DRAM_BASE, cfg.memoryBytes, { replace: opts.replace ?? false });
       undo.push(() => memory.release(cfg.name));
       const loaded = await memory.load(cfg.name, layout.segments);
       this.log.info(
@@ -143,6 +148,7 @@ export class Provisioner {
     }
     if (parts.keepMemoryAndDevices) return;
     await devices.disconnect(name).catch(quiet('device teardown'));
+    if (parts.keepMemory) return;
     await memory.release(name).catch(quiet('mmu ReleaseVm'));
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, type Holdings } from './reconcile.js';
+import { afterNodeLoss, decide, type Holdings } from './reconcile.js';
 import type { VmRecord, VmState } from './vm-state.js';
 
 const vm = (state: VmState, reason = ''): VmRecord => ({
@@ -42,5 +42,20 @@ describe('reconciling after a dom0 restart', () => {
     expect(decide(vm('stopping', 'shut down by request'), all())).toEqual({ kind: 'finish-stop', reason: 'shut down by request' });
     expect(decide(vm('stopping'), all())).toEqual({ kind: 'finish-stop', reason: 'stopped while dom0 was away' });
     expect(decide(vm('rebooting'), all())).toEqual({ kind: 'finish-reboot' });
+  });
+});
+
+describe('after a cpu node was lost', () => {
+  const why = 'its health stream ended: Connection dropped';
+  it('a VM the node no longer has, or that the node cannot say, crashed there: the reason names the node and how', () => {
+    expect(afterNodeLoss(vm('running'), 'n:1', 'absent', why)).toBe(`cpu node n:1 died (${why}) and came back without it`);
+    expect(afterNodeLoss(vm('paused'), 'n:1', 'unknown', why)).toBe(`cpu node n:1 died (${why}) and does not answer`);
+  });
+
+  it('leaves alone a VM the node still has, one on another node, and one not running', () => {
+    expect(afterNodeLoss(vm('running'), 'n:1', 'running', why)).toBeUndefined();
+    expect(afterNodeLoss(vm('running'), 'n:1', 'exited', why)).toBeUndefined();
+    expect(afterNodeLoss(vm('running'), 'n:2', 'absent', why)).toBeUndefined();
+    for (const s of ['created', 'stopped', 'failed', 'preserved', 'rebooting'] as VmState[]) expect(afterNodeLoss(vm(s), 'n:1', 'absent', why)).toBeUndefined();
   });
 });

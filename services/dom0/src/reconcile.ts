@@ -67,3 +67,17 @@ export async function probe(plane: DataPlane, r: VmRecord): Promise<Holdings> {
   const [c, m, i] = await Promise.all([cpu, answer(plane.memory.stats(r.name), 'present'), answer(plane.devices.stats(r.name), 'present')]);
   return { cpu: c, mmu: m, io: i };
 }
+
+/**
+ * After dom0 saw cpu node `node` go away (its health stream ended or stopped saying
+ * SERVING): what became of a VM running there, from what the node answers now. The node
+ * that still has it (or is telling dom0 itself, by an exit report) keeps it; one that no
+ * longer has it, or does not answer, lost it: the reason names the node and how it died,
+ * and on_crash applies. Undefined: nothing to do.
+ */
+export function afterNodeLoss(r: Pick<VmRecord, 'state' | 'node'>, node: string, cpu: Holdings['cpu'], why: string): string | undefined {
+  if ((r.state !== 'running' && r.state !== 'paused') || (r.node ?? node) !== node) return undefined;
+  if (cpu === 'absent') return `cpu node ${node} died (${why}) and came back without it`;
+  if (cpu === 'unknown') return `cpu node ${node} died (${why}) and does not answer`;
+  return undefined;
+}

@@ -5,19 +5,23 @@ import { protos, type Dom0V1 } from '@splitvisor/proto';
 import { unary } from '@splitvisor/rpc';
 import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
 import { closeBackends, connectBackends, grpcDataPlane } from './backends.js';
-import { Controller } from './controller.js';
+import { Controller, DEFAULT_MAX_VMS } from './controller.js';
 import { collectStats } from './stats.js';
 import { attachConsole, watchEvents } from './streams.js';
 import { VmStore } from './vm-store.js';
 import { DeviceHandshake } from './xenbus.js';
 import { LifecycleFollower } from './follow.js';
+import { CpuNodeWatch } from './node-watch.js';
 import { toVmInfo, type VmRecord } from './vm-state.js';
+import { FaultStore } from './faults.js';
 
 export interface Dom0Config {
   /** Every cpu node, in placement's tie-break order. */
   cpu: string[];
   mmu: string;
   io: string;
+  /** The most VMs this lab holds, in any state. */
+  maxVms: number;
 }
 
 export const dom0Service: ServiceDefinition<Dom0Config> = {
@@ -33,6 +37,13 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     },
     mmu: { flag: 'mmu', env: 'SPLITVISOR_MMU_ADDR', help: 'mmu gRPC address', default: '127.0.0.1:50053', parse: parsers.hostPort },
     io: { flag: 'io', env: 'SPLITVISOR_IO_ADDR', help: 'io-backend gRPC address', default: '127.0.0.1:50054', parse: parsers.hostPort },
+    maxVms: {
+      flag: 'max-vms',
+      env: 'SPLITVISOR_MAX_VMS',
+      help: 'the most VMs this lab holds (any state); a create beyond it is refused',
+      default: String(DEFAULT_MAX_VMS),
+      parse: parsers.positiveInt,
+    },
   },
   async setup({ config, log, bus, server }) {
     await bus.ensureStreams();
@@ -47,14 +58,20 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
         ),
     });
     const plane = grpcDataPlane(backends, devices);
-    const ctl = new Controller(plane, store, log);
+    const ctl = new Controller(plane, store, log, { maxVms: config.maxVms });
     const restored = await store.load();
     if (restored.length) log.info({ vms: restored.map((v) => v.name) }, 'restored VM records from KV');
     // Events missed while dom0 was down first, then each VM checked against the data plane.
-    const follower = new LifecycleFollower(bus, kv, (ev) => ctl.onLifecycle(ev), log);
+    const follower = new LifecycleFollower(bus, kv, (ev, subject) => ctl.onLifecycle(ev, subject), log);
     const caught = await follower.start();
     if (caught.replayedFrom > 0 && caught.upTo > caught.replayedFrom) log.info(caught, 'caught up on lifecycle events missed while down');
     for (const r of restored) void ctl.reconcile(r.name);
+    // A cpu node that dies takes its VMs with it: on_crash applies when its stream ends.
+    const nodeWatch = new CpuNodeWatch(config.cpu, (node, why) => void ctl.nodeLost(node, why), log);
+    nodeWatch.start();
+    // The fault plane's link faults: the table, handed to every service over NATS.
+    const faults = new FaultStore(bus, kv, log);
+    await faults.start();
     const info = (r: VmRecord) => toVmInfo(r);
     const handlers: Dom0V1.Dom0Handlers = {
       CreateVm: unary(async (req: Dom0V1.CreateVmRequest__Output) => info(await ctl.create(req.configYaml, req.baseDir, req.source))),
@@ -70,14 +87,20 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
         return { ...info(r), configJson: cfg ? JSON.stringify(cfg) : '' };
       }),
       ListVms: unary(() => ({ vms: ctl.list().map(info) })),
-      GetStats: unary((req: Dom0V1.VmRef__Output) => collectStats(plane, ctl.get(req.name))),
+      GetStats: unary(async (req: Dom0V1.VmRef__Output) => ({ ...(await collectStats(plane, ctl.get(req.name))), reports: ctl.reportCounts(req.name) })),
       WatchEvents: watchEvents({ bus, log, find: (n) => store.find(n) }),
       AttachConsole: attachConsole({ bus, log, find: (n) => store.find(n) }),
+      AddFault: unary((req: Dom0V1.AddFaultRequest__Output) => faults.add(req)),
+      ListFaults: unary(() => faults.list()),
+      ClearFaults: unary((req: Dom0V1.ClearFaultsRequest__Output) => faults.clear(req.id)),
     };
     server.add(protos().dom0.Dom0.service, handlers);
     return {
       async stop() {
+        nodeWatch.stop();
+        faults.stop();
         await follower.stop();
+        ctl.stop();
         closeBackends(backends);
       },
     };

@@ -5,7 +5,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ConsoleInputCodec, ConsoleOutputCodec, LifecycleEventCodec, type Dom0V1, type EventsV1 } from '@splitvisor/proto';
-import { streams, subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
+import { LIFECYCLE_SOURCES, lifecycleOfSubject, streams, subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
 import { notFound, toRpcError, vmIdArg } from '@splitvisor/rpc';
 import type { Logger } from '@splitvisor/log';
 import { isOff, type VmRecord } from './vm-state.js';
@@ -24,9 +24,12 @@ function fail(call: { emit(ev: 'error', e: unknown): boolean }, e: unknown): voi
   call.emit('error', toRpcError(e).toServiceError());
 }
 
-/** The newest lifecycle event stored for one VM, or for all of them. */
+/** The newest lifecycle event stored for one VM (any source), or for all of them. */
 async function lastLifecycleSeq(bus: Bus, vm: string | undefined): Promise<number> {
-  if (vm !== undefined) return bus.lastSeq(streams.lifecycle, subjects.lifecycle(vm));
+  if (vm !== undefined) {
+    const last = await Promise.all(LIFECYCLE_SOURCES.map((s) => bus.lastSeq(streams.lifecycle, subjects.lifecycle(vm, s))));
+    return Math.max(...last);
+  }
   const jsm = await jetstreamManager(bus.nc);
   return (await jsm.streams.info(streams.lifecycle.name)).state.last_seq;
 }
@@ -36,7 +39,7 @@ export function watchEvents(deps: StreamDeps): grpc.handleServerStreamingCall<Do
     void (async () => {
       const req = call.request;
       const name = req.name ? vmIdArg(req.name, 'name') : undefined;
-      const subject = name ? subjects.lifecycle(name) : subjects.allLifecycle;
+      const subject = name ? subjects.vmLifecycle(name) : subjects.allLifecycle;
       // Without follow, the stream ends at what is stored now.
       const until = req.follow ? Infinity : req.fromStart ? await lastLifecycleSeq(deps.bus, name) : 0;
       if (until === 0) {
@@ -57,9 +60,11 @@ export function watchEvents(deps: StreamDeps): grpc.handleServerStreamingCall<Do
         streams.lifecycle,
         subject,
         LifecycleEventCodec,
-        (ev, _subject, seq) => {
+        (ev, evSubject, seq) => {
           if (done) return;
-          call.write({ seq, vmId: ev.vmId, kind: ev.kind, exitCode: ev.exitCode, reason: ev.reason, source: ev.source, at: ev.at });
+          // Who reported, and about which VM, is the subject's word, not the body's.
+          const from = lifecycleOfSubject(evSubject);
+          if (from) call.write({ seq, vmId: from.vm, kind: ev.kind, exitCode: ev.exitCode, reason: ev.reason, source: from.source, at: ev.at });
           if (seq >= until) finish();
         },
         req.fromStart ? 'start' : 'new',
@@ -104,12 +109,13 @@ export function attachConsole(deps: StreamDeps): grpc.handleBidiStreamingCall<Do
 
     const open = async (name: string, fromSeq: number) => {
       stops.push(
+        // Only dom0's own subject ends a console: no data-plane service can publish there.
         await deps.bus.replay(
           streams.lifecycle,
-          subjects.lifecycle(name),
+          subjects.lifecycle(name, 'dom0'),
           LifecycleEventCodec,
           (ev) => {
-            if (ev.source === 'dom0' && FINAL_KINDS.has(ev.kind)) void end(ev);
+            if (FINAL_KINDS.has(ev.kind)) void end(ev);
           },
           'new',
         ),

@@ -10,9 +10,60 @@ describe('VM config', () => {
       memoryBytes: 64 * 1024 * 1024,
       image: '/repo/guests/hello/hello.elf',
       vcpus: 1,
+      mode: 'emulate',
       onPoweroff: 'destroy',
       onReboot: 'restart',
       onCrash: 'destroy',
+    });
+  });
+
+  it('takes mode: emulate (the default) and refuses what is not a mode, naming the field and the modes it has', () => {
+    expect(parseVmConfig(ok + 'mode: emulate\n', '/r').mode).toBe('emulate');
+    expect(() => parseVmConfig(ok + 'mode: vmx\n', '/r', 'v.yaml')).toThrow(
+      'v.yaml: mode: "vmx" is not a mode (modes: emulate, hw, trap, pv; this build has emulate, hw, trap, pv)',
+    );
+    expect(() => parseVmConfig(ok + 'mode: [pv]\n', '/r', 'p.yaml')).toThrow(/^p\.yaml: mode: \["pv"\] is not a mode/);
+  });
+
+  it('takes mode: hw with a kernel alone, and refuses firmware or image with it, naming the field', () => {
+    const hw = 'name: k\nmemory: 128M\nmode: hw\n';
+    expect(parseVmConfig(hw + 'kernel: k.elf\n', '/r', 'k.yaml')).toMatchObject({ mode: 'hw', kernel: '/r/k.elf' });
+    expect(parseVmConfig(hw + 'kernel: k.elf\n', '/r', 'k.yaml').firmware).toBeUndefined();
+    expect(() => parseVmConfig(hw + 'firmware: fw.bin\nkernel: k.elf\n', '/r', 'k.yaml')).toThrow(
+      /^k\.yaml: firmware: is not used with mode: hw: the hypervisor answers the SBI itself/,
+    );
+    expect(() => parseVmConfig(hw + 'image: i.elf\n', '/r', 'k.yaml')).toThrow(
+      /^k\.yaml: image: is entered in M-mode, which mode: hw keeps for the hypervisor/,
+    );
+    expect(() => parseVmConfig(hw, '/r', 'k.yaml')).toThrow(/^k\.yaml: kernel: is required with mode: hw/);
+    const trap = 'name: k\nmemory: 128M\nmode: trap\n';
+    expect(parseVmConfig(trap + 'kernel: k.elf\n', '/r', 'k.yaml')).toMatchObject({ mode: 'trap', kernel: '/r/k.elf' });
+    expect(() => parseVmConfig(trap + 'firmware: fw.bin\nkernel: k.elf\n', '/r', 'k.yaml')).toThrow(/^k\.yaml: firmware: is not used with mode: trap/);
+  });
+
+  it('takes cpu: { h: true } (QEMU -cpu rv64,h=true) in mode emulate; h: false or no cpu: is the plain hart', () => {
+    expect(parseVmConfig(ok + 'cpu:\n  h: true\n', '/r').cpu).toEqual({ h: true });
+    expect(parseVmConfig(ok + 'mode: emulate\ncpu: { h: true }\n', '/r').cpu).toEqual({ h: true });
+    expect(parseVmConfig(ok + 'cpu: { h: false }\n', '/r')).not.toHaveProperty('cpu');
+    expect(parseVmConfig(ok + 'cpu: {}\n', '/r')).not.toHaveProperty('cpu');
+    expect(parseVmConfig(ok, '/r')).not.toHaveProperty('cpu');
+  });
+
+  it('refuses a bad cpu: field, naming it, and H with a mode whose monitor has no nested virtualization', () => {
+    expect(() => parseVmConfig(ok + 'cpu: h\n', '/r', 'c.yaml')).toThrow('c.yaml: cpu: expected a mapping like { h: true }, got "h"');
+    expect(() => parseVmConfig(ok + 'cpu: [h]\n', '/r', 'c.yaml')).toThrow('c.yaml: cpu: expected a mapping like { h: true }, got ["h"]');
+    expect(() => parseVmConfig(ok + 'cpu: { h: yes please }\n', '/r', 'c.yaml')).toThrow('c.yaml: cpu.h: expected true or false, got "yes please"');
+    expect(() => parseVmConfig(ok + 'cpu: { v: true }\n', '/r', 'c.yaml')).toThrow('c.yaml: cpu.v: unknown field (known: h)');
+    for (const mode of ['hw', 'trap', 'pv']) {
+      expect(() => parseVmConfig(ok + `mode: ${mode}\ncpu: { h: true }\n`, '/r', 'c.yaml')).toThrow(
+        `c.yaml: cpu.h: the H extension needs mode: emulate; mode "${mode}"'s monitor does not offer nested virtualization (a hypervisor guest in VS-mode) yet`,
+      );
+    }
+    // pv without H takes a kernel alone, as hw and trap do.
+    expect(() => parseVmConfig(ok + 'mode: pv\ncpu: { h: false }\n', '/r', 'c.yaml')).toThrow(/^c\.yaml: /);
+    expect(parseVmConfig('name: p\nmemory: 64M\nmode: pv\nkernel: k.elf\ncpu: { h: false }\n', '/r', 'p.yaml')).toMatchObject({
+      mode: 'pv',
+      kernel: '/r/k.elf',
     });
   });
 
@@ -32,6 +83,7 @@ describe('VM config', () => {
       kernel: '/abs/u-boot.bin',
       bootargs: 'console=ttyS0',
       vcpus: 1,
+      mode: 'emulate',
       onPoweroff: 'destroy',
       onReboot: 'restart',
       onCrash: 'destroy',
@@ -60,7 +112,7 @@ describe('VM config', () => {
     ['name: a\nmemory: 64M\nimage: a\nbootargs: "a\\0b"\n', /vm.yaml: bootargs: may not contain a NUL character/],
     [
       'name: a\nmemory: 64M\nimage: a\nfirmwre: f\n',
-      /vm.yaml: firmwre: unknown field \(known: name, memory, image, vcpus\) \(also: firmware, kernel, bootargs, initrd\)/,
+      /vm.yaml: firmwre: unknown field \(known: name, memory, image, vcpus, mode, cpu\) \(also: firmware, kernel, bootargs, initrd\)/,
     ],
     ['name: a\nmemory: 64M\nfirmware: f\ninitrd: i\n', /vm.yaml: initrd: needs a kernel: to read it \(QEMU: -initrd needs -kernel\)/],
     ['name: a\nmemory: 64M\nfirmware: f\nkernel: k\ninitrd: 3\n', /vm.yaml: initrd: expected a file path, got 3/],
@@ -91,7 +143,7 @@ describe('VM config', () => {
     ['name: a\nmemory: 64M\n', /vm.yaml: image: is required/],
     ['name: a\nmemory: 64M\nimage: ""\n', /vm.yaml: image: expected a file path, got ""/],
     ['name: a\nmemory: 64M\nimage: a\nvcpus: 4\n', /vm.yaml: vcpus: 4: only 1 vCPU per VM is supported so far/],
-    ['name: a\nmemory: 64M\nimage: a\nmemroy: 1\n', /vm.yaml: memroy: unknown field \(known: name, memory, image, vcpus\)/],
+    ['name: a\nmemory: 64M\nimage: a\nmemroy: 1\n', /vm.yaml: memroy: unknown field \(known: name, memory, image, vcpus, mode, cpu\)/],
   ])('names the field and the problem: %j', (text, msg) => {
     expect(() => parseVmConfig(text, '/x', 'vm.yaml')).toThrow(msg);
   });

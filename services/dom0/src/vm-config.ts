@@ -2,8 +2,9 @@
 // error names the field, the value and what was expected, as `xl create` would.
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { parseVmId } from '@splitvisor/platform';
+import { BUILT_VM_MODES, DEFAULT_VM_MODE, isVmMode, modeRefusal, parseVmId, type VmMode } from '@splitvisor/platform';
 import { ConfigError } from './config-error.js';
+import { parseCpu, type CpuConfig } from './cpu-config.js';
 import { DEVICE_FIELDS, parseDevices, type VirtioDeviceConfig } from './device-config.js';
 
 export { ConfigError };
@@ -31,6 +32,11 @@ export interface VmConfig {
    *  named by /chosen/linux,initrd-start and -end. */
   initrd?: string;
   vcpus: number;
+  /** How the guest kernel runs (DESIGN.md "Virtualization modes"); only the modes this
+   *  build has (platform BUILT_VM_MODES) pass validation. */
+  mode: VmMode;
+  /** What the hart has beyond RV64GC (cpu-config.ts: `cpu: { h: true }`); absent = nothing. */
+  cpu?: CpuConfig;
   /** What dom0 does when the guest powers off, asks for a reset, or crashes (as xl). */
   onPoweroff: Policy;
   onReboot: Policy;
@@ -53,7 +59,7 @@ const MIB = 1024 * 1024;
 /** The cpu holds a VM's RAM in one SharedArrayBuffer; 4 GiB is its limit. */
 export const MAX_MEMORY = 4096 * MIB;
 export const MIN_MEMORY = 1 * MIB;
-const FIELDS = ['name', 'memory', 'image', 'vcpus'] as const;
+const FIELDS = ['name', 'memory', 'image', 'vcpus', 'mode', 'cpu'] as const;
 /** The fields that choose how the VM boots besides `image` (listed apart in messages). */
 const BOOT_FIELDS = ['firmware', 'kernel', 'bootargs', 'initrd'] as const;
 const POLICY_FIELDS = { on_poweroff: 'onPoweroff', on_reboot: 'onReboot', on_crash: 'onCrash' } as const;
@@ -110,6 +116,10 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
   }
   if (o['memory'] === undefined) throw new ConfigError(source, 'memory', 'is required (e.g. memory: 64M)');
   const memoryBytes = parseMemory(o['memory'], source);
+  // Before the mode's own checks: a hart with H in a mode that cannot have it is the cpu
+  // field's fault, whatever else that mode would say of the config.
+  const modeAsked = o['mode'] ?? DEFAULT_VM_MODE;
+  const cpu = isVmMode(modeAsked) ? parseCpu(o['cpu'], modeAsked, source) : undefined;
   const path = (field: 'image' | 'firmware' | 'kernel' | 'initrd'): string | undefined => {
     const v = o[field];
     if (v === undefined) return undefined;
@@ -123,10 +133,38 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
       'cannot be combined with image: give image: alone (entered directly, like QEMU -bios none -kernel), or firmware: with an optional kernel:',
     );
   }
-  if (o['kernel'] !== undefined && o['firmware'] === undefined) {
-    throw new ConfigError(source, 'kernel', 'needs firmware: to start it (fw_jump enters it at 0x80200000); to boot an image with no firmware, use image:');
+  // hw and trap: the hypervisor is the guest's firmware (its SBI); the kernel alone is
+  // entered by the monitor (DESIGN.md "Virtualization modes"): in VS-mode in hw, as KVM's
+  // guests are; in real U-mode (virtual S) in trap.
+  const monitored = o['mode'] === 'hw' || o['mode'] === 'trap' || o['mode'] === 'pv';
+  if (monitored) {
+    const m = `mode: ${String(o['mode'])}`;
+    const where = o['mode'] === 'hw' ? 'in VS-mode' : 'in U-mode as virtual S-mode';
+    if (o['firmware'] !== undefined) {
+      throw new ConfigError(
+        source,
+        'firmware',
+        `is not used with ${m}: the hypervisor answers the SBI itself; give kernel: alone (an S-mode kernel, entered ${where})`,
+      );
+    }
+    if (o['image'] !== undefined) {
+      throw new ConfigError(
+        source,
+        'image',
+        `is entered in M-mode, which ${m} keeps for the hypervisor; give kernel: (an S-mode kernel, entered ${where} at 0x80200000 when raw)`,
+      );
+    }
+    if (o['kernel'] === undefined)
+      throw new ConfigError(source, 'kernel', `is required with ${m} (an S-mode kernel: Linux, U-Boot qemu-riscv64_smode, guests/kernel)`);
+  } else if (o['kernel'] !== undefined && o['firmware'] === undefined) {
+    throw new ConfigError(
+      source,
+      'kernel',
+      'needs firmware: to start it (fw_jump enters it at 0x80200000); to boot an image with no firmware, use image: (or mode: hw or trap, where the hypervisor enters the kernel)',
+    );
   }
-  if (o['image'] === undefined && o['firmware'] === undefined) throw new ConfigError(source, 'image', 'is required (a path to an ELF or raw binary)');
+  if (o['image'] === undefined && o['firmware'] === undefined && !monitored)
+    throw new ConfigError(source, 'image', 'is required (a path to an ELF or raw binary)');
   if (o['initrd'] !== undefined && o['kernel'] === undefined && o['image'] === undefined) {
     throw new ConfigError(source, 'initrd', 'needs a kernel: to read it (QEMU: -initrd needs -kernel)');
   }
@@ -141,6 +179,9 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
   }
   const vcpus = o['vcpus'] ?? 1;
   if (vcpus !== 1) throw new ConfigError(source, 'vcpus', `${JSON.stringify(vcpus)}: only 1 vCPU per VM is supported so far`);
+  const mode = o['mode'] ?? DEFAULT_VM_MODE;
+  const refused = modeRefusal(mode, 'mode', BUILT_VM_MODES);
+  if (refused) throw new ConfigError(source, 'mode', refused.replace(/^mode: /, ''));
   const policies: Record<'onPoweroff' | 'onReboot' | 'onCrash', Policy> = { ...DEFAULT_POLICIES };
   for (const [field, key] of Object.entries(POLICY_FIELDS) as [keyof typeof POLICY_FIELDS, keyof typeof policies][]) {
     const v = o[field];
@@ -160,6 +201,8 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
     ...(bootargs !== undefined && { bootargs }),
     ...(initrd !== undefined && { initrd }),
     vcpus: 1,
+    mode: mode as VmMode,
+    ...(cpu?.h && { cpu }),
     ...policies,
     ...(devices.length > 0 && { devices }),
   };

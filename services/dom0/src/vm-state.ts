@@ -2,6 +2,7 @@
 // request is refused with a message that names the state (FAILED_PRECONDITION).
 import type { Dom0V1 } from '@splitvisor/proto';
 import { failedPrecondition } from '@splitvisor/rpc';
+import type { VmMode } from '@splitvisor/platform';
 import type { Policy } from './vm-config.js';
 
 /**
@@ -80,6 +81,10 @@ export interface VmRecord {
   /** The cpu node (gRPC address) the VM is placed on; absent in records from before placement. */
   node?: string;
   vcpus?: number;
+  /** How the guest kernel runs; absent in records from before modes (they ran emulate). */
+  mode?: VmMode;
+  /** The hart has the H extension (config `cpu: { h: true }`); absent: it has not. */
+  h?: boolean;
   onPoweroff?: Policy;
   onReboot?: Policy;
   onCrash?: Policy;
@@ -112,5 +117,6 @@ export function toVmInfo(r: VmRecord, now = Date.now()): Dom0V1.VmInfo {
     boots: r.boots ?? (r.startedAt ? 1 : 0),
     firmware: r.firmware ?? '',
     kernel: r.kernel ?? '',
+    mode: r.mode ?? 'emulate',
   };
 }

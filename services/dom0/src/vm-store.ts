@@ -77,7 +77,7 @@ export class VmStore {
   }
 
   async emit(vmId: string, kind: EventsV1.LifecycleKind, reason = '', exitCode = 0): Promise<void> {
-    await this.bus.publishDurable(subjects.lifecycle(vmId), LifecycleEventCodec, {
+    await this.bus.publishDurable(subjects.lifecycle(vmId, 'dom0'), LifecycleEventCodec, {
       vmId,
       kind,
       reason,

@@ -286,7 +286,7 @@ export class IoBackend {
     const poweroff = event.kind === 'poweroff';
     const exitCode = poweroff ? event.exitCode : 0;
     try {
-      await this.bus.publishDurable(subjects.lifecycle(vm.id), LifecycleEventCodec, {
+      await this.bus.publishDurable(subjects.lifecycle(vm.id, 'io-backend'), LifecycleEventCodec, {
         vmId: vm.id,
         kind: poweroff ? 'LIFECYCLE_POWEROFF' : 'LIFECYCLE_RESET',
         exitCode,

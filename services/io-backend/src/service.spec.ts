@@ -65,7 +65,7 @@ async function consoleOf(vmId: string) {
 
 async function lifecycleOf(vmId: string, onEvent?: (e: EventsV1.LifecycleEvent__Output) => void) {
   const events: EventsV1.LifecycleEvent__Output[] = [];
-  const stop = await reader.replay(streams.lifecycle, subjects.lifecycle(vmId), LifecycleEventCodec, (e) => {
+  const stop = await reader.replay(streams.lifecycle, subjects.lifecycle(vmId, 'io-backend'), LifecycleEventCodec, (e) => {
     events.push(e);
     onEvent?.(e);
   });

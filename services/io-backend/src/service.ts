@@ -30,8 +30,13 @@ export const ioBackendService: ServiceDefinition<IoConfig> = {
     // in a secure lab may not even do that (dom0 does, when it starts after the data plane).
     await bus.ensureStreams({ update: false }).catch((e: Error) => log.warn({ err: e.message }, 'streams not all there yet; dom0 creates them'));
     // Device DMA goes to mmu under this service's identity (dom0 grants it per VM).
-    const mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, config.mmu, { deadlineMs: 5000 });
-    const backend = new IoBackend(bus, log, { deviceMemory: (vmId) => new MmuGuestMemory(mmu, vmId, DMA_CALLER) });
+    const mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, config.mmu, { deadlineMs: 5000, server: 'mmu' });
+    const backend = new IoBackend(bus, log, {
+      deviceMemory: (vmId) =>
+        new MmuGuestMemory(mmu, vmId, DMA_CALLER, {
+          onRetry: (what, attempt, err) => log.warn({ vm: vmId, attempt, code: err.code, err: err.message }, `${what}: no answer from mmu; asking again`),
+        }),
+    });
     server.add(protos().io.IoBackend.service, ioHandlers(backend));
     // dom0 sets devices up and down through KV, as xenbus does (xenbus-backend.ts). In a
     // secure lab the bucket is dom0's to create and dom0 starts after the data plane: until it

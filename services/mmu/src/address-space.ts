@@ -288,8 +288,8 @@ export class AddressSpace {
     if (after > this.limitPages) {
       throw exhausted(`vm "${this.vmId}" would hold ${after} pages, over its limit of ${this.limitPages}`);
     }
-    const free = this.pool.available + freeing;
-    if (fresh > free) {
+    if (!this.pool.canHold(this.vmId, after)) {
+      const free = this.pool.roomFor(this.vmId) + freeing;
       throw exhausted(`host pool exhausted: vm "${this.vmId}" needs ${fresh} new frames but ${free} of the pool's ${this.pool.describe()} are free`);
     }
   }

@@ -95,6 +95,7 @@ describe('mmu handlers over real gRPC', () => {
       recalledPages: 0,
       dmaReadBytes: 0,
       dmaWriteBytes: 0,
+      dmaWriteRepeats: 0,
       heldModified: 0,
       heldShared: 5, // the fetch was for read: the default holder "cpu" has Shared copies
       dirtyLogging: false,
@@ -229,23 +230,29 @@ describe('mmu handlers over real gRPC', () => {
     expect(pages[0]!.data.subarray(0, 2).toString()).toBe('ok');
   });
 
-  it('refuses a write-back on an exhausted pool naming the VM and the pool size', async () => {
-    const { client, pool } = await startMmu(1); // 256 frames
+  it("reserves each VM's RAM at create: one that does not fit is refused there, and a guest filling its RAM leaves another its own", async () => {
+    const { client, pool } = await startMmu(2); // 512 frames
     await client.call('CreateVm', { vmId: 'big', ramBase: DRAM_BASE, ramSize: MIB });
     await client.call('CreateVm', { vmId: 'small', ramBase: DRAM_BASE, ramSize: MIB });
+    expect(await refusal(client.call('CreateVm', { vmId: 'late', ramBase: DRAM_BASE, ramSize: MIB }))).toEqual({
+      code: 'RESOURCE_EXHAUSTED',
+      message: 'vm "late" asks for 1 MiB of RAM but only 0 MiB of the host pool\'s 2 MiB are free (2 MiB reserved by 2 VMs)',
+    });
     const all = Array.from({ length: 256 }, (_, i) => ({ gfn: BASE_GFN + i, data: Buffer.alloc(PAGE_SIZE, 1) }));
     await client.call('WriteBack', { vmId: 'big', pages: all });
     expect(pool.available).toBe(0);
-    expect(await refusal(client.call('WriteBack', { vmId: 'small', pages: [{ gfn: BASE_GFN, data: Buffer.alloc(PAGE_SIZE) }] }))).toEqual({
-      code: 'RESOURCE_EXHAUSTED',
-      message: 'host pool exhausted: vm "small" needs 1 new frames but 0 of the pool\'s 256 frames (1 MiB) are free',
-    });
-    // Zero pages still fetch: they need no frame.
-    const { pages } = await client.call('FetchPages', { vmId: 'small', gfn: BASE_GFN, count: 64, write: true });
-    expect(pages.every((p) => p.zero)).toBe(true);
+    // Every page of the other VM still has its frame waiting.
+    await client.call('WriteBack', { vmId: 'small', pages: all });
+    expect(pool.usedBy('small')).toBe(256);
+    // replace (a reboot): the memory is dropped and the reservation kept in one step.
+    expect((await refusal(client.call('CreateVm', { vmId: 'small', ramBase: DRAM_BASE, ramSize: MIB }))).code).toBe('ALREADY_EXISTS');
+    await client.call('CreateVm', { vmId: 'small', ramBase: DRAM_BASE, ramSize: MIB, replace: true });
+    expect(pool.usedBy('small')).toBe(0);
+    expect(pool.reservedBy('small')).toBe(256);
+    expect((await refusal(client.call('CreateVm', { vmId: 'late', ramBase: DRAM_BASE, ramSize: MIB }))).code).toBe('RESOURCE_EXHAUSTED');
     expect(await client.call('ReleaseVm', { vmId: 'big' })).toEqual({ framesFreed: 256 });
-    await client.call('WriteBack', { vmId: 'small', holder: 'cpu', pages: [{ gfn: BASE_GFN, data: Buffer.alloc(PAGE_SIZE, 1) }] });
-    expect(pool.usedBy('small')).toBe(1);
+    await client.call('CreateVm', { vmId: 'late', ramBase: DRAM_BASE, ramSize: MIB });
+    expect(pool.reserved).toBe(512);
   });
 
   it('releases a VM: frames go back, stats are gone, the id can be reused', async () => {

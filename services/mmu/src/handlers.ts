@@ -19,7 +19,7 @@ import {
 import { MemError, invalid } from './errors.js';
 import type { Mmu } from './mmu.js';
 import { DEFAULT_HOLDER, type DmaSegment, type VmMemory } from './vm-memory.js';
-import { metadataIdentity, type Identify } from './caller.js';
+import { callerIdentity, type Identify } from './caller.js';
 
 /** A MemError as the RpcError of the same meaning; anything else becomes INTERNAL. */
 export function toStatus(e: unknown): RpcError {
@@ -112,16 +112,16 @@ function loadImage(mmu: Mmu, log: Logger): grpc.handleClientStreamingCall<MmuV1.
 }
 
 export interface HandlerOptions {
-  /** How a DMA caller is identified (metadata now, mTLS later). */
+  /** How a DMA caller is identified (its certificate under TLS, else metadata). */
   identify?: Identify;
 }
 
 export function mmuHandlers(mmu: Mmu, log: Logger, opts: HandlerOptions = {}): MmuV1.MmuHandlers {
-  const identify = opts.identify ?? metadataIdentity;
+  const identify = opts.identify ?? callerIdentity;
   return {
     CreateVm: memUnary((req: MmuV1.CreateVmRequest__Output) => {
-      const vm = mmu.createVm(req.vmId, req.ramBase, req.ramSize);
-      log.info({ vm: vm.vmId, ram: vm.space.describeRam(), limitPages: vm.space.limitPages }, 'vm created');
+      const vm = mmu.createVm(req.vmId, req.ramBase, req.ramSize, { replace: req.replace });
+      log.info({ vm: vm.vmId, ram: vm.space.describeRam(), limitPages: vm.space.limitPages, replaced: req.replace, pool: mmu.totals() }, 'vm created');
       return {};
     }),
     LoadImage: loadImage(mmu, log),
@@ -172,7 +172,7 @@ export function mmuHandlers(mmu: Mmu, log: Logger, opts: HandlerOptions = {}): M
       data: await mmu.vm(req.vmId).dmaRead(identify(call), segmentsOf(req.segments)),
     })),
     DmaWrite: memUnary(async (req: MmuV1.DmaWriteRequest__Output, call): Promise<MmuV1.DmaWriteReply> => ({
-      bytesWritten: await mmu.vm(req.vmId).dmaWrite(identify(call), segmentsOf(req.segments)),
+      bytesWritten: await mmu.vm(req.vmId).dmaWrite(identify(call), segmentsOf(req.segments), req.writeId),
     })),
     StartDirtyLog: memUnary(async (req: MmuV1.DirtyLogRequest__Output) => {
       await mmu.vm(req.vmId).startDirtyLog();

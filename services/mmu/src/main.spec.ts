@@ -68,10 +68,10 @@ describe('mmu process', () => {
     expect(p.out()).toMatch(/"vms":1,"residentPages":1.*mmu resident at stop/);
   }, 30_000);
 
-  it('keeps guest RAM in its data dir across a kill -9, and finds the VM again', async () => {
+  it('keeps guest RAM and its reservation in its data dir across a kill -9, and finds the VM again', async () => {
     const address = `127.0.0.1:${await freePort()}`;
     const dir = join(dataDir, 'b');
-    const first = start(['--listen', address, '--nats', nats.url, '--data-dir', dir]);
+    const first = start(['--listen', address, '--nats', nats.url, '--data-dir', dir, '--pool-mib', '2']);
     running.push(first);
     await waitForServing(address, 15_000, 'splitvisor.mmu.v1.Mmu');
     let client = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, address);
@@ -85,7 +85,7 @@ describe('mmu process', () => {
     first.child.kill('SIGKILL');
     await first.exited;
 
-    const second = start(['--listen', address, '--nats', nats.url, '--data-dir', dir]);
+    const second = start(['--listen', address, '--nats', nats.url, '--data-dir', dir, '--pool-mib', '2']);
     running.push(second);
     await waitForServing(address, 15_000, 'splitvisor.mmu.v1.Mmu');
     expect(second.out()).toMatch(/"vm":"keep","residentPages":1.*vm found on disk/);
@@ -94,7 +94,13 @@ describe('mmu process', () => {
       const { pages } = await client.call('FetchPages', { vmId: 'keep', gfn: DRAM_BASE / 4096 + 3, count: 2 });
       expect(pages[0]!.data.equals(page)).toBe(true);
       expect(pages[1]!.zero).toBe(true);
+      // The VM found on disk holds its whole 1 MiB again, not just the page it wrote.
+      await expect(client.call('CreateVm', { vmId: 'other', ramBase: DRAM_BASE, ramSize: 2 * 1024 * 1024 })).rejects.toThrow(
+        'vm "other" asks for 2 MiB of RAM but only 1 MiB of the host pool\'s 2 MiB are free (1 MiB reserved by 1 VM)',
+      );
       await client.call('ReleaseVm', { vmId: 'keep' });
+      await client.call('CreateVm', { vmId: 'other', ramBase: DRAM_BASE, ramSize: 2 * 1024 * 1024 });
+      await client.call('ReleaseVm', { vmId: 'other' });
     } finally {
       client.close();
     }

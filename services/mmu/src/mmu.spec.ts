@@ -17,16 +17,21 @@ function refusal(fn: () => unknown): { kind: string; message: string } {
 }
 
 describe('Mmu', () => {
-  it('creates, finds and releases VMs, sharing one pool', () => {
+  it("creates, finds and releases VMs, each one's RAM reserved in the one pool", () => {
     const mmu = new Mmu(FramePool.ofMib(64));
-    const a = mmu.createVm('a', DRAM_BASE, 64 * MIB);
-    const b = mmu.createVm('b', DRAM_BASE, 64 * MIB); // overcommit: frames come on touch
+    const a = mmu.createVm('a', DRAM_BASE, 32 * MIB);
+    const b = mmu.createVm('b', DRAM_BASE, 16 * MIB); // reserved whole, frames taken on touch
     a.space.write(DRAM_BASE, Buffer.alloc(3 * PAGE_SIZE, 1));
     b.space.write(DRAM_BASE, Buffer.alloc(PAGE_SIZE, 1));
     expect(mmu.vm('a')).toBe(a);
-    expect(mmu.totals()).toEqual({ vms: 2, residentPages: 4, poolFrames: 16384, freeFrames: 16380 });
+    expect(mmu.totals()).toEqual({ vms: 2, residentPages: 4, poolFrames: 16384, freeFrames: 4096, reservedFrames: 12288 });
+    expect(refusal(() => mmu.createVm('c', DRAM_BASE, 32 * MIB))).toEqual({
+      kind: 'exhausted',
+      message: 'vm "c" asks for 32 MiB of RAM but only 16 MiB of the host pool\'s 64 MiB are free (48 MiB reserved by 2 VMs)',
+    });
     expect(mmu.releaseVm('a')).toBe(3);
-    expect(mmu.totals()).toEqual({ vms: 1, residentPages: 1, poolFrames: 16384, freeFrames: 16383 });
+    expect(mmu.totals()).toEqual({ vms: 1, residentPages: 1, poolFrames: 16384, freeFrames: 12288, reservedFrames: 4096 });
+    mmu.createVm('c', DRAM_BASE, 32 * MIB); // a's reservation is free again
     expect(refusal(() => mmu.vm('a'))).toEqual({ kind: 'not-found', message: 'vm "a" not found' });
     expect(refusal(() => mmu.releaseVm('a')).kind).toBe('not-found');
     mmu.createVm('a', DRAM_BASE, MIB); // the id is free again

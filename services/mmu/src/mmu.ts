@@ -20,7 +20,10 @@ export interface MmuTotals {
   vms: number;
   residentPages: number;
   poolFrames: number;
+  /** Frames neither held nor reserved: what a new VM may still reserve. */
   freeFrames: number;
+  /** Frames reserved by VMs at create, held yet or not. */
+  reservedFrames: number;
 }
 
 export interface MmuOptions {
@@ -81,14 +84,19 @@ export class Mmu {
     renameSync(tmp, join(dir, 'meta.json'));
   }
 
+  /** Opens a VM's memory, its RAM reserved whole in the pool first (admission: frames are
+   *  then taken from its own reservation, never from another VM's). */
   private open(meta: Meta, recovering: readonly string[]): VmMemory {
     const pageCount = meta.ramSize / 4096;
-    const store = this.opts.dataDir ? new FilePageStore(this.vmDir(meta.vmId), pageCount) : undefined;
+    if (!this.pool.reserveFor(meta.vmId, meta.limitPages)) throw exhausted(this.refusal(meta.vmId, meta.limitPages * 4096));
+    let store: FilePageStore | undefined;
     let space: AddressSpace;
     try {
+      store = this.opts.dataDir ? new FilePageStore(this.vmDir(meta.vmId), pageCount) : undefined;
       space = new AddressSpace(meta.vmId, meta.ramBase, meta.ramSize, this.pool, { limitPages: meta.limitPages, store });
     } catch (e) {
       store?.close();
+      this.pool.unreserve(meta.vmId);
       throw e;
     }
     const vm = new VmMemory(space, {
@@ -103,15 +111,38 @@ export class Mmu {
     return vm;
   }
 
-  /** Makes an empty address space; no frame is taken until a page is written. */
-  createVm(vmId: string, ramBase: number, ramSize: number, opts: SpaceOptions = {}): VmMemory {
+  /** Why `vmId` cannot have `bytes` of RAM reserved now: what is free, and who holds the rest. */
+  private refusal(vmId: string, bytes: number): string {
+    const others = this.pool.reservations - (this.pool.reservedBy(vmId) > 0 ? 1 : 0);
+    const reserved = (this.pool.reserved - this.pool.reservedBy(vmId)) * 4096;
+    const free = (this.pool.available + Math.max(this.pool.reservedBy(vmId), this.pool.usedBy(vmId))) * 4096;
+    return (
+      `vm "${vmId}" asks for ${mib(bytes)} of RAM but only ${mib(free)} of the host pool's ${mib(this.pool.capacityBytes)} are free ` +
+      `(${mib(reserved)} reserved by ${others} VM${others === 1 ? '' : 's'})`
+    );
+  }
+
+  /**
+   * Makes an empty address space, its RAM reserved whole in the host pool (refused here,
+   * naming what is free, when it does not fit: never a failed page fetch mid-run); no frame
+   * is taken until a page is written. With `replace`, a VM of this id that exists is
+   * released in the same step, its reservation counted as free for the new one (a reboot
+   * keeps its memory from being taken by another VM's create in between).
+   */
+  createVm(vmId: string, ramBase: number, ramSize: number, opts: SpaceOptions & { replace?: boolean } = {}): VmMemory {
     validVmId(vmId);
     checkRamLayout(ramBase, ramSize);
     if (ramSize > this.pool.capacityBytes) {
       throw exhausted(`vm "${vmId}" asks for ${mib(ramSize)} of RAM but the host pool holds ${mib(this.pool.capacityBytes)}`);
     }
-    if (this.vms.has(vmId)) throw exists(`vm "${vmId}" already exists`);
-    const meta: Meta = { vmId, ramBase, ramSize, limitPages: opts.limitPages ?? ramSize / 4096, holders: [], devices: [] };
+    const old = this.vms.get(vmId);
+    if (old && !opts.replace) throw exists(`vm "${vmId}" already exists`);
+    const limitPages = opts.limitPages ?? ramSize / 4096;
+    // Checked and taken with no await in between: two creates cannot both pass.
+    const frees = old ? Math.max(this.pool.reservedBy(vmId), this.pool.usedBy(vmId)) : 0;
+    if (limitPages > this.pool.available + frees) throw exhausted(this.refusal(vmId, limitPages * 4096));
+    if (old) this.releaseVm(vmId);
+    const meta: Meta = { vmId, ramBase, ramSize, limitPages, holders: [], devices: [] };
     if (this.opts.dataDir) {
       // A directory left by a VM this mmu never loaded (a failed release): start clean.
       rmSync(this.vmDir(vmId), { recursive: true, force: true });
@@ -161,6 +192,7 @@ export class Mmu {
     const vm = this.vm(vmId);
     this.vms.delete(vmId);
     const n = vm.release();
+    this.pool.unreserve(vmId);
     if (this.opts.dataDir) rmSync(this.vmDir(vmId), { recursive: true, force: true });
     return n;
   }
@@ -186,6 +218,6 @@ export class Mmu {
   totals(): MmuTotals {
     let residentPages = 0;
     for (const v of this.vms.values()) residentPages += v.space.residentPages;
-    return { vms: this.vms.size, residentPages, poolFrames: this.pool.capacity, freeFrames: this.pool.available };
+    return { vms: this.vms.size, residentPages, poolFrames: this.pool.capacity, freeFrames: this.pool.available, reservedFrames: this.pool.reserved };
   }
 }

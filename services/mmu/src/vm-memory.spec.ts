@@ -96,6 +96,42 @@ describe('VmMemory', () => {
     expect([...mem.space.read(DRAM_BASE, 2)]).toEqual([1, 9]);
   });
 
+  it('applies a DMA write sent again under the same write id once: the repeat does not undo what the guest wrote since', async () => {
+    const { mem, cpu } = vm();
+    mem.attachDevice('other-backend');
+    const status = gpa(DRAM_BASE + 8);
+    // io-backend's completion lands; the answer is lost (its deadline passed), so it sends
+    // the write again. Meanwhile the guest saw the completion and reused the buffer.
+    expect(await mem.dmaWrite('io-backend', [{ addr: status, length: 0, data: Uint8Array.of(1) }], 7)).toBe(1);
+    await cpu.write(8, 2);
+    expect(await mem.dmaWrite('io-backend', [{ addr: status, length: 0, data: Uint8Array.of(1) }], 7)).toBe(1);
+    expect([...(await mem.dmaRead('io-backend', [{ addr: status, length: 1 }]))[0]!]).toEqual([2]);
+    expect(mem.stats()).toMatchObject({ dmaWriteRepeats: 1, dmaWriteBytes: 1 });
+    // Another id, another caller's id 7, or no id at all: each is a write of its own.
+    expect(await mem.dmaWrite('io-backend', [{ addr: status, length: 0, data: Uint8Array.of(3) }], 8)).toBe(1);
+    expect(await mem.dmaWrite('other-backend', [{ addr: status, length: 0, data: Uint8Array.of(4) }], 7)).toBe(1);
+    await mem.dmaWrite('io-backend', [{ addr: status, length: 0, data: Uint8Array.of(5) }]);
+    await mem.dmaWrite('io-backend', [{ addr: status, length: 0, data: Uint8Array.of(6) }]);
+    expect([...(await mem.dmaRead('io-backend', [{ addr: status, length: 1 }]))[0]!]).toEqual([6]);
+    expect(mem.stats()).toMatchObject({ dmaWriteRepeats: 1, dmaWriteBytes: 5 });
+  });
+
+  it('answers a repeat that arrives while the first write still waits for its recall, without writing twice', async () => {
+    let caches: FakeCache[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const inner = recallerFor(() => caches);
+    const space = new AddressSpace('vm', DRAM_BASE, 16 * PAGE_SIZE, new FramePool(64));
+    const mem = new VmMemory(space, { recaller: { recall: (o) => gate.then(() => inner.recall(o)) }, epoch: 'e1', devices: ['io-backend'] });
+    caches = [new FakeCache('cpu', () => mem)];
+    await caches[0]!.write(8, 9);
+    const first = mem.dmaWrite('io-backend', [{ addr: gpa(DRAM_BASE + 8), length: 0, data: Uint8Array.of(1, 2) }], 42);
+    const repeat = mem.dmaWrite('io-backend', [{ addr: gpa(DRAM_BASE + 8), length: 0, data: Uint8Array.of(1, 2) }], 42);
+    open();
+    expect(await Promise.all([first, repeat])).toEqual([2, 2]);
+    expect(mem.stats()).toMatchObject({ dmaWriteRepeats: 1, dmaWriteBytes: 2, recalls: 1 });
+  });
+
   it('applies the segments of one DMA write in order and as one step, with one recall for all their pages', async () => {
     // A used element (page 3) and used.idx (page 2) in one call, as a virtqueue's writev
     // makes it (virtio 1.2 §2.7.8: the idx must not be seen before the element).

@@ -32,6 +32,8 @@ export interface MemoryStats {
   recalledPages: number;
   dmaReadBytes: number;
   dmaWriteBytes: number;
+  /** DMA writes sent again under an id already applied (answered, not written again). */
+  dmaWriteRepeats: number;
   heldModified: number;
   heldShared: number;
   dirtyLogging: boolean;
@@ -148,10 +150,11 @@ export class VmMemory {
     return this.exclusive(() => this.dma.read(caller, segs));
   }
 
-  async dmaWrite(caller: string, segs: readonly DmaSegment[]): Promise<number> {
+  /** `writeId` (non-zero): the caller's name for this write; a repeat is not applied again. */
+  async dmaWrite(caller: string, segs: readonly DmaSegment[], writeId = 0): Promise<number> {
     this.dma.check('write', caller, segs);
     await this.recovery.wait();
-    return this.exclusive(() => this.dma.write(caller, segs));
+    return this.exclusive(() => this.dma.write(caller, segs, writeId));
   }
 
   /** Image loading (dom0): a write by mmu itself, coherent like a device's. */

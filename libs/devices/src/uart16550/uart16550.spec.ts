@@ -202,6 +202,34 @@ describe('Uart16550 interrupts', () => {
     expect(irqs).toEqual([true, false, true, false, true]);
   });
 
+  it('re-arms THR-empty only when IER.THRI changes, as QEMU does (issue 17)', () => {
+    const { rd, wr, irqs } = uart();
+    wr(R.REG.IIR_FCR, 0x07); // FIFOs on, both cleared
+    expect(rd(R.REG.IIR_FCR)).toBe(R.IIR_FIFO_ENABLED | R.IIR_NO_INT); // THRI not enabled
+    wr(R.REG.IER_DLM, R.IER_RDI | R.IER_THRI);
+    expect(rd(R.REG.IIR_FCR)).toBe(R.IIR_FIFO_ENABLED | R.IIR_THRI); // rising edge, THR empty
+    expect(rd(R.REG.IIR_FCR)).toBe(R.IIR_FIFO_ENABLED | R.IIR_NO_INT); // acknowledged
+    wr(R.REG.IER_DLM, R.IER_RDI | R.IER_THRI); // the same value: no edge
+    expect(rd(R.REG.IIR_FCR)).toBe(R.IIR_FIFO_ENABLED | R.IIR_NO_INT);
+    expect(irqs).toEqual([true, false]);
+    wr(R.REG.IER_DLM, R.IER_RDI);
+    wr(R.REG.IER_DLM, R.IER_RDI | R.IER_THRI); // off and on again: armed
+    expect(rd(R.REG.IIR_FCR)).toBe(R.IIR_FIFO_ENABLED | R.IIR_THRI);
+    expect(irqs).toEqual([true, false, true, false]);
+  });
+
+  it('arms THR-empty when FCR clears the transmit FIFO, and drops it when IER.THRI goes off', () => {
+    const { rd, wr } = uart();
+    wr(R.REG.IER_DLM, R.IER_THRI);
+    expect(rd(R.REG.IIR_FCR)).toBe(R.IIR_THRI);
+    wr(R.REG.IIR_FCR, R.FCR_FE | R.FCR_XFR);
+    expect(rd(R.REG.IIR_FCR)).toBe(R.IIR_FIFO_ENABLED | R.IIR_THRI);
+    wr(R.REG.RBR_THR_DLL, 0x41); // THR empties again at once: pending
+    wr(R.REG.IER_DLM, 0);
+    wr(R.REG.IER_DLM, R.IER_RDI); // IER.THRI off: THR-empty is not reported
+    expect(rd(R.REG.IIR_FCR)).toBe(R.IIR_FIFO_ENABLED | R.IIR_NO_INT);
+  });
+
   it('lowers the line and restores power-on state on reset', () => {
     const { u, irqs, rd, wr } = uart();
     wr(R.REG.IER_DLM, R.IER_THRI);

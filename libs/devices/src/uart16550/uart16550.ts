@@ -86,8 +86,9 @@ export class Uart16550 implements MmioDevice {
   /** LSR error bits (OE, BI...), cleared by reading LSR. DR/THRE/TEMT are derived. */
   private lsrErrors = 0;
   private msr = MSR_DCD | MSR_DSR | MSR_CTS;
-  /** THR-empty interrupt pending: set when THR empties or IER is written, cleared by an
-   *  IIR read that reports it or a THR write (QEMU thr_ipending). */
+  /** THR-empty interrupt pending: set when THR empties, IER.THRI turns on or FCR clears the
+   *  transmit FIFO; cleared by an IIR read that reports it or IER.THRI turning off (QEMU
+   *  thr_ipending). */
   private thrPending = false;
   private irqLevel = false;
 
@@ -180,10 +181,13 @@ export class Uart16550 implements MmioDevice {
         if (this.lcr & LCR_DLAB) {
           this.divisor = (this.divisor & 0x00ff) | (v << 8);
         } else {
+          const changed = (this.ier ^ v) & IER_MASK;
           this.ier = v & IER_MASK;
-          // THR is always empty here, so enabling (or re-writing) IER re-arms THRI, as in
-          // QEMU; drivers rely on this to kick transmission.
-          this.thrPending = true;
+          // Only a change of IER.THRI re-samples THR-empty (QEMU serial_ioport_write): THR
+          // is always empty here, so turning THRI on arms it and turning it off drops it.
+          // Writing the same IER again re-arms nothing: a handler that rewrites IER after
+          // acknowledging THR-empty would otherwise be interrupted again at once, for ever.
+          if (changed & IER_THRI) this.thrPending = (this.ier & IER_THRI) !== 0;
         }
         break;
       case REG.IIR_FCR:
@@ -255,7 +259,9 @@ export class Uart16550 implements MmioDevice {
       this.rxHead = 0;
       this.rxCount = 0;
     }
-    // FCR_XFR: the transmit FIFO is always empty; nothing to clear.
+    // The transmit FIFO is always empty, but clearing it arms THR-empty (QEMU sets
+    // thr_ipending on FCR.XFR, whatever IER holds).
+    if (v & FCR_XFR) this.thrPending = true;
     this.fcr = v & FCR_STICKY;
   }
 

@@ -26,6 +26,10 @@ export const SET_U = 0;
 export const SET_S = 1;
 export const SET_S_SUM = 2;
 export const SET_M = 3;
+/** H extension: VU, VS and VS with vsstatus.SUM (two-stage translations). */
+export const SET_VU = 4;
+export const SET_VS = 5;
+export const SET_VS_SUM = 6;
 
 /** The tables of one privilege context. */
 export class TlbSet {
@@ -38,11 +42,16 @@ export class TlbSet {
 }
 
 export class Tlb {
-  readonly sets: readonly TlbSet[] = [new TlbSet(), new TlbSet(), new TlbSet(), new TlbSet()];
+  readonly sets: readonly TlbSet[];
   /** Some entry came from a superpage: a flush by address must then flush everything,
    *  since the entries of the other 4 KiB pieces of that superpage are as stale. */
   superpages = false;
   flushes = 0;
+
+  /** `virt`: the hart has the H extension, so the V=1 contexts get sets of their own. */
+  constructor(virt = false) {
+    this.sets = Array.from({ length: virt ? 7 : 4 }, () => new TlbSet());
+  }
 
   flushAll(): void {
     for (const set of this.sets) {

@@ -19,7 +19,44 @@ _start:
   csrs mstatus, t0
   la t0, trap
   csrw mtvec, t0
+#ifdef VS_GUEST
+  /* Run `main` in VS-mode under two-stage translation (H extension; the program is
+   * assembled with _hh): PMP open, an Sv39x4 G-stage mapping GPA 0..1 GiB (UART,
+   * finisher) and the GiB of DRAM to themselves with U, vsatp Bare, FS on in vsstatus
+   * too. Traps still go to M, and print as below. */
+  li t0, -1
+  csrw pmpaddr0, t0
+  li t0, 0x1f
+  csrw pmpcfg0, t0
+  la t0, vs_groot
+  li t1, 0xdf                /* D A U X W R V, PPN 0 */
+  sd t1, 0(t0)
+  li t1, (0x80000000 >> 12) << 10 | 0xdf
+  sd t1, 16(t0)
+  srli t0, t0, 12
+  li t1, 8 << 60
+  or t0, t0, t1
+  csrw hgatp, t0
+  li t0, 0x6000
+  csrw vsstatus, t0
+  li t0, 0x1800
+  csrc mstatus, t0
+  li t0, 1                   /* MPV = 1, MPP = S */
+  slli t0, t0, 39
+  li t1, 0x800
+  or t0, t0, t1
+  csrs mstatus, t0
+  la t0, main
+  csrw mepc, t0
+  mret
+  .pushsection .bss
+  .balign 16384
+vs_groot:
+  .space 16384
+  .popsection
+#else
   j main
+#endif
 
 print_hex:
   li t2, UART

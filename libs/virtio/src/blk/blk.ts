@@ -74,6 +74,9 @@ export class VirtioBlk implements VirtioDevice {
   readonly queueMaxSizes: readonly number[];
   readonly features: bigint;
   readonly configSize = CONFIG.SIZE;
+  /** The request header, data and status are read wherever the chain puts them (any
+   *  layout), and config space is little-endian here either way: VERSION_1 changes nothing. */
+  readonly servesDriverWithoutVersion1 = true;
   readonly readOnly: boolean;
   /** Disk size in 512-byte sectors. */
   readonly capacitySectors: number;

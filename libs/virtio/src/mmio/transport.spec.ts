@@ -4,6 +4,7 @@ import { INTERRUPT, STATUS, VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_
 import { RAM_BASE, rig } from '../testing/rig.test-util.js';
 import { REG } from './registers.js';
 import { MMIO_MAGIC, MMIO_VENDOR_ID } from './transport.js';
+import { VirtioNet } from '../net/net.js';
 
 const off = (n: number) => n as MmioOffset;
 const A = STATUS.ACKNOWLEDGE | STATUS.DRIVER;
@@ -67,13 +68,44 @@ describe('virtio-mmio transport: status and features (§2.1, §2.2, §3.1.1)', (
     expect(transport.stats().lastError).toMatch(/FEATURES_OK refused: driver features 0x100000020 include 0x20, not offered/);
   });
 
-  it('refuses a driver without VIRTIO_F_VERSION_1 (legacy)', () => {
+  it('accepts a driver that wrote only the low feature word, as QEMU 7.2 does, for a device that serves it the same; logs once, counts each', () => {
+    const { driver, transport, logs } = rig();
+    driver.setReg(REG.STATUS, A);
+    driver.setReg(REG.DRIVER_FEATURES_SEL, 0);
+    driver.setReg(REG.DRIVER_FEATURES, 0); // the low word only: VERSION_1 (bit 32) never accepted
+    driver.setReg(REG.STATUS, A | STATUS.FEATURES_OK);
+    expect(driver.status()).toBe(A | STATUS.FEATURES_OK);
+    expect(transport.features).toBe(0n);
+    driver.setReg(REG.STATUS, 0);
+    driver.setReg(REG.STATUS, A);
+    driver.setReg(REG.STATUS, A | STATUS.FEATURES_OK);
+    expect(driver.status()).toBe(A | STATUS.FEATURES_OK);
+    expect(transport.stats()).toMatchObject({ withoutVersion1: 2, ignoredWrites: 0, lastError: '' });
+    expect(logs.filter((l) => l.includes('without VIRTIO_F_VERSION_1'))).toEqual([
+      'virtio0: FEATURES_OK accepted from a driver without VIRTIO_F_VERSION_1 (driver features 0x0), as QEMU 7.2 does; rng0 works the same for it (logged once, counted in withoutVersion1)',
+    ]);
+  });
+
+  it('and such a driver gets requests served: one rng request end to end', async () => {
     const { driver, transport } = rig();
+    expect(driver.init({ queueSizes: [8], accept: () => 0n })).toBe(0n);
+    expect(driver.status()).toBe(A | STATUS.FEATURES_OK | STATUS.DRIVER_OK);
+    const posted = driver.add(0, { writable: [16] });
+    driver.notify(0);
+    expect(await driver.waitUsed(0, 1)).toEqual([{ id: posted.head, len: 16 }]);
+    expect(transport.stats().withoutVersion1).toBe(1);
+  });
+
+  it('refuses a driver without VIRTIO_F_VERSION_1 for a device that does not serve one (virtio-net: 10-byte header)', () => {
+    const { driver, transport } = rig({ device: new VirtioNet({ mac: Uint8Array.of(0x52, 0x54, 0, 0x12, 0x34, 0x56), send: () => undefined }) });
     driver.setReg(REG.STATUS, A);
     driver.writeFeatures(0n);
     driver.setReg(REG.STATUS, A | STATUS.FEATURES_OK);
     expect(driver.status() & STATUS.FEATURES_OK).toBe(0);
-    expect(transport.stats().lastError).toMatch(/VIRTIO_F_VERSION_1 \(bit 32\) not accepted/);
+    expect(transport.stats().lastError).toMatch(
+      /VIRTIO_F_VERSION_1 \(bit 32\) not accepted \(driver features 0x0\), and net0 serves only drivers that accept it/,
+    );
+    expect(transport.stats().withoutVersion1).toBe(0);
   });
 
   it('refuses a feature word past bit 63 without building a huge number', () => {

@@ -45,6 +45,8 @@ export interface TransportStats {
   resets: number;
   /** Register writes ignored as invalid. */
   ignoredWrites: number;
+  /** FEATURES_OK accepted from a driver without VIRTIO_F_VERSION_1 (QEMU's leniency). */
+  withoutVersion1: number;
   /** The last thing the guest did wrong, in words ("" when nothing). */
   lastError: string;
 }
@@ -70,7 +72,16 @@ export class VirtioMmioTransport implements MmioDevice {
   private readonly onIrq: (level: boolean) => void;
   private readonly log: (msg: string, fields: Record<string, unknown>) => void;
   private readonly offered: bigint;
-  private readonly counters: TransportStats = { notifies: 0, ignoredNotifies: 0, interrupts: 0, needsReset: 0, resets: 0, ignoredWrites: 0, lastError: '' };
+  private readonly counters: TransportStats = {
+    notifies: 0,
+    ignoredNotifies: 0,
+    interrupts: 0,
+    needsReset: 0,
+    resets: 0,
+    ignoredWrites: 0,
+    withoutVersion1: 0,
+    lastError: '',
+  };
 
   private status = 0;
   private deviceFeaturesSel = 0;
@@ -79,6 +90,8 @@ export class VirtioMmioTransport implements MmioDevice {
   /** A non-zero DriverFeatures word past the 64 bits anyone offers (kept apart: a bigint shift by a guest's index could be huge). */
   private driverFeaturesBeyond: string | undefined;
   private negotiated = 0n;
+  /** The leniency for a driver without VERSION_1 was logged (once per device). */
+  private withoutVersion1Logged = false;
   private queueSel = 0;
   private interruptStatus = 0;
   private irqLevel = false;
@@ -382,6 +395,7 @@ export class VirtioMmioTransport implements MmioDevice {
         this.ignore(`FEATURES_OK refused: ${problem}`, { value, driverFeatures: hex(this.driverFeatures) });
       } else {
         this.negotiated = this.driverFeatures;
+        if (!hasFeature(this.driverFeatures, VIRTIO_F_VERSION_1)) this.acceptWithoutVersion1();
       }
     }
     if (next & STATUS.DRIVER_OK && !(next & STATUS.FEATURES_OK)) {
@@ -403,9 +417,24 @@ export class VirtioMmioTransport implements MmioDevice {
     if (this.driverFeaturesBeyond) return `${this.driverFeaturesBeyond}: no feature past bit 63 is offered`;
     const extra = this.driverFeatures & ~this.offered;
     if (extra !== 0n) return `driver features ${hex(this.driverFeatures)} include ${hex(extra)}, not offered (offered ${hex(this.offered)})`;
-    // §6.1: we are a non-transitional device; a legacy driver is refused.
-    if (!hasFeature(this.driverFeatures, VIRTIO_F_VERSION_1)) return `VIRTIO_F_VERSION_1 (bit 32) not accepted (driver features ${hex(this.driverFeatures)})`;
+    // §6.1 has a non-transitional device refuse a driver without VERSION_1. QEMU 7.2's
+    // modern virtio-mmio does not (virtio_set_status validates features only when VERSION_1
+    // was accepted), and drivers written against it write only the low feature word. We
+    // follow QEMU where the device works the same either way, and refuse where it would not.
+    if (!hasFeature(this.driverFeatures, VIRTIO_F_VERSION_1) && this.device.servesDriverWithoutVersion1 !== true) {
+      return `VIRTIO_F_VERSION_1 (bit 32) not accepted (driver features ${hex(this.driverFeatures)}), and ${this.device.name} serves only drivers that accept it`;
+    }
     return undefined;
+  }
+
+  private acceptWithoutVersion1(): void {
+    this.counters.withoutVersion1++;
+    if (this.withoutVersion1Logged) return;
+    this.withoutVersion1Logged = true;
+    this.log(
+      `${this.name}: FEATURES_OK accepted from a driver without VIRTIO_F_VERSION_1 (driver features ${hex(this.driverFeatures)}), as QEMU 7.2 does; ${this.device.name} works the same for it (logged once, counted in withoutVersion1)`,
+      { device: this.device.name, driverFeatures: hex(this.driverFeatures) },
+    );
   }
 
   private context(): VirtioContext {

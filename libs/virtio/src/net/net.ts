@@ -69,6 +69,9 @@ export class VirtioNet implements VirtioDevice {
   readonly queueMaxSizes: readonly number[];
   readonly features = featureBit(VIRTIO_NET_F_MAC) | featureBit(VIRTIO_NET_F_STATUS);
   readonly configSize = CONFIG.SIZE;
+  // No servesDriverWithoutVersion1: a driver without VERSION_1 expects a 10-byte
+  // virtio_net_hdr (virtio 1.2 §5.1.6.1), which QEMU serves; this device knows only the
+  // 12-byte one, so such a driver is refused FEATURES_OK rather than fed shifted frames.
   readonly mac: Uint8Array;
   private readonly config = new Uint8Array(CONFIG.SIZE);
   private readonly send: (frame: Uint8Array) => void;

@@ -29,6 +29,8 @@ export class VirtioRng implements VirtioDevice {
   readonly deviceId = DEVICE_ID.ENTROPY;
   readonly queueMaxSizes: readonly number[];
   readonly features = 0n;
+  /** No header, no config space: nothing VERSION_1 changes. */
+  readonly servesDriverWithoutVersion1 = true;
   readonly configSize = 0;
   private readonly scratch: Uint8Array;
   private readonly counters = { requests: 0, bytes: 0 };

@@ -11,8 +11,36 @@ function ends() {
 
 describe('exit channel', () => {
   it('numbers its reasons as the table names them', () => {
-    expect(Object.entries(Reason).map(([, i]) => EXIT_REASONS[i])).toEqual(['mmio-read', 'mmio-write', 'page-fetch', 'wfi', 'mmio-coalesced', 'doorbell']);
-    expect(LOCAL_EXIT_REASONS).toEqual(['wfi']);
+    expect(Object.entries(Reason).map(([, i]) => EXIT_REASONS[i])).toEqual([
+      'mmio-read',
+      'mmio-write',
+      'page-fetch',
+      'wfi',
+      'mmio-coalesced',
+      'doorbell',
+      'priv-insn',
+      'sbi-call',
+      'shadow-fault',
+      'guest-page-fault',
+      'virq-inject',
+      'vtrap',
+    ]);
+    expect(LOCAL_EXIT_REASONS).toEqual(['wfi', 'priv-insn', 'sbi-call', 'shadow-fault', 'guest-page-fault', 'virq-inject', 'vtrap']);
+  });
+
+  it("counts the mode monitors' local exits in their own rows, apart from the others", () => {
+    const { host, worker } = ends();
+    worker.recordLocalExit(Reason.SbiCall, 0.5);
+    worker.recordLocalExit(Reason.SbiCall, 0.25);
+    worker.recordLocalExit(Reason.ShadowFault, 1);
+    worker.recordExit(Reason.MmioRead, 2);
+    const rows = Object.fromEntries(host.stats().exits.map((e) => [e.reason, [e.count, e.totalMs]]));
+    expect(rows['sbi-call']).toEqual([2, 0.75]);
+    expect(rows['shadow-fault']).toEqual([1, 1]);
+    expect(rows['mmio-read']).toEqual([1, 2]);
+    expect(rows['priv-insn']).toEqual([0, 0]);
+    expect(rows['guest-page-fault']).toEqual([0, 0]);
+    expect(rows['virq-inject']).toEqual([0, 0]);
   });
 
   it('carries an answer with its data, and a new exit forgets the last answer', () => {
@@ -117,6 +145,12 @@ describe('exit channel', () => {
       ['wfi', 1, 4],
       ['mmio-coalesced', 2, 0],
       ['doorbell', 0, 0],
+      ['priv-insn', 0, 0],
+      ['sbi-call', 0, 0],
+      ['shadow-fault', 0, 0],
+      ['guest-page-fault', 0, 0],
+      ['virq-inject', 0, 0],
+      ['vtrap', 0, 0],
     ]);
     expect([...t.mmioLatencyUs]).toEqual([500, 250]);
     expect(t.devices.map((d) => [d.region.name, d.reads, d.writes, d.totalMs, d.posted])).toEqual([

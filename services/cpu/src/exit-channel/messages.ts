@@ -2,6 +2,7 @@
 // table's reasons, the messages on the worker's port and the worker's start data. The
 // shared words under them are layout.ts's, read and written only by the two ends.
 import type { MessagePort } from 'node:worker_threads';
+import { EXIT_REASON_TABLE, type ExitReason, type VmMode } from '@splitvisor/platform';
 
 export const ExitStatus = {
   Ok: 0,
@@ -15,30 +16,20 @@ export const ExitStatus = {
 } as const;
 export type ExitStatusValue = (typeof ExitStatus)[keyof typeof ExitStatus];
 
-/** The exit table: one row per reason, as `perf kvm stat` shows it. Two kinds of row:
+/** The exit table's rows are the platform's (libs/platform exit-reasons.ts): one list for
+ *  the counters here and for everything that shows them. Two kinds of exit row:
  *  - exits that leave the process (mmio-read, mmio-write, page-fetch): the worker blocks
  *    until the host thread has served them over the network;
  *  - local exits, handled inside the worker without leaving it (LOCAL_EXIT_REASONS: wfi
  *    today; the mode monitors' privileged-instruction emulation, SBI calls, shadow and
- *    guest-page faults, virtual interrupt injection later: append their reasons here and
- *    count them with ExitChannelWorker.recordLocalExit, see vcpu-runner.ts).
- *  The last two rows are stores that are not exits at all (posted-ring.ts): counted so the
- *  table shows where the guest's device writes went; their time stays 0, the vCPU never
- *  waited for them. The order is the order of GetVmStats' rows. */
-export const EXIT_REASONS = ['mmio-read', 'mmio-write', 'page-fetch', 'wfi', 'mmio-coalesced', 'doorbell'] as const;
-export type ExitReason = (typeof EXIT_REASONS)[number];
-/** Rows of the table by number, for the hot path (no lookup by name per exit). */
-export const Reason = {
-  MmioRead: 0,
-  MmioWrite: 1,
-  PageFetch: 2,
-  Wfi: 3,
-  MmioCoalesced: 4,
-  Doorbell: 5,
-} as const satisfies Record<string, number>;
-export type ReasonIndex = (typeof Reason)[keyof typeof Reason];
+ *    guest-page faults, virtual interrupt injection count with
+ *    ExitChannelWorker.recordLocalExit, see vcpu-runner.ts).
+ *  Posted rows (mmio-coalesced, doorbell) are stores that are not exits at all
+ *  (posted-ring.ts): counted so the table shows where the guest's device writes went; their
+ *  time stays 0, the vCPU never waited for them. The order is the order of GetVmStats' rows. */
+export { EXIT_REASONS, Reason, type ExitReason, type ReasonIndex } from '@splitvisor/platform';
 /** The exits a worker handles without leaving its process. */
-export const LOCAL_EXIT_REASONS: readonly ExitReason[] = ['wfi'];
+export const LOCAL_EXIT_REASONS: readonly ExitReason[] = EXIT_REASON_TABLE.filter((r) => r.kind === 'local').map((r) => r.name);
 
 /** Messages from the worker to its host. */
 export type WorkerRequest =
@@ -66,6 +57,12 @@ export interface WorkerInit {
   /** 'host': CLINT time from the host's monotonic clock at 10 MHz; 'icount': from retired
    *  instructions, so a run can be replayed exactly. */
   clock: 'host' | 'icount';
+  /** How the guest runs: 'emulate' (the hart is the guest's, from M-mode up) or 'hw' (the
+   *  guest in VS-mode under the cpu's HS monitor, monitor/hw-monitor.ts). */
+  mode: VmMode;
+  /** The hart has the H extension (misa.H, HS/VS/VU): the guest is its own hypervisor.
+   *  Absent: it has not. */
+  h?: boolean;
   batch: number;
   /** The worker's end of the page cache's recall channel (page-cache/protocol.ts). */
   recallPort?: MessagePort;

@@ -150,7 +150,7 @@ export class HostPageCache {
         if (!(e instanceof RpcError) || e.code !== 'UNAVAILABLE' || Date.now() > until || this.closed) throw e;
         if (!this.mmuAway) {
           this.mmuAway = true;
-          this.log.warn({ mmu: this.o.pages.address, what }, 'mmu unavailable; the vCPU waits for it');
+          this.log.warn({ mmu: this.o.pages.address, what, err: e.message }, 'mmu unavailable; the vCPU waits for it');
         }
         await new Promise((r) => setTimeout(r, 100));
       }

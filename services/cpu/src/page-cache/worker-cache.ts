@@ -31,6 +31,9 @@ export class WorkerPageCache {
   private hot = 0;
   /** A word nobody notifies, to nap on. */
   private readonly nap = new Int32Array(new SharedArrayBuffer(4));
+  /** Told the pages a recall order lowered, after it is served (the hw monitor unmaps them
+   *  from the G-stage). */
+  onLowered: ((pages: readonly number[]) => void) | undefined;
 
   constructor(
     private readonly ram: GuestRam,
@@ -134,6 +137,7 @@ export class WorkerPageCache {
     const states = this.ram.pageState;
     const answer: RecallAnswerMsg = { id: o.id, pages: [] };
     const transfer: ArrayBuffer[] = [];
+    const lowered: number[] | undefined = this.onLowered ? [] : undefined;
     for (const p of o.pages) {
       const was = states[p]!;
       const out: RecallAnswerMsg['pages'][number] = { index: p, was };
@@ -145,8 +149,10 @@ export class WorkerPageCache {
         states[p] = PageState.Invalid;
         this.ram.invalidateCode(p);
       } else if (was === PageState.Modified && !o.clean) states[p] = PageState.Shared;
+      if (lowered && states[p] !== was) lowered.push(p);
       answer.pages.push(out);
     }
+    if (lowered && lowered.length > 0) this.onLowered!(lowered);
     this.served++;
     this.hot = RECALL_HOT_BATCHES;
     this.port!.postMessage(answer, transfer);

@@ -84,6 +84,8 @@ export function natsIrqLines(bus: Bus, vmId: string): IrqLineSource {
       return stop;
     },
     current: async () => (await bus.request(subjects.irqQuery(vmId), IrqQueryCodec, { vmId }, IrqLevelsCodec, 2000)).lines,
+    // Changes published while this cpu was cut off from NATS are gone (core NATS).
+    onGap: (fn) => bus.onReconnect(fn),
   };
 }
 

@@ -53,6 +53,9 @@ export interface IrqLineSource {
   follow(onLine: (l: EventsV1.IrqLine__Output) => void): Promise<() => void>;
   /** Every line's level now, as the devices report them (rejects when nobody answers). */
   current(): Promise<EventsV1.IrqLine__Output[]>;
+  /** Calls `fn` whenever changes may have been missed (the link to the devices came back);
+   *  returns the stop. */
+  onGap(fn: () => void): () => void;
 }
 
 /** Everything one vCPU reaches outside its process. */

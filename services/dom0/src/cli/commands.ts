@@ -4,11 +4,13 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { protos, type Dom0V1 } from '@splitvisor/proto';
 import { RpcClient, RpcError, checkHealth, loadTls, useTls } from '@splitvisor/rpc';
-import { Lab, type ServiceName } from '@splitvisor/lab';
+import { Lab, Supervisor, describeExit, type ServiceStatus } from '@splitvisor/lab';
+import { checkProcessFault } from '@splitvisor/faults';
+import { ControlSocket } from './control.js';
 import { attachConsole, type ConsoleEnd } from './console.js';
-import { endpoints, readLabState, removeLabState, writeLabState } from './lab-state.js';
+import { addressIn, endpoints, labDir, readLabState, removeLabState, writeLabState } from './lab-state.js';
 import { formatLogLine } from './log-format.js';
-import { fmtBytes, infoPage, listTable } from './views.js';
+import { fmtBytes, fmtDuration, infoPage, listTable, restartsLine, servicesTable } from './views.js';
 import { runTop } from './top.js';
 import { runEvents } from './events.js';
 
@@ -24,7 +26,7 @@ export class CliError extends Error {
 type Dom0Client = RpcClient<Dom0V1.Dom0Client>;
 
 function dom0Client(addr: string): Dom0Client {
-  return new RpcClient<Dom0V1.Dom0Client>(protos().dom0.Dom0, addr, { deadlineMs: 30_000 });
+  return new RpcClient<Dom0V1.Dom0Client>(protos().dom0.Dom0, addr, { deadlineMs: 30_000, server: 'dom0' });
 }
 
 function needLab(): { dom0: string } {
@@ -45,7 +47,7 @@ function presentCertificate(tlsDir: string | undefined): void {
 }
 
 /** Runs `fn` with a client of the running lab's dom0, closed afterwards. */
-async function withDom0<T>(fn: (c: Dom0Client) => Promise<T>): Promise<T> {
+export async function withDom0<T>(fn: (c: Dom0Client) => Promise<T>): Promise<T> {
   const c = dom0Client(needLab().dom0);
   try {
     return await fn(c);
@@ -101,6 +103,7 @@ export async function up(opts: { quiet?: boolean; cpuNodes?: number; insecure?: 
     preferDefaultPorts: true,
     ...(opts.cpuNodes !== undefined && { cpuNodes: opts.cpuNodes }),
     secure: !opts.insecure,
+    warn: say,
     onLine: (svc, line) => {
       if (!opts.quiet) process.stdout.write(formatLogLine(svc, line) + '\n');
     },
@@ -115,14 +118,39 @@ export async function up(opts: { quiet?: boolean; cpuNodes?: number; insecure?: 
   });
   const extra = lab.cpuAddresses.slice(1).map((a, i) => `cpu-${i + 2} ${a}`);
   say(`lab up: nats ${lab.natsUrl}, ${[...Object.entries(lab.addresses).map(([k, v]) => `${k} ${v}`), ...extra].join(', ')}; Ctrl-C stops it`);
-  if (lab.security) say(`mutual TLS: certificates in ${lab.security.dir}; NATS users per service`);
-  const unexpected = [...lab.services.values()].map((p) => p.exited.then((x) => ({ name: p.name as ServiceName, ...x })));
+  if (lab.security)
+    say(`mutual TLS (lab ${lab.security.labId}): the CLI's certificate in ${lab.security.dir}, each service's in its own directory; NATS users per service`);
+  // Supervised: a service that dies is started again (compose's `restart: unless-stopped`),
+  // and lab.json says so for `health`, `list` and `top`; only down or Ctrl-C stops the lab.
+  const state = { ...readLabState()!, services: [] as ServiceStatus[] };
+  const supervisor = new Supervisor(lab, {
+    onEvent: (e, services) => {
+      if (e.kind === 'exited')
+        say(
+          `${e.name} exited unexpectedly (${describeExit(e.exit)} after ${fmtDuration(e.exit.upMs / 1000)}); restart ${e.restart} in ${fmtDuration(e.delayMs / 1000)}`,
+        );
+      else if (e.kind === 'restarted') say(`${e.name} restarted (restart ${e.restart}, pid ${e.pid})`);
+      else if (e.kind === 'fault') say(`fault: ${e.message}`);
+      else say(`${e.name} restart ${e.restart} failed: ${e.error.split('\n')[0]}`);
+      if (!lab.running) return;
+      state.services = [...services];
+      writeLabState(state);
+    },
+  });
+  supervisor.start();
+  state.services = supervisor.status();
+  // `splitvisor fault kill|stop|cont|restart` reaches the supervisor here (control.ts).
+  const control = await ControlSocket.listen(labDir(), (req) => supervisor.fault(checkProcessFault(req, [...lab.services.keys()])));
+  state.control = control.path;
+  writeLabState(state);
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = async (why: string, code: number) => {
       if (stopping) return;
       stopping = true;
       say(`stopping the lab (${why})`);
+      control.close();
+      supervisor.stop();
       await lab.stop();
       removeLabState(process.pid);
       say('lab stopped');
@@ -130,9 +158,6 @@ export async function up(opts: { quiet?: boolean; cpuNodes?: number; insecure?: 
     };
     process.on('SIGINT', () => void stop('SIGINT', 0));
     process.on('SIGTERM', () => void stop('SIGTERM', 0));
-    void Promise.race(unexpected).then((x) => {
-      if (!stopping) void stop(`${x.name} exited unexpectedly (code ${x.code}, signal ${x.signal})`, 1);
-    });
   });
 }
 
@@ -206,7 +231,8 @@ export async function shutdown(name: string, json: boolean, timeoutMs: number): 
 export async function list(json: boolean): Promise<number> {
   return withDom0(async (c) => {
     const { vms } = await c.call('ListVms', {});
-    process.stdout.write(json ? JSON.stringify(vms) + '\n' : listTable(vms));
+    // A footer for people only: --json stays the VM array scripts read.
+    process.stdout.write(json ? JSON.stringify(vms) + '\n' : listTable(vms) + footer(restartsLine(readLabState()?.services)));
     return 0;
   });
 }
@@ -229,7 +255,7 @@ export async function stats(name: string): Promise<number> {
 
 export async function top(opts: { names: string[]; once: boolean; json: boolean; intervalMs: number }): Promise<number> {
   return withDom0(async (c) => {
-    await runTop(c, { ...opts, out: process.stdout, ...(!opts.once && { quit: quitSignal() }) });
+    await runTop(c, { ...opts, out: process.stdout, services: () => readLabState()?.services ?? [], ...(!opts.once && { quit: quitSignal() }) });
     return 0;
   });
 }
@@ -275,7 +301,9 @@ export async function run(file: string): Promise<number> {
   if (!ep) {
     say("no lab is running: starting one for this VM's lifetime");
     lab = await Lab.start({ onLine: (svc, line) => process.env['SPLITVISOR_VERBOSE'] === '1' && process.stderr.write(formatLogLine(svc, line) + '\n') });
-    ep = { dom0: lab.addresses.dom0 };
+    // Secure like `up`: mutual TLS and NATS users; the CLI presents the lab's cli certificate.
+    ep = { dom0: lab.addresses.dom0, ...(lab.security && { tlsDir: lab.security.dir }) };
+    say(`lab for this VM: dom0 ${lab.addresses.dom0}, nats ${lab.natsUrl}, mutual TLS and NATS users (lab ${lab.security?.labId})`);
   }
   presentCertificate(ep.tlsDir);
   const c = dom0Client(ep.dom0);
@@ -307,10 +335,46 @@ export async function run(file: string): Promise<number> {
   }
 }
 
-export async function health(addr: string): Promise<number> {
-  presentCertificate(process.env['SPLITVISOR_TLS_DIR'] || readLabState()?.tlsDir);
+/** Which service of the running lab listens at `addr` (a TLS health check must name it). */
+function serviceAt(addr: string): string | undefined {
+  const s = readLabState();
+  if (!s) return undefined;
+  if (s.cpuNodes?.includes(addr)) return 'cpu';
+  return Object.entries(s.addresses).find(([, a]) => a === addr)?.[0];
+}
+
+const footer = (line: string) => (line ? `\n${line}` : '');
+
+/** `splitvisor health` with no address: every service of the running lab, asked at once,
+ *  with what the supervisor counted; exit 0 only when every one is SERVING. */
+export async function healthAll(json: boolean): Promise<number> {
+  const s = readLabState();
+  if (!s) throw new CliError('no lab is running: start one with `splitvisor up` (or give an address: splitvisor health <host:port>)');
+  presentCertificate(process.env['SPLITVISOR_TLS_DIR'] || s.tlsDir);
+  const rows = await Promise.all(
+    (s.services ?? []).map(async (svc) => {
+      const address = addressIn(s, svc.name) ?? '?';
+      const health = await checkHealth(address, '', 2000, undefined, svc.name.startsWith('cpu-') ? 'cpu' : svc.name).catch((e: unknown) =>
+        e instanceof RpcError ? e.code : (e as Error).message,
+      );
+      return { ...svc, address, health };
+    }),
+  );
+  process.stdout.write(json ? JSON.stringify(rows) + '\n' : servicesTable(rows));
+  return rows.length > 0 && rows.every((r) => r.health === 'SERVING') ? 0 : 1;
+}
+
+export async function health(addr: string, server?: string): Promise<number> {
+  const tlsDir = process.env['SPLITVISOR_TLS_DIR'] || readLabState()?.tlsDir;
+  presentCertificate(tlsDir);
+  const expect = server ?? serviceAt(addr);
+  if (tlsDir && !expect)
+    throw new CliError(
+      `${addr}: which service is it? In a secure lab say so (--server dom0|cpu|mmu|io-backend): the answer is checked against its certificate`,
+      2,
+    );
   try {
-    const s = await checkHealth(addr);
+    const s = await checkHealth(addr, '', 2000, undefined, expect);
     process.stdout.write(`${addr}: ${s}\n`);
     return s === 'SERVING' ? 0 : 1;
   } catch (e) {

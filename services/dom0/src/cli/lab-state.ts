@@ -2,7 +2,7 @@
 // written by `splitvisor up` and removed when it stops. Env variables override it.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, type ServiceName } from '@splitvisor/lab';
+import { REPO_ROOT, type ServiceName, type ServiceStatus } from '@splitvisor/lab';
 
 export interface LabState {
   pid: number;
@@ -13,6 +13,10 @@ export interface LabState {
   cpuNodes?: readonly string[];
   /** A secure lab's certificates (the CLI presents cli.crt from here). */
   tlsDir?: string;
+  /** What the supervisor of `up` says of each service: pid, restarts, last exit. */
+  services?: readonly ServiceStatus[];
+  /** The supervisor's control socket (process faults: `splitvisor fault kill|stop|cont|restart`). */
+  control?: string;
 }
 
 export function labDir(): string {
@@ -60,6 +64,12 @@ export function removeLabState(pid: number): void {
   } catch {
     /* already gone */
   }
+}
+
+/** A service instance's address in a lab state (`cpu-2` is the second of `cpuNodes`). */
+export function addressIn(s: LabState, name: string): string | undefined {
+  if (name.startsWith('cpu-')) return s.cpuNodes?.[Number(name.slice(4)) - 1];
+  return s.addresses[name as ServiceName];
 }
 
 /** dom0's address for a client (all the CLI talks to), and where the CLI's certificate is

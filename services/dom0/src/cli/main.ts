@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // splitvisor: the toolstack CLI (as Xen's xl). `splitvisor help` lists the commands.
 import { RpcError } from '@splitvisor/rpc';
-import { CliError, consoleCmd, create, down, events, health, info, lifecycle, list, run, shutdown, stats, top, up } from './commands.js';
+import { CliError, consoleCmd, create, down, events, health, healthAll, info, lifecycle, list, run, shutdown, stats, top, up } from './commands.js';
 import { intFlag, parseArgs, UsageError, type ParsedArgs } from './args.js';
+import { FAULT_USAGE, FaultRefused, LINK_FAULT_USAGE, linkFault, processFault } from './fault.js';
+import { PROCESS_ACTIONS } from '@splitvisor/faults';
 
 const USAGE = `usage: splitvisor <command> [args]
 
   up [--cpu-nodes N] [--insecure]
                         start NATS and the four services (N cpu nodes; Ctrl-C stops them),
                         with mutual TLS from a lab CA and NATS users per service
+                        (--insecure: plaintext, and it says what that gives up); a
+                        service that dies is restarted (backoff 0.5 s doubling to 10 s)
   down                  stop the running lab
   run <vm.yaml>         create and start a VM, attached to its console; exits with the
                         guest's code (starts a lab for the VM's lifetime if none runs)
@@ -26,8 +30,15 @@ const USAGE = `usage: splitvisor <command> [args]
   top [vm...] [--once] [--interval ms]       per VM each second: exits/s by reason,
                         MIPS, resident memory, IRQs/s, I/O ops/s (q quits)
   stats <vm>            one VM's raw numbers from cpu, mmu and io-backend (JSON)
-  health <host:port>    ask a service's grpc.health.v1 (exit 0 when SERVING)
-  exec <image> [...]    run an image on one hart in this process, no services
+  health                every service of the running lab: health, pid, restarts, last exit
+  health <host:port> [--server S]   ask a service's grpc.health.v1 (exit 0 when SERVING);
+                        in a secure lab the answer must come from S (default: the
+                        service lab.json places there)
+${FAULT_USAGE}${LINK_FAULT_USAGE}  exec <image> [...]    run an image on one hart in this process, no services
+  bench modes [--runs N] [--iters N] [--only a,b] [--timeout s] [--json f] [--svg f]
+                        the guest kernel's microbenchmarks in every mode this build has
+                        and on QEMU: guest ns/op, exits per op by reason, host µs/op
+                        (--append 'words' adds kernel boot arguments, e.g. bench-fail-test)
 
   --json                for scripts: list, info, create and the lifecycle commands print
                         JSON; events and top print one JSON object per line
@@ -90,8 +101,40 @@ async function main(argv: string[]): Promise<number> {
       const a = args(['once'], ['interval']);
       return top({ names: a.positional, once: a.flags.has('once'), json: json(a), intervalMs: intFlag(a, 'interval', 1000, 100, 60_000) });
     }
-    case 'health':
-      return health(one(args([]), '<host:port>'));
+    case 'health': {
+      const a = args([], ['server']);
+      if (a.positional.length === 0 && !a.flags.has('server')) return healthAll(json(a));
+      const server = a.flags.get('server');
+      return health(one(a, '<host:port>'), typeof server === 'string' ? server : undefined);
+    }
+    case 'fault': {
+      const a = args([], ['for', 'seed']);
+      if ((PROCESS_ACTIONS as readonly string[]).includes(a.positional[0] ?? '')) return processFault(a);
+      return linkFault(a, json(a));
+    }
+    case 'bench': {
+      // --json here names a file (the report), not the output style: its own flag list.
+      const a = parseArgs(rest, [], ['runs', 'iters', 'only', 'timeout', 'json', 'svg', 'append']);
+      if (a.positional[0] !== 'modes')
+        throw new UsageError(a.positional.length ? `unknown suite "${a.positional[0]}" (suites: modes)` : 'missing <suite> (suites: modes)');
+      if (a.positional.length > 1) throw new UsageError(`unexpected argument "${a.positional[1]}"`);
+      const str = (k: string) => {
+        const v = a.flags.get(k);
+        return typeof v === 'string' ? v : undefined;
+      };
+      const { benchModes, parseOnly } = await import('./bench/index.js');
+      return benchModes({
+        runs: intFlag(a, 'runs', 3, 1, 100),
+        ...(a.flags.has('iters') && { iters: intFlag(a, 'iters', 1, 1, 100_000_000) }),
+        only: parseOnly(str('only')),
+        timeoutS: intFlag(a, 'timeout', 600, 1, 86_400),
+        ...(str('json') !== undefined && { json: str('json') }),
+        ...(str('svg') !== undefined && { svg: str('svg') }),
+        ...(str('append') !== undefined && { append: str('append') }),
+        out: process.stdout,
+        err: process.stderr,
+      });
+    }
     case 'exec': {
       // `splitvisor exec <elf|bin> [...]`: the virt machine in one process, no services. The
       // exec app's launcher, found through its package (@splitvisor/exec, a dependency),
@@ -121,6 +164,10 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     if (e instanceof UsageError) {
       process.stderr.write(`splitvisor: ${process.argv[2]}: ${e.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    if (e instanceof FaultRefused) {
+      process.stderr.write(`splitvisor: fault: ${e.message}\n`);
       process.exit(2);
     }
     const msg = e instanceof RpcError ? `${e.message} (${e.code})` : e instanceof Error ? e.message : String(e);

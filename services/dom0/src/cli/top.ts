@@ -3,8 +3,10 @@
 // device interrupts and I/O operations (io-backend). --once prints one refresh (two
 // samples an interval apart), --json prints each refresh as one JSON line.
 import type { Dom0V1 } from '@splitvisor/proto';
+import { EXIT_REASONS, exitReasonRow, isRealExit } from '@splitvisor/platform';
 import type { RpcClient } from '@splitvisor/rpc';
-import { fmtBytes, table } from './views.js';
+import type { ServiceStatus } from '@splitvisor/lab';
+import { fmtBytes, restartsLine, table } from './views.js';
 
 export interface TopRow {
   name: string;
@@ -22,9 +24,6 @@ export interface TopRow {
   totals: { instret: number; exits: Record<string, number>; irqs: number; ioOps: number };
   notes: string[];
 }
-
-/** Rows of the cpu's table that count stores the vCPU posted instead of exiting. */
-const NOT_EXITS = new Set(['mmio-coalesced', 'doorbell']);
 
 const perSec = (a: number, b: number, dt: number) => (dt > 0 && b >= a ? (b - a) / dt : 0);
 
@@ -47,7 +46,7 @@ export function rowOf(prev: Dom0V1.VmStats__Output | undefined, cur: Dom0V1.VmSt
     node: cur.node,
     mips: perSec(p?.cpu?.instret ?? instret, instret, dt) / 1e6,
     exitsPerSec,
-    exitsTotalPerSec: Object.entries(exitsPerSec).reduce((a, [reason, b]) => (NOT_EXITS.has(reason) ? a : a + b), 0),
+    exitsTotalPerSec: Object.entries(exitsPerSec).reduce((a, [reason, b]) => (isRealExit(reason) ? a + b : a), 0),
     residentBytes: cur.memory?.residentBytes ?? 0,
     irqsPerSec: perSec(p?.devices?.irqsRaised ?? 0, cur.devices?.irqsRaised ?? 0, dt),
     ioOpsPerSec: perSec(p?.devices?.ioOps ?? 0, cur.devices?.ioOps ?? 0, dt),
@@ -60,10 +59,15 @@ export function rowOf(prev: Dom0V1.VmStats__Output | undefined, cur: Dom0V1.VmSt
 const n = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
 export function renderTop(rows: readonly TopRow[], now = Date.now()): string {
-  const reasons = [...new Set(rows.flatMap((r) => Object.keys(r.exitsPerSec)))];
+  // Every row of the platform's table, in its order (the mode monitors' too, 0 in emulate),
+  // then any a newer cpu reported; each under its short label.
+  const seen = new Set(rows.flatMap((r) => Object.keys(r.exitsPerSec)));
+  const reasons = [...EXIT_REASONS.filter((x) => seen.has(x)), ...[...seen].filter((x) => !exitReasonRow(x))];
   const running = rows.filter((r) => r.state === 'running').length;
   const head = `splitvisor top - ${new Date(now).toISOString().slice(11, 19)}  ${rows.length} vm${rows.length === 1 ? '' : 's'}, ${running} running, ${rows.length - running} other\n`;
-  const cells: string[][] = [['NAME', 'STATE', 'NODE', 'MIPS', 'EXITS/s', ...reasons.map((r) => `${r.toUpperCase()}/s`), 'MEM', 'IRQ/s', 'IO/s', 'CONS B/s']];
+  const cells: string[][] = [
+    ['NAME', 'STATE', 'NODE', 'MIPS', 'EXITS/s', ...reasons.map((r) => `${exitReasonRow(r)?.label ?? r.toUpperCase()}/s`), 'MEM', 'IRQ/s', 'IO/s', 'CONS B/s'],
+  ];
   for (const r of rows) {
     cells.push([
       r.name,
@@ -88,6 +92,8 @@ export interface TopOptions {
   json: boolean;
   intervalMs: number;
   out: NodeJS.WritableStream;
+  /** What the lab's supervisor says of its services (restarts shown under the table). */
+  services?: () => readonly ServiceStatus[];
   /** Resolves when a person asks to quit (q, Ctrl-C); top runs until then. */
   quit?: Promise<void>;
 }
@@ -111,8 +117,12 @@ export async function runTop(client: RpcClient<Dom0V1.Dom0Client>, opts: TopOpti
       });
     });
   const emit = (rows: TopRow[]) => {
-    if (opts.json) opts.out.write(JSON.stringify({ at: Date.now(), vms: rows }) + '\n');
-    else opts.out.write((opts.once ? '' : '\x1b[H\x1b[2J') + renderTop(rows));
+    const services = opts.services?.() ?? [];
+    if (opts.json) opts.out.write(JSON.stringify({ at: Date.now(), vms: rows, ...(services.length && { services }) }) + '\n');
+    else {
+      const restarts = restartsLine(services);
+      opts.out.write((opts.once ? '' : '\x1b[H\x1b[2J') + renderTop(rows) + (restarts ? `\n${restarts}` : ''));
+    }
   };
   for (let first = true; ; first = false) {
     const cur = await sample(client, opts.names);

@@ -1,6 +1,7 @@
 // How VMs look to a person: sizes, durations, tables, the `info` page. Pure functions of
 // what the API returned, so they are tested without a lab.
 import type { Dom0V1 } from '@splitvisor/proto';
+import { describeExit, type ServiceStatus } from '@splitvisor/lab';
 
 export function fmtBytes(n: number): string {
   if (n >= 1 << 30 && n % (1 << 30) === 0) return `${n / (1 << 30)} GiB`;
@@ -39,12 +40,13 @@ export function uptimeOf(v: Dom0V1.VmInfo__Output, now = Date.now()): number | u
 }
 
 export function listTable(vms: readonly Dom0V1.VmInfo__Output[], now = Date.now()): string {
-  const rows: string[][] = [['NAME', 'STATE', 'NODE', 'MEMORY', 'UPTIME', 'EXIT', 'REASON']];
+  const rows: string[][] = [['NAME', 'STATE', 'MODE', 'NODE', 'MEMORY', 'UPTIME', 'EXIT', 'REASON']];
   for (const v of vms) {
     const up = uptimeOf(v, now);
     rows.push([
       v.name,
       v.state,
+      v.mode || 'emulate',
       v.node || '-',
       fmtBytes(v.memoryBytes),
       up === undefined ? '-' : fmtDuration(up),
@@ -61,6 +63,7 @@ export function infoPage(v: Dom0V1.VmInfo__Output, now = Date.now()): string {
   const rows: [string, string][] = [
     ['name', v.name],
     ['state', v.state],
+    ['mode', v.mode || 'emulate'],
     ['node', v.node || '-'],
     ['memory', fmtBytes(v.memoryBytes)],
     ['vcpus', String(v.vcpus)],
@@ -79,4 +82,35 @@ export function infoPage(v: Dom0V1.VmInfo__Output, now = Date.now()): string {
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, val]) => `${k.padEnd(w)}  ${val}\n`).join('');
+}
+
+/** The services that restarted, one line for `list` and `top` ('' when none did). */
+export function restartsLine(services: readonly ServiceStatus[] | undefined, now = Date.now()): string {
+  const restarted = (services ?? []).filter((s) => s.restarts > 0);
+  if (restarted.length === 0) return '';
+  const one = (s: ServiceStatus) =>
+    `${s.name} ${s.restarts}x${s.state === 'restarting' ? ' (restarting now)' : ''}` +
+    (s.lastExit ? ` (last: ${describeExit(s.lastExit)} ${fmtDuration((now - s.lastExit.at) / 1000)} ago)` : '');
+  return `services restarted: ${restarted.map(one).join(', ')}\n`;
+}
+
+/** `splitvisor health` of a whole lab: each service, where, its health, its restarts. */
+export function servicesTable(services: readonly (ServiceStatus & { address: string; health: string })[], now = Date.now()): string {
+  const rows: string[][] = [['SERVICE', 'ADDRESS', 'HEALTH', 'PID', 'UP', 'RESTARTS', 'LAST EXIT']];
+  for (const s of services) {
+    rows.push([
+      s.name,
+      s.address,
+      s.health,
+      s.pid === undefined ? '-' : String(s.pid),
+      s.state === 'up'
+        ? fmtDuration((now - s.upSince) / 1000)
+        : s.state === 'frozen'
+          ? `frozen (${fmtDuration(Math.max(0, (s.frozenUntil ?? now) - now) / 1000)} left)`
+          : 'restarting',
+      String(s.restarts),
+      s.lastExit ? `${describeExit(s.lastExit)}, ${fmtDuration((now - s.lastExit.at) / 1000)} ago` : '-',
+    ]);
+  }
+  return table(rows);
 }

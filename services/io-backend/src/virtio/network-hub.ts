@@ -65,7 +65,7 @@ export class NetworkHub {
     return {
       send: (frame) => {
         net.stats.framesOut++;
-        this.bus.nc.publish(subject, frame);
+        this.bus.publishBytes(subject, frame);
       },
       leave: () => {
         net.ports.delete(port);
@@ -100,7 +100,7 @@ export class NetworkHub {
       },
       send: (frame) => {
         net.stats.framesOut++;
-        this.bus.nc.publish(subject, frame);
+        this.bus.publishBytes(subject, frame);
       },
       log,
     });

@@ -13,6 +13,9 @@ export const MAX_DMA_BYTES = 16 * 1024 * 1024;
 /** Most segments one DMA call may carry (a virtqueue chain is at most a queue's size, 1024,
  *  plus the used element and index). */
 export const MAX_DMA_SEGMENTS = 4096;
+/** Writes remembered by (caller, write id), for repeats: far more than a caller has in
+ *  flight (a virtio device has one completion per queue at a time). */
+const WRITES_REMEMBERED = 1024;
 
 export interface DmaSegment {
   addr: GuestPhysAddr;
@@ -23,6 +26,9 @@ export interface DmaSegment {
 export class Dma {
   private readBytes = 0;
   private writeBytes = 0;
+  /** `${caller} ${writeId}` of the latest writes applied, oldest first, with their byte counts. */
+  private readonly applied = new Map<string, number>();
+  private repeats = 0;
 
   constructor(
     private readonly space: AddressSpace,
@@ -77,17 +83,33 @@ export class Dma {
   /** Device writes: every cached copy of the pages is recalled (Modified bytes merged),
    *  then the segments are applied in order, the caller holding the VM's lock: no fetch
    *  sees the memory between two of them (GuestMemory.writev's promise, virtio 1.2 §2.7.8). */
-  async write(caller: string, segs: readonly DmaSegment[]): Promise<number> {
+  async write(caller: string, segs: readonly DmaSegment[], writeId = 0): Promise<number> {
     const pages = this.check('write', caller, segs);
+    // A caller that lost the answer (its deadline, a dropped link) sends the write again
+    // under the same id. Applying it twice is not harmless: between the two, the guest may
+    // have seen the first (a used.idx), taken its buffers back and written to them, and the
+    // repeat would put the old bytes back. Operations run one at a time (VmMemory), so the
+    // repeat always comes after the first and finds it here.
+    const key = writeId ? `${caller} ${writeId}` : undefined;
+    const done = key === undefined ? undefined : this.applied.get(key);
+    if (done !== undefined) {
+      this.repeats++;
+      return done;
+    }
     await this.coherence.resolve(pages, -1, true);
     let n = 0;
     for (const s of segs) n += this.space.write(s.addr, s.data ?? new Uint8Array(0), `DMA write by "${caller}" of vm "${this.space.vmId}":`);
     this.dirty.markAll(pages);
     this.writeBytes += n;
+    if (key !== undefined) {
+      this.applied.set(key, n);
+      if (this.applied.size > WRITES_REMEMBERED) this.applied.delete(this.applied.keys().next().value!);
+    }
     return n;
   }
 
-  get counts(): { dmaReadBytes: number; dmaWriteBytes: number } {
-    return { dmaReadBytes: this.readBytes, dmaWriteBytes: this.writeBytes };
+  /** dmaWriteRepeats: writes sent again under an id already applied, answered without writing. */
+  get counts(): { dmaReadBytes: number; dmaWriteBytes: number; dmaWriteRepeats: number } {
+    return { dmaReadBytes: this.readBytes, dmaWriteBytes: this.writeBytes, dmaWriteRepeats: this.repeats };
   }
 }

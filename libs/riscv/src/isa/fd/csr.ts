@@ -3,9 +3,10 @@
 
 import { Csr, registerCsr } from '../../csr.js';
 import type { HartState } from '../../state.js';
+import { fpOff } from './execute.js';
 
 function readable(s: HartState): boolean {
-  return s.mstatusFs !== 0;
+  return !fpOff(s);
 }
 
 registerCsr(Csr.fflags, {

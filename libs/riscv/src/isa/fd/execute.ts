@@ -86,7 +86,7 @@ function accrue(s: HartState): void {
  * illegal-instruction (FS Off, or a dynamic rounding mode while frm holds a reserved one).
  */
 export function fpExecute(s: HartState, inst: number): boolean {
-  if (s.mstatusFs === 0) {
+  if (fpOff(s)) {
     raiseException(s, Cause.IllegalInstruction, inst | 0, 0);
     return false;
   }
@@ -351,7 +351,7 @@ function memInstBits(isStore: boolean, size: number, r: number, rs1: number, imm
 
 /** FLW/FLD into f[rd]; false after an exception (s.pc = the instruction). */
 export function fpLoad(s: HartState, rd: number, rs1: number, imm: number, size: 4 | 8): boolean {
-  if (s.mstatusFs === 0) {
+  if (fpOff(s)) {
     raiseException(s, Cause.IllegalInstruction, memInstBits(false, size, rd, rs1, imm), 0);
     return false;
   }
@@ -365,11 +365,18 @@ export function fpLoad(s: HartState, rd: number, rs1: number, imm: number, size:
 
 /** FSW/FSD of f[rs2] (FSW stores the low 32 bits as they are, boxed or not). */
 export function fpStore(s: HartState, rs2: number, rs1: number, imm: number, size: 4 | 8): boolean {
-  if (s.mstatusFs === 0) {
+  if (fpOff(s)) {
     raiseException(s, Cause.IllegalInstruction, memInstBits(true, size, rs2, rs1, imm), 0);
     return false;
   }
   s.xl[SINK] = s.fw[2 * rs2]!;
   s.xh[SINK] = s.fw[2 * rs2 + 1]!;
   return storeSlow(s, rs1, (imm << 20) >> 20, size, SINK);
+}
+
+/** FP instructions are illegal while mstatus.FS is Off, and with V=1 also while HS's own
+ *  mstatus.FS is (priv H 8.2.10; with V=1 the live FS is vsstatus.FS, HS's waits in
+ *  HState: hypervisor/virt.ts). */
+export function fpOff(s: HartState): boolean {
+  return s.mstatusFs === 0 || (s.virt !== 0 && s.h!.bkFs === 0);
 }
