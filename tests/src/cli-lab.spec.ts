@@ -82,7 +82,7 @@ describe('splitvisor CLI and the lab', () => {
 
   it('up --insecure says what it gives up', async () => {
     const { dir, env } = isolated();
-    const up = spawnCli(['up', '--insecure', '--quiet'], { env });
+    const up = spawnCli(['up', '--insecure', '--quiet', '--any-ports'], { env });
     let err = '';
     up.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const upExit = new Promise<number | null>((resolve) => up.on('exit', (code) => resolve(code)));
@@ -106,7 +106,7 @@ describe('splitvisor CLI and the lab', () => {
 
   it('up writes where the lab is, list and run use it, down stops every process', async () => {
     const { dir, env } = isolated();
-    const up = spawn(process.execPath, [SPLITVISOR, 'up'], {
+    const up = spawn(process.execPath, [SPLITVISOR, 'up', '--any-ports'], {
       cwd: REPO_ROOT,
       env: { ...process.env, SPLITVISOR_LAB_DIR: dir, SPLITVISOR_DOM0_ADDR: '', SPLITVISOR_NATS_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],

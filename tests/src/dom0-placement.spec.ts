@@ -116,7 +116,7 @@ describe('splitvisor up --cpu-nodes 2', () => {
   it('starts two cpu processes, says where, and list shows VMs on both', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sv-labdir-'));
     const env = { SPLITVISOR_LAB_DIR: dir, SPLITVISOR_DOM0_ADDR: undefined, SPLITVISOR_NATS_URL: undefined };
-    const up = spawn(process.execPath, [SPLITVISOR, 'up', '--cpu-nodes', '2', '--quiet'], {
+    const up = spawn(process.execPath, [SPLITVISOR, 'up', '--cpu-nodes', '2', '--quiet', '--any-ports'], {
       cwd: REPO_ROOT,
       env: { ...process.env, SPLITVISOR_LAB_DIR: dir, SPLITVISOR_DOM0_ADDR: '', SPLITVISOR_NATS_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],

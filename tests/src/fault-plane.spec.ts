@@ -59,7 +59,7 @@ function watchConsole(name: string) {
 }
 
 beforeAll(async () => {
-  up = spawnCli(['up'], { env });
+  up = spawnCli(['up', '--any-ports'], { env });
   up.stderr.on('data', (b: Buffer) => (upErr += b.toString()));
   let partial = '';
   up.stdout.on('data', (b: Buffer) => {

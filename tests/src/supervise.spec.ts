@@ -27,7 +27,7 @@ describe('splitvisor up supervises', () => {
   it('kill -9 dom0, then io-backend: each comes back, logged and counted; VMs run on; down stops it all', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sv-labdir-'));
     const env = { SPLITVISOR_LAB_DIR: dir, SPLITVISOR_DOM0_ADDR: undefined, SPLITVISOR_NATS_URL: undefined };
-    const up = spawnCli(['up', '--quiet'], { env });
+    const up = spawnCli(['up', '--quiet', '--any-ports'], { env });
     let err = '';
     up.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const upExit = new Promise<number | null>((resolve) => up.on('exit', (code) => resolve(code)));

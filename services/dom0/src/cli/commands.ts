@@ -96,11 +96,13 @@ function quitSignal(): Promise<void> {
   });
 }
 
-export async function up(opts: { quiet?: boolean; cpuNodes?: number; insecure?: boolean } = {}): Promise<number> {
+export async function up(opts: { quiet?: boolean; cpuNodes?: number; insecure?: boolean; anyPorts?: boolean } = {}): Promise<number> {
   const existing = readLabState();
   if (existing) throw new CliError(`a lab is already running (pid ${existing.pid}, dom0 at ${existing.addresses.dom0}); stop it with \`splitvisor down\``);
   const lab = await Lab.start({
-    preferDefaultPorts: true,
+    // The well-known ports when free. Free is checked before the services bind, so two labs
+    // started at once can both pick them; --any-ports lets the kernel choose instead.
+    preferDefaultPorts: !opts.anyPorts,
     ...(opts.cpuNodes !== undefined && { cpuNodes: opts.cpuNodes }),
     secure: !opts.insecure,
     warn: say,

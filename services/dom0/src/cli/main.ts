@@ -8,11 +8,13 @@ import { PROCESS_ACTIONS } from '@splitvisor/faults';
 
 const USAGE = `usage: splitvisor <command> [args]
 
-  up [--cpu-nodes N] [--insecure]
+  up [--cpu-nodes N] [--insecure] [--any-ports]
                         start NATS and the four services (N cpu nodes; Ctrl-C stops them),
                         with mutual TLS from a lab CA and NATS users per service
                         (--insecure: plaintext, and it says what that gives up); a
-                        service that dies is restarted (backoff 0.5 s doubling to 10 s)
+                        service that dies is restarted (backoff 0.5 s doubling to 10 s);
+                        ports 50051-50054 when free, any free ones with --any-ports
+                        (several labs on one machine start side by side without a race)
   down                  stop the running lab
   run <vm.yaml>         create and start a VM, attached to its console; exits with the
                         guest's code (starts a lab for the VM's lifetime if none runs)
@@ -55,8 +57,13 @@ async function main(argv: string[]): Promise<number> {
   const json = (a: ParsedArgs) => a.flags.has('json');
   switch (cmd) {
     case 'up': {
-      const a = args(['quiet', 'insecure'], ['cpu-nodes']);
-      return up({ quiet: a.flags.has('quiet'), insecure: a.flags.has('insecure'), cpuNodes: intFlag(a, 'cpu-nodes', 1, 1, 16) });
+      const a = args(['quiet', 'insecure', 'any-ports'], ['cpu-nodes']);
+      return up({
+        quiet: a.flags.has('quiet'),
+        insecure: a.flags.has('insecure'),
+        anyPorts: a.flags.has('any-ports'),
+        cpuNodes: intFlag(a, 'cpu-nodes', 1, 1, 16),
+      });
     }
     case 'down':
       return down();
