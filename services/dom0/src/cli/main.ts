@@ -4,6 +4,7 @@ import { RpcError } from '@splitvisor/rpc';
 import { CliError, consoleCmd, create, down, events, health, healthAll, info, lifecycle, list, run, shutdown, stats, top, up } from './commands.js';
 import { intFlag, parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { FAULT_USAGE, FaultRefused, LINK_FAULT_USAGE, linkFault, processFault } from './fault.js';
+import { EXERCISE_USAGE, ExerciseError, exerciseList, exerciseRun } from './exercise/index.js';
 import { PROCESS_ACTIONS } from '@splitvisor/faults';
 
 const USAGE = `usage: splitvisor <command> [args]
@@ -36,7 +37,7 @@ const USAGE = `usage: splitvisor <command> [args]
   health <host:port> [--server S]   ask a service's grpc.health.v1 (exit 0 when SERVING);
                         in a secure lab the answer must come from S (default: the
                         service lab.json places there)
-${FAULT_USAGE}${LINK_FAULT_USAGE}  exec <image> [...]    run an image on one hart in this process, no services
+${FAULT_USAGE}${LINK_FAULT_USAGE}${EXERCISE_USAGE}  exec <image> [...]    run an image on one hart in this process, no services
   bench modes [--runs N] [--iters N] [--only a,b] [--timeout s] [--json f] [--svg f]
                         the guest kernel's microbenchmarks in every mode this build has
                         and on QEMU: guest ns/op, exits per op by reason, host µs/op
@@ -119,6 +120,18 @@ async function main(argv: string[]): Promise<number> {
       if ((PROCESS_ACTIONS as readonly string[]).includes(a.positional[0] ?? '')) return processFault(a);
       return linkFault(a, json(a));
     }
+    case 'exercise': {
+      const a = args([]);
+      const [sub, name, extra] = a.positional;
+      if (sub === 'list') {
+        if (name !== undefined) throw new UsageError(`unexpected argument "${name}"`);
+        return exerciseList(json(a), process.stdout);
+      }
+      if (sub !== 'run') throw new UsageError(sub === undefined ? 'missing list or run' : `unknown exercise action "${sub}" (list, run)`);
+      if (name === undefined) throw new UsageError('missing <name> (splitvisor exercise list shows them)');
+      if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+      return exerciseRun(name, json(a), process.stdout);
+    }
     case 'bench': {
       // --json here names a file (the report), not the output style: its own flag list.
       const a = parseArgs(rest, [], ['runs', 'iters', 'only', 'timeout', 'json', 'svg', 'append']);
@@ -171,6 +184,10 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     if (e instanceof UsageError) {
       process.stderr.write(`splitvisor: ${process.argv[2]}: ${e.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    if (e instanceof ExerciseError) {
+      process.stderr.write(`splitvisor: exercise: ${e.message}\n`);
       process.exit(2);
     }
     if (e instanceof FaultRefused) {
