@@ -11,6 +11,14 @@ export { readSegments, writeSegments, segmentWrites, sliceSegments, segmentBytes
 export { QueueRunner, QueueRunners, type ChainHandler, type Completion, type QueueRunnerOptions, type QueueRunnerStats } from './queue/runner.js';
 export * as ring from './queue/ring.js';
 export { VirtioMmioTransport, MMIO_MAGIC, MMIO_VENDOR_ID, TRANSPORT_FEATURES, type VirtioMmioTransportOptions, type TransportStats } from './mmio/transport.js';
+export {
+  SAVED_STATE_VERSION,
+  SavedStateError,
+  decodeTransportState,
+  encodeTransportState,
+  type TransportSavedState,
+  type SavedQueue,
+} from './mmio/saved-state.js';
 export { REG as mmioRegisters, MMIO_WINDOW, registerName } from './mmio/registers.js';
 export { VirtioRng, type VirtioRngOptions, type RngStats } from './rng/rng.js';
 export { VirtioBlk, type VirtioBlkOptions, type BlkStats } from './blk/blk.js';

@@ -8,6 +8,7 @@
 // guest never loses typed bytes unless 4096 are waiting, and then OE says so.
 import type { MmioOffset } from '@splitvisor/platform';
 import { describeAccess, done, refused, type DeviceAccessSize, type DeviceResult, type MmioDevice } from '../device.js';
+import { SavedStateError, parseRecord, savedUint } from '../saved-state.js';
 import {
   DIVISOR_RESET,
   FCR_FE,
@@ -56,6 +57,45 @@ export interface Uart16550Options {
   onIrq?: (level: boolean) => void;
   /** Bytes the receive queue holds before overrunning (default 4096). */
   rxCapacity?: number;
+  /** A register saveState() holds changed value (IER, LCR, MCR, SCR, FCR, the divisor
+   *  latch): what a driver sets up, never a byte sent or received. */
+  onSetupChange?: () => void;
+}
+
+/** What the guest set up in the UART, as a backend that takes it over needs it. */
+export interface UartSavedState {
+  v: 1;
+  kind: 'ns16550a';
+  ier: number;
+  lcr: number;
+  mcr: number;
+  dll: number;
+  dlm: number;
+  scr: number;
+  fcr: number;
+}
+
+/** Parses a saved UART state, or throws a SavedStateError naming the field and value. */
+export function decodeUartState(text: string): UartSavedState {
+  const o = parseRecord(text);
+  if (o['v'] !== 1) throw new SavedStateError('v', o['v'], 'must be 1');
+  if (o['kind'] !== 'ns16550a') throw new SavedStateError('kind', o['kind'], 'must be "ns16550a"');
+  const bits = (key: string, mask: number): number => {
+    const v = savedUint(o, key, 0xff);
+    if (v & ~mask) throw new SavedStateError(key, v, `has bits outside 0x${mask.toString(16)}, which the register never holds`);
+    return v;
+  };
+  return {
+    v: 1,
+    kind: 'ns16550a',
+    ier: bits('ier', IER_MASK),
+    lcr: bits('lcr', 0xff),
+    mcr: bits('mcr', MCR_MASK),
+    dll: bits('dll', 0xff),
+    dlm: bits('dlm', 0xff),
+    scr: bits('scr', 0xff),
+    fcr: bits('fcr', FCR_STICKY),
+  };
 }
 
 export interface UartStats {
@@ -73,6 +113,7 @@ export class Uart16550 implements MmioDevice {
 
   private readonly onTransmit: (byte: number) => void;
   private readonly onIrq: (level: boolean) => void;
+  private readonly onSetupChange: () => void;
   private readonly rx: Uint8Array;
   private rxHead = 0;
   private rxCount = 0;
@@ -96,6 +137,7 @@ export class Uart16550 implements MmioDevice {
     this.name = opts.name ?? 'uart0';
     this.onTransmit = opts.onTransmit ?? (() => undefined);
     this.onIrq = opts.onIrq ?? (() => undefined);
+    this.onSetupChange = opts.onSetupChange ?? (() => undefined);
     this.rx = new Uint8Array(opts.rxCapacity ?? UART_RX_CAPACITY);
   }
 
@@ -172,6 +214,9 @@ export class Uart16550 implements MmioDevice {
     const bad = this.check(offset, size, 'write', value);
     if (bad) return bad;
     const v = value & 0xff;
+    // A byte sent (THR with DLAB clear) is the I/O path: it saves nothing.
+    const setup = offset !== REG.RBR_THR_DLL || (this.lcr & LCR_DLAB) !== 0;
+    const before = setup ? this.setupWord() : '';
     switch (offset as number) {
       case REG.RBR_THR_DLL:
         if (this.lcr & LCR_DLAB) this.divisor = (this.divisor & 0xff00) | v;
@@ -206,7 +251,38 @@ export class Uart16550 implements MmioDevice {
         this.scr = v;
     }
     this.updateIrq();
+    if (setup && this.setupWord() !== before) this.onSetupChange();
     return done();
+  }
+
+  /** The registers a driver set up (the receive queue and pending interrupts are not: see restoreState). */
+  saveState(): UartSavedState {
+    return { v: 1, kind: 'ns16550a', ier: this.ier, lcr: this.lcr, mcr: this.mcr, dll: this.divisor & 0xff, dlm: this.divisor >> 8, scr: this.scr, fcr: this.fcr };
+  }
+
+  /**
+   * Takes over a UART another backend ran (io-backend restarted). The receive queue is
+   * empty (input typed into the old backend and not read is gone) and the FIFOs start
+   * clear. THR-empty is armed when IER.THRI is on: THR is always empty here, so the
+   * interrupt is true, and a driver waiting for it to send more would otherwise wait for
+   * ever; at worst it finds nothing to send.
+   */
+  restoreState(s: UartSavedState): void {
+    this.ier = s.ier & IER_MASK;
+    this.lcr = s.lcr & 0xff;
+    this.mcr = s.mcr & MCR_MASK;
+    this.divisor = ((s.dlm & 0xff) << 8) | (s.dll & 0xff);
+    this.scr = s.scr & 0xff;
+    this.fcr = s.fcr & FCR_STICKY;
+    this.rxHead = 0;
+    this.rxCount = 0;
+    this.lsrErrors = 0;
+    this.thrPending = (this.ier & IER_THRI) !== 0;
+    this.updateIrq();
+  }
+
+  private setupWord(): string {
+    return `${this.ier},${this.lcr},${this.mcr},${this.divisor},${this.scr},${this.fcr}`;
   }
 
   reset(): void {
@@ -222,6 +298,7 @@ export class Uart16550 implements MmioDevice {
     this.msr = MSR_DCD | MSR_DSR | MSR_CTS;
     this.thrPending = false;
     this.updateIrq();
+    this.onSetupChange();
   }
 
   /**

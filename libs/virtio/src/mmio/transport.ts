@@ -14,6 +14,7 @@ import type { VirtioContext, VirtioDevice } from '../device.js';
 import type { GuestMemory } from '../memory.js';
 import { SplitQueue, layoutProblem } from '../queue/split-queue.js';
 import { REG, registerName } from './registers.js';
+import { SAVED_STATE_VERSION, type TransportSavedState } from './saved-state.js';
 
 /** "virt" in little-endian ASCII. */
 export const MMIO_MAGIC = 0x74726976;
@@ -30,7 +31,31 @@ export interface VirtioMmioTransportOptions {
   /** The interrupt line, called only when its level changes. */
   onIrq(level: boolean): void;
   log?: (msg: string, fields: Record<string, unknown>) => void;
+  /**
+   * The state saveState() returns may have changed: the driver wrote a setup register
+   * (Status, a feature word or selector, QueueSel, a queue's size, addresses or QueueReady)
+   * or the device set DEVICE_NEEDS_RESET. Never called for what a request does
+   * (QueueNotify, InterruptACK, config space), so saving it stays off the I/O path.
+   */
+  onSetupChange?: () => void;
 }
+
+/** Registers whose writes change what saveState() holds. */
+const SETUP_REGISTERS: ReadonlySet<number> = new Set([
+  REG.DEVICE_FEATURES_SEL,
+  REG.DRIVER_FEATURES,
+  REG.DRIVER_FEATURES_SEL,
+  REG.QUEUE_SEL,
+  REG.QUEUE_NUM,
+  REG.QUEUE_READY,
+  REG.STATUS,
+  REG.QUEUE_DESC_LOW,
+  REG.QUEUE_DESC_HIGH,
+  REG.QUEUE_DRIVER_LOW,
+  REG.QUEUE_DRIVER_HIGH,
+  REG.QUEUE_DEVICE_LOW,
+  REG.QUEUE_DEVICE_HIGH,
+]);
 
 export interface TransportStats {
   /** QueueNotify writes passed to the device. */
@@ -71,6 +96,7 @@ export class VirtioMmioTransport implements MmioDevice {
   private readonly mem: GuestMemory;
   private readonly onIrq: (level: boolean) => void;
   private readonly log: (msg: string, fields: Record<string, unknown>) => void;
+  private readonly onSetupChange: () => void;
   private readonly offered: bigint;
   private readonly counters: TransportStats = {
     notifies: 0,
@@ -108,6 +134,7 @@ export class VirtioMmioTransport implements MmioDevice {
     this.mem = opts.mem;
     this.onIrq = opts.onIrq;
     this.log = opts.log ?? (() => undefined);
+    this.onSetupChange = opts.onSetupChange ?? (() => undefined);
     this.offered = opts.device.features | TRANSPORT_FEATURES;
     this.queues = this.freshQueues();
     this.live = this.queues.map(() => undefined);
@@ -149,12 +176,143 @@ export class VirtioMmioTransport implements MmioDevice {
     if (size !== 4 || offset % 4 !== 0)
       return refused(`${this.name}: ${describeAccess('write', offset, size, value)} (${registerName(offset & ~3)}): virtio-mmio registers are 32-bit`);
     this.writeRegister(offset, value >>> 0);
+    if (SETUP_REGISTERS.has(offset)) this.onSetupChange();
     return done();
   }
 
   /** A system reset: as the driver writing 0 to Status. */
   reset(): void {
     this.resetDevice('system reset');
+    this.onSetupChange();
+  }
+
+  /** What a device backend that takes over must know and cannot read from guest RAM. */
+  saveState(): TransportSavedState {
+    return {
+      v: SAVED_STATE_VERSION,
+      kind: 'virtio-mmio',
+      deviceId: this.device.deviceId,
+      status: this.status,
+      deviceFeaturesSel: this.deviceFeaturesSel,
+      driverFeaturesSel: this.driverFeaturesSel,
+      driverFeatures: `0x${this.driverFeatures.toString(16)}`,
+      negotiated: `0x${this.negotiated.toString(16)}`,
+      queueSel: this.queueSel,
+      interruptStatus: this.interruptStatus,
+      configGeneration: this.configGeneration,
+      queues: this.queues.map((q) => ({
+        num: q.num,
+        ready: q.ready,
+        descLo: q.descLo,
+        descHi: q.descHi,
+        driverLo: q.driverLo,
+        driverHi: q.driverHi,
+        deviceLo: q.deviceLo,
+        deviceHi: q.deviceHi,
+      })),
+    };
+  }
+
+  /**
+   * Takes over a device another backend ran (io-backend restarted), from its saved state,
+   * on a transport the guest has not touched yet (the caller keeps the guest out until
+   * this resolves). Each ready queue resumes at used.idx read from guest RAM
+   * (SplitQueue.resume): chains made available and not completed are served again. A
+   * device that had DRIVER_OK is activated and every ready queue kicked, as if the driver
+   * had notified it. Its interrupt line is raised: InterruptStatus is saved at setup time,
+   * not per request (that would put a store write on the I/O path), so whether an
+   * interrupt was owed when the old backend died is not known, and a spurious
+   * used-buffer interrupt is harmless (the driver finds nothing new in its used rings)
+   * where a lost one hangs it. Whatever cannot be restored ends in DEVICE_NEEDS_RESET with
+   * a configuration change interrupt (virtio 1.2 §2.1.2); the reason is returned and logged.
+   */
+  async restoreState(s: TransportSavedState): Promise<string | undefined> {
+    const problem = this.restoreProblem(s);
+    if (problem) return this.failRestore(problem, s.status);
+    this.status = s.status;
+    this.deviceFeaturesSel = s.deviceFeaturesSel;
+    this.driverFeaturesSel = s.driverFeaturesSel;
+    this.driverFeatures = BigInt(s.driverFeatures);
+    this.negotiated = BigInt(s.negotiated);
+    this.queueSel = s.queueSel;
+    this.configGeneration = s.configGeneration;
+    this.queues = s.queues.map((q) => ({ ...q, ready: false, queue: undefined }));
+    this.live = this.queues.map(() => undefined);
+    this.interruptStatus = s.interruptStatus;
+    if (!(this.status & STATUS.DEVICE_NEEDS_RESET)) {
+      for (const [i, q] of this.queues.entries()) {
+        if (!s.queues[i]!.ready) continue;
+        const layout = { size: q.num, desc: join(q.descLo, q.descHi), avail: join(q.driverLo, q.driverHi), used: join(q.deviceLo, q.deviceHi) };
+        const bad = layoutProblem(layout, this.device.queueMaxSizes[i]);
+        if (bad) return this.failRestore(`queue ${i}: ${bad}`, s.status);
+        const queue = new SplitQueue(this.mem, layout, {
+          eventIdx: hasFeature(this.negotiated, VIRTIO_RING_F_EVENT_IDX),
+          indirect: hasFeature(this.negotiated, VIRTIO_RING_F_INDIRECT_DESC),
+          name: `${this.name} queue ${i}`,
+        });
+        let usedIdx: number;
+        try {
+          const b = await this.mem.read(layout.used + 2, 2);
+          usedIdx = b[0]! | (b[1]! << 8);
+        } catch (e) {
+          return this.failRestore(`queue ${i}: used.idx at ${hex(layout.used + 2)} could not be read: ${e instanceof Error ? e.message : String(e)}`, s.status);
+        }
+        queue.resume(usedIdx);
+        q.queue = queue;
+        q.ready = true;
+        this.live[i] = queue;
+      }
+      if (this.status & STATUS.DRIVER_OK) {
+        this.activated = true;
+        try {
+          this.device.activate(this.context());
+          for (const [i, q] of this.queues.entries()) if (q.ready) this.device.notify(i);
+        } catch (e) {
+          this.setNeedsReset(`${this.device.name}: activate after restore threw: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        this.interruptStatus |= INTERRUPT.USED_BUFFER;
+      }
+    }
+    this.updateIrq();
+    return undefined;
+  }
+
+  /**
+   * The device could not be taken over (its saved state refused or unusable): it is left
+   * in DEVICE_NEEDS_RESET, with the Status bits the record had when they are known, and a
+   * configuration change interrupt tells the driver (virtio 1.2 §2.1.2). A driver that
+   * resets the device (Status 0) gets a fresh one. Returns the reason.
+   */
+  failRestore(reason: string, savedStatus = 0): string {
+    const why = `${this.name}: state not restored: ${reason}`;
+    this.status = ((savedStatus & ~STATUS.DEVICE_NEEDS_RESET) & 0xff) | STATUS.DEVICE_NEEDS_RESET;
+    for (const q of this.queues) q.queue?.kill();
+    this.queues = this.freshQueues();
+    this.live = this.queues.map(() => undefined);
+    this.counters.needsReset++;
+    this.counters.lastError = why;
+    this.configGeneration = (this.configGeneration + 1) >>> 0;
+    this.log(why, { device: this.device.name, reason });
+    this.raise(INTERRUPT.CONFIG_CHANGE);
+    this.onSetupChange();
+    return why;
+  }
+
+  /** Why `s` cannot be this transport's state, or undefined. */
+  private restoreProblem(s: TransportSavedState): string | undefined {
+    if (s.deviceId !== this.device.deviceId) return `deviceId=${s.deviceId}: the device here is ${this.device.deviceId} (${this.device.name})`;
+    const n = this.device.queueMaxSizes.length;
+    if (s.queues.length !== n) return `queues has ${s.queues.length} entries: ${this.device.name} has ${n} queues`;
+    for (const [i, q] of s.queues.entries()) {
+      const max = this.device.queueMaxSizes[i]!;
+      if (q.num > max) return `queues[${i}].num=${q.num}: above the queue's maximum ${max}`;
+    }
+    const negotiated = BigInt(s.negotiated);
+    const extra = negotiated & ~this.offered;
+    if (extra !== 0n) return `negotiated=${s.negotiated}: includes ${hex(extra)}, not offered (offered ${hex(this.offered)})`;
+    if (s.status & STATUS.DRIVER_OK && !(s.status & STATUS.FEATURES_OK)) return `status=${hex(s.status)}: DRIVER_OK without FEATURES_OK`;
+    if (s.queues.some((q) => q.ready) && !(s.status & STATUS.FEATURES_OK)) return `status=${hex(s.status)}: a queue is ready without FEATURES_OK`;
+    return undefined;
   }
 
   private readRegister(offset: number): number {
@@ -472,6 +630,7 @@ export class VirtioMmioTransport implements MmioDevice {
     for (const q of this.queues) q.queue?.kill();
     this.configGeneration = (this.configGeneration + 1) >>> 0;
     if (this.status & STATUS.DRIVER_OK) this.raise(INTERRUPT.CONFIG_CHANGE);
+    this.onSetupChange();
   }
 
   private resetDevice(why: string): void {

@@ -272,6 +272,25 @@ export class SplitQueue {
     return ((b[0]! | (b[1]! << 8)) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
   }
 
+  /**
+   * A queue taken over from a device backend that died (io-backend restarted): the device
+   * had consumed the avail ring up to some point and completed chains up to used.idx, which
+   * it wrote into guest RAM. Every device here completes the chains of one queue in the
+   * order it popped them, one at a time (QueueRunner, and virtio-net's receive fill, await
+   * each pushUsed before the next pop), so used.idx is also where the device's avail
+   * position stood but for the chains in flight when it died: resuming at used.idx pops
+   * those again, as vhost-user-blk's backend recovers last_avail_idx from the used ring.
+   * Only before the first pop.
+   */
+  resume(usedIdx: number): void {
+    if (!Number.isInteger(usedIdx) || usedIdx < 0 || usedIdx > 0xffff) throw new Error(`${this.name}: resume(${usedIdx}): used.idx must be a u16`);
+    if (this.lastAvail !== 0 || this.nextUsed !== 0 || this.inFlightCount !== 0 || this.pendingCount !== 0)
+      throw new Error(`${this.name}: resume(${usedIdx}) after the queue was used`);
+    this.lastAvail = usedIdx;
+    this.nextUsed = usedIdx;
+    this.signalledUsed = usedIdx;
+  }
+
   /** After a reset or NEEDS_RESET: nothing more is read or written; in-flight chains are dropped. */
   kill(): void {
     this.killed = true;
