@@ -83,6 +83,10 @@ export const kvKeys = {
   vmState: (vm: string) => `vm.${parseVmId(vm)}.state`,
   /** One end of one device's xenbus handshake (xenbus.ts). */
   vmDevice: (vm: string, dev: string, end: 'frontend' | 'backend') => `vm.${parseVmId(vm)}.device.${checkDeviceId(dev)}.${end}`,
+  /** What io-backend saved of one device's state (the virtio-mmio transport's setup, the
+   *  UART's registers) so that a restarted io-backend takes the device over (issue 15).
+   *  Written by io-backend when the guest changes the setup, never per request. */
+  vmDeviceSaved: (vm: string, dev: string) => `vm.${parseVmId(vm)}.device.${checkDeviceId(dev)}.saved`,
   /** Both ends of every device of one VM. */
   vmDevices: (vm: string) => `vm.${parseVmId(vm)}.device.>`,
   /** Every device end of every VM (what a backend watches). */

@@ -1,7 +1,7 @@
 // NATS users and what each may publish and subscribe, written into nats-server's config
 // by the launcher. dom0 may do anything; each data-plane service only what its work needs:
-// io-backend publishes console bytes, IRQ lines, its system events and its own end of the
-// device handshake, and carries the virtual networks' frames, but not console input, page recalls or dom0's VM state; the cpu
+// io-backend publishes console bytes, IRQ lines, its system events, its own end of the
+// device handshake and its devices' saved state, and carries the virtual networks' frames, but not console input, page recalls or dom0's VM state; the cpu
 // publishes no console bytes at all (only doorbells, which io-backend hears), and writes nothing in KV; mmu only recalls pages.
 // Each reporter of lifecycle events publishes only on its own subject (sv.vm.*.lifecycle.<it>),
 // so dom0 knows who reported from the subject, whatever the body claims.
@@ -48,6 +48,8 @@ export const NATS_PERMISSIONS: Record<string, Permissions | 'all'> = {
         'sv.vm.*.irq',
         'sv.vm.*.lifecycle.io-backend',
         '$KV.splitvisor.vm.*.device.*.backend',
+        // Its devices' saved state, so that it can take them over after a restart.
+        '$KV.splitvisor.vm.*.device.*.saved',
         'sv.net.*.frames',
         FAULT_SYNC,
         JS_API,

@@ -15,8 +15,8 @@ import {
   type IoV1,
 } from '@splitvisor/proto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, unavailable, vmIdArg } from '@splitvisor/rpc';
-import { gpa, hex, virtioMmioSlot } from '@splitvisor/platform';
-import type { SystemEvent } from '@splitvisor/devices';
+import { GOLDFISH_RTC, UART0, gpa, hex, virtioMmioSlot } from '@splitvisor/platform';
+import { decodeUartState, type SystemEvent } from '@splitvisor/devices';
 import { ConsoleOut, type ConsoleOutOptions, type ConsoleOutStats } from './console.js';
 import { VmDevices, type VmDeviceStats } from './vm-devices.js';
 import { PostedWrites, type PostedWriteStats } from './posted-writes.js';
@@ -25,6 +25,7 @@ import type { GuestMemory } from '@splitvisor/virtio';
 import { NetworkHub } from './virtio/network-hub.js';
 import { createVirtioDevice, parseVirtioParams } from './virtio/plug.js';
 import type { PluggedStats } from './virtio/virtio-socket.js';
+import { SETTLE_MS, StatePersister, type SavedStateStore } from './saved-state.js';
 
 /** The identity this service calls mmu's DMA under (dom0 grants it with AttachDevice). */
 export const DMA_CALLER = 'io-backend';
@@ -69,11 +70,23 @@ interface AttachedVm {
   /** Guest RAM through mmu, made when the first virtio device is plugged. */
   mem: DeviceMemory | undefined;
   unsubscribe: Unsubscribe;
+  /** The devices' saved state (saved-state.ts): written when the guest changes a setup. */
+  readonly persist: StatePersister;
+  /** While the VM's devices are being taken over (restore): the guest's accesses, posted
+   *  writes, doorbells and console input wait for it. Undefined once open. */
+  gate: Promise<void> | undefined;
+  openGate: () => void;
+  /** Publishes a line's level whether or not it changed (the re-sync after a restore). */
+  readonly publishLine: (source: number, level: boolean) => void;
 }
 
 export class IoBackend {
   private readonly vms = new Map<string, AttachedVm>();
   private stopping = false;
+  private savedStore: SavedStateStore | undefined;
+  /** While the xenbus tree is read at start (xenbus-backend.ts restoreAll): an exit for a
+   *  VM not attached yet waits for it, since it may be one being taken over. */
+  restoring: Promise<void> | undefined;
   /** The virtual switches the VMs' NICs are ports on. */
   readonly networks: NetworkHub;
 
@@ -89,7 +102,21 @@ export class IoBackend {
     return [...this.vms.keys()];
   }
 
-  async attach(vmId: string): Promise<void> {
+  /** Where the devices' saved state goes (the KV tree, once the bucket is there). */
+  useSavedState(store: SavedStateStore): void {
+    this.savedStore = store;
+  }
+
+  get savedState(): SavedStateStore | undefined {
+    return this.savedStore;
+  }
+
+  /**
+   * Attaches a VM's machine devices. With `restoring`, the VM is being taken over from a
+   * previous io-backend (restoreDevice, then finishRestore): until finishRestore, whatever
+   * the guest does to its devices waits.
+   */
+  async attach(vmId: string, opts: { restoring?: boolean } = {}): Promise<void> {
     if (this.stopping) throw unavailable('io-backend is stopping');
     vmIdArg(vmId, 'vm_id');
     if (this.vms.has(vmId)) throw alreadyExists(`vm "${vmId}" is already attached`);
@@ -102,9 +129,19 @@ export class IoBackend {
     });
     const irqLines: Record<number, boolean> = {};
     const irqCount = { raised: 0 };
-    let irqSeq = 0;
+    // The cpu keeps, per line, the newest change it heard and drops older ones (its
+    // irq-lines.ts). A restarted io-backend must not start again below its predecessor,
+    // or its changes would all look stale: the sequence starts at the clock (µs-scale
+    // units; a VM makes far fewer than 1000 line changes a millisecond).
+    let irqSeq = Date.now() * 1000;
     const irqSubject = subjects.irq(vmId);
     const lineChanges: { during?: EventsV1.IrqLine[] } = {};
+    const publishLine = (source: number, level: boolean) => {
+      irqLines[source] = level;
+      const line = { vmId, irq: source, level, seq: ++irqSeq };
+      lineChanges.during?.push(line);
+      this.bus.publish(irqSubject, IrqLineCodec, line);
+    };
     const irq = (source: number, level: boolean) => {
       // irqfd-like: the line's new level goes out as an event; the cpu's PLIC follows it.
       if (irqLines[source] === level) return;
@@ -115,9 +152,12 @@ export class IoBackend {
       this.bus.publish(irqSubject, IrqLineCodec, line);
       log.trace({ irq: source, level }, 'irq line');
     };
-    const devices = new VmDevices({ consoleByte: (b) => console.push(b), irq });
+    let vm: AttachedVm | undefined;
+    const devices = new VmDevices({ consoleByte: (b) => console.push(b), irq, setupChanged: (dev) => vm?.persist.mark(dev) });
     // In the map before the first await, so a concurrent attach of the same id is refused.
-    const vm: AttachedVm = {
+    let openGate = () => undefined as void;
+    const gate = opts.restoring ? new Promise<void>((resolve) => (openGate = resolve)) : undefined;
+    vm = {
       id: vmId,
       devices,
       console,
@@ -129,6 +169,14 @@ export class IoBackend {
       lineChanges,
       mem: undefined,
       unsubscribe: () => undefined,
+      persist: new StatePersister({ vm: vmId, snapshot: (dev) => this.snapshotDevice(vmId, dev), store: () => this.savedStore, log }),
+      gate,
+      openGate: () => undefined,
+      publishLine,
+    };
+    vm.openGate = () => {
+      vm.gate = undefined;
+      openGate();
     };
     this.vms.set(vmId, vm);
     // A cpu that (re)subscribes asks for the current levels: lines are state, not pulses.
@@ -141,10 +189,14 @@ export class IoBackend {
         log.warn({ from: msg.vmId }, "console input for another vm on this vm's subject; dropped");
         return;
       }
-      const queued = devices.consoleInput(msg.data);
-      if (queued < msg.data.length) log.debug({ dropped: msg.data.length - queued }, 'uart receive queue full; input dropped');
+      const take = () => {
+        const queued = devices.consoleInput(msg.data);
+        if (queued < msg.data.length) log.debug({ dropped: msg.data.length - queued }, 'uart receive queue full; input dropped');
+      };
+      if (vm.gate) void vm.gate.then(take);
+      else take();
     });
-    const stopDoorbells = vm.posted.follow(this.bus);
+    const stopDoorbells = vm.posted.follow(this.bus, () => vm.gate);
     vm.unsubscribe = () => {
       stopDoorbells();
       stopInput();
@@ -174,8 +226,7 @@ export class IoBackend {
   /** One MMIO exit. Every guest-caused outcome is a reply; only an unknown VM is an error. */
   async mmio(req: IoV1.MmioRequest__Output): Promise<IoV1.MmioReply> {
     if (this.stopping) throw unavailable('io-backend is stopping');
-    const vm = this.vms.get(req.vmId);
-    if (!vm) throw notFound(`vm "${req.vmId}" is not attached`);
+    const vm = await this.ready(req.vmId);
     // What the vCPU posted before this exit goes first, as KVM drains its coalesced ring.
     // Line changes of the posted writes and of the access go back with the reply: the vCPU
     // must not run on with a line the access already lowered (or raised).
@@ -189,17 +240,97 @@ export class IoBackend {
     } finally {
       vm.lineChanges.during = undefined;
     }
+    // A setup register changed: its saved record is stored before the guest hears back
+    // (bounded: see saved-state.ts). Nothing is due after a data access.
+    if (vm.persist.pending) await vm.persist.settle(SETTLE_MS);
     if (!r.ok) return { status: r.kind === 'unmapped' ? 'MMIO_UNMAPPED' : 'MMIO_BAD_ACCESS', detail: r.reason, irqLines };
     if (r.event) return { ...(await this.systemEvent(vm, r.event, r.device, req.addr)), irqLines };
     return { status: 'MMIO_OK', valueLo: r.lo, valueHi: r.hi, irqLines };
   }
 
   /** A vCPU's posted writes on their own (coalesced MMIO it did not exit for), in order. */
-  postWrites(req: IoV1.PostWritesRequest__Output): void {
+  async postWrites(req: IoV1.PostWritesRequest__Output): Promise<void> {
     if (this.stopping) throw unavailable('io-backend is stopping');
-    const vm = this.vms.get(req.vmId);
-    if (!vm) throw notFound(`vm "${req.vmId}" is not attached`);
+    const vm = await this.ready(req.vmId);
     vm.posted.apply(req.writes);
+  }
+
+  /** The attached VM, once its devices are taken over if they are being (restore). */
+  private async ready(vmId: string): Promise<AttachedVm> {
+    let vm = this.vms.get(vmId);
+    if (!vm && this.restoring) {
+      await this.restoring;
+      vm = this.vms.get(vmId);
+    }
+    if (!vm) throw notFound(`vm "${vmId}" is not attached`);
+    if (vm.gate) await vm.gate;
+    if (this.stopping) throw unavailable('io-backend is stopping');
+    return vm;
+  }
+
+  /** A device's saved-state record now (saved-state.ts), or undefined when it has none. */
+  private snapshotDevice(vmId: string, dev: string): string | undefined {
+    const vm = this.vms.get(vmId);
+    if (!vm) return undefined;
+    if (dev === vm.devices.uart.name) return JSON.stringify(vm.devices.uart.saveState());
+    return vm.devices.virtio.find((s) => s.plugged?.id === dev)?.plugged?.save();
+  }
+
+  /**
+   * Takes one device of a VM attached with `restoring` over from the record a previous
+   * io-backend saved (`text`; undefined when there is none: the device stays as at power
+   * on). Returns why it could not be, or undefined. Never throws for what the record says:
+   * a record that is refused leaves a virtio device in DEVICE_NEEDS_RESET and the UART at
+   * power-on, and the reason is logged.
+   */
+  async restoreDevice(vmId: string, dev: string, text: string | undefined): Promise<string | undefined> {
+    const vm = this.vms.get(vmId);
+    if (!vm) throw notFound(`vm "${vmId}" is not attached`);
+    let problem: string | undefined;
+    if (dev === vm.devices.uart.name) {
+      if (text !== undefined) {
+        try {
+          vm.devices.uart.restoreState(decodeUartState(text));
+        } catch (e) {
+          problem = `${dev}: ${(e as Error).message}; the UART is left as at power-on`;
+        }
+      }
+    } else {
+      const plugged = vm.devices.virtio.find((s) => s.plugged?.id === dev)?.plugged;
+      if (!plugged) return undefined; // sifive_test, rtc: nothing a guest sets up survives
+      problem = await plugged.restore(text);
+    }
+    vm.persist.known(dev, problem === undefined ? text : undefined);
+    if (problem !== undefined) {
+      vm.log.warn({ device: dev, reason: problem }, 'device state not restored');
+      vm.persist.mark(dev);
+    } else vm.log.info({ device: dev, saved: text !== undefined }, text !== undefined ? 'device state restored' : 'no saved state: device as at power-on');
+    return problem;
+  }
+
+  /**
+   * The VM's devices are taken over: every line this VM's devices drive is published at
+   * its level now (a newer sequence than the cpu holds, so it is believed), then the
+   * guest's accesses that waited go on.
+   */
+  finishRestore(vmId: string): void {
+    const vm = this.vms.get(vmId);
+    if (!vm) return;
+    const d = vm.devices;
+    vm.publishLine(UART0.irq!, d.uart.irq);
+    vm.publishLine(GOLDFISH_RTC.irq!, false);
+    d.virtio.forEach((s, i) => {
+      const t = s.plugged?.transport as { irq?: boolean } | undefined;
+      vm.publishLine(virtioMmioSlot(i).irq!, t?.irq === true);
+    });
+    vm.openGate();
+    vm.log.info({ high: Object.entries(vm.irqLines).flatMap(([l, v]) => (v ? [Number(l)] : [])) }, 'vm devices taken over; IRQ lines re-synced');
+  }
+
+  /** Forgets a device's saved record (the device closed, or a new one is set up). */
+  async forgetSaved(vmId: string, dev: string): Promise<void> {
+    this.vms.get(vmId)?.persist.known(dev, undefined);
+    await this.savedStore?.delete(vmId, dev).catch((e: unknown) => this.log.warn({ vm: vmId, device: dev, err: (e as Error).message }, 'saved device state not deleted'));
   }
 
   /** The names of an attached VM's devices (what its xenbus device entries may name). */
@@ -232,7 +363,13 @@ export class IoBackend {
     const source = virtioMmioSlot(p.slot).irq!;
     let plugged;
     try {
-      plugged = await createVirtioDevice(id, p, { mem: vm.mem, hub: this.networks, irq: (level) => vm.irq(source, level), log: vm.log });
+      plugged = await createVirtioDevice(id, p, {
+        mem: vm.mem,
+        hub: this.networks,
+        irq: (level) => vm.irq(source, level),
+        setupChanged: () => vm.persist.mark(id),
+        log: vm.log,
+      });
     } catch (e) {
       throw failedPrecondition(`vm "${vmId}": ${id}: ${(e as Error).message}`);
     }
@@ -304,6 +441,9 @@ export class IoBackend {
   }
 
   private async release(vm: AttachedVm): Promise<VmStats> {
+    // What the store holds stays: after a stop, the next io-backend takes the devices over.
+    vm.persist.stop();
+    vm.openGate();
     vm.unsubscribe();
     await vm.console.flush();
     const stats = snapshot(vm);

@@ -48,8 +48,8 @@ export function ioHandlers(backend: IoBackend): IoV1.IoBackendHandlers {
     }),
     Mmio: unary((req: IoV1.MmioRequest__Output) => backend.mmio(req)),
     MmioStream: (call) => serveMmioStream(backend, call),
-    PostWrites: unary((req: IoV1.PostWritesRequest__Output): IoV1.PostWritesReply => {
-      backend.postWrites(req);
+    PostWrites: unary(async (req: IoV1.PostWritesRequest__Output): Promise<IoV1.PostWritesReply> => {
+      await backend.postWrites(req);
       return {};
     }),
     Ping: unary((req: IoV1.PingRequest__Output): IoV1.PingReply => ({ payload: req.payload })),

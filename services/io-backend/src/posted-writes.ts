@@ -61,9 +61,16 @@ export class PostedWrites {
     this.check(this.devices.access(gpa(msg.addr), 4, true, msg.value, 0), msg.addr, 'doorbell');
   }
 
-  /** Hears this VM's doorbells until the returned function is called. */
-  follow(bus: Bus): Unsubscribe {
-    return bus.subscribe(subjects.doorbell(this.vmId), DoorbellCodec, (msg) => this.ring(msg));
+  /** Hears this VM's doorbells until the returned function is called. While `gate` gives
+   *  a promise (the VM's devices are being taken over) a doorbell is applied once it
+   *  resolves; it is acknowledged at once either way (a restored device serves every ready
+   *  queue anyway). */
+  follow(bus: Bus, gate: () => Promise<void> | undefined = () => undefined): Unsubscribe {
+    return bus.subscribe(subjects.doorbell(this.vmId), DoorbellCodec, (msg) => {
+      const g = gate();
+      if (g) void g.then(() => this.ring(msg));
+      else this.ring(msg);
+    });
   }
 
   private check(r: BusResult, addr: number, what: string): void {

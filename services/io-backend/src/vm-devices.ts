@@ -10,6 +10,8 @@ export interface VmDeviceSinks {
   consoleByte(byte: number): void;
   /** A PLIC source changed level (UART0 is source 10). */
   irq(source: number, level: boolean): void;
+  /** The guest changed the setup of device `dev` (saved-state.ts); never per byte. */
+  setupChanged?(dev: string): void;
 }
 
 export interface DeviceCounters {
@@ -46,6 +48,7 @@ export class VmDevices {
         sinks.consoleByte(b);
       },
       onIrq: (level) => sinks.irq(UART0.irq!, level),
+      onSetupChange: () => sinks.setupChanged?.('uart0'),
     });
     this.test = new SifiveTest({ name: 'sifive_test' });
     this.rtc = new GoldfishRtc({ name: 'rtc', onIrq: (level) => sinks.irq(GOLDFISH_RTC.irq!, level) });

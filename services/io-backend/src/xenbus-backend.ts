@@ -4,10 +4,17 @@
 // backend says InitWait, or Closed with an error for a device it does not have. The
 // frontend's Initialised connects it, Closing flushes and closes it, Closed detaches the
 // VM once none of its devices is open any more.
+//
+// A restarted io-backend (kill -9, then the supervisor) finds device entries whose backend
+// end says InitWait or Connected and holds none of them: before it watches, it takes each
+// such VM over (restoreAll): attached as a probe would, its virtio devices made again from
+// the entries' params, each device's saved state (saved-state.ts) restored, its IRQ lines
+// re-synced. The guest's accesses wait meanwhile (IoBackend.restoring, the VM's gate).
 import { decodeDeviceEnd, encodeDeviceEnd, kvKeys, parseDeviceKey, type DeviceEndState, type KV, type KvWatchEntry, type XenbusState } from '@splitvisor/bus';
 import type { Logger } from '@splitvisor/log';
 import { RpcError } from '@splitvisor/rpc';
 import type { IoBackend } from './backend.js';
+import { KvSavedStateStore } from './saved-state.js';
 
 const BY = 'io-backend';
 
@@ -25,6 +32,15 @@ export class XenbusBackend {
   ) {}
 
   async start(): Promise<void> {
+    this.backend.useSavedState(new KvSavedStateStore(this.kv));
+    const restoring = this.restoreAll().catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'xenbus: taking over the VMs in the tree failed'));
+    this.backend.restoring = restoring;
+    try {
+      await restoring;
+    } finally {
+      this.backend.restoring = undefined;
+    }
+    // The watch replays every entry's last value first: what changed while we restored is seen.
     this.watcher = await this.kv.watch({ key: kvKeys.allDevices, ignoreDeletes: true });
     void (async () => {
       for await (const e of this.watcher!) this.onEntry(e);
@@ -33,6 +49,78 @@ export class XenbusBackend {
 
   stop(): void {
     this.watcher?.stop();
+  }
+
+  /**
+   * Every VM whose device entries say a backend holds them (InitWait, Connected) and that
+   * this process does not hold: taken over. Saved records of devices no backend entry
+   * names any more (the VM went while io-backend was down) are deleted.
+   */
+  private async restoreAll(): Promise<void> {
+    const byVm = new Map<string, Map<string, DeviceEndState>>();
+    const saved: { vm: string; dev: string }[] = [];
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys(kvKeys.allDevices)) keys.push(key);
+    for (const key of keys) {
+      const m = /^vm\.([^.]+)\.device\.([^.]+)\.saved$/.exec(key);
+      if (m) {
+        saved.push({ vm: m[1]!, dev: m[2]! });
+        continue;
+      }
+      const k = parseDeviceKey(key);
+      if (!k || k.end !== 'backend' || this.backend.attached.includes(k.vm)) continue;
+      const e = await this.kv.get(key);
+      const v = e && e.operation === 'PUT' ? decodeDeviceEnd(e.value) : undefined;
+      if (!v || (v.state !== 'InitWait' && v.state !== 'Connected')) continue;
+      let devs = byVm.get(k.vm);
+      if (!devs) byVm.set(k.vm, (devs = new Map()));
+      devs.set(k.dev, v);
+    }
+    for (const [vm, devs] of byVm) await this.restoreVm(vm, devs);
+    for (const s of saved) {
+      if (!byVm.get(s.vm)?.has(s.dev) && !this.open.get(s.vm)?.has(s.dev)) await this.backend.forgetSaved(s.vm, s.dev);
+    }
+  }
+
+  private async restoreVm(vm: string, devs: Map<string, DeviceEndState>): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.backend.attach(vm, { restoring: true });
+    } catch (err) {
+      this.log.error({ vm, err: (err as Error).message }, 'xenbus: cannot attach a vm to take it over');
+      return;
+    }
+    const open = new Set<string>();
+    this.open.set(vm, open);
+    const problems: Record<string, string> = {};
+    try {
+      for (const [dev, v] of devs) {
+        if (v.params?.['kind'] !== undefined) {
+          try {
+            await this.backend.plugVirtio(vm, dev, v.params);
+          } catch (err) {
+            // Its image or its network is gone: the device cannot be made again.
+            problems[dev] = (err as Error).message;
+            await this.put(vm, dev, 'Closed', `io-backend restarted and could not make the device again: ${problems[dev]}`);
+            continue;
+          }
+        }
+        open.add(dev);
+      }
+      for (const dev of open) {
+        let text: string | undefined;
+        try {
+          text = await this.backend.savedState?.get(vm, dev);
+        } catch (err) {
+          problems[dev] = `saved state could not be read: ${(err as Error).message}`;
+        }
+        const why = await this.backend.restoreDevice(vm, dev, text);
+        if (why !== undefined) problems[dev] = why;
+      }
+    } finally {
+      this.backend.finishRestore(vm);
+    }
+    this.log.info({ vm, devices: [...open], problems, ms: Date.now() - started }, 'xenbus: vm taken over from the tree after a restart');
   }
 
   private onEntry(e: KvWatchEntry): void {
@@ -61,6 +149,7 @@ export class XenbusBackend {
       const open = this.open.get(vm);
       open?.delete(dev);
       await this.backend.unplugVirtio(vm, dev);
+      await this.backend.forgetSaved(vm, dev);
       if (!open || open.size === 0) {
         this.open.delete(vm);
         await this.backend.detach(vm).catch((err: unknown) => {
@@ -101,6 +190,8 @@ export class XenbusBackend {
     let open = this.open.get(vm);
     if (!open) this.open.set(vm, (open = new Set()));
     open.add(dev);
+    // A new device starts afresh: a record left by a VM of the same name is not its state.
+    await this.backend.forgetSaved(vm, dev);
     await this.put(vm, dev, 'InitWait');
   }
 

@@ -1,7 +1,16 @@
 // From the parameters dom0 wrote for a device (its xenbus backend entry) to a live virtio
 // device behind a virtio-mmio transport: validated first, each refusal naming the device,
 // the parameter and the value, since they arrive over the store and are not ours.
-import { VirtioBlk, VirtioMmioTransport, VirtioNet, VirtioRng, type GuestMemory, type VirtioDevice } from '@splitvisor/virtio';
+import {
+  VirtioBlk,
+  VirtioMmioTransport,
+  VirtioNet,
+  VirtioRng,
+  decodeTransportState,
+  encodeTransportState,
+  type GuestMemory,
+  type VirtioDevice,
+} from '@splitvisor/virtio';
 import { VIRTIO_MMIO_SLOTS, isVmId } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
 import { parseMac } from '@splitvisor/netstack';
@@ -56,6 +65,8 @@ export interface PlugContext {
   hub: NetworkHub;
   /** This slot's PLIC source follows the transport's interrupt line. */
   irq(level: boolean): void;
+  /** The guest changed the transport's setup: its saved state is due. */
+  setupChanged?(): void;
   log: Logger;
 }
 
@@ -107,6 +118,7 @@ export async function createVirtioDevice(id: string, params: VirtioParams, ctx: 
     mem: ctx.mem,
     onIrq: ctx.irq,
     log: (msg, fields) => ctx.log.warn({ device: id, ...fields }, msg),
+    ...(ctx.setupChanged && { onSetupChange: ctx.setupChanged }),
   });
   return {
     id,
@@ -117,6 +129,17 @@ export async function createVirtioDevice(id: string, params: VirtioParams, ctx: 
       const counters: Record<string, number> = {};
       for (const [k, v] of Object.entries(t)) if (typeof v === 'number') counters[`transport.${k}`] = v;
       return { counters: { ...counters, ...device.stats?.(), ...extra() }, lastError: t.lastError };
+    },
+    save: () => encodeTransportState(transport.saveState()),
+    restore: async (text) => {
+      if (text === undefined) return undefined;
+      let saved;
+      try {
+        saved = decodeTransportState(text);
+      } catch (e) {
+        return transport.failRestore((e as Error).message);
+      }
+      return transport.restoreState(saved);
     },
     close: async () => {
       device.reset();

@@ -13,6 +13,14 @@ export interface PluggedDevice {
   readonly kind: string;
   readonly transport: MmioDevice;
   stats(): PluggedStats;
+  /** The transport's saved state (saved-state.ts), as JSON. */
+  save(): string;
+  /**
+   * Takes the device over from a record a previous io-backend saved (undefined: none, the
+   * device stays as at power-on). Returns why it could not be restored (the device is
+   * then in DEVICE_NEEDS_RESET), or undefined.
+   */
+  restore(text: string | undefined): Promise<string | undefined>;
   /** Stops the device and gives back what it holds (file, switch port). */
   close(): Promise<void>;
 }
