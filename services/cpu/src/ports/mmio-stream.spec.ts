@@ -82,11 +82,88 @@ describe('MmioStream', () => {
     s.close();
   });
 
-  it('fails with UNAVAILABLE naming the address when nothing listens there', async () => {
+  it('fails with UNAVAILABLE naming the address when nothing listens there (after asking again until the deadline)', async () => {
     const dead = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, '127.0.0.1:1');
-    const s = new MmioStream(dead, 3000);
+    const s = new MmioStream(dead, 600);
     await expect(s.call(req(0x10000005))).rejects.toMatchObject({ code: 'UNAVAILABLE', peer: '127.0.0.1:1 MmioStream' });
     s.close();
     dead.close();
   });
+
+  it('while io-backend is down, asks again until it is back: a restart quicker than the deadline is a stall, not a failure', async () => {
+    const first = await fakeIo(0);
+    const port = first.port;
+    const client = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, `127.0.0.1:${port}`);
+    const s = new MmioStream(client, 8000);
+    try {
+      expect((await s.call(req(0x10000003))).valueLo).toBe(3);
+      await first.server.stop(0);
+      const t0 = Date.now();
+      const pending = s.call(req(0x10000004));
+      await new Promise((r) => setTimeout(r, 700));
+      const second = await fakeIo(port);
+      try {
+        const r = await pending;
+        expect(r).toMatchObject({ status: 'MMIO_OK', valueLo: 4 });
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(600);
+        expect(second.seen).toEqual([0x10000004]);
+        expect(s.retried).toBeGreaterThan(0);
+        // And the stream goes on as before.
+        expect((await s.call(req(0x10000005))).valueLo).toBe(5);
+      } finally {
+        await second.server.stop(0);
+      }
+    } finally {
+      s.close();
+      client.close();
+    }
+  }, 20_000);
+
+  it('past the deadline with io-backend still down, fails naming io-backend and how long it tried', async () => {
+    const first = await fakeIo(0);
+    const client = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, `127.0.0.1:${first.port}`);
+    const s = new MmioStream(client, 1200);
+    try {
+      expect((await s.call(req(0x10000003))).valueLo).toBe(3);
+      await first.server.stop(0);
+      const t0 = Date.now();
+      const e = (await s.call(req(0x10000004)).catch((x: unknown) => x)) as RpcError;
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1100);
+      expect(e).toBeInstanceOf(RpcError);
+      expect(e.code).toBe('UNAVAILABLE');
+      expect(e.message).toMatch(/^io-backend gave no answer to seq 2 within 1200 ms \(\d+ attempts\); last: /);
+    } finally {
+      s.close();
+      client.close();
+    }
+  }, 20_000);
+
+  it("does not ask again when io-backend answered with an error of its own (not attached, a guest's bad access)", async () => {
+    const s = new MmioStream(io, 2000);
+    let n = 0;
+    behave = (_r, call) => {
+      n++;
+      call.emit('error', notFound('vm "vm" is not attached').toServiceError());
+    };
+    await expect(s.call(req(0x10000005))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(n).toBe(1);
+    s.close();
+  });
 });
+
+/** A second fake io-backend that echoes, on `port` (0: any), recording the addresses it saw. */
+async function fakeIo(port: number) {
+  const seen: number[] = [];
+  const server = new RpcServer({ name: 'fake-io-2', listen: `127.0.0.1:${port}`, log: silentLogger() });
+  server.add(protos().io.IoBackend.service, {
+    MmioStream: (call: grpc.ServerDuplexStream<IoV1.MmioRequest__Output, IoV1.MmioReply>) => {
+      call.on('data', (r: IoV1.MmioRequest__Output) => {
+        if (!r.postedOnly) seen.push(r.addr);
+        call.write({ status: 'MMIO_OK', valueLo: r.addr & 0xff, seq: r.seq });
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
+    },
+  });
+  return { server, seen, port: await server.start() };
+}
