@@ -313,12 +313,26 @@ export class Bus {
     }
   }
 
-  /** JetStream publish: stored, so a late reader sees it. Resolves once the server has it. */
-  async publishDurable<In, Out>(subject: string, codec: Codec<In, Out>, msg: In): Promise<void> {
+  /**
+   * JetStream publish: stored, so a late reader sees it. Resolves once the server has it.
+   * With `msgId` a publish that failed (NATS restarting, no JetStream yet) is sent again
+   * every 250 ms for up to `retryForMs`: the stream's duplicate window drops a copy whose
+   * first send was stored but whose answer was lost, so it is stored once.
+   */
+  async publishDurable<In, Out>(subject: string, codec: Codec<In, Out>, msg: In, opts: { msgId?: string; retryForMs?: number } = {}): Promise<void> {
     const data = codec.encode(msg);
     const gate = await this.faultGate(subject, data.length);
     if (gate.drop) return;
-    await this.jetstream().publish(subject, data);
+    const until = Date.now() + (opts.msgId === undefined ? 0 : (opts.retryForMs ?? 0));
+    for (;;) {
+      try {
+        await this.jetstream().publish(subject, data, opts.msgId === undefined ? undefined : { msgID: opts.msgId });
+        return;
+      } catch (e) {
+        if (Date.now() >= until || this.nc.isClosed()) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   /**
@@ -333,23 +347,56 @@ export class Bus {
     handler: (msg: Out, subject: string, seq: number) => void,
     from: 'start' | 'new' | { afterSeq: number } = 'start',
   ): Promise<Unsubscribe> {
-    const consumer = await this.jetstream().consumers.get(
-      stream.name,
-      typeof from === 'object' && from.afterSeq > 0
-        ? { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.afterSeq + 1 }
-        : { filter_subjects: subject, deliver_policy: from === 'new' ? DeliverPolicy.New : DeliverPolicy.All },
-    );
-    const messages: ConsumerMessages = await consumer.consume();
-    void (async () => {
-      for await (const m of messages) {
-        try {
-          handler(codec.decode(m.data), m.subject, m.seq);
-        } catch (e) {
-          this.log.warn({ subject: m.subject, err: (e as Error).message }, 'dropped malformed stored message');
+    // Everything is read as "after sequence n", so a reader that must start again (below)
+    // resumes exactly after the last message it handled: 'new' is after the newest now.
+    let afterSeq = typeof from === 'object' ? from.afterSeq : from === 'new' ? await this.lastSeq(stream, subject) : 0;
+    let stopped = false;
+    let messages: ConsumerMessages | undefined;
+    const open = async (): Promise<void> => {
+      const consumer = await this.jetstream().consumers.get(
+        stream.name,
+        afterSeq > 0
+          ? { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 }
+          : { filter_subjects: subject, deliver_policy: DeliverPolicy.All },
+      );
+      const m = await consumer.consume();
+      if (stopped) return void m.stop();
+      messages = m;
+      void (async () => {
+        for await (const msg of m) {
+          if (msg.seq <= afterSeq) continue;
+          afterSeq = msg.seq;
+          try {
+            handler(codec.decode(msg.data), msg.subject, msg.seq);
+          } catch (e) {
+            this.log.warn({ subject: msg.subject, err: (e as Error).message }, 'dropped malformed stored message');
+          }
         }
-      }
-    })().catch(() => undefined);
-    return () => void messages.stop();
+      })().catch(() => undefined);
+    };
+    await open();
+    // A restarted NATS server: the consumer's heartbeats would find it gone only after
+    // tens of seconds. Start again at once after the last message handled (JetStream may
+    // still be recovering its streams: try for a while).
+    const off = this.onReconnect(() => {
+      messages?.stop();
+      messages = undefined;
+      void (async () => {
+        for (let i = 0; i < 40 && !stopped; i++) {
+          try {
+            return await open();
+          } catch {
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+        if (!stopped) this.log.warn({ stream: stream.name, subject }, 'could not read the stream again after a NATS reconnect');
+      })();
+    });
+    return () => {
+      stopped = true;
+      off();
+      void messages?.stop();
+    };
   }
 
   /** Sequence of the newest message stored for `subject` in `stream`, or 0 if none. */

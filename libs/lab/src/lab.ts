@@ -78,7 +78,7 @@ export class Lab {
   private constructor(
     readonly natsUrl: string,
     readonly addresses: Record<ServiceName, string>,
-    private readonly nats: NatsServerHandle | undefined,
+    private nats: NatsServerHandle | undefined,
     private readonly opts: LabOptions,
     /** Every cpu node's address, `cpu`'s first. */
     readonly cpuAddresses: readonly string[] = [addresses.cpu],
@@ -106,6 +106,23 @@ export class Lab {
     return this.nats;
   }
 
+  /**
+   * NATS killed (SIGKILL: a crash) or stopped (SIGTERM), then started again on the same
+   * port, store and users, as a restarted container would be: core NATS keeps nothing in
+   * flight, JetStream (the VM store, the xenbus tree, the event streams) is on disk. The
+   * services reconnect by themselves. Resolves with the old and new pids.
+   */
+  async restartNats(how: 'kill' | 'restart'): Promise<{ oldPid: number | undefined; pid: number | undefined }> {
+    const old = this.nats;
+    if (!old) throw new Error('this lab was given a NATS server; it cannot restart one it did not start');
+    if (this.stopping) throw new Error('the lab is stopping');
+    if (how === 'kill') await old.kill();
+    else await old.terminate();
+    const host = new URL(old.url.replace('nats://', 'http://')).hostname;
+    this.nats = await startLabNats(host, this.security, this.opts, { port: old.port, storeDir: old.storeDir });
+    return { oldPid: old.pid, pid: this.nats.pid };
+  }
+
   /** The lab's processes in start order (all, or those of `only`): the extra cpu nodes right after `cpu`. */
   private order(only: readonly ServiceName[] = SERVICE_ORDER): InstanceName[] {
     const extra = this.cpuAddresses.slice(1).map((_, i): InstanceName => `cpu-${i + 2}`);
@@ -129,22 +146,15 @@ export class Lab {
     if (secure) {
       if (opts.natsUrl) throw new Error('a secure lab starts its own NATS (users and permissions); do not give natsUrl (or say secure: false)');
       security = issueLabSecurity();
-      // nats-server reads its config (every user's password) once, at start: the file
-      // lives only until it listens.
-      const confDir = mkdtempSync(join(security.root, '.nats-'));
       try {
-        const conf = join(confDir, 'nats.conf');
-        writeNatsAuthConfig(conf, security.natsPasswords);
-        nats = await startNatsServer({ host, args: ['-c', conf], onLog: (l) => opts.onLine?.('nats', l) });
+        nats = await startLabNats(host, security, opts);
       } catch (e) {
         rmSync(security.root, { recursive: true, force: true });
         throw e;
-      } finally {
-        rmSync(confDir, { recursive: true, force: true });
       }
     } else {
       (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(INSECURE_LAB_WARNING);
-      if (!opts.natsUrl) nats = await startNatsServer({ host, onLog: (l) => opts.onLine?.('nats', l) });
+      if (!opts.natsUrl) nats = await startLabNats(host, undefined, opts);
     }
     const addresses = {} as Record<ServiceName, string>;
     for (const name of SERVICE_ORDER) {
@@ -242,6 +252,26 @@ export class Lab {
     await this.nats?.stop();
     if (this.mmuDataDir) rmSync(this.mmuDataDir, { recursive: true, force: true });
     if (this.security) rmSync(this.security.root, { recursive: true, force: true });
+  }
+}
+
+/** The lab's nats-server: with its users and permissions when secure. nats-server reads its
+ *  config (every user's password) once, at start: the file lives only until it listens. */
+async function startLabNats(
+  host: string,
+  security: LabSecurity | undefined,
+  opts: LabOptions,
+  again?: { port: number; storeDir: string },
+): Promise<NatsServerHandle> {
+  const where = { host, ...(again && { port: again.port, storeDir: again.storeDir, removeStoreOnStop: true }), onLog: (l: string) => opts.onLine?.('nats', l) };
+  if (!security) return startNatsServer(where);
+  const confDir = mkdtempSync(join(security.root, '.nats-'));
+  try {
+    const conf = join(confDir, 'nats.conf');
+    writeNatsAuthConfig(conf, security.natsPasswords);
+    return await startNatsServer({ ...where, args: ['-c', conf] });
+  } finally {
+    rmSync(confDir, { recursive: true, force: true });
   }
 }
 

@@ -16,6 +16,8 @@ export interface NatsServerHandle {
   stop(): Promise<void>;
   /** SIGKILL, for fault tests; the store stays so a restart finds its streams. */
   kill(): Promise<void>;
+  /** SIGTERM and wait, the store kept (a restart on the same port and store follows). */
+  terminate(): Promise<void>;
 }
 
 export interface NatsServerOptions {
@@ -23,6 +25,9 @@ export interface NatsServerOptions {
   host?: string;
   /** JetStream store; a fresh temp dir when omitted (and removed on stop). */
   storeDir?: string;
+  /** Remove the store on stop even though it was given (a restarted server's, which the
+   *  first one made). */
+  removeStoreOnStop?: boolean;
   /** Extra nats-server arguments (e.g. a config file with users). */
   args?: string[];
   onLog?: (line: string) => void;
@@ -49,7 +54,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const bin = findNatsServer();
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
-  const ownStore = opts.storeDir === undefined;
+  const ownStore = opts.storeDir === undefined || opts.removeStoreOnStop === true;
   const storeDir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'splitvisor-nats-'));
   const args = ['-a', host, '-p', String(port), '-js', '-sd', storeDir, ...(opts.args ?? [])];
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -91,6 +96,9 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     },
     async kill() {
       await signal('SIGKILL');
+    },
+    async terminate() {
+      await signal('SIGTERM');
     },
   };
 }

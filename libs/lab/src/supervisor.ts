@@ -36,7 +36,7 @@ export type SupervisorEvent =
   | { kind: 'restarted'; name: InstanceName; pid: number | undefined; restart: number }
   | { kind: 'restart-failed'; name: InstanceName; restart: number; error: string }
   /** A process fault was applied (`splitvisor fault`), or a freeze's deadline came. */
-  | { kind: 'fault'; name: InstanceName; message: string };
+  | { kind: 'fault'; name: InstanceName | 'nats'; message: string };
 
 export interface SupervisorOptions {
   policy?: RestartPolicy;
@@ -61,6 +61,7 @@ interface Watched {
 export class Supervisor {
   private readonly watched = new Map<InstanceName, Watched>();
   private stopped = false;
+  private natsRestarting = false;
 
   constructor(
     private readonly lab: Lab,
@@ -105,6 +106,7 @@ export class Supervisor {
    * done, in words; rejects with a FaultError when the process is not in a state for it.
    */
   async fault(f: ProcessFault): Promise<string> {
+    if (f.service === 'nats') return this.natsFault(f);
     const name = f.service as InstanceName;
     const w = this.watched.get(name);
     const proc = this.lab.services.get(name);
@@ -160,6 +162,29 @@ export class Supervisor {
     }
     this.emit({ kind: 'fault', name, message });
     return message;
+  }
+
+  /** The processes a fault may name: the services, and NATS when the lab started it. */
+  faultTargets(): string[] {
+    return [...this.watched.keys(), ...(this.lab.natsServer ? ['nats'] : [])];
+  }
+
+  /** NATS is the lab's, not a service: kill (a crash) and restart put it back at once on
+   *  the same port and store; a freeze of the whole bus is not offered. */
+  private async natsFault(f: ProcessFault): Promise<string> {
+    if (f.action !== 'kill' && f.action !== 'restart') throw new FaultError(`nats: only kill and restart (not ${f.action})`);
+    if (!this.active) throw new FaultError('the lab is stopping');
+    if (this.natsRestarting) throw new FaultError('nats is restarting now; try again once it is up');
+    this.natsRestarting = true;
+    try {
+      const t0 = Date.now();
+      const { oldPid, pid } = await this.lab.restartNats(f.action);
+      const message = `${f.action === 'kill' ? 'killed' : 'restarted'} nats (pid ${oldPid}, ${f.action === 'kill' ? 'SIGKILL' : 'SIGTERM'}); pid ${pid} serving on the same port and store in ${formatDuration(Date.now() - t0)}`;
+      this.emit({ kind: 'fault', name: 'nats', message });
+      return message;
+    } finally {
+      this.natsRestarting = false;
+    }
   }
 
   /** Ends a freeze: SIGCONT unless `signal` is false (the process is about to die anyway). */

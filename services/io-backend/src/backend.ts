@@ -1,6 +1,7 @@
 // The io-backend's state: which VMs are attached, their devices, and the NATS side of each
 // (console out to JetStream, console in from core NATS, lifecycle events). The gRPC layer
 // (handlers.ts) only translates; everything a guest can trigger comes back as a value.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '@splitvisor/log';
 import { vmLogger } from '@splitvisor/log';
 import { subjects, type Bus, type Unsubscribe } from '@splitvisor/bus';
@@ -26,6 +27,13 @@ import { NetworkHub } from './virtio/network-hub.js';
 import { createVirtioDevice, parseVirtioParams } from './virtio/plug.js';
 import type { PluggedStats } from './virtio/virtio-socket.js';
 import { SETTLE_MS, StatePersister, type SavedStateStore } from './saved-state.js';
+
+/** Console chunk ids: this process's, so a restarted io-backend's never collide with its
+ *  predecessor's inside the stream's duplicate window. */
+const CONSOLE_EPOCH = randomBytes(4).toString('hex');
+/** How long a console chunk is sent again while NATS is away (a restart takes ~1 s); the
+ *  chunks behind it wait, up to ConsoleOut's bound, so order is kept. */
+const CONSOLE_RETRY_MS = 30_000;
 
 /** The identity this service calls mmu's DMA under (dom0 grants it with AttachDevice). */
 export const DMA_CALLER = 'io-backend';
@@ -122,9 +130,17 @@ export class IoBackend {
     if (this.vms.has(vmId)) throw alreadyExists(`vm "${vmId}" is already attached`);
     const log = vmLogger(this.log, vmId);
     const outSubject = subjects.consoleOut(vmId);
+    let consoleSeq = 0;
     const console = new ConsoleOut({
       ...this.opts.console,
-      publish: (data) => this.bus.publishDurable(outSubject, ConsoleOutputCodec, { vmId, data }),
+      // Each chunk has an id, so one sent again across a NATS restart is stored once.
+      publish: (data) =>
+        this.bus.publishDurable(
+          outSubject,
+          ConsoleOutputCodec,
+          { vmId, data },
+          { msgId: `${vmId}.${CONSOLE_EPOCH}.${++consoleSeq}`, retryForMs: CONSOLE_RETRY_MS },
+        ),
       onError: (err, bytes) => log.warn({ err: err.message, bytes }, 'console output lost'),
     });
     const irqLines: Record<number, boolean> = {};
@@ -330,7 +346,9 @@ export class IoBackend {
   /** Forgets a device's saved record (the device closed, or a new one is set up). */
   async forgetSaved(vmId: string, dev: string): Promise<void> {
     this.vms.get(vmId)?.persist.known(dev, undefined);
-    await this.savedStore?.delete(vmId, dev).catch((e: unknown) => this.log.warn({ vm: vmId, device: dev, err: (e as Error).message }, 'saved device state not deleted'));
+    await this.savedStore
+      ?.delete(vmId, dev)
+      .catch((e: unknown) => this.log.warn({ vm: vmId, device: dev, err: (e as Error).message }, 'saved device state not deleted'));
   }
 
   /** The names of an attached VM's devices (what its xenbus device entries may name). */

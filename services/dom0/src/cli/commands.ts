@@ -142,7 +142,7 @@ export async function up(opts: { quiet?: boolean; cpuNodes?: number; insecure?: 
   supervisor.start();
   state.services = supervisor.status();
   // `splitvisor fault kill|stop|cont|restart` reaches the supervisor here (control.ts).
-  const control = await ControlSocket.listen(labDir(), (req) => supervisor.fault(checkProcessFault(req, [...lab.services.keys()])));
+  const control = await ControlSocket.listen(labDir(), (req) => supervisor.fault(checkProcessFault(req, supervisor.faultTargets())));
   state.control = control.path;
   writeLabState(state);
   return new Promise<number>((resolveExit) => {

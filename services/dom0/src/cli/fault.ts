@@ -14,7 +14,8 @@ export class FaultRefused extends Error {}
 export const FAULT_USAGE = `  fault kill|stop|cont|restart <service> [--for dur]
                         a process fault through the supervisor of \`up\`: kill (it is
                         restarted, counted), stop (SIGSTOP, as docker pause; SIGCONT at
-                        --for, default 10s, at most 5m), cont, restart (graceful)
+                        --for, default 10s, at most 5m), cont, restart (graceful);
+                        kill|restart nats: the bus down and up again on its port and store
 `;
 
 /** A process fault on the running lab; prints what the supervisor did. */

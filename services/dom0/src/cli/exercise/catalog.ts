@@ -117,7 +117,8 @@ export function loadExercise(file: string): Exercise {
     const field = `steps[${i}]`;
     if (!isRecord(s)) throw new ExerciseError(where(`${field}: must be a mapping (start, wait, sleep, fault or exits)`));
     const kinds = ['start', 'wait', 'sleep', 'fault', 'exits'].filter((k) => k in s);
-    if (kinds.length !== 1) throw new ExerciseError(where(`${field}: must have exactly one of start, wait, sleep, fault, exits (has ${kinds.join(', ') || 'none'})`));
+    if (kinds.length !== 1)
+      throw new ExerciseError(where(`${field}: must have exactly one of start, wait, sleep, fault, exits (has ${kinds.join(', ') || 'none'})`));
     const kind = kinds[0]!;
     const allowed = { start: ['start'], wait: ['wait', 'vm', 'within'], sleep: ['sleep'], fault: ['fault'], exits: ['exits', 'vm'] }[kind]!;
     for (const k of Object.keys(s)) if (!allowed.includes(k)) throw new ExerciseError(where(`${field}: "${k}" does not go with ${kind}`));
@@ -159,14 +160,22 @@ export function loadExercise(file: string): Exercise {
     return { vm: vmOf(p, 'progress'), line: regex(text, 'progress.line'), text };
   })();
 
-  if (!Array.isArray(doc['checks']) || doc['checks'].length === 0) throw new ExerciseError(where('checks: must be a non-empty list (an exercise checks what the guest saw)'));
+  if (!Array.isArray(doc['checks']) || doc['checks'].length === 0)
+    throw new ExerciseError(where('checks: must be a non-empty list (an exercise checks what the guest saw)'));
   const checks: Check[] = doc['checks'].map((c: unknown, i: number): Check => {
     const field = `checks[${i}]`;
     if (!isRecord(c)) throw new ExerciseError(where(`${field}: must be a mapping`));
     const kinds = ['console', 'count', 'consecutive', 'p50_shift', 'state'].filter((k) => k in c);
-    if (kinds.length !== 1) throw new ExerciseError(where(`${field}: must have exactly one of console, count, consecutive, p50_shift, state (has ${kinds.join(', ') || 'none'})`));
+    if (kinds.length !== 1)
+      throw new ExerciseError(where(`${field}: must have exactly one of console, count, consecutive, p50_shift, state (has ${kinds.join(', ') || 'none'})`));
     const kind = kinds[0]!;
-    const allowed = { console: ['console', 'vm'], count: ['count', 'line', 'equals', 'vm'], consecutive: ['consecutive', 'vm'], p50_shift: ['p50_shift', 'from', 'to', 'min', 'max'], state: ['state', 'vm'] }[kind]!;
+    const allowed = {
+      console: ['console', 'vm'],
+      count: ['count', 'line', 'equals', 'vm'],
+      consecutive: ['consecutive', 'vm'],
+      p50_shift: ['p50_shift', 'from', 'to', 'min', 'max'],
+      state: ['state', 'vm'],
+    }[kind]!;
     for (const k of Object.keys(c)) if (!allowed.includes(k)) throw new ExerciseError(where(`${field}: "${k}" does not go with ${kind}`));
     switch (kind) {
       case 'console': {
@@ -178,7 +187,8 @@ export function loadExercise(file: string): Exercise {
         const line = regex(text, `${field}.line`);
         if (!/\((?!\?)/.test(text)) throw new ExerciseError(where(`${field}.line: needs a capture group around the number`));
         const equals = c['equals'];
-        if (typeof equals !== 'number' || !Number.isInteger(equals)) throw new ExerciseError(where(`${field}.equals: must be a whole number, not ${JSON.stringify(equals)}`));
+        if (typeof equals !== 'number' || !Number.isInteger(equals))
+          throw new ExerciseError(where(`${field}.equals: must be a whole number, not ${JSON.stringify(equals)}`));
         return { kind: 'count', vm: vmOf(c, field), name: str(c['count'], `${field}.count`), line, text, equals };
       }
       case 'consecutive': {
@@ -189,7 +199,10 @@ export function loadExercise(file: string): Exercise {
       case 'p50_shift': {
         const from = str(c['from'], `${field}.from`);
         const to = str(c['to'], `${field}.to`);
-        for (const [k, l] of [['from', from], ['to', to]] as const)
+        for (const [k, l] of [
+          ['from', from],
+          ['to', to],
+        ] as const)
           if (!labels.has(l)) throw new ExerciseError(where(`${field}.${k}: "${l}" is not an exits label of a step (${[...labels].join(', ') || 'none'})`));
         const minMs = c['min'] === undefined ? 0 : durationOrZero(c['min'], `${field}.min`, where);
         const maxMs = durationOrZero(c['max'], `${field}.max`, where);
@@ -239,12 +252,14 @@ function checkFaultWords(words: string[], field: string, where: (f: string) => s
       const forText = forAt >= 0 ? rest[forAt + 1] : undefined;
       const args = forAt >= 0 ? [...rest.slice(0, forAt), ...rest.slice(forAt + 2)] : rest;
       if (args.length !== 1) throw new FaultError(`${action}: takes one service (${SERVICES.join(', ')})`);
-      checkProcessFault({ action, service: args[0], ...(forText !== undefined && { for: forText }) }, SERVICES);
+      checkProcessFault({ action, service: args[0], ...(forText !== undefined && { for: forText }) }, [...SERVICES, 'nats']);
     } else if (action === 'add') {
       const at = (flag: string) => rest.indexOf(flag);
       const forAt = at('--for');
       const forText = forAt >= 0 ? rest[forAt + 1] : undefined;
-      const plain = rest.filter((_, j) => !(forAt >= 0 && (j === forAt || j === forAt + 1)) && !(at('--seed') >= 0 && (j === at('--seed') || j === at('--seed') + 1)));
+      const plain = rest.filter(
+        (_, j) => !(forAt >= 0 && (j === forAt || j === forAt + 1)) && !(at('--seed') >= 0 && (j === at('--seed') || j === at('--seed') + 1)),
+      );
       parseFault(plain, forText);
     } else if (action === 'clear') {
       if (rest.length > 1) throw new FaultError(`clear: unexpected "${rest[1]}"`);
@@ -277,7 +292,10 @@ export function findExercise(nameOrFile: string, dir = EXERCISES_DIR): Exercise 
   } catch {
     const known = (() => {
       try {
-        return readdirSync(dir).filter((n) => n.endsWith('.yaml')).map((n) => n.slice(0, -5)).sort();
+        return readdirSync(dir)
+          .filter((n) => n.endsWith('.yaml'))
+          .map((n) => n.slice(0, -5))
+          .sort();
       } catch {
         return [];
       }

@@ -204,8 +204,9 @@ export async function runExercise(ex: Exercise, opts: RunOptions = {}): Promise<
   const relay = setInterval(() => {
     while (reported < lab.said.length) {
       const l = lab.said[reported++]!;
-      // The supervisor echoes each process fault; the timeline has it from the fault step.
-      if (!/^lab up:|^mutual TLS/.test(l.text) && !faults.some((f) => l.text === `fault: ${f.text}`)) note('lab', l.text, l.at);
+      // The supervisor echoes each process fault it was asked for (the timeline has it from
+      // the fault step); what it does by itself (a thaw at a deadline, a restart) stays.
+      if (!/^lab up:|^mutual TLS|^fault: (killed|froze|restarted|thawed \S+ \(pid \d+, SIGCONT\))/.test(l.text)) note('lab', l.text, l.at);
     }
   }, 100);
   try {
@@ -241,7 +242,12 @@ export async function runExercise(ex: Exercise, opts: RunOptions = {}): Promise<
   const windows: FaultWindow[] = faults.map((f) => {
     const vm = progress?.vm ?? consoles.keys().next().value;
     const after = vm === undefined ? [] : lines(vm).filter((l) => l.at >= f.at);
-    const before = vm === undefined ? undefined : lines(vm).filter((l) => l.at < f.at).at(-1);
+    const before =
+      vm === undefined
+        ? undefined
+        : lines(vm)
+            .filter((l) => l.at < f.at)
+            .at(-1);
     let longest: number | undefined;
     let prev = before?.at ?? f.at;
     for (const l of after) {
@@ -252,7 +258,10 @@ export async function runExercise(ex: Exercise, opts: RunOptions = {}): Promise<
     return { at: f.at, text: f.text, longestSilenceMs: longest, recoveredAfterMs: first ? first.at - f.at : undefined };
   });
   const guestSaid: Record<string, string[]> = {};
-  for (const vm of consoles.keys()) guestSaid[vm] = lines(vm).slice(-4).map((l) => l.text);
+  for (const vm of consoles.keys())
+    guestSaid[vm] = lines(vm)
+      .slice(-4)
+      .map((l) => l.text);
   const la = loadavg();
   return {
     name: ex.name,
@@ -304,7 +313,9 @@ export async function runExercise(ex: Exercise, opts: RunOptions = {}): Promise<
           const l = con.find(step.line);
           if (l) return note('step', `${step.vm} said "${l.text}"`, l.at);
           if (Date.now() > until)
-            throw new StepFailed(`waited ${((Date.now() - (until - step.withinMs)) / 1000).toFixed(0)} s for /${step.text}/ on ${step.vm}; its last line: "${con.lines.at(-1)?.text ?? '(none)'}"`);
+            throw new StepFailed(
+              `waited ${((Date.now() - (until - step.withinMs)) / 1000).toFixed(0)} s for /${step.text}/ on ${step.vm}; its last line: "${con.lines.at(-1)?.text ?? '(none)'}"`,
+            );
           await sleep(50);
         }
       }
@@ -353,12 +364,18 @@ function check(c: Check, lines: (vm: string) => Line[], exits: Record<string, nu
       if (ns.length === 0) return { ok: false, text: `${c.vm} printed no /${c.text}/ lines` };
       return bad < 0
         ? { ok: true, text: `${c.vm}: ${ns.length} lines numbered 1..${ns.length}, none lost or repeated` }
-        : { ok: false, text: `${c.vm}: line ${bad + 1} is numbered ${ns[bad]} (after ${bad === 0 ? 'none' : ns[bad - 1]}): ${ns[bad]! > bad + 1 ? 'lost' : 'repeated'}` };
+        : {
+            ok: false,
+            text: `${c.vm}: line ${bad + 1} is numbered ${ns[bad]} (after ${bad === 0 ? 'none' : ns[bad - 1]}): ${ns[bad]! > bad + 1 ? 'lost' : 'repeated'}`,
+          };
     }
     case 'p50_shift': {
       const shift = exits[c.to]! - exits[c.from]!;
       const ok = shift >= c.minMs && shift <= c.maxMs;
-      return { ok, text: `exit p50 ${exits[c.from]!.toFixed(2)} ms (${c.from}) -> ${exits[c.to]!.toFixed(2)} ms (${c.to}): shift ${shift.toFixed(1)} ms${ok ? '' : `, outside ${c.minMs}..${c.maxMs} ms`}` };
+      return {
+        ok,
+        text: `exit p50 ${exits[c.from]!.toFixed(2)} ms (${c.from}) -> ${exits[c.to]!.toFixed(2)} ms (${c.to}): shift ${shift.toFixed(1)} ms${ok ? '' : `, outside ${c.minMs}..${c.maxMs} ms`}`,
+      };
     }
     case 'state': {
       const end = vmEnd[c.vm] ?? 'unknown';
