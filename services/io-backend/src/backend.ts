@@ -168,12 +168,12 @@ export class IoBackend {
       this.bus.publish(irqSubject, IrqLineCodec, line);
       log.trace({ irq: source, level }, 'irq line');
     };
-    let vm: AttachedVm | undefined;
-    const devices = new VmDevices({ consoleByte: (b) => console.push(b), irq, setupChanged: (dev) => vm?.persist.mark(dev) });
+    const persist = new StatePersister({ vm: vmId, snapshot: (dev) => this.snapshotDevice(vmId, dev), store: () => this.savedStore, log });
+    const devices = new VmDevices({ consoleByte: (b) => console.push(b), irq, setupChanged: (dev) => persist.mark(dev) });
     // In the map before the first await, so a concurrent attach of the same id is refused.
     let openGate = () => undefined as void;
     const gate = opts.restoring ? new Promise<void>((resolve) => (openGate = resolve)) : undefined;
-    vm = {
+    const vm: AttachedVm = {
       id: vmId,
       devices,
       console,
@@ -185,7 +185,7 @@ export class IoBackend {
       lineChanges,
       mem: undefined,
       unsubscribe: () => undefined,
-      persist: new StatePersister({ vm: vmId, snapshot: (dev) => this.snapshotDevice(vmId, dev), store: () => this.savedStore, log }),
+      persist,
       gate,
       openGate: () => undefined,
       publishLine,

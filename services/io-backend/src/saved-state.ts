@@ -124,7 +124,10 @@ export class StatePersister {
         } catch (e) {
           this.stats.failures++;
           if (this.failuresLogged++ < 10)
-            this.o.log.warn({ device: dev, err: (e as Error).message }, 'device state not saved; trying again (a restarted io-backend would take over an older setup)');
+            this.o.log.warn(
+              { device: dev, err: (e as Error).message },
+              'device state not saved; trying again (a restarted io-backend would take over an older setup)',
+            );
           this.dirty.add(dev);
           await new Promise((r) => setTimeout(r, this.o.retryMs ?? 200));
         }

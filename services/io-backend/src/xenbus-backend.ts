@@ -33,7 +33,9 @@ export class XenbusBackend {
 
   async start(): Promise<void> {
     this.backend.useSavedState(new KvSavedStateStore(this.kv));
-    const restoring = this.restoreAll().catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'xenbus: taking over the VMs in the tree failed'));
+    const restoring = this.restoreAll().catch((err: unknown) =>
+      this.log.error({ err: (err as Error).message }, 'xenbus: taking over the VMs in the tree failed'),
+    );
     this.backend.restoring = restoring;
     try {
       await restoring;
@@ -139,12 +141,13 @@ export class XenbusBackend {
       if (v.state === 'Initialising') await this.probe(vm, dev, v.params);
       return;
     }
-    const mine = await this.backendState(vm, dev);
+    const entry = await this.backendEntry(vm, dev);
+    const mine = entry?.state;
     if (v.state === 'Initialised' && mine === 'InitWait') {
-      await this.put(vm, dev, 'Connected');
+      await this.put(vm, dev, 'Connected', undefined, entry?.params);
     } else if (v.state === 'Closing' && (mine === 'Connected' || mine === 'InitWait')) {
       await this.backend.flushConsole(vm);
-      await this.put(vm, dev, 'Closing');
+      await this.put(vm, dev, 'Closing', undefined, entry?.params);
     } else if (v.state === 'Closed' && mine !== undefined && mine !== 'Closed') {
       const open = this.open.get(vm);
       open?.delete(dev);
@@ -192,16 +195,21 @@ export class XenbusBackend {
     open.add(dev);
     // A new device starts afresh: a record left by a VM of the same name is not its state.
     await this.backend.forgetSaved(vm, dev);
-    await this.put(vm, dev, 'InitWait');
+    // The params stay in the backend's entry while the device is open (as Xen's backend
+    // directory keeps them): a restarted io-backend makes the device again from them.
+    await this.put(vm, dev, 'InitWait', undefined, params);
   }
 
-  private async backendState(vm: string, dev: string): Promise<XenbusState | undefined> {
+  private async backendEntry(vm: string, dev: string): Promise<DeviceEndState | undefined> {
     const e = await this.kv.get(kvKeys.vmDevice(vm, dev, 'backend'));
-    return e && e.operation === 'PUT' ? decodeDeviceEnd(e.value)?.state : undefined;
+    return e && e.operation === 'PUT' ? decodeDeviceEnd(e.value) : undefined;
   }
 
-  private async put(vm: string, dev: string, state: XenbusState, error?: string): Promise<void> {
-    await this.kv.put(kvKeys.vmDevice(vm, dev, 'backend'), encodeDeviceEnd({ state, by: BY, at: Date.now(), ...(error !== undefined && { error }) }));
+  private async put(vm: string, dev: string, state: XenbusState, error?: string, params?: Record<string, string>): Promise<void> {
+    await this.kv.put(
+      kvKeys.vmDevice(vm, dev, 'backend'),
+      encodeDeviceEnd({ state, by: BY, at: Date.now(), ...(error !== undefined && { error }), ...(params !== undefined && { params }) }),
+    );
     this.log.debug({ vm, device: dev, state, ...(error !== undefined && { error }) }, 'xenbus backend');
   }
 }

@@ -257,7 +257,17 @@ export class Uart16550 implements MmioDevice {
 
   /** The registers a driver set up (the receive queue and pending interrupts are not: see restoreState). */
   saveState(): UartSavedState {
-    return { v: 1, kind: 'ns16550a', ier: this.ier, lcr: this.lcr, mcr: this.mcr, dll: this.divisor & 0xff, dlm: this.divisor >> 8, scr: this.scr, fcr: this.fcr };
+    return {
+      v: 1,
+      kind: 'ns16550a',
+      ier: this.ier,
+      lcr: this.lcr,
+      mcr: this.mcr,
+      dll: this.divisor & 0xff,
+      dlm: this.divisor >> 8,
+      scr: this.scr,
+      fcr: this.fcr,
+    };
   }
 
   /**

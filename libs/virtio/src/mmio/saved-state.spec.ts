@@ -131,7 +131,11 @@ describe('virtio-mmio saved state: taking a device over', () => {
     ['a queue past its maximum', { queues: [{ ...q0(), num: 1024 }] }, /queues\[0\]\.num=1024: above the queue's maximum 256/],
     ['features never offered', { negotiated: '0x8000000000000000' }, /negotiated=0x8000000000000000: includes 0x8000000000000000, not offered/],
     ['a ready queue with no rings', { queues: [{ ...q0(), ready: true }] }, /queue 0: descriptor table address is 0/],
-    ['a used ring outside RAM', { queues: [{ ...q0(), ready: true, descLo: 0x1000, driverLo: 0x2000, deviceLo: 0x3000 }] }, /queue 0: used\.idx at 0x3002 could not be read/],
+    [
+      'a used ring outside RAM',
+      { queues: [{ ...q0(), ready: true, descLo: 0x1000, driverLo: 0x2000, deviceLo: 0x3000 }] },
+      /queue 0: used\.idx at 0x3002 could not be read/,
+    ],
   ])('ends in DEVICE_NEEDS_RESET with a config change interrupt for %s', async (_what, patch, reason) => {
     const mem = new FlatMemory(RAM_BASE, 1 << 20);
     const driver = new MockDriver({ transport: rig().transport, mem });

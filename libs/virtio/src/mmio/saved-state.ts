@@ -61,6 +61,19 @@ export function decodeTransportState(text: string): TransportSavedState {
   const o = parseRecord(text);
   if (o['v'] !== SAVED_STATE_VERSION) throw new SavedStateError('v', o['v'], `must be ${SAVED_STATE_VERSION}`);
   if (o['kind'] !== 'virtio-mmio') throw new SavedStateError('kind', o['kind'], 'must be "virtio-mmio"');
+  const scalars = {
+    v: SAVED_STATE_VERSION as typeof SAVED_STATE_VERSION,
+    kind: 'virtio-mmio' as const,
+    deviceId: uint(o, 'deviceId', 0xffff),
+    status: uint(o, 'status', 0xff),
+    deviceFeaturesSel: uint(o, 'deviceFeaturesSel', U32),
+    driverFeaturesSel: uint(o, 'driverFeaturesSel', U32),
+    driverFeatures: `0x${u64hex(o, 'driverFeatures').toString(16)}`,
+    negotiated: `0x${u64hex(o, 'negotiated').toString(16)}`,
+    queueSel: uint(o, 'queueSel', U32),
+    interruptStatus: uint(o, 'interruptStatus', 3),
+    configGeneration: uint(o, 'configGeneration', U32),
+  };
   const qs = o['queues'];
   if (!Array.isArray(qs) || qs.length > MAX_QUEUES) throw new SavedStateError('queues', qs, `must be an array of at most ${MAX_QUEUES} queues`);
   const queues = qs.map((q, i): SavedQueue => {
@@ -78,20 +91,7 @@ export function decodeTransportState(text: string): TransportSavedState {
       deviceHi: uint(e, 'deviceHi', U32, p),
     };
   });
-  return {
-    v: SAVED_STATE_VERSION,
-    kind: 'virtio-mmio',
-    deviceId: uint(o, 'deviceId', 0xffff),
-    status: uint(o, 'status', 0xff),
-    deviceFeaturesSel: uint(o, 'deviceFeaturesSel', U32),
-    driverFeaturesSel: uint(o, 'driverFeaturesSel', U32),
-    driverFeatures: `0x${u64hex(o, 'driverFeatures').toString(16)}`,
-    negotiated: `0x${u64hex(o, 'negotiated').toString(16)}`,
-    queueSel: uint(o, 'queueSel', U32),
-    interruptStatus: uint(o, 'interruptStatus', 3),
-    configGeneration: uint(o, 'configGeneration', U32),
-    queues,
-  };
+  return { ...scalars, queues };
 }
 
 export function encodeTransportState(s: TransportSavedState): string {

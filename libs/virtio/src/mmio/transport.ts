@@ -285,7 +285,7 @@ export class VirtioMmioTransport implements MmioDevice {
    */
   failRestore(reason: string, savedStatus = 0): string {
     const why = `${this.name}: state not restored: ${reason}`;
-    this.status = ((savedStatus & ~STATUS.DEVICE_NEEDS_RESET) & 0xff) | STATUS.DEVICE_NEEDS_RESET;
+    this.status = (savedStatus & ~STATUS.DEVICE_NEEDS_RESET & 0xff) | STATUS.DEVICE_NEEDS_RESET;
     for (const q of this.queues) q.queue?.kill();
     this.queues = this.freshQueues();
     this.live = this.queues.map(() => undefined);
