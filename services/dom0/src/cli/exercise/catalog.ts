@@ -44,6 +44,9 @@ export interface Exercise {
   /** The lab's cpu waits this long for one exit before it fails the VM. */
   exitDeadlineMs: number | undefined;
   timeoutMs: number;
+  /** Files made fresh (sparse, zero) before the lab starts and removed after: a guest's
+   *  scratch disk. */
+  scratch: { path: string; bytes: number }[];
   /** A console line that means the guest is making progress (recovery is the first after a fault). */
   progress: { vm: string; line: RegExp; text: string } | undefined;
   steps: Step[];
@@ -68,7 +71,7 @@ export function loadExercise(file: string): Exercise {
     throw new ExerciseError(where((e as Error).message.split('\n')[0]!));
   }
   if (!isRecord(doc)) throw new ExerciseError(where('not a mapping of fields'));
-  const known = ['name', 'title', 'lab', 'timeout', 'progress', 'steps', 'checks'];
+  const known = ['name', 'title', 'lab', 'timeout', 'scratch', 'progress', 'steps', 'checks'];
   for (const k of Object.keys(doc)) if (!known.includes(k)) throw new ExerciseError(where(`unknown field "${k}" (fields: ${known.join(', ')})`));
   const str = (v: unknown, field: string): string => {
     if (typeof v !== 'string' || v.trim() === '') throw new ExerciseError(where(`${field}: must be a non-empty string, not ${JSON.stringify(v)}`));
@@ -101,6 +104,20 @@ export function loadExercise(file: string): Exercise {
     if (lab['exit_deadline'] !== undefined) exitDeadlineMs = duration(lab['exit_deadline'], 'lab.exit_deadline', 10 * 60_000);
   }
   const timeoutMs = doc['timeout'] === undefined ? DEFAULT_TIMEOUT_MS : duration(doc['timeout'], 'timeout');
+  const scratch = (() => {
+    const list = doc['scratch'] ?? [];
+    if (!Array.isArray(list)) throw new ExerciseError(where('scratch: must be a list of {path, size}'));
+    return list.map((f: unknown, i: number) => {
+      const field = `scratch[${i}]`;
+      if (!isRecord(f)) throw new ExerciseError(where(`${field}: must be a mapping (path, size)`));
+      for (const k of Object.keys(f)) if (k !== 'path' && k !== 'size') throw new ExerciseError(where(`${field}: unknown field "${k}" (fields: path, size)`));
+      const size = str(f['size'], `${field}.size`);
+      const m = /^(\d+)(K|M)$/.exec(size);
+      const bytes = m ? Number(m[1]) * (m[2] === 'K' ? 1024 : 1024 * 1024) : NaN;
+      if (!(bytes >= 512 && bytes <= 1024 ** 3)) throw new ExerciseError(where(`${field}.size: "${size}" is not a size from 1K to 1024M (e.g. 4M)`));
+      return { path: resolve(dirname(file), str(f['path'], `${field}.path`)), bytes };
+    });
+  })();
 
   // Steps: each is a mapping with one key (its kind), plus `vm`/`within` where they apply.
   if (!Array.isArray(doc['steps']) || doc['steps'].length === 0) throw new ExerciseError(where('steps: must be a non-empty list'));
@@ -216,7 +233,7 @@ export function loadExercise(file: string): Exercise {
       }
     }
   });
-  return { name, title, file, exitDeadlineMs, timeoutMs, progress, steps, checks };
+  return { name, title, file, exitDeadlineMs, timeoutMs, scratch, progress, steps, checks };
 }
 
 function durationOrZero(v: unknown, field: string, where: (f: string) => string): number {

@@ -4,9 +4,9 @@
 // line, each fault and each word of the supervisor is kept with the time it came; the report
 // is made from those alone.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CLI_MAIN, REPO_ROOT } from '@splitvisor/lab';
 import type { Check, Exercise, Step } from './catalog.js';
 
@@ -210,6 +210,12 @@ export async function runExercise(ex: Exercise, opts: RunOptions = {}): Promise<
     }
   }, 100);
   try {
+    for (const f of ex.scratch) {
+      mkdirSync(dirname(f.path), { recursive: true });
+      rmSync(f.path, { force: true });
+      writeFileSync(f.path, '');
+      truncateSync(f.path, f.bytes);
+    }
     await lab.start();
     note('step', 'lab up (splitvisor up --any-ports, private lab directory)');
     for (const step of ex.steps) {
@@ -233,6 +239,7 @@ export async function runExercise(ex: Exercise, opts: RunOptions = {}): Promise<
   const lines = (vm: string) => consoles.get(vm)?.lines ?? [];
   const checks = error === undefined ? ex.checks.map((c) => check(c, lines, exits, vmEnd)) : [];
   await lab.stop();
+  for (const f of ex.scratch) rmSync(f.path, { force: true });
   while (reported < lab.said.length) {
     const l = lab.said[reported++]!;
     if (/exited unexpectedly|restarted|thawed|failed/.test(l.text)) note('lab', l.text, l.at);
