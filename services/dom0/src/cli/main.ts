@@ -4,7 +4,7 @@ import { RpcError } from '@splitvisor/rpc';
 import { CliError, consoleCmd, create, down, events, health, healthAll, info, lifecycle, list, run, shutdown, stats, top, up } from './commands.js';
 import { intFlag, parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { FAULT_USAGE, FaultRefused, LINK_FAULT_USAGE, linkFault, processFault } from './fault.js';
-import { EXERCISE_USAGE, ExerciseError, exerciseList, exerciseRun } from './exercise/index.js';
+import { EXERCISE_USAGE, ExerciseError, exerciseList, exerciseRun, exerciseRunAll } from './exercise/index.js';
 import { PROCESS_ACTIONS } from '@splitvisor/faults';
 
 const USAGE = `usage: splitvisor <command> [args]
@@ -121,14 +121,18 @@ async function main(argv: string[]): Promise<number> {
       return linkFault(a, json(a));
     }
     case 'exercise': {
-      const a = args([]);
+      const a = args(['all']);
       const [sub, name, extra] = a.positional;
       if (sub === 'list') {
         if (name !== undefined) throw new UsageError(`unexpected argument "${name}"`);
         return exerciseList(json(a), process.stdout);
       }
       if (sub !== 'run') throw new UsageError(sub === undefined ? 'missing list or run' : `unknown exercise action "${sub}" (list, run)`);
-      if (name === undefined) throw new UsageError('missing <name> (splitvisor exercise list shows them)');
+      if (a.flags.has('all')) {
+        if (name !== undefined) throw new UsageError(`--all runs every exercise: unexpected "${name}"`);
+        return exerciseRunAll(json(a), process.stdout);
+      }
+      if (name === undefined) throw new UsageError('missing <name> or --all (splitvisor exercise list shows them)');
       if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
       return exerciseRun(name, json(a), process.stdout);
     }

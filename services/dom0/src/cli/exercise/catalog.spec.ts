@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXERCISES_DIR, ExerciseError, findExercise, loadCatalog, loadExercise } from './catalog.js';
-import { formatCatalog } from './report.js';
+import { formatCatalog, formatSummary } from './report.js';
+import type { ExerciseResult } from './runner.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sv-exercise-'));
 writeFileSync(join(dir, 'vm.yaml'), 'name: tick\nmemory: 16M\nimage: x.elf\n');
@@ -99,5 +100,50 @@ describe('the exercise catalog', () => {
     refused(`${head}${start}checks:\n  - consecutive: 'tick (\\d+)'\n    vm: nope\n`, 'checks[0].vm: "nope" is not started by an earlier step');
     refused(`${head}${start}checks:\n  - console: x\n    equals: 1\n`, 'checks[0]: "equals" does not go with console');
     refused(`- just\n- a list\n`, 'not a mapping of fields');
+  });
+});
+
+describe('the reliability table', () => {
+  it('one row per run: the first fault, what the guest saw, what it counted lost, the load', () => {
+    const r: ExerciseResult = {
+      name: 'io-backend-kill-writes',
+      title: 't',
+      pass: true,
+      startedAt: 0,
+      durationMs: 61_500,
+      loadAverage: [1.25, 1, 1],
+      exitDeadlineMs: 10_000,
+      timeline: [],
+      faults: [{ at: 5000, text: 'killed io-backend (pid 7, SIGKILL); the supervisor restarts it', longestSilenceMs: 3210, recoveredAfterMs: 3200 }],
+      guestSaid: {},
+      exitsP50Ms: {},
+      vmEnd: {},
+      checks: [
+        { ok: true, text: 'acknowledged writes lost = 0' },
+        { ok: true, text: 'diskcheck said "diskcheck: pass"' },
+      ],
+      error: undefined,
+    };
+    const link = {
+      ...r,
+      name: 'cpu-io-latency',
+      pass: false,
+      faults: [
+        {
+          at: 1,
+          text: 'f1: latency 200ms on cpu:io-backend for 60s (until 2026-12-05T21:56:08.130Z)',
+          longestSilenceMs: undefined,
+          recoveredAfterMs: undefined,
+        },
+      ],
+      checks: [{ ok: false, text: 'lost = 2 (must be 0)' }],
+    };
+    expect(formatSummary([r, link]).split('\n')).toEqual([
+      '| exercise | result | fault | longest console silence | progress again after | lost (guest-counted) | run | load |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| io-backend-kill-writes | pass | killed io-backend (pid 7, SIGKILL); the supervisor restarts it | 3.21 s | 3.20 s | acknowledged writes lost = 0 | 61.50 s | 1.25 |',
+      '| cpu-io-latency | FAIL | latency 200ms on cpu:io-backend for 60s | - | - | lost = 2 | 61.50 s | 1.25 |',
+      '',
+    ]);
   });
 });

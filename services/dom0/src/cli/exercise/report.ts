@@ -41,3 +41,23 @@ export function formatCatalog(exercises: readonly Exercise[]): string {
   const w = Math.max(4, ...exercises.map((e) => e.name.length));
   return [`${'NAME'.padEnd(w)}  WHAT`, ...exercises.map((e) => `${e.name.padEnd(w)}  ${e.title}`)].join('\n') + '\n';
 }
+
+/** The reliability table: one row per exercise run, for the README (markdown). */
+export function formatSummary(results: readonly ExerciseResult[]): string {
+  const rows = results.map((r) => {
+    const f = r.faults[0];
+    const lost = r.checks.filter((c) => /^[^:]+ = \d+/.test(c.text)).map((c) => c.text.replace(/ \(must be .*\)$/, ''));
+    return [
+      r.name,
+      r.pass ? 'pass' : 'FAIL',
+      f ? f.text.replace(/ \(until [^)]*\)/, '').replace(/^f\d+: /, '') : '-',
+      f?.longestSilenceMs === undefined ? '-' : secs(f.longestSilenceMs),
+      f?.recoveredAfterMs === undefined ? '-' : secs(f.recoveredAfterMs),
+      lost.join(', ') || '-',
+      secs(r.durationMs),
+      r.loadAverage[0].toFixed(2),
+    ];
+  });
+  const head = ['exercise', 'result', 'fault', 'longest console silence', 'progress again after', 'lost (guest-counted)', 'run', 'load'];
+  return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n') + '\n';
+}
