@@ -256,7 +256,7 @@ describe('link faults', () => {
       expect(r.stderr).toContain(`splitvisor: fault: ${msg}`);
     };
     await refused(['add', 'cpu:dom0', 'latency', '10ms'], 'link: "cpu:dom0" is not a link (gRPC: cpu:io-backend, cpu:mmu, io-backend:mmu, dom0:cpu');
-    await refused(['add', 'cpu:mmu', 'slow'], 'kind: "slow" is not a fault kind (latency, bandwidth, drop, duplicate, partition)');
+    await refused(['add', 'cpu:mmu', 'slow'], 'kind: "slow" is not a fault kind (latency, bandwidth, drop, duplicate, reorder, partition)');
     await refused(['add', 'cpu:mmu', 'latency', 'fast'], 'latency: "fast" is not a duration (e.g. 500ms, 3s, 2m)');
     await refused(['add', 'doorbell:*', 'drop', '150%'], 'drop: probability "150%" is not in (0, 1]');
     await refused(['add', 'irq:*', 'partition'], 'partition: cuts two services apart, so it takes a gRPC link (e.g. cpu:mmu), not irq:*');

@@ -106,7 +106,9 @@ export class Bus {
       this.nc.publish(subject, data);
       if (d.duplicate) this.nc.publish(subject, data);
     };
-    this.later(subject, d.delayMs, send);
+    // A reordered message leaves the subject's queue: the ones after it go first.
+    if (d.reorderMs) setTimeout(send, d.delayMs + d.reorderMs);
+    else this.later(subject, d.delayMs, send);
   }
 
   /** Per subject, the messages a fault holds, in the order sent: each goes at its time but
@@ -144,7 +146,9 @@ export class Bus {
     if (!this.faults.active) return { duplicate: false };
     const d = this.faults.nats(subject, bytes);
     if (d.drop) return { duplicate: false, drop: d.drop };
-    if (d.delayMs) await new Promise<void>((r) => this.later(subject, d.delayMs, r));
+    const heldMs = d.delayMs + (d.reorderMs ?? 0);
+    if (d.reorderMs) await new Promise((r) => setTimeout(r, heldMs));
+    else if (d.delayMs) await new Promise<void>((r) => this.later(subject, d.delayMs, r));
     return { duplicate: d.duplicate };
   }
 

@@ -7,6 +7,7 @@ export {
   FAULT_KINDS,
   FAULT_DEFAULT_MS,
   FAULT_MAX_MS,
+  REORDER_DEFAULT_MS,
   parseFault,
   checkSpec,
   describeFault,

@@ -66,10 +66,14 @@ describe('parseFault', () => {
     expect(parseFault(['doorbell:*', 'drop', '10%'], undefined)).toMatchObject({ kind: 'drop', probability: 0.1, forMs: 30_000 });
     expect(parseFault(['irq:vm1', 'duplicate', '0.5'], '1m')).toMatchObject({ kind: 'duplicate', probability: 0.5, forMs: 60_000 });
     expect(parseFault(['cpu:mmu', 'partition'], '5s')).toMatchObject({ kind: 'partition', forMs: 5000 });
+    expect(parseFault(['irq:*', 'reorder', '20%'], undefined)).toMatchObject({ kind: 'reorder', probability: 0.2, latencyMs: 50 });
+    expect(describeFault(parseFault(['doorbell:vm1', 'reorder', '0.25', '200ms'], undefined))).toBe('reorder 25% by 200ms on doorbell:vm1');
   });
   it('refuses a malformed fault, naming the field and value', () => {
     expect(() => parseFault([], undefined)).toThrow('link: missing (e.g. cpu:io-backend)');
-    expect(() => parseFault(['cpu:mmu', 'slow'], undefined)).toThrow('kind: "slow" is not a fault kind (latency, bandwidth, drop, duplicate, partition)');
+    expect(() => parseFault(['cpu:mmu', 'slow'], undefined)).toThrow(
+      'kind: "slow" is not a fault kind (latency, bandwidth, drop, duplicate, reorder, partition)',
+    );
     expect(() => parseFault(['cpu:mmu', 'bandwidth', '64kbit'], undefined)).toThrow('bandwidth: "64kbit" is not a rate from 1B/s to 1000MB/s (e.g. 64KB/s)');
     expect(() => parseFault(['cpu:mmu', 'bandwidth'], undefined)).toThrow('bandwidth: "" is not a rate');
     expect(() => parseFault(['cpu:mmu', 'latency'], undefined)).toThrow('latency: missing its delay');
@@ -80,6 +84,11 @@ describe('parseFault', () => {
     expect(() => parseFault(['cpu:mmu', 'duplicate', '0.1'], undefined)).toThrow('duplicate: only on NATS links');
     expect(() => parseFault(['irq:*', 'partition'], undefined)).toThrow('partition: cuts two services apart, so it takes a gRPC link');
     expect(() => parseFault(['cpu:mmu', 'partition', 'now'], undefined)).toThrow('partition: unexpected parameter "now"');
+    expect(() => parseFault(['cpu:mmu', 'reorder', '10%'], undefined)).toThrow('reorder: only on NATS links (each gRPC call has its own answer), not cpu:mmu');
+    expect(() => parseFault(['irq:*', 'reorder'], undefined)).toThrow('reorder: missing its probability');
+    expect(() => parseFault(['irq:*', 'reorder', '10%', 'soon'], undefined)).toThrow('reorder: "soon" is not a duration');
+    expect(() => parseFault(['irq:*', 'reorder', '10%', '2m'], undefined)).toThrow('reorder: 2m is outside 1ms..1m');
+    expect(() => parseFault(['irq:*', 'reorder', '10%', '5ms', 'x'], undefined)).toThrow('reorder: unexpected parameter "x"');
     expect(() => parseFault(['cpu:mmu', 'partition'], '11m')).toThrow('for: 11m is outside 1ms..10m');
   });
   it('describes a fault as the list shows it', () => {

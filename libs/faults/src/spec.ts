@@ -5,13 +5,15 @@ import { boundedDuration, formatDuration, parseDuration } from './duration.js';
 import { FaultError } from './errors.js';
 import { parseLink } from './link.js';
 
-export const FAULT_KINDS = ['latency', 'bandwidth', 'drop', 'duplicate', 'partition'] as const;
+export const FAULT_KINDS = ['latency', 'bandwidth', 'drop', 'duplicate', 'reorder', 'partition'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Every link fault ends: by default after this, at most after FAULT_MAX_MS. */
 export const FAULT_DEFAULT_MS = 30_000;
 export const FAULT_MAX_MS = 10 * 60_000;
 export const LATENCY_MAX_MS = 60_000;
+/** How long a reordered message is held back when the fault does not say. */
+export const REORDER_DEFAULT_MS = 50;
 
 export interface FaultSpec {
   id: string;
@@ -22,7 +24,9 @@ export interface FaultSpec {
   /** bandwidth: what the link carries per second in this process (each message waits its
    *  turn and its own size's time, as Toxiproxy's bandwidth toxic). */
   bytesPerSecond: number;
-  /** drop, duplicate: the chance per call or message, 0 < p <= 1. */
+  /** drop, duplicate, reorder: the chance per call or message, 0 < p <= 1. (reorder holds
+   *  such a message back by latencyMs, out of the subject's queue: those after it overtake
+   *  it, as netem's reorder.) */
   probability: number;
   /** Wall clock (ms since the epoch): the lab's services share a host clock (or NTP). */
   expiresAtMs: number;
@@ -49,7 +53,7 @@ export function parseFault(words: readonly string[], forText: string | undefined
   const kind = kindText as FaultKind;
   const forMs = forText === undefined ? FAULT_DEFAULT_MS : boundedDuration(forText, 'for', 1, FAULT_MAX_MS);
   const base = { link: link.name, kind, latencyMs: 0, jitterMs: 0, probability: 0, bytesPerSecond: 0, forMs };
-  const most = kind === 'latency' ? 2 : kind === 'partition' ? 0 : 1;
+  const most = kind === 'latency' || kind === 'reorder' ? 2 : kind === 'partition' ? 0 : 1;
   if (params.length > most) throw new FaultError(`${kind}: unexpected parameter "${params[most]}"`);
   switch (kind) {
     case 'latency': {
@@ -69,6 +73,11 @@ export function parseFault(words: readonly string[], forText: string | undefined
     case 'duplicate':
       if (kind === 'duplicate' && link.kind === 'rpc') throw new FaultError(`duplicate: only on NATS links (a gRPC call is not sent twice), not ${link.name}`);
       return { ...base, probability: probability(params[0], kind) };
+    case 'reorder': {
+      if (link.kind === 'rpc') throw new FaultError(`reorder: only on NATS links (each gRPC call has its own answer), not ${link.name}`);
+      const latencyMs = params[1] === undefined ? REORDER_DEFAULT_MS : boundedDuration(params[1], 'reorder', 1, LATENCY_MAX_MS);
+      return { ...base, probability: probability(params[0], kind), latencyMs };
+    }
     case 'partition':
       if (link.kind === 'nats') throw new FaultError(`partition: cuts two services apart, so it takes a gRPC link (e.g. cpu:mmu), not ${link.name}`);
       return base;
@@ -93,6 +102,8 @@ export function describeFault(s: Pick<FaultSpec, 'link' | 'kind' | 'latencyMs' |
     case 'drop':
     case 'duplicate':
       return `${s.kind} ${Number((s.probability * 100).toFixed(2))}% on ${s.link}`;
+    case 'reorder':
+      return `reorder ${Number((s.probability * 100).toFixed(2))}% by ${formatDuration(s.latencyMs)} on ${s.link}`;
     case 'partition':
       return `partition ${s.link}`;
   }

@@ -30,6 +30,8 @@ export interface NatsDecision {
   drop?: string;
   delayMs: number;
   duplicate: boolean;
+  /** Held back this long outside the subject's queue, so messages after it overtake it. */
+  reorderMs?: number;
 }
 
 export const NO_RPC_FAULT: RpcDecision = Object.freeze({ delayMs: 0 });
@@ -124,6 +126,7 @@ export class FaultTable {
     if (!sl) return NO_NATS_FAULT;
     let delayMs = 0;
     let duplicate = false;
+    let reorderMs = 0;
     for (const e of this.entries.values()) {
       const l = e.link;
       if (e.spec.expiresAtMs <= this.now()) continue;
@@ -138,9 +141,14 @@ export class FaultTable {
         e.hits++;
         duplicate = true;
       }
+      if (e.spec.kind === 'reorder' && e.random() < e.spec.probability) {
+        e.hits++;
+        reorderMs = Math.max(reorderMs, e.spec.latencyMs);
+      }
       if (e.spec.kind === 'latency') delayMs += this.delay(e);
       if (e.spec.kind === 'bandwidth') delayMs += this.transmit(e, bytes);
     }
+    if (reorderMs) return { delayMs, duplicate, reorderMs };
     return delayMs || duplicate ? { delayMs, duplicate } : NO_NATS_FAULT;
   }
 

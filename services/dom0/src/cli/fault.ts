@@ -39,7 +39,8 @@ export const LINK_FAULT_USAGE = `  fault add <link> <kind> [params] [--for dur]
                         deadline: --for, default 30s, at most 10m). Links: cpu:io-backend,
                         cpu:mmu, io-backend:mmu, dom0:<service>, irq|doorbell|recall|
                         console:<vm|*>, net:<network|*>. Kinds: latency <d> [jitter],
-                        drop <p>, duplicate <p> (NATS), partition (gRPC link, both ways)
+                        bandwidth <rate>, drop <p>, duplicate <p> (NATS), reorder <p>
+                        [held, default 50ms] (NATS), partition (gRPC link, both ways)
   fault list            the link faults, time left, and which processes apply them
   fault clear [id]      end one link fault, or all
 `;
