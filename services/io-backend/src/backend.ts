@@ -31,6 +31,8 @@ import { SETTLE_MS, StatePersister, type SavedStateStore } from './saved-state.j
 /** Console chunk ids: this process's, so a restarted io-backend's never collide with its
  *  predecessor's inside the stream's duplicate window. */
 const CONSOLE_EPOCH = randomBytes(4).toString('hex');
+/** Attaches made by this process (part of each console chunk's id). */
+let attachCount = 0;
 /** How long a console chunk is sent again while NATS is away (a restart takes ~1 s); the
  *  chunks behind it wait, up to ConsoleOut's bound, so order is kept. */
 const CONSOLE_RETRY_MS = 30_000;
@@ -131,6 +133,10 @@ export class IoBackend {
     const log = vmLogger(this.log, vmId);
     const outSubject = subjects.consoleOut(vmId);
     let consoleSeq = 0;
+    // Per attach, not per process: a VM attached again (a reboot, a start after shutdown)
+    // counts its chunks from 1 again, and ids already in the stream's duplicate window
+    // would have its new console dropped as duplicates.
+    const consoleEpoch = `${CONSOLE_EPOCH}.${++attachCount}`;
     const console = new ConsoleOut({
       ...this.opts.console,
       // Each chunk has an id, so one sent again across a NATS restart is stored once.
@@ -139,7 +145,7 @@ export class IoBackend {
           outSubject,
           ConsoleOutputCodec,
           { vmId, data },
-          { msgId: `${vmId}.${CONSOLE_EPOCH}.${++consoleSeq}`, retryForMs: CONSOLE_RETRY_MS },
+          { msgId: `${vmId}.${consoleEpoch}.${++consoleSeq}`, retryForMs: CONSOLE_RETRY_MS },
         ),
       onError: (err, bytes) => log.warn({ err: err.message, bytes }, 'console output lost'),
     });
@@ -242,7 +248,9 @@ export class IoBackend {
   /** One MMIO exit. Every guest-caused outcome is a reply; only an unknown VM is an error. */
   async mmio(req: IoV1.MmioRequest__Output): Promise<IoV1.MmioReply> {
     if (this.stopping) throw unavailable('io-backend is stopping');
-    const vm = await this.ready(req.vmId);
+    // The common case costs a map lookup, as before: no extra await on the exit path.
+    const found = this.vms.get(req.vmId);
+    const vm = found && !found.gate ? found : await this.ready(req.vmId);
     // What the vCPU posted before this exit goes first, as KVM drains its coalesced ring.
     // Line changes of the posted writes and of the access go back with the reply: the vCPU
     // must not run on with a line the access already lowered (or raised).
@@ -267,7 +275,8 @@ export class IoBackend {
   /** A vCPU's posted writes on their own (coalesced MMIO it did not exit for), in order. */
   async postWrites(req: IoV1.PostWritesRequest__Output): Promise<void> {
     if (this.stopping) throw unavailable('io-backend is stopping');
-    const vm = await this.ready(req.vmId);
+    const found = this.vms.get(req.vmId);
+    const vm = found && !found.gate ? found : await this.ready(req.vmId);
     vm.posted.apply(req.writes);
   }
 
