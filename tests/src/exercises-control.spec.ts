@@ -16,8 +16,8 @@ describe('exercises: control plane and links', () => {
     expect(names).toEqual([
       'cpu-io-latency',
       'cpu-mmu-partition',
-      'doorbell-drop',
       'dom0-kill',
+      'doorbell-drop',
       'io-backend-freeze',
       'io-backend-kill-writes',
       'mmu-kill-memsum',
