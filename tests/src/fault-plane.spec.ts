@@ -147,13 +147,14 @@ describe('process faults', () => {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain(msg);
     };
-    await refused(['fault', 'kill', 'cpu-3'], 'splitvisor: fault: service: "cpu-3" is not a service of this lab (mmu, io-backend, cpu, dom0)');
+    await refused(['fault', 'kill', 'cpu-3'], 'splitvisor: fault: service: "cpu-3" is not a service of this lab (mmu, io-backend, cpu, dom0, nats)');
     await refused(['fault', 'stop', 'cpu', '--for', 'soon'], 'splitvisor: fault: for: "soon" is not a duration (e.g. 500ms, 3s, 2m)');
     await refused(['fault', 'stop', 'cpu', '--for', '1h'], 'for: "1h" is not a duration');
     await refused(['fault', 'stop', 'cpu', '--for', '6m'], 'for: 6m is outside 1ms..5m');
     await refused(['fault', 'kill', 'cpu', '--for', '3s'], 'for: only stop takes a duration (kill is at once)');
     await refused(['fault', 'cont', 'cpu'], 'cpu is not frozen (it is up)');
     await refused(['fault', 'freeze', 'cpu'], 'unknown fault action "freeze"');
+    await refused(['fault', 'stop', 'nats'], 'splitvisor: fault: nats: only kill and restart (not stop)');
     // Nothing was done to the lab.
     expect(state().services!.every((s) => s.state === 'up')).toBe(true);
   }, 60_000);
