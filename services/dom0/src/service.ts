@@ -3,7 +3,7 @@
 // caught up on, and each VM reconciled with what cpu, mmu and io-backend hold.
 import { protos, type Dom0V1 } from '@splitvisor/proto';
 import { unary } from '@splitvisor/rpc';
-import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
+import { ConfigError, parsers, type ServiceDefinition } from '@splitvisor/runtime';
 import { closeBackends, connectBackends, grpcDataPlane } from './backends.js';
 import { Controller, DEFAULT_MAX_VMS } from './controller.js';
 import { collectStats } from './stats.js';
@@ -14,6 +14,10 @@ import { LifecycleFollower } from './follow.js';
 import { CpuNodeWatch } from './node-watch.js';
 import { toVmInfo, type VmRecord } from './vm-state.js';
 import { FaultStore } from './faults.js';
+import { defaultImageDir, ImageStore, parseByteSize } from './image-store.js';
+import { checkFiles, uploadFile } from './upload-handlers.js';
+import { withStoredFiles } from './stored-config.js';
+import { canDo } from './vm-state.js';
 
 export interface Dom0Config {
   /** Every cpu node, in placement's tie-break order. */
@@ -22,6 +26,9 @@ export interface Dom0Config {
   io: string;
   /** The most VMs this lab holds, in any state. */
   maxVms: number;
+  /** The image store: files a remote CLI uploads (image-store.ts). */
+  imageDir: string;
+  uploadMax: number;
 }
 
 export const dom0Service: ServiceDefinition<Dom0Config> = {
@@ -43,6 +50,26 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
       help: 'the most VMs this lab holds (any state); a create beyond it is refused',
       default: String(DEFAULT_MAX_VMS),
       parse: parsers.positiveInt,
+    },
+    imageDir: {
+      flag: 'image-dir',
+      env: 'SPLITVISOR_IMAGE_DIR',
+      help: 'where dom0 keeps the images and disks the CLI uploads',
+      default: defaultImageDir(),
+      parse: (raw) => raw,
+    },
+    uploadMax: {
+      flag: 'upload-max',
+      env: 'SPLITVISOR_UPLOAD_MAX',
+      help: 'the largest file an upload may store (8G, 512M, bytes)',
+      default: '8G',
+      parse: (raw, where) => {
+        try {
+          return parseByteSize(raw);
+        } catch (e) {
+          throw new ConfigError(`${where}: ${(e as Error).message}`);
+        }
+      },
     },
   },
   async setup({ config, log, bus, server }) {
@@ -72,9 +99,16 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     // The fault plane's link faults: the table, handed to every service over NATS.
     const faults = new FaultStore(bus, kv, log);
     await faults.start();
+    // Files a CLI on another host sends for its VMs; a disk held by a live VM is not replaced.
+    const images = await ImageStore.open(config.imageDir, config.uploadMax);
+    const vmInUse = (vm: string) => {
+      const r = store.find(vm);
+      return r !== undefined && !canDo(r.state, 'replace');
+    };
+    const uploads = { store: images, log, vmInUse };
     const info = (r: VmRecord) => toVmInfo(r);
     const handlers: Dom0V1.Dom0Handlers = {
-      CreateVm: unary(async (req: Dom0V1.CreateVmRequest__Output) => info(await ctl.create(req.configYaml, req.baseDir, req.source))),
+      CreateVm: unary(async (req: Dom0V1.CreateVmRequest__Output) => info(await ctl.create(await withStoredFiles(images, req), req.baseDir, req.source))),
       StartVm: unary(async (req: Dom0V1.VmRef__Output) => info(await ctl.start(req.name))),
       PauseVm: unary(async (req: Dom0V1.VmRef__Output) => info(await ctl.pause(req.name))),
       ResumeVm: unary(async (req: Dom0V1.VmRef__Output) => info(await ctl.resume(req.name))),
@@ -93,6 +127,8 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
       AddFault: unary((req: Dom0V1.AddFaultRequest__Output) => faults.add(req)),
       ListFaults: unary(() => faults.list()),
       ClearFaults: unary((req: Dom0V1.ClearFaultsRequest__Output) => faults.clear(req.id)),
+      CheckFiles: unary(checkFiles(uploads)),
+      UploadFile: uploadFile(uploads),
     };
     server.add(protos().dom0.Dom0.service, handlers);
     return {
