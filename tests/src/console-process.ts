@@ -17,8 +17,12 @@ export class ConsoleProcess {
       for (const w of [...this.waiters]) w();
     });
     child.stdin.on('error', () => {}); // EPIPE when the machine ends before reading it all
-    // 'close', not 'exit': the console's last bytes are in `out` when this resolves.
-    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+    // The process gone and its stdout closed (not just 'exit'): the console's last bytes are
+    // in `out` when this resolves. Not 'close', which waits for the pipes node made, and
+    // QEMU's stdout is a pipe of our own (spawnQemu).
+    const exitCode = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const outputClosed = new Promise<void>((resolve) => child.stdout.once('close', () => resolve()));
+    this.exited = Promise.all([exitCode, outputClosed]).then(([code]) => code);
   }
 
   /** Resolves with the console text once `re` matches the output after `from`. */

@@ -3,17 +3,17 @@
 // (`-bios fw_jump.bin -kernel kernel.elf` with the same disk as a modern virtio-mmio blk).
 // Both consoles are read the same way (ConsoleProcess); the kernel's output contract is in
 // guests/README.md.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@splitvisor/testing';
 import { ConsoleProcess } from './console-process.js';
 import { spawnCli } from './cli-runner.js';
+import { spawnQemu } from './qemu-process.js';
 import { FIRMWARE } from './uboot-console.js';
 
 export const KERNEL_ELF = join(REPO_ROOT, 'guests/kernel/kernel.elf');
-export const QEMU = 'qemu-system-riscv64';
+export { QEMU } from './qemu-process.js';
 
 /** The kernel's microbenchmarks in its order, as guests/README.md states them: written here
  *  again, not imported from dom0's bench, so the tests check the bench against the contract. */
@@ -95,7 +95,7 @@ export function startKernel(
   opts: { env: Record<string, string>; vmFile: (name: string, body: string) => string },
 ): ConsoleProcess {
   const disk = freshDisk();
-  if (machine === 'qemu') return new ConsoleProcess(spawn(QEMU, qemuKernelArgs(disk, bootargs), { stdio: ['pipe', 'pipe', 'pipe'] }));
+  if (machine === 'qemu') return new ConsoleProcess(spawnQemu(qemuKernelArgs(disk, bootargs)));
   const file = opts.vmFile(name, labKernelConfig(name, disk, bootargs, machine === 'lab' ? 'emulate' : machine));
   return new ConsoleProcess(spawnCli(['run', file], { env: opts.env }));
 }

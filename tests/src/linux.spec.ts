@@ -12,6 +12,7 @@ import { labEnv, runCli, SPLITVISOR } from './cli-runner.js';
 import { dom0Client, waitForState } from './dom0-helpers.js';
 import { requireTool } from './require-tool.js';
 import { FIRMWARE, UbootConsole, requireFirmware } from './uboot-console.js';
+import { spawnQemu } from './qemu-process.js';
 
 const LINUX = {
   image: `${REPO_ROOT}/.cache/linux/Image`,
@@ -201,27 +202,23 @@ describe("Debian's Linux kernel", () => {
     expect(mine.code, tail).toBe(0);
 
     qemu = new UbootConsole(
-      spawn(
-        'qemu-system-riscv64',
-        [
-          '-M',
-          'virt',
-          '-m',
-          '256M',
-          '-nographic',
-          '-bios',
-          FIRMWARE.fwJump,
-          '-kernel',
-          LINUX.image,
-          '-initrd',
-          LINUX.initrd,
-          '-append',
-          'console=ttyS0',
-          '-device',
-          'virtio-rng-device',
-        ],
-        { stdio: ['pipe', 'pipe', 'pipe'] },
-      ),
+      spawnQemu([
+        '-M',
+        'virt',
+        '-m',
+        '256M',
+        '-nographic',
+        '-bios',
+        FIRMWARE.fwJump,
+        '-kernel',
+        LINUX.image,
+        '-initrd',
+        LINUX.initrd,
+        '-append',
+        'console=ttyS0',
+        '-device',
+        'virtio-rng-device',
+      ]),
       SHELL_PROMPT,
     );
     const theirs = await session(qemu);
@@ -349,16 +346,12 @@ describe("Debian's Linux kernel", () => {
 
       // QEMU with the same images: its user-mode network (slirp) is what our gateway imitates.
       qemu = new UbootConsole(
-        spawn(
-          'qemu-system-riscv64',
-          [
-            ...['-M', 'virt', '-m', '256M', '-nographic', '-bios', FIRMWARE.fwJump, '-kernel', LINUX.image, '-initrd', LINUX.initrd],
-            ...['-append', 'console=ttyS0 root=/dev/vda', '-device', 'virtio-rng-device'],
-            ...['-drive', `file=${join(dir, 'qemu-rootfs.ext4')},format=raw,if=none,id=d0`, '-device', 'virtio-blk-device,drive=d0'],
-            ...['-netdev', `user,id=n0,tftp=${tftp}`, '-device', 'virtio-net-device,netdev=n0'],
-          ],
-          { stdio: ['pipe', 'pipe', 'pipe'] },
-        ),
+        spawnQemu([
+          ...['-M', 'virt', '-m', '256M', '-nographic', '-bios', FIRMWARE.fwJump, '-kernel', LINUX.image, '-initrd', LINUX.initrd],
+          ...['-append', 'console=ttyS0 root=/dev/vda', '-device', 'virtio-rng-device'],
+          ...['-drive', `file=${join(dir, 'qemu-rootfs.ext4')},format=raw,if=none,id=d0`, '-device', 'virtio-blk-device,drive=d0'],
+          ...['-netdev', `user,id=n0,tftp=${tftp}`, '-device', 'virtio-net-device,netdev=n0'],
+        ]),
         SHELL_PROMPT,
       );
       const theirs = await rootSession(qemu);

@@ -9,7 +9,6 @@
 // guests/memcheck says what it has to say in RAM: its report is read on both and compared.
 // The runner (QEMU, Splitvisor, the comparison) is qemu-runner.ts.
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestLab, REPO_ROOT, type TestLab } from '@splitvisor/testing';
@@ -32,6 +31,7 @@ import { configDir, labEnv, runCli } from './cli-runner.js';
 import { ConsoleProcess } from './console-process.js';
 import { GuestRam } from './guest-ram.js';
 import { patternBytes } from './mmu-lab.js';
+import { spawnQemu } from './qemu-process.js';
 import { DEFAULT_TIMEOUT_MS, QEMU, QEMU_TIMEOUT_MS, elfOf, expectParity, requireQemu, runQemu } from './qemu-runner.js';
 
 async function expectRun(kernel: string, c: GuestCase, extraArgs: readonly string[] = []): Promise<void> {
@@ -151,7 +151,7 @@ describe('Splitvisor prints what QEMU prints, for every guest in guests/', () =>
   /** memcheck's STATUS on QEMU, read with the monitor's `xp` once it finished a pass. */
   async function memcheckOnQemu(): Promise<MemcheckReport> {
     const args = ['-M', 'virt', '-bios', 'none', '-display', 'none', '-serial', 'null', '-monitor', 'stdio', '-kernel', join(REPO_ROOT, elfOf('memcheck'))];
-    const m = new ConsoleProcess(spawn(QEMU, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const m = new ConsoleProcess(spawnQemu(args));
     try {
       await m.waitFor(/\(qemu\) /, QEMU_TIMEOUT_MS);
       const words = MEMCHECK_STATUS_BYTES / 8;

@@ -6,7 +6,6 @@
 // QEMU is required: without qemu-system-riscv64 (Debian `qemu-system-misc`) these tests
 // fail, unless SPLITVISOR_ALLOW_NO_QEMU=1, which turns that into a skip with a reason.
 import { expect } from 'vitest';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from '@splitvisor/testing';
@@ -14,8 +13,9 @@ import type { ParityCase } from './guest-expectations.js';
 import { runCli, spawnCli } from './cli-runner.js';
 import { ConsoleProcess } from './console-process.js';
 import { onPath, requireTool } from './require-tool.js';
+import { QEMU, spawnQemu } from './qemu-process.js';
 
-export const QEMU = 'qemu-system-riscv64';
+export { QEMU };
 export const QEMU_TIMEOUT_MS = 20_000;
 const haveQemu = onPath(QEMU);
 
@@ -67,9 +67,7 @@ export function runQemu(kernel: string, input: string, timeoutMs = QEMU_TIMEOUT_
     // -nographic puts the serial port (multiplexed with the monitor, escape Ctrl-A) on
     // stdin/stdout; inputs here never contain Ctrl-A. Bytes written before the guest
     // reads them wait in QEMU: the 16550 model takes a byte only when it has room.
-    const child = spawn(QEMU, qemuArgs(kernel, extraArgs), {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawnQemu(qemuArgs(kernel, extraArgs));
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -84,16 +82,20 @@ export function runQemu(kernel: string, input: string, timeoutMs = QEMU_TIMEOUT_
       clearTimeout(timer);
       reject(e);
     });
-    child.on('close', (code, signal) => {
+    // The process gone and its console pipe drained ('close' does not wait for spawnQemu's).
+    const outputClosed = new Promise<void>((done) => child.stdout.once('close', () => done()));
+    child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve({
-        // latin1: one char per byte, so the comparison is byte for byte.
-        console: Buffer.concat(out).toString('latin1'),
-        exitCode: code,
-        signal,
-        timedOut,
-        stderr: Buffer.concat(err).toString('utf8'),
-      });
+      void outputClosed.then(() =>
+        resolve({
+          // latin1: one char per byte, so the comparison is byte for byte.
+          console: Buffer.concat(out).toString('latin1'),
+          exitCode: code,
+          signal,
+          timedOut,
+          stderr: Buffer.concat(err).toString('utf8'),
+        }),
+      );
     });
     child.stdin.end(Buffer.from(input, 'latin1'));
   });
@@ -147,17 +149,15 @@ export interface ParityTarget {
 const REFERENCE_TRIES = 3;
 
 /**
- * QEMU's run of `c`, the reference. QEMU 7.2's 16550 drops a byte after MAX_XMIT_RETRY
- * (4) failed writes to its chardev (hw/char/serial.c, serial_xmit), and node gives a child
- * a socketpair for stdout, where QEMU's one-byte writes fill the send buffer when this
- * process is slow to read (CI saw "line 7" missing from uart-tx's polled lines on QEMU's
- * side). So a reference that does not print what the case documents is run again, up to
- * REFERENCE_TRIES times; the last run is returned and expectParity then checks it.
+ * QEMU's run of `c`, the reference. Its console goes through a pipe (spawnQemu: QEMU 7.2's
+ * 16550 drops bytes it cannot write). Should a reference still not print what the case
+ * documents, it is run again, up to REFERENCE_TRIES times; the last run is returned and
+ * expectParity then checks it.
  */
 async function referenceRun(c: ParityCase): Promise<MachineRun> {
   let run: MachineRun | undefined;
   for (let i = 0; i < REFERENCE_TRIES; i++) {
-    run = await finish(new ConsoleProcess(spawn(QEMU, qemuArgs(elfOf(c.guest), c.qemuArgs ?? []), { stdio: ['pipe', 'pipe', 'pipe'] })), c);
+    run = await finish(new ConsoleProcess(spawnQemu(qemuArgs(elfOf(c.guest), c.qemuArgs ?? []))), c);
     if ((c.normalise?.qemu ?? String)(run.console) === c.console) return run;
   }
   return run!;

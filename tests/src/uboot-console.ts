@@ -2,7 +2,8 @@
 // type a command, read what it printed up to the next prompt. The same driver runs against
 // Splitvisor (`splitvisor run`, the console on its stdio) and QEMU (-nographic), so a
 // differential test compares their answers command by command.
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnQemu } from './qemu-process.js';
 import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from '@splitvisor/testing';
 import { ConsoleProcess } from './console-process.js';
@@ -82,7 +83,7 @@ export function startQemuUboot(opts: { disk?: string; tftpDir?: string; mac?: st
   if (opts.tftpDir !== undefined) {
     args.push('-netdev', `user,id=n0,tftp=${opts.tftpDir}`, '-device', `virtio-net-device,netdev=n0${opts.mac ? `,mac=${opts.mac}` : ''}`);
   }
-  return new UbootConsole(spawn('qemu-system-riscv64', args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+  return new UbootConsole(spawnQemu(args));
 }
 
 /**
