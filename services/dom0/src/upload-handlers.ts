@@ -36,9 +36,9 @@ export function checkFiles(deps: UploadDeps): (req: Dom0V1.CheckFilesRequest__Ou
       req.files.map(async (f, i): Promise<Dom0V1.FileStatus> => {
         const kind = kindOfField(f.field);
         if (kind === undefined) throw invalidArgument(`files[${i}].field: ${JSON.stringify(f.field)} names no file of a VM config`);
+        if (await sameFile(f)) return { field: f.field, sameFile: true };
         if (kind === 'content') return { field: f.field, present: await deps.store.hasContent(f.sha256).catch((e: unknown) => Promise.reject(rpcError(e))) };
         const vm = vmIdArg(req.vm, 'vm');
-        if (await sameFile(f)) return { field: f.field, sameFile: true };
         return { field: f.field, seedSha256: (await deps.store.diskSeed(vm, diskIndex(f.field))) ?? '' };
       }),
     );

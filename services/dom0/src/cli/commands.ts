@@ -13,6 +13,8 @@ import { formatLogLine } from './log-format.js';
 import { fmtBytes, fmtDuration, infoPage, listTable, restartsLine, servicesTable } from './views.js';
 import { runTop } from './top.js';
 import { runEvents } from './events.js';
+import { UploadError, uploadConfigFiles, uploadOptionsFromEnv } from './upload.js';
+import { progressOn } from './upload-progress.js';
 
 export class CliError extends Error {
   constructor(
@@ -198,6 +200,19 @@ async function readConfig(file: string) {
   return { configYaml: text, baseDir: dirname(resolve(file)), source: file };
 }
 
+/** CreateVm after sending dom0 the files the config names that it lacks (upload.ts), so
+ *  that a dom0 on another host boots what this host has. */
+async function createWithFiles(c: Dom0Client, cfg: Awaited<ReturnType<typeof readConfig>>): Promise<Dom0V1.VmInfo__Output> {
+  let stored;
+  try {
+    ({ stored } = await uploadConfigFiles(c, cfg, uploadOptionsFromEnv(progressOn(process.stderr))));
+  } catch (e) {
+    if (e instanceof UploadError) throw new CliError(e.message);
+    throw e;
+  }
+  return withProgress(`creating (loading images)`, c.call('CreateVm', { ...cfg, stored }, { deadlineMs: 120_000 }));
+}
+
 function printInfo(info: Dom0V1.VmInfo__Output, json: boolean, human: string): void {
   process.stdout.write(json ? JSON.stringify(info) + '\n' : human + '\n');
 }
@@ -205,7 +220,7 @@ function printInfo(info: Dom0V1.VmInfo__Output, json: boolean, human: string): v
 export async function create(file: string, json: boolean): Promise<number> {
   const cfg = await readConfig(file);
   return withDom0(async (c) => {
-    const info = await withProgress(`creating (loading images)`, c.call('CreateVm', cfg, { deadlineMs: 120_000 }));
+    const info = await createWithFiles(c, cfg);
     printInfo(info, json, `created ${info.name} (${fmtBytes(info.memoryBytes)}) on ${info.node}`);
     return 0;
   });
@@ -310,7 +325,7 @@ export async function run(file: string): Promise<number> {
   presentCertificate(ep.tlsDir);
   const c = dom0Client(ep.dom0);
   try {
-    const info = await withProgress('creating (loading images)', c.call('CreateVm', cfg, { deadlineMs: 120_000 }));
+    const info = await createWithFiles(c, cfg);
     const session = attachConsole(c, info.name, { out: process.stdout, stdin: process.stdin, reconnectMs: lab ? 0 : 60_000, onStatus: say });
     const onSig = () => void c.call('DestroyVm', { name: info.name }).catch(() => undefined);
     process.once('SIGINT', onSig);
