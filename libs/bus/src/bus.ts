@@ -7,6 +7,7 @@ import type { Codec } from '@splitvisor/proto';
 import type { Logger } from '@splitvisor/log';
 import { faultPlane, type FaultTable } from '@splitvisor/faults';
 import { KV_BUCKET, streams, type StreamSpec } from './subjects.js';
+import { NODE_REGISTRY_BUCKET, NODE_TTL_MS } from './node-registry.js';
 
 export interface BusOptions {
   url: string;
@@ -34,6 +35,7 @@ export class Bus {
   private js?: JetStreamClient;
   private kvBucket?: Promise<KV>;
   private readonly reconnected = new Set<() => void>();
+  private readonly disconnected = new Set<() => void>();
 
   private constructor(
     readonly nc: NatsConnection,
@@ -67,8 +69,10 @@ export class Bus {
   private watchStatus(): void {
     void (async () => {
       for await (const s of this.nc.status()) {
-        if (s.type === 'disconnect') this.log.warn({ nats: s.type }, 'NATS disconnected; reconnecting');
-        else if (s.type === 'reconnect') {
+        if (s.type === 'disconnect') {
+          this.log.warn({ nats: s.type }, 'NATS disconnected; reconnecting');
+          for (const fn of this.disconnected) fn();
+        } else if (s.type === 'reconnect') {
           this.log.info({ nats: s.type }, 'NATS reconnected');
           for (const fn of this.reconnected) fn();
         }
@@ -84,6 +88,12 @@ export class Bus {
   onReconnect(fn: () => void): Unsubscribe {
     this.reconnected.add(fn);
     return () => this.reconnected.delete(fn);
+  }
+
+  /** Calls `fn` when the connection to NATS is lost (before any reconnect). */
+  onDisconnect(fn: () => void): Unsubscribe {
+    this.disconnected.add(fn);
+    return () => this.disconnected.delete(fn);
   }
 
   /** Core NATS, at most once: for live data (typed input) and level state. */
@@ -429,6 +439,22 @@ export class Bus {
       throw e;
     });
     return this.kvBucket;
+  }
+
+  /**
+   * The cpu node registry's bucket (node-registry.ts). `create` (dom0, the launcher) makes it
+   * where missing; a cpu node only opens it, and rejects while nobody has made it yet.
+   */
+  async nodeRegistry(opts: { create?: boolean } = {}): Promise<KV> {
+    const kvm = new Kvm(this.nc);
+    if (!opts.create) return kvm.open(NODE_REGISTRY_BUCKET);
+    // History 1: only the last heartbeat matters. ttl is the stream's max age; a bucket made
+    // with another (by an older launcher) is brought to this one.
+    const kv = await kvm.create(NODE_REGISTRY_BUCKET, { history: 1, ttl: NODE_TTL_MS });
+    const jsm = await jetstreamManager(this.nc);
+    const info = await jsm.streams.info(`KV_${NODE_REGISTRY_BUCKET}`);
+    if (info.config.max_age !== NODE_TTL_MS * 1e6) await jsm.streams.update(info.config.name, { ...info.config, max_age: NODE_TTL_MS * 1e6 });
+    return kv;
   }
 
   /** Flushes what was published and closes: every published event reaches the server. */

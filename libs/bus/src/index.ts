@@ -12,3 +12,17 @@ export {
 } from './xenbus.js';
 /** The KV types, for services that watch the tree without depending on the client library. */
 export type { KV, KvWatchEntry } from '@nats-io/kv';
+export {
+  NODE_REGISTRY_BUCKET,
+  NODE_TTL_MS,
+  NODE_HEARTBEAT_MS,
+  CPU_NODE_KEYS,
+  checkNodeId,
+  toNodeId,
+  nodeKey,
+  badNodeAddress,
+  encodeNodeEntry,
+  parseNodeEntry,
+  type CpuNodeEntry,
+  type ParsedNodeEntry,
+} from './node-registry.js';
