@@ -74,6 +74,9 @@ export interface ServiceContext<C> {
 }
 
 export interface RunningService {
+  /** Called once the gRPC server listens, with the port it bound (work that must not
+   *  begin before others can reach this process: announcing it). */
+  started?(listening: { port: number }): Promise<void>;
   /** Called on SIGTERM before the gRPC server stops: finish or fail in-flight work. */
   stop(): Promise<void>;
 }
@@ -124,6 +127,7 @@ export async function runService<C>(def: ServiceDefinition<C>, argv = process.ar
     });
     const running = await def.setup({ config, log, bus, server });
     const port = await server.start();
+    await running.started?.({ port });
     log.info({ listen: config.listen, port, nats: redact(config.nats), pid: process.pid, tls: Boolean(config.tlsDir) }, `${def.name} serving`);
     let stopping = false;
     const shutdown = async (signal: string) => {

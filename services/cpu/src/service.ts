@@ -2,11 +2,16 @@ import { protos, type IoV1, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
 import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
 import { VmManager } from './vm-manager.js';
+import { NodeRegistration, advertisedAddress, defaultNodeId } from './registration.js';
 
 export interface CpuConfig {
   mmu: string;
   io: string;
   exitDeadlineMs: number;
+  /** host:port dom0 reaches this node on ('' = from the listen address, see registration.ts). */
+  advertise: string;
+  /** This node's id in the node registry ('' = <hostname>-<port>). */
+  nodeId: string;
 }
 
 export const cpuService: ServiceDefinition<CpuConfig> = {
@@ -22,6 +27,20 @@ export const cpuService: ServiceDefinition<CpuConfig> = {
       default: '2000',
       parse: parsers.positiveInt,
     },
+    advertise: {
+      flag: 'advertise',
+      env: 'SPLITVISOR_ADVERTISE_ADDR',
+      help: "host:port dom0 reaches this node on, put in the node registry (empty: the listen address; for 0.0.0.0, this host's IPv4 address)",
+      default: '',
+      parse: (raw, where) => (raw === '' ? raw : parsers.hostPort(raw, where)),
+    },
+    nodeId: {
+      flag: 'node-id',
+      env: 'SPLITVISOR_NODE_ID',
+      help: "this node's id in the node registry (empty: <hostname>-<port>)",
+      default: '',
+      parse: (raw) => raw,
+    },
   },
   async setup({ config, log, bus, server }) {
     // The streams' configuration is dom0's: this service only creates one that is missing, and
@@ -31,8 +50,17 @@ export const cpuService: ServiceDefinition<CpuConfig> = {
     const io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, config.io, { deadlineMs: config.exitDeadlineMs, server: 'io-backend' });
     const vms = new VmManager({ mmu, io, exitDeadlineMs: config.exitDeadlineMs, log, bus }, bus, log);
     server.add(protos().cpu.Cpu.service, vms.handlers());
+    let registration: NodeRegistration | undefined;
     return {
+      // In the node registry only once it serves: dom0 places VMs on what it finds there.
+      async started({ port }) {
+        const addr = advertisedAddress(config.listen, port, config.advertise);
+        registration = new NodeRegistration(bus, log, { id: config.nodeId || defaultNodeId(port), addr });
+        await registration.start();
+      },
       async stop() {
+        // Out of the registry first: dom0 places nothing new here while the VMs stop.
+        await registration?.stop();
         await vms.stopAll('cpu service shutting down');
         mmu.close();
         io.close();
