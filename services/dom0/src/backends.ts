@@ -14,10 +14,15 @@ export interface Backends {
   io: RpcClient<IoV1.IoBackendClient>;
 }
 
+/** A client of one cpu node (a static one, or one the node registry names). */
+export function cpuClient(addr: string, deadlineMs = 5000): RpcClient<CpuV1.CpuClient> {
+  return new RpcClient<CpuV1.CpuClient>(protos().cpu.Cpu, addr, { deadlineMs, server: 'cpu' });
+}
+
 export function connectBackends(addr: { cpus: readonly string[]; mmu: string; io: string }, deadlineMs = 5000): Backends {
   const p = protos();
   return {
-    cpus: new Map(addr.cpus.map((a) => [a, new RpcClient<CpuV1.CpuClient>(p.cpu.Cpu, a, { deadlineMs, server: 'cpu' })])),
+    cpus: new Map(addr.cpus.map((a) => [a, cpuClient(a, deadlineMs)])),
     mmu: new RpcClient<MmuV1.MmuClient>(p.mmu.Mmu, addr.mmu, { deadlineMs, server: 'mmu' }),
     io: new RpcClient<IoV1.IoBackendClient>(p.io.IoBackend, addr.io, { deadlineMs, server: 'io-backend' }),
   };
@@ -111,22 +116,28 @@ class GrpcCpuNode implements CpuNodePort {
   }
 }
 
+/** The cpu nodes as `live` names them (all of `clients` when not given). `clients` grows as
+ *  nodes are found and keeps the ones gone: a VM recorded there is still asked about. */
 class GrpcCpuNodes implements CpuNodes {
-  private readonly nodes: Map<string, GrpcCpuNode>;
-  constructor(clients: Map<string, RpcClient<CpuV1.CpuClient>>) {
-    this.nodes = new Map([...clients].map(([name, c]) => [name, new GrpcCpuNode(c)]));
-  }
+  constructor(
+    private readonly clients: Map<string, RpcClient<CpuV1.CpuClient>>,
+    private readonly live: () => readonly string[] = () => [...clients.keys()],
+  ) {}
   get names(): string[] {
-    return [...this.nodes.keys()];
+    return [...this.live()];
+  }
+  known(name: string): boolean {
+    return this.clients.has(name);
   }
   node(name: string | undefined): CpuNodePort {
-    const c = name === undefined ? this.nodes.values().next().value : this.nodes.get(name);
-    if (!c) throw unavailable(`cpu node ${name ?? '(none)'} is not one of this dom0's nodes (${this.names.join(', ')})`);
-    return c;
+    const c = this.clients.get(name ?? this.names[0] ?? '');
+    if (!c) throw unavailable(`cpu node ${name ?? '(none)'} is not one of this dom0's nodes (${this.names.join(', ') || 'none'})`);
+    return new GrpcCpuNode(c);
   }
 }
 
-/** The data plane over gRPC clients and the xenbus handshake. */
-export function grpcDataPlane(b: Backends, handshake: DeviceHandshake): DataPlane {
-  return { memory: new GrpcMemory(b.mmu), devices: new IoDevices(b.io, handshake), cpus: new GrpcCpuNodes(b.cpus) };
+/** The data plane over gRPC clients and the xenbus handshake; `liveCpus` says which cpu
+ *  nodes placement may use now (node-table.ts). */
+export function grpcDataPlane(b: Backends, handshake: DeviceHandshake, liveCpus?: () => readonly string[]): DataPlane {
+  return { memory: new GrpcMemory(b.mmu), devices: new IoDevices(b.io, handshake), cpus: new GrpcCpuNodes(b.cpus, liveCpus) };
 }

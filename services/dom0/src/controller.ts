@@ -212,7 +212,10 @@ export class Controller {
    * for the least loaded of the others: the VM's memory is at mmu, not at the node.
    */
   private async launch(r: VmRecord, reason: string): Promise<VmRecord> {
-    const first = r.node !== undefined && this.nodes.includes(r.node) ? r.node : this.place(r.name);
+    // Its own node even when gone from the registry (one failed call if it is down): a VM
+    // whose every node is gone fails naming its own.
+    const own = r.node !== undefined && (this.nodes.includes(r.node) || this.plane.cpus.known?.(r.node));
+    const first = own ? r.node! : this.place(r.name);
     // The VM's own node first, then the others from the least loaded.
     const load = nodeLoads(
       this.nodes,

@@ -3,6 +3,9 @@
 // publishes no exit event, and without this dom0 would show its VMs `running` for ever);
 // one that stops saying SERVING is going away. Either is a loss, told once until the node
 // is SERVING again; the controller then asks the node what it still runs (nodeLost).
+// Nodes come and go with the node registry (node-registry.ts): one found is watched from then
+// on; one whose entry expired or was deleted is a loss too (told once, like a stream's end),
+// and is no longer watched, so a node found again later starts afresh.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@splitvisor/log';
 import { protos, type HealthV1 } from '@splitvisor/proto';
@@ -22,11 +25,14 @@ interface Watched {
   /** SERVING was seen since the last loss: the next end of the stream is a loss. */
   up: boolean;
   timer?: NodeJS.Timeout;
+  /** No longer watched: its cancelled stream's end is not a loss. */
+  removed?: boolean;
 }
 
 export class CpuNodeWatch {
   private readonly nodes = new Map<string, Watched>();
   private stopped = false;
+  private started = false;
 
   constructor(
     nodes: readonly string[],
@@ -38,7 +44,28 @@ export class CpuNodeWatch {
   }
 
   start(): void {
+    this.started = true;
     for (const [node, w] of this.nodes) this.open(node, w);
+  }
+
+  /** A node found after start: watched from now on (nothing when already watched). */
+  add(node: string): void {
+    if (this.stopped || this.nodes.has(node)) return;
+    const w: Watched = { client: new RpcClient<HealthV1.HealthClient>(protos().health.Health, node, { server: 'cpu' }), up: false };
+    this.nodes.set(node, w);
+    if (this.started) this.open(node, w);
+  }
+
+  /** A node gone from the registry: a loss unless one was told already, and no longer watched. */
+  remove(node: string, why: string): void {
+    const w = this.nodes.get(node);
+    if (!w) return;
+    this.nodes.delete(node);
+    w.removed = true;
+    clearTimeout(w.timer);
+    this.lost(node, w, why);
+    w.call?.cancel();
+    w.client.close();
   }
 
   stop(): void {
@@ -51,12 +78,12 @@ export class CpuNodeWatch {
   }
 
   private open(node: string, w: Watched): void {
-    if (this.stopped) return;
+    if (this.stopped || w.removed) return;
     let ended = false;
     const call = w.client.raw.Watch({ service: '' });
     w.call = call;
     const end = (why: string) => {
-      if (ended || this.stopped) return;
+      if (ended || this.stopped || w.removed) return;
       ended = true;
       call.cancel();
       this.lost(node, w, why);

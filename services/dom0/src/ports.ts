@@ -60,10 +60,12 @@ export interface CpuNodePort {
 }
 
 export interface CpuNodes {
-  /** Every node, in placement's tie-break order. */
+  /** Every live node, in placement's tie-break order. */
   readonly names: readonly string[];
   /** The node (the first one when undefined); one this dom0 was not told of is UNAVAILABLE. */
   node(name: string | undefined): CpuNodePort;
+  /** Whether dom0 knows the node, live or gone (one the registry named once). */
+  known?(name: string): boolean;
 }
 
 /** Everything dom0 drives. */

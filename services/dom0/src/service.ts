@@ -4,7 +4,7 @@
 import { protos, type Dom0V1 } from '@splitvisor/proto';
 import { unary } from '@splitvisor/rpc';
 import { ConfigError, parsers, type ServiceDefinition } from '@splitvisor/runtime';
-import { closeBackends, connectBackends, grpcDataPlane } from './backends.js';
+import { closeBackends, connectBackends, cpuClient, grpcDataPlane } from './backends.js';
 import { Controller, DEFAULT_MAX_VMS } from './controller.js';
 import { collectStats } from './stats.js';
 import { attachConsole, watchEvents } from './streams.js';
@@ -12,6 +12,9 @@ import { VmStore } from './vm-store.js';
 import { DeviceHandshake } from './xenbus.js';
 import { LifecycleFollower } from './follow.js';
 import { CpuNodeWatch } from './node-watch.js';
+import { NodeTable } from './node-table.js';
+import { CpuNodeRegistry } from './node-registry.js';
+import { NODE_TTL_MS } from '@splitvisor/bus';
 import { toVmInfo, type VmRecord } from './vm-state.js';
 import { FaultStore } from './faults.js';
 import { defaultImageDir, ImageStore, parseByteSize } from './image-store.js';
@@ -20,7 +23,8 @@ import { withStoredFiles } from './stored-config.js';
 import { canDo } from './vm-state.js';
 
 export interface Dom0Config {
-  /** Every cpu node, in placement's tie-break order. */
+  /** The static cpu nodes (SPLITVISOR_CPU_ADDR), first in placement's tie-break order; the
+   *  node registry adds the others. */
   cpu: string[];
   mmu: string;
   io: string;
@@ -38,9 +42,9 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     cpu: {
       flag: 'cpu',
       env: 'SPLITVISOR_CPU_ADDR',
-      help: 'cpu node gRPC addresses, comma-separated',
-      default: '127.0.0.1:50052',
-      parse: parsers.hostPortList,
+      help: 'static cpu node gRPC addresses, comma-separated, beside those the node registry names (empty: found through NATS only)',
+      default: '',
+      parse: (raw, where) => (raw.trim() === '' ? [] : parsers.hostPortList(raw, where)),
     },
     mmu: { flag: 'mmu', env: 'SPLITVISOR_MMU_ADDR', help: 'mmu gRPC address', default: '127.0.0.1:50053', parse: parsers.hostPort },
     io: { flag: 'io', env: 'SPLITVISOR_IO_ADDR', help: 'io-backend gRPC address', default: '127.0.0.1:50054', parse: parsers.hostPort },
@@ -84,8 +88,26 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
           () => false,
         ),
     });
-    const plane = grpcDataPlane(backends, devices);
+    const nodes = new NodeTable(NODE_TTL_MS, config.cpu);
+    const plane = grpcDataPlane(backends, devices, () => nodes.live());
     const ctl = new Controller(plane, store, log, { maxVms: config.maxVms });
+    // The cpu nodes in the registry: found before the VMs are reconciled, which asks them.
+    // A cpu node that dies takes its VMs with it: on_crash applies when its health stream
+    // ends (node-watch.ts) or its registry entry expires, whichever comes first.
+    const nodeWatch = new CpuNodeWatch(config.cpu, (node, why) => void ctl.nodeLost(node, why), log);
+    const registry = new CpuNodeRegistry(
+      bus,
+      nodes,
+      {
+        up: (addr) => {
+          if (!backends.cpus.has(addr)) backends.cpus.set(addr, cpuClient(addr));
+          nodeWatch.add(addr);
+        },
+        gone: (addr, _id, why) => nodeWatch.remove(addr, why),
+      },
+      log,
+    );
+    await registry.start();
     const restored = await store.load();
     if (restored.length) log.info({ vms: restored.map((v) => v.name) }, 'restored VM records from KV');
     // Events missed while dom0 was down first, then each VM checked against the data plane.
@@ -93,8 +115,6 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     const caught = await follower.start();
     if (caught.replayedFrom > 0 && caught.upTo > caught.replayedFrom) log.info(caught, 'caught up on lifecycle events missed while down');
     for (const r of restored) void ctl.reconcile(r.name);
-    // A cpu node that dies takes its VMs with it: on_crash applies when its stream ends.
-    const nodeWatch = new CpuNodeWatch(config.cpu, (node, why) => void ctl.nodeLost(node, why), log);
     nodeWatch.start();
     // The fault plane's link faults: the table, handed to every service over NATS.
     const faults = new FaultStore(bus, kv, log);
@@ -133,6 +153,7 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     server.add(protos().dom0.Dom0.service, handlers);
     return {
       async stop() {
+        registry.stop();
         nodeWatch.stop();
         faults.stop();
         await follower.stop();
