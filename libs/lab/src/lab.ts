@@ -5,11 +5,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
 import { loadTls, waitForServing, type TlsMaterial } from '@splitvisor/rpc';
 import { followLines } from './child-lines.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { makeLabPki, newLabId } from './pki.js';
-import { natsPasswordsFor, writeNatsAuthConfig } from './nats-auth.js';
+import { NODE_REGISTRY, natsPasswordsFor, writeNatsAuthConfig } from './nats-auth.js';
 import { INSECURE_LAB_WARNING } from './insecure.js';
 import { freePort, isListening } from './ports.js';
 import { DEFAULT_PORTS, SERVICE_ORDER, serviceMain, serviceOf, type InstanceName, type ServiceName } from './services.js';
@@ -30,7 +32,7 @@ export interface LabOptions {
   env?: Record<string, string>;
   serviceEnv?: Partial<Record<InstanceName, Record<string, string>>>;
   /** How many cpu processes (nodes) to run, default 1: `cpu`, then `cpu-2`, `cpu-3`, …;
-   *  dom0 gets all their addresses, comma-separated, in SPLITVISOR_CPU_ADDR. */
+   *  dom0 finds them in the node registry (NATS KV), as it would in any deployment. */
   cpuNodes?: number;
   /** Mutual TLS between the services (a lab CA, one certificate per service, only dom0
    *  on the admin APIs) and NATS users with permissions per service: the default. The lab
@@ -170,12 +172,33 @@ export class Lab {
     for (let i = 1; i < cpuNodes; i++) cpuAddresses.push(`${host}:${await freePort(host)}`);
     const lab = new Lab(opts.natsUrl ?? nats!.url, addresses, nats, opts, cpuAddresses, security);
     try {
+      await lab.makeNodeRegistry();
       for (const name of lab.order(opts.only)) await lab.startService(name);
     } catch (e) {
       await lab.stop();
       throw e;
     }
     return lab;
+  }
+
+  /**
+   * The cpu node registry's bucket, made as dom0 would make it, before any service starts:
+   * each cpu node registers as soon as it serves, so dom0 finds every one of them when it
+   * starts (a cpu that finds no bucket tries again until dom0 makes it, as in compose).
+   */
+  private async makeNodeRegistry(): Promise<void> {
+    const url = new URL(this.natsUrlFor('dom0').replace(/^nats:/, 'http:'));
+    const nc = await connect({
+      servers: `${url.hostname}:${url.port}`,
+      ...(url.username && { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }),
+      name: 'lab',
+      timeout: 5000,
+    });
+    try {
+      await new Kvm(nc).create(NODE_REGISTRY.bucket, { history: 1, ttl: NODE_REGISTRY.ttlMs });
+    } finally {
+      await nc.drain();
+    }
   }
 
   /** A service's environment. In a secure lab it names the service's own directory and its
@@ -189,7 +212,6 @@ export class Lab {
       SPLITVISOR_LOG_LEVEL: this.opts.logLevel ?? 'info',
       SPLITVISOR_MMU_ADDR: this.addresses.mmu,
       SPLITVISOR_IO_ADDR: this.addresses['io-backend'],
-      SPLITVISOR_CPU_ADDR: this.cpuAddresses.join(','),
       ...(name === 'mmu' ? { SPLITVISOR_MMU_DATA_DIR: (this.mmuDataDir ??= mkdtempSync(join(tmpdir(), 'splitvisor-lab-mmu-'))) } : {}),
       ...(this.opts.env ?? {}),
       ...(this.opts.serviceEnv?.[serviceOf(name)] ?? {}),

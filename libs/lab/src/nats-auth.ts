@@ -2,7 +2,11 @@
 // by the launcher. dom0 may do anything; each data-plane service only what its work needs:
 // io-backend publishes console bytes, IRQ lines, its system events, its own end of the
 // device handshake and its devices' saved state, and carries the virtual networks' frames, but not console input, page recalls or dom0's VM state; the cpu
-// publishes no console bytes at all (only doorbells, which io-backend hears), and writes nothing in KV; mmu only recalls pages.
+// publishes no console bytes at all (only doorbells, which io-backend hears), and writes nothing in KV
+// but its node registry entry (a cpu node's key in the splitvisor-nodes bucket; dom0 watches
+// them, and only dom0 and the launcher may make the bucket); mmu only recalls pages.
+// The NATS user is per service, not per node: every cpu node may write any cpu.<id> key of the
+// registry, and no other key or bucket.
 // Each reporter of lifecycle events publishes only on its own subject (sv.vm.*.lifecycle.<it>),
 // so dom0 knows who reported from the subject, whatever the body claims.
 // JetStream's API ($JS.API.>) is open to all for reading and consuming, but creating,
@@ -34,11 +38,18 @@ const DESTRUCTIVE = JETSTREAM_ADMIN;
  *  switch a fault on). */
 const FAULT_FOLLOW = ['sv.fault.table', 'sv.fault.held'];
 const FAULT_SYNC = 'sv.fault.sync';
+/** The node registry's bucket as libs/bus node-registry.ts makes it (the launcher makes it
+ *  before any service starts; dom0 brings its TTL to libs/bus's). The launcher cannot import
+ *  libs/bus (whose specs use this lib through libs/testing): the discovery spec checks that
+ *  the two say the same. */
+export const NODE_REGISTRY = { bucket: 'splitvisor-nodes', ttlMs: 6000 } as const;
+/** A cpu node's entry in the node registry: put, renewed, deleted. */
+const CPU_NODE_ENTRY = `$KV.${NODE_REGISTRY.bucket}.cpu.*`;
 
 export const NATS_PERMISSIONS: Record<string, Permissions | 'all'> = {
   dom0: 'all',
   cpu: {
-    publish: { allow: ['sv.vm.*.lifecycle.cpu', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', FAULT_SYNC, JS_API, INBOX], deny: DESTRUCTIVE },
+    publish: { allow: ['sv.vm.*.lifecycle.cpu', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', CPU_NODE_ENTRY, FAULT_SYNC, JS_API, INBOX], deny: DESTRUCTIVE },
     subscribe: { allow: ['sv.vm.*.irq', 'sv.vm.*.mem.recall.*', 'sv.mmu.started', ...FAULT_FOLLOW, INBOX] },
   },
   'io-backend': {

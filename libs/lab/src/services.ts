@@ -25,20 +25,14 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
   'io-backend': 50054,
 };
 
-/** The environment variables each service reads (flags of the same meaning exist too). */
+/** The environment variables each service is given (flags of the same meaning exist too).
+ *  Optional ones are not here: dom0's SPLITVISOR_CPU_ADDR (static cpu nodes beside the node
+ *  registry's), the cpu's SPLITVISOR_ADVERTISE_ADDR and SPLITVISOR_NODE_ID. */
 export const SERVICE_ENV: Record<ServiceName, readonly string[]> = {
   mmu: ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_POOL_MIB', 'SPLITVISOR_MMU_DATA_DIR'],
   'io-backend': ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_ADDR'],
   cpu: ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_ADDR', 'SPLITVISOR_IO_ADDR'],
-  dom0: [
-    'SPLITVISOR_NATS_URL',
-    'SPLITVISOR_LISTEN',
-    'SPLITVISOR_LOG_LEVEL',
-    'SPLITVISOR_CPU_ADDR',
-    'SPLITVISOR_MMU_ADDR',
-    'SPLITVISOR_IO_ADDR',
-    'SPLITVISOR_MAX_VMS',
-  ],
+  dom0: ['SPLITVISOR_NATS_URL', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL', 'SPLITVISOR_MMU_ADDR', 'SPLITVISOR_IO_ADDR', 'SPLITVISOR_MAX_VMS'],
 };
 
 /** The repository root (libs/lab/{src,dist}/ -> ../../..). */
