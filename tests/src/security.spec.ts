@@ -11,7 +11,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ConsoleOutputCodec, LifecycleEventCodec, protos, type CpuV1, type HealthV1, type IoV1, type MmuV1 } from '@splitvisor/proto';
 import { CALLER_KEY, RpcClient, RpcError, RpcServer, channelCredentials, loadTls, serverCredentials } from '@splitvisor/rpc';
-import { Bus, encodeDeviceEnd, kvKeys, subjects, withCredentials } from '@splitvisor/bus';
+import { Bus, CPU_NODE_KEYS, NODE_REGISTRY_BUCKET, encodeDeviceEnd, encodeNodeEntry, kvKeys, nodeKey, subjects, withCredentials } from '@splitvisor/bus';
 import { NATS_PASSWORD_FILE, makeLabPki, silentLogger, startTestLab, type TestLab } from '@splitvisor/testing';
 import { runCli } from './cli-runner.js';
 import { ConsoleTap, rpcError, vmYaml, type Dom0 } from './dom0-helpers.js';
@@ -237,6 +237,37 @@ describe('NATS users and permissions', () => {
       }
     } finally {
       await bus.drain().catch(() => undefined);
+    }
+  });
+
+  it('the cpu writes its node registry entry (cpu.* of splitvisor-nodes) and no other key; the others write none', async () => {
+    const cpu = await busAs('cpu');
+    try {
+      // The lab's cpu registered itself as it started, under the cpu user.
+      const kv = await cpu.nodeRegistry();
+      const keys: string[] = [];
+      for await (const k of await kv.keys(CPU_NODE_KEYS)) keys.push(k);
+      expect(keys.length).toBeGreaterThan(0);
+      await kv.put(nodeKey('probe'), encodeNodeEntry({ id: 'probe', addr: '127.0.0.1:1', startedAt: 1 }));
+      await kv.delete(nodeKey('probe'));
+      for (const subject of [`$KV.${NODE_REGISTRY_BUCKET}.mmu.x`, `$KV.${NODE_REGISTRY_BUCKET}.cpu.a.b`, '$KV.splitvisor.vm.natsvm.state']) {
+        expect(await refusedOnNats(cpu, subject), subject).toMatch(/Permissions Violation for Publish/);
+      }
+      // The bucket is dom0's to make and change: the cpu cannot stretch its TTL.
+      const jsm = await jetstreamManager(cpu.nc);
+      const info = await jsm.streams.info(`KV_${NODE_REGISTRY_BUCKET}`);
+      await expect(jsm.streams.update(info.config.name, { ...info.config, max_age: 0 })).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.streams.purge(info.config.name)).rejects.toThrow(/Permissions Violation/);
+    } finally {
+      await cpu.drain().catch(() => undefined);
+    }
+    for (const user of ['mmu', 'io-backend']) {
+      const bus = await busAs(user);
+      try {
+        expect(await refusedOnNats(bus, `$KV.${NODE_REGISTRY_BUCKET}.${nodeKey('forged')}`), user).toMatch(/Permissions Violation for Publish/);
+      } finally {
+        await bus.drain().catch(() => undefined);
+      }
     }
   });
 
