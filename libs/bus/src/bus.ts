@@ -18,13 +18,29 @@ export interface BusOptions {
   connectTimeoutMs?: number;
   /** The link faults this end applies to what it sends (default: the process's table). */
   faults?: FaultTable;
+  /** Copies JetStream keeps of each stream and bucket this end creates or updates: 1 on a
+   *  single server, 3 on a three-node cluster (a node may then be lost with nothing lost). */
+  replicas?: number;
 }
 
-/** nats://user:password@host:port as the client's options: it does not read a URL's userinfo. */
-export function withCredentials(url: string): { servers: string; user?: string; pass?: string } {
-  const m = /^([a-z]+:\/\/)([^:@/]+):([^@/]*)@(.+)$/.exec(url);
-  if (!m) return { servers: url };
-  return { servers: `${m[1]}${m[4]}`, user: decodeURIComponent(m[2]!), pass: decodeURIComponent(m[3]!) };
+/**
+ * nats://user:password@host:port as the client's options: it does not read a URL's userinfo.
+ * A comma-separated list names the servers of a cluster (the client picks one and moves to
+ * another when it goes); the user and password are the first URL's that has them, for all.
+ */
+export function withCredentials(url: string): { servers: string | string[]; user?: string; pass?: string } {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const servers = url.split(',').map((one) => {
+    const m = /^([a-z]+:\/\/)([^:@/]+):([^@/]*)@(.+)$/.exec(one.trim());
+    if (!m) return one.trim();
+    if (user === undefined) {
+      user = decodeURIComponent(m[2]!);
+      pass = decodeURIComponent(m[3]!);
+    }
+    return `${m[1]}${m[4]}`;
+  });
+  return { servers: servers.length === 1 ? servers[0]! : servers, ...(user !== undefined && { user, pass }) };
 }
 
 export interface Unsubscribe {
@@ -41,6 +57,8 @@ export class Bus {
     readonly nc: NatsConnection,
     private readonly log: Logger,
     private readonly faults: FaultTable = faultPlane,
+    /** JetStream copies of what this end creates (BusOptions.replicas). */
+    readonly replicas = 1,
   ) {}
 
   static async connect(opts: BusOptions): Promise<Bus> {
@@ -55,7 +73,7 @@ export class Bus {
           reconnectTimeWait: 250,
           timeout: 2000,
         });
-        const bus = new Bus(nc, opts.log, opts.faults);
+        const bus = new Bus(nc, opts.log, opts.faults, opts.replicas);
         bus.watchStatus();
         return bus;
       } catch (e) {
@@ -63,7 +81,7 @@ export class Bus {
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    throw new Error(`cannot connect to NATS at ${withCredentials(opts.url).servers}: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`);
+    throw new Error(`cannot connect to NATS at ${String(withCredentials(opts.url).servers)}: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`);
   }
 
   private watchStatus(): void {
@@ -309,6 +327,7 @@ export class Bus {
         subjects: s.subjects,
         max_msgs_per_subject: s.maxMsgsPerSubject,
         max_age: s.maxAgeSeconds * 1e9,
+        num_replicas: this.replicas,
       };
       let exists = true;
       try {
@@ -434,7 +453,7 @@ export class Bus {
   kv(): Promise<KV> {
     // A failure is not kept: in a secure lab the bucket is dom0's to create, and a service
     // that asked before dom0 did asks again.
-    this.kvBucket ??= new Kvm(this.nc).create(KV_BUCKET, { history: 5 }).catch((e: unknown) => {
+    this.kvBucket ??= new Kvm(this.nc).create(KV_BUCKET, { history: 5, replicas: this.replicas }).catch((e: unknown) => {
       this.kvBucket = undefined;
       throw e;
     });
@@ -450,7 +469,7 @@ export class Bus {
     if (!opts.create) return kvm.open(NODE_REGISTRY_BUCKET);
     // History 1: only the last heartbeat matters. ttl is the stream's max age; a bucket made
     // with another (by an older launcher) is brought to this one.
-    const kv = await kvm.create(NODE_REGISTRY_BUCKET, { history: 1, ttl: NODE_TTL_MS });
+    const kv = await kvm.create(NODE_REGISTRY_BUCKET, { history: 1, ttl: NODE_TTL_MS, replicas: this.replicas });
     const jsm = await jetstreamManager(this.nc);
     const info = await jsm.streams.info(`KV_${NODE_REGISTRY_BUCKET}`);
     if (info.config.max_age !== NODE_TTL_MS * 1e6) await jsm.streams.update(info.config.name, { ...info.config, max_age: NODE_TTL_MS * 1e6 });

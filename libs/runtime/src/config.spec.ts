@@ -23,6 +23,7 @@ describe('service config', () => {
       logLevel: 'info',
       tlsDir: '',
       natsPasswordFile: '',
+      natsReplicas: 1,
       mmu: '127.0.0.1:1',
       poolMib: 64,
     });
@@ -34,9 +35,19 @@ describe('service config', () => {
     expect(() => parseConfig(specs, [], { SPLITVISOR_MMU_ADDR: 'h:1', SPLITVISOR_MMU_POOL_MIB: '-3' })).toThrow(
       'SPLITVISOR_MMU_POOL_MIB: "-3" is not a positive integer',
     );
-    expect(() => parseConfig(specs, ['--mmu', 'h:1', '--bogus', '1'], {})).toThrow(/unknown flag --bogus \(known: --nats, --listen/);
+    expect(() => parseConfig(specs, ['--mmu', 'h:1', '--bogus', '1'], {})).toThrow(/unknown flag --bogus \(known: --nats, --nats-replicas, --listen/);
     expect(() => parseConfig(specs, ['--mmu'], {})).toThrow('flag --mmu needs a value');
     expect(() => parseConfig(specs, ['--mmu', 'h:1', '--nats', 'http://x'], {})).toThrow('--nats: "http://x" is not a NATS URL');
     expect(() => parseConfig(specs, ['--mmu', 'h:1', '--log-level', 'loud'], {})).toThrow(/--log-level: log level: "loud"/);
+    expect(() => parseConfig(specs, ['--mmu', 'h:1', '--nats', 'nats://a:1,http://b:2'], {})).toThrow('--nats: "http://b:2" is not a NATS URL');
+    expect(() => parseConfig(specs, ['--mmu', 'h:1'], { SPLITVISOR_NATS_REPLICAS: '2' })).toThrow(
+      'SPLITVISOR_NATS_REPLICAS: "2" is not a JetStream replica count (1, 3 or 5)',
+    );
+  });
+
+  it("takes a NATS cluster's servers, comma-separated, and a replica count", () => {
+    const c = parseConfig(specs, ['--mmu', 'h:1', '--nats', 'nats://cpu@a:1,nats://b:2,nats://c:3', '--nats-replicas', '3'], {});
+    expect(c.nats).toBe('nats://cpu@a:1,nats://b:2,nats://c:3');
+    expect((c as Cfg & { natsReplicas: number }).natsReplicas).toBe(3);
   });
 });

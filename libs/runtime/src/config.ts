@@ -36,9 +36,19 @@ export const parsers = {
     if (new Set(list).size !== list.length) throw new ConfigError(`${where}: "${raw}" names an address twice`);
     return list;
   },
+  /** One NATS URL, or a cluster's servers comma-separated (the first may name the user). */
   natsUrl: (raw: string, where: string) => {
-    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(raw)) throw new ConfigError(`${where}: "${raw}" is not a NATS URL (nats://host:port)`);
+    for (const one of raw.split(',')) {
+      if (!/^(nats|tls|ws|wss):\/\/[^\s,]+$/.test(one.trim())) {
+        throw new ConfigError(`${where}: "${one}" is not a NATS URL (nats://host:port, or several comma-separated)`);
+      }
+    }
     return raw;
+  },
+  /** JetStream's replica counts: an odd number a cluster can hold a majority of (JetStream caps it at 5). */
+  natsReplicas: (raw: string, where: string) => {
+    if (raw !== '1' && raw !== '3' && raw !== '5') throw new ConfigError(`${where}: "${raw}" is not a JetStream replica count (1, 3 or 5)`);
+    return Number(raw);
   },
   logLevel: (raw: string, where: string) => {
     try {

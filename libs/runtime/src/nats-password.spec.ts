@@ -14,6 +14,8 @@ describe('natsUrlWithPassword', () => {
     const f = join(dir, 'nats.password');
     writeFileSync(f, 'p@ss/word\n', { mode: 0o600 });
     expect(natsUrlWithPassword('nats://cpu@127.0.0.1:4222', f)).toBe('nats://cpu:p%40ss%2Fword@127.0.0.1:4222');
+    // A cluster's list: the first URL names the user, and gets the password.
+    expect(natsUrlWithPassword('nats://cpu@127.0.0.1:4222,nats://127.0.0.1:4223', f)).toBe('nats://cpu:p%40ss%2Fword@127.0.0.1:4222,nats://127.0.0.1:4223');
   });
 
   it('names the file or the URL when one is wrong', () => {

@@ -19,11 +19,26 @@ export interface CommonConfig {
   /** A file holding this service's NATS password (the URL names the user): kept out of the
    *  command line and the environment. */
   natsPasswordFile?: string;
+  /** JetStream copies of the streams and buckets this service creates (1, 3 or 5). */
+  natsReplicas: number;
 }
 
 export function commonOptions(name: ServiceName): OptionSpecs<CommonConfig> {
   return {
-    nats: { flag: 'nats', env: 'SPLITVISOR_NATS_URL', help: 'NATS server URL', default: 'nats://127.0.0.1:4222', parse: parsers.natsUrl },
+    nats: {
+      flag: 'nats',
+      env: 'SPLITVISOR_NATS_URL',
+      help: "NATS server URL, or a cluster's, comma-separated",
+      default: 'nats://127.0.0.1:4222',
+      parse: parsers.natsUrl,
+    },
+    natsReplicas: {
+      flag: 'nats-replicas',
+      env: 'SPLITVISOR_NATS_REPLICAS',
+      help: 'JetStream copies of each stream and bucket: 1, or 3 or 5 on a NATS cluster of that many',
+      default: '1',
+      parse: parsers.natsReplicas,
+    },
     listen: {
       flag: 'listen',
       env: 'SPLITVISOR_LISTEN',
@@ -116,7 +131,7 @@ export async function runService<C>(def: ServiceDefinition<C>, argv = process.ar
     // Every server and client of this process speaks TLS as this service from here on.
     if (config.tlsDir) useTls(loadTls(config.tlsDir, def.name));
     const natsUrl = config.natsPasswordFile ? natsUrlWithPassword(config.nats, config.natsPasswordFile) : config.nats;
-    const bus = await Bus.connect({ url: natsUrl, name: def.name, log });
+    const bus = await Bus.connect({ url: natsUrl, name: def.name, log, replicas: config.natsReplicas });
     // The fault plane: this process applies dom0's link faults on the links it originates.
     const unfollowFaults = followFaults(bus, def.name, log);
     const server = new RpcServer({
