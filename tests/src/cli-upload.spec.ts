@@ -166,7 +166,7 @@ describe('an upload that is not what it says is refused and leaves nothing', () 
       `image ${huge}: ${UPLOAD_MAX + 4096} bytes is more than this dom0 takes (${UPLOAD_MAX} bytes, SPLITVISOR_UPLOAD_MAX) (RESOURCE_EXHAUSTED)`,
     );
     const gone = await cli(['create', config('upl-gone', 'memory: 16M\nimage: gone.elf\n')]);
-    expect(gone.stderr).toBe(`splitvisor: image ${join(here, 'gone.elf')}: no such file (on this host; nothing was sent)\n`);
+    expect(gone.stderr).toBe(`splitvisor: image ${join(here, 'gone.elf')}: no such file (nor on this host, so nothing was sent) (INVALID_ARGUMENT)\n`);
     const bad = await cli(['create', config('upl-bad', 'memory: 16M\nimage: again.elf\n')], { SPLITVISOR_UPLOAD: 'sometimes' });
     expect(bad.stderr).toBe('splitvisor: SPLITVISOR_UPLOAD: "sometimes" is not "auto" (the default) or "always"\n');
     expect(leftovers()).toEqual([]);

@@ -203,14 +203,21 @@ async function readConfig(file: string) {
 /** CreateVm after sending dom0 the files the config names that it lacks (upload.ts), so
  *  that a dom0 on another host boots what this host has. */
 async function createWithFiles(c: Dom0Client, cfg: Awaited<ReturnType<typeof readConfig>>): Promise<Dom0V1.VmInfo__Output> {
-  let stored;
+  let sent;
   try {
-    ({ stored } = await uploadConfigFiles(c, cfg, uploadOptionsFromEnv(progressOn(process.stderr))));
+    sent = await uploadConfigFiles(c, cfg, uploadOptionsFromEnv(progressOn(process.stderr)));
   } catch (e) {
     if (e instanceof UploadError) throw new CliError(e.message);
     throw e;
   }
-  return withProgress(`creating (loading images)`, c.call('CreateVm', { ...cfg, stored }, { deadlineMs: 120_000 }));
+  try {
+    return await withProgress(`creating (loading images)`, c.call('CreateVm', { ...cfg, stored: sent.stored }, { deadlineMs: 120_000 }));
+  } catch (e) {
+    // A path this host lacks was left for dom0; when dom0 lacks it too, say both.
+    const missing = sent.elsewhere.find((p) => e instanceof RpcError && e.message.includes(p));
+    if (missing && e instanceof RpcError) throw new RpcError(e.code, `${e.message} (nor on this host, so nothing was sent)`, e.peer);
+    throw e;
+  }
 }
 
 function printInfo(info: Dom0V1.VmInfo__Output, json: boolean, human: string): void {

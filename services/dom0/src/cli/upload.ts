@@ -10,6 +10,8 @@
 //   the guest's writes land in it. Otherwise it is sent once into the store under the VM's
 //   name and kept there like a volume; it is sent again only when the local file changed
 //   (its digest is not the one that seeded the stored disk), replacing the stored one.
+// - A path this host does not have is left in the config for dom0 to open on its own side
+//   (a file inside dom0's container, say); if dom0 lacks it too, its error says so.
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -37,6 +39,8 @@ export interface UploadResult {
   files: FileOutcome[];
   /** Bytes streamed to dom0. */
   sent: number;
+  /** Paths this host does not have, left for dom0 to open on its own side. */
+  elsewhere: string[];
 }
 
 interface LocalFile extends ConfigFile {
@@ -45,13 +49,15 @@ interface LocalFile extends ConfigFile {
   sha256?: string;
 }
 
-async function statLocal(f: ConfigFile): Promise<LocalFile> {
-  // Messages as dom0 gives them for its own files, plus where the config names it.
-  const fail = (problem: string) =>
-    new UploadError(f.kind === 'disk' ? `${f.label}: ${f.path}: ${problem} (${f.field})` : `${f.label} ${f.path}: ${problem} (on this host; nothing was sent)`);
+/** The file as this host has it; undefined when this host has no such path, which then
+ *  stays in the config for dom0 to open on its side (a path inside dom0's container). */
+async function statLocal(f: ConfigFile): Promise<LocalFile | undefined> {
+  const fail = (problem: string) => new UploadError(`${f.label} ${f.path}: ${problem} on this host (${f.field}; nothing was sent)`);
   const st = await stat(f.path).catch((e: NodeJS.ErrnoException) => {
-    throw fail(e.code === 'ENOENT' ? (f.kind === 'disk' ? 'no such file or directory' : 'no such file') : e.message);
+    if (e.code === 'ENOENT') return undefined;
+    throw fail(e.message);
   });
+  if (st === undefined) return undefined;
   if (!st.isFile()) throw fail(f.kind === 'disk' ? 'is not a regular file (a raw disk image is)' : 'is not a regular file');
   if (st.size === 0) throw fail('is empty');
   return { ...f, size: st.size, identity: { dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs } };
@@ -113,11 +119,14 @@ export async function uploadConfigFiles(c: Dom0Client, req: ConfigRequest, opts:
   try {
     cfg = parseVmConfig(req.configYaml, req.baseDir, req.source);
   } catch (e) {
-    if (e instanceof ConfigError) return { stored: [], files: [], sent: 0 };
+    if (e instanceof ConfigError) return { stored: [], files: [], sent: 0, elsewhere: [] };
     throw e;
   }
   const vm = cfg.name;
-  const files = await Promise.all(filesOf(cfg).map(statLocal));
+  const named = filesOf(cfg);
+  const local = await Promise.all(named.map(statLocal));
+  const files = local.filter((f) => f !== undefined);
+  const elsewhere = named.filter((_, i) => local[i] === undefined).map((f) => f.path);
   const outcomes: FileOutcome[] = [];
   const outcome = (f: LocalFile, status: FileOutcome['status'], bytes = 0) => outcomes.push({ label: f.label, name: basename(f.path), status, bytes });
   // First: which files dom0 opens where they are (no digest needed for those).
@@ -128,7 +137,7 @@ export async function uploadConfigFiles(c: Dom0Client, req: ConfigRequest, opts:
     for (const f of files) if (same.has(f.field)) outcome(f, 'opened in place');
     rest = files.filter((f) => !same.has(f.field));
   }
-  if (rest.length === 0) return { stored: [], files: outcomes, sent: 0 };
+  if (rest.length === 0) return { stored: [], files: outcomes, sent: 0, elsewhere };
   // The others go through the store: dom0 says which digests (and disk seeds) it holds.
   for (const f of rest) f.sha256 = await sha256OfFile(f.path);
   const check = await c.call('CheckFiles', { vm, files: rest.map((f) => ({ field: f.field, size: f.size, sha256: f.kind === 'content' ? f.sha256! : '' })) });
@@ -150,5 +159,5 @@ export async function uploadConfigFiles(c: Dom0Client, req: ConfigRequest, opts:
     stored.push(f.kind === 'disk' ? { field: f.field } : { field: f.field, sha256: f.sha256! });
   }
   opts.progress.end(uploadSummary(outcomes, sendMs));
-  return { stored, files: outcomes, sent };
+  return { stored, files: outcomes, sent, elsewhere };
 }
