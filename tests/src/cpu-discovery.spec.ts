@@ -5,7 +5,10 @@
 // whose health stream ended is; a malformed entry is ignored with an error naming it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_HEARTBEAT_MS, NODE_REGISTRY_BUCKET, NODE_TTL_MS, encodeNodeEntry, type Bus, type KV } from '@splitvisor/bus';
-import { NODE_REGISTRY } from '@splitvisor/lab';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lab, NODE_REGISTRY, startNatsServer, type NatsServerHandle } from '@splitvisor/lab';
 import { protos, type CpuV1 } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
 import { startTestLab, type TestLab } from '@splitvisor/testing';
@@ -212,3 +215,54 @@ async function keyFor(addr: string): Promise<string> {
   }
   throw new Error(`no registry entry names ${addr}`);
 }
+
+describe('the node registry across a NATS restart', () => {
+  it('nothing expires while NATS is away; afterwards nodes renew, and leaving and coming back are still seen', async () => {
+    const storeDir = mkdtempSync(join(tmpdir(), 'sv-nats-store-'));
+    let nats: NatsServerHandle = await startNatsServer({ storeDir });
+    const lines: { service: string; line: string }[] = [];
+    const lab = await Lab.start({ natsUrl: nats.url, secure: false, warn: () => undefined, onLine: (service, line) => lines.push({ service, line }) });
+    const d = dom0Client(lab.addresses.dom0);
+    const parsed = () =>
+      lines.flatMap(({ service, line }) => {
+        try {
+          const o = JSON.parse(line) as Record<string, unknown>;
+          return [{ service, at: Date.parse(String(o['time'])), msg: String(o['msg']), o }];
+        } catch {
+          return [];
+        }
+      });
+    const seen = (what: string, pred: (l: LogLine) => boolean, since: number, timeoutMs = 20_000) =>
+      waitFor(what, () => parsed().find((l) => l.at >= since && pred(l)), timeoutMs);
+    try {
+      const addr = lab.addressOf('cpu');
+      await seen('dom0 finds the cpu', found(addr), 0);
+      // Down for longer than the TTL: no heartbeat can arrive, and none is expected.
+      await nats.kill();
+      const downAt = Date.now();
+      await new Promise((r) => setTimeout(r, NODE_TTL_MS + 2000));
+      nats = await startNatsServer({ storeDir, port: nats.port });
+      const upAt = Date.now();
+      await seen('the cpu renews its entry', (l) => l.service === 'cpu' && l.msg === 'registered in the node registry again', upAt, 15_000);
+      await new Promise((r) => setTimeout(r, NODE_TTL_MS + 1000));
+      expect(parsed().filter((l) => l.at >= downAt && gone(addr)(l))).toEqual([]);
+      const v = await d.call('CreateVm', vmYaml('after-nats'));
+      expect(v.node).toBe(addr);
+      expect((await d.call('StartVm', { name: 'after-nats' })).node).toBe(addr);
+      await d.call('DestroyVm', { name: 'after-nats' });
+      // The watch was opened again: a clean stop and a start are seen as they happen.
+      const stopAt = Date.now();
+      await lab.signalService('cpu', 'SIGTERM');
+      const left = await seen('dom0 sees the cpu leave', gone(addr), stopAt, 5000);
+      expect(left.o['why']).toBe('it left the node registry');
+      const startAt = Date.now();
+      await lab.startService('cpu');
+      await seen('dom0 finds the cpu again', found(addr), startAt, 5000);
+    } finally {
+      d.close();
+      await lab.stop();
+      await nats.stop();
+      rmSync(storeDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
