@@ -83,13 +83,20 @@ async function sendFile(c: Dom0Client, f: LocalFile, vm: string | undefined, pro
     () => undefined,
   );
   stream.write({ header: { field: f.field, name: f.path, sha256: f.sha256!, size: f.size, ...(vm !== undefined && { vm }) } });
-  for await (const chunk of readChunks(f.path)) {
-    if (!stream.write({ data: chunk })) {
-      // dom0 refused mid-stream: stop reading, its answer says why.
-      const waited = await Promise.race([once(stream, 'drain').then(() => 'drained'), failed.then(() => 'ended')]);
-      if (waited === 'ended') break;
+  try {
+    for await (const chunk of readChunks(f.path)) {
+      if (!stream.write({ data: chunk })) {
+        // Full: wait for room, unless dom0 has answered already (a refusal says why).
+        const waited = await Promise.race([once(stream, 'drain').then(() => 'drained'), failed.then(() => 'answered')]);
+        if (waited === 'answered') break;
+      }
+      progress.sent(chunk.length);
     }
-    progress.sent(chunk.length);
+  } catch (e) {
+    // The file went away or became unreadable since it was hashed: dom0 drops the partial copy.
+    stream.cancel();
+    await failed;
+    throw new UploadError(`${f.label} ${f.path}: ${(e as Error).message} while sending it (nothing was stored)`);
   }
   stream.end();
   return reply;
