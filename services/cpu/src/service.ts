@@ -1,6 +1,7 @@
 import { protos, type IoV1, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
-import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
+import { ConfigError, parsers, type ServiceDefinition } from '@splitvisor/runtime';
+import { badNodeAddress, checkNodeId } from '@splitvisor/bus';
 import { VmManager } from './vm-manager.js';
 import { NodeRegistration, advertisedAddress, defaultNodeId } from './registration.js';
 
@@ -32,14 +33,24 @@ export const cpuService: ServiceDefinition<CpuConfig> = {
       env: 'SPLITVISOR_ADVERTISE_ADDR',
       help: "host:port dom0 reaches this node on, put in the node registry (empty: the listen address; for 0.0.0.0, this host's IPv4 address)",
       default: '',
-      parse: (raw, where) => (raw === '' ? raw : parsers.hostPort(raw, where)),
+      parse: (raw, where) => {
+        const bad = raw === '' ? undefined : badNodeAddress(raw);
+        if (bad) throw new ConfigError(`${where}: ${bad}`);
+        return raw;
+      },
     },
     nodeId: {
       flag: 'node-id',
       env: 'SPLITVISOR_NODE_ID',
       help: "this node's id in the node registry (empty: <hostname>-<port>)",
       default: '',
-      parse: (raw) => raw,
+      parse: (raw, where) => {
+        try {
+          return raw === '' ? raw : checkNodeId(raw);
+        } catch (e) {
+          throw new ConfigError(`${where}: ${(e as Error).message}`);
+        }
+      },
     },
   },
   async setup({ config, log, bus, server }) {
