@@ -13,7 +13,7 @@
 // adapts it to gRPC.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVmId } from '@splitvisor/platform';
 import { diskIndex, isSha256, kindOfField } from './config-files.js';
@@ -41,6 +41,22 @@ export function parseByteSize(raw: string): number {
   const n = m && unit ? Number(m[1]) * unit : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`"${raw}" is not a size like 8G, 512M or a number of bytes`);
   return n;
+}
+
+/**
+ * The store at `dir`; when that is the default and cannot be made (a home directory that is
+ * not writable), a per-user one under the temp directory instead, with `warn` told why.
+ * A directory someone chose is never swapped for another: its failure stops dom0.
+ */
+export async function openImageStore(dir: string, maxFileBytes: number, warn: (msg: string) => void): Promise<ImageStore> {
+  try {
+    return await ImageStore.open(dir, maxFileBytes);
+  } catch (e) {
+    if (dir !== defaultImageDir()) throw new Error(`image store ${dir} (SPLITVISOR_IMAGE_DIR): ${(e as Error).message}`);
+    const fallback = join(tmpdir(), `splitvisor-images-${process.getuid?.() ?? 'user'}`);
+    warn(`image store ${dir}: ${(e as Error).message}; using ${fallback} (set SPLITVISOR_IMAGE_DIR to choose)`);
+    return ImageStore.open(fallback, maxFileBytes);
+  }
 }
 
 /** Why an upload or a lookup was refused; `kind` picks the gRPC status at the edge. */

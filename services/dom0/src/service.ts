@@ -17,7 +17,7 @@ import { CpuNodeRegistry } from './node-registry.js';
 import { NODE_TTL_MS } from '@splitvisor/bus';
 import { toVmInfo, type VmRecord } from './vm-state.js';
 import { FaultStore } from './faults.js';
-import { defaultImageDir, ImageStore, parseByteSize } from './image-store.js';
+import { defaultImageDir, openImageStore, parseByteSize } from './image-store.js';
 import { checkFiles, uploadFile } from './upload-handlers.js';
 import { withStoredFiles } from './stored-config.js';
 import { canDo } from './vm-state.js';
@@ -120,7 +120,7 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     const faults = new FaultStore(bus, kv, log);
     await faults.start();
     // Files a CLI on another host sends for its VMs; a disk held by a live VM is not replaced.
-    const images = await ImageStore.open(config.imageDir, config.uploadMax);
+    const images = await openImageStore(config.imageDir, config.uploadMax, (m) => log.warn(m));
     const vmInUse = (vm: string) => {
       const r = store.find(vm);
       return r !== undefined && !canDo(r.state, 'replace');
