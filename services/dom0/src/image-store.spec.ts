@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_BYTES, readChunks, sha256OfFile } from './file-digest.js';
-import { ImageStore, parseByteSize, StoreError } from './image-store.js';
+import { defaultImageDir, ImageStore, openImageStore, parseByteSize, StoreError } from './image-store.js';
 import { diskIndex, filesOf, isSha256, kindOfField } from './config-files.js';
 import { parseVmConfig } from './vm-config.js';
 
@@ -144,6 +144,23 @@ describe('the image store', () => {
     await ImageStore.open(d, 1 << 20);
     expect(existsSync(join(d, 'tmp', '999999999-dead'))).toBe(false);
     expect(existsSync(join(d, 'tmp', `${process.pid}-live`))).toBe(true);
+  });
+
+  it('a default store that cannot be made falls back to a temp one, saying so; a chosen one fails naming it', async () => {
+    const d = dir();
+    writeFileSync(join(d, 'file'), 'x');
+    await expect(openImageStore(join(d, 'file', 'store'), 1, () => undefined)).rejects.toThrow(/^image store .*\/file\/store \(SPLITVISOR_IMAGE_DIR\): /);
+    const saved = process.env['XDG_DATA_HOME'];
+    process.env['XDG_DATA_HOME'] = join(d, 'file');
+    try {
+      const warned: string[] = [];
+      const store = await openImageStore(defaultImageDir(), 1, (m) => warned.push(m));
+      expect(store.dir).toBe(join(tmpdir(), `splitvisor-images-${process.getuid!()}`));
+      expect(warned).toEqual([expect.stringMatching(/^image store .*\/file\/splitvisor\/images: .*; using .* \(set SPLITVISOR_IMAGE_DIR to choose\)$/)]);
+    } finally {
+      if (saved === undefined) delete process.env['XDG_DATA_HOME'];
+      else process.env['XDG_DATA_HOME'] = saved;
+    }
   });
 
   it('parses the size cap', () => {
