@@ -180,7 +180,7 @@ describe('deploy/compose.yaml agrees with deploy/services.json', () => {
       });
 
       it(`has a health check: the dom0 CLI asking gRPC health on port ${c.port}`, () => {
-        expect(argvOf(svc().healthcheck?.test)).toEqual(['CMD', 'node', 'services/dom0/dist/cli.js', 'health', `127.0.0.1:${c.port}`]);
+        expect(argvOf(svc().healthcheck?.test)).toEqual(['CMD', 'node', 'services/dom0/dist/cli/main.js', 'health', `127.0.0.1:${c.port}`]);
       });
     });
   }
