@@ -1,0 +1,203 @@
+// The compose lab for real (issue 16): deploy/compose.yaml built and run on this machine's
+// Docker engine as `npm run lab:compose` runs it (scripts/lab-compose.sh: image built, NATS
+// and the four services healthy, hello booted from the host CLI through dom0's published
+// port, its image uploaded), then io-backend's container killed under a running ticker:
+// the restart policy brings it back and the ticker goes on. Build, up and hello times are printed with the
+// load average beside them, and the local lab's (`splitvisor up`, then hello) beside those.
+// Everything is torn down, volumes too, whatever happened: a compose project of its own
+// and host ports of its own, so a developer's lab on the default ones is not touched.
+//
+// Needs an engine that answers (npm test starts one: scripts/ensure-docker.sh); where none
+// can be had the tests fail naming it, unless SPLITVISOR_ALLOW_NO_DOCKER=1.
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, freePort } from '@splitvisor/testing';
+import { runCli, spawnCli } from './cli-runner.js';
+import { ConsoleProcess } from './console-process.js';
+import { waitFor } from './dom0-helpers.js';
+import { HELLO_BANNER, TICKER_BOOT } from './guest-expectations.js';
+import { requireTool } from './require-tool.js';
+
+const engine = spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 15_000 });
+const engineAnswers = engine.error === undefined && engine.status === 0;
+const needEngine = (skip: (note?: string) => void) =>
+  requireTool(
+    {
+      ok: engineAnswers,
+      why: 'no Docker engine answers (`docker info` failed; bash scripts/ensure-docker.sh start installs and starts one, as npm test does)',
+      needed: 'the compose lab cannot be built and run',
+      allowVar: 'SPLITVISOR_ALLOW_NO_DOCKER',
+    },
+    skip,
+  );
+
+/** `docker compose` (v2) when the CLI has it, else Debian's docker-compose 1.29: as the script picks. */
+const composeCmd = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0 ? ['docker', 'compose'] : ['docker-compose'];
+const project = `svtest${process.pid}`;
+const env: Record<string, string> = { COMPOSE_PROJECT_NAME: project };
+function compose(args: string[], timeout = 120_000) {
+  const r = spawnSync(composeCmd[0]!, [...composeCmd.slice(1), '-f', 'deploy/compose.yaml', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout,
+  });
+  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
+}
+const docker = (args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 60_000 });
+const inspect = (id: string, format: string) => docker(['inspect', '-f', format, id]).stdout.trim();
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+// SPLITVISOR_UPLOAD=always: dom0 never opens this machine's files in place (as lab-compose.sh).
+const cliEnv = () => ({
+  SPLITVISOR_DOM0_ADDR: `127.0.0.1:${env['SPLITVISOR_DOM0_PORT']}`,
+  SPLITVISOR_UPLOAD: 'always',
+  SPLITVISOR_NATS_URL: undefined,
+  SPLITVISOR_TLS_DIR: undefined,
+});
+
+/** Lines a child printed (stdout and stderr), each with when it came. */
+function lineLog(child: ReturnType<typeof spawn>) {
+  const lines: { at: number; text: string }[] = [];
+  for (const s of [child.stdout!, child.stderr!]) {
+    let partial = '';
+    s.on('data', (b: Buffer) => {
+      partial += b.toString('latin1');
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        lines.push({ at: Date.now(), text: partial.slice(0, nl).replace(/\r$/, '') });
+        partial = partial.slice(nl + 1);
+      }
+    });
+  }
+  return lines;
+}
+
+const times: Record<string, string> = {};
+let up = false;
+let ticker: ConsoleProcess | undefined;
+
+afterAll(() => {
+  ticker?.child.kill('SIGKILL');
+  if (!engineAnswers) return;
+  // Down with volumes whether or not the tests passed; then nothing of the project is left.
+  const down = compose(['down', '-v', '--remove-orphans', '-t', '5'], 180_000);
+  const left = docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]).stdout.trim();
+  const vols = docker(['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]).stdout.trim();
+  expect({ down: down.status, containers: left, volumes: vols }, down.out).toEqual({ down: 0, containers: '', volumes: '' });
+}, 240_000);
+
+describe('the compose lab (deploy/compose.yaml) on a Docker engine, from the host CLI', () => {
+  it('npm run lab:compose builds the image, brings NATS and the four services up healthy, and boots hello', async ({ skip }) => {
+    needEngine(skip);
+    env['SPLITVISOR_DOM0_PORT'] = String(await freePort());
+    env['SPLITVISOR_NATS_MONITOR_PORT'] = String(await freePort());
+    // The script as a user runs it (npm run lab:compose), on this project and these ports.
+    const child = spawn('bash', ['scripts/lab-compose.sh'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env, SPLITVISOR_LAB_COMPOSE_HOST_BUILT: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines = lineLog(child);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const text = lines.map((l) => l.text).join('\n');
+    up = compose(['ps', '-q']).out !== '';
+    expect(code, text).toBe(0);
+    const num = (re: RegExp) => re.exec(text)?.[1];
+    times['build'] = `${num(/built in ([\d.]+) s/)} s (load ${num(/built in [\d.]+ s \(load ([\d. ]+)\)/)})`;
+    times['up to healthy'] = `${num(/healthy in ([\d.]+) s/)} s (load ${num(/healthy in [\d.]+ s \(load ([\d. ]+)\)/)})`;
+    const boot = lines.find((l) => l.text.includes('booting the demo guest'));
+    const hello = lines.find((l) => l.text === HELLO_BANNER.trimEnd());
+    expect(hello, `hello's banner in:\n${text}`).toBeDefined();
+    times['hello line'] = `${((hello!.at - boot!.at) / 1000).toFixed(1)} s (load ${load()})`;
+  }, 900_000);
+
+  it('io-backend killed: the restart policy brings it back and a running ticker goes on', async ({ skip }) => {
+    needEngine(skip);
+    expect(up, 'the compose lab is up (the test before)').toBe(true);
+    // examples/ticker.yaml from this machine: run/create upload its image into dom0's store.
+    const yaml = 'examples/ticker.yaml';
+    const cli = (args: string[]) => runCli(args, { env: cliEnv(), timeoutMs: 60_000 });
+    for (const args of [
+      ['create', yaml],
+      ['start', 'ticker'],
+    ]) {
+      const r = await cli(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    ticker = new ConsoleProcess(spawnCli(['console', 'ticker'], { env: cliEnv() }));
+    await ticker.waitFor(new RegExp(TICKER_BOOT.trimEnd()), 30_000);
+    const ticks = () => [...ticker!.out.matchAll(/tick (\d+)\r?\n/g)].map((m) => Number(m[1]));
+    await waitFor('five ticks', () => ticks().length >= 5 || undefined, 30_000);
+
+    const id = compose(['ps', '-q', 'io-backend']).out;
+    expect(id).toMatch(/^[0-9a-f]{12,}$/);
+    const before = { restarts: Number(inspect(id, '{{.RestartCount}}')), pid: inspect(id, '{{.State.Pid}}') };
+    // A crash, as the engine sees one: the container's process killed from outside. (`docker
+    // kill` is a stop the user asked for, and the engine then leaves an unless-stopped
+    // container down; see below.)
+    const killedAt = Date.now();
+    process.kill(Number(before.pid), 'SIGKILL');
+    const tickAtKill = ticks().length;
+    await waitFor(
+      () => `io-backend restarted by its policy (${inspect(id, '{{.State.Status}} {{.RestartCount}}')})`,
+      () => (Number(inspect(id, '{{.RestartCount}}')) > before.restarts && inspect(id, '{{.State.Health.Status}}') === 'healthy') || undefined,
+      120_000,
+    );
+    times['io-backend back (healthy)'] = `${((Date.now() - killedAt) / 1000).toFixed(1)} s after its kill`;
+    await waitFor(
+      () => `ten ticks after the restart (${ticks().length - tickAtKill} so far)`,
+      () => ticks().length >= tickAtKill + 10 || undefined,
+      60_000,
+    );
+    const ns = ticks();
+    for (let i = 1; i < ns.length; i++) expect(ns[i], `tick ${ns[i]} after ${ns[i - 1]}`).toBeGreaterThan(ns[i - 1]!);
+    const list = await cli(['list']);
+    expect(list.stdout).toMatch(/\nticker +running /);
+
+    // `docker kill` itself: the engine counts it as asked for and leaves the container down
+    // (restart policies act on exits the user did not ask for); `docker start` brings it back.
+    const d = docker(['kill', id]);
+    expect(d.status, d.stderr).toBe(0);
+    await new Promise((r) => setTimeout(r, 3000));
+    times['after docker kill'] = `io-backend ${inspect(id, '{{.State.Status}}')} 3 s later`;
+    expect(docker(['start', id]).status).toBe(0);
+    await waitFor('io-backend healthy after docker start', () => inspect(id, '{{.State.Health.Status}}') === 'healthy' || undefined, 120_000);
+    await cli(['destroy', 'ticker']);
+  }, 300_000);
+
+  it('beside the local lab: splitvisor up, then hello (the times printed)', async ({ skip }) => {
+    needEngine(skip);
+    const dir = mkdtempSync(join(tmpdir(), 'sv-compose-local-'));
+    const lenv = { SPLITVISOR_LAB_DIR: dir, SPLITVISOR_DOM0_ADDR: undefined, SPLITVISOR_NATS_URL: undefined };
+    const t0 = Date.now();
+    const lab = spawnCli(['up', '--any-ports'], { env: lenv });
+    let err = '';
+    lab.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    try {
+      await waitFor(
+        () => `the local lab up (stderr: ${err})`,
+        () => {
+          if (!existsSync(join(dir, 'lab.json'))) return undefined;
+          const s = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as { services?: { state: string }[] };
+          return (s.services?.length && s.services.every((x) => x.state === 'up')) || undefined;
+        },
+        60_000,
+      );
+      const upMs = Date.now() - t0;
+      const t1 = Date.now();
+      const run = new ConsoleProcess(spawnCli(['run', 'examples/hello.yaml'], { env: lenv }));
+      await run.waitFor(new RegExp(HELLO_BANNER.trimEnd()), 30_000);
+      const helloMs = Date.now() - t1;
+      expect(await run.exited).toBe(0);
+      const local = `up ${(upMs / 1000).toFixed(1)} s, hello line ${(helloMs / 1000).toFixed(1)} s (load ${load()})`;
+      const rows = Object.entries(times).map(([k, v]) => `  compose ${k}: ${v}`);
+      process.stdout.write(`compose-lab: ${composeCmd.join(' ')}\n${rows.join('\n')}\n  local lab (splitvisor up --any-ports): ${local}\n`);
+    } finally {
+      await runCli(['down'], { env: lenv });
+      lab.kill('SIGKILL');
+    }
+  }, 120_000);
+});
