@@ -56,6 +56,12 @@ start_engine() {
     return 1
   fi
   mkdir -p "$state"
+  # A dockerd killed outright (CI ends a session's processes so) leaves its pid file, and a
+  # new one refuses to start while that file names a live process: drop it unless that is
+  # still a dockerd.
+  if [ -f /var/run/docker.pid ] && [ "$(cat "/proc/$(cat /var/run/docker.pid)/comm" 2>/dev/null)" != dockerd ]; then
+    rm -f /var/run/docker.pid
+  fi
   say "no engine answers: starting dockerd (log: $log)"
   setsid nohup dockerd --userland-proxy=false </dev/null >>"$log" 2>&1 &
   echo $! >"$pidfile"
