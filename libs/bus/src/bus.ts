@@ -1,7 +1,7 @@
 // The NATS side of a service: one connection that reconnects forever, typed publish and
 // subscribe with protobuf payloads, JetStream streams for history, KV for state.
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, DeliverPolicy, type JetStreamClient, type ConsumerMessages } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, DeliverPolicy, type JetStreamClient, type JetStreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Codec } from '@splitvisor/proto';
 import type { Logger } from '@splitvisor/log';
@@ -43,6 +43,9 @@ export function withCredentials(url: string): { servers: string | string[]; user
   return { servers: servers.length === 1 ? servers[0]! : servers, ...(user !== undefined && { user, pass }) };
 }
 
+/** A stream's peer not heard from for this long (raft heartbeats are every second) is gone. */
+const PEER_SILENT_NS = 3e9;
+
 export interface Unsubscribe {
   (): void;
 }
@@ -75,6 +78,7 @@ export class Bus {
         });
         const bus = new Bus(nc, opts.log, opts.faults, opts.replicas);
         bus.watchStatus();
+        if ((opts.replicas ?? 1) > 1) bus.watchClusterPeers();
         return bus;
       } catch (e) {
         lastErr = e;
@@ -93,15 +97,62 @@ export class Bus {
         } else if (s.type === 'reconnect') {
           this.log.info({ nats: s.type }, 'NATS reconnected');
           for (const fn of this.reconnected) fn();
+        } else if (s.type === 'update' && (s.deleted?.length ?? 0) > 0) {
+          // A node of the cluster left (the server tells its clients at once). This
+          // connection is whole, but a JetStream consumer may have lived on that node: an
+          // ordered consumer notices only after missing heartbeats (up to a minute), so
+          // whoever reads a stream or a bucket opens it again now, from where it was.
+          this.log.warn({ gone: s.deleted }, 'a NATS cluster node left; stream and bucket readers open again');
+          for (const fn of this.reconnected) fn();
         }
       }
     })().catch(() => undefined);
   }
 
+  private peerTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * On a cluster, the nodes that hold the system's streams, looked at every second: a node
+   * that stops answering its peers is a lost node even for a connection that was not on it
+   * (the client is told only of nodes it learned by gossip, not of those its URL names), and
+   * a JetStream reader whose consumer lived there would wait a minute of missed heartbeats.
+   * So the reconnect callbacks run: readers open again where they were.
+   */
+  private watchClusterPeers(): void {
+    let online: Set<string> | undefined;
+    let busy = false;
+    let jsm: JetStreamManager | undefined;
+    this.peerTimer = setInterval(() => {
+      if (busy || this.nc.isClosed()) return;
+      busy = true;
+      void (async () => {
+        try {
+          jsm ??= await jetstreamManager(this.nc, { timeout: 2000, checkAPI: false });
+          const info = await jsm.streams.info(streams.lifecycle.name);
+          const c = info.cluster;
+          if (!c?.leader) return; // electing: look again
+          const now = new Set([c.leader, ...(c.replicas ?? []).filter((r) => !r.offline && r.active < PEER_SILENT_NS).map((r) => r.name)]);
+          const gone = online ? [...online].filter((n) => !now.has(n)) : [];
+          online = now;
+          if (gone.length > 0) {
+            this.log.warn({ gone }, 'a NATS cluster node left; stream and bucket readers open again');
+            for (const fn of this.reconnected) fn();
+          }
+        } catch {
+          // No answer (JetStream electing, the stream not made yet): nothing is known.
+        } finally {
+          busy = false;
+        }
+      })();
+    }, 1000);
+    this.peerTimer.unref();
+  }
+
   /**
    * Calls `fn` after each reconnect (a NATS server restart, a dropped link), once the
-   * subscriptions are back. Core NATS kept nothing published while this end was away:
-   * whoever follows state (IRQ levels) reads it again here.
+   * subscriptions are back, and when a node of the cluster left. Core NATS kept nothing
+   * published while this end was away: whoever follows state (IRQ levels) reads it again
+   * here, and whoever reads JetStream opens its reader again (its consumer may be gone).
    */
   onReconnect(fn: () => void): Unsubscribe {
     this.reconnected.add(fn);
@@ -411,20 +462,37 @@ export class Bus {
     // A restarted NATS server: the consumer's heartbeats would find it gone only after
     // tens of seconds. Start again at once after the last message handled (JetStream may
     // still be recovering its streams: try for a while).
-    const off = this.onReconnect(() => {
-      messages?.stop();
-      messages = undefined;
-      void (async () => {
-        for (let i = 0; i < 40 && !stopped; i++) {
-          try {
-            return await open();
-          } catch {
-            await new Promise((r) => setTimeout(r, 250));
+    // One reopening at a time; an event during it makes it start over once it is done.
+    let reopening = false;
+    let again = false;
+    const reopen = async (): Promise<void> => {
+      if (reopening) {
+        again = true;
+        return;
+      }
+      reopening = true;
+      try {
+        do {
+          again = false;
+          void messages?.stop();
+          messages = undefined;
+          let opened = false;
+          // Up to 30 s: a cluster that lost a node elects JetStream's leaders first (~10 s).
+          for (let i = 0; i < 120 && !stopped && !opened; i++) {
+            try {
+              await open();
+              opened = true;
+            } catch {
+              await new Promise((r) => setTimeout(r, 250));
+            }
           }
-        }
-        if (!stopped) this.log.warn({ stream: stream.name, subject }, 'could not read the stream again after a NATS reconnect');
-      })();
-    });
+          if (!opened && !stopped) this.log.warn({ stream: stream.name, subject }, 'could not read the stream again after a NATS reconnect');
+        } while (again && !stopped);
+      } finally {
+        reopening = false;
+      }
+    };
+    const off = this.onReconnect(() => void reopen());
     return () => {
       stopped = true;
       off();
@@ -478,6 +546,7 @@ export class Bus {
 
   /** Flushes what was published and closes: every published event reaches the server. */
   async drain(): Promise<void> {
+    clearInterval(this.peerTimer);
     if (this.nc.isClosed()) return;
     await this.nc.drain();
   }

@@ -12,6 +12,7 @@ export {
 } from './xenbus.js';
 /** The KV types, for services that watch the tree without depending on the client library. */
 export type { KV, KvWatchEntry } from '@nats-io/kv';
+export { followKv, type KvFollowOptions } from './kv-follow.js';
 export {
   NODE_REGISTRY_BUCKET,
   NODE_TTL_MS,

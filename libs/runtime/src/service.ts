@@ -20,7 +20,7 @@ export interface CommonConfig {
    *  command line and the environment. */
   natsPasswordFile?: string;
   /** JetStream copies of the streams and buckets this service creates (1, 3 or 5). */
-  natsReplicas: number;
+  natsReplicas?: number;
 }
 
 export function commonOptions(name: ServiceName): OptionSpecs<CommonConfig> {

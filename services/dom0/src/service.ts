@@ -82,6 +82,7 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     const kv = await bus.kv();
     const store = new VmStore(bus, kv, log);
     const devices = new DeviceHandshake(kv, log, {
+      bus,
       backendAlive: () =>
         backends.io.call('Ping', {}, { deadlineMs: 1000 }).then(
           () => true,

@@ -6,8 +6,10 @@
 import {
   decodeDeviceEnd,
   encodeDeviceEnd,
+  followKv,
   kvKeys,
   parseDeviceKey,
+  type Bus,
   type DeviceEnd,
   type DeviceEndState,
   type KV,
@@ -39,21 +41,32 @@ class BackendWatch {
   private readonly latest = new Map<string, Seen>();
   private readonly waiters = new Set<() => void>();
 
-  private constructor(private readonly it: AsyncIterable<KvWatchEntry> & { stop(): void }) {
-    void (async () => {
-      for await (const e of it) {
-        const k = parseDeviceKey(e.key);
-        const v = e.operation === 'PUT' ? decodeDeviceEnd(e.value) : undefined;
-        if (!k || k.end !== 'backend') continue;
-        if (v) this.latest.set(k.dev, { state: v, revision: e.revision });
-        else this.latest.delete(k.dev);
-        for (const w of [...this.waiters]) w();
-      }
-    })().catch(() => undefined);
+  private stopWatch: () => void = () => undefined;
+
+  private onEntry(e: KvWatchEntry): void {
+    const k = parseDeviceKey(e.key);
+    const v = e.operation === 'PUT' ? decodeDeviceEnd(e.value) : undefined;
+    if (!k || k.end !== 'backend') return;
+    if (v) this.latest.set(k.dev, { state: v, revision: e.revision });
+    else this.latest.delete(k.dev);
+    for (const w of [...this.waiters]) w();
   }
 
-  static async open(kv: KV, vm: string): Promise<BackendWatch> {
-    return new BackendWatch(await kv.watch({ key: `vm.${vm}.device.*.backend` }));
+  /** With `bus`, the watch is opened again after a reconnect or a cluster node's loss
+   *  (followKv), so a handshake under way when a NATS node goes still completes. */
+  static async open(kv: KV, vm: string, log: Logger, bus?: Bus): Promise<BackendWatch> {
+    const w = new BackendWatch();
+    const key = `vm.${vm}.device.*.backend`;
+    if (bus) {
+      w.stopWatch = await followKv(bus, kv, { key, what: `xenbus handshake of ${vm}` }, (e) => w.onEntry(e), log);
+      return w;
+    }
+    const it = await kv.watch({ key });
+    w.stopWatch = () => it.stop();
+    void (async () => {
+      for await (const e of it) w.onEntry(e);
+    })().catch(() => undefined);
+    return w;
   }
 
   /** The backend's state once it is one of `states`, written at `afterRevision` or later. */
@@ -85,7 +98,7 @@ class BackendWatch {
   }
 
   stop(): void {
-    this.it.stop();
+    this.stopWatch();
   }
 }
 
@@ -94,6 +107,8 @@ export interface HandshakeOptions {
   timeoutMs?: number;
   /** Whether io-backend answers at all: a teardown does not wait for a dead backend. */
   backendAlive?: () => Promise<boolean>;
+  /** The bus the KV is on: watches then survive reconnects and a cluster node's loss. */
+  bus?: Bus;
 }
 
 export class DeviceHandshake {
@@ -114,7 +129,7 @@ export class DeviceHandshake {
    */
   async connect(vm: string, devs: readonly (string | DeviceSpec)[]): Promise<void> {
     const timeoutMs = this.opts.timeoutMs ?? 5000;
-    const w = await BackendWatch.open(this.kv, vm);
+    const w = await BackendWatch.open(this.kv, vm, this.log, this.opts.bus);
     try {
       await Promise.all(
         devs.map(async (d) => {
@@ -165,7 +180,7 @@ export class DeviceHandshake {
       this.log.warn({ vm, devices: open }, 'xenbus: io-backend does not answer; devices not closed by handshake');
       clean = false;
     } else if (open.length) {
-      const w = await BackendWatch.open(this.kv, vm);
+      const w = await BackendWatch.open(this.kv, vm, this.log, this.opts.bus);
       try {
         await Promise.all(
           open.map(async (dev) => {

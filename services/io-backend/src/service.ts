@@ -48,7 +48,7 @@ export const ioBackendService: ServiceDefinition<IoConfig> = {
         try {
           const kv = await bus.kv();
           if (stopped) return;
-          xenbus = new XenbusBackend(kv, backend, log);
+          xenbus = new XenbusBackend(bus, kv, backend, log);
           await xenbus.start();
           if (waiting) log.info('KV bucket there: watching devices');
           return;

@@ -10,7 +10,22 @@
 // such VM over (restoreAll): attached as a probe would, its virtio devices made again from
 // the entries' params, each device's saved state (saved-state.ts) restored, its IRQ lines
 // re-synced. The guest's accesses wait meanwhile (IoBackend.restoring, the VM's gate).
-import { decodeDeviceEnd, encodeDeviceEnd, kvKeys, parseDeviceKey, type DeviceEndState, type KV, type KvWatchEntry, type XenbusState } from '@splitvisor/bus';
+//
+// The watch follows the tree across NATS restarts and a cluster node's loss (followKv): it
+// opens again after the last revision it handled, so no step runs twice.
+import {
+  decodeDeviceEnd,
+  encodeDeviceEnd,
+  followKv,
+  kvKeys,
+  parseDeviceKey,
+  type Bus,
+  type DeviceEndState,
+  type KV,
+  type KvWatchEntry,
+  type Unsubscribe,
+  type XenbusState,
+} from '@splitvisor/bus';
 import type { Logger } from '@splitvisor/log';
 import { RpcError } from '@splitvisor/rpc';
 import type { IoBackend } from './backend.js';
@@ -19,13 +34,14 @@ import { KvSavedStateStore } from './saved-state.js';
 const BY = 'io-backend';
 
 export class XenbusBackend {
-  private watcher: (AsyncIterable<KvWatchEntry> & { stop(): void }) | undefined;
+  private unwatch: Unsubscribe | undefined;
   /** Per VM, the devices whose backend has answered and is not Closed yet. */
   private readonly open = new Map<string, Set<string>>();
   /** One change at a time per VM (two devices probing must not attach twice). */
   private readonly queues = new Map<string, Promise<void>>();
 
   constructor(
+    private readonly bus: Bus,
     private readonly kv: KV,
     private readonly backend: IoBackend,
     private readonly log: Logger,
@@ -43,14 +59,11 @@ export class XenbusBackend {
       this.backend.restoring = undefined;
     }
     // The watch replays every entry's last value first: what changed while we restored is seen.
-    this.watcher = await this.kv.watch({ key: kvKeys.allDevices, ignoreDeletes: true });
-    void (async () => {
-      for await (const e of this.watcher!) this.onEntry(e);
-    })().catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'xenbus watch ended'));
+    this.unwatch = await followKv(this.bus, this.kv, { key: kvKeys.allDevices, ignoreDeletes: true, what: 'xenbus' }, (e) => this.onEntry(e), this.log);
   }
 
   stop(): void {
-    this.watcher?.stop();
+    this.unwatch?.();
   }
 
   /**
