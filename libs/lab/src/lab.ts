@@ -11,6 +11,7 @@ import { loadTls, waitForServing, type TlsMaterial } from '@splitvisor/rpc';
 import { followLines } from './child-lines.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { makeLabPki, newLabId } from './pki.js';
+import { checkNatsClusterSize, natsClusterConfig, planNatsCluster, type NatsClusterPlan } from './nats-cluster.js';
 import { NODE_REGISTRY, natsPasswordsFor, writeNatsAuthConfig } from './nats-auth.js';
 import { INSECURE_LAB_WARNING } from './insecure.js';
 import { freePort, isListening } from './ports.js';
@@ -41,6 +42,9 @@ export interface LabOptions {
   secure?: boolean;
   /** Where the warning of an insecure lab goes (default: stderr). */
   warn?: (message: string) => void;
+  /** NATS as a cluster of this many nodes (1, 3 or 5; default 1), JetStream keeping as many
+   *  copies of every stream and bucket (nats-cluster.ts). */
+  natsCluster?: number;
   /** Which services to start (default: all four). */
   only?: readonly ServiceName[];
   healthTimeoutMs?: number;
@@ -80,12 +84,17 @@ export class Lab {
   private constructor(
     readonly natsUrl: string,
     readonly addresses: Record<ServiceName, string>,
-    private nats: NatsServerHandle | undefined,
+    /** The lab's NATS nodes (one unless a cluster; none when it was given a URL). A node
+     *  killed in a cluster stays down (undefined) until it is restarted. */
+    private readonly nats: (NatsServerHandle | undefined)[],
     private readonly opts: LabOptions,
     /** Every cpu node's address, `cpu`'s first. */
     readonly cpuAddresses: readonly string[] = [addresses.cpu],
     readonly security?: LabSecurity,
-  ) {}
+    private readonly cluster?: NatsClusterPlan,
+  ) {
+    this.natsStores = nats.map((n) => ({ host: new URL(n!.url.replace('nats://', 'http://')).hostname, port: n!.port, storeDir: n!.storeDir }));
+  }
 
   /** The NATS URL a user (a service name) connects with: its password in it when secure. */
   natsUrlFor(user: string): string {
@@ -103,9 +112,47 @@ export class Lab {
     return loadTls(dir, identity);
   }
 
-  /** The NATS server the lab started itself (none when it was given one). */
+  /** The NATS server the lab started itself (none when it was given one); a cluster's first node. */
   get natsServer(): NatsServerHandle | undefined {
-    return this.nats;
+    return this.nats[0];
+  }
+
+  /** The NATS nodes' names a fault may name: `nats` for a lone server, nats-1… for a cluster's. */
+  get natsNodeNames(): string[] {
+    if (this.nats.length === 0) return [];
+    return this.cluster ? this.cluster.nodes.map((n) => n.serverName) : ['nats'];
+  }
+
+  /** How many copies JetStream keeps of each stream and bucket. */
+  get natsReplicas(): number {
+    return this.cluster?.nodes.length ?? 1;
+  }
+
+  /** A node's index from its name (`nats`, or nats-N in a cluster); throws naming the choices. */
+  private natsNodeIndex(node: string): number {
+    const i = this.natsNodeNames.indexOf(node);
+    if (i < 0) throw new Error(`${node}: this lab's NATS ${this.nats.length === 0 ? "is not the lab's" : `nodes are ${this.natsNodeNames.join(', ')}`}`);
+    return i;
+  }
+
+  /**
+   * A cluster node killed (SIGKILL), and left down, as a lost host is: the services move to
+   * the other nodes and JetStream goes on with its majority. restartNats brings it back.
+   */
+  async killNatsNode(node: string): Promise<{ oldPid: number | undefined }> {
+    if (!this.cluster) throw new Error(`${node}: only a cluster's node stays down when killed (a lone NATS is restarted: restartNats)`);
+    const i = this.natsNodeIndex(node);
+    const old = this.nats[i];
+    if (!old) throw new Error(`${node} is down already`);
+    const majority = Math.floor(this.cluster.nodes.length / 2) + 1;
+    if (this.nats.filter(Boolean).length - 1 < majority) {
+      throw new Error(
+        `${node}: killing it would leave JetStream fewer than ${majority} of ${this.cluster.nodes.length} nodes, no majority (restart one first)`,
+      );
+    }
+    await old.kill();
+    this.nats[i] = undefined;
+    return { oldPid: old.pid };
   }
 
   /**
@@ -114,16 +161,20 @@ export class Lab {
    * flight, JetStream (the VM store, the xenbus tree, the event streams) is on disk. The
    * services reconnect by themselves. Resolves with the old and new pids.
    */
-  async restartNats(how: 'kill' | 'restart'): Promise<{ oldPid: number | undefined; pid: number | undefined }> {
-    const old = this.nats;
-    if (!old) throw new Error('this lab was given a NATS server; it cannot restart one it did not start');
+  async restartNats(how: 'kill' | 'restart', node = this.natsNodeNames[0] ?? 'nats'): Promise<{ oldPid: number | undefined; pid: number | undefined }> {
+    if (this.nats.length === 0) throw new Error('this lab was given a NATS server; it cannot restart one it did not start');
     if (this.stopping) throw new Error('the lab is stopping');
-    if (how === 'kill') await old.kill();
-    else await old.terminate();
-    const host = new URL(old.url.replace('nats://', 'http://')).hostname;
-    this.nats = await startLabNats(host, this.security, this.opts, { port: old.port, storeDir: old.storeDir });
-    return { oldPid: old.pid, pid: this.nats.pid };
+    const i = this.natsNodeIndex(node);
+    const old = this.nats[i];
+    if (old && how === 'kill') await old.kill();
+    else if (old) await old.terminate();
+    const again = this.natsStores[i]!;
+    this.nats[i] = await startLabNats(again.host, this.security, this.opts, again, this.cluster && { plan: this.cluster, index: i });
+    return { oldPid: old?.pid, pid: this.nats[i].pid };
   }
+
+  /** Each node's host, port and store, so a restart finds its streams where it left them. */
+  private readonly natsStores: { host: string; port: number; storeDir: string }[];
 
   /** The lab's processes in start order (all, or those of `only`): the extra cpu nodes right after `cpu`. */
   private order(only: readonly ServiceName[] = SERVICE_ORDER): InstanceName[] {
@@ -142,21 +193,23 @@ export class Lab {
 
   static async start(opts: LabOptions = {}): Promise<Lab> {
     const host = opts.host ?? '127.0.0.1';
-    let nats: NatsServerHandle | undefined;
+    let nats: NatsServerHandle[] = [];
     let security: LabSecurity | undefined;
     const secure = opts.secure ?? true;
+    const clusterSize = checkNatsClusterSize(opts.natsCluster ?? 1);
+    if (clusterSize > 1 && opts.natsUrl) throw new Error('a lab with a NATS cluster starts its own (do not give natsUrl)');
+    const cluster = clusterSize > 1 ? await planNatsCluster(host, clusterSize) : undefined;
     if (secure) {
       if (opts.natsUrl) throw new Error('a secure lab starts its own NATS (users and permissions); do not give natsUrl (or say secure: false)');
       security = issueLabSecurity();
-      try {
-        nats = await startLabNats(host, security, opts);
-      } catch (e) {
-        rmSync(security.root, { recursive: true, force: true });
-        throw e;
-      }
     } else {
       (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(INSECURE_LAB_WARNING);
-      if (!opts.natsUrl) nats = await startLabNats(host, undefined, opts);
+    }
+    try {
+      if (!opts.natsUrl) nats = await startLabNatsNodes(host, security, opts, cluster);
+    } catch (e) {
+      if (security) rmSync(security.root, { recursive: true, force: true });
+      throw e;
     }
     const addresses = {} as Record<ServiceName, string>;
     for (const name of SERVICE_ORDER) {
@@ -170,7 +223,7 @@ export class Lab {
     if (!Number.isInteger(cpuNodes) || cpuNodes < 1 || cpuNodes > 16) throw new Error(`cpuNodes ${cpuNodes}: must be 1..16`);
     const cpuAddresses = [addresses.cpu];
     for (let i = 1; i < cpuNodes; i++) cpuAddresses.push(`${host}:${await freePort(host)}`);
-    const lab = new Lab(opts.natsUrl ?? nats!.url, addresses, nats, opts, cpuAddresses, security);
+    const lab = new Lab(opts.natsUrl ?? nats.map((n) => n.url).join(','), addresses, nats, opts, cpuAddresses, security, cluster);
     try {
       await lab.makeNodeRegistry();
       for (const name of lab.order(opts.only)) await lab.startService(name);
@@ -187,15 +240,27 @@ export class Lab {
    * starts (a cpu that finds no bucket tries again until dom0 makes it, as in compose).
    */
   private async makeNodeRegistry(): Promise<void> {
-    const url = new URL(this.natsUrlFor('dom0').replace(/^nats:/, 'http:'));
+    const urls = this.natsUrlFor('dom0')
+      .split(',')
+      .map((u) => new URL(u.replace(/^nats:/, 'http:')));
     const nc = await connect({
-      servers: `${url.hostname}:${url.port}`,
-      ...(url.username && { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }),
+      servers: urls.map((u) => `${u.hostname}:${u.port}`),
+      ...(urls[0]!.username && { user: decodeURIComponent(urls[0]!.username), pass: decodeURIComponent(urls[0]!.password) }),
       name: 'lab',
       timeout: 5000,
     });
     try {
-      await new Kvm(nc).create(NODE_REGISTRY.bucket, { history: 1, ttl: NODE_REGISTRY.ttlMs });
+      // A new cluster elects JetStream's leader first: until then the request fails.
+      const until = Date.now() + 30_000;
+      for (;;) {
+        try {
+          await new Kvm(nc).create(NODE_REGISTRY.bucket, { history: 1, ttl: NODE_REGISTRY.ttlMs, replicas: this.natsReplicas });
+          break;
+        } catch (e) {
+          if (Date.now() > until) throw new Error(`the node registry's bucket: ${(e as Error).message}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
     } finally {
       await nc.drain();
     }
@@ -212,6 +277,7 @@ export class Lab {
       SPLITVISOR_LOG_LEVEL: this.opts.logLevel ?? 'info',
       SPLITVISOR_MMU_ADDR: this.addresses.mmu,
       SPLITVISOR_IO_ADDR: this.addresses['io-backend'],
+      ...(this.cluster && { SPLITVISOR_NATS_REPLICAS: String(this.natsReplicas) }),
       ...(name === 'mmu' ? { SPLITVISOR_MMU_DATA_DIR: (this.mmuDataDir ??= mkdtempSync(join(tmpdir(), 'splitvisor-lab-mmu-'))) } : {}),
       ...(this.opts.env ?? {}),
       ...(this.opts.serviceEnv?.[serviceOf(name)] ?? {}),
@@ -271,7 +337,7 @@ export class Lab {
       const p = this.services.get(name);
       if (p && p.child.exitCode === null && p.child.signalCode === null) await this.signalService(name, 'SIGTERM');
     }
-    await this.nats?.stop();
+    for (const n of this.nats) await n?.stop();
     if (this.mmuDataDir) rmSync(this.mmuDataDir, { recursive: true, force: true });
     if (this.security) rmSync(this.security.root, { recursive: true, force: true });
   }
@@ -284,17 +350,42 @@ async function startLabNats(
   security: LabSecurity | undefined,
   opts: LabOptions,
   again?: { port: number; storeDir: string },
+  member?: { plan: NatsClusterPlan; index: number },
 ): Promise<NatsServerHandle> {
-  const where = { host, ...(again && { port: again.port, storeDir: again.storeDir, removeStoreOnStop: true }), onLog: (l: string) => opts.onLine?.('nats', l) };
-  if (!security) return startNatsServer(where);
-  const confDir = mkdtempSync(join(security.root, '.nats-'));
+  const port = again?.port ?? member?.plan.nodes[member.index]!.clientPort;
+  const where = {
+    host,
+    ...(port !== undefined && { port }),
+    ...(again && { storeDir: again.storeDir, removeStoreOnStop: true }),
+    onLog: (l: string) => opts.onLine?.('nats', member ? `${member.plan.nodes[member.index]!.serverName}: ${l}` : l),
+  };
+  if (!security && !member) return startNatsServer(where);
+  // The users' passwords and the route credentials: in a 0600 file inside a 0700 directory,
+  // never on a command line, and only until the server has read it.
+  const confDir = mkdtempSync(join(security?.root ?? tmpdir(), '.nats-'));
   try {
     const conf = join(confDir, 'nats.conf');
-    writeNatsAuthConfig(conf, security.natsPasswords);
+    const cluster = member ? natsClusterConfig(member.plan, member.index) : {};
+    if (security) writeNatsAuthConfig(conf, security.natsPasswords, cluster);
+    else writeFileSync(conf, JSON.stringify(cluster, null, 2) + '\n', { mode: 0o600 });
     return await startNatsServer({ ...where, args: ['-c', conf] });
   } finally {
     rmSync(confDir, { recursive: true, force: true });
   }
+}
+
+/** The lab's NATS: one server, or every node of `cluster` (each routes to the others; all
+ *  started before JetStream can elect a leader, which makeNodeRegistry waits for). */
+async function startLabNatsNodes(host: string, security: LabSecurity | undefined, opts: LabOptions, cluster?: NatsClusterPlan): Promise<NatsServerHandle[]> {
+  if (!cluster) return [await startLabNats(host, security, opts)];
+  const started: NatsServerHandle[] = [];
+  try {
+    for (let index = 0; index < cluster.nodes.length; index++) started.push(await startLabNats(host, security, opts, undefined, { plan: cluster, index }));
+  } catch (e) {
+    for (const n of started) await n.stop();
+    throw e;
+  }
+  return started;
 }
 
 /** A lab's PKI and NATS passwords: a 0700 root, one 0700 directory per identity holding

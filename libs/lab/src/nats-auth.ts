@@ -87,8 +87,9 @@ export function natsPasswordsFor(users: readonly string[]): Record<string, strin
 }
 
 /** Writes the authorization block for nats-server (`-c file`, 0600) with the passwords
- *  given (fresh ones for users not in `given`); returns them all. */
-export function writeNatsAuthConfig(path: string, given: Record<string, string> = {}): NatsUsers {
+ *  given (fresh ones for users not in `given`); returns them all. `extra` goes in the same
+ *  file (a cluster node's name and routes). */
+export function writeNatsAuthConfig(path: string, given: Record<string, string> = {}, extra: Record<string, unknown> = {}): NatsUsers {
   const passwords: Record<string, string> = {};
   const users = Object.entries(NATS_PERMISSIONS).map(([user, perms]) => {
     passwords[user] = given[user] ?? natsPasswordsFor([user])[user]!;
@@ -96,6 +97,6 @@ export function writeNatsAuthConfig(path: string, given: Record<string, string> 
     return { user, password: passwords[user], permissions: p };
   });
   // nats-server's config format accepts JSON.
-  writeFileSync(path, JSON.stringify({ authorization: { users } }, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(path, JSON.stringify({ ...extra, authorization: { users } }, null, 2) + '\n', { mode: 0o600 });
   return { passwords };
 }

@@ -106,7 +106,7 @@ export class Supervisor {
    * done, in words; rejects with a FaultError when the process is not in a state for it.
    */
   async fault(f: ProcessFault): Promise<string> {
-    if (f.service === 'nats') return this.natsFault(f);
+    if (this.lab.natsNodeNames.includes(f.service)) return this.natsFault(f);
     const name = f.service as InstanceName;
     const w = this.watched.get(name);
     const proc = this.lab.services.get(name);
@@ -166,20 +166,32 @@ export class Supervisor {
 
   /** The processes a fault may name: the services, and NATS when the lab started it. */
   faultTargets(): string[] {
-    return [...this.watched.keys(), ...(this.lab.natsServer ? ['nats'] : [])];
+    return [...this.watched.keys(), ...this.lab.natsNodeNames];
   }
 
-  /** NATS is the lab's, not a service: kill (a crash) and restart put it back at once on
-   *  the same port and store; a freeze of the whole bus is not offered. */
+  /** NATS is the lab's, not a service: a lone server killed (a crash) or restarted is put
+   *  back at once on the same port and store. A cluster's node killed stays down, as a lost
+   *  host does, while the others carry on; restart brings it back. A freeze of the bus is
+   *  not offered. */
   private async natsFault(f: ProcessFault): Promise<string> {
-    if (f.action !== 'kill' && f.action !== 'restart') throw new FaultError(`nats: only kill and restart (not ${f.action})`);
+    const node = f.service;
+    if (f.action !== 'kill' && f.action !== 'restart') throw new FaultError(`${node}: only kill and restart (not ${f.action})`);
     if (!this.active) throw new FaultError('the lab is stopping');
     if (this.natsRestarting) throw new FaultError('nats is restarting now; try again once it is up');
     this.natsRestarting = true;
     try {
       const t0 = Date.now();
-      const { oldPid, pid } = await this.lab.restartNats(f.action);
-      const message = `${f.action === 'kill' ? 'killed' : 'restarted'} nats (pid ${oldPid}, ${f.action === 'kill' ? 'SIGKILL' : 'SIGTERM'}); pid ${pid} serving on the same port and store in ${formatDuration(Date.now() - t0)}`;
+      let message: string;
+      if (f.action === 'kill' && node !== 'nats') {
+        const { oldPid } = await this.lab.killNatsNode(node).catch((e: Error) => {
+          throw new FaultError(e.message);
+        });
+        message = `killed ${node} (pid ${oldPid}, SIGKILL); it stays down, the cluster goes on (fault restart ${node} brings it back)`;
+      } else {
+        const { oldPid, pid } = await this.lab.restartNats(f.action, node);
+        const was = oldPid === undefined ? 'down' : `pid ${oldPid}, ${f.action === 'kill' ? 'SIGKILL' : 'SIGTERM'}`;
+        message = `${f.action === 'kill' ? 'killed' : 'restarted'} ${node} (${was}); pid ${pid} serving on the same port and store in ${formatDuration(Date.now() - t0)}`;
+      }
       this.emit({ kind: 'fault', name: 'nats', message });
       return message;
     } finally {

@@ -98,7 +98,7 @@ function quitSignal(): Promise<void> {
   });
 }
 
-export async function up(opts: { quiet?: boolean; cpuNodes?: number; insecure?: boolean; anyPorts?: boolean } = {}): Promise<number> {
+export async function up(opts: { quiet?: boolean; cpuNodes?: number; natsCluster?: number; insecure?: boolean; anyPorts?: boolean } = {}): Promise<number> {
   const existing = readLabState();
   if (existing) throw new CliError(`a lab is already running (pid ${existing.pid}, dom0 at ${existing.addresses.dom0}); stop it with \`splitvisor down\``);
   const lab = await Lab.start({
@@ -106,6 +106,7 @@ export async function up(opts: { quiet?: boolean; cpuNodes?: number; insecure?: 
     // started at once can both pick them; --any-ports lets the kernel choose instead.
     preferDefaultPorts: !opts.anyPorts,
     ...(opts.cpuNodes !== undefined && { cpuNodes: opts.cpuNodes }),
+    ...(opts.natsCluster !== undefined && { natsCluster: opts.natsCluster }),
     secure: !opts.insecure,
     warn: say,
     onLine: (svc, line) => {

@@ -15,7 +15,9 @@ export const FAULT_USAGE = `  fault kill|stop|cont|restart <service> [--for dur]
                         a process fault through the supervisor of \`up\`: kill (it is
                         restarted, counted), stop (SIGSTOP, as docker pause; SIGCONT at
                         --for, default 10s, at most 5m), cont, restart (graceful);
-                        kill|restart nats: the bus down and up again on its port and store
+                        kill|restart nats: the bus down and up again on its port and store;
+                        on a cluster (up --nats-cluster 3), kill nats-N leaves that node
+                        down while the others carry on, restart nats-N brings it back
 `;
 
 /** A process fault on the running lab; prints what the supervisor did. */

@@ -9,8 +9,9 @@ import { PROCESS_ACTIONS } from '@splitvisor/faults';
 
 const USAGE = `usage: splitvisor <command> [args]
 
-  up [--cpu-nodes N] [--insecure] [--any-ports]
+  up [--cpu-nodes N] [--nats-cluster 3|5] [--insecure] [--any-ports]
                         start NATS and the four services (N cpu nodes; Ctrl-C stops them),
+                        NATS as a cluster of 3 or 5 nodes with as many JetStream copies,
                         with mutual TLS from a lab CA and NATS users per service
                         (--insecure: plaintext, and it says what that gives up); a
                         service that dies is restarted (backoff 0.5 s doubling to 10 s);
@@ -58,12 +59,15 @@ async function main(argv: string[]): Promise<number> {
   const json = (a: ParsedArgs) => a.flags.has('json');
   switch (cmd) {
     case 'up': {
-      const a = args(['quiet', 'insecure', 'any-ports'], ['cpu-nodes']);
+      const a = args(['quiet', 'insecure', 'any-ports'], ['cpu-nodes', 'nats-cluster']);
+      const natsCluster = intFlag(a, 'nats-cluster', 1, 1, 5);
+      if (natsCluster % 2 === 0) throw new UsageError(`--nats-cluster: "${natsCluster}" is even; JetStream needs a majority: 1, 3 or 5`);
       return up({
         quiet: a.flags.has('quiet'),
         insecure: a.flags.has('insecure'),
         anyPorts: a.flags.has('any-ports'),
         cpuNodes: intFlag(a, 'cpu-nodes', 1, 1, 16),
+        natsCluster,
       });
     }
     case 'down':
