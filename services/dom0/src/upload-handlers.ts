@@ -37,6 +37,9 @@ export function checkFiles(deps: UploadDeps): (req: Dom0V1.CheckFilesRequest__Ou
         const kind = kindOfField(f.field);
         if (kind === undefined) throw invalidArgument(`files[${i}].field: ${JSON.stringify(f.field)} names no file of a VM config`);
         if (await sameFile(f)) return { field: f.field, sameFile: true };
+        // The CLI's first question (can dom0 open it in place?) carries no digest yet: a
+        // content file that is not the same file is simply not known to be here.
+        if (kind === 'content' && !f.sha256) return { field: f.field, present: false };
         if (kind === 'content') return { field: f.field, present: await deps.store.hasContent(f.sha256).catch((e: unknown) => Promise.reject(rpcError(e))) };
         const vm = vmIdArg(req.vm, 'vm');
         return { field: f.field, seedSha256: (await deps.store.diskSeed(vm, diskIndex(f.field))) ?? '' };
