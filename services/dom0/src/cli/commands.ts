@@ -38,11 +38,13 @@ function needLab(): { dom0: string } {
   return ep;
 }
 
-/** In a secure lab the CLI is "cli": its certificate on every call it makes. */
-function presentCertificate(tlsDir: string | undefined): void {
+/** In a secure lab the CLI is "cli": its certificate on every call it makes. A compose
+ *  service's health check is the service itself (`health --as mmu`): its container holds
+ *  only its own certificate. */
+function presentCertificate(tlsDir: string | undefined, identity = 'cli'): void {
   if (!tlsDir) return;
   try {
-    useTls(loadTls(tlsDir, 'cli'));
+    useTls(loadTls(tlsDir, identity));
   } catch (e) {
     throw new CliError(`${(e as Error).message} (the lab is secure; SPLITVISOR_TLS_DIR or lab.json says where its certificates are)`);
   }
@@ -389,9 +391,9 @@ export async function healthAll(json: boolean): Promise<number> {
   return rows.length > 0 && rows.every((r) => r.health === 'SERVING') ? 0 : 1;
 }
 
-export async function health(addr: string, server?: string): Promise<number> {
+export async function health(addr: string, server?: string, identity?: string): Promise<number> {
   const tlsDir = process.env['SPLITVISOR_TLS_DIR'] || readLabState()?.tlsDir;
-  presentCertificate(tlsDir);
+  presentCertificate(tlsDir, identity);
   const expect = server ?? serviceAt(addr);
   if (tlsDir && !expect)
     throw new CliError(

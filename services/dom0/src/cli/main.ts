@@ -35,9 +35,11 @@ const USAGE = `usage: splitvisor <command> [args]
                         MIPS, resident memory, IRQs/s, I/O ops/s (q quits)
   stats <vm>            one VM's raw numbers from cpu, mmu and io-backend (JSON)
   health                every service of the running lab: health, pid, restarts, last exit
-  health <host:port> [--server S]   ask a service's grpc.health.v1 (exit 0 when SERVING);
-                        in a secure lab the answer must come from S (default: the
-                        service lab.json places there)
+  health <host:port> [--server S] [--as I]   ask a service's grpc.health.v1 (exit 0
+                        when SERVING); in a secure lab the answer must come from S
+                        (default: the service lab.json places there), and the CLI
+                        presents I's certificate from SPLITVISOR_TLS_DIR (default cli;
+                        a compose service's health check is the service itself)
 ${FAULT_USAGE}${LINK_FAULT_USAGE}${EXERCISE_USAGE}  exec <image> [...]    run an image on one hart in this process, no services
   bench modes [--runs N] [--iters N] [--only a,b] [--timeout s] [--json f] [--svg f]
                         the guest kernel's microbenchmarks in every mode this build has
@@ -114,10 +116,10 @@ async function main(argv: string[]): Promise<number> {
       return top({ names: a.positional, once: a.flags.has('once'), json: json(a), intervalMs: intFlag(a, 'interval', 1000, 100, 60_000) });
     }
     case 'health': {
-      const a = args([], ['server']);
+      const a = args([], ['server', 'as']);
       if (a.positional.length === 0 && !a.flags.has('server')) return healthAll(json(a));
-      const server = a.flags.get('server');
-      return health(one(a, '<host:port>'), typeof server === 'string' ? server : undefined);
+      const str = (k: string) => (typeof a.flags.get(k) === 'string' ? (a.flags.get(k) as string) : undefined);
+      return health(one(a, '<host:port>'), str('server'), str('as'));
     }
     case 'fault': {
       const a = args([], ['for', 'seed']);
