@@ -1,7 +1,9 @@
 // The compose lab for real (issue 16): deploy/compose.yaml built and run on this machine's
-// Docker engine as `npm run lab:compose` runs it (scripts/lab-compose.sh: image built, NATS
-// and the four services healthy, hello booted from the host CLI through dom0's published
-// port, its image uploaded), then io-backend's container killed under a running ticker:
+// Docker engine as `npm run lab:compose` runs it (scripts/lab-compose.sh: image built, pki's
+// CA, certificates and NATS users issued, NATS and the four services healthy, hello booted
+// from the host CLI through dom0's published port with the CLI's certificate, its image
+// uploaded); secure by default: a plaintext client of dom0 and a NATS client without
+// credentials are refused; then io-backend's container killed under a running ticker:
 // the restart policy brings it back and the ticker goes on. Build, up and hello times are printed with the
 // load average beside them, and the local lab's (`splitvisor up`, then hello) beside those.
 // Everything is torn down, volumes too, whatever happened: a compose project of its own
@@ -11,7 +13,7 @@
 // can be had the tests fail naming it, unless SPLITVISOR_ALLOW_NO_DOCKER=1.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, freePort } from '@splitvisor/testing';
@@ -50,13 +52,18 @@ function compose(args: string[], timeout = 120_000) {
 const docker = (args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 60_000 });
 const inspect = (id: string, format: string) => docker(['inspect', '-f', format, id]).stdout.trim();
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+/** The host CLI's certificate, copied out of the lab's pki-cli volume by the documented
+ *  command (`bash scripts/lab-compose.sh cli-cert DIR`). */
+const tlsDir = mkdtempSync(join(tmpdir(), 'sv-compose-cli-'));
 // SPLITVISOR_UPLOAD=always: dom0 never opens this machine's files in place (as lab-compose.sh).
-const cliEnv = () => ({
+const cliEnv = (tls: string | null = tlsDir) => ({
   SPLITVISOR_DOM0_ADDR: `127.0.0.1:${env['SPLITVISOR_DOM0_PORT']}`,
   SPLITVISOR_UPLOAD: 'always',
   SPLITVISOR_NATS_URL: undefined,
-  SPLITVISOR_TLS_DIR: undefined,
+  SPLITVISOR_TLS_DIR: tls ?? undefined, // null: no certificate
+  SPLITVISOR_LAB_DIR: tlsDir, // no developer's lab.json: only what the environment says
 });
+const image = process.env['SPLITVISOR_IMAGE'] || 'splitvisor:dev';
 
 /** Lines a child printed (stdout and stderr), each with when it came. */
 function lineLog(child: ReturnType<typeof spawn>) {
@@ -81,6 +88,7 @@ let ticker: ConsoleProcess | undefined;
 
 afterAll(() => {
   ticker?.child.kill('SIGKILL');
+  rmSync(tlsDir, { recursive: true, force: true });
   if (!engineAnswers) return;
   // Down with volumes whether or not the tests passed; then nothing of the project is left.
   const down = compose(['down', '-v', '--remove-orphans', '-t', '5'], 180_000);
@@ -112,7 +120,70 @@ describe('the compose lab (deploy/compose.yaml) on a Docker engine, from the hos
     const hello = lines.find((l) => l.text === HELLO_BANNER.trimEnd());
     expect(hello, `hello's banner in:\n${text}`).toBeDefined();
     times['hello line'] = `${((hello!.at - boot!.at) / 1000).toFixed(1)} s (load ${load()})`;
+    // pki ran once and exited 0; it is not left running.
+    const pki = compose(['ps', '-a', '-q', 'pki']).out;
+    expect(inspect(pki, '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 0');
   }, 900_000);
+
+  it('secure by default: the CLI presents the certificate `lab-compose.sh cli-cert` copies out; plaintext and NATS without credentials are refused', async ({
+    skip,
+  }) => {
+    needEngine(skip);
+    expect(up, 'the compose lab is up (the test before)').toBe(true);
+    const cert = spawnSync('bash', ['scripts/lab-compose.sh', 'cli-cert', tlsDir], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+    expect(cert.status, `${cert.stdout}${cert.stderr}`).toBe(0);
+    expect(statSync(join(tlsDir, 'cli.key')).mode & 0o077, 'cli.key private').toBe(0);
+    for (const f of ['ca.crt', 'cli.crt']) expect(existsSync(join(tlsDir, f)), f).toBe(true);
+    const dom0 = `127.0.0.1:${env['SPLITVISOR_DOM0_PORT']}`;
+
+    const withCert = await runCli(['health', dom0, '--server', 'dom0'], { env: cliEnv() });
+    expect(withCert.code, withCert.stderr).toBe(0);
+    const listed = await runCli(['list'], { env: cliEnv() });
+    expect(listed.code, listed.stderr).toBe(0);
+
+    // No certificate: the TLS server does not speak plaintext gRPC at all.
+    const plain = await runCli(['list'], { env: cliEnv(null), timeoutMs: 60_000 });
+    expect(plain.code, `plaintext list: ${plain.stdout}`).not.toBe(0);
+    expect(plain.stderr).toMatch(/UNAVAILABLE|connection|socket|closed/i);
+    const plainHealth = await runCli(['health', dom0], { env: cliEnv(null), timeoutMs: 60_000 });
+    expect(plainHealth.code, `plaintext health: ${plainHealth.stdout}`).not.toBe(0);
+
+    // NATS, from inside the lab's network (its port is not published): no credentials, a
+    // user without its password, a wrong password, all refused by name; mmu with the
+    // password in its own volume gets in (so the refusals are NATS's, not a missing route).
+    const probe = [
+      "import { connect } from '@nats-io/transport-node';",
+      "import { readFileSync } from 'node:fs';",
+      "const pw = readFileSync('/tls/nats.password', 'utf8').trim();",
+      "for (const [name, o] of [['none', {}], ['user only', { user: 'mmu' }], ['wrong password', { user: 'mmu', pass: 'x' + pw }], ['mmu', { user: 'mmu', pass: pw }]]) {",
+      "  try { const nc = await connect({ servers: 'nats:4222', reconnect: false, timeout: 5000, ...o }); console.log(name + ': CONNECTED'); await nc.close(); }",
+      "  catch (e) { console.log(name + ': REFUSED ' + e.message); }",
+      '}',
+    ].join('\n');
+    const r = docker([
+      'run',
+      '--rm',
+      '--network',
+      `${project}_default`,
+      '-v',
+      `${project}_pki-mmu:/tls:ro`,
+      '--entrypoint',
+      'node',
+      image,
+      '--input-type=module',
+      '-e',
+      probe,
+    ]);
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    const said = Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]),
+    );
+    for (const k of ['none', 'user only', 'wrong password']) expect(said[k], `${k}: ${r.stdout}`).toMatch(/^REFUSED .*authorization violation/i);
+    expect(said['mmu'], r.stdout).toBe('CONNECTED');
+  }, 180_000);
 
   it('io-backend killed: the restart policy brings it back and a running ticker goes on', async ({ skip }) => {
     needEngine(skip);

@@ -28,6 +28,8 @@ interface ServiceContract {
 
 interface ComposeService {
   image?: string;
+  restart?: string;
+  ports?: string[];
   build?: unknown;
   command?: string | string[];
   environment?: Record<string, string | number | null> | string[];
@@ -67,6 +69,15 @@ function dependsOnOf(svc: ComposeService): Record<string, string | undefined> {
   const d = svc.depends_on ?? {};
   if (Array.isArray(d)) return Object.fromEntries(d.map((n) => [n, 'service_started']));
   return Object.fromEntries(Object.entries(d).map(([n, v]) => [n, v?.condition]));
+}
+
+/** compose `volumes` as [source, target, rw|ro] (short syntax: source:target[:mode]). */
+function mountsOf(svc: ComposeService): [string, string, string][] {
+  return (svc.volumes ?? []).map((v) => {
+    if (typeof v !== 'string') return [v.source ?? '', v.target ?? '', (v as { read_only?: boolean }).read_only ? 'ro' : 'rw'];
+    const [src = '', target = '', mode = 'rw'] = v.split(':');
+    return [src, target, mode];
+  });
 }
 
 /** Which service a SPLITVISOR_<X>_ADDR variable points at. */
@@ -124,15 +135,36 @@ describe('deploy/services.json', () => {
 });
 
 describe('deploy/compose.yaml agrees with deploy/services.json', () => {
-  it('has exactly nats and the services of services.json', () => {
-    expect(Object.keys(compose.services).sort()).toEqual([...names, 'nats'].sort());
+  it('has exactly pki, nats and the services of services.json', () => {
+    expect(Object.keys(compose.services).sort()).toEqual([...names, 'nats', 'pki'].sort());
   });
 
-  it('nats: JetStream with a store, monitoring port, and a health check', () => {
+  it('nats: its users from pki-nats (-c), JetStream with a store, monitoring port, and a health check', () => {
     const nats = compose.services['nats']!;
     expect(nats.image).toMatch(/^nats:2\.10(-alpine)?$/);
-    expect(argvOf(nats.command)).toEqual(['-js', '-sd', '/data', '-m', '8222']);
+    expect(argvOf(nats.command)).toEqual(['-c', '/etc/nats/lab/nats.conf', '-js', '-sd', '/data', '-m', '8222']);
+    expect(mountsOf(nats)).toEqual([
+      ['nats-data', '/data', 'rw'],
+      ['pki-nats', '/etc/nats/lab', 'ro'],
+    ]);
+    expect(dependsOnOf(nats)).toEqual({ pki: 'service_completed_successfully' });
     expect(argvOf(nats.healthcheck?.test).join(' ')).toContain('http://localhost:8222/healthz');
+  });
+
+  it('pki: the one-shot issuer, from the same image, writing one volume per identity and nats', () => {
+    const pki = compose.services['pki']!;
+    expect(pki.image).toBe(compose.services['dom0']!.image);
+    expect(argvOf(pki.command)).toEqual(['node', 'services/dom0/dist/cli/compose-pki.js']);
+    expect(pki.restart).toBe('no');
+    expect(pki.ports ?? []).toEqual([]);
+    const ids = [...names, 'cli', 'nats'];
+    expect(mountsOf(pki).sort()).toEqual(ids.map((id): [string, string, string] => [`pki-${id}`, `/pki/${id}`, 'rw']).sort());
+    for (const id of ids) expect(compose.volumes, id).toHaveProperty(`pki-${id}`);
+  });
+
+  it('only dom0 (and NATS monitoring) is published, on 127.0.0.1', () => {
+    const published = Object.entries(compose.services).flatMap(([n, svc]) => (svc.ports ?? []).map((p) => `${n} ${p}`));
+    expect(published).toEqual(['nats 127.0.0.1:${SPLITVISOR_NATS_MONITOR_PORT:-8222}:8222', 'dom0 127.0.0.1:${SPLITVISOR_DOM0_PORT:-50051}:50051']);
   });
 
   it('the four services run from one image, built by deploy/Dockerfile', () => {
@@ -164,9 +196,9 @@ describe('deploy/compose.yaml agrees with deploy/services.json', () => {
         expect(extra, `${n}: set in compose.yaml but not in services.json`).toEqual([]);
       });
 
-      it('points its addresses at the right service and port, and at nats', () => {
+      it('points its addresses at the right service and port, and at nats as its own NATS user', () => {
         const env = envOf(svc());
-        expect(env.get('SPLITVISOR_NATS_URL')).toBe('nats://nats:4222');
+        expect(env.get('SPLITVISOR_NATS_URL')).toBe(`nats://${n}@nats:4222`);
         for (const [v, target] of Object.entries(ADDR_TARGETS)) {
           if (!env.has(v)) continue;
           expect(env.get(v), `${n}: ${v}`).toBe(`${target}:${contract[target]!.port}`);
@@ -174,13 +206,31 @@ describe('deploy/compose.yaml agrees with deploy/services.json', () => {
         }
       });
 
-      it('depends_on equals dependsOn, each service_healthy', () => {
+      it('depends_on equals dependsOn, each service_healthy, and pki completed', () => {
         const expected = Object.fromEntries(c.dependsOn.map((d) => [d, 'service_healthy']));
-        expect(dependsOnOf(svc())).toEqual(expected);
+        expect(dependsOnOf(svc())).toEqual({ pki: 'service_completed_successfully', ...expected });
       });
 
-      it(`has a health check: the dom0 CLI asking gRPC health on port ${c.port}`, () => {
-        expect(argvOf(svc().healthcheck?.test)).toEqual(['CMD', 'node', 'services/dom0/dist/cli/main.js', 'health', `127.0.0.1:${c.port}`]);
+      it('mounts only its own identity (pki-' + n + ', read-only) where SPLITVISOR_TLS_DIR says, its NATS password in it', () => {
+        const env = envOf(svc());
+        const own = mountsOf(svc()).filter(([src]) => src.startsWith('pki-'));
+        expect(own).toEqual([[`pki-${n}`, '/tls', 'ro']]);
+        expect(env.get('SPLITVISOR_TLS_DIR')).toBe('/tls');
+        expect(env.get('SPLITVISOR_NATS_PASSWORD_FILE')).toBe('/tls/nats.password');
+      });
+
+      it(`has a health check: the dom0 CLI asking gRPC health on port ${c.port} over mutual TLS, as ${n}`, () => {
+        expect(argvOf(svc().healthcheck?.test)).toEqual([
+          'CMD',
+          'node',
+          'services/dom0/dist/cli/main.js',
+          'health',
+          `127.0.0.1:${c.port}`,
+          '--server',
+          n,
+          '--as',
+          n,
+        ]);
       });
     });
   }
