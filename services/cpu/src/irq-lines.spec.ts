@@ -83,6 +83,29 @@ describe('IRQ lines as level state', () => {
     stopServe();
   });
 
+  it('after a gap, asks again until the device backend is back on NATS (a NATS restart reconnects everyone in any order)', async () => {
+    const real = natsIrqLines(cpu, 'late');
+    let gap = () => undefined as void;
+    // The real NATS source; only the gap is ours to signal.
+    const source = { follow: real.follow.bind(real), current: real.current.bind(real), onGap: (fn: () => void) => ((gap = fn), () => undefined) };
+    const sink = levelSink();
+    const g = new IrqLineFollower(source, sink.sink, silentLogger());
+    await g.start();
+    expect(sink.levels[8]).toBe(0);
+    // The gap comes while nobody answers the question; the device is back 400 ms later, its
+    // line high since a rise published while this end was away.
+    gap();
+    await new Promise((r) => setTimeout(r, 400));
+    const stopServe = dev.serve(subjects.irqQuery('late'), IrqQueryCodec, IrqLevelsCodec, () => ({
+      vmId: 'late',
+      lines: [{ vmId: 'late', irq: 8, level: true, seq: 9 }],
+    }));
+    await dev.nc.flush();
+    await until(() => sink.levels[8] === 1);
+    g.stop();
+    stopServe();
+  });
+
   it('starts with all lines low when no backend answers', async () => {
     const { levels, sink } = levelSink();
     const f = new IrqLineFollower(natsIrqLines(cpu, 'lonely'), sink, silentLogger());

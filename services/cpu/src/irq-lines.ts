@@ -14,6 +14,9 @@ export interface IrqLevelSink {
   setIrqLevel(irq: number, level: boolean): unknown;
 }
 
+/** How long the levels are asked for again after a gap while no device backend answers. */
+const RESYNC_RETRY_MS = 30_000;
+
 export class IrqLineFollower {
   /** Per line, the sequence number of the change its level came from. The numbers are the
    *  VM's (one counter for all its lines), but newer is a question about one line: a
@@ -44,19 +47,38 @@ export class IrqLineFollower {
     await this.resync('at start');
   }
 
-  /** Reads every line's level and applies it unless a newer change already came. */
+  /** The resync under way: a newer one (another gap) replaces it. */
+  private resyncs = 0;
+
+  /**
+   * Reads every line's level and applies it unless a newer change already came. After a
+   * gap the device backend may not be back on NATS yet (all services reconnect after a
+   * NATS restart, in any order): a change it published while this end was away is gone,
+   * and the device holds its line where it is without sending it again, so the question
+   * is asked again until someone answers (RESYNC_RETRY_MS), not given up.
+   */
   private async resync(when: string): Promise<void> {
-    try {
-      const lines = await this.source.current();
-      if (this.stopped) return;
-      // The snapshot is the state after change number `seq`: for each line, newer than or
-      // as new as what we hold unless an event for that line overtook it.
-      const seq = lines[0]?.seq ?? 0;
-      for (const l of lines) if (this.newer(l.irq, seq, true)) this.set(l.irq, l.level);
-      if (when !== 'at start') this.log.info({ seq, high: lines.filter((l) => l.level).map((l) => l.irq) }, `IRQ levels read again ${when}`);
-    } catch (e) {
-      // No device backend answered: the lines stay as they are until one publishes.
-      this.log.warn({ err: (e as Error).message }, `could not read the current IRQ levels ${when}`);
+    const mine = ++this.resyncs;
+    const until = Date.now() + (when === 'at start' ? 0 : RESYNC_RETRY_MS);
+    for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
+      try {
+        const lines = await this.source.current();
+        if (this.stopped || mine !== this.resyncs) return;
+        // The snapshot is the state after change number `seq`: for each line, newer than or
+        // as new as what we hold unless an event for that line overtook it.
+        const seq = lines[0]?.seq ?? 0;
+        for (const l of lines) if (this.newer(l.irq, seq, true)) this.set(l.irq, l.level);
+        if (when !== 'at start') this.log.info({ seq, high: lines.filter((l) => l.level).map((l) => l.irq) }, `IRQ levels read again ${when}`);
+        return;
+      } catch (e) {
+        if (this.stopped || mine !== this.resyncs) return;
+        if (Date.now() + wait > until) {
+          // No device backend answered: the lines stay as they are until one publishes.
+          this.log.warn({ err: (e as Error).message }, `could not read the current IRQ levels ${when}`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
   }
 
