@@ -100,7 +100,9 @@ function quitSignal(): Promise<void> {
   });
 }
 
-export async function up(opts: { quiet?: boolean; cpuNodes?: number; natsCluster?: number; insecure?: boolean; anyPorts?: boolean } = {}): Promise<number> {
+export async function up(
+  opts: { quiet?: boolean; cpuNodes?: number; natsCluster?: number; insecure?: boolean; anyPorts?: boolean; withParent?: boolean } = {},
+): Promise<number> {
   const existing = readLabState();
   if (existing) throw new CliError(`a lab is already running (pid ${existing.pid}, dom0 at ${existing.addresses.dom0}); stop it with \`splitvisor down\``);
   const lab = await Lab.start({
@@ -165,6 +167,19 @@ export async function up(opts: { quiet?: boolean; cpuNodes?: number; natsCluster
     };
     process.on('SIGINT', () => void stop('SIGINT', 0));
     process.on('SIGTERM', () => void stop('SIGTERM', 0));
+    if (opts.withParent) {
+      // Orphaned: the process that started this lab died without stopping it (SIGKILL).
+      const parent = process.ppid;
+      const watch = setInterval(() => {
+        if (process.ppid === parent) return;
+        clearInterval(watch);
+        // Its pipes went with it: what this process says now fails with EPIPE, which must
+        // not end it before it has stopped its services.
+        for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
+        void stop(`its parent, pid ${parent}, is gone`, 1);
+      }, 1000);
+      watch.unref();
+    }
   });
 }
 

@@ -16,7 +16,8 @@ const USAGE = `usage: splitvisor <command> [args]
                         (--insecure: plaintext, and it says what that gives up); a
                         service that dies is restarted (backoff 0.5 s doubling to 10 s);
                         ports 50051-50054 when free, any free ones with --any-ports
-                        (several labs on one machine start side by side without a race)
+                        (several labs on one machine start side by side without a race);
+                        --with-parent: the lab stops when the process that started it is gone
   down                  stop the running lab
   run <vm.yaml>         create and start a VM, attached to its console; exits with the
                         guest's code (starts a lab for the VM's lifetime if none runs)
@@ -61,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
   const json = (a: ParsedArgs) => a.flags.has('json');
   switch (cmd) {
     case 'up': {
-      const a = args(['quiet', 'insecure', 'any-ports'], ['cpu-nodes', 'nats-cluster']);
+      const a = args(['quiet', 'insecure', 'any-ports', 'with-parent'], ['cpu-nodes', 'nats-cluster']);
       const natsCluster = intFlag(a, 'nats-cluster', 1, 1, 5);
       if (natsCluster % 2 === 0) throw new UsageError(`--nats-cluster: "${natsCluster}" is even; JetStream needs a majority: 1, 3 or 5`);
       return up({
@@ -70,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
         anyPorts: a.flags.has('any-ports'),
         cpuNodes: intFlag(a, 'cpu-nodes', 1, 1, 16),
         natsCluster,
+        withParent: a.flags.has('with-parent'),
       });
     }
     case 'down':

@@ -101,7 +101,9 @@ class PrivateLab {
   }
 
   async start(): Promise<void> {
-    const up = this.spawnCli(['up', '--any-ports', '--quiet']);
+    // --with-parent: should this runner be killed (a test's timeout), its lab goes too,
+    // instead of running on beside whatever comes next.
+    const up = this.spawnCli(['up', '--any-ports', '--quiet', '--with-parent']);
     this.up = up;
     eachLine(up.stderr!, (text) => this.said.push({ at: Date.now(), text: text.replace(/^splitvisor: /, '') }));
     const exited = new Promise<void>((resolve) => up.on('exit', () => resolve()));
