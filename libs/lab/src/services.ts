@@ -25,51 +25,20 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
   'io-backend': 50054,
 };
 
+/** What every service reads: its NATS, its own TLS material and NATS password, where it
+ *  listens, how much it logs. */
+const COMMON_ENV = ['SPLITVISOR_NATS_URL', 'SPLITVISOR_NATS_PASSWORD_FILE', 'SPLITVISOR_TLS_DIR', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL'] as const;
+
 /** The environment variables each service is given (flags of the same meaning exist too);
  *  SPLITVISOR_TLS_DIR and SPLITVISOR_NATS_PASSWORD_FILE name its own material in a secure
  *  lab (compose's is secure always; `splitvisor up --insecure` leaves them out).
  *  Optional ones are not here: dom0's SPLITVISOR_CPU_ADDR (static cpu nodes beside the node
  *  registry's), the cpu's SPLITVISOR_ADVERTISE_ADDR and SPLITVISOR_NODE_ID. */
 export const SERVICE_ENV: Record<ServiceName, readonly string[]> = {
-  mmu: [
-    'SPLITVISOR_NATS_URL',
-    'SPLITVISOR_NATS_PASSWORD_FILE',
-    'SPLITVISOR_TLS_DIR',
-    'SPLITVISOR_LISTEN',
-    'SPLITVISOR_LOG_LEVEL',
-    'SPLITVISOR_MMU_POOL_MIB',
-    'SPLITVISOR_MMU_DATA_DIR',
-  ],
-  'io-backend': [
-    'SPLITVISOR_NATS_URL',
-    'SPLITVISOR_NATS_PASSWORD_FILE',
-    'SPLITVISOR_TLS_DIR',
-    'SPLITVISOR_LISTEN',
-    'SPLITVISOR_LOG_LEVEL',
-    'SPLITVISOR_MMU_ADDR',
-  ],
-  cpu: [
-    'SPLITVISOR_NATS_URL',
-    'SPLITVISOR_NATS_PASSWORD_FILE',
-    'SPLITVISOR_TLS_DIR',
-    'SPLITVISOR_LISTEN',
-    'SPLITVISOR_LOG_LEVEL',
-    'SPLITVISOR_MMU_ADDR',
-    'SPLITVISOR_IO_ADDR',
-    'SPLITVISOR_EXIT_DEADLINE_MS',
-  ],
-  dom0: [
-    'SPLITVISOR_NATS_URL',
-    'SPLITVISOR_NATS_PASSWORD_FILE',
-    'SPLITVISOR_TLS_DIR',
-    'SPLITVISOR_LISTEN',
-    'SPLITVISOR_LOG_LEVEL',
-    'SPLITVISOR_MMU_ADDR',
-    'SPLITVISOR_IO_ADDR',
-    'SPLITVISOR_MAX_VMS',
-    'SPLITVISOR_IMAGE_DIR',
-    'SPLITVISOR_UPLOAD_MAX',
-  ],
+  mmu: [...COMMON_ENV, 'SPLITVISOR_MMU_POOL_MIB', 'SPLITVISOR_MMU_DATA_DIR'],
+  'io-backend': [...COMMON_ENV, 'SPLITVISOR_MMU_ADDR'],
+  cpu: [...COMMON_ENV, 'SPLITVISOR_MMU_ADDR', 'SPLITVISOR_IO_ADDR', 'SPLITVISOR_EXIT_DEADLINE_MS'],
+  dom0: [...COMMON_ENV, 'SPLITVISOR_MMU_ADDR', 'SPLITVISOR_IO_ADDR', 'SPLITVISOR_MAX_VMS', 'SPLITVISOR_IMAGE_DIR', 'SPLITVISOR_UPLOAD_MAX'],
 };
 
 /** The repository root (libs/lab/{src,dist}/ -> ../../..). */
