@@ -6,16 +6,20 @@
 //   never writes them, so one stored copy per sha256 serves every VM that names it;
 // - disks (disks[i].path): io-backend opens them and the guest writes them, so a stored
 //   disk is the VM's own, under its name (image-store.ts).
-// A NIC's tftp directory is not a file and is not uploaded: dom0 must see it where it is.
+// A NIC's tftp directory (nics[i].tftp) is a third kind: io-backend serves its files and
+// never writes them, so each goes into the store by sha256 like a content file, and dom0
+// builds the VM's copy of the directory from the manifest (tftp-manifest.ts).
 import type { VmConfig } from './vm-config.js';
 
-export type FileKind = 'content' | 'disk';
+export type FileKind = 'content' | 'disk' | 'tftp';
 
 export interface ConfigFile {
-  /** Where the config names it: "image", "firmware", "kernel", "initrd", "disks[0].path". */
+  /** Where the config names it: "image", "firmware", "kernel", "initrd", "disks[0].path",
+   *  "nics[0].tftp". */
   field: string;
   kind: FileKind;
-  /** The absolute path, as the config resolved it on the host that parsed it. */
+  /** The absolute path, as the config resolved it on the host that parsed it (a directory
+   *  for a tftp field). */
   path: string;
   /** For messages: what the file is to the VM ("kernel", "virtio-blk0"). */
   label: string;
@@ -23,8 +27,10 @@ export interface ConfigFile {
 
 const CONTENT_FIELDS = ['image', 'firmware', 'kernel', 'initrd'] as const;
 const DISK_FIELD = /^disks\[(\d)\]\.path$/;
+const TFTP_FIELD = /^nics\[(\d)\]\.tftp$/;
 
-/** The files `cfg` names, content files first, in the order of its fields. */
+/** The files `cfg` names, content files first, then disks and tftp directories in the
+ *  order of its devices. */
 export function filesOf(cfg: VmConfig): ConfigFile[] {
   const out: ConfigFile[] = [];
   for (const field of CONTENT_FIELDS) {
@@ -37,6 +43,12 @@ export function filesOf(cfg: VmConfig): ConfigFile[] {
     // device-config.ts names disks[i] virtio-blk<i>.
     out.push({ field: `disks[${d.id.slice('virtio-blk'.length)}].path`, kind: 'disk', path, label: d.id });
   }
+  for (const d of cfg.devices ?? []) {
+    const path = d.params['tftp'];
+    if (d.kind !== 'virtio-net' || path === undefined) continue;
+    // nics[i] is virtio-net<i>.
+    out.push({ field: `nics[${d.id.slice('virtio-net'.length)}].tftp`, kind: 'tftp', path, label: `${d.id} tftp` });
+  }
   return out;
 }
 
@@ -44,7 +56,15 @@ export function filesOf(cfg: VmConfig): ConfigFile[] {
 export function kindOfField(field: string): FileKind | undefined {
   if ((CONTENT_FIELDS as readonly string[]).includes(field)) return 'content';
   if (DISK_FIELD.test(field)) return 'disk';
+  if (TFTP_FIELD.test(field)) return 'tftp';
   return undefined;
+}
+
+/** nics[i].tftp -> i (the field is checked by kindOfField first). */
+export function nicIndex(field: string): number {
+  const m = TFTP_FIELD.exec(field);
+  if (!m) throw new Error(`${field} is not a tftp field`);
+  return Number(m[1]);
 }
 
 /** disks[i].path -> i (the field is checked by kindOfField first). */

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_BYTES, readChunks, sha256OfFile } from './file-digest.js';
 import { defaultImageDir, ImageStore, openImageStore, parseByteSize, StoreError } from './image-store.js';
-import { diskIndex, filesOf, isSha256, kindOfField } from './config-files.js';
+import { diskIndex, filesOf, isSha256, kindOfField, nicIndex } from './config-files.js';
 import { parseVmConfig } from './vm-config.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -39,7 +39,8 @@ describe('file digest and chunks', () => {
 describe('which files a config names', () => {
   it('lists content files by field and disks as disks[i].path, with absolute paths', () => {
     const cfg = parseVmConfig(
-      'name: a\nmemory: 64M\nfirmware: fw.bin\nkernel: /k/Image\ninitrd: i.cpio\ndisks:\n  - d0.img\n  - { path: d1.img, readonly: true }\nrng: true\n',
+      'name: a\nmemory: 64M\nfirmware: fw.bin\nkernel: /k/Image\ninitrd: i.cpio\ndisks:\n  - d0.img\n  - { path: d1.img, readonly: true }\nrng: true\n' +
+        'nics:\n  - { network: n, tftp: tftp }\n  - { network: n }\n',
       '/base',
     );
     expect(filesOf(cfg)).toEqual([
@@ -48,11 +49,14 @@ describe('which files a config names', () => {
       { field: 'initrd', kind: 'content', path: '/base/i.cpio', label: 'initrd' },
       { field: 'disks[0].path', kind: 'disk', path: '/base/d0.img', label: 'virtio-blk0' },
       { field: 'disks[1].path', kind: 'disk', path: '/base/d1.img', label: 'virtio-blk1' },
+      { field: 'nics[0].tftp', kind: 'tftp', path: '/base/tftp', label: 'virtio-net0 tftp' },
     ]);
     expect(kindOfField('image')).toBe('content');
     expect(kindOfField('disks[3].path')).toBe('disk');
     expect(diskIndex('disks[3].path')).toBe(3);
-    expect(kindOfField('nics[0].tftp')).toBeUndefined();
+    expect(kindOfField('nics[0].tftp')).toBe('tftp');
+    expect(nicIndex('nics[2].tftp')).toBe(2);
+    expect(kindOfField('nics[0].mac')).toBeUndefined();
     expect(kindOfField('disks[x].path')).toBeUndefined();
     expect(isSha256(sha(data))).toBe(true);
     expect(isSha256(sha(data).toUpperCase())).toBe(false);
@@ -136,13 +140,59 @@ describe('the image store', () => {
     expect(await store.diskSeed('vm1', 0)).toBe(sha(other));
   });
 
+  it("takes a tftp directory's files by digest, an empty one too, never under a VM", async () => {
+    const d = dir();
+    const store = await ImageStore.open(d, 1 << 20);
+    const empty = Buffer.alloc(0);
+    const rx = await store.receive({ field: 'nics[0].tftp', name: '/laptop/tftp/flag', sha256: sha(empty), size: 0 });
+    expect((await rx.finish()).path).toBe(join(d, 'sha256', sha(empty)));
+    await expect(store.receive({ field: 'nics[0].tftp', name: 'x', sha256: sha(data), size: data.length, vm: 'vm1' })).rejects.toThrow(
+      'nics[0].tftp x: header.vm is for disks only (a tftp file is stored by its digest)',
+    );
+  });
+
+  it("builds a VM's tftp directory of hard links, reuses it for the same manifest, and prunes the others", async () => {
+    const d = dir();
+    const store = await ImageStore.open(d, 1 << 20);
+    const put = async (b: Buffer) => {
+      const rx = await store.receive({ field: 'nics[1].tftp', name: 'f', sha256: sha(b), size: b.length });
+      await rx.write(b);
+      return (await rx.finish()).path;
+    };
+    const cfgText = Buffer.from('default linux\n');
+    const stored = await Promise.all([put(data), put(cfgText)]);
+    const manifest = [
+      { path: 'Image', sha256: sha(data) },
+      { path: 'pxelinux.cfg/default', sha256: sha(cfgText) },
+      { path: 'a/b/copy-of-image', sha256: sha(data) },
+    ];
+    const one = await store.materializeTftp('vm1', 1, manifest);
+    expect(one).toMatch(new RegExp(`^${join(d, 'tftp', 'vm1', 'nic1-')}[0-9a-f]{16}$`));
+    expect(readFileSync(join(one, 'pxelinux.cfg', 'default')).equals(cfgText)).toBe(true);
+    expect(readFileSync(join(one, 'a', 'b', 'copy-of-image')).equals(data)).toBe(true);
+    expect(statSync(join(one, 'Image')).ino).toBe(statSync(stored[0]!).ino);
+    expect(await store.materializeTftp('vm1', 1, [...manifest].reverse())).toBe(one);
+    const two = await store.materializeTftp('vm1', 1, manifest.slice(0, 2));
+    expect(two).not.toBe(one);
+    expect(existsSync(join(two, 'a'))).toBe(false);
+    expect(readdirSync(join(d, 'tmp'))).toEqual([]);
+    expect(await store.pruneTftp('vm1', new Set([two]))).toEqual([one]);
+    expect(existsSync(one)).toBe(false);
+    expect(existsSync(join(two, 'Image'))).toBe(true);
+    expect(await store.pruneTftp('vm1', new Set())).toEqual([two]);
+    expect(existsSync(join(d, 'tftp', 'vm1'))).toBe(false);
+    await expect(store.materializeTftp('../etc', 0, manifest)).rejects.toThrow('vm: "../etc" is not a VM name');
+  });
+
   it('removes what a dom0 that is gone left half-uploaded, not what a live one is writing', async () => {
     const d = dir();
     await ImageStore.open(d, 1 << 20);
     writeFileSync(join(d, 'tmp', '999999999-dead'), 'x');
     writeFileSync(join(d, 'tmp', `${process.pid}-live`), 'x');
+    mkdirSync(join(d, 'tmp', '999999998-half-built-tftp', 'sub'), { recursive: true });
     await ImageStore.open(d, 1 << 20);
     expect(existsSync(join(d, 'tmp', '999999999-dead'))).toBe(false);
+    expect(existsSync(join(d, 'tmp', '999999998-half-built-tftp'))).toBe(false);
     expect(existsSync(join(d, 'tmp', `${process.pid}-live`))).toBe(true);
   });
 

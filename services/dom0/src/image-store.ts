@@ -6,17 +6,23 @@
 //   <dir>/disks/<vm>/disk<i>.raw   disks[i] of VM <vm>: the guest writes it, so it is the
 //                                  VM's own, kept across runs like a volume
 //   <dir>/disks/<vm>/disk<i>.json  the sha256 of the client file that seeded it
-//   <dir>/tmp/                     uploads in progress, renamed into place once verified
+//   <dir>/tftp/<vm>/nic<i>-<id>/   nics[i].tftp of VM <vm>: hard links (or copies) of content
+//                                  files, laid out as the CLI's manifest says; <id> names
+//                                  the manifest, so a changed one is a new directory, built
+//                                  aside and renamed in whole, never edited under io-backend
+//   <dir>/tmp/                     uploads and directories in progress, renamed into place
+//                                  once complete
 //
 // A file is stored only when every byte the header promised arrived and hashes to the
 // digest it named; anything else removes the partial file. Network-free: upload-handlers.ts
 // adapts it to gRPC.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isVmId } from '@splitvisor/platform';
 import { diskIndex, isSha256, kindOfField } from './config-files.js';
+import { manifestDigest, type TftpManifestEntry } from './tftp-manifest.js';
 
 /** Where the store lives when SPLITVISOR_IMAGE_DIR is not set: the user's data directory. */
 export function defaultImageDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -78,7 +84,7 @@ export interface IncomingFile {
   name: string;
   sha256: string;
   size: number;
-  /** A disk's VM; absent for a content file. */
+  /** A disk's VM; absent for a content file or a tftp directory's file. */
   vm?: string;
 }
 
@@ -98,10 +104,11 @@ export class ImageStore {
   /** Opens (creating) the store; uploads a dom0 that is gone left half-done are removed
    *  (several dom0s may share one store: the labs of one user, by default). */
   static async open(dir: string, maxFileBytes: number): Promise<ImageStore> {
-    for (const sub of ['sha256', 'disks', 'tmp']) await mkdir(join(dir, sub), { recursive: true });
+    for (const sub of ['sha256', 'disks', 'tftp', 'tmp']) await mkdir(join(dir, sub), { recursive: true });
     for (const f of await readdir(join(dir, 'tmp'))) {
       const pid = Number(f.split('-')[0]);
-      if (!pidAlive(pid)) await rm(join(dir, 'tmp', f), { force: true });
+      // recursive: a tftp directory half built is a directory.
+      if (!pidAlive(pid)) await rm(join(dir, 'tmp', f), { recursive: true, force: true });
     }
     return new ImageStore(dir, maxFileBytes);
   }
@@ -118,6 +125,60 @@ export class ImageStore {
   private diskDir(vm: string): string {
     if (!isVmId(vm)) throw new StoreError('invalid', `vm: ${JSON.stringify(vm)} is not a VM name`);
     return join(this.dir, 'disks', vm);
+  }
+
+  private tftpRoot(vm: string): string {
+    if (!isVmId(vm)) throw new StoreError('invalid', `vm: ${JSON.stringify(vm)} is not a VM name`);
+    return join(this.dir, 'tftp', vm);
+  }
+
+  private tmpPath(): string {
+    return join(this.dir, 'tmp', `${process.pid}-${randomBytes(6).toString('hex')}`);
+  }
+
+  /**
+   * The VM's copy of its NIC `index`'s tftp directory, built from content files the store
+   * holds (the caller checked the manifest, tftp-manifest.ts, and that each digest is here).
+   * Hard links: no bytes copied, and the files stay read-only; a copy where the store spans
+   * file systems. Built under tmp/ and renamed into place whole, so io-backend never sees
+   * a directory half made; an identical manifest reuses the directory built before.
+   */
+  async materializeTftp(vm: string, index: number, entries: readonly TftpManifestEntry[]): Promise<string> {
+    const dest = join(this.tftpRoot(vm), `nic${index}-${manifestDigest(entries).slice(0, 16)}`);
+    if ((await stat(dest).catch(() => undefined))?.isDirectory()) return dest;
+    const tmp = this.tmpPath();
+    try {
+      await mkdir(tmp);
+      for (const e of entries) {
+        const to = join(tmp, ...e.path.split('/'));
+        await mkdir(dirname(to), { recursive: true });
+        const from = this.contentPath(e.sha256);
+        await link(from, to).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'EXDEV' || err.code === 'EPERM' || err.code === 'EMLINK') return copyFile(from, to);
+          throw err;
+        });
+      }
+      await mkdir(dirname(dest), { recursive: true });
+      await rename(tmp, dest).catch(async (err: NodeJS.ErrnoException) => {
+        // Another create of the same manifest finished first: its directory is this one.
+        if ((err.code === 'ENOTEMPTY' || err.code === 'EEXIST') && (await stat(dest).catch(() => undefined))?.isDirectory()) return;
+        throw err;
+      });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+    return dest;
+  }
+
+  /** Removes the VM's tftp directories other than `keep` (those its config now names):
+   *  each create with a changed manifest builds a new one. */
+  async pruneTftp(vm: string, keep: ReadonlySet<string>): Promise<string[]> {
+    const root = this.tftpRoot(vm);
+    const names = await readdir(root).catch(() => [] as string[]);
+    const gone = names.map((n) => join(root, n)).filter((p) => !keep.has(p));
+    for (const p of gone) await rm(p, { recursive: true, force: true });
+    if (gone.length === names.length) await rm(root, { recursive: true, force: true });
+    return gone;
   }
 
   private seedPath(vm: string, index: number): string {
@@ -147,9 +208,15 @@ export class ImageStore {
     const what = `${h.field} ${h.name || '(unnamed)'}`;
     const kind = kindOfField(h.field);
     if (kind === undefined)
-      throw new StoreError('invalid', `header.field: ${JSON.stringify(h.field)} names no file of a VM config (image, firmware, kernel, initrd, disks[i].path)`);
+      throw new StoreError(
+        'invalid',
+        `header.field: ${JSON.stringify(h.field)} names no file of a VM config (image, firmware, kernel, initrd, disks[i].path, nics[i].tftp)`,
+      );
     if (!isSha256(h.sha256)) throw new StoreError('invalid', `${what}: header.sha256 ${JSON.stringify(h.sha256)} is not 64 lowercase hex digits`);
-    if (!Number.isSafeInteger(h.size) || h.size <= 0) throw new StoreError('invalid', `${what}: header.size ${h.size}: an empty file is no image or disk`);
+    // A tftp directory may well hold an empty file (a flag a boot script tests for).
+    if (!Number.isSafeInteger(h.size) || h.size < 0 || (h.size === 0 && kind !== 'tftp')) {
+      throw new StoreError('invalid', `${what}: header.size ${h.size}: an empty file is no image or disk`);
+    }
     if (h.size > this.maxFileBytes) {
       throw new StoreError('too-large', `${what}: ${h.size} bytes is more than this dom0 takes (${this.maxFileBytes} bytes, SPLITVISOR_UPLOAD_MAX)`);
     }
@@ -162,10 +229,10 @@ export class ImageStore {
       seed = this.seedPath(h.vm, i);
       await mkdir(this.diskDir(h.vm), { recursive: true });
     } else {
-      if (h.vm) throw new StoreError('invalid', `${what}: header.vm is for disks only (a ${h.field} is stored by its digest)`);
+      if (h.vm) throw new StoreError('invalid', `${what}: header.vm is for disks only (a ${kind === 'tftp' ? 'tftp file' : h.field} is stored by its digest)`);
       dest = this.contentPath(h.sha256);
     }
-    const tmp = join(this.dir, 'tmp', `${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tmp = this.tmpPath();
     return new Receiver(what, h, await open(tmp, 'wx', 0o600), tmp, dest, seed);
   }
 }

@@ -19,7 +19,7 @@ import { toVmInfo, type VmRecord } from './vm-state.js';
 import { FaultStore } from './faults.js';
 import { defaultImageDir, openImageStore, parseByteSize } from './image-store.js';
 import { checkFiles, uploadFile } from './upload-handlers.js';
-import { withStoredFiles } from './stored-config.js';
+import { pruneStoredTftp, withStoredFiles } from './stored-config.js';
 import { canDo } from './vm-state.js';
 
 export interface Dom0Config {
@@ -129,7 +129,16 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     const uploads = { store: images, log, vmInUse };
     const info = (r: VmRecord) => toVmInfo(r);
     const handlers: Dom0V1.Dom0Handlers = {
-      CreateVm: unary(async (req: Dom0V1.CreateVmRequest__Output) => info(await ctl.create(await withStoredFiles(images, req), req.baseDir, req.source))),
+      CreateVm: unary(async (req: Dom0V1.CreateVmRequest__Output) => {
+        const configYaml = await withStoredFiles(images, req);
+        const r = await ctl.create(configYaml, req.baseDir, req.source);
+        // The VM is created: tftp copies its config no longer names can go (stored-config.ts).
+        await pruneStoredTftp(images, configYaml, req.baseDir, req.source).then(
+          (gone) => gone.length > 0 && log.info({ vm: r.name, removed: gone }, 'stale tftp directories removed from the image store'),
+          (e: unknown) => log.warn({ vm: r.name, err: (e as Error).message }, 'could not remove stale tftp directories from the image store'),
+        );
+        return info(r);
+      }),
       StartVm: unary(async (req: Dom0V1.VmRef__Output) => info(await ctl.start(req.name))),
       PauseVm: unary(async (req: Dom0V1.VmRef__Output) => info(await ctl.pause(req.name))),
       ResumeVm: unary(async (req: Dom0V1.VmRef__Output) => info(await ctl.resume(req.name))),

@@ -6,7 +6,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Dom0V1 } from '@splitvisor/proto';
 import { failedPrecondition, invalidArgument, resourceExhausted, toRpcError, vmIdArg } from '@splitvisor/rpc';
 import type { Logger } from '@splitvisor/log';
-import { diskIndex, kindOfField } from './config-files.js';
+import { diskIndex, kindOfField, type FileKind } from './config-files.js';
 import { StoreError, type ImageStore, type Receiver } from './image-store.js';
 
 export interface UploadDeps {
@@ -21,11 +21,12 @@ function rpcError(e: unknown) {
   return toRpcError(e);
 }
 
-/** The very same file: one host (or one shared filesystem) sees one inode at that path. */
-async function sameFile(f: Dom0V1.FileCheck__Output): Promise<boolean> {
+/** The very same file: one host (or one shared filesystem) sees one inode at that path. A
+ *  tftp field names a directory: the same directory inode is the same tree of files. */
+async function sameFile(f: Dom0V1.FileCheck__Output, kind: FileKind): Promise<boolean> {
   if (!f.path || !isAbsolute(f.path) || !f.identity) return false;
   const st = await stat(f.path).catch(() => undefined);
-  if (!st?.isFile()) return false;
+  if (st === undefined || !(kind === 'tftp' ? st.isDirectory() : st.isFile())) return false;
   const id = f.identity;
   return st.dev === id.dev && st.ino === id.ino && st.size === f.size && st.mtimeMs === id.mtimeMs;
 }
@@ -36,11 +37,12 @@ export function checkFiles(deps: UploadDeps): (req: Dom0V1.CheckFilesRequest__Ou
       req.files.map(async (f, i): Promise<Dom0V1.FileStatus> => {
         const kind = kindOfField(f.field);
         if (kind === undefined) throw invalidArgument(`files[${i}].field: ${JSON.stringify(f.field)} names no file of a VM config`);
-        if (await sameFile(f)) return { field: f.field, sameFile: true };
+        if (await sameFile(f, kind)) return { field: f.field, sameFile: true };
         // The CLI's first question (can dom0 open it in place?) carries no digest yet: a
-        // content file that is not the same file is simply not known to be here.
-        if (kind === 'content' && !f.sha256) return { field: f.field, present: false };
-        if (kind === 'content') return { field: f.field, present: await deps.store.hasContent(f.sha256).catch((e: unknown) => Promise.reject(rpcError(e))) };
+        // content file (or tftp directory) that is not the same is simply not known to be here.
+        if (kind !== 'disk' && !f.sha256) return { field: f.field, present: false };
+        // A tftp directory's files are asked about one by one, each by its digest.
+        if (kind !== 'disk') return { field: f.field, present: await deps.store.hasContent(f.sha256).catch((e: unknown) => Promise.reject(rpcError(e))) };
         const vm = vmIdArg(req.vm, 'vm');
         return { field: f.field, seedSha256: (await deps.store.diskSeed(vm, diskIndex(f.field))) ?? '' };
       }),

@@ -10,6 +10,10 @@
 //   the guest's writes land in it. Otherwise it is sent once into the store under the VM's
 //   name and kept there like a volume; it is sent again only when the local file changed
 //   (its digest is not the one that seeded the stored disk), replacing the stored one.
+// - A NIC's tftp directory: when dom0 sees the very same directory it is used in place.
+//   Otherwise each of its files (tftp-dir.ts reads them, subdirectories included) goes by
+//   sha256 like a content file, and CreateVm carries the manifest (path -> sha256), from
+//   which dom0 builds the VM's copy of the directory in its store for io-backend to serve.
 // - A path this host does not have is left in the config for dom0 to open on its own side
 //   (a file inside dom0's container, say); if dom0 lacks it too, its error says so.
 import { once } from 'node:events';
@@ -20,7 +24,9 @@ import type { Dom0V1 } from '@splitvisor/proto';
 import { deadlineIn, RpcError, type RpcClient } from '@splitvisor/rpc';
 import { filesOf, type ConfigFile } from '../config-files.js';
 import { readChunks, sha256OfFile } from '../file-digest.js';
+import { ManifestError } from '../tftp-manifest.js';
 import { ConfigError, parseVmConfig } from '../vm-config.js';
+import { readTftpDir } from './tftp-dir.js';
 import { uploadSummary, type FileOutcome, type UploadProgress } from './upload-progress.js';
 
 type Dom0Client = RpcClient<Dom0V1.Dom0Client>;
@@ -47,6 +53,16 @@ interface LocalFile extends ConfigFile {
   size: number;
   identity: { dev: number; ino: number; mtimeMs: number };
   sha256?: string;
+  /** A tftp directory's files, once read (sent as content, each by its sha256). */
+  tree?: TftpLocal[];
+}
+
+/** One file of a tftp directory: sent like a content file under the directory's field. */
+interface TftpLocal {
+  rel: string;
+  path: string;
+  size: number;
+  sha256: string;
 }
 
 /** The file as this host has it; undefined when this host has no such path, which then
@@ -58,13 +74,19 @@ async function statLocal(f: ConfigFile): Promise<LocalFile | undefined> {
     throw fail(e.message);
   });
   if (st === undefined) return undefined;
+  if (f.kind === 'tftp') {
+    if (!st.isDirectory()) throw fail('is not a directory (a tftp: field names the directory the gateway serves)');
+    return { ...f, size: st.size, identity: { dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs } };
+  }
   if (!st.isFile()) throw fail(f.kind === 'disk' ? 'is not a regular file (a raw disk image is)' : 'is not a regular file');
   if (st.size === 0) throw fail('is empty');
   return { ...f, size: st.size, identity: { dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs } };
 }
 
 /** Sends one file as an UploadFile stream, chunk by chunk, waiting whenever gRPC's buffer is full. */
-async function sendFile(c: Dom0Client, f: LocalFile, vm: string | undefined, progress: UploadProgress): Promise<Dom0V1.UploadFileReply__Output> {
+type Sendable = Pick<LocalFile, 'field' | 'path' | 'label' | 'size' | 'sha256'>;
+
+async function sendFile(c: Dom0Client, f: Sendable, vm: string | undefined, progress: UploadProgress): Promise<Dom0V1.UploadFileReply__Output> {
   // A generous deadline: 30 s plus a second per MiB (a slow link still finishes).
   const deadline = deadlineIn(30_000 + Math.ceil(f.size / 1048576) * 1000);
   let call: grpc.ClientWritableStream<Dom0V1.UploadChunk> | undefined;
@@ -146,25 +168,75 @@ export async function uploadConfigFiles(c: Dom0Client, req: ConfigRequest, opts:
   }
   if (rest.length === 0) return { stored: [], files: outcomes, sent: 0, elsewhere };
   // The others go through the store: dom0 says which digests (and disk seeds) it holds.
-  for (const f of rest) f.sha256 = await sha256OfFile(f.path);
-  const check = await c.call('CheckFiles', { vm, files: rest.map((f) => ({ field: f.field, size: f.size, sha256: f.kind === 'content' ? f.sha256! : '' })) });
-  const status = new Map(check.files.map((s) => [s.field, s]));
+  // One question per file, a tftp directory's files under its field; the answers come in
+  // the order asked.
+  const asks: Dom0V1.FileCheck[] = [];
+  for (const f of rest) {
+    if (f.kind === 'tftp') {
+      f.tree = await tftpTree(f);
+      for (const t of f.tree) asks.push({ field: f.field, size: t.size, sha256: t.sha256 });
+      continue;
+    }
+    f.sha256 = await sha256OfFile(f.path);
+    asks.push({ field: f.field, size: f.size, sha256: f.kind === 'content' ? f.sha256 : '' });
+  }
+  const check = asks.length > 0 ? await c.call('CheckFiles', { vm, files: asks }) : { files: [] };
+  if (check.files.length !== asks.length) throw new UploadError(`dom0 answered ${check.files.length} of the ${asks.length} files asked about (CheckFiles)`);
+  const answers = check.files.values();
   const stored: Dom0V1.StoredFile[] = [];
+  // A digest sent once is there for every later file of the same bytes (a kernel that is
+  // also in the tftp directory, two NICs serving one directory).
+  const sentDigests = new Set<string>();
   let sent = 0;
   let sendMs = 0;
+  const send = async (f: Sendable, diskOf?: string) => {
+    const t0 = Date.now();
+    const r = await sendFile(c, f, diskOf, opts.progress);
+    sendMs += Date.now() - t0;
+    sent += Number(r.bytes);
+    if (diskOf === undefined) sentDigests.add(f.sha256!);
+    return Number(r.bytes);
+  };
   for (const f of rest) {
-    const s = status.get(f.field);
-    const there = f.kind === 'disk' ? s?.seedSha256 === f.sha256 : s?.present === true;
-    if (there) outcome(f, 'already there');
-    else {
-      const t0 = Date.now();
-      const r = await sendFile(c, f, f.kind === 'disk' ? vm : undefined, opts.progress);
-      sendMs += Date.now() - t0;
-      sent += Number(r.bytes);
-      outcome(f, 'sent', Number(r.bytes));
+    if (f.kind === 'tftp') {
+      let bytes = 0;
+      let count = 0;
+      for (const t of f.tree!) {
+        if (answers.next().value?.present === true || sentDigests.has(t.sha256)) continue;
+        bytes += await send({ field: f.field, path: t.path, label: f.label, size: t.size, sha256: t.sha256 });
+        count++;
+      }
+      const n = f.tree!.length;
+      // "tftp/ (2 of 3 files)" when some were there already (or repeat another's bytes).
+      const name = `${basename(f.path)}/ (${count > 0 && count < n ? `${count} of ` : ''}${n} file${n === 1 ? '' : 's'})`;
+      outcomes.push({ label: f.label, name, status: count > 0 ? 'sent' : 'already there', bytes });
+      stored.push({ field: f.field, tftpFiles: f.tree!.map((t) => ({ path: t.rel, sha256: t.sha256 })) });
+      continue;
     }
+    const s = answers.next().value;
+    const there = f.kind === 'disk' ? s?.seedSha256 === f.sha256 : s?.present === true || sentDigests.has(f.sha256!);
+    if (there) outcome(f, 'already there');
+    else outcome(f, 'sent', await send(f, f.kind === 'disk' ? vm : undefined));
     stored.push(f.kind === 'disk' ? { field: f.field } : { field: f.field, sha256: f.sha256! });
   }
   opts.progress.end(uploadSummary(outcomes, sendMs));
   return { stored, files: outcomes, sent, elsewhere };
+}
+
+/** A tftp directory's files with their digests; a directory the CLI will not send (tftp-dir.ts) is an UploadError. */
+async function tftpTree(f: LocalFile): Promise<TftpLocal[]> {
+  try {
+    const files = await readTftpDir(f);
+    const out: TftpLocal[] = [];
+    for (const t of files) {
+      const sha256 = await sha256OfFile(t.path).catch((e: Error) => {
+        throw new UploadError(`${f.label} ${f.path}: ${t.rel}: ${e.message} (${f.field}; nothing was sent)`);
+      });
+      out.push({ ...t, sha256 });
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof ManifestError) throw new UploadError(e.message);
+    throw e;
+  }
 }
