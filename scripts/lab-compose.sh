@@ -12,6 +12,7 @@
 #
 # Uses `docker compose` (v2) when the docker CLI has it, else Debian's docker-compose 1.29.
 #   SPLITVISOR_COMPOSE="docker-compose"   pick one
+#   SPLITVISOR_COMPOSE_CLUSTER=1          NATS as a three-node cluster (deploy/compose.cluster.yaml)
 #   COMPOSE_PROJECT_NAME=name             another lab beside the default `splitvisor`
 #   SPLITVISOR_DOM0_PORT / SPLITVISOR_NATS_MONITOR_PORT   host ports (50051 / 8222)
 #   SPLITVISOR_LAB_COMPOSE_NO_HELLO=1     stop after up (no demo guest)
@@ -36,6 +37,12 @@ else
   exit 1
 fi
 compose+=(-f deploy/compose.yaml)
+if [ "${SPLITVISOR_COMPOSE_CLUSTER:-}" = 1 ]; then
+  compose+=(-f deploy/compose.cluster.yaml)
+elif [ -n "${SPLITVISOR_COMPOSE_CLUSTER:-}" ]; then
+  echo "lab:compose: SPLITVISOR_COMPOSE_CLUSTER=$SPLITVISOR_COMPOSE_CLUSTER: 1 (NATS as a three-node cluster) or unset" >&2
+  exit 2
+fi
 project=${COMPOSE_PROJECT_NAME:-splitvisor}
 dom0_port=${SPLITVISOR_DOM0_PORT:-50051}
 
@@ -81,13 +88,14 @@ if ! "${compose[@]}" up -d; then
   exit 1
 fi
 # Both compose versions: wait on each container's own health (v1 has no `up --wait`); pki
-# has exited by then, and is not waited on.
+# has exited by then, and is not waited on. As many as the files name (NATS: one or three).
+want=$("${compose[@]}" config --services | grep -cv '^pki$')
 deadline=$(($(date +%s) + 180))
 while :; do
   ids=$("${compose[@]}" ps -q)
   states=$(for id in $ids; do docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id"; done)
   states=$(grep -v '^pki ' <<<"$states" || true)
-  [ -n "$states" ] && ! grep -qv ' healthy$' <<<"$states" && [ "$(wc -l <<<"$states")" -ge 5 ] && break
+  [ -n "$states" ] && ! grep -qv ' healthy$' <<<"$states" && [ "$(wc -l <<<"$states")" -ge "$want" ] && break
   if [ "$(date +%s)" -ge "$deadline" ]; then
     echo "lab:compose: not all healthy after 180 s:" >&2
     echo "$states" >&2
@@ -97,7 +105,7 @@ while :; do
   sleep 0.5
 done
 up_s=$(secs "$t" "$(now)")
-say "NATS and the four services healthy in ${up_s} s (load $(load))"
+say "NATS ($((want - 4)) node(s)) and the four services healthy in ${up_s} s (load $(load))"
 
 tls_dir=.lab/compose-$project/tls
 cli_cert "$tls_dir"

@@ -12,75 +12,24 @@
 // Needs an engine that answers (npm test starts one: scripts/ensure-docker.sh); where none
 // can be had the tests fail naming it, unless SPLITVISOR_ALLOW_NO_DOCKER=1.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, freePort } from '@splitvisor/testing';
+import { REPO_ROOT } from '@splitvisor/testing';
 import { runCli, spawnCli } from './cli-runner.js';
+import { ComposeProject, composeCmd, docker, engineAnswers, inspect, load, needEngine } from './compose-project.js';
 import { ConsoleProcess } from './console-process.js';
 import { waitFor } from './dom0-helpers.js';
 import { HELLO_BANNER, TICKER_BOOT } from './guest-expectations.js';
-import { requireTool } from './require-tool.js';
 
-const engine = spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 15_000 });
-const engineAnswers = engine.error === undefined && engine.status === 0;
-const needEngine = (skip: (note?: string) => void) =>
-  requireTool(
-    {
-      ok: engineAnswers,
-      why: 'no Docker engine answers (`docker info` failed; bash scripts/ensure-docker.sh start installs and starts one, as npm test does)',
-      needed: 'the compose lab cannot be built and run',
-      allowVar: 'SPLITVISOR_ALLOW_NO_DOCKER',
-    },
-    skip,
-  );
-
-/** `docker compose` (v2) when the CLI has it, else Debian's docker-compose 1.29: as the script picks. */
-const composeCmd = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0 ? ['docker', 'compose'] : ['docker-compose'];
-const project = `svtest${process.pid}`;
-const env: Record<string, string> = { COMPOSE_PROJECT_NAME: project };
-function compose(args: string[], timeout = 120_000) {
-  const r = spawnSync(composeCmd[0]!, [...composeCmd.slice(1), '-f', 'deploy/compose.yaml', ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout,
-  });
-  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
-}
-const docker = (args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 60_000 });
-const inspect = (id: string, format: string) => docker(['inspect', '-f', format, id]).stdout.trim();
-const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-/** The host CLI's certificate, copied out of the lab's pki-cli volume by the documented
- *  command (`bash scripts/lab-compose.sh cli-cert DIR`). */
-const tlsDir = mkdtempSync(join(tmpdir(), 'sv-compose-cli-'));
-// SPLITVISOR_UPLOAD=always: dom0 never opens this machine's files in place (as lab-compose.sh).
-const cliEnv = (tls: string | null = tlsDir) => ({
-  SPLITVISOR_DOM0_ADDR: `127.0.0.1:${env['SPLITVISOR_DOM0_PORT']}`,
-  SPLITVISOR_UPLOAD: 'always',
-  SPLITVISOR_NATS_URL: undefined,
-  SPLITVISOR_TLS_DIR: tls ?? undefined, // null: no certificate
-  SPLITVISOR_LAB_DIR: tlsDir, // no developer's lab.json: only what the environment says
-});
+const lab = new ComposeProject();
+const project = lab.name;
+const env = lab.env;
+const tlsDir = lab.tlsDir;
+const compose = (args: string[], timeout?: number) => lab.compose(args, timeout);
+const cliEnv = (tls?: string | null) => lab.cliEnv(tls);
 const image = process.env['SPLITVISOR_IMAGE'] || 'splitvisor:dev';
-
-/** Lines a child printed (stdout and stderr), each with when it came. */
-function lineLog(child: ReturnType<typeof spawn>) {
-  const lines: { at: number; text: string }[] = [];
-  for (const s of [child.stdout!, child.stderr!]) {
-    let partial = '';
-    s.on('data', (b: Buffer) => {
-      partial += b.toString('latin1');
-      let nl: number;
-      while ((nl = partial.indexOf('\n')) >= 0) {
-        lines.push({ at: Date.now(), text: partial.slice(0, nl).replace(/\r$/, '') });
-        partial = partial.slice(nl + 1);
-      }
-    });
-  }
-  return lines;
-}
 
 const times: Record<string, string> = {};
 let up = false;
@@ -88,28 +37,17 @@ let ticker: ConsoleProcess | undefined;
 
 afterAll(() => {
   ticker?.child.kill('SIGKILL');
-  rmSync(tlsDir, { recursive: true, force: true });
   if (!engineAnswers) return;
   // Down with volumes whether or not the tests passed; then nothing of the project is left.
-  const down = compose(['down', '-v', '--remove-orphans', '-t', '5'], 180_000);
-  const left = docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]).stdout.trim();
-  const vols = docker(['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]).stdout.trim();
-  expect({ down: down.status, containers: left, volumes: vols }, down.out).toEqual({ down: 0, containers: '', volumes: '' });
+  const { out, ...left } = lab.down();
+  expect(left, out).toEqual({ down: 0, containers: '', volumes: '' });
 }, 240_000);
 
 describe('the compose lab (deploy/compose.yaml) on a Docker engine, from the host CLI', () => {
   it('npm run lab:compose builds the image, brings NATS and the four services up healthy, and boots hello', async ({ skip }) => {
     needEngine(skip);
-    env['SPLITVISOR_DOM0_PORT'] = String(await freePort());
-    env['SPLITVISOR_NATS_MONITOR_PORT'] = String(await freePort());
-    // The script as a user runs it (npm run lab:compose), on this project and these ports.
-    const child = spawn('bash', ['scripts/lab-compose.sh'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env, SPLITVISOR_LAB_COMPOSE_HOST_BUILT: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const lines = lineLog(child);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    // The script as a user runs it (npm run lab:compose), on this project and its own ports.
+    const { code, lines } = await lab.up();
     const text = lines.map((l) => l.text).join('\n');
     up = compose(['ps', '-q']).out !== '';
     expect(code, text).toBe(0);

@@ -7,3 +7,4 @@ export { freePort, isListening, waitForPort } from './ports.js';
 export { DEFAULT_PORTS, SERVICE_ENV, SERVICE_ORDER, REPO_ROOT, CLI_MAIN, serviceMain, serviceOf, type InstanceName, type ServiceName } from './services.js';
 export { Backoff, DEFAULT_RESTART_POLICY, checkRestartPolicy, type RestartPolicy } from './restart-policy.js';
 export { Supervisor, describeExit, type ExitInfo, type ServiceStatus, type SupervisorEvent, type SupervisorOptions } from './supervisor.js';
+export { NATS_ROUTE_PORT, natsHostsClusterConfig } from './nats-cluster.js';

@@ -72,3 +72,29 @@ export function natsClusterConfig(plan: NatsClusterPlan, index: number): Record<
     },
   };
 }
+
+/** The route port of a cluster whose nodes are hosts of their own (compose: one container each). */
+export const NATS_ROUTE_PORT = 6222;
+
+/**
+ * The cluster part of nats-server's config when every node is a host of its own, all on the
+ * same route port (deploy/compose.cluster.yaml): one config for every node, which names
+ * itself with `-n` (server_name) and skips its own route (nats-server detects a route to
+ * itself). `hosts` are the nodes' names on the network, checked: 3 or 5 distinct DNS labels.
+ */
+export function natsHostsClusterConfig(hosts: readonly string[], routeUser: string, routePass: string): Record<string, unknown> {
+  if (hosts.length === 1) throw new Error(`NATS cluster nodes ${hosts[0]}: one node is no cluster (3 or 5)`);
+  checkNatsClusterSize(hosts.length);
+  for (const h of hosts)
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(h)) throw new Error(`NATS cluster node "${h}": not a host name (letters, digits, '-')`);
+  if (new Set(hosts).size !== hosts.length) throw new Error(`NATS cluster nodes ${hosts.join(', ')}: a node is named twice`);
+  const auth = `${encodeURIComponent(routeUser)}:${encodeURIComponent(routePass)}@`;
+  return {
+    cluster: {
+      name: 'splitvisor',
+      listen: `0.0.0.0:${NATS_ROUTE_PORT}`,
+      authorization: { user: routeUser, password: routePass },
+      routes: hosts.map((h) => `nats://${auth}${h}:${NATS_ROUTE_PORT}`),
+    },
+  };
+}

@@ -4,20 +4,44 @@
 // volume per identity, mounted at <root>/<identity>, and NATS's config into <root>/nats, so
 // each service mounts only its own. Run on every `up`: a complete set is kept (the lab's
 // certificates and passwords live as long as its volumes), anything less is issued afresh.
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+//
+// SPLITVISOR_NATS_CLUSTER (deploy/compose.cluster.yaml): NATS as a cluster of those hosts
+// (comma-separated, 3 or 5): nats.conf then also holds the cluster's routes and their random
+// credentials, one config for every node (each names itself with -n). A kept set whose
+// nats.conf was written for another cluster (or none) is issued afresh.
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LAB_IDENTITIES, NATS_PASSWORD_FILE, SERVICE_ORDER, makeLabPki, natsPasswordsFor, writeNatsAuthConfig } from '@splitvisor/lab';
+import { randomBytes } from 'node:crypto';
+import { LAB_IDENTITIES, NATS_PASSWORD_FILE, SERVICE_ORDER, makeLabPki, natsHostsClusterConfig, natsPasswordsFor, writeNatsAuthConfig } from '@splitvisor/lab';
 
 const root = process.env['SPLITVISOR_PKI_ROOT'] || '/pki';
 const natsConf = join(root, 'nats', 'nats.conf');
 const services = SERVICE_ORDER as readonly string[];
+const clusterHosts = (process.env['SPLITVISOR_NATS_CLUSTER'] ?? '')
+  .split(',')
+  .map((h) => h.trim())
+  .filter((h) => h !== '');
+
+/** The cluster nats.conf was written for: its routes' hosts, [] for a single server. */
+function clusterOfConf(): string[] | undefined {
+  try {
+    const conf = JSON.parse(readFileSync(natsConf, 'utf8')) as { cluster?: { routes?: string[] } };
+    return (conf.cluster?.routes ?? []).map((r) => new URL(r).hostname);
+  } catch {
+    return undefined; // unreadable or not ours: issued afresh
+  }
+}
 
 /** What an identity's volume must hold. */
 const filesOf = (id: string) => ['ca.crt', `${id}.crt`, `${id}.key`, ...(services.includes(id) ? [NATS_PASSWORD_FILE] : [])];
 
 function complete(): boolean {
-  return existsSync(natsConf) && LAB_IDENTITIES.every((id) => filesOf(id).every((f) => existsSync(join(root, id, f))));
+  return (
+    existsSync(natsConf) &&
+    clusterOfConf()?.join(',') === clusterHosts.join(',') &&
+    LAB_IDENTITIES.every((id) => filesOf(id).every((f) => existsSync(join(root, id, f))))
+  );
 }
 
 /** Empties a mounted volume (the mount point itself stays). */
@@ -47,7 +71,9 @@ function issue(): string {
     }
     clear(join(root, 'nats'));
     chmodSync(join(root, 'nats'), 0o700);
-    writeNatsAuthConfig(natsConf, passwords);
+    // The route credentials: without them anyone on the network could join the cluster.
+    const cluster = clusterHosts.length > 0 ? natsHostsClusterConfig(clusterHosts, 'route', randomBytes(18).toString('hex')) : {};
+    writeNatsAuthConfig(natsConf, passwords, cluster);
     return pki.labId;
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -55,12 +81,15 @@ function issue(): string {
 }
 
 try {
+  // Checked before anything is written: a bad list names itself.
+  if (clusterHosts.length > 0) natsHostsClusterConfig(clusterHosts, 'route', 'checked');
   if (complete()) {
     process.stdout.write(`pki: the lab's certificates and NATS users are issued already (${root}); kept\n`);
   } else {
     const labId = issue();
     process.stdout.write(
-      `pki: lab ${labId}: a CA, certificates for ${LAB_IDENTITIES.join(', ')} (each in its own volume) and NATS users ${services.join(', ')}\n`,
+      `pki: lab ${labId}: a CA, certificates for ${LAB_IDENTITIES.join(', ')} (each in its own volume) and NATS users ${services.join(', ')}` +
+        (clusterHosts.length > 0 ? `; NATS a cluster of ${clusterHosts.join(', ')}\n` : '\n'),
     );
   }
 } catch (e) {
