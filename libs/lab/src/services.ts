@@ -26,8 +26,15 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
 };
 
 /** What every service reads: its NATS, its own TLS material and NATS password, where it
- *  listens, how much it logs. */
-const COMMON_ENV = ['SPLITVISOR_NATS_URL', 'SPLITVISOR_NATS_PASSWORD_FILE', 'SPLITVISOR_TLS_DIR', 'SPLITVISOR_LISTEN', 'SPLITVISOR_LOG_LEVEL'] as const;
+ *  listens, how much it logs, how long it waits at start for its material and NATS. */
+const COMMON_ENV = [
+  'SPLITVISOR_NATS_URL',
+  'SPLITVISOR_NATS_PASSWORD_FILE',
+  'SPLITVISOR_TLS_DIR',
+  'SPLITVISOR_LISTEN',
+  'SPLITVISOR_LOG_LEVEL',
+  'SPLITVISOR_START_WAIT_S',
+] as const;
 
 /** The environment variables each service is given (flags of the same meaning exist too);
  *  SPLITVISOR_TLS_DIR and SPLITVISOR_NATS_PASSWORD_FILE name its own material in a secure

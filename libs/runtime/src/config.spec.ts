@@ -24,6 +24,7 @@ describe('service config', () => {
       tlsDir: '',
       natsPasswordFile: '',
       natsReplicas: 1,
+      startWait: 10,
       mmu: '127.0.0.1:1',
       poolMib: 64,
     });

@@ -1,14 +1,16 @@
 // The common life of a service process: parse config, log, connect NATS, serve gRPC with
 // health, and on SIGTERM/SIGINT stop in order (health NOT_SERVING, the service's own stop,
 // in-flight calls finish or time out, NATS drained), then exit 0.
-import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from '@splitvisor/log';
-import { RpcServer, accessInterceptor, loadTls, useTls } from '@splitvisor/rpc';
-import { Bus } from '@splitvisor/bus';
+import { RpcServer, accessInterceptor, useTls } from '@splitvisor/rpc';
+import type { Bus } from '@splitvisor/bus';
 import { DEFAULT_PORTS, type ServiceName } from '@splitvisor/lab';
 import { ConfigError, parseConfig, parsers, usage, type OptionSpecs } from './config.js';
 import { ACCESS } from './access.js';
 import { followFaults } from './faults.js';
+import { connectWaiting, parseStartWait, redact, waitForStartMaterial } from './start-wait.js';
+
+export { natsUrlWithPassword } from './start-wait.js';
 
 export interface CommonConfig {
   nats: string;
@@ -21,6 +23,8 @@ export interface CommonConfig {
   natsPasswordFile?: string;
   /** JetStream copies of the streams and buckets this service creates (1, 3 or 5). */
   natsReplicas?: number;
+  /** Seconds to wait at start for the TLS material, the NATS password file and NATS. */
+  startWait?: number;
 }
 
 export function commonOptions(name: ServiceName): OptionSpecs<CommonConfig> {
@@ -61,24 +65,16 @@ export function commonOptions(name: ServiceName): OptionSpecs<CommonConfig> {
       default: '',
       parse: (raw) => raw,
     },
+    startWait: {
+      flag: 'start-wait',
+      env: 'SPLITVISOR_START_WAIT_S',
+      // A stack (docker stack deploy) starts everything at once: pki's volumes and NATS come
+      // a few seconds after the services (start-wait.ts).
+      help: 'seconds to wait at start for the TLS material, the NATS password file and NATS to answer',
+      default: '10',
+      parse: parseStartWait,
+    },
   };
-}
-
-/** The NATS URL with the password from `file` put in for the user it names. */
-export function natsUrlWithPassword(url: string, file: string): string {
-  const m = /^(nats|tls):\/\/([^:@/]+)@(.+)$/.exec(url);
-  if (!m)
-    throw new Error(
-      `SPLITVISOR_NATS_PASSWORD_FILE is given, but the NATS URL ${redact(url)} names no user (nats://user@host:port) or already holds a password`,
-    );
-  let pw: string;
-  try {
-    pw = readFileSync(file, 'utf8').trim();
-  } catch (e) {
-    throw new Error(`NATS password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  if (!pw) throw new Error(`NATS password file ${file} is empty`);
-  return `${m[1]}://${m[2]}:${encodeURIComponent(pw)}@${m[3]}`;
 }
 
 export interface ServiceContext<C> {
@@ -105,11 +101,6 @@ export interface ServiceDefinition<C> {
   setup(ctx: ServiceContext<C>): Promise<RunningService>;
 }
 
-/** A NATS URL without its password, for logs. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}
-
 export async function runService<C>(def: ServiceDefinition<C>, argv = process.argv.slice(2), env = process.env): Promise<void> {
   const specs = { ...commonOptions(def.name), ...def.options } as OptionSpecs<C & CommonConfig>;
   if (argv.includes('--help')) {
@@ -128,10 +119,27 @@ export async function runService<C>(def: ServiceDefinition<C>, argv = process.ar
   }
   const log = createLogger({ service: def.name, level: config.logLevel });
   try {
+    // What this process needs before anything else, waited for up to --start-wait: under
+    // `docker stack deploy` nothing orders the start (start-wait.ts).
+    const deadline = Date.now() + (config.startWait ?? 10) * 1000;
+    const material = await waitForStartMaterial({
+      identity: def.name,
+      tlsDir: config.tlsDir,
+      natsUrl: config.nats,
+      natsPasswordFile: config.natsPasswordFile,
+      deadline,
+      log,
+    });
     // Every server and client of this process speaks TLS as this service from here on.
-    if (config.tlsDir) useTls(loadTls(config.tlsDir, def.name));
-    const natsUrl = config.natsPasswordFile ? natsUrlWithPassword(config.nats, config.natsPasswordFile) : config.nats;
-    const bus = await Bus.connect({ url: natsUrl, name: def.name, log, replicas: config.natsReplicas });
+    if (material.tls) useTls(material.tls);
+    const bus: Bus = await connectWaiting({
+      url: material.natsUrl,
+      shownUrl: redact(config.nats),
+      name: def.name,
+      log,
+      ...(config.natsReplicas !== undefined && { replicas: config.natsReplicas }),
+      deadline,
+    });
     // The fault plane: this process applies dom0's link faults on the links it originates.
     const unfollowFaults = followFaults(bus, def.name, log);
     const server = new RpcServer({
