@@ -4,8 +4,11 @@
 // from the host CLI through dom0's published port with the CLI's certificate, its image
 // uploaded); secure by default: a plaintext client of dom0 and a NATS client without
 // credentials are refused; then io-backend's container killed under a running ticker:
-// the restart policy brings it back and the ticker goes on. Build, up and hello times are printed with the
-// load average beside them, and the local lab's (`splitvisor up`, then hello) beside those.
+// the restart policy brings it back and the ticker goes on; then Debian's U-Boot on a virtio
+// disk and NIC, its firmware, disk and TFTP directory uploaded from the host CLI, gives the
+// answers virtio-uboot.spec asks of the local lab (virtio-session.ts) and its write lands in the VM's stored
+// disk. Build, up, hello and U-Boot times are printed with the load average beside them, and
+// the local lab's (`splitvisor up`, then hello) beside those.
 // Everything is torn down, volumes too, whatever happened: a compose project of its own
 // and host ports of its own, so a developer's lab on the default ones is not touched.
 //
@@ -13,7 +16,7 @@
 // can be had the tests fail naming it, unless SPLITVISOR_ALLOW_NO_DOCKER=1.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@splitvisor/testing';
@@ -22,6 +25,8 @@ import { ComposeProject, composeCmd, docker, engineAnswers, inspect, load, needE
 import { ConsoleProcess } from './console-process.js';
 import { waitFor } from './dom0-helpers.js';
 import { HELLO_BANNER, TICKER_BOOT } from './guest-expectations.js';
+import { FIRMWARE, readFatFile, requireFirmware, UbootConsole } from './uboot-console.js';
+import { MAC, expectVirtioAnswers, makeVirtioFixtures, session, writtenPattern } from './virtio-session.js';
 
 const lab = new ComposeProject();
 const project = lab.name;
@@ -176,6 +181,68 @@ describe('the compose lab (deploy/compose.yaml) on a Docker engine, from the hos
     await waitFor('io-backend healthy after docker start', () => inspect(id, '{{.State.Health.Status}}') === 'healthy' || undefined, 120_000);
     await cli(['destroy', 'ticker']);
   }, 300_000);
+
+  it("Debian's U-Boot on a virtio disk and NIC, its firmware, disk and TFTP files uploaded from the host CLI, gives the local lab's answers", async ({
+    skip,
+  }) => {
+    needEngine(skip);
+    requireFirmware(skip);
+    expect(up, 'the compose lab is up (the tests before)').toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'sv-compose-uboot-'));
+    try {
+      const { disk, tftpDir } = makeVirtioFixtures(dir);
+      const cfg = join(dir, 'uboot-virtio.yaml');
+      writeFileSync(
+        cfg,
+        [
+          'name: uboot-virtio',
+          'memory: 256M',
+          `firmware: ${FIRMWARE.fwJump}`,
+          `kernel: ${FIRMWARE.uboot}`,
+          'disks:',
+          `  - path: ${disk}`,
+          'nics:',
+          '  - network: uboot-lab',
+          `    mac: "${MAC}"`,
+          `    tftp: ${tftpDir}`,
+          '',
+        ].join('\n'),
+      );
+      const t0 = Date.now();
+      const c = new UbootConsole(spawnCli(['run', cfg], { env: cliEnv() }));
+      let stderr = '';
+      c.child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      let a: Record<string, string>;
+      try {
+        a = await session(c, 240_000);
+        const code = await c.poweroff();
+        expect(code, `${c.out.slice(-2000)}\n--- stderr ---\n${stderr.slice(-1500)}`).toBe(0);
+      } finally {
+        c.kill();
+      }
+      times['U-Boot virtio session (uploads, boot, disk, DHCP, TFTP)'] = `${((Date.now() - t0) / 1000).toFixed(1)} s (load ${load()})`;
+      // Every file went through dom0's store: nothing here is opened where it is.
+      expect(stderr).toMatch(/firmware fw_jump\.bin/);
+      expect(stderr).toMatch(/virtio-net0 tftp tftp\/ \(1 file\)/);
+      expectVirtioAnswers(a);
+      // The guest's write is in the VM's stored disk (the images volume), not in the CLI's copy.
+      const stored = join(dir, 'stored.img');
+      const cat = spawnSync(
+        'docker',
+        ['run', '--rm', '--network', 'none', '-v', `${project}_images:/images:ro`, '--entrypoint', 'cat', image, '/images/disks/uboot-virtio/disk0.raw'],
+        {
+          maxBuffer: 64 << 20,
+        },
+      );
+      expect(cat.status, cat.stderr?.toString()).toBe(0);
+      writeFileSync(stored, cat.stdout);
+      expect(readFatFile(stored, 'out.bin').equals(writtenPattern())).toBe(true);
+      expect(() => readFatFile(disk, 'out.bin')).toThrow();
+    } finally {
+      await runCli(['destroy', 'uboot-virtio'], { env: cliEnv() });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   it('beside the local lab: splitvisor up, then hello (the times printed)', async ({ skip }) => {
     needEngine(skip);

@@ -88,7 +88,17 @@ export class ComposeProject {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines = lineLog(child);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    let code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    if (code === 0) {
+      // The CLI's certificate where cliEnv() points, as a user would copy it.
+      const cert = spawnSync('bash', ['scripts/lab-compose.sh', 'cli-cert', this.tlsDir], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...this.env },
+        encoding: 'utf8',
+      });
+      lines.push({ at: Date.now(), text: `${cert.stdout}${cert.stderr}`.trim() });
+      code = cert.status;
+    }
     return { code, lines };
   }
 
@@ -107,6 +117,8 @@ export class ComposeProject {
   /** Down with volumes, and what is left of the project (nothing, when all went well). */
   down(): { down: number | null; containers: string; volumes: string; out: string } {
     rmSync(this.tlsDir, { recursive: true, force: true });
+    // Where lab-compose.sh put the CLI's certificate for this project.
+    rmSync(join(REPO_ROOT, '.lab', `compose-${this.name}`), { recursive: true, force: true });
     const down = this.compose(['down', '-v', '--remove-orphans', '-t', '5'], 180_000);
     const left = docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${this.name}`]).stdout.trim();
     const vols = docker(['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${this.name}`]).stdout.trim();

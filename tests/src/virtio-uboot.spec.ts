@@ -5,72 +5,23 @@
 // and the same images, is asked the same questions, and must give the same answers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { startTestLab, type TestLab } from '@splitvisor/testing';
 import { configDir, labEnv, runCli, SPLITVISOR } from './cli-runner.js';
-import { FIRMWARE, makeFatDisk, normalize, readFatFile, requireFirmware, startQemuUboot, UbootConsole } from './uboot-console.js';
+import { FIRMWARE, normalize, readFatFile, requireFirmware, startQemuUboot, UbootConsole } from './uboot-console.js';
+import { MAC, blob, expectVirtioAnswers, makeVirtioFixtures, session, writtenPattern } from './virtio-session.js';
 
-const MAC = '52:54:00:12:34:56';
 const { dir, vmFile } = configDir('sv-virtio-');
-
-/** Deterministic bytes (a xorshift stream), so a failure can be reproduced byte for byte. */
-function pseudoRandom(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-
-const hello = Buffer.from('Hello from a FAT file system, over virtio-blk.\n');
-const blob = pseudoRandom(200 * 1024 + 123, 7);
-const netFile = pseudoRandom(300 * 1024 + 45, 11);
-const crcHex = (b: Buffer) => (crc32(b) >>> 0).toString(16).padStart(8, '0');
-
-/** The sequence both machines are put through; each answer is kept for the comparison. */
-async function session(c: UbootConsole, bootMs: number): Promise<Record<string, string>> {
-  const a: Record<string, string> = {};
-  a['boot'] = (await c.boot(bootMs)).replace(/\r/g, '');
-  const run = async (key: string, cmd: string, ms?: number) => (a[key] = await c.command(cmd, ms));
-  await run('virtio scan', 'virtio scan');
-  await run('virtio info', 'virtio info');
-  await run('fatls', 'fatls virtio 0');
-  await run('load', 'load virtio 0 ${loadaddr} blob.bin', 120_000);
-  await run('crc32 disk', 'crc32 ${loadaddr} ${filesize}');
-  await run('mw', 'mw.l ${loadaddr} 0x5a17c0de 0x400');
-  await run('fatwrite', 'fatwrite virtio 0 ${loadaddr} out.bin 0x1000', 120_000);
-  await run('autoload', 'setenv autoload no');
-  await run('dhcp', 'dhcp', 120_000);
-  await run('ping', 'ping 10.0.2.2', 60_000);
-  await run('tftpboot', 'tftpboot ${loadaddr} net.bin', 180_000);
-  await run('crc32 net', 'crc32 ${loadaddr} ${filesize}');
-  return a;
-}
 
 let t: TestLab;
 let ours: Record<string, string> | undefined;
-const splitvisorDisk = join(dir, 'disk.img');
+const { disk: splitvisorDisk, tftpDir } = makeVirtioFixtures(dir);
 const qemuDisk = join(dir, 'disk-qemu.img');
-const tftpDir = join(dir, 'tftp');
 /** The disks of the hw and trap runs: copies made before any run wrote to the others. */
 const modeDisk = (mode: string) => join(dir, `disk-${mode}.img`);
 
 beforeAll(async () => {
-  const src = join(dir, 'src');
-  mkdirSync(src);
-  mkdirSync(tftpDir);
-  writeFileSync(join(src, 'hello.txt'), hello);
-  writeFileSync(join(src, 'blob.bin'), blob);
-  writeFileSync(join(tftpDir, 'net.bin'), netFile);
-  makeFatDisk(splitvisorDisk, 16, { 'hello.txt': join(src, 'hello.txt'), 'blob.bin': join(src, 'blob.bin') });
   copyFileSync(splitvisorDisk, qemuDisk);
   for (const mode of ['hw', 'trap']) copyFileSync(splitvisorDisk, modeDisk(mode));
   t = await startTestLab();
@@ -117,19 +68,7 @@ describe('U-Boot on virtio-blk and virtio-net', () => {
       c.kill();
     }
     const a = ours;
-    expect(a['virtio info']).toMatch(/Device 0: QEMU VirtIO Block Device/);
-    expect(a['virtio info']).toMatch(/Capacity: 16\.0 MB = 0\.0 GB \(32768 x 512\)/);
-    expect(a['fatls']).toMatch(new RegExp(`^\\s+${hello.length}\\s+hello\\.txt$`, 'm'));
-    expect(a['fatls']).toMatch(new RegExp(`^\\s+${blob.length}\\s+blob\\.bin$`, 'm'));
-    expect(a['fatls']).toMatch(/2 file\(s\), 0 dir\(s\)/);
-    expect(a['load']).toMatch(new RegExp(`^${blob.length} bytes read in \\d+ ms`, 'm'));
-    expect(a['crc32 disk']).toMatch(new RegExp(`==> ${crcHex(blob)}$`, 'm'));
-    expect(a['fatwrite']).toMatch(/^4096 bytes written in \d+ ms/m);
-    expect(a['dhcp']).toMatch(/DHCP client bound to address 10\.0\.2\.15/);
-    expect(a['ping']).toMatch(/host 10\.0\.2\.2 is alive/);
-    expect(a['tftpboot']).toMatch(/TFTP from server 10\.0\.2\.2; our IP address is 10\.0\.2\.15/);
-    expect(a['tftpboot']).toMatch(new RegExp(`Bytes transferred = ${netFile.length} \\(${netFile.length.toString(16)} hex\\)`));
-    expect(a['crc32 net']).toMatch(new RegExp(`==> ${crcHex(netFile)}$`, 'm'));
+    expectVirtioAnswers(a);
 
     const blk = stats.devices?.virtio?.find((d) => d.id === 'virtio-blk0');
     const net = stats.devices?.virtio?.find((d) => d.id === 'virtio-net0');
@@ -142,8 +81,7 @@ describe('U-Boot on virtio-blk and virtio-net', () => {
 
     // The guest's write reached the image: the host reads it back through mtools.
     const written = readFatFile(splitvisorDisk, 'out.bin');
-    const pattern = Buffer.alloc(4096);
-    for (let i = 0; i < 4096; i += 4) pattern.writeUInt32LE(0x5a17c0de, i);
+    const pattern = writtenPattern();
     expect(written.equals(pattern)).toBe(true);
 
     // poweroff freed everything: devices detached (image closed, switch port left) and
@@ -169,8 +107,7 @@ describe('U-Boot on virtio-blk and virtio-net', () => {
       if (key === 'boot') continue; // the banner carries build and memory-map lines that differ by design
       expect(normalize(ours[key]!), `answer to "${key}"`).toBe(normalize(theirs[key]!));
     }
-    const pattern = Buffer.alloc(4096);
-    for (let i = 0; i < 4096; i += 4) pattern.writeUInt32LE(0x5a17c0de, i);
+    const pattern = writtenPattern();
     expect(readFatFile(qemuDisk, 'out.bin').equals(pattern)).toBe(true);
   }, 300_000);
 });
@@ -237,8 +174,7 @@ describe.each(['hw', 'trap'] as const)('U-Boot in mode: %s, with no firmware in 
       expect(exits['priv-insn']).toBeGreaterThan(0);
       expect(exits['guest-page-fault']).toBe(0);
     }
-    const pattern = Buffer.alloc(4096);
-    for (let i = 0; i < 4096; i += 4) pattern.writeUInt32LE(0x5a17c0de, i);
+    const pattern = writtenPattern();
     expect(readFatFile(disk, 'out.bin').equals(pattern)).toBe(true);
   }, 600_000);
 });
