@@ -18,7 +18,7 @@ export const needEngine = (skip: (note?: string) => void) =>
     {
       ok: engineAnswers,
       why: 'no Docker engine answers (`docker info` failed; bash scripts/ensure-docker.sh start installs and starts one, as npm test does)',
-      needed: 'the compose lab cannot be built and run',
+      needed: 'the compose lab (or swarm stack) cannot be built and run',
       allowVar: 'SPLITVISOR_ALLOW_NO_DOCKER',
     },
     skip,

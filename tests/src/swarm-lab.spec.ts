@@ -12,27 +12,13 @@
 // can be had the test fails naming it, unless SPLITVISOR_ALLOW_NO_DOCKER=1.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, freePort } from '@splitvisor/testing';
 import { HELLO_BANNER } from './guest-expectations.js';
-import { requireTool } from './require-tool.js';
-
-const engine = spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 15_000 });
-const engineAnswers = engine.error === undefined && engine.status === 0;
-const needEngine = (skip: (note?: string) => void) =>
-  requireTool(
-    {
-      ok: engineAnswers,
-      why: 'no Docker engine answers (`docker info` failed; bash scripts/ensure-docker.sh start installs and starts one, as npm test does)',
-      needed: 'the lab cannot be deployed as a swarm stack',
-      allowVar: 'SPLITVISOR_ALLOW_NO_DOCKER',
-    },
-    skip,
-  );
+import { engineAnswers, lineLog, load, needEngine } from './compose-project.js';
 
 const docker = (args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 120_000 });
-const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const swarmState = () => docker(['info', '-f', '{{.Swarm.LocalNodeState}}']).stdout.trim();
 
 const stack = `svstack${process.pid}${Math.random().toString(36).slice(2, 6)}`;
@@ -43,23 +29,6 @@ const ns = ['--filter', `label=com.docker.stack.namespace=${stack}`];
 let swarmMadeHere = false;
 let gwbridgeBefore = true;
 const hasGwbridge = () => docker(['network', 'ls', '-q', '--filter', 'name=^docker_gwbridge$']).stdout.trim() !== '';
-
-/** Lines a child printed (stdout and stderr), each with when it came. */
-function lineLog(child: ReturnType<typeof spawn>) {
-  const lines: { at: number; text: string }[] = [];
-  for (const s of [child.stdout!, child.stderr!]) {
-    let partial = '';
-    s.on('data', (b: Buffer) => {
-      partial += b.toString('latin1');
-      let nl: number;
-      while ((nl = partial.indexOf('\n')) >= 0) {
-        lines.push({ at: Date.now(), text: partial.slice(0, nl).replace(/\r$/, '') });
-        partial = partial.slice(nl + 1);
-      }
-    });
-  }
-  return lines;
-}
 
 afterAll(() => {
   if (!engineAnswers) return;
