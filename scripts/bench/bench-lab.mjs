@@ -22,3 +22,10 @@ export async function withBenchLab(run) {
     await lab.stop();
   }
 }
+
+/** The lab's processes by name (its four services and its nats-server): their pids. */
+export function labPids(lab) {
+  const pids = Object.fromEntries([...lab.services].map(([name, s]) => [name, s.child.pid]));
+  if (lab.natsServer?.pid) pids.nats = lab.natsServer.pid;
+  return pids;
+}

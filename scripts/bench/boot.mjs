@@ -9,12 +9,13 @@
 // table (count and total time per reason, as `perf kvm stat`) for its median run.
 // Each run also boots the same U-Boot in mode: hw (examples/uboot-hw.yaml: no OpenSBI, the
 // cpu's monitor plays HS-mode), and the exit tables of both modes are printed side by side.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@splitvisor/lab';
 import { withBenchLab } from './bench-lab.mjs';
-import { loadAverage, median, printBootRuns, printExitTable } from './stats.mjs';
+import { fetchFirmware } from './uboot-images.mjs';
+import { loadAverage, median, printBootRuns, printExitTable, runsFlag } from './stats.mjs';
 import { ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
 import { streams, subjects } from '@splitvisor/bus';
 
@@ -22,24 +23,15 @@ const TIMEOUT_S = Number(process.env.BENCH_BOOT_TIMEOUT_S ?? 600);
 /** The target: Splitvisor reaches U-Boot's prompt within this many times QEMU's time. */
 const TARGET_RATIO = 10;
 
-/** --runs=N (bench.mjs passes the flags that start with '-' to every suite). */
-function runsFlag(argv) {
-  const a = argv.find((x) => x.startsWith('--runs'));
-  if (a === undefined) return 3;
-  const n = Number(/^--runs=(\d+)$/.exec(a)?.[1]);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`boot bench: ${a}: expected --runs=N with N >= 1`);
-    process.exit(2);
-  }
-  return n;
-}
-const RUNS = runsFlag(process.argv.slice(2));
-const fetched = spawnSync('bash', [join(REPO_ROOT, 'scripts/fetch-firmware.sh')], { encoding: 'utf8' });
-if (fetched.status !== 0) {
-  console.error(`boot bench: cannot fetch Debian's firmware:\n${fetched.stderr}`);
+const RUNS = runsFlag(process.argv.slice(2), 3, 'boot');
+let fw;
+try {
+  fw = fetchFirmware();
+} catch (e) {
+  console.error(`boot bench: ${e.message}`);
   process.exit(1);
 }
-const [fwJump, uboot] = fetched.stdout.trim().split('\n').slice(-2);
+const { fwJump, uboot } = fw;
 for (const f of [fwJump, uboot]) if (!existsSync(f)) throw new Error(`missing ${f}`);
 
 /** Feeds console text to `watch`, which marks times; resolves when the prompt shows. */

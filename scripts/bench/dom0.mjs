@@ -16,6 +16,7 @@ import { RpcClient } from '@splitvisor/rpc';
 import { readFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import { join } from 'node:path';
+import { CLK_TCK, cpuTicks } from './stats.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const MAX_VMS = Number(process.env.BENCH_MAX_VMS ?? 100);
@@ -23,7 +24,6 @@ const STEP = Number(process.env.BENCH_STEP ?? 10);
 const KEEP_FREE_MIB = Number(process.env.BENCH_KEEP_FREE_MIB ?? 6144);
 const QUIET_S = Number(process.env.BENCH_QUIET_SECONDS ?? 5);
 const IDLE = join(REPO_ROOT, 'guests/idle/idle.elf');
-const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const want = (s) => asked.length === 0 || asked.includes(s);
@@ -42,10 +42,6 @@ function memAvailableMib() {
 function rssMib(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
-}
-function cpuTicks(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
 }
 
 const nats = await startNatsServer();

@@ -15,15 +15,10 @@ import { ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
 import { streams, subjects } from '@splitvisor/bus';
 import { parse as parseYaml } from 'yaml';
 import { withBenchLab } from './bench-lab.mjs';
-import { loadAverage, printBootRuns, printExitTable } from './stats.mjs';
+import { loadAverage, printBootRuns, printExitTable, runsFlag } from './stats.mjs';
 
 const TIMEOUT_S = Number(process.env.BENCH_LINUX_TIMEOUT_S ?? 900);
-const a = process.argv.slice(2).find((x) => x.startsWith('--runs'));
-const RUNS = a === undefined ? 1 : Number(/^--runs=(\d+)$/.exec(a)?.[1]);
-if (!Number.isInteger(RUNS) || RUNS < 1) {
-  console.error(`linux bench: ${a}: expected --runs=N with N >= 1`);
-  process.exit(2);
-}
+const RUNS = runsFlag(process.argv.slice(2), 1, 'linux');
 for (const script of ['fetch-firmware.sh', 'fetch-linux.sh']) {
   const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', script)], { encoding: 'utf8' });
   if (r.status !== 0) {

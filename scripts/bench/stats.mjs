@@ -1,5 +1,7 @@
-// What the bench scripts compute the same way: the median of their samples, and the load
-// average they print beside it (the machine is shared).
+// What the bench scripts compute the same way: the median of their samples, the load
+// average they print beside it (the machine is shared), their --flags, a process's CPU time.
+import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { isRealExit } from '@splitvisor/platform';
 
@@ -10,8 +12,41 @@ export function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** The 1, 5 and 15 minute load averages, as `uptime` prints them. */
-export const loadAverage = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+/** The 1, 5 and 15 minute load averages: /proc/loadavg's first three fields. */
+export function loadAverage() {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return loadavg().map((l) => l.toFixed(2)).join(' ');
+  }
+}
+
+/**
+ * A whole-number flag, `--name=N` (bench.mjs turns `--name N` into that), at least `min`;
+ * `dflt` when absent. Exits 2 naming the flag when it is not such a number.
+ */
+export function intFlag(argv, name, dflt, suite, min = 1) {
+  const a = argv.find((x) => x === `--${name}` || x.startsWith(`--${name}=`));
+  if (a === undefined) return dflt;
+  const n = Number(/^--[^=]+=(\d+)$/.exec(a)?.[1]);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`${suite} bench: ${a}: expected --${name}=N with N >= ${min}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+/** --runs=N (bench.mjs passes the flags that start with '-' to every suite). */
+export const runsFlag = (argv, dflt, suite) => intFlag(argv, 'runs', dflt, suite);
+
+/** Clock ticks per second of /proc/<pid>/stat's times. */
+export const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+
+/** A process's CPU time so far in clock ticks, all its threads: utime + stime (fields 14, 15). */
+export function cpuTicks(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
 
 /** A vCPU's exit table as GetVmStats gives it: count and time per reason (as `perf kvm
  *  stat`), the MMIO exit latency, and exits per device. */

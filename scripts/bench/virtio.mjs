@@ -4,16 +4,15 @@
 // of wall time and throughput side by side. For Splitvisor, what each command cost across
 // the services (deltas of cpu, mmu and io-backend GetVmStats around it): DMA calls and
 // bytes, recalls and their round trip, doorbells, interrupts, exits; per request too.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Lab, REPO_ROOT } from '@splitvisor/lab';
-import { protos, ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
+import { loadavg } from 'node:os';
+import { Lab } from '@splitvisor/lab';
+import { protos } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
-import { Bus, streams, subjects } from '@splitvisor/bus';
+import { Bus } from '@splitvisor/bus';
 import { createLogger } from '@splitvisor/log';
-import { BenchConsole, startQemu } from './uboot-console.mjs';
+import { startQemu, vmConsole } from './uboot-console.mjs';
+import { fetchFirmware, makeImages } from './uboot-images.mjs';
+import { median } from './stats.mjs';
 
 const RUNS = Math.max(1, Number(process.env.BENCH_VIRTIO_RUNS ?? 3));
 const DISK_MIB = Number(process.env.BENCH_VIRTIO_DISK_MIB ?? 4);
@@ -22,31 +21,18 @@ const ONLY = process.env.BENCH_VIRTIO_ONLY; // "splitvisor" or "qemu": one side
 const VM = 'bench-virtio';
 const MAC = '52:54:00:12:34:56';
 
-const fetched = spawnSync('bash', [join(REPO_ROOT, 'scripts/fetch-firmware.sh')], { encoding: 'utf8' });
-if (fetched.status !== 0) {
-  console.error(`virtio bench: cannot fetch Debian's firmware:\n${fetched.stderr}`);
+let fw;
+try {
+  fw = fetchFirmware();
+} catch (e) {
+  console.error(`virtio bench: ${e.message}`);
   process.exit(1);
 }
-const [fwJump, uboot] = fetched.stdout.trim().split('\n').slice(-2);
+const { fwJump, uboot } = fw;
 
 // --- the images --------------------------------------------------------------------------
-const dir = mkdtempSync(join(tmpdir(), 'sv-bench-virtio-'));
-const tftpDir = join(dir, 'tftp');
-mkdirSync(tftpDir);
-const bytes = (n, seed) => {
-  const b = Buffer.alloc(n);
-  for (let i = 0, x = seed; i < n; i++) b[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
-  return b;
-};
-writeFileSync(join(dir, 'blob.bin'), bytes(DISK_MIB * 1024 * 1024, 7));
-writeFileSync(join(tftpDir, 'net.bin'), bytes(TFTP_KIB * 1024, 11));
-const disk = (name) => {
-  const path = join(dir, name);
-  const env = { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
-  execFileSync('mkfs.vfat', ['-C', '-n', 'SVBENCH', path, String((DISK_MIB + 4) * 1024)], { stdio: 'pipe', env });
-  execFileSync('mcopy', ['-i', path, join(dir, 'blob.bin'), '::blob.bin'], { stdio: 'pipe' });
-  return path;
-};
+const images = makeImages({ diskName: 'blob.bin', diskBytes: DISK_MIB * 1024 * 1024, tftpName: 'net.bin', tftpBytes: TFTP_KIB * 1024, prefix: 'sv-bench-virtio-' });
+const { dir, tftpDir, disk } = images;
 
 // --- one session, the same on both machines -----------------------------------------------
 const LOAD = 'load virtio 0 ${loadaddr} blob.bin';
@@ -138,8 +124,7 @@ async function splitvisor() {
       '',
     ].join('\n');
     await c.dom0.call('CreateVm', { configYaml, baseDir: dir, source: 'virtio bench' });
-    const con = new BenchConsole((s) => bus.publish(subjects.consoleIn(VM), ConsoleInputCodec, { vmId: VM, data: Buffer.from(s) }));
-    await bus.replay(streams.console, subjects.consoleOut(VM), ConsoleOutputCodec, (m) => con.feed(Buffer.from(m.data).toString('latin1')));
+    const { console: con } = await vmConsole(bus, VM);
     await c.dom0.call('StartVm', { name: VM });
     const around = async (fn) => {
       const before = await counters(c);
@@ -163,11 +148,6 @@ async function splitvisor() {
 }
 
 // --- the table ---------------------------------------------------------------------------
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const size = { load: DISK_MIB * 1024 * 1024, tftp: TFTP_KIB * 1024 };
 const rate = (b, ms) => {
   const v = b / (ms / 1000);
@@ -205,4 +185,4 @@ if (s) {
   const ms = (k, unit) => median(s[k].map((r) => r.ms / r.delta[unit]));
   console.log(`  ${'ms per request'.padEnd(40)} ${ms('load', 'blk requests').toFixed(2).padStart(19)} ${ms('tftp', 'net frames').toFixed(2).padStart(19)}`);
 }
-rmSync(dir, { recursive: true, force: true });
+images.remove();
