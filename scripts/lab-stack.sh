@@ -114,7 +114,11 @@ trap 'rm -f "$stack_file"' EXIT
 node services/dom0/dist/cli/stack-file.js deploy/compose.yaml >"$stack_file"
 # --resolve-image never: the image is this engine's own (and nats' may be a local stand-in);
 # asking a registry for their digests would fail or wait where none answers.
-docker stack deploy --detach=true --resolve-image never -c "$stack_file" "$stack" >/dev/null
+# --detach=true: Docker 23 and later wait for the tasks unless told not to; Debian's docker.io
+# 20.10 client never waits and knows no --detach flag (it exits 125 on it).
+detach=()
+docker stack deploy --help 2>/dev/null | grep -q -- '--detach' && detach=(--detach=true)
+docker stack deploy "${detach[@]}" --resolve-image never -c "$stack_file" "$stack" >/dev/null
 say "deployed stack '$stack' (dom0 on port $SPLITVISOR_DOM0_PORT of every interface) in $(secs "$t" "$(now)") s"
 
 # Every long-running service's task up and healthy. pki is a one-shot (its task completes),
