@@ -13,9 +13,15 @@ const SUITES = {
   boot: { file: 'bench/boot.mjs', what: "Debian's OpenSBI + U-Boot to the prompt, beside QEMU, and the exit table of that boot" },
   virtio: { file: 'bench/virtio.mjs', what: "Debian's U-Boot: load from a FAT disk and tftpboot, beside QEMU, with DMA/recall/exit counters per request" },
   linux: { file: 'bench/linux.mjs', what: "Debian's kernel (busybox initramfs) to the shell and poweroff, beside QEMU, with the boot's exit table" },
-  modes: { file: 'bench/modes.mjs', what: "our kernel's microbenchmarks in every mode this build has, beside QEMU: guest ns/op, exits per op by reason, host µs/op" },
+  modes: {
+    file: 'bench/modes.mjs',
+    what: "our kernel's microbenchmarks in every mode this build has, beside QEMU: guest ns/op, exits per op by reason, host µs/op",
+  },
   dom0: { file: 'bench/dom0.mjs', what: 'CreateVm to the first instruction; how many idle 64 MiB VMs, at what memory and CPU each' },
-  io: { file: 'bench/io.mjs', what: "issue 17's I/O targets beside QEMU: U-Boot prompt, md console throughput, tftpboot 8 MiB, load 16 MiB, idle CPU" },
+  io: {
+    file: 'bench/io.mjs',
+    what: "issue 17's I/O targets beside QEMU: U-Boot prompt, md console throughput, tftpboot 8 MiB, load 16 MiB, idle CPU at the prompt and in WFI",
+  },
 };
 
 // `--flag value` (`npm run bench -- io --runs 3`) goes on as `--flag=value`, the form the

@@ -16,6 +16,13 @@
 //           io-backend and nats-server, each printed, and the same lab's CPU with no VM at
 //           all first (the baseline); for QEMU, its process. This process (the console's
 //           reader) is counted on neither side.
+//   wfi     the same CPU time, of guests/ticker (bare metal, M-mode, 16 MiB, no firmware):
+//           a timer 50 ms ahead in the CLINT, then WFI until it fires, then one line
+//           "tick <n>" - a guest idle in WFI with a timer set. Beside it, whether it woke on
+//           time: its ticks in the window against the 20 a second its timer asks for, and
+//           the gaps between tick lines as they arrived here (median and longest). The
+//           ticker arms its next timer after printing its line, so a gap is 50 ms plus the
+//           time the line took (on Splitvisor, an LSR read exit per character).
 //
 // tftp and load are MiB/s by wall time (command typed to the next prompt seen here, the
 // console's round trip included: NATS for Splitvisor, a pipe for QEMU), U-Boot's own
@@ -26,8 +33,11 @@
 // table. --only=prompt,md,... measures some. Exits 1 when a figure could not be measured;
 // an unmet target is today's baseline, not a failure of the bench.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@splitvisor/lab';
 import { withBenchLab, labPids } from './bench-lab.mjs';
-import { parseTransfer, startQemu, vmConsole } from './uboot-console.mjs';
+import { parseTransfer, startQemu, startQemuGuest, vmConsole } from './uboot-console.mjs';
 import { fetchFirmware, makeImages } from './uboot-images.mjs';
 import { CLK_TCK, cpuTicks, intFlag, loadAverage, median, runsFlag } from './stats.mjs';
 
@@ -41,6 +51,9 @@ const TIMEOUT_MS = intFlag(argv, 'timeout-s', 600, 'io') * 1000;
 /** Seconds at the prompt before the idle window opens (the boot's last output drained). */
 const SETTLE_S = 2;
 const MAC = '52:54:00:12:34:56';
+const TICKER = join(REPO_ROOT, 'guests/ticker/ticker.elf');
+/** guests/ticker's period: mtimecmp = mtime + 500000 of the 10 MHz timebase. */
+const TICK_MS = 50;
 const MiB = 1024 * 1024;
 
 // --- what a figure is --------------------------------------------------------------------
@@ -114,7 +127,37 @@ const FIGURES = [
       return { value: c.total, per: c.per, note: `${perProcess(c.per)}${guest}` };
     },
   },
+  {
+    key: 'wfi',
+    title: `host CPU of a guest in WFI with a ${TICK_MS} ms timer (guests/ticker) over ${IDLE_S} s (% of one core)`,
+    fmt: percent,
+    ratio: worseIfHigher,
+    target: { text: '< 2% of a core', of: 'sv', met: (x) => x < 2 },
+    baseline: true,
+    sessions: { qemu: () => qemuTicker(), splitvisor: (lab) => splitvisorTicker(lab) },
+    measure: async (s) => {
+      await sleep(SETTLE_S * 1000);
+      const arrivals = [];
+      const unlisten = s.console.listen((text, now) => {
+        for (const ch of text) if (ch === '\n') arrivals.push(now);
+      });
+      const before = await s.guestCounters?.();
+      const c = await sampleCpu(s.pids, IDLE_S);
+      const after = await s.guestCounters?.();
+      unlisten();
+      const guest = before && after ? guestRates(before, after, c.secs) : '';
+      return { value: c.total, per: c.per, note: `${onTime(arrivals, c.secs)}; ${perProcess(c.per)}${guest}` };
+    },
+  },
 ];
+
+/** How the ticks came: their number against the timer's rate, and the gaps between them. */
+function onTime(arrivals, secs) {
+  const expected = Math.floor((secs * 1000) / TICK_MS);
+  const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]);
+  const gapText = gaps.length ? `gaps median ${median(gaps).toFixed(0)} ms, longest ${Math.max(...gaps).toFixed(0)} ms` : 'no gaps';
+  return `${arrivals.length} ticks of ~${expected} (${((arrivals.length / expected) * 100).toFixed(0)}% on time), ${gapText}`;
+}
 const only = argv
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
@@ -174,6 +217,21 @@ const qemuVersion = spawnSync('qemu-system-riscv64', ['--version'], { encoding: 
 const qemuMissing =
   qemuVersion.error || qemuVersion.status !== 0 ? `qemu-system-riscv64 cannot run: ${qemuVersion.error?.message ?? qemuVersion.stderr}` : undefined;
 
+/** A fresh QEMU running guests/ticker, its first tick seen. */
+async function qemuTicker() {
+  if (qemuMissing) throw new Error(qemuMissing);
+  if (!existsSync(TICKER)) throw new Error(`${TICKER} is not built (make -C guests ticker)`);
+  const t0 = performance.now();
+  const q = startQemuGuest({ elf: TICKER, memory: '16M' });
+  try {
+    await q.console.waitFor(/tick 1\r\n/, TIMEOUT_MS);
+  } catch (e) {
+    q.stop();
+    throw e;
+  }
+  return { console: q.console, promptS: (performance.now() - t0) / 1000, pids: { qemu: q.pid }, stop: async () => q.stop() };
+}
+
 /** A fresh QEMU at its prompt: `{ console, promptS, pids, stop }`. */
 async function qemuSession() {
   if (qemuMissing) throw new Error(qemuMissing);
@@ -188,26 +246,43 @@ async function qemuSession() {
   return { console: q.console, promptS: (performance.now() - t0) / 1000, pids: { qemu: q.pid }, stop: async () => q.stop() };
 }
 
-let vmCount = 0;
 /** A fresh VM in the lab at its prompt, the same session as QEMU's plus the lab's counters. */
-async function splitvisorSession(lab) {
+function splitvisorSession(lab) {
+  const configYaml = (vm) =>
+    [
+      `name: ${vm}`,
+      'memory: 256M',
+      `firmware: ${fw.fwJump}`,
+      `kernel: ${fw.uboot}`,
+      'disks:',
+      `  - path: ${diskFor('splitvisor')}`,
+      'nics:',
+      '  - network: bench',
+      `    mac: "${MAC}"`,
+      `    tftp: ${images.tftpDir}`,
+      '',
+    ].join('\n');
+  return labVm(lab, configYaml, (con) => con.boot(TIMEOUT_MS));
+}
+
+/** guests/ticker in the lab, its first tick seen. */
+function splitvisorTicker(lab) {
+  if (!existsSync(TICKER)) throw new Error(`${TICKER} is not built (make -C guests ticker)`);
+  return labVm(
+    lab,
+    (vm) => `name: ${vm}\nmemory: 16M\nimage: ${TICKER}\n`,
+    (con) => con.waitFor(/tick 1\r\n/, TIMEOUT_MS),
+  );
+}
+
+let vmCount = 0;
+/** A VM made from `configYaml(name)` and started, its console followed until `ready(console)`
+ *  resolves: `{ console, promptS, createS, pids, guestCounters, stop }`. */
+async function labVm(lab, configYaml, ready) {
   if (!lab.dom0) throw new Error(`the lab did not start: ${lab.error}`);
   const vm = `io-${++vmCount}`;
-  const configYaml = [
-    `name: ${vm}`,
-    'memory: 256M',
-    `firmware: ${fw.fwJump}`,
-    `kernel: ${fw.uboot}`,
-    'disks:',
-    `  - path: ${diskFor('splitvisor')}`,
-    'nics:',
-    '  - network: bench',
-    `    mac: "${MAC}"`,
-    `    tftp: ${images.tftpDir}`,
-    '',
-  ].join('\n');
   const t0 = performance.now();
-  await lab.dom0.call('CreateVm', { configYaml, baseDir: images.dir, source: 'io bench' });
+  await lab.dom0.call('CreateVm', { configYaml: configYaml(vm), baseDir: images.dir, source: 'io bench' });
   let stopConsole = () => {};
   const stop = async () => {
     stopConsole();
@@ -218,7 +293,7 @@ async function splitvisorSession(lab) {
     stopConsole = con.stop;
     await lab.dom0.call('StartVm', { name: vm });
     const createS = (performance.now() - t0) / 1000;
-    await con.console.boot(TIMEOUT_MS);
+    await ready(con.console);
     const guestCounters = async () => {
       const st = await lab.cpu.call('GetVmStats', { vmId: vm });
       return { instret: st.instret, exits: Object.fromEntries(st.exits.map((e) => [e.reason, e.count])) };
@@ -259,9 +334,9 @@ async function figure(fig, lab) {
   console.log(`  ${'run'.padEnd(6)} ${'Splitvisor'.padStart(14)} ${'QEMU'.padStart(14)} ${'ratio'.padStart(7)}  Splitvisor's run / QEMU's run`);
   const runs = [];
   for (let i = 0; i < RUNS; i++) {
-    const q = await side('QEMU', qemuSession, fig);
+    const q = await side('QEMU', fig.sessions?.qemu ?? qemuSession, fig);
     const baseline = fig.baseline && lab.dom0 ? () => labBaseline(lab) : undefined;
-    const s = await side('Splitvisor', () => splitvisorSession(lab), fig, baseline);
+    const s = await side('Splitvisor', () => (fig.sessions?.splitvisor ?? splitvisorSession)(lab), fig, baseline);
     const ratio = q.error || s.error ? NaN : fig.ratio(s.value, q.value);
     runs.push({ q, s, ratio });
     console.log(
@@ -296,7 +371,7 @@ async function figure(fig, lab) {
     if (bases.length)
       console.log(`  Splitvisor, medians by process: no VM ${names.map((k) => `${k} ${percent(med(bases, k))}`).join(', ')} = ${percent(f.base)}`);
     if (atPrompt.length)
-      console.log(`                                  at the prompt ${names.map((k) => `${k} ${percent(med(atPrompt, k))}`).join(', ')} = ${percent(f.sv)}`);
+      console.log(`                                  with the VM   ${names.map((k) => `${k} ${percent(med(atPrompt, k))}`).join(', ')} = ${percent(f.sv)}`);
   }
   for (const e of f.errors) console.log(`  failed: ${e}`);
   return f;

@@ -18,9 +18,18 @@ export class BenchConsole {
     this.send = send;
   }
 
+  #listeners = new Set();
+
   feed(text) {
     this.out += text;
+    for (const l of this.#listeners) l(text, performance.now());
     this.#waiter?.();
+  }
+
+  /** Calls `cb(text, now)` with each piece of output as it arrives; returns what stops it. */
+  listen(cb) {
+    this.#listeners.add(cb);
+    return () => this.#listeners.delete(cb);
   }
 
   /** The machine behind the console is gone: the wait in progress, and any later, fail. */
@@ -92,6 +101,17 @@ export function startQemu({ fwJump, uboot, disk, tftpDir, mac }) {
   const args = ['-M', 'virt', '-m', '256M', '-nographic', '-bios', fwJump, '-kernel', uboot];
   args.push('-drive', `file=${disk},format=raw,if=none,id=d0`, '-device', 'virtio-blk-device,drive=d0');
   args.push('-netdev', `user,id=n0,tftp=${tftpDir}`, '-device', `virtio-net-device,netdev=n0,mac=${mac}`);
+  return spawnQemu(args);
+}
+
+/** QEMU's virt machine running a bare-metal M-mode `elf` (guests/*), no firmware: as a
+ *  Splitvisor VM with `image:` runs it. */
+export function startQemuGuest({ elf, memory = '64M' }) {
+  return spawnQemu(['-M', 'virt', '-m', memory, '-nographic', '-bios', 'none', '-kernel', elf]);
+}
+
+/** qemu-system-riscv64 with `args`, its serial console on stdio as a BenchConsole. */
+function spawnQemu(args) {
   const child = spawn('qemu-system-riscv64', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const c = new BenchConsole((s) => child.stdin.write(s));
   let stderr = '';
