@@ -149,7 +149,7 @@ describe('VcpuHost on fake ports', () => {
     // auipc: the page after the code (lui would sign-extend 0x80001000 on RV64).
     const w = world(program([encode.auipc(Reg.t0, 1), encode.addi(Reg.t1, Reg.zero, 0x5a), encode.sb(Reg.t1, Reg.t0, 8), encode.jal(Reg.zero, 0)]));
     await until(() => w.host.cache.state[1] === PageState.Modified, 'the guest wrote its page');
-    const reply = await w.recall({ id: 1, gfns: [BASE_GFN + 1], mode: 'RECALL_INVALIDATE' });
+    const reply = await w.recall({ id: 1, gfns: [BASE_GFN + 1], mode: 'RECALL_INVALIDATE', updates: [] });
     expect(reply.error).toBeUndefined();
     expect(reply.pages!.map((p) => [p.gfn, p.was])).toEqual([[BASE_GFN + 1, 2]]);
     expect(Buffer.from(reply.pages![0]!.data as Uint8Array)[8]).toBe(0x5a);

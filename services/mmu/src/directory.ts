@@ -13,7 +13,9 @@ export const MAX_HOLDERS = 8;
 /** downgrade: another holder reads (the owner keeps a Shared copy); invalidate: someone
  *  writes; clean: a device reads (the owner sends its bytes and stays Modified: a device
  *  keeps no copy, so nothing makes the owner's copy unique but the directory). */
-export type RecallMode = 'downgrade' | 'invalidate' | 'clean';
+/** 'update': a device's few bytes go into the holder's copy, which it keeps (mmu.proto,
+ *  RECALL_UPDATE); conflicts() never asks for it, Coherence.update chooses it. */
+export type RecallMode = 'downgrade' | 'invalidate' | 'clean' | 'update';
 
 /** What must happen at one holder before an access can go on. */
 export interface Conflict {

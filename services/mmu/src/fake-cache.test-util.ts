@@ -17,6 +17,9 @@ export class FakeCache {
   private installed = 0;
   private readonly deferred: { order: RecallOrder; resolve: (p: RecalledPage[]) => void }[] = [];
   recallsServed = 0;
+  /** Pages whose write-back is on its way: their bytes were taken, so an update to them
+   *  would be lost when the write-back lands; they are answered as not updated. */
+  private readonly writingBack = new Set<number>();
 
   constructor(
     readonly name: string,
@@ -107,6 +110,13 @@ export class FakeCache {
       const i = gfn - this.firstGfn;
       const was = this.state[i]! as PageStateValue;
       const out: RecalledPage = { gfn, was };
+      if (o.mode === 'update') {
+        // The cpu's rule (worker-cache.ts): a held page takes the bytes and stays as it was.
+        if (was === PageState.Invalid || this.writingBack.has(i)) return out;
+        for (const u of o.updates ?? []) if (u.gfn === gfn) this.bytes.set(u.data, i * PAGE_SIZE + u.offset);
+        out.updated = true;
+        return out;
+      }
       if (was === PageState.Modified) {
         const data = this.bytes.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
         if (data.every((b) => b === 0)) out.zero = true;
@@ -126,9 +136,14 @@ export class FakeCache {
     for (let i = 0; i < this.state.length; i++) {
       if (this.state[i] !== PageState.Modified) continue;
       idx.push(i);
+      this.writingBack.add(i);
       pages.push({ gfn: this.firstGfn + i, data: this.bytes.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE) });
     }
-    await this.delay(this.mem().writeBack(this.name, pages, { releaseAll, epoch: this.epoch }));
+    try {
+      await this.delay(this.mem().writeBack(this.name, pages, { releaseAll, epoch: this.epoch }));
+    } finally {
+      for (const i of idx) this.writingBack.delete(i);
+    }
     for (const i of idx) if (this.state[i] === PageState.Modified) this.state[i] = PageState.Invalid;
     if (releaseAll) this.state.fill(PageState.Invalid);
   }

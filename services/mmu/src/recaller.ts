@@ -10,6 +10,7 @@ const MODES = {
   downgrade: 'RECALL_DOWNGRADE',
   invalidate: 'RECALL_INVALIDATE',
   clean: 'RECALL_CLEAN',
+  update: 'RECALL_UPDATE',
 } as const satisfies Record<RecallMode, MmuV1.RecallMode__Output>;
 
 export class NatsRecaller implements Recaller {
@@ -23,7 +24,7 @@ export class NatsRecaller implements Recaller {
 
   async recall(o: RecallOrder): Promise<RecalledPage[]> {
     const subject = subjects.memRecall(o.vmId, o.holder);
-    const req = { ...o, mode: MODES[o.mode] };
+    const req = { ...o, mode: MODES[o.mode], updates: o.updates ?? [] };
     let reply: MmuV1.RecallReply__Output | undefined;
     // A lost answer is asked for again under the same id: the page cache has already
     // given the pages up and keeps its answers by id, so the bytes are not lost. Nobody
@@ -36,6 +37,6 @@ export class NatsRecaller implements Recaller {
       }
     }
     if (reply.error) throw new Error(reply.error);
-    return reply.pages.map((p) => ({ gfn: p.gfn, was: pageStateOf(p.was), data: p.data, zero: p.zero }));
+    return reply.pages.map((p) => ({ gfn: p.gfn, was: pageStateOf(p.was), data: p.data, zero: p.zero, updated: p.updated }));
   }
 }

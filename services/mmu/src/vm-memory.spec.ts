@@ -6,7 +6,7 @@ import { AddressSpace } from './address-space.js';
 import { MemError } from './errors.js';
 import { FakeCache, recallerFor } from './fake-cache.test-util.js';
 import { FramePool } from './frame-pool.js';
-import { VmMemory, type Recaller } from './vm-memory.js';
+import { UPDATE_MAX_BYTES, VmMemory, type Recaller } from './vm-memory.js';
 
 const GFN = DRAM_BASE / PAGE_SIZE;
 
@@ -85,13 +85,61 @@ describe('VmMemory', () => {
     expect(mem.stats()).toMatchObject({ heldModified: 1, recalls: 0 });
   });
 
-  it('drops a write-back of a page recalled meanwhile, and keeps the newer bytes', async () => {
+  it('updates the copy a holder has with a small device write: it keeps the page and reads the bytes without a fetch', async () => {
     const { mem, cpu } = vm();
     await cpu.write(0, 1);
+    await cpu.read(PAGE_SIZE); // page 1 Shared
+    const fetches = mem.stats().fetches;
+    await mem.dmaWrite('io-backend', [
+      { addr: gpa(DRAM_BASE + 1), length: 0, data: Uint8Array.of(9) },
+      { addr: gpa(DRAM_BASE + PAGE_SIZE + 5), length: 0, data: Uint8Array.of(8, 7) },
+    ]);
+    expect([cpu.state[0], cpu.state[1]]).toEqual([2, 1]); // Modified and Shared, as before
+    expect([await cpu.read(0), await cpu.read(1), await cpu.read(PAGE_SIZE + 5), await cpu.read(PAGE_SIZE + 6)]).toEqual([1, 9, 8, 7]);
+    expect(mem.stats()).toMatchObject({ fetches, recalls: 1, updateRecalls: 1 });
+    // mmu's own copy has the device's bytes too, and the holder's Modified page wins on its way home.
+    expect([...mem.space.read(gpa(DRAM_BASE + PAGE_SIZE + 5), 2)]).toEqual([8, 7]);
+    await cpu.writeBack(true);
+    expect([...mem.space.read(DRAM_BASE, 2)]).toEqual([1, 9]);
+  });
+
+  it('invalidates instead of updating a page whose write-back is on its way, so the late write-back cannot undo the device', async () => {
+    let caches: FakeCache[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const inner = recallerFor(() => caches);
+    const space = new AddressSpace('vm', DRAM_BASE, 16 * PAGE_SIZE, new FramePool(64));
+    const mem = new VmMemory(space, { recaller: { recall: (o) => gate.then(() => inner.recall(o)) }, epoch: 'e1', devices: ['io-backend'] });
+    caches = [new FakeCache('cpu', () => mem)];
+    const cpu = caches[0]!;
+    await cpu.write(0, 1);
+    // The device's write is first at mmu; the cache starts giving its pages back before
+    // the update reaches it (the vCPU stopping), so it refuses the update and the page is
+    // taken instead; its write-back, behind the device's write, is then stale.
+    const dma = mem.dmaWrite('io-backend', [{ addr: gpa(DRAM_BASE + 1), length: 0, data: Uint8Array.of(9) }]);
+    await new Promise((r) => setImmediate(r)); // its update order waits at the gate
+    const wb = cpu.writeBack();
+    open();
+    await Promise.all([dma, wb]);
+    expect([...mem.space.read(DRAM_BASE, 2)]).toEqual([1, 9]);
+    expect(cpu.state[0]).toBe(0);
+    expect(mem.stats()).toMatchObject({ updateRecalls: 1, recalls: 2 });
+  });
+
+  it('drops a write-back of a page recalled meanwhile, and keeps the newer bytes', async () => {
+    const space = new AddressSpace('vm', DRAM_BASE, 32 * PAGE_SIZE, new FramePool(64));
+    let caches: FakeCache[] = [];
+    const mem = new VmMemory(space, { recaller: recallerFor(() => caches), epoch: 'e1', devices: ['io-backend'] });
+    caches = [new FakeCache('cpu', () => mem)];
+    const cpu = caches[0]!;
+    await cpu.write(0, 1);
     // The cache gives the page back, but a device's write gets there first (the cache
-    // answers its recall with the bytes, then its own write-back arrives late).
+    // answers its recall with the bytes, then its own write-back arrives late). The write
+    // is one too large to update the cache's copy with (a disk read): the page is taken.
     const late = [{ gfn: GFN, data: Buffer.alloc(PAGE_SIZE, 1) }];
-    await mem.dmaWrite('io-backend', [{ addr: gpa(DRAM_BASE + 1), length: 1, data: Uint8Array.of(9) }]);
+    const big = new Uint8Array(UPDATE_MAX_BYTES + 1);
+    big[0] = 9;
+    await mem.dmaWrite('io-backend', [{ addr: gpa(DRAM_BASE + 1), length: 0, data: big }]);
     expect(await mem.writeBack('cpu', late, { epoch: 'e1' })).toBe(1);
     expect([...mem.space.read(DRAM_BASE, 2)]).toEqual([1, 9]);
   });
@@ -132,7 +180,7 @@ describe('VmMemory', () => {
     expect(mem.stats()).toMatchObject({ dmaWriteRepeats: 1, dmaWriteBytes: 2, recalls: 1 });
   });
 
-  it('applies the segments of one DMA write in order and as one step, with one recall for all their pages', async () => {
+  it('applies the segments of one DMA write in order and as one step, with one update order for all their pages', async () => {
     // A used element (page 3) and used.idx (page 2) in one call, as a virtqueue's writev
     // makes it (virtio 1.2 §2.7.8: the idx must not be seen before the element).
     const ELEM = 3 * PAGE_SIZE;
@@ -164,9 +212,12 @@ describe('VmMemory', () => {
     expect(await dma).toBe(4);
     expect(await polled).toEqual([2, 7]);
     expect((await read).map((b) => [...b])).toEqual([[2], [7, 6]]);
-    expect(mem.stats()).toMatchObject({ recalls: 1, recalledPages: 2 });
-    expect(cpu.state[2]).toBe(0); // the writer's copies are gone
-    expect(cpu.state[3]).toBe(0);
+    // One order took the bytes to the cache that had both pages, which kept them; then the
+    // device's read took their bytes (one order) and the other cache's fetches downgraded
+    // them (one each).
+    expect(mem.stats()).toMatchObject({ recalls: 4, updateRecalls: 1 });
+    expect([await cpu.read(IDX), await cpu.read(ELEM), await cpu.read(ELEM + 1)]).toEqual([2, 7, 6]);
+    expect([cpu.state[2], cpu.state[3]]).toEqual([1, 1]);
   });
 
   it('lets a device read a page a holder has Modified without taking it: the bytes come back, the holder writes on', async () => {

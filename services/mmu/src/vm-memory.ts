@@ -19,7 +19,7 @@ import { Recovery, type RecoveryEnd } from './vm/recovery.js';
 import { Roster, type VmPersisted } from './vm/roster.js';
 import { restoreSnapshot, takeSnapshot } from './vm/snapshots.js';
 
-export { MAX_DMA_BYTES, type DmaSegment } from './vm/dma.js';
+export { MAX_DMA_BYTES, UPDATE_MAX_BYTES, type DmaSegment } from './vm/dma.js';
 export { NO_RECALLS, RECALL_RUN, type RecallOrder, type RecalledPage, type Recaller } from './vm/recalls.js';
 export type { FetchGrant, WriteBackOptions } from './vm/coherence.js';
 export type { VmPersisted } from './vm/roster.js';
@@ -30,6 +30,8 @@ export const DEFAULT_HOLDER = 'cpu';
 export interface MemoryStats {
   recalls: number;
   recalledPages: number;
+  /** Recalls that carried a small device write into a holder's copy (mode 'update'). */
+  updateRecalls: number;
   dmaReadBytes: number;
   dmaWriteBytes: number;
   /** DMA writes sent again under an id already applied (answered, not written again). */

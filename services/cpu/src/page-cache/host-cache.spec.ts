@@ -64,7 +64,7 @@ function setup(opts: { unavailable?: number } = {}) {
   /** mmu's recall, with the vCPU reaching safepoints until it is answered. */
   const recall = async (req: Partial<MmuV1.RecallRequest__Output> & { gfns: number[] }) => {
     let done = false;
-    const p = answer!({ vmId: 'vm', holder: 'cpu', mode: 'RECALL_INVALIDATE', grant: 0, epoch: 'e1', id: 1, ...req }).finally(() => (done = true));
+    const p = answer!({ vmId: 'vm', holder: 'cpu', mode: 'RECALL_INVALIDATE', grant: 0, epoch: 'e1', id: 1, updates: [], ...req }).finally(() => (done = true));
     await until(() => {
       worker.safepoint();
       return done;
@@ -121,15 +121,57 @@ describe('HostPageCache', () => {
     const first = await recall({ gfns: [BASE_GFN + 1], mode: 'RECALL_DOWNGRADE', id: 3 });
     expect(first.pages!.map((p) => [p.was, p.zero])).toEqual([[2, false]]);
     expect(cache.state[1]).toBe(PageState.Shared);
-    expect(await answer()({ vmId: 'vm', holder: 'cpu', mode: 'RECALL_DOWNGRADE', grant: 0, epoch: 'e1', id: 3, gfns: [BASE_GFN + 1] })).toBe(first);
-    expect(await answer()({ vmId: 'vm', holder: 'cpu', mode: 'RECALL_INVALIDATE', grant: 0, epoch: 'e1', id: 4, gfns: [] })).toEqual({ id: 4, pages: [] });
+    expect(await answer()({ vmId: 'vm', holder: 'cpu', mode: 'RECALL_DOWNGRADE', grant: 0, epoch: 'e1', id: 3, updates: [], gfns: [BASE_GFN + 1] })).toBe(
+      first,
+    );
+    expect(await answer()({ vmId: 'vm', holder: 'cpu', mode: 'RECALL_INVALIDATE', grant: 0, epoch: 'e1', id: 4, updates: [], gfns: [] })).toEqual({
+      id: 4,
+      pages: [],
+    });
     expect(worker.served).toBe(1);
+    cache.close();
+  });
+
+  it('writes an update into the pages the worker holds and keeps them; one it does not hold, or one on its way home, is answered as not updated', async () => {
+    const { cache, worker, ram, recall } = setup();
+    await cache.fetch(0, 1, true, () => worker.install(0, 1, true));
+    await cache.fetch(1, 1, false, () => worker.install(1, 1, false));
+    const frame = Buffer.from([1, 2, 3]);
+    const notHeld = ram.bytes[2 * 4096 + 9];
+    const reply = await recall({
+      gfns: [BASE_GFN, BASE_GFN + 1, BASE_GFN + 2],
+      mode: 'RECALL_UPDATE',
+      id: 8,
+      updates: [
+        { gfn: BASE_GFN, offset: 4094, data: frame.subarray(0, 2) },
+        { gfn: BASE_GFN + 1, offset: 0, data: frame.subarray(2) },
+        { gfn: BASE_GFN + 2, offset: 9, data: Buffer.from([7]) },
+      ],
+    });
+    expect(reply.pages!.map((p) => [p.was, p.updated, p.data?.length ?? 0])).toEqual([
+      [2, true, 0],
+      [1, true, 0],
+      [0, false, 0],
+    ]);
+    expect([...ram.bytes.subarray(4094, 4097)]).toEqual([1, 2, 3]);
+    expect(ram.bytes[2 * 4096 + 9]).toBe(notHeld); // not held: mmu has it
+    expect([ram.pageState[0], ram.pageState[1], cache.state[0], cache.state[1]]).toEqual([2, 1, 2, 1]);
+    expect(cache.stats.updates).toBe(1);
+    // Bytes outside the page they name are refused, naming them.
+    const bad = await recall({ gfns: [BASE_GFN], mode: 'RECALL_UPDATE', id: 9, updates: [{ gfn: BASE_GFN, offset: 4095, data: Buffer.from([1, 2]) }] });
+    expect(bad.error).toMatch(/update of gfn 0x[0-9a-f]+ at offset 4095 \(2 bytes\) is not within a page the recall names/);
+    // While the pages go home, an update is refused: mmu takes the page instead.
+    const first = ram.bytes[0];
+    void cache.writeBackAll().catch(() => undefined);
+    const late = await recall({ gfns: [BASE_GFN], mode: 'RECALL_UPDATE', id: 10, updates: [{ gfn: BASE_GFN, offset: 0, data: Buffer.from([5]) }] });
+    expect(late.pages!.map((p) => [p.was, p.updated])).toEqual([[2, false]]);
+    expect(ram.bytes[0]).toBe(first);
     cache.close();
   });
 
   it('answers a recall for another VM with an error naming this cache', async () => {
     const { cache, answer } = setup();
-    const reply = await answer()({ vmId: 'other', holder: 'cpu', mode: 'RECALL_INVALIDATE', grant: 0, epoch: 'e1', id: 5, gfns: [BASE_GFN] });
+    const reply = await answer()({ vmId: 'other', holder: 'cpu', mode: 'RECALL_INVALIDATE', grant: 0, epoch: 'e1', id: 5, updates: [], gfns: [BASE_GFN] });
     expect(reply.error).toBe('vm "vm" page cache "cpu": recall for vm "other" holder "cpu" reached the wrong cache');
     cache.close();
   });

@@ -21,7 +21,7 @@ import { hex, PAGE_SIZE } from '@splitvisor/platform';
 import type { Logger } from '@splitvisor/log';
 import { PageState, type PageStateValue } from '@splitvisor/riscv';
 import { DEFAULT_HOLDER, type GuestPages, type PageRecalls } from '../ports/index.js';
-import type { RecallAnswerMsg, RecallOrderMsg } from './protocol.js';
+import type { PageUpdateMsg, RecallAnswerMsg, RecallOrderMsg } from './protocol.js';
 
 /** Pages per write-back call (256 KiB). */
 const WRITEBACK_RUN = 64;
@@ -53,6 +53,8 @@ export interface HostPageCacheOptions {
 
 export interface PageCacheStats {
   recalls: number;
+  /** Recalls that carried a device's bytes into the pages held (RECALL_UPDATE). */
+  updates: number;
   recalledPages: number;
   reregistrations: number;
 }
@@ -67,7 +69,7 @@ export class HostPageCache {
   /** The worker's end of the recall channel (transfer it in workerData). */
   readonly workerPort: MessagePort;
   readonly holder: string;
-  readonly stats: PageCacheStats = { recalls: 0, recalledPages: 0, reregistrations: 0 };
+  readonly stats: PageCacheStats = { recalls: 0, updates: 0, recalledPages: 0, reregistrations: 0 };
   private readonly port: MessagePort;
   private readonly baseGfn: number;
   private readonly log: Logger;
@@ -84,6 +86,8 @@ export class HostPageCache {
   private reregisterAgain = false;
   private mmuAway = false;
   private closed = false;
+  /** writeBackAll is sending the pages home: updates to them would be lost. */
+  private writingBack = false;
 
   constructor(private readonly o: HostPageCacheOptions) {
     this.holder = o.holder ?? DEFAULT_HOLDER;
@@ -205,10 +209,15 @@ export class HostPageCache {
     if (!this.ready(req)) await new Promise<void>((go) => this.deferred.push({ req, go }));
     const invalidate = req.mode === 'RECALL_INVALIDATE';
     const clean = req.mode === 'RECALL_CLEAN';
+    const updates = req.mode === 'RECALL_UPDATE' ? this.updatesOf(req) : undefined;
     let pages: RecallAnswerMsg['pages'];
-    if (!this.workerGone) {
+    if (updates && (this.workerGone || this.writingBack)) {
+      // Its pages are on their way home with the bytes they had: an update would be lost
+      // when they land. Answered as not updated, mmu takes them (RECALL_INVALIDATE) instead.
+      pages = idx.map((i) => ({ index: i, was: this.state[i]! }));
+    } else if (!this.workerGone) {
       try {
-        pages = (await this.askWorker(idx, invalidate, clean)).pages;
+        pages = (await this.askWorker(idx, invalidate, clean, updates)).pages;
       } catch {
         pages = this.serveHere(idx, invalidate);
       }
@@ -218,18 +227,36 @@ export class HostPageCache {
     const out: MmuV1.RecalledPage[] = [];
     for (const p of pages) {
       if (invalidate) this.state[p.index] = PageState.Invalid;
-      else if (p.was === PageState.Modified && !clean) this.state[p.index] = PageState.Shared;
+      else if (p.was === PageState.Modified && !clean && !updates) this.state[p.index] = PageState.Shared;
       const zero = p.data !== undefined && isZero(p.data);
-      out.push({ gfn: p.index + this.baseGfn, was: heldStateOf(p.was as PageStateValue), zero, data: p.data && !zero ? p.data : Buffer.alloc(0) });
+      out.push({
+        gfn: p.index + this.baseGfn,
+        was: heldStateOf(p.was as PageStateValue),
+        zero,
+        data: p.data && !zero ? p.data : Buffer.alloc(0),
+        updated: p.updated === true,
+      });
     }
+    if (updates) this.stats.updates++;
     return { id: req.id, pages: out };
   }
 
+  /** An update order's bytes as page indexes, each checked to lie in one page it names. */
+  private updatesOf(req: MmuV1.RecallRequest__Output): PageUpdateMsg[] {
+    return req.updates.map((u) => {
+      const index = u.gfn - this.baseGfn;
+      if (!req.gfns.includes(u.gfn) || !(u.offset >= 0 && u.offset + u.data.length <= PAGE_SIZE)) {
+        throw new Error(`update of gfn ${hex(u.gfn)} at offset ${u.offset} (${u.data.length} bytes) is not within a page the recall names`);
+      }
+      return { index, offset: u.offset, data: u.data };
+    });
+  }
+
   /** Posts the order, counts it and rings: the worker takes it at its next safepoint. */
-  private askWorker(pages: number[], invalidate: boolean, clean: boolean): Promise<RecallAnswerMsg> {
+  private askWorker(pages: number[], invalidate: boolean, clean: boolean, updates?: PageUpdateMsg[]): Promise<RecallAnswerMsg> {
     const id = ++this.orderSeq;
     const p = new Promise<RecallAnswerMsg>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    this.port.postMessage({ id, pages, invalidate, clean } satisfies RecallOrderMsg);
+    this.port.postMessage({ id, pages, invalidate, clean, ...(updates && { updates }) } satisfies RecallOrderMsg);
     this.o.recallDoorbell.ringRecall();
     return p;
   }
@@ -301,6 +328,7 @@ export class HostPageCache {
   /** The vCPU stopped: every page goes home (Modified ones with their bytes, all-zero
    *  ones as zero, Shared ones as a clean return), and mmu forgets this cache. */
   async writeBackAll(): Promise<void> {
+    this.writingBack = true;
     const all: number[] = [];
     this.state.forEach((s, i) => s !== PageState.Invalid && all.push(i));
     for (let at = 0; at === 0 || at < all.length; at += WRITEBACK_RUN) {

@@ -14,10 +14,20 @@ export interface RecallOrderMsg {
   invalidate: boolean;
   /** A device reads: send the Modified pages' bytes and keep them Modified. */
   clean?: boolean;
+  /** A device wrote these bytes (mmu.proto RECALL_UPDATE): write them into the pages held
+   *  and keep them as they are; a page not held is answered as it is. */
+  updates?: PageUpdateMsg[];
+}
+
+export interface PageUpdateMsg {
+  index: number;
+  offset: number;
+  data: Uint8Array;
 }
 
 /** Worker -> host. */
 export interface RecallAnswerMsg {
   id: number;
-  pages: { index: number; was: number; data?: Uint8Array }[];
+  /** updated: the order's bytes are in the page, which stays as it `was`. */
+  pages: { index: number; was: number; data?: Uint8Array; updated?: boolean }[];
 }

@@ -141,6 +141,17 @@ export class WorkerPageCache {
     for (const p of o.pages) {
       const was = states[p]!;
       const out: RecallAnswerMsg['pages'][number] = { index: p, was };
+      if (o.updates) {
+        // A device's write, at this one instant of the guest: into the copy it holds, which
+        // it keeps (a page not held takes the bytes from mmu at its next fetch).
+        if (was !== PageState.Invalid) {
+          for (const u of o.updates) if (u.index === p) this.ram.bytes.set(u.data, p * PAGE + u.offset);
+          this.ram.invalidateCode(p);
+          out.updated = true;
+        }
+        answer.pages.push(out);
+        continue;
+      }
       if (was === PageState.Modified) {
         out.data = this.ram.bytes.slice(p * PAGE, (p + 1) * PAGE);
         transfer.push(out.data.buffer as ArrayBuffer);

@@ -7,7 +7,7 @@ import type { AddressSpace, FetchedPage, PageWrite } from '../address-space.js';
 import { Directory, type RecallMode } from '../directory.js';
 import { unavailable } from '../errors.js';
 import type { DirtyLog } from './dirty-log.js';
-import { RECALL_RUN, type Recalls } from './recalls.js';
+import { RECALL_RUN, type PageUpdate, type Recalls } from './recalls.js';
 import type { Roster } from './roster.js';
 
 export interface FetchGrant {
@@ -68,6 +68,61 @@ export class Coherence {
       }
     }
     for (const o of orders.values()) await this.recall(o.holder, o.mode, o.pages);
+  }
+
+  /**
+   * A device writes `segs`, whose bytes are few: each holder of a page they touch gets
+   * them written into its copy and keeps it (mode 'update'), instead of losing the page
+   * and fetching it again on its next load, a round trip per page (a virtqueue's used ring
+   * and a received frame, every frame). As KVM's coalesced guest-memory writes do not exist,
+   * this is the cache-update protocol of Dragon/Firefly: the writer's bytes are broadcast to
+   * the sharers. A page a holder could not update comes back without `updated` and is
+   * invalidated as in `resolve`. Afterwards the caller writes mmu's own copy.
+   */
+  async update(pages: Iterable<number>, segs: readonly { addr: number; data: Uint8Array }[]): Promise<void> {
+    const first = this.space.firstGfn;
+    const byHolder = new Map<number, number[]>();
+    const conflicts: { holder: number; mode: RecallMode }[] = [];
+    for (const i of pages) {
+      conflicts.length = 0;
+      for (const c of this.dir.conflicts(i, -1, true, conflicts)) {
+        let l = byHolder.get(c.holder);
+        if (!l) byHolder.set(c.holder, (l = []));
+        l.push(i);
+      }
+    }
+    for (const [h, held] of byHolder) {
+      const name = this.dir.nameOf(h);
+      for (let at = 0; at < held.length; at += RECALL_RUN) {
+        const run = held.slice(at, at + RECALL_RUN);
+        const updates = pageUpdates(run, first, segs);
+        const answer = await this.recalls.send(
+          name,
+          run.map((i) => i + first),
+          'update',
+          this.lastGrant[h] ?? 0,
+          updates,
+        );
+        const byGfn = new Map(answer.map((p) => [p.gfn, p]));
+        const rest: number[] = [];
+        const writes: PageWrite[] = [];
+        for (const i of run) {
+          const p = byGfn.get(i + first);
+          if (p?.updated && p.was !== PageState.Invalid) {
+            this.dir.set(i, h, p.was);
+            continue;
+          }
+          // Not updated: bytes it gave up come home; whatever copy it kept is taken next.
+          if (p && p.was === PageState.Modified && (p.zero || p.data?.length === PAGE_SIZE)) {
+            writes.push(p.zero ? { gfn: i + first, zero: true } : { gfn: i + first, data: p.data });
+          }
+          if (p && p.was !== PageState.Invalid) rest.push(i);
+          else this.dir.set(i, h, PageState.Invalid);
+        }
+        this.space.writeBack(writes, false);
+        if (rest.length) await this.recall(h, 'invalidate', rest);
+      }
+    }
   }
 
   /** Asks holder `h` for pages, RECALL_RUN at a time, and stores what comes back. */
@@ -225,6 +280,21 @@ export class Coherence {
     for (const i of pages) this.dirty.mark(i);
     return n;
   }
+}
+
+/** The parts of `segs` that fall in each of the page indexes `run`, as page updates. */
+function pageUpdates(run: readonly number[], firstGfn: number, segs: readonly { addr: number; data: Uint8Array }[]): PageUpdate[] {
+  const out: PageUpdate[] = [];
+  for (const i of run) {
+    const start = (i + firstGfn) * PAGE_SIZE;
+    const end = start + PAGE_SIZE;
+    for (const s of segs) {
+      const a = Math.max(start, s.addr);
+      const b = Math.min(end, s.addr + s.data.length);
+      if (a < b) out.push({ gfn: i + firstGfn, offset: a - start, data: s.data.subarray(a - s.addr, b - s.addr) });
+    }
+  }
+  return out;
 }
 
 /** The page indexes of `space` that [addr, addr + len) covers (len > 0, range checked). */

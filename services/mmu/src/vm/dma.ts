@@ -16,6 +16,11 @@ export const MAX_DMA_SEGMENTS = 4096;
 /** Writes remembered by (caller, write id), for repeats: far more than a caller has in
  *  flight (a virtio device has one completion per queue at a time). */
 const WRITES_REMEMBERED = 1024;
+/** A device write of at most this many bytes updates the holders' copies (Coherence.update)
+ *  rather than taking them away: a received frame with its used entry (~1.5 KiB) is well
+ *  under it; a disk read of many pages is over it, and pages it fills are fetched when the
+ *  guest gets to them, in runs. */
+export const UPDATE_MAX_BYTES = 64 * 1024;
 
 export interface DmaSegment {
   addr: GuestPhysAddr;
@@ -80,8 +85,8 @@ export class Dma {
     return out;
   }
 
-  /** Device writes: every cached copy of the pages is recalled (Modified bytes merged),
-   *  then the segments are applied in order, the caller holding the VM's lock: no fetch
+  /** Device writes: every cached copy of the pages is updated with the bytes (a small
+   *  write) or recalled (Modified bytes merged), then the segments are applied in order, the caller holding the VM's lock: no fetch
    *  sees the memory between two of them (GuestMemory.writev's promise, virtio 1.2 §2.7.8). */
   async write(caller: string, segs: readonly DmaSegment[], writeId = 0): Promise<number> {
     const pages = this.check('write', caller, segs);
@@ -96,7 +101,14 @@ export class Dma {
       this.repeats++;
       return done;
     }
-    await this.coherence.resolve(pages, -1, true);
+    let total = 0;
+    for (const s of segs) total += s.data?.length ?? 0;
+    if (total <= UPDATE_MAX_BYTES) {
+      await this.coherence.update(
+        pages,
+        segs.map((s) => ({ addr: s.addr, data: s.data ?? new Uint8Array(0) })),
+      );
+    } else await this.coherence.resolve(pages, -1, true);
     let n = 0;
     for (const s of segs) n += this.space.write(s.addr, s.data ?? new Uint8Array(0), `DMA write by "${caller}" of vm "${this.space.vmId}":`);
     this.dirty.markAll(pages);

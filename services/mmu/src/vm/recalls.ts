@@ -20,6 +20,15 @@ export interface RecallOrder {
   grant: number;
   epoch: string;
   id: number;
+  /** mode 'update': the bytes to write into the holder's copies of `gfns`. */
+  updates?: PageUpdate[];
+}
+
+/** Bytes a device wrote at `offset` of page `gfn` (within the page). */
+export interface PageUpdate {
+  gfn: number;
+  offset: number;
+  data: Uint8Array;
 }
 
 export interface RecalledPage {
@@ -29,6 +38,8 @@ export interface RecalledPage {
   /** The page's bytes when `was` is Modified (or `zero`). */
   data?: Uint8Array;
   zero?: boolean;
+  /** mode 'update': the holder wrote the bytes into its copy and kept it. */
+  updated?: boolean;
 }
 
 export interface Recaller {
@@ -44,6 +55,7 @@ export class Recalls {
   private seq = 0;
   private sent = 0;
   private pages = 0;
+  private updateOrders = 0;
   private readonly latency = new Float64Array(LATENCY_RING);
   private latencyCount = 0;
 
@@ -55,8 +67,8 @@ export class Recalls {
 
   /** Asks `holder` for `gfns` (at most RECALL_RUN); a transport failure is `unavailable`,
    *  naming the holder and the pages. */
-  async send(holder: string, gfns: number[], mode: RecallMode, grant: number): Promise<RecalledPage[]> {
-    const order: RecallOrder = { vmId: this.vmId, holder, gfns, mode, grant, epoch: this.epoch, id: ++this.seq };
+  async send(holder: string, gfns: number[], mode: RecallMode, grant: number, updates?: PageUpdate[]): Promise<RecalledPage[]> {
+    const order: RecallOrder = { vmId: this.vmId, holder, gfns, mode, grant, epoch: this.epoch, id: ++this.seq, ...(updates && { updates }) };
     let answer: RecalledPage[];
     const t0 = performance.now();
     try {
@@ -70,6 +82,7 @@ export class Recalls {
     }
     this.sent++;
     this.pages += gfns.length;
+    if (mode === 'update') this.updateOrders++;
     return answer;
   }
 
@@ -98,7 +111,8 @@ export class Recalls {
     return out;
   }
 
-  get counts(): { recalls: number; recalledPages: number } {
-    return { recalls: this.sent, recalledPages: this.pages };
+  /** updateRecalls: recalls that carried a device's bytes to a holder (mode 'update'). */
+  get counts(): { recalls: number; recalledPages: number; updateRecalls: number } {
+    return { recalls: this.sent, recalledPages: this.pages, updateRecalls: this.updateOrders };
   }
 }
