@@ -81,6 +81,7 @@ async function counters(c) {
     'io irqs raised': io.irqsRaised,
     'mmu recalls': mem.recalls,
     'mmu recalled pages': mem.recalledPages,
+    'mmu update recalls': mem.updateRecalls,
     'cpu instret (M)': cpu.instret / 1e6,
   };
   for (const e of cpu.exits) {
