@@ -92,6 +92,7 @@ describe('splitvisor, one VM through its life', () => {
       'wfi',
       'mmio-coalesced',
       'doorbell',
+      'mmio-shadowed',
       'priv-insn',
       'sbi-call',
       'shadow-fault',
@@ -99,7 +100,7 @@ describe('splitvisor, one VM through its life', () => {
       'virq-inject',
       'vtrap',
     ]);
-    expect(s.cpu.exits.slice(6).every((e) => e.count === 0)).toBe(true);
+    expect(s.cpu.exits.slice(7).every((e) => e.count === 0)).toBe(true);
     expect(s.cpu.devices.find((d) => d.device === 'serial@0x10000000')!.reads).toBeGreaterThan(0);
   });
 
