@@ -103,21 +103,10 @@ export function natsIrqLines(bus: Bus, vmId: string): IrqLineSource {
 export function natsShadowRevokes(bus: Bus, vmId: string): ShadowRevokes {
   return {
     async listen(answer) {
-      const sub = bus.nc.subscribe(subjects.shadowRevoke(vmId), {
-        callback: (err, m) => {
-          if (err) return;
-          let req;
-          try {
-            req = ShadowRevokeCodec.decode(m.data);
-          } catch {
-            return; // malformed: no answer
-          }
-          m.respond(ShadowRevokeAckCodec.encode(answer(req)));
-        },
-      });
+      const stop = bus.serve(subjects.shadowRevoke(vmId), ShadowRevokeCodec, ShadowRevokeAckCodec, answer);
       // Live at the server before the first grant is taken.
       await bus.nc.flush();
-      return () => sub.unsubscribe();
+      return stop;
     },
   };
 }
