@@ -17,7 +17,9 @@ export function loadAverage() {
   try {
     return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   } catch {
-    return loadavg().map((l) => l.toFixed(2)).join(' ');
+    return loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
   }
 }
 
@@ -59,7 +61,8 @@ export function printExitTable(stats) {
     console.log(`  ${e.reason.padEnd(14)} ${String(e.count).padStart(9)}  ${e.totalMs.toFixed(0).padStart(8)} ms  ${each}`);
   }
   const l = stats.mmioLatency;
-  if (l?.samples) console.log(`  MMIO exit latency (last ${l.samples}): p50 ${l.p50Us.toFixed(0)} µs, p99 ${l.p99Us.toFixed(0)} µs, mean ${l.meanUs.toFixed(0)} µs`);
+  if (l?.samples)
+    console.log(`  MMIO exit latency (last ${l.samples}): p50 ${l.p50Us.toFixed(0)} µs, p99 ${l.p99Us.toFixed(0)} µs, mean ${l.meanUs.toFixed(0)} µs`);
   console.log('\nby device:');
   console.log(
     `  ${'device'.padEnd(26)} ${'read exits'.padStart(10)} ${'write exits'.padStart(11)} ${'exit time'.padStart(10)} ${'posted'.padStart(8)} ${'shadowed'.padStart(9)}`,
@@ -81,7 +84,9 @@ export function printBootRuns(runs, milestones, last, what) {
   const x = (v) => (Number.isFinite(v) ? `x${v.toFixed(1)}` : '-');
   console.log(`${runs.length} run(s), each a QEMU boot then a Splitvisor boot; time to ${what} and Splitvisor's ratio to QEMU:`);
   console.log(`${'run'.padEnd(6)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}  load average after it`);
-  runs.forEach((r, i) => console.log(`${String(i + 1).padEnd(6)} ${f(r.s.seen[last]).padStart(12)} ${f(r.q[last]).padStart(10)} ${x(r.ratio).padStart(8)}  ${r.load}`));
+  runs.forEach((r, i) =>
+    console.log(`${String(i + 1).padEnd(6)} ${f(r.s.seen[last]).padStart(12)} ${f(r.q[last]).padStart(10)} ${x(r.ratio).padStart(8)}  ${r.load}`),
+  );
   console.log(`\nmedians of ${runs.length} run(s) (ratio: of the medians):`);
   console.log(`${'milestone'.padEnd(24)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}`);
   for (const [k, label] of milestones) {
