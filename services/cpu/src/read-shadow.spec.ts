@@ -48,6 +48,13 @@ describe('ShadowGrants (the cpu host thread)', () => {
     expect(g.stats.stale).toBe(1);
   });
 
+  it("takes no grant for what is not an io-backend device's base", async () => {
+    const buf = await setup(true);
+    buf.g.take({ ...grant(1), base: 0x2000000 }); // the CLINT, the cpu's own
+    buf.g.take({ ...grant(1), base: UART0.base + 1 });
+    expect(buf.g.stats.taken).toBe(0);
+  });
+
   it('takes no grant without a way to hear revokes', async () => {
     const { g, served } = await setup(false);
     g.take(grant(1));

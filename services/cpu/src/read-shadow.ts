@@ -65,6 +65,9 @@ export class ShadowGrants {
   /** The reply of an exit: its grant (if any) taken, unless a newer revoke was heard. */
   take(grant: IoV1.ReadShadowGrant__Output | null | undefined): void {
     if (!grant || !this.listening || grant.valid === 0) return;
+    // Only for a device io-backend holds, at its base: never RAM, the CLINT or the PLIC.
+    const r = regionAt(grant.base);
+    if (r?.home !== 'io-backend' || r.base !== grant.base) return;
     if (grant.epoch < (this.revokedEpoch.get(grant.base) ?? 0)) {
       this.stats.stale++;
       return;
