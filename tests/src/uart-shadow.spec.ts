@@ -90,4 +90,24 @@ describe('UART read shadow: registers read from the shadow as QEMU reads them', 
     },
     2 * TIMEOUT_MS + 30_000,
   );
+
+  it(
+    'with every revoke dropped (fault shadow:<vm>), input still arrives intact and in order, after the timeout',
+    async () => {
+      const name = 'uart-poll-cut';
+      const add = await runCli(['fault', 'add', `shadow:${name}`, 'drop', '1', '--for', '60s'], { env });
+      expect(add.code, add.stderr).toBe(0);
+      try {
+        const config = vmFile(name, `name: ${name}\nmemory: 64M\nimage: ${join(REPO_ROOT, elfOf('uart-poll'))}\n`);
+        const ours = await drive(new ConsoleProcess(spawnCli(['run', config], { env })));
+        expect(ours.console).toBe(CONSOLE);
+        expect(ours.exit).toBe(0);
+        // io-backend asked, heard nothing, and applied the input once the grant had expired.
+        expect(t.lines.some((l) => l.service === 'io-backend' && /read shadow revoke unanswered/.test(l.line))).toBe(true);
+      } finally {
+        await runCli(['fault', 'clear'], { env });
+      }
+    },
+    TIMEOUT_MS + 30_000,
+  );
 });
