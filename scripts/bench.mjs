@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SUITES = {
-  exits: { file: 'bench/exits.mjs', what: 'MMIO exit round trip (worker -> io-backend -> worker) beside a bare gRPC ping' },
+  exits: { file: 'bench/exits.mjs', what: 'MMIO exit round trip (worker -> io-backend -> worker, a UART IIR read: never shadowed) beside a bare gRPC ping' },
   mmu: { file: 'bench/mmu.mjs', what: 'page fetches (runs 1/16/64), recalls beside bare NATS request/reply, first touch of 64 MiB' },
   cpu: { file: 'bench/cpu.mjs', what: 'the hart engine on a compute-bound C guest, beside QEMU' },
   boot: { file: 'bench/boot.mjs', what: "Debian's OpenSBI + U-Boot to the prompt, beside QEMU, and the exit table of that boot" },

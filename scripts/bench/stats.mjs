@@ -3,7 +3,7 @@
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { isRealExit } from '@splitvisor/platform';
+import { exitReasonRow, isRealExit } from '@splitvisor/platform';
 
 /** The median of `xs` (the mean of the two middle ones for an even count). */
 export function median(xs) {
@@ -17,7 +17,9 @@ export function loadAverage() {
   try {
     return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   } catch {
-    return loadavg().map((l) => l.toFixed(2)).join(' ');
+    return loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
   }
 }
 
@@ -52,18 +54,23 @@ export function cpuTicks(pid) {
  *  stat`), the MMIO exit latency, and exits per device. */
 export function printExitTable(stats) {
   // Posted rows (the platform's exit table says which) are stores the vCPU posted instead
-  // of exiting: no time.
+  // of exiting, the shadowed row loads it served from io-backend's read shadow: no time.
   for (const e of stats.exits) {
     if (e.count === 0) continue;
-    const each = !isRealExit(e.reason) ? 'posted, no exit' : `${((e.totalMs * 1000) / e.count).toFixed(0).padStart(6)} µs each`;
+    const each = !isRealExit(e.reason) ? `${exitReasonRow(e.reason)?.kind}, no exit` : `${((e.totalMs * 1000) / e.count).toFixed(0).padStart(6)} µs each`;
     console.log(`  ${e.reason.padEnd(14)} ${String(e.count).padStart(9)}  ${e.totalMs.toFixed(0).padStart(8)} ms  ${each}`);
   }
   const l = stats.mmioLatency;
-  if (l?.samples) console.log(`  MMIO exit latency (last ${l.samples}): p50 ${l.p50Us.toFixed(0)} µs, p99 ${l.p99Us.toFixed(0)} µs, mean ${l.meanUs.toFixed(0)} µs`);
+  if (l?.samples)
+    console.log(`  MMIO exit latency (last ${l.samples}): p50 ${l.p50Us.toFixed(0)} µs, p99 ${l.p99Us.toFixed(0)} µs, mean ${l.meanUs.toFixed(0)} µs`);
   console.log('\nby device:');
-  console.log(`  ${'device'.padEnd(26)} ${'read exits'.padStart(10)} ${'write exits'.padStart(11)} ${'exit time'.padStart(10)} ${'posted'.padStart(8)}`);
+  console.log(
+    `  ${'device'.padEnd(26)} ${'read exits'.padStart(10)} ${'write exits'.padStart(11)} ${'exit time'.padStart(10)} ${'posted'.padStart(8)} ${'shadowed'.padStart(9)}`,
+  );
   for (const d of stats.devices ?? []) {
-    console.log(`  ${d.device.padEnd(26)} ${String(d.reads).padStart(10)} ${String(d.writes).padStart(11)} ${`${d.totalMs.toFixed(0)} ms`.padStart(10)} ${String(d.posted).padStart(8)}`);
+    console.log(
+      `  ${d.device.padEnd(26)} ${String(d.reads).padStart(10)} ${String(d.writes).padStart(11)} ${`${d.totalMs.toFixed(0)} ms`.padStart(10)} ${String(d.posted).padStart(8)} ${String(d.shadowed ?? 0).padStart(9)}`,
+    );
   }
 }
 
@@ -77,7 +84,9 @@ export function printBootRuns(runs, milestones, last, what) {
   const x = (v) => (Number.isFinite(v) ? `x${v.toFixed(1)}` : '-');
   console.log(`${runs.length} run(s), each a QEMU boot then a Splitvisor boot; time to ${what} and Splitvisor's ratio to QEMU:`);
   console.log(`${'run'.padEnd(6)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}  load average after it`);
-  runs.forEach((r, i) => console.log(`${String(i + 1).padEnd(6)} ${f(r.s.seen[last]).padStart(12)} ${f(r.q[last]).padStart(10)} ${x(r.ratio).padStart(8)}  ${r.load}`));
+  runs.forEach((r, i) =>
+    console.log(`${String(i + 1).padEnd(6)} ${f(r.s.seen[last]).padStart(12)} ${f(r.q[last]).padStart(10)} ${x(r.ratio).padStart(8)}  ${r.load}`),
+  );
   console.log(`\nmedians of ${runs.length} run(s) (ratio: of the medians):`);
   console.log(`${'milestone'.padEnd(24)} ${'Splitvisor'.padStart(12)} ${'QEMU'.padStart(10)} ${'ratio'.padStart(8)}`);
   for (const [k, label] of milestones) {

@@ -33,7 +33,8 @@ async function waitForState(env: Record<string, string>, name: string, states: s
   }
 }
 
-/** The echo guest polls its UART forever while no input comes: a steady stream of exits. */
+/** The echo guest polls its UART forever while no input comes: an exit at least every 200 ms
+ *  (its LSR polls come from the read shadow, which expires). */
 async function startEcho(lab: TestLab): Promise<Record<string, string>> {
   const env = labEnv(lab);
   expect((await runCli(['create', 'examples/echo.yaml'], { env })).code).toBe(0);

@@ -9,7 +9,17 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { ConsoleOutputCodec, LifecycleEventCodec, protos, type CpuV1, type HealthV1, type IoV1, type MmuV1 } from '@splitvisor/proto';
+import {
+  ConsoleOutputCodec,
+  LifecycleEventCodec,
+  ShadowRevokeAckCodec,
+  ShadowRevokeCodec,
+  protos,
+  type CpuV1,
+  type HealthV1,
+  type IoV1,
+  type MmuV1,
+} from '@splitvisor/proto';
 import { CALLER_KEY, RpcClient, RpcError, RpcServer, channelCredentials, loadTls, serverCredentials } from '@splitvisor/rpc';
 import { Bus, CPU_NODE_KEYS, NODE_REGISTRY_BUCKET, encodeDeviceEnd, encodeNodeEntry, kvKeys, nodeKey, subjects, withCredentials } from '@splitvisor/bus';
 import { NATS_PASSWORD_FILE, makeLabPki, silentLogger, startTestLab, type TestLab } from '@splitvisor/testing';
@@ -268,6 +278,28 @@ describe('NATS users and permissions', () => {
       } finally {
         await bus.drain().catch(() => undefined);
       }
+    }
+  });
+
+  it("io-backend may revoke a VM's UART read shadow at its cpu, and only io-backend", async () => {
+    const cpu = await busAs('cpu');
+    const io = await busAs('io-backend');
+    const mmu = await busAs('mmu');
+    try {
+      const stop = cpu.serve(subjects.shadowRevoke('natsvm'), ShadowRevokeCodec, ShadowRevokeAckCodec, (r) => ({ epoch: r.epoch }));
+      await cpu.nc.flush();
+      const ack = await io.request(
+        subjects.shadowRevoke('natsvm'),
+        ShadowRevokeCodec,
+        { vmId: 'natsvm', base: 0x10000000, epoch: 7 },
+        ShadowRevokeAckCodec,
+        2000,
+      );
+      expect(ack.epoch).toBe(7);
+      expect(await refusedOnNats(mmu, subjects.shadowRevoke('natsvm'))).toMatch(/Permissions Violation for Publish/);
+      stop();
+    } finally {
+      await Promise.all([cpu, io, mmu].map((b) => b.drain().catch(() => undefined)));
     }
   });
 

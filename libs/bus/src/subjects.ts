@@ -23,6 +23,9 @@ export const subjects = {
   irq: (vm: string) => `sv.vm.${parseVmId(vm)}.irq`,
   /** Request/reply: the current level of every line of one VM (IrqQuery -> IrqLevels). */
   irqQuery: (vm: string) => `sv.vm.${parseVmId(vm)}.irq.query`,
+  /** Request/reply, io-backend -> the VM's cpu: drop a device's read shadow before io-backend
+   *  changes what it shows (ShadowRevoke -> ShadowRevokeAck). */
+  shadowRevoke: (vm: string) => `sv.vm.${parseVmId(vm)}.io.shadow.revoke`,
   /** virtio QueueNotify writes of one VM's vCPUs (core NATS, Doorbell): ioeventfd-like,
    *  the vCPU does not wait for them. */
   doorbell: (vm: string) => `sv.vm.${parseVmId(vm)}.doorbell`,

@@ -1,7 +1,7 @@
 // The boundaries a link fault can sit on, by name. A gRPC link is `<from>:<to>`, from the
 // service that calls: cpu:io-backend (MMIO exits), cpu:mmu (page fetches, write-backs),
 // io-backend:mmu (device DMA), dom0:<any> (the admin APIs). A VM's NATS subjects are
-// `<family>:<vm|*>` (irq, doorbell, recall, console) and a network's frames `net:<network|*>`.
+// `<family>:<vm|*>` (irq, doorbell, recall, console, shadow) and a network's frames `net:<network|*>`.
 import { FaultError } from './errors.js';
 
 export const SERVICES = ['cpu', 'mmu', 'io-backend', 'dom0'] as const;
@@ -10,7 +10,7 @@ export type Service = (typeof SERVICES)[number];
 export const RPC_LINKS = ['cpu:io-backend', 'cpu:mmu', 'io-backend:mmu', 'dom0:cpu', 'dom0:mmu', 'dom0:io-backend'] as const;
 export type RpcLinkName = (typeof RPC_LINKS)[number];
 
-export const SUBJECT_FAMILIES = ['irq', 'doorbell', 'recall', 'console', 'net'] as const;
+export const SUBJECT_FAMILIES = ['irq', 'doorbell', 'recall', 'console', 'net', 'shadow'] as const;
 export type SubjectFamily = (typeof SUBJECT_FAMILIES)[number];
 
 export type Link =
@@ -19,10 +19,10 @@ export type Link =
 
 /** What a partition of a gRPC link also cuts on NATS between the same two services, so
  *  that "both ways" holds: mmu's page recalls to the cpu, the cpu's doorbells and
- *  io-backend's IRQ lines, dom0's console input to io-backend. */
+ *  io-backend's IRQ lines and read shadow revokes, dom0's console input to io-backend. */
 export const PARTITION_FAMILIES: Record<RpcLinkName, readonly SubjectFamily[]> = {
   'cpu:mmu': ['recall'],
-  'cpu:io-backend': ['irq', 'doorbell'],
+  'cpu:io-backend': ['irq', 'doorbell', 'shadow'],
   'io-backend:mmu': [],
   'dom0:cpu': [],
   'dom0:mmu': [],
@@ -32,13 +32,15 @@ export const PARTITION_FAMILIES: Record<RpcLinkName, readonly SubjectFamily[]> =
 /** Who sends on each family's subjects (where its faults are applied): io-backend raises
  *  IRQ lines and the cpu asks their levels; the cpu rings doorbells; mmu recalls pages;
  *  io-backend publishes console output and dom0 forwards console input; io-backend's
- *  ports and gateways put frames on the switches. */
+ *  ports and gateways put frames on the switches; io-backend revokes the UART read shadow
+ *  (a cut revoke leaves the cpu's grant to expire, 200 ms, and input waits 1 s for it). */
 export const NATS_ORIGINS: Record<SubjectFamily, readonly Service[]> = {
   irq: ['io-backend', 'cpu'],
   doorbell: ['cpu'],
   recall: ['mmu'],
   console: ['io-backend', 'dom0'],
   net: ['io-backend'],
+  shadow: ['io-backend'],
 };
 
 /** Whether `self` applies faults on `link`: it originates the link's traffic, or a
@@ -85,6 +87,8 @@ export function subjectLink(subject: string): { family: SubjectFamily; scope: st
       return { family: 'console', scope };
     case 'mem':
       return p[4] === 'recall' ? { family: 'recall', scope } : undefined;
+    case 'io':
+      return p[4] === 'shadow' ? { family: 'shadow', scope } : undefined;
     default:
       return undefined;
   }

@@ -44,6 +44,7 @@ describe('links', () => {
     expect(subjectLink('sv.vm.hello.irq')).toEqual({ family: 'irq', scope: 'hello' });
     expect(subjectLink('sv.vm.hello.irq.query')).toEqual({ family: 'irq', scope: 'hello' });
     expect(subjectLink('sv.vm.hello.mem.recall.cpu-1')).toEqual({ family: 'recall', scope: 'hello' });
+    expect(subjectLink('sv.vm.hello.io.shadow.revoke')).toEqual({ family: 'shadow', scope: 'hello' });
     expect(subjectLink('sv.net.lab0.frames')).toEqual({ family: 'net', scope: 'lab0' });
     expect(subjectLink('sv.vm.hello.lifecycle.cpu')).toBeUndefined();
     expect(subjectLink('_INBOX.abc')).toBeUndefined();

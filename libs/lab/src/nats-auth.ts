@@ -50,13 +50,15 @@ export const NATS_PERMISSIONS: Record<string, Permissions | 'all'> = {
   dom0: 'all',
   cpu: {
     publish: { allow: ['sv.vm.*.lifecycle.cpu', 'sv.vm.*.irq.query', 'sv.vm.*.doorbell', CPU_NODE_ENTRY, FAULT_SYNC, JS_API, INBOX], deny: DESTRUCTIVE },
-    subscribe: { allow: ['sv.vm.*.irq', 'sv.vm.*.mem.recall.*', 'sv.mmu.started', ...FAULT_FOLLOW, INBOX] },
+    subscribe: { allow: ['sv.vm.*.irq', 'sv.vm.*.mem.recall.*', 'sv.vm.*.io.shadow.revoke', 'sv.mmu.started', ...FAULT_FOLLOW, INBOX] },
   },
   'io-backend': {
     publish: {
       allow: [
         'sv.vm.*.console.out',
         'sv.vm.*.irq',
+        // Read shadow revokes to the VM's cpu (request/reply).
+        'sv.vm.*.io.shadow.revoke',
         'sv.vm.*.lifecycle.io-backend',
         '$KV.splitvisor.vm.*.device.*.backend',
         // Its devices' saved state, so that it can take them over after a restart.

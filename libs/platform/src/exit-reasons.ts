@@ -6,9 +6,11 @@
  * - `remote`: the exit leaves the cpu process (the vCPU blocks on io-backend or mmu);
  * - `local`: handled inside the vCPU's worker by the cpu's monitor, no network;
  * - `posted`: not an exit at all, a store the vCPU posted and went on (counted so the
- *   table shows where the guest's device writes went; no time).
+ *   table shows where the guest's device writes went; no time);
+ * - `shadowed`: not an exit either, a device load the vCPU served from the read shadow
+ *   io-backend granted it (issue 17, speed 1; no time).
  */
-export type ExitKind = 'remote' | 'local' | 'posted';
+export type ExitKind = 'remote' | 'local' | 'posted' | 'shadowed';
 
 export interface ExitReasonRow {
   /** The row's name in GetVmStats and JSON. */
@@ -28,6 +30,7 @@ export const EXIT_REASON_TABLE = [
   { name: 'wfi', label: 'WFI', kind: 'local', what: 'the hart idles until an interrupt' },
   { name: 'mmio-coalesced', label: 'COALESCED', kind: 'posted', what: 'a device store posted to the coalesced ring' },
   { name: 'doorbell', label: 'DOORBELL', kind: 'posted', what: 'a virtqueue notify posted as a doorbell' },
+  { name: 'mmio-shadowed', label: 'SHADOWED', kind: 'shadowed', what: "a device load served from io-backend's read shadow" },
   { name: 'priv-insn', label: 'PRIV', kind: 'local', what: 'a privileged instruction emulated by the monitor (trap)' },
   { name: 'sbi-call', label: 'SBI', kind: 'local', what: "an SBI call served by the monitor (hw, trap, pv's hypercalls)" },
   { name: 'shadow-fault', label: 'SHADOW', kind: 'local', what: 'a shadow page table filled from the guest tables (trap)' },
@@ -49,12 +52,13 @@ export const Reason = {
   Wfi: 3,
   MmioCoalesced: 4,
   Doorbell: 5,
-  PrivInsn: 6,
-  SbiCall: 7,
-  ShadowFault: 8,
-  GuestPageFault: 9,
-  VirqInject: 10,
-  VirtualTrap: 11,
+  MmioShadowed: 6,
+  PrivInsn: 7,
+  SbiCall: 8,
+  ShadowFault: 9,
+  GuestPageFault: 10,
+  VirqInject: 11,
+  VirtualTrap: 12,
 } as const satisfies Record<string, number>;
 export type ReasonIndex = (typeof Reason)[keyof typeof Reason];
 
@@ -63,7 +67,8 @@ export function exitReasonRow(name: string): ExitReasonRow | undefined {
   return EXIT_REASON_TABLE.find((r) => r.name === name);
 }
 
-/** Whether a row counts real exits (not posted stores); an unknown row counts. */
+/** Whether a row counts real exits (not posted stores, not shadowed loads); an unknown row counts. */
 export function isRealExit(name: string): boolean {
-  return exitReasonRow(name)?.kind !== 'posted';
+  const kind = exitReasonRow(name)?.kind;
+  return kind !== 'posted' && kind !== 'shadowed';
 }

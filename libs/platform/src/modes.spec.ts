@@ -25,6 +25,7 @@ describe('exit reasons', () => {
       ['wfi', 'wfi'],
       ['mmio-coalesced', 'mmio-coalesced'],
       ['doorbell', 'doorbell'],
+      ['mmio-shadowed', 'mmio-shadowed'],
       ['priv-insn', 'priv-insn'],
       ['sbi-call', 'sbi-call'],
       ['shadow-fault', 'shadow-fault'],
@@ -42,6 +43,7 @@ describe('exit reasons', () => {
     expect(isRealExit('shadow-fault')).toBe(true);
     expect(isRealExit('doorbell')).toBe(false);
     expect(isRealExit('mmio-coalesced')).toBe(false);
+    expect(isRealExit('mmio-shadowed')).toBe(false);
     expect(isRealExit('a-row-from-a-newer-cpu')).toBe(true);
   });
 });

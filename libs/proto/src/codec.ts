@@ -14,6 +14,8 @@ import type { RecallReply, RecallReply__Output } from './generated/splitvisor/mm
 import type { FaultTable, FaultTable__Output } from './generated/splitvisor/events/v1/FaultTable.js';
 import type { FaultsHeld, FaultsHeld__Output } from './generated/splitvisor/events/v1/FaultsHeld.js';
 import type { MmuStarted, MmuStarted__Output } from './generated/splitvisor/mmu/v1/MmuStarted.js';
+import type { ShadowRevoke, ShadowRevoke__Output } from './generated/splitvisor/events/v1/ShadowRevoke.js';
+import type { ShadowRevokeAck, ShadowRevokeAck__Output } from './generated/splitvisor/events/v1/ShadowRevokeAck.js';
 
 export interface Codec<In, Out> {
   readonly typeName: string;
@@ -84,5 +86,7 @@ export const DoorbellCodec = codec<Doorbell, Doorbell__Output>('splitvisor.event
 export const RecallRequestCodec = codec<RecallRequest, RecallRequest__Output>('splitvisor.mmu.v1.RecallRequest', mmuProto);
 export const RecallReplyCodec = codec<RecallReply, RecallReply__Output>('splitvisor.mmu.v1.RecallReply', mmuProto);
 export const MmuStartedCodec = codec<MmuStarted, MmuStarted__Output>('splitvisor.mmu.v1.MmuStarted', mmuProto);
+export const ShadowRevokeCodec = codec<ShadowRevoke, ShadowRevoke__Output>('splitvisor.events.v1.ShadowRevoke');
+export const ShadowRevokeAckCodec = codec<ShadowRevokeAck, ShadowRevokeAck__Output>('splitvisor.events.v1.ShadowRevokeAck');
 export const FaultTableCodec = codec<FaultTable, FaultTable__Output>('splitvisor.events.v1.FaultTable');
 export const FaultsHeldCodec = codec<FaultsHeld, FaultsHeld__Output>('splitvisor.events.v1.FaultsHeld');

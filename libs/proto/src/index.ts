@@ -12,6 +12,8 @@ export {
   RecallRequestCodec,
   RecallReplyCodec,
   MmuStartedCodec,
+  ShadowRevokeCodec,
+  ShadowRevokeAckCodec,
   FaultTableCodec,
   FaultsHeldCodec,
   MalformedPayloadError,

@@ -19,7 +19,7 @@ const FINISHER_PASS = 0x5555;
 const PLIC_PENDING = 0x0c001000;
 
 function mmioReply(over: Partial<IoV1.MmioReply__Output> = {}): IoV1.MmioReply__Output {
-  return { status: 'MMIO_OK', valueLo: 0, valueHi: 0, event: 'SYSTEM_EVENT_NONE', exitCode: 0, detail: '', irqLines: [], seq: 0, ...over };
+  return { status: 'MMIO_OK', valueLo: 0, valueHi: 0, event: 'SYSTEM_EVENT_NONE', exitCode: 0, detail: '', irqLines: [], seq: 0, shadow: null, ...over };
 }
 
 /** Fake ports over a guest image; `access` may replace the device model. */

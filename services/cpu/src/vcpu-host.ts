@@ -11,6 +11,7 @@ import { hex, PAGE_SIZE, summarize, type LatencySummary, type VmMode } from '@sp
 import { IrqLineFollower } from './irq-lines.js';
 import { HostPageCache } from './page-cache/host-cache.js';
 import { PostedDelivery } from './posted-delivery.js';
+import { ShadowGrants } from './read-shadow.js';
 import type { VcpuPorts } from './ports/index.js';
 import { ExitChannelHost, ExitStatus, type VcpuExitCause, type WorkerInit, type WorkerRequest } from './exit-channel/index.js';
 
@@ -35,8 +36,8 @@ export interface VcpuStats {
   paused: boolean;
   exits: { reason: string; count: number; totalMs: number }[];
   mmioLatency: LatencySummary;
-  /** Exits and posted stores per device region the guest touched. */
-  devices: { device: string; reads: number; writes: number; totalMs: number; posted: number }[];
+  /** Exits, posted stores and shadowed loads per device region the guest touched. */
+  devices: { device: string; reads: number; writes: number; totalMs: number; posted: number; shadowed: number }[];
   mode: VmMode;
 }
 
@@ -77,6 +78,8 @@ export class VcpuHost {
   private readonly irq: IrqLineFollower;
   /** Stores the vCPU posted instead of exiting: coalesced MMIO and doorbells. */
   readonly posted: PostedDelivery;
+  /** Device registers io-backend lets the vCPU read without an exit (read-shadow.ts). */
+  readonly shadow: ShadowGrants;
   /** The thread said it stopped (or crashed): its exit is being finished. */
   private exitReported = false;
   private lastExitError = '';
@@ -115,6 +118,7 @@ export class VcpuHost {
       log: this.log,
       onFailure: (why) => this.requestStop(why),
     });
+    this.shadow = new ShadowGrants(this.channel.shadow, ports.shadowRevokes, this.log);
     const init: WorkerInit = {
       vmId: spec.vmId,
       hartId: 0,
@@ -152,8 +156,10 @@ export class VcpuHost {
     });
     this.irq = new IrqLineFollower(ports.irqLines, this.channel, this.log);
     void this.irq.start();
+    void this.shadow.start();
     void this.exited.then(() => {
       this.irq.stop();
+      this.shadow.stop();
       ports.mmio.close();
     });
     this.log.info({ entry: hex(spec.entry), ram: `${spec.ramSize >> 20} MiB at ${hex(spec.ramBase)}`, clock: spec.clock }, 'vCPU started');
@@ -207,6 +213,8 @@ export class VcpuHost {
       this.channel.reply(ExitStatus.Failed);
       return;
     }
+    // The reply says what the device is after this access: the old grant goes now.
+    this.shadow.beforeExit(req.addr);
     try {
       res = await this.ports.mmio.access({ addr: req.addr, size: req.size, write: req.write, valueLo: req.lo >>> 0, valueHi: req.hi >>> 0, posted });
     } catch (e) {
@@ -221,8 +229,11 @@ export class VcpuHost {
       this.channel.reply(ExitStatus.AccessFault);
       return;
     }
-    // Lines the access moved take effect before the guest's next instruction.
+    // Lines the access moved take effect before the guest's next instruction, and so does
+    // the device's new grant.
     for (const l of res.irqLines) this.irq.apply(l);
+    if (res.event !== 'SYSTEM_EVENT_NONE') this.shadow.dropAll();
+    else this.shadow.take(res.shadow);
     if (res.event === 'SYSTEM_EVENT_POWEROFF') this.channel.reply(ExitStatus.Poweroff, res.exitCode);
     else if (res.event === 'SYSTEM_EVENT_RESET') this.channel.reply(ExitStatus.Reset);
     else this.channel.reply(ExitStatus.Ok, res.valueLo | 0, res.valueHi | 0);

@@ -12,7 +12,9 @@
 // and `exit()`, as in emulate.
 //
 // The hot path: nothing here runs per instruction. The bus callbacks run per device
-// access, exits and batch ends allocate at most their request message.
+// access, exits and batch ends allocate at most their request message. A device load first
+// looks in the read shadow (exit-channel/read-shadow.ts): a register io-backend granted is
+// served there, with no exit, no message and no allocation.
 import { GuestRam, Hart, type HartExit, type PhysBus } from '@splitvisor/riscv';
 import { BOOT_ROM, regionAt } from '@splitvisor/platform';
 import { BootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, bootRom, plicContextIrq, type LocalBus } from '@splitvisor/machine';
@@ -287,6 +289,11 @@ export class VcpuRunner {
   private load(pa: number, size: 1 | 2 | 4 | 8, out: Int32Array): boolean {
     const r = this.local.load(pa, size, out);
     if (r !== undefined) return r.ok;
+    // A register io-backend granted (its read has no side effect now): no exit.
+    if (this.channel.shadow.serve(pa, size, out)) {
+      this.channel.recordShadowed(pa);
+      return true;
+    }
     if (!this.isDeviceAddress(pa, size, false)) return false;
     const status = this.exit({ kind: 'mmio', addr: pa, size, write: false, lo: 0, hi: 0 }, Reason.MmioRead);
     return this.finishMmio(status, out);

@@ -16,7 +16,7 @@ export function cpuStats(s: CpuV1.VmStats__Output): Dom0V1.CpuStats {
     mmioSamples: s.mmioLatency?.samples ?? 0,
     mmioP50Us: s.mmioLatency?.p50Us ?? 0,
     mmioP99Us: s.mmioLatency?.p99Us ?? 0,
-    devices: s.devices.map((d) => ({ device: d.device, reads: d.reads, writes: d.writes, totalMs: d.totalMs, posted: d.posted })),
+    devices: s.devices.map((d) => ({ device: d.device, reads: d.reads, writes: d.writes, totalMs: d.totalMs, posted: d.posted, shadowed: d.shadowed })),
     mode: s.mode,
   };
 }

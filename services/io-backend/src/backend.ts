@@ -12,12 +12,14 @@ import {
   IrqLineCodec,
   IrqQueryCodec,
   LifecycleEventCodec,
+  ShadowRevokeAckCodec,
+  ShadowRevokeCodec,
   type EventsV1,
   type IoV1,
 } from '@splitvisor/proto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, unavailable, vmIdArg } from '@splitvisor/rpc';
 import { GOLDFISH_RTC, UART0, gpa, hex, virtioMmioSlot } from '@splitvisor/platform';
-import { decodeUartState, type SystemEvent } from '@splitvisor/devices';
+import { decodeUartState, type SystemEvent, type UartSavedState } from '@splitvisor/devices';
 import { ConsoleOut, type ConsoleOutOptions, type ConsoleOutStats } from './console.js';
 import { VmDevices, type VmDeviceStats } from './vm-devices.js';
 import { PostedWrites, type PostedWriteStats } from './posted-writes.js';
@@ -27,6 +29,7 @@ import { NetworkHub } from './virtio/network-hub.js';
 import { createVirtioDevice, parseVirtioParams } from './virtio/plug.js';
 import type { PluggedStats } from './virtio/virtio-socket.js';
 import { SETTLE_MS, StatePersister, type SavedStateStore } from './saved-state.js';
+import { REVOKE_TIMEOUT_MS, UartShadowGrants } from './read-shadow.js';
 
 /** Console chunk ids: this process's, so a restarted io-backend's never collide with its
  *  predecessor's inside the stream's duplicate window. */
@@ -88,6 +91,8 @@ interface AttachedVm {
   openGate: () => void;
   /** Publishes a line's level whether or not it changed (the re-sync after a restore). */
   readonly publishLine: (source: number, level: boolean) => void;
+  /** The UART registers the vCPU may read without an exit, granted and revoked (read-shadow.ts). */
+  readonly shadow: UartShadowGrants;
 }
 
 export class IoBackend {
@@ -195,6 +200,14 @@ export class IoBackend {
       gate,
       openGate: () => undefined,
       publishLine,
+      shadow: new UartShadowGrants(
+        devices.uart,
+        UART0.base,
+        async (epoch) => {
+          await this.bus.request(subjects.shadowRevoke(vmId), ShadowRevokeCodec, { vmId, base: UART0.base, epoch }, ShadowRevokeAckCodec, REVOKE_TIMEOUT_MS);
+        },
+        log,
+      ),
     };
     vm.openGate = () => {
       vm.gate = undefined;
@@ -211,10 +224,12 @@ export class IoBackend {
         log.warn({ from: msg.vmId }, "console input for another vm on this vm's subject; dropped");
         return;
       }
-      const take = () => {
-        const queued = devices.consoleInput(msg.data);
-        if (queued < msg.data.length) log.debug({ dropped: msg.data.length - queued }, 'uart receive queue full; input dropped');
-      };
+      // Input changes RBR and LSR: the vCPU's read shadow of them goes first.
+      const take = () =>
+        void vm.shadow.change(() => {
+          const queued = devices.consoleInput(msg.data);
+          if (queued < msg.data.length) log.debug({ dropped: msg.data.length - queued }, 'uart receive queue full; input dropped');
+        });
       if (vm.gate) void vm.gate.then(take);
       else take();
     });
@@ -269,7 +284,9 @@ export class IoBackend {
     if (vm.persist.pending) await vm.persist.settle(SETTLE_MS);
     if (!r.ok) return { status: r.kind === 'unmapped' ? 'MMIO_UNMAPPED' : 'MMIO_BAD_ACCESS', detail: r.reason, irqLines };
     if (r.event) return { ...(await this.systemEvent(vm, r.event, r.device, req.addr)), irqLines };
-    return { status: 'MMIO_OK', valueLo: r.lo, valueHi: r.hi, irqLines };
+    // An access of the UART: the reply grants its side-effect-free registers as they are now.
+    const shadow = r.device === vm.devices.uart.name ? vm.shadow.grant() : undefined;
+    return { status: 'MMIO_OK', valueLo: r.lo, valueHi: r.hi, irqLines, ...(shadow && { shadow }) };
   }
 
   /** A vCPU's posted writes on their own (coalesced MMIO it did not exit for), in order. */
@@ -313,13 +330,16 @@ export class IoBackend {
     if (!vm) throw notFound(`vm "${vmId}" is not attached`);
     let problem: string | undefined;
     if (dev === vm.devices.uart.name) {
+      let state: UartSavedState | undefined;
       if (text !== undefined) {
         try {
-          vm.devices.uart.restoreState(decodeUartState(text));
+          state = decodeUartState(text);
         } catch (e) {
           problem = `${dev}: ${(e as Error).message}; the UART is left as at power-on`;
         }
       }
+      // A read shadow the predecessor granted shows its UART, not this one: revoked first.
+      await vm.shadow.change(() => state && vm.devices.uart.restoreState(state), true);
     } else {
       const plugged = vm.devices.virtio.find((s) => s.plugged?.id === dev)?.plugged;
       if (!plugged) return undefined; // sifive_test, rtc: nothing a guest sets up survives

@@ -48,6 +48,19 @@ import {
 
 export const UART_RX_CAPACITY = 4096;
 
+/** The state behind the side effects of the UART's reads (read-shadow.ts). */
+export interface UartReadState {
+  /** LCR.DLAB: offsets 0 and 1 are the divisor latch. */
+  dlab: boolean;
+  rxEmpty: boolean;
+  /** LSR holds an error bit (cleared by reading LSR). */
+  lsrErrors: boolean;
+  /** MSR holds a delta bit (cleared by reading MSR). */
+  msrDeltas: boolean;
+  /** MCR.LOOP: transmitted bytes come back as received ones. */
+  loopback: boolean;
+}
+
 export interface Uart16550Options {
   /** Device name on the bus (default "uart0"). */
   name?: string;
@@ -162,52 +175,75 @@ export class Uart16550 implements MmioDevice {
   read(offset: MmioOffset, size: DeviceAccessSize): DeviceResult {
     const bad = this.check(offset, size, 'read');
     if (bad) return bad;
+    const value = this.peek(offset as number);
+    // The read's side effects, after its value was taken (read-shadow.ts lists which
+    // registers have none, in which states).
     switch (offset as number) {
-      case REG.RBR_THR_DLL: {
-        if (this.lcr & LCR_DLAB) return done(this.divisor & 0xff);
-        const byte = this.popRx();
-        this.updateIrq();
-        return done(byte);
-      }
-      case REG.IER_DLM:
-        return done(this.lcr & LCR_DLAB ? this.divisor >> 8 : this.ier);
-      case REG.IIR_FCR: {
-        const id = this.interruptId();
+      case REG.RBR_THR_DLL:
+        if (!(this.lcr & LCR_DLAB)) {
+          this.popRx();
+          this.updateIrq();
+        }
+        break;
+      case REG.IIR_FCR:
         // Reading IIR while it reports THR empty acknowledges that interrupt (datasheet table 4).
-        if (id === IIR_THRI) {
+        if ((value & 0x0f) === IIR_THRI) {
           this.thrPending = false;
           this.updateIrq();
         }
-        return done(id | (this.fcr & FCR_FE ? IIR_FIFO_ENABLED : 0));
-      }
-      case REG.LCR:
-        return done(this.lcr);
-      case REG.MCR:
-        return done(this.mcr);
-      case REG.LSR: {
-        const lsr = this.lsr();
+        break;
+      case REG.LSR:
         // Reading LSR clears the error bits and with them a line-status interrupt.
         if (this.lsrErrors & (LSR_OE | LSR_BI)) {
           this.lsrErrors &= ~(LSR_OE | LSR_BI);
           this.updateIrq();
         }
-        return done(lsr);
-      }
-      case REG.MSR: {
-        if (this.mcr & MCR_LOOP) {
-          // Loopback wires the modem outputs to the inputs: OUT2->DCD, OUT1->RI, DTR->DSR, RTS->CTS.
-          return done(((this.mcr & 0x0c) << 4) | ((this.mcr & 0x02) << 3) | ((this.mcr & 0x01) << 5));
-        }
-        const msr = this.msr;
-        if (msr & MSR_ANY_DELTA) {
+        break;
+      case REG.MSR:
+        // Reading MSR clears its delta bits (not in loopback, where it is the MCR's wiring).
+        if (!(this.mcr & MCR_LOOP) && this.msr & MSR_ANY_DELTA) {
           this.msr &= 0xf0;
           this.updateIrq();
         }
-        return done(msr);
-      }
-      default:
-        return done(this.scr);
+        break;
     }
+    return done(value);
+  }
+
+  /** What a byte read of register `offset` (0..7) returns now, without its side effects. */
+  peek(offset: number): number {
+    switch (offset) {
+      case REG.RBR_THR_DLL:
+        if (this.lcr & LCR_DLAB) return this.divisor & 0xff;
+        return this.rxCount === 0 ? 0 : this.rx[this.rxHead]!;
+      case REG.IER_DLM:
+        return this.lcr & LCR_DLAB ? this.divisor >> 8 : this.ier;
+      case REG.IIR_FCR:
+        return this.interruptId() | (this.fcr & FCR_FE ? IIR_FIFO_ENABLED : 0);
+      case REG.LCR:
+        return this.lcr;
+      case REG.MCR:
+        return this.mcr;
+      case REG.LSR:
+        return this.lsr();
+      case REG.MSR:
+        // Loopback wires the modem outputs to the inputs: OUT2->DCD, OUT1->RI, DTR->DSR, RTS->CTS.
+        if (this.mcr & MCR_LOOP) return ((this.mcr & 0x0c) << 4) | ((this.mcr & 0x02) << 3) | ((this.mcr & 0x01) << 5);
+        return this.msr;
+      default:
+        return this.scr;
+    }
+  }
+
+  /** What decides which reads have side effects now (read-shadow.ts). */
+  get readState(): UartReadState {
+    return {
+      dlab: (this.lcr & LCR_DLAB) !== 0,
+      rxEmpty: this.rxCount === 0,
+      lsrErrors: this.lsrErrors !== 0,
+      msrDeltas: (this.msr & MSR_ANY_DELTA) !== 0,
+      loopback: (this.mcr & MCR_LOOP) !== 0,
+    };
   }
 
   write(offset: MmioOffset, size: DeviceAccessSize, value: number): DeviceResult {

@@ -18,6 +18,7 @@ describe('exit channel', () => {
       'wfi',
       'mmio-coalesced',
       'doorbell',
+      'mmio-shadowed',
       'priv-insn',
       'sbi-call',
       'shadow-fault',
@@ -135,6 +136,7 @@ describe('exit channel', () => {
     worker.recordLocalExit(Reason.Wfi, 4);
     worker.recordPosted(UART0.base, PostedKind.Coalesced);
     worker.recordPosted(UART0.base, PostedKind.Coalesced);
+    worker.recordShadowed(UART0.base + 5);
     worker.progress(1234, 1.5);
     const t = host.stats();
     expect([t.instret, t.runSeconds]).toEqual([1234, 1.5]);
@@ -145,6 +147,7 @@ describe('exit channel', () => {
       ['wfi', 1, 4],
       ['mmio-coalesced', 2, 0],
       ['doorbell', 0, 0],
+      ['mmio-shadowed', 1, 0],
       ['priv-insn', 0, 0],
       ['sbi-call', 0, 0],
       ['shadow-fault', 0, 0],
@@ -153,9 +156,9 @@ describe('exit channel', () => {
       ['vtrap', 0, 0],
     ]);
     expect([...t.mmioLatencyUs]).toEqual([500, 250]);
-    expect(t.devices.map((d) => [d.region.name, d.reads, d.writes, d.totalMs, d.posted])).toEqual([
-      [SIFIVE_TEST.name, 0, 1, 0.25, 0],
-      [UART0.name, 1, 0, 0.5, 2],
+    expect(t.devices.map((d) => [d.region.name, d.reads, d.writes, d.totalMs, d.posted, d.shadowed])).toEqual([
+      [SIFIVE_TEST.name, 0, 1, 0.25, 0, 0],
+      [UART0.name, 1, 0, 0.5, 2, 1],
     ]);
   });
 });

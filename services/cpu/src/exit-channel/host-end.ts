@@ -6,6 +6,7 @@ import { MACHINE_REGIONS, PLIC_SOURCES, type MachineRegion } from '@splitvisor/p
 import * as words from './layout.js';
 import { EXIT_REASONS, type ExitChannelBuffers, type ExitReason, type ExitStatusValue } from './messages.js';
 import { POSTED_BYTES, PostedRingReader } from './posted-ring.js';
+import { ReadShadowWriter, SHADOW_BYTES } from './read-shadow.js';
 
 /** The worker's exit table as the host reads it. */
 export interface ExitTable {
@@ -14,8 +15,8 @@ export interface ExitTable {
   exits: { reason: ExitReason; count: number; totalMs: number }[];
   /** The latest MMIO exit round trips in µs (a view of the shared ring: copy to keep). */
   mmioLatencyUs: Float64Array;
-  /** Regions the guest touched, with their exits and posted stores. */
-  devices: { region: MachineRegion; reads: number; writes: number; totalMs: number; posted: number }[];
+  /** Regions the guest touched, with their exits, posted stores and shadowed loads. */
+  devices: { region: MachineRegion; reads: number; writes: number; totalMs: number; posted: number; shadowed: number }[];
 }
 
 /** Makes the shared blocks of a new channel (zeroed: no request, every line low). */
@@ -25,6 +26,7 @@ export function allocateExitChannel(): ExitChannelBuffers {
     stats: new SharedArrayBuffer(words.STATS_WORDS * 8),
     irqLevels: new SharedArrayBuffer(PLIC_SOURCES * 4),
     posted: new SharedArrayBuffer(POSTED_BYTES),
+    shadow: new SharedArrayBuffer(SHADOW_BYTES),
   };
 }
 
@@ -34,12 +36,15 @@ export class ExitChannelHost {
   private readonly levels: Int32Array;
   /** The host's end of the posted-write ring. */
   readonly posted: PostedRingReader;
+  /** The host's end of the read shadow: grants installed and dropped. */
+  readonly shadow: ReadShadowWriter;
 
   constructor(readonly buffers: ExitChannelBuffers = allocateExitChannel()) {
     this.ctrl = new Int32Array(buffers.ctrl);
     this.statsView = new Float64Array(buffers.stats);
     this.levels = new Int32Array(buffers.irqLevels);
     this.posted = new PostedRingReader(buffers.posted);
+    this.shadow = new ReadShadowWriter(buffers.shadow);
   }
 
   /** Answers the exit the worker is blocked in (lo/hi: the data read, or a poweroff's code). */
@@ -106,13 +111,14 @@ export class ExitChannelHost {
       mmioLatencyUs: s.subarray(words.STATS_RING_START, words.STATS_RING_START + Math.min(s[words.STATS_RING_COUNT]!, words.STATS_RING_SIZE)),
       devices: MACHINE_REGIONS.flatMap((region, i) => {
         const at = words.STATS_DEVICE_START + i * words.STATS_DEVICE_WORDS;
-        const [reads, writes, totalMs, posted] = [
+        const [reads, writes, totalMs, posted, shadowed] = [
           s[at + words.DEVICE_READS]!,
           s[at + words.DEVICE_WRITES]!,
           s[at + words.DEVICE_MS]!,
           s[at + words.DEVICE_POSTED]!,
+          s[at + words.DEVICE_SHADOWED]!,
         ];
-        return reads + writes + posted === 0 ? [] : [{ region, reads, writes, totalMs, posted }];
+        return reads + writes + posted + shadowed === 0 ? [] : [{ region, reads, writes, totalMs, posted, shadowed }];
       }),
     };
   }

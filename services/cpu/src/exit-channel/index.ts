@@ -4,6 +4,9 @@
 // ExitChannelHost (host thread) and ExitChannelWorker (worker thread) are the only code that
 // reads or writes its words; layout.ts, the word map, stays inside this folder.
 //
+// The read shadow (read-shadow.ts) is the third shared block: device registers io-backend
+// granted, which the worker serves without an exit.
+//
 // Local exits (handled in the worker, never leaving the process) are counted here too, by
 // reason: see messages.ts EXIT_REASONS and vcpu-runner.ts, where the mode monitors hook in.
 export { ExitChannelHost, allocateExitChannel, type ExitTable } from './host-end.js';
@@ -33,3 +36,4 @@ export {
   type PostedEntry,
   type PostedKindValue,
 } from './posted-ring.js';
+export { ReadShadowReader, ReadShadowWriter, SHADOW_BYTES, SHADOW_REGISTERS, SHADOW_SLOTS, shadowClock } from './read-shadow.js';

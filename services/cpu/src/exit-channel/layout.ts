@@ -40,11 +40,12 @@ export const STATS_RING_COUNT = 2 + 2 * EXIT_REASONS.length;
 export const STATS_RING_START = STATS_RING_COUNT + 1;
 export const STATS_RING_SIZE = 4096;
 /** Per region of MACHINE_REGIONS (platform), in its order: read exits, write exits, their
- *  total ms, stores posted. */
+ *  total ms, stores posted, loads served from the read shadow. */
 export const STATS_DEVICE_START = STATS_RING_START + STATS_RING_SIZE;
-export const STATS_DEVICE_WORDS = 4;
+export const STATS_DEVICE_WORDS = 5;
 export const DEVICE_READS = 0;
 export const DEVICE_WRITES = 1;
 export const DEVICE_MS = 2;
 export const DEVICE_POSTED = 3;
+export const DEVICE_SHADOWED = 4;
 export const STATS_WORDS = STATS_DEVICE_START + MACHINE_REGIONS.length * STATS_DEVICE_WORDS;

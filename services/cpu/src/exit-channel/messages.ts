@@ -26,7 +26,8 @@ export type ExitStatusValue = (typeof ExitStatus)[keyof typeof ExitStatus];
  *    ExitChannelWorker.recordLocalExit, see vcpu-runner.ts).
  *  Posted rows (mmio-coalesced, doorbell) are stores that are not exits at all
  *  (posted-ring.ts): counted so the table shows where the guest's device writes went; their
- *  time stays 0, the vCPU never waited for them. The order is the order of GetVmStats' rows. */
+ *  time stays 0, the vCPU never waited for them. The shadowed row (mmio-shadowed) counts
+ *  device loads served from io-backend's read shadow (read-shadow.ts): no exit either. The order is the order of GetVmStats' rows. */
 export { EXIT_REASONS, Reason, type ExitReason, type ReasonIndex } from '@splitvisor/platform';
 /** The exits a worker handles without leaving its process. */
 export const LOCAL_EXIT_REASONS: readonly ExitReason[] = EXIT_REASON_TABLE.filter((r) => r.kind === 'local').map((r) => r.name);
@@ -78,4 +79,6 @@ export interface ExitChannelBuffers {
   irqLevels: SharedArrayBuffer;
   /** The posted-write ring (posted-ring.ts). */
   posted: SharedArrayBuffer;
+  /** The read shadow io-backend granted (read-shadow.ts). */
+  shadow: SharedArrayBuffer;
 }

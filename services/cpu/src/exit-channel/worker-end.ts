@@ -17,6 +17,7 @@ import {
   DEVICE_MS,
   DEVICE_POSTED,
   DEVICE_READS,
+  DEVICE_SHADOWED,
   DEVICE_WRITES,
   DOORBELL,
   REPLIED,
@@ -32,6 +33,7 @@ import {
 } from './layout.js';
 import { Reason, type ExitChannelBuffers, type ExitStatusValue, type ReasonIndex } from './messages.js';
 import { PostedKind, PostedRingWriter, type PostedKindValue } from './posted-ring.js';
+import { ReadShadowReader } from './read-shadow.js';
 
 export class ExitChannelWorker {
   private readonly ctrl: Int32Array;
@@ -41,12 +43,15 @@ export class ExitChannelWorker {
   private readonly applied = new Uint8Array(PLIC_SOURCES);
   /** The worker's end of the posted-write ring. */
   readonly posted: PostedRingWriter;
+  /** The worker's end of the read shadow: loads served without an exit. */
+  readonly shadow: ReadShadowReader;
 
   constructor(buffers: ExitChannelBuffers) {
     this.ctrl = new Int32Array(buffers.ctrl);
     this.stats = new Float64Array(buffers.stats);
     this.levels = new Int32Array(buffers.irqLevels);
     this.posted = new PostedRingWriter(buffers.posted);
+    this.shadow = new ReadShadowReader(buffers.shadow);
   }
 
   // --- an exit: post, block, read the answer -------------------------------------------
@@ -162,6 +167,13 @@ export class ExitChannelWorker {
     const d = deviceStatsIndex(pa);
     if (d >= 0) this.stats[d + DEVICE_POSTED]! += 1;
     this.stats[statsCountIndex(kind === PostedKind.Doorbell ? Reason.Doorbell : Reason.MmioCoalesced)]! += 1;
+  }
+
+  /** A load served from the read shadow: its device row and its reason row. */
+  recordShadowed(pa: number): void {
+    const d = deviceStatsIndex(pa);
+    if (d >= 0) this.stats[d + DEVICE_SHADOWED]! += 1;
+    this.stats[statsCountIndex(Reason.MmioShadowed)]! += 1;
   }
 
   /** Instructions retired and time run so far (at each batch end). */

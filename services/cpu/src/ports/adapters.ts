@@ -1,11 +1,21 @@
 // One adapter per port (ports.ts) over the lab's transports: mmu's gRPC API and its NATS
 // recalls, io-backend's exit stream, doorbells and IRQ lines on NATS.
 import type { IoV1, MmuV1 } from '@splitvisor/proto';
-import { DoorbellCodec, IrqLevelsCodec, IrqLineCodec, IrqQueryCodec, MmuStartedCodec, RecallReplyCodec, RecallRequestCodec } from '@splitvisor/proto';
+import {
+  DoorbellCodec,
+  IrqLevelsCodec,
+  IrqLineCodec,
+  IrqQueryCodec,
+  MmuStartedCodec,
+  RecallReplyCodec,
+  RecallRequestCodec,
+  ShadowRevokeAckCodec,
+  ShadowRevokeCodec,
+} from '@splitvisor/proto';
 import type { RpcClient } from '@splitvisor/rpc';
 import { subjects, type Bus } from '@splitvisor/bus';
 import { MmioStream } from './mmio-stream.js';
-import type { Doorbells, GuestPages, IrqLineSource, MmioPort, PageRecalls, VcpuPorts } from './ports.js';
+import type { Doorbells, GuestPages, IrqLineSource, MmioPort, PageRecalls, ShadowRevokes, VcpuPorts } from './ports.js';
 
 /** The cache's name in mmu's directory when none is given (a NATS subject token). */
 export const DEFAULT_HOLDER = 'cpu';
@@ -89,6 +99,18 @@ export function natsIrqLines(bus: Bus, vmId: string): IrqLineSource {
   };
 }
 
+/** io-backend's read shadow revokes for one VM (NATS request/reply), answered at once. */
+export function natsShadowRevokes(bus: Bus, vmId: string): ShadowRevokes {
+  return {
+    async listen(answer) {
+      const stop = bus.serve(subjects.shadowRevoke(vmId), ShadowRevokeCodec, ShadowRevokeAckCodec, answer);
+      // Live at the server before the first grant is taken.
+      await bus.nc.flush();
+      return stop;
+    },
+  };
+}
+
 /** The lab's clients a cpu holds, shared by its VMs. */
 export interface VcpuBackends {
   mmu: RpcClient<MmuV1.MmuClient>;
@@ -107,5 +129,6 @@ export function vcpuPorts(b: VcpuBackends, vmId: string): VcpuPorts {
     mmio: streamMmioPort(b.io, vmId, 0, b.exitDeadlineMs),
     doorbells: natsDoorbells(b.bus, vmId),
     irqLines: natsIrqLines(b.bus, vmId),
+    shadowRevokes: natsShadowRevokes(b.bus, vmId),
   };
 }

@@ -58,6 +58,13 @@ export interface IrqLineSource {
   onGap(fn: () => void): () => void;
 }
 
+/** io-backend's revokes of the read shadows it granted on MMIO replies (issue 17, speed 1). */
+export interface ShadowRevokes {
+  /** Answers each revoke with `answer`'s acknowledgement (given once the grant is dropped);
+   *  resolves, with the way to stop, once revokes are heard. */
+  listen(answer: (r: EventsV1.ShadowRevoke__Output) => EventsV1.ShadowRevokeAck): Promise<() => void>;
+}
+
 /** Everything one vCPU reaches outside its process. */
 export interface VcpuPorts {
   pages: GuestPages;
@@ -65,4 +72,6 @@ export interface VcpuPorts {
   mmio: MmioPort;
   doorbells: Doorbells;
   irqLines: IrqLineSource;
+  /** Absent: no read shadow is taken (every device load exits). */
+  shadowRevokes?: ShadowRevokes;
 }

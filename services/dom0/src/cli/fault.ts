@@ -40,7 +40,7 @@ export const LINK_FAULT_USAGE = `  fault add <link> <kind> [params] [--for dur]
                         a link fault, through dom0 to every service (each ends it at its
                         deadline: --for, default 30s, at most 10m). Links: cpu:io-backend,
                         cpu:mmu, io-backend:mmu, dom0:<service>, irq|doorbell|recall|
-                        console:<vm|*>, net:<network|*>. Kinds: latency <d> [jitter],
+                        console|shadow:<vm|*>, net:<network|*>. Kinds: latency <d> [jitter],
                         bandwidth <rate>, drop <p>, duplicate <p> (NATS), reorder <p>
                         [held, default 50ms] (NATS), partition (gRPC link, both ways)
   fault list            the link faults, time left, and which processes apply them
