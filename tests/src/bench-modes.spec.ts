@@ -106,13 +106,17 @@ describe('splitvisor bench modes', () => {
       for (const m of ['priv-insn', 'sbi-call', 'shadow-fault', 'guest-page-fault', 'virq-inject', 'vtrap']) expect(b.exits![m], `${b.bench} ${m}`).toBe(0);
     }
     // hw: the kernel's privileged instructions, its timer (Sstc) and its syscalls run in
-    // VS-mode with no exit; what leaves is MMIO and the G-stage refills after DMA recalls.
+    // VS-mode with no exit; what leaves is MMIO. A disk read's DMA updates the pages the
+    // guest holds (mmu's RECALL_UPDATE) instead of taking them, so no G-stage refill
+    // follows each read, as one did when the DMA invalidated them.
     const hw = report.runs.find((x) => x.column === 'hw')!;
     for (const b of hw.benches) {
       expect(b.exits!['mmio-read'], b.bench).toBeGreaterThan(0);
       for (const m of ['priv-insn', 'shadow-fault', 'virq-inject', 'vtrap']) expect(b.exits![m], `hw ${b.bench} ${m}`).toBe(0);
     }
-    for (const b of hw.benches.filter((x) => x.bench.startsWith('blk_'))) expect(b.exits!['guest-page-fault'], b.bench).toBeGreaterThan(0);
+    for (const b of hw.benches.filter((x) => x.bench.startsWith('blk_'))) {
+      expect(b.exits!['guest-page-fault'], b.bench).toBeLessThan(b.iters);
+    }
     // trap: each privileged instruction is an exit, each page-table change shadow faults;
     // the system call and the trap are delivered to the guest's handler by the monitor.
     const trap = report.runs.find((x) => x.column === 'trap')!;
