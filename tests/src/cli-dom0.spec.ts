@@ -76,7 +76,7 @@ describe('splitvisor, one VM through its life', () => {
     expect(v.residentBytes).toBeGreaterThan(0);
     const human = await cli(['top', '--once', '--interval', '300']);
     expect(human.stdout).toMatch(
-      /^splitvisor top - \d\d:\d\d:\d\d {2}1 vm, 1 running, 0 other\n\nNAME +STATE +NODE +MIPS +EXITS\/s +MMIO-R\/s +MMIO-W\/s +FETCH\/s +WFI\/s +COALESCED\/s +DOORBELL\/s +SHADOWED\/s +PRIV\/s +SBI\/s +SHADOW\/s +GPF\/s +VIRQ\/s +VTRAP\/s +MEM +IRQ\/s +IO\/s +CONS B\/s\ntick +running /,
+      /^splitvisor top - \d\d:\d\d:\d\d {2}1 vm, 1 running, 0 other\n\nNAME +STATE +NODE +MIPS +EXITS\/s +MMIO-R\/s +MMIO-W\/s +FETCH\/s +WFI\/s +COALESCED\/s +DOORBELL\/s +SHADOWED\/s +POLLIDLE\/s +PRIV\/s +SBI\/s +SHADOW\/s +GPF\/s +VIRQ\/s +VTRAP\/s +MEM +IRQ\/s +IO\/s +CONS B\/s\ntick +running /,
     );
   });
 
@@ -93,6 +93,7 @@ describe('splitvisor, one VM through its life', () => {
       'mmio-coalesced',
       'doorbell',
       'mmio-shadowed',
+      'poll-idle',
       'priv-insn',
       'sbi-call',
       'shadow-fault',
@@ -100,7 +101,7 @@ describe('splitvisor, one VM through its life', () => {
       'virq-inject',
       'vtrap',
     ]);
-    expect(s.cpu.exits.slice(7).every((e) => e.count === 0)).toBe(true);
+    expect(s.cpu.exits.slice(8).every((e) => e.count === 0)).toBe(true);
     expect(s.cpu.devices.find((d) => d.device === 'serial@0x10000000')!.reads).toBeGreaterThan(0);
   });
 

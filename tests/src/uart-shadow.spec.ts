@@ -85,6 +85,9 @@ describe('UART read shadow: registers read from the shadow as QEMU reads them', 
       // The guest polls LSR in a loop while it waits for the line and for the 'q': those
       // polls are the shadow's, so they outnumber the UART's read exits.
       expect(serial.shadowed).toBeGreaterThan(serial.reads);
+      // Waiting for the 'q', the guest spins on LSR: the vCPU idles in that loop (poll-idle.ts)
+      // and a revoke wakes it, so the typed line above came through it intact.
+      expect(stats!.cpu.exits.find((e) => e.reason === 'poll-idle')!.count, 'poll-loop idles').toBeGreaterThan(0);
       // Each burst of input was applied after the cpu answered its revoke, not after a timeout.
       expect(t.lines.filter((l) => /read shadow revoke unanswered/.test(l.line))).toEqual([]);
     },

@@ -31,6 +31,7 @@ export const EXIT_REASON_TABLE = [
   { name: 'mmio-coalesced', label: 'COALESCED', kind: 'posted', what: 'a device store posted to the coalesced ring' },
   { name: 'doorbell', label: 'DOORBELL', kind: 'posted', what: 'a virtqueue notify posted as a doorbell' },
   { name: 'mmio-shadowed', label: 'SHADOWED', kind: 'shadowed', what: "a device load served from io-backend's read shadow" },
+  { name: 'poll-idle', label: 'POLLIDLE', kind: 'local', what: 'the hart, spinning on a shadowed register, idles until it may change' },
   { name: 'priv-insn', label: 'PRIV', kind: 'local', what: 'a privileged instruction emulated by the monitor (trap)' },
   { name: 'sbi-call', label: 'SBI', kind: 'local', what: "an SBI call served by the monitor (hw, trap, pv's hypercalls)" },
   { name: 'shadow-fault', label: 'SHADOW', kind: 'local', what: 'a shadow page table filled from the guest tables (trap)' },
@@ -53,12 +54,13 @@ export const Reason = {
   MmioCoalesced: 4,
   Doorbell: 5,
   MmioShadowed: 6,
-  PrivInsn: 7,
-  SbiCall: 8,
-  ShadowFault: 9,
-  GuestPageFault: 10,
-  VirqInject: 11,
-  VirtualTrap: 12,
+  PollIdle: 7,
+  PrivInsn: 8,
+  SbiCall: 9,
+  ShadowFault: 10,
+  GuestPageFault: 11,
+  VirqInject: 12,
+  VirtualTrap: 13,
 } as const satisfies Record<string, number>;
 export type ReasonIndex = (typeof Reason)[keyof typeof Reason];
 

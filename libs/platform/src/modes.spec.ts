@@ -26,6 +26,7 @@ describe('exit reasons', () => {
       ['mmio-coalesced', 'mmio-coalesced'],
       ['doorbell', 'doorbell'],
       ['mmio-shadowed', 'mmio-shadowed'],
+      ['poll-idle', 'poll-idle'],
       ['priv-insn', 'priv-insn'],
       ['sbi-call', 'sbi-call'],
       ['shadow-fault', 'shadow-fault'],

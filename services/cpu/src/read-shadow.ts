@@ -34,6 +34,8 @@ export class ShadowGrants {
     private readonly shadow: ReadShadowWriter,
     private readonly revokes: ShadowRevokes | undefined,
     private readonly log: Logger,
+    /** Told after each revoke: a vCPU idling on a poll of the register must look again. */
+    private readonly onRevoke: () => void = () => undefined,
   ) {}
 
   /** Starts answering revokes; grants are taken once that is live. */
@@ -84,6 +86,7 @@ export class ShadowGrants {
   revoke(r: EventsV1.ShadowRevoke__Output): EventsV1.ShadowRevokeAck {
     if (r.epoch > (this.revokedEpoch.get(r.base) ?? 0)) this.revokedEpoch.set(r.base, r.epoch);
     this.shadow.drop(r.base);
+    this.onRevoke();
     this.stats.revoked++;
     this.log.trace({ base: hex(r.base), epoch: r.epoch }, 'read shadow revoked');
     return { epoch: r.epoch };

@@ -118,7 +118,7 @@ export class VcpuHost {
       log: this.log,
       onFailure: (why) => this.requestStop(why),
     });
-    this.shadow = new ShadowGrants(this.channel.shadow, ports.shadowRevokes, this.log);
+    this.shadow = new ShadowGrants(this.channel.shadow, ports.shadowRevokes, this.log, () => this.channel.wakeIdle());
     const init: WorkerInit = {
       vmId: spec.vmId,
       hartId: 0,

@@ -33,6 +33,7 @@ import { WorkerPageCache } from './page-cache/worker-cache.js';
 import { HwMonitor, type MonitorHost } from './monitor/hw-monitor.js';
 import { PvMonitor } from './monitor/pv-monitor.js';
 import { TrapMonitor } from './monitor/trap-monitor.js';
+import { PollDetector } from './poll-idle.js';
 
 const PAGE = 4096;
 /** Pages fetched per miss: the run amortizes one round trip over several pages. */
@@ -42,6 +43,10 @@ const FETCH_RUN = 16;
 const POSTED_MAX_WAIT_MS = 5;
 /** Longest WFI sleep without a timer deadline: an idle VM costs one wake-up a second. */
 const IDLE_CAP_MS = 1000;
+/** Longest sleep of a vCPU spinning on a shadowed register (poll-idle.ts): what it waits
+ *  for wakes it at once (a revoke, an IRQ line, a recall); time passing, which a polling
+ *  loop may wait for too (U-Boot's `sleep`, its autoboot countdown), is this late at most. */
+const POLL_IDLE_CAP_MS = 20;
 const DELIVER_POSTED: WorkerRequest = { kind: 'posted' };
 
 /** The worker's way to its host thread (the worker's parentPort). */
@@ -73,6 +78,16 @@ export class VcpuRunner {
   private postedSince = 0;
   /** Instructions of the next batch (see run). */
   private budget: number;
+  /** Spin loops on shadowed registers (poll-idle.ts); undefined in icount mode, where time
+   *  is instructions and a spinning guest must spin for its clock to move. */
+  private readonly polls: PollDetector | undefined;
+  /** The batch ended on a spin loop: idle before the next. */
+  private pollIdleDue = false;
+  /** The register the loop spins on, and whether its grant still stands (no revoke yet). */
+  private pollPa = 0;
+  private pollSize: 1 | 2 | 4 | 8 = 1;
+  private readonly pollScratch = new Int32Array(2);
+  private readonly pollStillGranted = (): boolean => this.channel.shadow.serve(this.pollPa, this.pollSize, this.pollScratch);
 
   constructor(
     private readonly init: WorkerInit,
@@ -88,6 +103,7 @@ export class VcpuRunner {
     // The vCPU's own devices (the in-kernel irqchip and timer of KVM): accesses to them
     // never leave this thread.
     this.icount = init.clock === 'icount' ? new IcountClock() : undefined;
+    this.polls = this.icount ? undefined : new PollDetector();
     this.clint = new Clint({
       harts: 1,
       clock: this.icount ? this.icount.now : hostClock(),
@@ -189,6 +205,11 @@ export class VcpuRunner {
       }
       // At an instruction boundary in the guest: the monitor's timers and injections.
       this.monitor?.tick();
+      if (this.pollIdleDue) {
+        this.pollIdleDue = false;
+        this.pollIdle();
+        if (e.kind === 'stopped' && this.stopCause === undefined && !ch.stopRequested) continue;
+      }
       if (e.kind === 'budget' || this.localExit(e)) continue;
       if (e.kind === 'fatal') {
         this.stopCause ??= 'fatal';
@@ -226,9 +247,18 @@ export class VcpuRunner {
     return true;
   }
 
+  /** The guest spins on a shadowed register: idle as in WFI, but for at most
+   *  POLL_IDLE_CAP_MS, since the loop may be waiting for time too. A revoke of the grant
+   *  (the register is about to change) wakes it like an IRQ line does. */
+  private pollIdle(): void {
+    const t0 = performance.now();
+    this.idle(this.hart.timerDeadline(), POLL_IDLE_CAP_MS, this.pollStillGranted);
+    this.channel.recordLocalExit(Reason.PollIdle, performance.now() - t0);
+  }
+
   /** Idles until the CLINT's next deadline or `deadline` (time ticks, e.g. an Sstc or SBI
-   *  timer), an IRQ line change or any other host request; then feeds the PLIC. */
-  private idle(deadline: number): void {
+   *  timer), an IRQ line change or any other host request, or `capMs`; then feeds the PLIC. */
+  private idle(deadline: number, capMs = IDLE_CAP_MS, stillIdle?: () => boolean): void {
     const ch = this.channel;
     const sstc = deadline - this.clint.mtime();
     const ticks = Math.min(this.clint.nextDeadline(0), Math.max(0, sstc));
@@ -236,10 +266,12 @@ export class VcpuRunner {
       this.icount.skip(ticks);
     } else {
       const wake = ch.wakeSeq;
-      // Everything that could end the idle (IRQ lines, recalls, pause, stop) bumps the
-      // wake counter, so the cap only bounds how stale the stats of an idle vCPU get.
-      const ms = Math.min(IDLE_CAP_MS, Math.max(0, ticks / 10_000));
-      if (!ch.irqDirty && !this.cache.ordersWaiting()) ch.sleep(wake, ms);
+      // Everything that could end the idle (IRQ lines, recalls, pause, stop, a revoke of
+      // the read shadow) bumps the wake counter, so in WFI the cap only bounds how stale the
+      // stats of an idle vCPU get. A poll loop's grant revoked before the counter was read
+      // is seen by `stillIdle`.
+      const ms = Math.min(capMs, Math.max(0, ticks / 10_000));
+      if (!ch.irqDirty && !this.cache.ordersWaiting() && (stillIdle === undefined || stillIdle())) ch.sleep(wake, ms);
     }
     this.clint.tick();
     ch.applyIrqLines(this.setPlicLevel);
@@ -292,14 +324,23 @@ export class VcpuRunner {
     // A register io-backend granted (its read has no side effect now): no exit.
     if (this.channel.shadow.serve(pa, size, out)) {
       this.channel.recordShadowed(pa);
+      // The load completes; the batch ends after it, and the vCPU idles (run).
+      if (this.polls?.read(pa, out[0]!, out[1]!)) {
+        this.pollIdleDue = true;
+        this.pollPa = pa;
+        this.pollSize = size;
+        this.hart.stop();
+      }
       return true;
     }
+    this.polls?.reset();
     if (!this.isDeviceAddress(pa, size, false)) return false;
     const status = this.exit({ kind: 'mmio', addr: pa, size, write: false, lo: 0, hi: 0 }, Reason.MmioRead);
     return this.finishMmio(status, out);
   }
 
   private store(pa: number, size: 1 | 2 | 4 | 8, lo: number, hi: number): boolean {
+    this.polls?.reset();
     const r = this.local.store(pa, size, lo, hi);
     if (r !== undefined) return r.ok;
     if (this.tryPost(pa, size, lo, hi)) return true;

@@ -19,6 +19,7 @@ describe('exit channel', () => {
       'mmio-coalesced',
       'doorbell',
       'mmio-shadowed',
+      'poll-idle',
       'priv-insn',
       'sbi-call',
       'shadow-fault',
@@ -26,7 +27,7 @@ describe('exit channel', () => {
       'virq-inject',
       'vtrap',
     ]);
-    expect(LOCAL_EXIT_REASONS).toEqual(['wfi', 'priv-insn', 'sbi-call', 'shadow-fault', 'guest-page-fault', 'virq-inject', 'vtrap']);
+    expect(LOCAL_EXIT_REASONS).toEqual(['wfi', 'poll-idle', 'priv-insn', 'sbi-call', 'shadow-fault', 'guest-page-fault', 'virq-inject', 'vtrap']);
   });
 
   it("counts the mode monitors' local exits in their own rows, apart from the others", () => {
@@ -148,6 +149,7 @@ describe('exit channel', () => {
       ['mmio-coalesced', 2, 0],
       ['doorbell', 0, 0],
       ['mmio-shadowed', 1, 0],
+      ['poll-idle', 0, 0],
       ['priv-insn', 0, 0],
       ['sbi-call', 0, 0],
       ['shadow-fault', 0, 0],

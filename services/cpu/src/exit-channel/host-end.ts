@@ -96,6 +96,12 @@ export class ExitChannelHost {
     this.wake();
   }
 
+  /** Wakes a worker idling (WFI, a poll loop on a shadowed register) to look again: the
+   *  read shadow's grant was revoked, so the register it spins on is about to change. */
+  wakeIdle(): void {
+    this.wake();
+  }
+
   private wake(): void {
     Atomics.add(this.ctrl, words.CTRL_WAKE, 1);
     Atomics.notify(this.ctrl, words.CTRL_WAKE);

@@ -48,7 +48,7 @@ describe('bench modes results', () => {
     expect(trap.ratio).toEqual({ emulate: 10 });
     // Exits per op: median of count/iters per reason; every reason of the table is there.
     expect(trap.cells['emulate']!.exitsPerOp).toMatchObject({ 'mmio-read': 3, wfi: 1, 'sbi-call': 0, 'shadow-fault': 0 });
-    expect(Object.keys(trap.cells['emulate']!.exitsPerOp!)).toHaveLength(13);
+    expect(Object.keys(trap.cells['emulate']!.exitsPerOp!)).toHaveLength(14);
     expect(trap.cells['emulate']!.mmioPerOp).toEqual({ 'serial@0x10000000': 2 });
     expect(trap.cells['emulate']!.instructionsPerOp).toBe(200);
     expect(rows[1]!.cells['emulate']!.instructionsPerOp).toBeUndefined();
@@ -64,7 +64,7 @@ describe('bench modes results', () => {
     expect(lines[3]!.split(/ {2,}/)).toEqual(['mmio_read', '4000 (6000 2000 4000)', '400 (200 600 400)', 'x10.0']);
     expect(text).toMatch(/^host µs\/op .*\nbenchmark +emulate +qemu\ntrap +20\.0 \(30\.0 10\.0 20\.0\) +2\.00 \(1\.00 3\.00 2\.00\)$/m);
     expect(text).toMatch(
-      /^benchmark +INSNS +MMIO-R +MMIO-W +FETCH +WFI +COALESCED +DOORBELL +SHADOWED +PRIV +SBI +SHADOW +GPF +VIRQ +VTRAP\ntrap +200 +3\.00 +0 +0 +1\.00 +0 +0 +0 +0 +0 +0 +0 +0 +0$/m,
+      /^benchmark +INSNS +MMIO-R +MMIO-W +FETCH +WFI +COALESCED +DOORBELL +SHADOWED +POLLIDLE +PRIV +SBI +SHADOW +GPF +VIRQ +VTRAP\ntrap +200 +3\.00 +0 +0 +1\.00 +0 +0 +0 +0 +0 +0 +0 +0 +0 +0$/m,
     );
     expect(text).toMatch(/^MMIO exits per op in emulate, by device .*\nbenchmark +serial@0x10000000\ntrap +2\.00\nmmio_read +2\.00$/m);
   });
