@@ -48,6 +48,8 @@ const IDLE_CAP_MS = 1000;
  *  loop may wait for too (U-Boot's `sleep`, its autoboot countdown), is this late at most. */
 const POLL_IDLE_CAP_MS = 20;
 const DELIVER_POSTED: WorkerRequest = { kind: 'posted' };
+/** mie (priv spec 3.1.9): with mip, whether an interrupt waits to be taken. */
+const CSR_MIE = 0x304;
 
 /** The worker's way to its host thread (the worker's parentPort). */
 export interface WorkerLink {
@@ -78,8 +80,10 @@ export class VcpuRunner {
   private postedSince = 0;
   /** Instructions of the next batch (see run). */
   private budget: number;
-  /** Spin loops on shadowed registers (poll-idle.ts); undefined in icount mode, where time
-   *  is instructions and a spinning guest must spin for its clock to move. */
+  /** Spin loops on shadowed registers (poll-idle.ts). Undefined in icount mode, where time
+   *  is instructions and a spinning guest must spin for its clock to move, and in trap and
+   *  pv, whose monitors inject the guest's interrupts in software at a batch end (the hart's
+   *  own mip, which pollIdle looks at, does not show them). */
   private readonly polls: PollDetector | undefined;
   /** The batch ended on a spin loop: idle before the next. */
   private pollIdleDue = false;
@@ -103,7 +107,7 @@ export class VcpuRunner {
     // The vCPU's own devices (the in-kernel irqchip and timer of KVM): accesses to them
     // never leave this thread.
     this.icount = init.clock === 'icount' ? new IcountClock() : undefined;
-    this.polls = this.icount ? undefined : new PollDetector();
+    this.polls = this.icount || init.mode === 'trap' || init.mode === 'pv' ? undefined : new PollDetector();
     this.clint = new Clint({
       harts: 1,
       clock: this.icount ? this.icount.now : hostClock(),
@@ -251,6 +255,9 @@ export class VcpuRunner {
    *  POLL_IDLE_CAP_MS, since the loop may be waiting for time too. A revoke of the grant
    *  (the register is about to change) wakes it like an IRQ line does. */
   private pollIdle(): void {
+    // An interrupt pending and enabled (it came with this batch) is taken first: the loop
+    // may be over already.
+    if ((this.hart.getPendingInterrupts() & Number(this.hart.readCsr(CSR_MIE) ?? 0n)) !== 0) return;
     const t0 = performance.now();
     this.idle(this.hart.timerDeadline(), POLL_IDLE_CAP_MS, this.pollStillGranted);
     this.channel.recordLocalExit(Reason.PollIdle, performance.now() - t0);
