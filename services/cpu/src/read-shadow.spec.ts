@@ -12,19 +12,26 @@ const grant = (epoch: number, lsr = 0x60) => ({ base: UART0.base, valid: 1 << 5,
 async function setup(revokes: boolean) {
   const buf = new SharedArrayBuffer(SHADOW_BYTES);
   let answer: ((r: EventsV1.ShadowRevoke__Output) => EventsV1.ShadowRevokeAck) | undefined;
+  const link = { cut: () => undefined as void, back: () => undefined as void };
   const port: ShadowRevokes = {
     listen: (a) => {
       answer = a;
       return Promise.resolve(() => (answer = undefined));
     },
+    watch: (cut, back) => {
+      link.cut = cut;
+      link.back = back;
+      return () => undefined;
+    },
   };
-  const g = new ShadowGrants(new ReadShadowWriter(buf), revokes ? port : undefined, silentLogger());
+  const wakes = { count: 0 };
+  const g = new ShadowGrants(new ReadShadowWriter(buf), revokes ? port : undefined, silentLogger(), () => wakes.count++);
   await g.start();
   const reader = new ReadShadowReader(buf);
   const out = new Int32Array(2);
   const served = () => (reader.serve(LSR, 1, out) ? out[0] : undefined);
   const revoke = (epoch: number) => answer!({ vmId: 'vm', base: UART0.base, epoch });
-  return { g, served, revoke };
+  return { g, served, revoke, link, wakes };
 }
 
 describe('ShadowGrants (the cpu host thread)', () => {
@@ -59,6 +66,23 @@ describe('ShadowGrants (the cpu host thread)', () => {
     const { g, served } = await setup(false);
     g.take(grant(1));
     expect(served()).toBeUndefined();
+  });
+
+  it('drops every grant, and wakes an idle vCPU, on a revoke and when the link to NATS is lost; takes none until it is back', async () => {
+    const { g, served, revoke, link, wakes } = await setup(true);
+    g.take(grant(1));
+    revoke(2);
+    expect(wakes.count).toBe(1);
+    g.take(grant(2));
+    link.cut();
+    expect(served()).toBeUndefined();
+    expect(wakes.count).toBe(2);
+    g.take(grant(2)); // a reply that came while revokes could not
+    expect(served()).toBeUndefined();
+    link.back();
+    g.take(grant(2));
+    expect(served()).toBe(0x60);
+    expect(g.stats).toMatchObject({ cutOff: 1, revoked: 1 });
   });
 
   it('drops every grant when it stops', async () => {

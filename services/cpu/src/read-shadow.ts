@@ -20,15 +20,20 @@ export interface ShadowGrantStats {
   /** Grants older than a revoke already heard. */
   stale: number;
   revoked: number;
+  /** Times every grant was dropped because the link to NATS was lost. */
+  cutOff: number;
 }
 
 export class ShadowGrants {
   /** Newest revoke epoch heard, per device base. */
   private readonly revokedEpoch = new Map<number, number>();
   private listening = false;
+  /** The link to NATS is lost: a revoke could not reach this end. */
+  private cut = false;
   private stopListening: (() => void) | undefined;
+  private stopWatching: (() => void) | undefined;
   private stopped = false;
-  readonly stats: ShadowGrantStats = { taken: 0, stale: 0, revoked: 0 };
+  readonly stats: ShadowGrantStats = { taken: 0, stale: 0, revoked: 0, cutOff: 0 };
 
   constructor(
     private readonly shadow: ReadShadowWriter,
@@ -46,6 +51,17 @@ export class ShadowGrants {
       if (this.stopped) return stop();
       this.stopListening = stop;
       this.listening = true;
+      // Cut off from NATS, a revoke would be lost: every grant goes at once (rather than
+      // after io-backend's revoke timeout), and none is taken until revokes are heard again.
+      this.stopWatching = this.revokes.watch?.(
+        () => {
+          this.cut = true;
+          this.shadow.dropAll();
+          this.onRevoke();
+          this.stats.cutOff++;
+        },
+        () => (this.cut = false),
+      );
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'read shadow revokes not heard; every device load exits');
     }
@@ -56,6 +72,7 @@ export class ShadowGrants {
     this.listening = false;
     this.shadow.dropAll();
     this.stopListening?.();
+    this.stopWatching?.();
   }
 
   /** An exit to the device holding `addr` is about to go out: its grant is dropped first. */
@@ -66,7 +83,7 @@ export class ShadowGrants {
 
   /** The reply of an exit: its grant (if any) taken, unless a newer revoke was heard. */
   take(grant: IoV1.ReadShadowGrant__Output | null | undefined): void {
-    if (!grant || !this.listening || grant.valid === 0) return;
+    if (!grant || !this.listening || this.cut || grant.valid === 0) return;
     // Only for a device io-backend holds, at its base: never RAM, the CLINT or the PLIC.
     const r = regionAt(grant.base);
     if (r?.home !== 'io-backend' || r.base !== grant.base) return;

@@ -108,6 +108,15 @@ export function natsShadowRevokes(bus: Bus, vmId: string): ShadowRevokes {
       await bus.nc.flush();
       return stop;
     },
+    watch(cut, back) {
+      const offCut = bus.onDisconnect(cut);
+      // onReconnect runs once the subscriptions are back at the server.
+      const offBack = bus.onReconnect(back);
+      return () => {
+        offCut();
+        offBack();
+      };
+    },
   };
 }
 

@@ -63,6 +63,9 @@ export interface ShadowRevokes {
   /** Answers each revoke with `answer`'s acknowledgement (given once the grant is dropped);
    *  resolves, with the way to stop, once revokes are heard. */
   listen(answer: (r: EventsV1.ShadowRevoke__Output) => EventsV1.ShadowRevokeAck): Promise<() => void>;
+  /** Calls `cut` when revokes can no longer be heard (the link to NATS lost) and `back`
+   *  once they are again; returns the way to stop. */
+  watch?(cut: () => void, back: () => void): () => void;
 }
 
 /** Everything one vCPU reaches outside its process. */
