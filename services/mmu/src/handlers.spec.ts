@@ -92,6 +92,7 @@ describe('mmu handlers over real gRPC', () => {
       writeBacks: 0,
       limitPages: 16384,
       recalls: 0,
+      updateRecalls: 0,
       recalledPages: 0,
       dmaReadBytes: 0,
       dmaWriteBytes: 0,
