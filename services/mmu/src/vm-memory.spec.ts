@@ -10,12 +10,24 @@ import { UPDATE_MAX_BYTES, VmMemory, type Recaller } from './vm-memory.js';
 
 const GFN = DRAM_BASE / PAGE_SIZE;
 
-function vm(opts: { recaller?: Recaller; recovering?: { holders: string[]; graceMs: number } } = {}) {
-  const space = new AddressSpace('vm', DRAM_BASE, 16 * PAGE_SIZE, new FramePool(64));
+function vm(opts: { recaller?: Recaller; recovering?: { holders: string[]; graceMs: number }; pages?: number } = {}) {
+  const space = new AddressSpace('vm', DRAM_BASE, (opts.pages ?? 16) * PAGE_SIZE, new FramePool(64));
   let caches: FakeCache[] = [];
   const mem = new VmMemory(space, { recaller: opts.recaller ?? recallerFor(() => caches), epoch: 'e1', devices: ['io-backend'], recovering: opts.recovering });
   caches = [new FakeCache('cpu', () => mem)];
   return { mem, cpu: caches[0]! };
+}
+
+/** A VM whose recalls wait at a gate until `open()`, as a vCPU takes a while to reach a
+ *  safepoint; one fake page cache per name. */
+function gatedVm(holders: string[] = ['cpu']) {
+  let caches: FakeCache[] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const inner = recallerFor(() => caches);
+  const { mem } = vm({ recaller: { recall: (o) => gate.then(() => inner.recall(o)) } });
+  caches = holders.map((n) => new FakeCache(n, () => mem));
+  return { mem, caches, open };
 }
 
 async function refusal(p: Promise<unknown>): Promise<{ kind: string; message: string }> {
@@ -104,13 +116,7 @@ describe('VmMemory', () => {
   });
 
   it('invalidates instead of updating a page whose write-back is on its way, so the late write-back cannot undo the device', async () => {
-    let caches: FakeCache[] = [];
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const inner = recallerFor(() => caches);
-    const space = new AddressSpace('vm', DRAM_BASE, 16 * PAGE_SIZE, new FramePool(64));
-    const mem = new VmMemory(space, { recaller: { recall: (o) => gate.then(() => inner.recall(o)) }, epoch: 'e1', devices: ['io-backend'] });
-    caches = [new FakeCache('cpu', () => mem)];
+    const { mem, caches, open } = gatedVm();
     const cpu = caches[0]!;
     await cpu.write(0, 1);
     // The device's write is first at mmu; the cache starts giving its pages back before
@@ -127,11 +133,7 @@ describe('VmMemory', () => {
   });
 
   it('drops a write-back of a page recalled meanwhile, and keeps the newer bytes', async () => {
-    const space = new AddressSpace('vm', DRAM_BASE, 32 * PAGE_SIZE, new FramePool(64));
-    let caches: FakeCache[] = [];
-    const mem = new VmMemory(space, { recaller: recallerFor(() => caches), epoch: 'e1', devices: ['io-backend'] });
-    caches = [new FakeCache('cpu', () => mem)];
-    const cpu = caches[0]!;
+    const { mem, cpu } = vm({ pages: 32 });
     await cpu.write(0, 1);
     // The cache gives the page back, but a device's write gets there first (the cache
     // answers its recall with the bytes, then its own write-back arrives late). The write
@@ -165,13 +167,7 @@ describe('VmMemory', () => {
   });
 
   it('answers a repeat that arrives while the first write still waits for its recall, without writing twice', async () => {
-    let caches: FakeCache[] = [];
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const inner = recallerFor(() => caches);
-    const space = new AddressSpace('vm', DRAM_BASE, 16 * PAGE_SIZE, new FramePool(64));
-    const mem = new VmMemory(space, { recaller: { recall: (o) => gate.then(() => inner.recall(o)) }, epoch: 'e1', devices: ['io-backend'] });
-    caches = [new FakeCache('cpu', () => mem)];
+    const { mem, caches, open } = gatedVm();
     await caches[0]!.write(8, 9);
     const first = mem.dmaWrite('io-backend', [{ addr: gpa(DRAM_BASE + 8), length: 0, data: Uint8Array.of(1, 2) }], 42);
     const repeat = mem.dmaWrite('io-backend', [{ addr: gpa(DRAM_BASE + 8), length: 0, data: Uint8Array.of(1, 2) }], 42);
@@ -185,14 +181,8 @@ describe('VmMemory', () => {
     // makes it (virtio 1.2 §2.7.8: the idx must not be seen before the element).
     const ELEM = 3 * PAGE_SIZE;
     const IDX = 2 * PAGE_SIZE;
-    let caches: FakeCache[] = [];
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const inner = recallerFor(() => caches);
-    const space = new AddressSpace('vm', DRAM_BASE, 16 * PAGE_SIZE, new FramePool(64));
     // The first recall waits at the gate, as a vCPU takes a while to reach a safepoint.
-    const mem = new VmMemory(space, { recaller: { recall: (o) => gate.then(() => inner.recall(o)) }, epoch: 'e1', devices: ['io-backend'] });
-    caches = [new FakeCache('cpu', () => mem), new FakeCache('cpu2', () => mem)];
+    const { mem, caches, open } = gatedVm(['cpu', 'cpu2']);
     const [cpu, other] = caches as [FakeCache, FakeCache];
     await cpu.write(ELEM, 1);
     await cpu.write(IDX, 1);
