@@ -25,7 +25,7 @@ import {
   gpa,
   type UnmodelledWindow,
 } from '@splitvisor/platform';
-import { Csr, GuestRam, Hart, Irq, type PhysBus } from '@splitvisor/riscv';
+import { Csr, GuestRam, Hart, Irq, type Engine, type PhysBus } from '@splitvisor/riscv';
 
 export type ClockMode = 'host' | 'icount';
 
@@ -48,6 +48,8 @@ export interface ExecMachineOptions {
   output: (bytes: Uint8Array) => void;
   /** The hart has the H extension (`--h`). */
   h?: boolean;
+  /** How the hart runs guest code (`--engine`); default the interpreter. */
+  engine?: Engine;
 }
 
 export type ExecResult =
@@ -117,6 +119,7 @@ export class ExecMachine {
       roms: [{ base: BOOT_ROM.base, bytes: this.rom }],
       timeSource: () => this.clint.mtime(),
       h: opts.h ?? false,
+      engine: opts.engine ?? 'interp',
     });
     // Power-on: every line announced; mtimecmp = 0, so MTIP is high until software
     // programs it (as QEMU).

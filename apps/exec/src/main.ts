@@ -5,7 +5,7 @@
 import { readFileSync, writeSync } from 'node:fs';
 import { isElf, parseElf } from '@splitvisor/elf';
 import { DRAM_BASE } from '@splitvisor/platform';
-import { GuestRam, Htif } from '@splitvisor/riscv';
+import { ENGINES, GuestRam, Htif, type Engine } from '@splitvisor/riscv';
 import { ExecMachine, ICOUNT_INSNS_PER_TICK, type ClockMode, type ExecResult } from './machine.js';
 
 export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
@@ -25,7 +25,10 @@ export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
                     aligned) and pass its address in a1
   --h               give the hart the H extension (HS/VS/VU, two-stage translation), as
                     QEMU's -cpu rv64,h=true; without it the hart is RV64GC with M/S/U
-  --stats           print instructions, seconds and MIPS on stderr
+  --engine E        interp (the interpreter, default) or translate (hot blocks compiled
+                    to JavaScript functions)
+  --stats           print instructions, seconds and MIPS on stderr (and, with
+                    --engine translate, the code cache's figures)
   --trace           print every instruction (privilege, pc, bits) on stderr
 
   Exit status: the guest's code (sifive_test: 0 for pass, the fail code otherwise; HTIF:
@@ -46,6 +49,7 @@ interface ExecArgs {
   stats: boolean;
   trace: boolean;
   h: boolean;
+  engine: Engine;
 }
 
 class UsageError extends Error {}
@@ -70,6 +74,7 @@ function parseArgs(argv: string[]): ExecArgs {
     stats: false,
     trace: false,
     h: false,
+    engine: 'interp',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -96,6 +101,10 @@ function parseArgs(argv: string[]): ExecArgs {
       args.loads.push({ file: v.slice(0, at), addr });
     } else if (a === '--dtb') {
       args.dtb = value();
+    } else if (a === '--engine') {
+      const e = value();
+      if (!(ENGINES as readonly string[]).includes(e)) throw new UsageError(`--engine ${e}: one of ${ENGINES.join(', ')}`);
+      args.engine = e as Engine;
     } else if (a === '--stats') {
       args.stats = true;
     } else if (a === '--trace') {
@@ -171,7 +180,7 @@ export async function runExec(argv: string[]): Promise<number> {
       if (!ram.contains(dtbAddr, fdt.length)) throw new Error(`--dtb ${args.dtb}: does not fit in RAM`);
       ram.writeBytes(dtbAddr, fdt);
     }
-    machine = new ExecMachine({ ram, entry, dtbAddr, clock: args.clock, h: args.h, output: (b) => writeAll(1, b) });
+    machine = new ExecMachine({ ram, entry, dtbAddr, clock: args.clock, h: args.h, engine: args.engine, output: (b) => writeAll(1, b) });
     if (htif !== null) {
       const m = machine;
       new Htif(m.hart, ram, { ...htif, onExit: (code) => m.finish(code, 'htif'), onOutput: (b) => m.emit(b) });
@@ -202,6 +211,14 @@ export async function runExec(argv: string[]): Promise<number> {
       `splitvisor exec: ${st.instret} instructions retired in ${seconds.toFixed(3)} s = ${mips.toFixed(1)} MIPS ` +
         `(${st.traps} traps, ${st.walks} page walks)\n`,
     );
+    const tc = hart.translationStats();
+    if (tc !== null) {
+      process.stderr.write(
+        `splitvisor exec: code cache: ${tc.compiled} blocks compiled in ${(tc.compileMs / 1000).toFixed(3)} s ` +
+          `(${((tc.compileMs / 1000 / seconds) * 100).toFixed(1)}% of the run), ${tc.live} live (${tc.liveInsns} instructions, ` +
+          `${(tc.liveSourceBytes / 1024).toFixed(0)} KiB of source), ${tc.evictions} evictions, ${tc.invalidations} page invalidations\n`,
+      );
+    }
   }
   switch (result.kind) {
     case 'exit':

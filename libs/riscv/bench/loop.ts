@@ -3,7 +3,7 @@
 // 10M as the cpu service would run them. Prints MIPS. With --sv39 the same loop runs in
 // S-mode under Sv39 (one identity gigapage): every load and store goes through the TLB.
 //
-//   npx tsx libs/riscv/bench/loop.ts [millions-of-instructions] [--sv39]
+//   npx tsx libs/riscv/bench/loop.ts [millions-of-instructions] [--sv39] [--translate]
 
 import { DRAM_BASE } from '@splitvisor/platform';
 import { Csr, encode as e, GuestRam, Hart } from '../src/index.js';
@@ -11,6 +11,7 @@ import { Csr, encode as e, GuestRam, Hart } from '../src/index.js';
 const R = e.Reg;
 const args = process.argv.slice(2);
 const sv39 = args.includes('--sv39');
+const engine = args.includes('--translate') ? 'translate' : 'interp';
 const millions = Number(args.find((a) => !a.startsWith('--')) ?? 100);
 const iterations = Math.round((millions * 1e6) / 7);
 
@@ -33,7 +34,7 @@ const program = [
 function once(): { mips: number; cpuMips: number; instret: number; seconds: number } {
   const ram = new GuestRam(DRAM_BASE, 16 * 4096);
   ram.writeWords(DRAM_BASE, program);
-  const hart = new Hart({ hartId: 0, ram, bus: { load: () => false, store: () => false }, resetPc: DRAM_BASE });
+  const hart = new Hart({ hartId: 0, ram, bus: { load: () => false, store: () => false }, resetPc: DRAM_BASE, engine });
   if (sv39) {
     // Root table at page 8: entry 2 maps 0x80000000.. 1 GiB identity, RWX, A and D set.
     const root = DRAM_BASE + 8 * 4096;

@@ -9,6 +9,7 @@
 
 import { PAGE_SIZE } from '@splitvisor/platform';
 import { SLOT_WORDS } from './decoder.js';
+import { TranslationCache } from './translate/cache.js';
 
 /** log2 of the instruction-slot granule: 2 bytes, IALIGN = 16 with C. A slot's int32
  *  index in its block is then (offset >> 1) * SLOT_WORDS = the byte offset itself. */
@@ -25,6 +26,8 @@ export class DecodeCache {
   decodes = 0;
   invalidations = 0;
   flushes = 0;
+  /** Compiled blocks of these pages (the translate engine), dropped with their page. */
+  translations: TranslationCache | null = null;
 
   constructor(pages: number) {
     this.mark = new Uint8Array(pages);
@@ -48,6 +51,13 @@ export class DecodeCache {
     this.mark[page] = 0;
     this.blocks[page]!.fill(0);
     this.invalidations++;
+    if (this.translations !== null) this.translations.dropPage(page);
+  }
+
+  /** The code cache of these pages, made on first use (harts sharing RAM share it). */
+  useTranslations(maxBlocks: number, hotEntries: number): TranslationCache {
+    if (this.translations === null) this.translations = new TranslationCache(this.mark.length, maxBlocks, hotEntries);
+    return this.translations;
   }
 
   /** Forget the code of every page now Invalid: its bytes are no longer this cpu's to

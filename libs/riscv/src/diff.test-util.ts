@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { parseElf } from '@splitvisor/elf';
 import { qemuSystem, tool } from '@splitvisor/testing';
-import { Hart } from './hart.js';
+import { Hart, type Engine } from './hart.js';
 import { GuestRam, type PhysBus } from './memory.js';
 
 export const DIR = fileURLToPath(new URL('../testdata/diff/', import.meta.url));
@@ -25,6 +25,9 @@ const DRAM = 0x8000_0000;
  *  `_hh` placeholder of DESIGN.md, QEMU with `-cpu rv64,h=true`, our hart with h). */
 export interface DiffOptions {
   h?: boolean;
+  /** Our engine (default the interpreter); 'translate' compiles every block the first
+   *  time it runs (hotEntries 1), so code that runs once is checked compiled too. */
+  engine?: Engine;
 }
 
 export function assemble(work: string, name: string, source?: string, opts: DiffOptions = {}): string {
@@ -90,7 +93,7 @@ export function runOurs(elf: string, opts: DiffOptions = {}): string {
       return true;
     },
   };
-  const hart = new Hart({ hartId: 0, ram, bus, resetPc: image.entry, h: opts.h ?? false });
+  const hart = new Hart({ hartId: 0, ram, bus, resetPc: image.entry, h: opts.h ?? false, engine: opts.engine ?? 'interp', hotEntries: 1 });
   hartRef.h = hart;
   for (let i = 0; i < 100 && !done; i++) {
     const exit = hart.run(2_000_000);
@@ -100,6 +103,8 @@ export function runOurs(elf: string, opts: DiffOptions = {}): string {
     const text = Buffer.from(out).toString('latin1');
     throw new Error(`our hart did not power off (pc 0x${hart.getPc().toString(16)}); it printed:\n${text}`);
   }
+  // The translator must have run the program, not left it all to the interpreter.
+  if (opts.engine === 'translate') expect(hart.translationStats()?.compiled, 'blocks compiled').toBeGreaterThan(0);
   return Buffer.from(out).toString('latin1');
 }
 

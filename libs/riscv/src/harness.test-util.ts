@@ -3,7 +3,7 @@
 // test can look at the trap CSRs afterwards.
 
 import { DRAM_BASE } from '@splitvisor/platform';
-import { Hart, type HartExit } from './hart.js';
+import { Hart, type Engine, type HartExit } from './hart.js';
 import { GuestRam, type PhysBus } from './memory.js';
 import { Csr } from './csr.js';
 import * as e from './testing/encode.js';
@@ -95,6 +95,11 @@ export interface MachineOptions {
   hartId?: number;
   /** Build the hart with the H extension. */
   h?: boolean;
+  /** The hart's engine (default the interpreter) and, for 'translate', its hotEntries
+   *  (default 1: every block compiled the first time it runs). */
+  engine?: Engine;
+  hotEntries?: number;
+  maxBlocks?: number;
 }
 
 /** A hart at DRAM with `program` loaded there. */
@@ -102,7 +107,16 @@ export function machine(program: readonly number[], opts: MachineOptions = {}): 
   const ram = new GuestRam(DRAM, opts.ramSize ?? 0x20000);
   const bus = new TestBus();
   ram.writeWords(DRAM, program);
-  const hart = new Hart({ hartId: opts.hartId ?? 0, ram, bus, resetPc: DRAM, h: opts.h ?? false });
+  const hart = new Hart({
+    hartId: opts.hartId ?? 0,
+    ram,
+    bus,
+    resetPc: DRAM,
+    h: opts.h ?? false,
+    engine: opts.engine ?? 'interp',
+    hotEntries: opts.hotEntries ?? 1,
+    ...(opts.maxBlocks !== undefined ? { maxBlocks: opts.maxBlocks } : {}),
+  });
   if (opts.handler ?? true) {
     ram.writeWords(HANDLER, [e.wfi()]);
     hart.writeCsr(Csr.mtvec, BigInt(HANDLER));

@@ -5,6 +5,8 @@
 import { csrRead, csrWrite } from './csr.js';
 import { bigIntToPair, pairToBigInt } from './int64.js';
 import { executeBatch } from './executor.js';
+import { DEFAULT_MAX_BLOCKS, HOT_ENTRIES, executeTranslated } from './translate/index.js';
+import type { TranslationCache, TranslationStats } from './translate/index.js';
 import type { GuestRam, PhysBus } from './memory.js';
 import { HartState, RomRegion } from './state.js';
 import { pendingInterrupt, privilegeChanged, sstcDeadline, takeInterrupt, updateMip, updateSstc, xret } from './trap.js';
@@ -51,7 +53,20 @@ export interface HartOptions {
    *  instead of executing code at their vector. With h: HS and M (the guest runs in VS and
    *  VU: hw mode); without: M (the guest runs in U: trap-and-emulate). */
   monitorTraps?: boolean;
+  /** How guest code runs: 'interp' (the interpreter, executor.ts: the reference) or
+   *  'translate' (hot blocks compiled to JavaScript functions, translate/). Default
+   *  'interp'. */
+  engine?: Engine;
+  /** With 'translate': compiled blocks the code cache keeps before it is dropped whole
+   *  (default DEFAULT_MAX_BLOCKS). */
+  maxBlocks?: number;
+  /** With 'translate': entries into a block before it is compiled (default HOT_ENTRIES;
+   *  1 compiles every block the first time it runs, as the differential tests do). */
+  hotEntries?: number;
 }
+
+export type Engine = 'interp' | 'translate';
+export const ENGINES: readonly Engine[] = ['interp', 'translate'];
 
 /** Counters, updated at the end of every run(). */
 export interface HartStats {
@@ -75,6 +90,8 @@ export class Hart {
   readonly stats: HartStats = { instret: 0, cycles: 0, traps: 0, exceptions: 0, interrupts: 0, walks: 0, tlbFlushes: 0 };
   private s: HartState;
   private readonly resetPc: number;
+  /** The code cache when the engine is 'translate'; null for the interpreter. */
+  private readonly tc: TranslationCache | null;
 
   constructor(opts: HartOptions) {
     checkPc(opts.resetPc);
@@ -86,6 +103,19 @@ export class Hart {
     if (opts.monitorTraps) this.s.monitorTraps = true;
     for (const r of opts.roms ?? []) this.addRom(r.base, r.bytes);
     if (opts.timeSource !== undefined) this.setTimeSource(opts.timeSource);
+    const engine = opts.engine ?? 'interp';
+    if (!ENGINES.includes(engine)) throw new RangeError(`engine '${String(engine)}' is not one of ${ENGINES.join(', ')}`);
+    this.tc = engine === 'translate' ? this.ram.code.useTranslations(opts.maxBlocks ?? DEFAULT_MAX_BLOCKS, opts.hotEntries ?? HOT_ENTRIES) : null;
+  }
+
+  /** Which engine runs guest code. */
+  get engine(): Engine {
+    return this.tc === null ? 'interp' : 'translate';
+  }
+
+  /** The code cache's counters (translate engine), or null for the interpreter. */
+  translationStats(): Readonly<TranslationStats> | null {
+    return this.tc === null ? null : this.tc.stats;
   }
 
   /**
@@ -165,7 +195,7 @@ export class Hart {
         if (irq >= 0) takeInterrupt(s, irq);
         if (left <= 0) return EXIT_BUDGET;
         s.brk = false;
-        left -= executeBatch(s, left);
+        left -= this.tc === null ? executeBatch(s, left) : executeTranslated(s, this.tc, left);
       }
     } finally {
       this.updateStats();

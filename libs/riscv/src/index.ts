@@ -1,8 +1,10 @@
 // @splitvisor/riscv: the hart engine. It knows guest RAM and a synchronous physical bus,
 // nothing of gRPC, NATS or worker threads (DESIGN.md, "Shape of the code").
 
-export { Hart, EXIT_BUDGET, EXIT_MONITOR_TRAP, EXIT_STOPPED, EXIT_WFI } from './hart.js';
-export type { HartExit, HartOptions, HartStats } from './hart.js';
+export { Hart, ENGINES, EXIT_BUDGET, EXIT_MONITOR_TRAP, EXIT_STOPPED, EXIT_WFI } from './hart.js';
+export type { Engine, HartExit, HartOptions, HartStats } from './hart.js';
+export type { TranslationStats } from './translate/index.js';
+export { DEFAULT_MAX_BLOCKS, HOT_ENTRIES } from './translate/index.js';
 export { GuestRam, PageState, EMPTY_BUS } from './memory.js';
 export type { PhysBus, PageStateValue } from './memory.js';
 export { DecodeCache, SLOT_SHIFT } from './decode-cache.js';

@@ -20,7 +20,9 @@ describe('H extension: differential check against qemu-system-riscv64 -cpu rv64,
   it('h.S: CSR write-backs, a VS guest under Sv39x4, its traps and views print the same', () => {
     const elf = assemble(work, 'h', undefined, { h: true });
     const ours = runOurs(elf, { h: true });
-    expectSame(ours, runQemu(elf, { h: true }));
+    const qemu = runQemu(elf, { h: true });
+    expectSame(ours, qemu);
+    expectSame(runOurs(elf, { h: true, engine: 'translate' }), qemu, (l) => `translate: line ${l + 1}`);
     // What the program is there to reach, so an early trap cannot pass as agreement:
     // the causes of its traps into M (virtual instruction, illegal, load/store guest-page
     // faults, the VS-stage page fault, ECALL from VS) and the guest's own results.
@@ -35,7 +37,9 @@ describe('H extension: differential check against qemu-system-riscv64 -cpu rv64,
   it('hs.S: an HS hypervisor enters VS by SRET; delegated guest traps, HLV and HSV print the same', () => {
     const elf = assemble(work, 'hs', undefined, { h: true });
     const ours = runOurs(elf, { h: true });
-    expectSame(ours, runQemu(elf, { h: true }));
+    const qemu = runQemu(elf, { h: true });
+    expectSame(ours, qemu);
+    expectSame(runOurs(elf, { h: true, engine: 'translate' }), qemu, (l) => `translate: line ${l + 1}`);
     const lines = ours.split('\n');
     // Five lines per trap into HS: virtual instruction, load guest-page fault, ECALL
     // from VS, then HLV's own guest-page fault (V = 0: SPV clear, GVA set).

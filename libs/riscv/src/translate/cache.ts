@@ -1,0 +1,143 @@
+// The code cache: compiled blocks by physical page and byte offset, beside the decode
+// cache whose invalidation points it shares (decode-cache.ts: a store into a page with
+// code, FENCE.I, a page recalled by mmu). Per page it keeps, for each 2-byte slot that
+// started a block, how often the dispatcher came there (a block is compiled once it is
+// hot) and the compiled function. Tables are cleared in place, never replaced, so a
+// dispatcher holding one while a store invalidates it reads empty slots, not stale code.
+//
+// The bound is on compiled blocks (`maxBlocks`): past it the whole cache is dropped and
+// refills with what is hot now, the policy QEMU applies when its translation buffer is
+// full; simple, and it never keeps a block a store has made wrong.
+
+import { PAGE_SIZE } from '@splitvisor/platform';
+import type { BlockSource } from './compile.js';
+import type { HartState } from '../state.js';
+
+/** A compiled block: runs from `pc`, at most `budget` instructions (a loop checks it per
+ *  pass), and returns the instructions attempted, negated when it left through a slow
+ *  path (see compile.ts). */
+export type BlockFn = (s: HartState, pc: number, budget: number, vm: boolean, rT: Float64Array, wT: Float64Array) => number;
+
+export interface PageTable {
+  /** Times the dispatcher entered a block at this slot without a compiled one. */
+  readonly hits: Uint16Array;
+  /** Instructions of the block starting at this slot plus one, as last scanned (0: not
+   *  scanned; 1: its first instruction is not one the compiler takes). */
+  readonly extent: Uint8Array;
+  /** Instructions in the compiled block at this slot (0: none). */
+  readonly insns: Uint8Array;
+  readonly fns: (BlockFn | undefined)[];
+}
+
+export interface TranslationStats {
+  /** Blocks compiled since the hart was made. */
+  compiled: number;
+  /** Blocks now in the cache. */
+  live: number;
+  /** Guest instructions in the blocks now in the cache. */
+  liveInsns: number;
+  /** Bytes of JavaScript source of the blocks now in the cache. */
+  liveSourceBytes: number;
+  /** Milliseconds spent compiling (generating source and `new Function`). */
+  compileMs: number;
+  /** Whole-cache drops because the bound was reached. */
+  evictions: number;
+  /** Pages whose blocks were dropped because their code changed or may have. */
+  invalidations: number;
+}
+
+const SLOTS = PAGE_SIZE >> 1;
+
+export class TranslationCache {
+  private readonly pages: (PageTable | null)[];
+  private readonly inUse: number[] = [];
+  /** Source bytes per live block, for the memory figure. */
+  private readonly sourceBytes: (Uint32Array | null)[];
+  readonly stats: TranslationStats = { compiled: 0, live: 0, liveInsns: 0, liveSourceBytes: 0, compileMs: 0, evictions: 0, invalidations: 0 };
+
+  constructor(
+    pages: number,
+    /** Compiled blocks kept before the cache is dropped whole. */
+    readonly maxBlocks: number,
+    /** Entries into a block before it is compiled. */
+    readonly hotEntries: number,
+  ) {
+    if (!Number.isSafeInteger(maxBlocks) || maxBlocks < 1) throw new RangeError(`maxBlocks ${maxBlocks}: a positive integer`);
+    if (!Number.isSafeInteger(hotEntries) || hotEntries < 1 || hotEntries > 0xffff)
+      throw new RangeError(`hotEntries ${hotEntries}: an integer from 1 to 65535`);
+    this.pages = new Array<PageTable | null>(pages).fill(null);
+    this.sourceBytes = new Array<Uint32Array | null>(pages).fill(null);
+  }
+
+  /** The table of a page, made empty on first use. */
+  page(page: number): PageTable {
+    let t = this.pages[page];
+    if (t === null || t === undefined) {
+      t = {
+        hits: new Uint16Array(SLOTS),
+        extent: new Uint8Array(SLOTS),
+        insns: new Uint8Array(SLOTS),
+        fns: new Array<BlockFn | undefined>(SLOTS).fill(undefined),
+      };
+      this.pages[page] = t;
+      this.sourceBytes[page] = new Uint32Array(SLOTS);
+      this.inUse.push(page);
+    }
+    return t;
+  }
+
+  /** Stores a compiled block; drops the whole cache first when it is full. */
+  insert(page: number, slot: number, src: BlockSource, fn: BlockFn, ms: number): void {
+    if (this.stats.live >= this.maxBlocks) {
+      this.clearAll();
+      this.stats.evictions++;
+    }
+    const t = this.page(page);
+    t.fns[slot] = fn;
+    t.insns[slot] = src.insns;
+    t.hits[slot] = 0;
+    this.sourceBytes[page]![slot] = src.body.length;
+    const st = this.stats;
+    st.compiled++;
+    st.live++;
+    st.liveInsns += src.insns;
+    st.liveSourceBytes += src.body.length;
+    st.compileMs += ms;
+  }
+
+  /** Forgets a page's blocks and counts (its bytes changed or may have). */
+  dropPage(page: number): void {
+    const t = this.pages[page];
+    if (t === null || t === undefined) return;
+    const bytes = this.sourceBytes[page]!;
+    const st = this.stats;
+    let any = false;
+    for (let k = 0; k < SLOTS; k++) {
+      if (t.fns[k] === undefined) continue;
+      any = true;
+      st.live--;
+      st.liveInsns -= t.insns[k]!;
+      st.liveSourceBytes -= bytes[k]!;
+      t.fns[k] = undefined;
+      t.insns[k] = 0;
+      bytes[k] = 0;
+    }
+    t.hits.fill(0);
+    t.extent.fill(0);
+    if (any) st.invalidations++;
+  }
+
+  private clearAll(): void {
+    for (const page of this.inUse) {
+      const t = this.pages[page]!;
+      t.fns.fill(undefined);
+      t.insns.fill(0);
+      t.hits.fill(0);
+      t.extent.fill(0);
+      this.sourceBytes[page]!.fill(0);
+    }
+    this.stats.live = 0;
+    this.stats.liveInsns = 0;
+    this.stats.liveSourceBytes = 0;
+  }
+}

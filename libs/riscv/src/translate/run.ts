@@ -1,0 +1,162 @@
+// The translating engine's batch loop: the same contract as executeBatch (executor.ts),
+// at most `limit` instructions, counters and pc left exactly as the interpreter leaves
+// them, but hot code runs as compiled blocks (compile.ts) from the code cache (cache.ts).
+//
+// Per block entry: is pc inside the current fetch window (a RAM page, as fetchLookup
+// found it)? Is there a compiled block at this physical slot? Has the slot become hot?
+// Anything else (ROM, the page's last parcel, a fetch fault, an instruction the compiler
+// leaves out, a block longer than the budget left, a cold block) is the interpreter's, for
+// exactly the instructions it covers, so the reference semantics stay in one place.
+
+import { PAGE_SIZE } from '@splitvisor/platform';
+import { executeBatch } from '../executor.js';
+import { decodeRamSlot, fetchLookup, loadSlow, storeSlow } from '../mem-access.js';
+import { jumpToPair } from '../trap.js';
+import { div, divu, divuw, divw, mulh, mulhsu, mulhu, mulhu32, rem, remu, remuw, remw } from '../isa/m/execute.js';
+import type { HartState } from '../state.js';
+import { compileBlock, scanBlock } from './compile.js';
+import type { BlockFn, TranslationCache } from './cache.js';
+
+/** Entries into a block before it is compiled, by default: compiling a block costs about
+ *  as much as interpreting a few thousand instructions, so code that runs once stays
+ *  interpreted. */
+export const HOT_ENTRIES = 32;
+
+/** Runs at most `limit` instructions through the code cache; returns how many were
+ *  attempted. */
+export function executeTranslated(s: HartState, tc: TranslationCache, limit: number): number {
+  const instret0 = s.instret;
+  const cycles0 = s.cycles;
+  const exc0 = s.exceptions;
+  const vm = s.dataVm;
+  const rT = s.dSet.r;
+  const wT = s.dSet.w;
+  let steps = 0;
+  let base = 0; // the fetch window: virtual base, length, physical offset, page table
+  let len = 0;
+  let phys = 0;
+  let table = tc.page(0);
+
+  while (steps < limit) {
+    const pc = s.pc;
+    let off = pc - base;
+    if (!(off >= 0 && off < len)) {
+      if (!fetchLookup(s, pc)) {
+        steps++; // the fetch fault is this step's outcome
+        if (s.brk) break;
+        continue;
+      }
+      if (s.brk || s.fRom !== null || s.fLen !== PAGE_SIZE - 2) {
+        // A callback asked for the outer loop (one instruction, then stop, as the
+        // interpreter does), or code outside a RAM page: the interpreter's.
+        steps += interpret(s, 1, cycles0, instret0, exc0, steps);
+        if (s.brk) break;
+        continue;
+      }
+      base = s.fBase;
+      len = s.fLen;
+      phys = s.fPhysOff;
+      table = tc.page(phys / PAGE_SIZE);
+      off = pc - base;
+    }
+    const slot = off >>> 1;
+    const fn = table.fns[slot];
+    const left = limit - steps;
+    if (fn !== undefined && table.insns[slot]! <= left) {
+      const r = fn(s, pc, left, vm, rT, wT);
+      if (r < 0) {
+        steps -= r;
+        len = 0; // a slow path ran: look the window up again, as the interpreter does
+      } else {
+        steps += r;
+      }
+      if (s.brk) break;
+      continue;
+    }
+    // Not compiled (or too long for the budget left): the block's extent, from the
+    // decoded slots once, then compile it if it is hot, else interpret exactly that far.
+    let n = table.extent[slot]! - 1;
+    if (n < 0) {
+      n = scan(s, base, phys, off).length;
+      table.extent[slot] = n + 1;
+    }
+    if (n === 0) {
+      steps += interpret(s, 1, cycles0, instret0, exc0, steps);
+      len = 0;
+      if (s.brk) break;
+      continue;
+    }
+    if (fn === undefined && n <= left && ++table.hits[slot]! >= tc.hotEntries) {
+      const t0 = performance.now();
+      const src = compileBlock(scan(s, base, phys, off));
+      tc.insert(phys / PAGE_SIZE, slot, src, makeBlock(src.body, s.ram), performance.now() - t0);
+      continue; // run it from the top of the loop
+    }
+    steps += interpret(s, n < left ? n : left, cycles0, instret0, exc0, steps);
+    len = 0;
+    if (s.brk) break;
+  }
+
+  s.cycles = cycles0 + steps;
+  s.instret = instret0 + steps - (s.exceptions - exc0);
+  return steps;
+}
+
+/** The instructions of the block at byte `off` of the window's page (decoding slots the
+ *  interpreter has not yet decoded). */
+function scan(s: HartState, base: number, phys: number, off: number) {
+  const blk = s.ram.code.block(phys / PAGE_SIZE);
+  s.fBlk = blk;
+  s.fBase = base;
+  s.fPhysOff = phys;
+  s.fRom = null;
+  return scanBlock(
+    off,
+    (k) => (blk[k] !== 0 ? blk[k]! : decodeRamSlot(s, blk, k, base + k)),
+    (k) => blk[k + 1]!,
+  );
+}
+
+/** The interpreter for `n` instructions, with the counters it reads brought up to date. */
+function interpret(s: HartState, n: number, cycles0: number, instret0: number, exc0: number, steps: number): number {
+  s.cycles = cycles0 + steps;
+  s.instret = instret0 + steps - (s.exceptions - exc0);
+  return executeBatch(s, n);
+}
+
+/** What a compiled block's code names besides its arguments: guest RAM's views and the
+ *  slow paths, bound once per block by the closure `new Function` builds. */
+function makeBlock(body: string, ram: HartState['ram']): BlockFn {
+  const factory = new Function(
+    'env',
+    'const { u8, s8, s16, u16, s32, pageState, codeMark, code, ramBase, ramSize, loadSlow, storeSlow, jumpToPair, mulhu32, mulh, mulhsu, mulhu, div, divu, rem, remu, divw, divuw, remw, remuw } = env;\n' +
+      `return function block(s, pc, budget, vm, rT, wT) {\n${body}\n};`,
+  ) as (env: object) => BlockFn;
+  return factory({
+    u8: ram.bytes,
+    s8: ram.s8,
+    s16: ram.s16,
+    u16: ram.u16,
+    s32: ram.s32,
+    pageState: ram.pageState,
+    codeMark: ram.code.mark,
+    code: ram.code,
+    ramBase: ram.base,
+    ramSize: ram.size,
+    loadSlow,
+    storeSlow,
+    jumpToPair,
+    mulhu32,
+    mulh,
+    mulhsu,
+    mulhu,
+    div,
+    divu,
+    rem,
+    remu,
+    divw,
+    divuw,
+    remw,
+    remuw,
+  });
+}

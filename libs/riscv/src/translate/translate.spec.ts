@@ -1,0 +1,215 @@
+// The translate engine against the interpreter, its reference: the same architectural
+// state after every budget (pc, counters, every register, memory), a trap at every
+// position of a compiled block (bare and under Sv39), slow paths that succeed in the
+// middle of a block, and the code cache's invalidation and bound. The differential
+// suites against QEMU (diff-qemu.spec.ts) run both engines over whole programs.
+
+import { describe, expect, it } from 'vitest';
+import { Csr } from '../csr.js';
+import { DATA, DRAM, e, HANDLER, machine, R, type Machine, type MachineOptions } from '../harness.test-util.js';
+
+/** Everything a guest or a debugger could observe of the hart after a run. */
+function state(m: Machine) {
+  const st = m.hart.stats;
+  return {
+    pc: m.hart.getPc(),
+    instret: st.instret,
+    cycles: st.cycles,
+    exceptions: st.exceptions,
+    regs: Array.from({ length: 32 }, (_v, i) => m.x(i)),
+    mepc: m.csr(Csr.mepc),
+    mcause: m.csr(Csr.mcause),
+    mtval: m.csr(Csr.mtval),
+    priv: m.hart.getPrivilege(),
+    data: Array.from(m.ram.bytes.subarray(DATA - DRAM, DATA - DRAM + 512)),
+  };
+}
+
+/** The same program on both engines. */
+function both(program: readonly number[], opts: MachineOptions = {}): [Machine, Machine] {
+  return [machine(program, { ...opts, engine: 'interp' }), machine(program, { ...opts, engine: 'translate' })];
+}
+
+// A loop that is one compiled block with a back edge to its start: loads and stores,
+// 64-bit arithmetic with carries, M, a forward branch inside the block, then a call and
+// a return (JAL, JALR) once the loop ends.
+const LOOP = [
+  e.ld(R.t1, R.t0, 0), // loop:
+  e.addi(R.t1, R.t1, -3),
+  e.sd(R.t1, R.t0, 0),
+  e.mul(R.t2, R.t1, R.s1),
+  e.add(R.a0, R.a0, R.t2),
+  e.sltu(R.a4, R.a0, R.t2),
+  e.andi(R.t3, R.s1, 3),
+  e.bne(R.t3, R.zero, 8),
+  e.sw(R.a0, R.t0, 8),
+  e.srai(R.a5, R.a0, 37), // skip:
+  e.addiw(R.a6, R.a0, 2047),
+  e.addi(R.s1, R.s1, -1),
+  e.bne(R.s1, R.zero, -48),
+  e.jal(R.ra, 12),
+  e.divu(R.a3, R.a0, R.a1),
+  e.wfi(),
+  e.divu(R.a1, R.a0, R.s1), // func: a divide by zero
+  e.mulh(R.a2, R.a0, R.a0),
+  e.jalr(R.zero, R.ra, 0),
+];
+const LOOP_REGS = { [R.t0]: BigInt(DATA), [R.s1]: 40n, [R.a0]: -5n };
+
+describe('translate engine: the interpreter is the reference', () => {
+  it('leaves the same state after every budget from 1 to the end of the program', () => {
+    for (let budget = 1; budget <= 520; budget++) {
+      const [a, b] = both(LOOP, { regs: LOOP_REGS });
+      expect(b.run(budget), `budget ${budget}`).toEqual(a.run(budget));
+      expect(state(b), `budget ${budget}`).toEqual(state(a));
+    }
+  });
+
+  it('runs the program the same in slices of every size from 1 to 40', () => {
+    for (let slice = 1; slice <= 40; slice++) {
+      const [a, b] = both(LOOP, { regs: LOOP_REGS });
+      for (let k = 0; k < 600 / slice; k++) {
+        const xa = a.run(slice);
+        expect(b.run(slice), `slice ${slice}, run ${k}`).toEqual(xa);
+        expect(state(b), `slice ${slice}, run ${k}`).toEqual(state(a));
+        if (xa.kind !== 'budget') break;
+      }
+      expect(a.hart.stats.instret).toBeGreaterThan(400);
+    }
+  });
+
+  it('compiles the loop and runs it inside one block call per batch', () => {
+    const [a, b] = both(LOOP, { regs: LOOP_REGS });
+    expect(b.run()).toEqual(a.run());
+    expect(state(b)).toEqual(state(a));
+    const tc = b.hart.translationStats()!;
+    expect(tc.compiled).toBeGreaterThanOrEqual(2);
+    expect(tc.live).toBe(tc.compiled);
+    expect(a.hart.translationStats()).toBeNull();
+  });
+
+  it('a block is compiled only once it is hot (hotEntries)', () => {
+    const once = machine([e.addi(R.a0, R.a0, 1), e.addi(R.a0, R.a0, 2), e.wfi()], { engine: 'translate', hotEntries: 32 });
+    once.run();
+    expect(once.x(R.a0)).toBe(3n);
+    expect(once.hart.translationStats()!.compiled).toBe(0);
+    const loop = machine([e.addi(R.a0, R.a0, 1), e.addi(R.s1, R.s1, -1), e.bne(R.s1, R.zero, -8), e.wfi()], {
+      engine: 'translate',
+      hotEntries: 32,
+      regs: { [R.s1]: 1000 },
+    });
+    loop.run();
+    expect(loop.x(R.a0)).toBe(1000n);
+    expect(loop.hart.translationStats()!.compiled).toBe(1);
+  });
+});
+
+/** A block of `n` instructions: loads, stores and arithmetic, instruction `fault` a load
+ *  or a store through a7 (an address that faults); -1 for none. */
+function faultBlock(n: number, fault: number, store: boolean): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i === fault) out.push(store ? e.sd(R.a1, R.a7, 0) : e.ld(R.a1, R.a7, 0));
+    else if (i % 4 === 0) out.push(e.sd(R.a0, R.t0, 8 * i));
+    else if (i % 4 === 1) out.push(e.ld(R.a2, R.t0, 8 * (i - 1)));
+    else if (i % 4 === 2) out.push(e.add(R.a0, R.a0, R.a2));
+    else out.push(e.xori(R.a0, R.a0, i));
+  }
+  return [...out, e.wfi()];
+}
+
+describe('translate engine: traps and slow paths inside a compiled block', () => {
+  const N = 24;
+  for (const store of [false, true]) {
+    it(`an access fault on a ${store ? 'store' : 'load'} at every position of the block: same mepc, mcause, mtval, instret and registers`, () => {
+      for (let k = 0; k < N; k++) {
+        const [a, b] = both(faultBlock(N, k, store), { regs: { [R.t0]: BigInt(DATA), [R.a7]: 0x4000_0000n, [R.a0]: 7n } });
+        expect(b.run(), `position ${k}`).toEqual(a.run());
+        const sa = state(a);
+        expect(sa.mcause).toBe(store ? 7n : 5n);
+        expect(sa.mepc).toBe(BigInt(DRAM + 4 * k));
+        expect(state(b), `position ${k}`).toEqual(sa);
+        expect(b.hart.getPc()).toBe(HANDLER + 4); // past the WFI of the handler
+      }
+    });
+  }
+
+  it('a page fault at every position under Sv39 (the TLB path of loads and stores)', () => {
+    for (let k = 0; k < N; k++) {
+      const program = faultBlock(N, k, k % 2 === 0);
+      const [a, b] = both([], { regs: { [R.t0]: BigInt(DATA), [R.a7]: 0x4000_0000n, [R.a0]: 3n } });
+      for (const m of [a, b]) {
+        sv39(m);
+        m.ram.writeWords(DRAM + 0x1000, program);
+      }
+      expect(b.run(), `position ${k}`).toEqual(a.run());
+      const sa = state(a);
+      expect(sa.mcause, `position ${k}`).toBe(k % 2 === 0 ? 15n : 13n);
+      expect(state(b), `position ${k}`).toEqual(sa);
+    }
+  });
+
+  it('slow paths that succeed mid-block (misaligned, device) go on with the block', () => {
+    const dev = 0x1000_0000;
+    const program = [
+      e.addi(R.a0, R.a0, 1),
+      e.ld(R.a1, R.t0, 3), // misaligned: the slow path assembles it
+      e.sw(R.a0, R.t1, 0), // a device store
+      e.lw(R.a2, R.t1, 4), // a device load
+      e.add(R.a3, R.a1, R.a2),
+      e.sd(R.a3, R.t0, 17), // misaligned store
+      e.addi(R.s1, R.s1, -1),
+      e.bne(R.s1, R.zero, -28),
+      e.wfi(),
+    ];
+    const [a, b] = both(program, { regs: { [R.t0]: BigInt(DATA), [R.t1]: BigInt(dev), [R.s1]: 50n } });
+    for (const m of [a, b]) m.bus.map(dev, 8).set([0, 0, 0, 0, 0x44, 0x33, 0x22, 0x11]);
+    expect(b.run()).toEqual(a.run());
+    expect(state(b)).toEqual(state(a));
+    expect(b.bus.log).toEqual(a.bus.log);
+    expect(a.bus.log.length).toBe(100);
+    expect(state(a).exceptions).toBe(0);
+  });
+});
+
+describe('translate engine: the code cache', () => {
+  it('a store to a page with compiled code drops its blocks, which come back compiled from the new bytes', () => {
+    // The loop stores into its own page (data right after the code); every store
+    // invalidates, so the engine keeps recompiling and must still count right.
+    const program = [e.auipc(R.t0, 0), e.addi(R.a0, R.a0, 1), e.sd(R.a0, R.t0, 64), e.addi(R.s1, R.s1, -1), e.bne(R.s1, R.zero, -16), e.wfi()];
+    const [a, b] = both(program, { regs: { [R.s1]: 30 } });
+    expect(b.run()).toEqual(a.run());
+    expect(state(b)).toEqual(state(a));
+    expect(b.x(R.a0)).toBe(30n);
+    expect(b.hart.translationStats()!.invalidations).toBeGreaterThanOrEqual(29);
+  });
+
+  it('past maxBlocks the cache is dropped whole and refills; results unchanged', () => {
+    const [a, b] = both(LOOP, { regs: LOOP_REGS, maxBlocks: 1 });
+    expect(b.run()).toEqual(a.run());
+    expect(state(b)).toEqual(state(a));
+    const tc = b.hart.translationStats()!;
+    expect(tc.evictions).toBeGreaterThan(0);
+    expect(tc.live).toBe(1);
+  });
+
+  it('refuses a bad bound or threshold, naming it', () => {
+    expect(() => machine([], { engine: 'translate', maxBlocks: 0 })).toThrow(/maxBlocks 0/);
+    expect(() => machine([], { engine: 'translate', hotEntries: 0 })).toThrow(/hotEntries 0/);
+    expect(() => machine([], { engine: 'jit' as 'interp' })).toThrow(/engine 'jit' is not one of interp, translate/);
+  });
+});
+
+/** S-mode under Sv39 with one identity gigapage over DRAM (RWX, A and D set): a7's
+ *  0x40000000 is unmapped, so accesses through it page-fault. */
+function sv39(m: Machine): void {
+  const root = DRAM + 0x8000 - 0x1000;
+  m.ram.writeWords(root + 2 * 8, [((DRAM / 4096) << 10) | 0xcf, 0]);
+  m.hart.writeCsr(Csr.satp, (8n << 60n) | BigInt(root / 4096));
+  m.hart.writeCsr(Csr.pmpaddr0, (1n << 54n) - 1n);
+  m.hart.writeCsr(Csr.pmpcfg0, 0x1fn);
+  m.hart.writeCsr(Csr.mstatus, 1n << 11n); // MPP = S
+  m.hart.writeCsr(Csr.mepc, BigInt(DRAM + 0x1000));
+  m.ram.writeWords(DRAM + 0x2000, [e.mret()]);
+  m.hart.setPc(DRAM + 0x2000);
+}
