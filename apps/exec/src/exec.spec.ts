@@ -274,8 +274,25 @@ describe('splitvisor exec (the launcher)', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it('--engine translate: the same output and counts as the interpreter, the same run to run under icount', () => {
+    const bench = `${REPO}guests/bench/bench.elf`;
+    const insns = (stderr: string) => /(\d+) instructions retired/.exec(stderr)?.[1];
+    const interp = exec([bench, '--clock', 'icount', '--stats', '--max-insns', '20000000']);
+    const runs = [0, 1].map(() => exec([bench, '--clock', 'icount', '--stats', '--max-insns', '20000000', '--engine', 'translate']));
+    for (const r of runs) {
+      expect(r.code, r.stderr).toBe(124);
+      expect(r.stdout).toBe(interp.stdout);
+      expect(insns(r.stderr)).toBe(insns(interp.stderr));
+      expect(r.stderr).toMatch(/code cache: [1-9]\d* blocks compiled in [\d.]+ s \([\d.]+% of the run\), \d+ live/);
+    }
+    // The whole program, to its checksum and exit.
+    const whole = exec([bench, '--engine', 'translate', '--max-blocks', '64']);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(whole.stdout).toBe('bench checksum 0000f0f735dc3c42\r\n');
+  }, 60_000);
+
   it('usage errors exit 2 with the usage text', () => {
-    for (const args of [[], ['--clock', 'wall', HELLO], [HELLO, 'extra'], ['/nonexistent.elf']]) {
+    for (const args of [[], ['--clock', 'wall', HELLO], [HELLO, 'extra'], ['/nonexistent.elf'], [HELLO, '--engine', 'jit'], [HELLO, '--max-blocks', '0']]) {
       const r = exec(args);
       expect(r.code, args.join(' ')).toBe(2);
     }

@@ -50,6 +50,8 @@ export interface ExecMachineOptions {
   h?: boolean;
   /** How the hart runs guest code (`--engine`); default the interpreter. */
   engine?: Engine;
+  /** With 'translate': the code cache's bound in blocks (`--max-blocks`). */
+  maxBlocks?: number;
 }
 
 export type ExecResult =
@@ -120,6 +122,7 @@ export class ExecMachine {
       timeSource: () => this.clint.mtime(),
       h: opts.h ?? false,
       engine: opts.engine ?? 'interp',
+      ...(opts.maxBlocks !== undefined && { maxBlocks: opts.maxBlocks }),
     });
     // Power-on: every line announced; mtimecmp = 0, so MTIP is high until software
     // programs it (as QEMU).

@@ -5,7 +5,7 @@
 import { readFileSync, writeSync } from 'node:fs';
 import { isElf, parseElf } from '@splitvisor/elf';
 import { DRAM_BASE } from '@splitvisor/platform';
-import { ENGINES, GuestRam, Htif, type Engine } from '@splitvisor/riscv';
+import { DEFAULT_MAX_BLOCKS, ENGINES, GuestRam, Htif, type Engine } from '@splitvisor/riscv';
 import { ExecMachine, ICOUNT_INSNS_PER_TICK, type ClockMode, type ExecResult } from './machine.js';
 
 export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
@@ -27,6 +27,8 @@ export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
                     QEMU's -cpu rv64,h=true; without it the hart is RV64GC with M/S/U
   --engine E        interp (the interpreter, default) or translate (hot blocks compiled
                     to JavaScript functions)
+  --max-blocks N    with --engine translate: compiled blocks the code cache keeps before it
+                    is dropped whole (default ${DEFAULT_MAX_BLOCKS})
   --stats           print instructions, seconds and MIPS on stderr (and, with
                     --engine translate, the code cache's figures)
   --trace           print every instruction (privilege, pc, bits) on stderr
@@ -50,6 +52,7 @@ interface ExecArgs {
   trace: boolean;
   h: boolean;
   engine: Engine;
+  maxBlocks: number;
 }
 
 class UsageError extends Error {}
@@ -75,6 +78,7 @@ function parseArgs(argv: string[]): ExecArgs {
     trace: false,
     h: false,
     engine: 'interp',
+    maxBlocks: DEFAULT_MAX_BLOCKS,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -105,6 +109,10 @@ function parseArgs(argv: string[]): ExecArgs {
       const e = value();
       if (!(ENGINES as readonly string[]).includes(e)) throw new UsageError(`--engine ${e}: one of ${ENGINES.join(', ')}`);
       args.engine = e as Engine;
+    } else if (a === '--max-blocks') {
+      const n = Number(value());
+      if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError('--max-blocks needs a positive integer');
+      args.maxBlocks = n;
     } else if (a === '--stats') {
       args.stats = true;
     } else if (a === '--trace') {
@@ -180,7 +188,16 @@ export async function runExec(argv: string[]): Promise<number> {
       if (!ram.contains(dtbAddr, fdt.length)) throw new Error(`--dtb ${args.dtb}: does not fit in RAM`);
       ram.writeBytes(dtbAddr, fdt);
     }
-    machine = new ExecMachine({ ram, entry, dtbAddr, clock: args.clock, h: args.h, engine: args.engine, output: (b) => writeAll(1, b) });
+    machine = new ExecMachine({
+      ram,
+      entry,
+      dtbAddr,
+      clock: args.clock,
+      h: args.h,
+      engine: args.engine,
+      maxBlocks: args.maxBlocks,
+      output: (b) => writeAll(1, b),
+    });
     if (htif !== null) {
       const m = machine;
       new Htif(m.hart, ram, { ...htif, onExit: (code) => m.finish(code, 'htif'), onOutput: (b) => m.emit(b) });

@@ -5,3 +5,4 @@ export * from './page-state.js';
 export * from './vm-id.js';
 export * from './exit-reasons.js';
 export * from './modes.js';
+export * from './engines.js';

@@ -2,6 +2,7 @@
 // KVM_RUN does with kvm_run.exit_reason (STYLE.md, 8). The cpu service calls it from a
 // worker thread; tests and `splitvisor exec` call it directly.
 
+import { DEFAULT_ENGINE, ENGINES, type Engine } from '@splitvisor/platform';
 import { csrRead, csrWrite } from './csr.js';
 import { bigIntToPair, pairToBigInt } from './int64.js';
 import { executeBatch } from './executor.js';
@@ -65,8 +66,7 @@ export interface HartOptions {
   hotEntries?: number;
 }
 
-export type Engine = 'interp' | 'translate';
-export const ENGINES: readonly Engine[] = ['interp', 'translate'];
+export { ENGINES, type Engine };
 
 /** Counters, updated at the end of every run(). */
 export interface HartStats {
@@ -103,7 +103,7 @@ export class Hart {
     if (opts.monitorTraps) this.s.monitorTraps = true;
     for (const r of opts.roms ?? []) this.addRom(r.base, r.bytes);
     if (opts.timeSource !== undefined) this.setTimeSource(opts.timeSource);
-    const engine = opts.engine ?? 'interp';
+    const engine = opts.engine ?? DEFAULT_ENGINE;
     if (!ENGINES.includes(engine)) throw new RangeError(`engine '${String(engine)}' is not one of ${ENGINES.join(', ')}`);
     this.tc = engine === 'translate' ? this.ram.code.useTranslations(opts.maxBlocks ?? DEFAULT_MAX_BLOCKS, opts.hotEntries ?? HOT_ENTRIES) : null;
   }

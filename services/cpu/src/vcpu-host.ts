@@ -8,6 +8,7 @@ import type { IoV1 } from '@splitvisor/proto';
 import { RpcError } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
 import { hex, PAGE_SIZE, summarize, type LatencySummary, type VmMode } from '@splitvisor/platform';
+import type { Engine } from '@splitvisor/riscv';
 import { IrqLineFollower } from './irq-lines.js';
 import { HostPageCache } from './page-cache/host-cache.js';
 import { PostedDelivery } from './posted-delivery.js';
@@ -52,6 +53,8 @@ export interface VmSpec {
   mode: VmMode;
   /** The hart has the H extension (VmManager allows it with mode emulate only); absent: not. */
   h?: boolean;
+  /** How the hart runs guest code (riscv Engine); absent: the interpreter. */
+  engine?: Engine;
 }
 
 /** Instructions per batch: long enough to amortize the loop, short enough that a stop
@@ -131,6 +134,7 @@ export class VcpuHost {
       clock: spec.clock,
       mode: spec.mode,
       h: spec.h ?? false,
+      engine: spec.engine ?? 'interp',
       batch: BATCH,
       recallPort: this.cache.workerPort,
     };

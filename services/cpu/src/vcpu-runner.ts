@@ -140,6 +140,7 @@ export class VcpuRunner {
       // hw: H with the monitor in HS; emulate: H only when the VM asks for it (cpu.h).
       ...(hw ? { h: true } : { h: init.h ?? false }),
       ...(monitored && { monitorTraps: true }),
+      engine: init.engine ?? 'interp',
     });
     if (monitored) {
       const host: MonitorHost = {

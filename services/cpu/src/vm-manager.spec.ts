@@ -104,6 +104,22 @@ describe('vCPU exits over real gRPC', () => {
     expect((await vms.stop('hello', 'test')).vmId).toBe('hello');
   });
 
+  it('runs guests/hello with engine translate: the same console, the same exit', async () => {
+    await prepare('hello-tr', 'guests/hello/hello.bin');
+    const exited = nextExit('hello-tr');
+    vms.start(startReq('hello-tr', { engine: 'translate' }));
+    const ev = await exited;
+    expect(ev).toMatchObject({ source: 'cpu', exitCode: 0, reason: 'poweroff: guest powered off with code 0' });
+    let out = '';
+    const stop = await bus.replay(streams.console, subjects.consoleOut('hello-tr'), ConsoleOutputCodec, (m) => (out += Buffer.from(m.data).toString()));
+    const text = 'Hello from Splitvisor: a RISC-V guest across four processes\r\nhart 0 says goodbye\r\n';
+    const end = Date.now() + 3000;
+    while (out !== text && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    stop();
+    expect(out).toBe(text);
+    await vms.stop('hello-tr', 'test');
+  });
+
   it('runs guests/hyp on a hart with H (StartVm h), and without h its hypervisor fails at its first H CSR', async () => {
     await prepare('hyp', 'guests/hyp/hyp.bin');
     const exited = nextExit('hyp');
@@ -255,6 +271,7 @@ describe('vCPU exits over real gRPC', () => {
     [{ mode: 'kvm' }, /^mode: "kvm" is not a mode \(modes: emulate, hw, trap, pv; this build has emulate, hw, trap, pv\)$/],
     [{ mode: 'hw', h: true }, /^h: the H extension needs mode "emulate", not "hw" \(no monitor offers nested virtualization yet\)$/],
     [{ mode: 'trap', h: true }, /^h: the H extension needs mode "emulate", not "trap"/],
+    [{ engine: 'jit' }, /^engine "jit" must be one of "interp", "translate"$/],
   ])('refuses a bad StartVm %j', (over, msg) => {
     let err: unknown;
     try {

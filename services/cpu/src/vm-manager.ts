@@ -4,6 +4,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound, unary, vm
 import { subjects, type Bus } from '@splitvisor/bus';
 import { LifecycleEventCodec } from '@splitvisor/proto';
 import { DEFAULT_VM_MODE, hex, isVmMode, modeRefusal, PAGE_SIZE, summarize, type LatencySummary, type VmMode } from '@splitvisor/platform';
+import { ENGINES, type Engine } from '@splitvisor/riscv';
 import type { Logger } from '@splitvisor/log';
 import { VcpuHost, type VcpuStats } from './vcpu-host.js';
 import { MmioStream } from './ports/mmio-stream.js';
@@ -30,6 +31,9 @@ function validate(req: CpuV1.StartVmRequest__Output): void {
   }
   if (req.clock !== '' && req.clock !== 'host' && req.clock !== 'icount') {
     throw invalidArgument(`clock "${req.clock}" must be "host" or "icount"`);
+  }
+  if (req.engine && !(ENGINES as readonly string[]).includes(req.engine)) {
+    throw invalidArgument(`engine "${req.engine}" must be one of ${ENGINES.map((e) => `"${e}"`).join(', ')}`);
   }
   if (req.vcpus !== 1) throw invalidArgument(`vcpus ${req.vcpus}: this cpu runs exactly 1 vCPU per VM for now`);
   const mode = req.mode || DEFAULT_VM_MODE;
@@ -65,6 +69,7 @@ export class VmManager {
         clock: req.clock === 'icount' ? 'icount' : 'host',
         mode: (req.mode || DEFAULT_VM_MODE) as VmMode,
         h: req.h,
+        engine: (req.engine || 'interp') as Engine,
       },
       vcpuPorts(this.backends, req.vmId),
       this.backends,

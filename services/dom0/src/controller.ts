@@ -177,6 +177,7 @@ export class Controller {
       vcpus: cfg.vcpus,
       mode: cfg.mode,
       ...(cfg.cpu?.h && { h: true }),
+      ...(cfg.cpu?.engine !== undefined && { engine: cfg.cpu.engine }),
       onPoweroff: cfg.onPoweroff,
       onReboot: cfg.onReboot,
       onCrash: cfg.onCrash,
@@ -242,6 +243,7 @@ export class Controller {
             vcpus: r.vcpus ?? 1,
             mode: r.mode ?? DEFAULT_VM_MODE,
             h: r.h ?? false,
+            engine: r.engine ?? '',
           };
           await this.plane.cpus.node(n).start(start, patient ? 2000 : undefined);
           lastErr = undefined;

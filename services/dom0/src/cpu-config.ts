@@ -3,20 +3,24 @@
 //
 //   cpu:
 //     h: true        # the H extension (HS/VS/VU, two-stage translation); default false
+//     engine: translate   # how guest code runs: interp (the interpreter, default) or
+//                         # translate (hot blocks compiled to JavaScript functions)
 //
 // The hart then reports misa.H, and the device tree's riscv,isa says "h" where QEMU 7.2's
 // does ("rv64imafdch_..."). Only `mode: emulate` runs such a hart: the guest owns M-mode and
 // HS-mode and is its own hypervisor. The other modes' monitors would have to offer nested
 // virtualization (a guest hypervisor in VS), which none does yet, so they refuse it.
-import type { VmMode } from '@splitvisor/platform';
+import { ENGINES, type Engine, type VmMode } from '@splitvisor/platform';
 import { ConfigError } from './config-error.js';
 
 export interface CpuConfig {
   /** The H extension (priv spec ch. 8), as QEMU's `-cpu rv64,h=true`. */
   h: boolean;
+  /** How the hart runs guest code; absent: the interpreter. */
+  engine?: Engine;
 }
 
-const CPU_FIELDS = ['h'] as const;
+const CPU_FIELDS = ['h', 'engine'] as const;
 /** The modes whose hart may have the H extension: the guest's own hypervisor in HS. */
 const H_MODES: readonly VmMode[] = ['emulate'];
 
@@ -39,5 +43,9 @@ export function parseCpu(value: unknown, mode: VmMode, source: string): CpuConfi
       `the H extension needs mode: ${H_MODES.join(' or ')}; mode "${mode}"'s monitor does not offer nested virtualization (a hypervisor guest in VS-mode) yet`,
     );
   }
-  return { h };
+  const engine = o['engine'];
+  if (engine !== undefined && !(ENGINES as readonly unknown[]).includes(engine)) {
+    throw new ConfigError(source, 'cpu.engine', `expected one of ${ENGINES.join(', ')}, got ${JSON.stringify(engine)}`);
+  }
+  return { h, ...(engine !== undefined && { engine: engine as Engine }) };
 }

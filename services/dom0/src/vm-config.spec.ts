@@ -49,11 +49,21 @@ describe('VM config', () => {
     expect(parseVmConfig(ok, '/r')).not.toHaveProperty('cpu');
   });
 
+  it('takes cpu: { engine: translate | interp } in every mode, and refuses another engine, naming it', () => {
+    expect(parseVmConfig(ok + 'cpu: { engine: translate }\n', '/r').cpu).toEqual({ h: false, engine: 'translate' });
+    expect(parseVmConfig(ok + 'cpu: { h: true, engine: interp }\n', '/r').cpu).toEqual({ h: true, engine: 'interp' });
+    expect(parseVmConfig('name: p\nmemory: 64M\nmode: pv\nkernel: k.elf\ncpu: { engine: translate }\n', '/r', 'p.yaml').cpu).toEqual({
+      h: false,
+      engine: 'translate',
+    });
+    expect(() => parseVmConfig(ok + 'cpu: { engine: jit }\n', '/r', 'c.yaml')).toThrow('c.yaml: cpu.engine: expected one of interp, translate, got "jit"');
+  });
+
   it('refuses a bad cpu: field, naming it, and H with a mode whose monitor has no nested virtualization', () => {
     expect(() => parseVmConfig(ok + 'cpu: h\n', '/r', 'c.yaml')).toThrow('c.yaml: cpu: expected a mapping like { h: true }, got "h"');
     expect(() => parseVmConfig(ok + 'cpu: [h]\n', '/r', 'c.yaml')).toThrow('c.yaml: cpu: expected a mapping like { h: true }, got ["h"]');
     expect(() => parseVmConfig(ok + 'cpu: { h: yes please }\n', '/r', 'c.yaml')).toThrow('c.yaml: cpu.h: expected true or false, got "yes please"');
-    expect(() => parseVmConfig(ok + 'cpu: { v: true }\n', '/r', 'c.yaml')).toThrow('c.yaml: cpu.v: unknown field (known: h)');
+    expect(() => parseVmConfig(ok + 'cpu: { v: true }\n', '/r', 'c.yaml')).toThrow('c.yaml: cpu.v: unknown field (known: h, engine)');
     for (const mode of ['hw', 'trap', 'pv']) {
       expect(() => parseVmConfig(ok + `mode: ${mode}\ncpu: { h: true }\n`, '/r', 'c.yaml')).toThrow(
         `c.yaml: cpu.h: the H extension needs mode: emulate; mode "${mode}"'s monitor does not offer nested virtualization (a hypervisor guest in VS-mode) yet`,

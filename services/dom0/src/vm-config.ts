@@ -35,7 +35,7 @@ export interface VmConfig {
   /** How the guest kernel runs (DESIGN.md "Virtualization modes"); only the modes this
    *  build has (platform BUILT_VM_MODES) pass validation. */
   mode: VmMode;
-  /** What the hart has beyond RV64GC (cpu-config.ts: `cpu: { h: true }`); absent = nothing. */
+  /** What the hart has beyond RV64GC and how it runs (cpu-config.ts: `cpu: { h: true, engine: translate }`); absent = the defaults. */
   cpu?: CpuConfig;
   /** What dom0 does when the guest powers off, asks for a reset, or crashes (as xl). */
   onPoweroff: Policy;
@@ -202,7 +202,7 @@ export function parseVmConfig(text: string, baseDir: string, source = 'vm config
     ...(initrd !== undefined && { initrd }),
     vcpus: 1,
     mode: mode as VmMode,
-    ...(cpu?.h && { cpu }),
+    ...((cpu?.h || cpu?.engine !== undefined) && { cpu }),
     ...policies,
     ...(devices.length > 0 && { devices }),
   };

@@ -2,7 +2,7 @@
 // request is refused with a message that names the state (FAILED_PRECONDITION).
 import type { Dom0V1 } from '@splitvisor/proto';
 import { failedPrecondition } from '@splitvisor/rpc';
-import type { VmMode } from '@splitvisor/platform';
+import type { Engine, VmMode } from '@splitvisor/platform';
 import type { Policy } from './vm-config.js';
 
 /**
@@ -85,6 +85,8 @@ export interface VmRecord {
   mode?: VmMode;
   /** The hart has the H extension (config `cpu: { h: true }`); absent: it has not. */
   h?: boolean;
+  /** How the hart runs guest code (config `cpu: { engine: ... }`); absent: the interpreter. */
+  engine?: Engine;
   onPoweroff?: Policy;
   onReboot?: Policy;
   onCrash?: Policy;

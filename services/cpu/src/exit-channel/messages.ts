@@ -3,6 +3,7 @@
 // shared words under them are layout.ts's, read and written only by the two ends.
 import type { MessagePort } from 'node:worker_threads';
 import { EXIT_REASON_TABLE, type ExitReason, type VmMode } from '@splitvisor/platform';
+import type { Engine } from '@splitvisor/riscv';
 
 export const ExitStatus = {
   Ok: 0,
@@ -64,6 +65,8 @@ export interface WorkerInit {
   /** The hart has the H extension (misa.H, HS/VS/VU): the guest is its own hypervisor.
    *  Absent: it has not. */
   h?: boolean;
+  /** How the hart runs guest code: the interpreter or the translator (riscv Engine). */
+  engine?: Engine;
   batch: number;
   /** The worker's end of the page cache's recall channel (page-cache/protocol.ts). */
   recallPort?: MessagePort;
