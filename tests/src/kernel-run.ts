@@ -74,13 +74,20 @@ export function qemuKernelArgs(disk: string, bootargs: string): string[] {
 
 /** The lab's VM config for the same machine: in emulate, with fw_jump as firmware; in hw
  *  and trap, the kernel alone (the cpu's monitor is its SBI). */
-export function labKernelConfig(name: string, disk: string, bootargs: string, mode: 'emulate' | 'hw' | 'trap' | 'pv' = 'emulate'): string {
+export function labKernelConfig(
+  name: string,
+  disk: string,
+  bootargs: string,
+  mode: 'emulate' | 'hw' | 'trap' | 'pv' = 'emulate',
+  engine: 'interp' | 'translate' = 'interp',
+): string {
   return [
     `name: ${name}`,
     `memory: ${MEMORY}`,
     ...(mode === 'emulate' ? [`firmware: ${FIRMWARE.fwJump}`] : [`mode: ${mode}`]),
     `kernel: ${KERNEL_ELF}`,
     `bootargs: ${bootargs}`,
+    ...(engine === 'translate' ? ['cpu:', '  engine: translate'] : []),
     'disks:',
     `  - path: ${disk}`,
     '',
@@ -92,11 +99,11 @@ export function startKernel(
   machine: Machine,
   name: string,
   bootargs: string,
-  opts: { env: Record<string, string>; vmFile: (name: string, body: string) => string },
+  opts: { env: Record<string, string>; vmFile: (name: string, body: string) => string; engine?: 'interp' | 'translate' },
 ): ConsoleProcess {
   const disk = freshDisk();
   if (machine === 'qemu') return new ConsoleProcess(spawnQemu(qemuKernelArgs(disk, bootargs)));
-  const file = opts.vmFile(name, labKernelConfig(name, disk, bootargs, machine === 'lab' ? 'emulate' : machine));
+  const file = opts.vmFile(name, labKernelConfig(name, disk, bootargs, machine === 'lab' ? 'emulate' : machine, opts.engine));
   return new ConsoleProcess(spawnCli(['run', file], { env: opts.env }));
 }
 

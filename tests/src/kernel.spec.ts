@@ -47,8 +47,12 @@ function requireAll(machine: Machine, skip: (note?: string) => never): void {
 }
 
 /** Boots the kernel and waits until the machine is gone: its kernel output and exit code. */
-async function runToEnd(machine: Machine, bootargs: string): Promise<{ out: string; code: number | null; all: string }> {
-  const c = startKernel(machine, `kernel-${++n}`, bootargs, { env, vmFile });
+async function runToEnd(
+  machine: Machine,
+  bootargs: string,
+  engine: 'interp' | 'translate' = 'interp',
+): Promise<{ out: string; code: number | null; all: string }> {
+  const c = startKernel(machine, `kernel-${++n}`, bootargs, { env, vmFile, engine });
   const code = await within(c, RUN_MS);
   return { out: kernelOutput(c.out), code, all: c.out };
 }
@@ -106,6 +110,25 @@ describe('guests/kernel: the lab (emulate, hw, trap and pv) and QEMU agree', () 
       expect(normaliseKernelOutput(pv.out)).toBe(normaliseKernelOutput(qemu.out));
       // Both harts have Sstc and both device trees say so: the kernel's timer is stimecmp.
       expect(lab.out).toMatch(/sstc yes, pv-ops native\n/);
+    },
+    RUN_MS + 30_000,
+  );
+});
+
+describe('guests/kernel with cpu: { engine: translate }', () => {
+  it(
+    'in every mode (emulate, hw, trap, pv): every self-test passes, the same lines as QEMU',
+    async ({ skip }) => {
+      requireAll('lab', skip);
+      requireAll('qemu', skip);
+      const bootargs = 'run=selftest';
+      const modes: Machine[] = ['lab', 'hw', 'trap', 'pv'];
+      const [qemu, ...labs] = await Promise.all([runToEnd('qemu', bootargs), ...modes.map((m) => runToEnd(m, bootargs, 'translate'))]);
+      expect(qemu.out).toContain(`selftest: ${SELFTESTS.length} passed, 0 failed\n`);
+      labs.forEach((r, i) => {
+        expect(normaliseKernelOutput(r.out), `${modes[i]} with the translator:\n${r.all.slice(-2000)}`).toBe(normaliseKernelOutput(qemu.out));
+        expect(r.code, `${modes[i]} exit status`).toBe(0);
+      });
     },
     RUN_MS + 30_000,
   );

@@ -40,6 +40,9 @@ export interface VcpuStats {
   /** Exits, posted stores and shadowed loads per device region the guest touched. */
   devices: { device: string; reads: number; writes: number; totalMs: number; posted: number; shadowed: number }[];
   mode: VmMode;
+  engine: Engine;
+  /** The translator's code cache (CpuV1.CodeCache; zeros with the interpreter). */
+  codeCache: { compiled: number; live: number; liveInsns: number; sourceBytes: number; compileMs: number; evictions: number; invalidations: number };
 }
 
 export interface VmSpec {
@@ -336,6 +339,8 @@ export class VcpuHost {
       mmioLatency: summarize(t.mmioLatencyUs),
       devices: t.devices.map(({ region, ...n }) => ({ device: `${region.name}@${hex(region.base)}`, ...n })),
       mode: this.spec.mode,
+      engine: this.spec.engine ?? 'interp',
+      codeCache: (({ liveSourceBytes, ...c }) => ({ ...c, sourceBytes: liveSourceBytes }))(t.codeCache),
     };
   }
 }

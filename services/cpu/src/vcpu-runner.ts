@@ -200,7 +200,7 @@ export class VcpuRunner {
       // so stats, stop requests and interrupts are seen promptly.
       if (now - t0 > 10) this.budget = Math.max(1000, this.budget >> 1);
       else if (now - t0 < 2) this.budget = Math.min(this.init.batch, this.budget * 2);
-      ch.progress(this.hart.stats.instret, (now - started) / 1000);
+      ch.progress(this.hart.stats.instret, (now - started) / 1000, this.hart.translationStats());
       // Whatever the guest posted goes out at the end of a batch at the latest, before it
       // sleeps in WFI, and before it parks or stops (the host also delivers then).
       this.askDelivery();
@@ -229,7 +229,7 @@ export class VcpuRunner {
       }
       break;
     }
-    ch.progress(this.hart.stats.instret);
+    ch.progress(this.hart.stats.instret, undefined, this.hart.translationStats());
     const exited: ExitedMessage = { kind: 'exited', reason: this.stopReason, exitCode: this.exitCode, cause: this.stopCause ?? 'stopped' };
     this.link.postMessage(exited);
     return exited;

@@ -104,12 +104,12 @@ describe('vCPU exits over real gRPC', () => {
     expect((await vms.stop('hello', 'test')).vmId).toBe('hello');
   });
 
-  it('runs guests/hello with engine translate: the same console, the same exit', async () => {
+  it('runs guests/hello and guests/memsum with engine translate: the same console and exit; the loops of memsum compiled', async () => {
     await prepare('hello-tr', 'guests/hello/hello.bin');
     const exited = nextExit('hello-tr');
     vms.start(startReq('hello-tr', { engine: 'translate' }));
-    const ev = await exited;
-    expect(ev).toMatchObject({ source: 'cpu', exitCode: 0, reason: 'poweroff: guest powered off with code 0' });
+    expect(await exited).toMatchObject({ source: 'cpu', exitCode: 0, reason: 'poweroff: guest powered off with code 0' });
+    expect(vms.stats('hello-tr').engine).toBe('translate');
     let out = '';
     const stop = await bus.replay(streams.console, subjects.consoleOut('hello-tr'), ConsoleOutputCodec, (m) => (out += Buffer.from(m.data).toString()));
     const text = 'Hello from Splitvisor: a RISC-V guest across four processes\r\nhart 0 says goodbye\r\n';
@@ -118,7 +118,18 @@ describe('vCPU exits over real gRPC', () => {
     stop();
     expect(out).toBe(text);
     await vms.stop('hello-tr', 'test');
-  });
+
+    // memsum: 200 passes over 1 MiB, every word checked; its loops run hot.
+    await prepare('memsum-tr', 'guests/memsum/memsum.bin');
+    const summed = nextExit('memsum-tr');
+    vms.start(startReq('memsum-tr', { engine: 'translate' }));
+    expect(await summed).toMatchObject({ source: 'cpu', exitCode: 0, reason: 'poweroff: guest powered off with code 0' });
+    const st = vms.stats('memsum-tr');
+    expect(st.codeCache.compiled).toBeGreaterThan(0);
+    expect(st.codeCache.compileMs).toBeGreaterThan(0);
+    expect(st.instret).toBeGreaterThan(50_000_000);
+    await vms.stop('memsum-tr', 'test');
+  }, 60_000);
 
   it('runs guests/hyp on a hart with H (StartVm h), and without h its hypervisor fails at its first H CSR', async () => {
     await prepare('hyp', 'guests/hyp/hyp.bin');

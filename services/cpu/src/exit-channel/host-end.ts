@@ -17,7 +17,11 @@ export interface ExitTable {
   mmioLatencyUs: Float64Array;
   /** Regions the guest touched, with their exits, posted stores and shadowed loads. */
   devices: { region: MachineRegion; reads: number; writes: number; totalMs: number; posted: number; shadowed: number }[];
+  /** The translate engine's code cache (zeros with the interpreter). */
+  codeCache: CodeCacheStats;
 }
+
+export type CodeCacheStats = Record<(typeof words.CODE_CACHE_FIELDS)[number], number>;
 
 /** Makes the shared blocks of a new channel (zeroed: no request, every line low). */
 export function allocateExitChannel(): ExitChannelBuffers {
@@ -126,6 +130,7 @@ export class ExitChannelHost {
         ];
         return reads + writes + posted + shadowed === 0 ? [] : [{ region, reads, writes, totalMs, posted, shadowed }];
       }),
+      codeCache: Object.fromEntries(words.CODE_CACHE_FIELDS.map((f, i) => [f, s[words.STATS_CODE_START + i]!])) as CodeCacheStats,
     };
   }
 }

@@ -3,6 +3,7 @@
 // WFI until woken, and keeps the exit table. Called at exits and batch ends only, never
 // per instruction; nothing here allocates.
 import { MACHINE_REGIONS, PLIC_SOURCES, regionAt } from '@splitvisor/platform';
+import type { TranslationStats } from '@splitvisor/riscv';
 import {
   CTRL_HI,
   CTRL_IRQ_DIRTY,
@@ -21,6 +22,8 @@ import {
   DEVICE_WRITES,
   DOORBELL,
   REPLIED,
+  CODE_CACHE_FIELDS,
+  STATS_CODE_START,
   STATS_DEVICE_START,
   STATS_DEVICE_WORDS,
   STATS_INSTRET,
@@ -177,9 +180,10 @@ export class ExitChannelWorker {
   }
 
   /** Instructions retired and time run so far (at each batch end). */
-  progress(instret: number, runSeconds?: number): void {
+  progress(instret: number, runSeconds?: number, code?: Readonly<TranslationStats> | null): void {
     this.stats[STATS_INSTRET] = instret;
     if (runSeconds !== undefined) this.stats[STATS_RUN_SECONDS] = runSeconds;
+    if (code) for (let i = 0; i < CODE_CACHE_FIELDS.length; i++) this.stats[STATS_CODE_START + i] = code[CODE_CACHE_FIELDS[i]!];
   }
 }
 
