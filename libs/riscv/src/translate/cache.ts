@@ -16,7 +16,7 @@ import type { HartState } from '../state.js';
 /** A compiled block: runs from `pc`, at most `budget` instructions (a loop checks it per
  *  pass), and returns the instructions attempted, negated when it left through a slow
  *  path (see compile.ts). */
-export type BlockFn = (s: HartState, pc: number, budget: number, vm: boolean, rT: Float64Array, wT: Float64Array) => number;
+export type BlockFn = (s: HartState, pc: number, budget: number, rT: Float64Array, wT: Float64Array) => number;
 
 export interface PageTable {
   /** Times the dispatcher entered a block at this slot without a compiled one. */
@@ -24,6 +24,9 @@ export interface PageTable {
   /** Instructions of the block starting at this slot plus one, as last scanned (0: not
    *  scanned; 1: its first instruction is not one the compiler takes). */
   readonly extent: Uint8Array;
+  /** 1 when the compiled block at this slot translates loads and stores through the TLB
+   *  (made for HartState.dataVm on), 0 when it is made for physical addresses. */
+  readonly vm: Uint8Array;
   /** Instructions in the compiled block at this slot (0: none). */
   readonly insns: Uint8Array;
   readonly fns: (BlockFn | undefined)[];
@@ -76,6 +79,7 @@ export class TranslationCache {
       t = {
         hits: new Uint16Array(SLOTS),
         extent: new Uint8Array(SLOTS),
+        vm: new Uint8Array(SLOTS),
         insns: new Uint8Array(SLOTS),
         fns: new Array<BlockFn | undefined>(SLOTS).fill(undefined),
       };
@@ -86,14 +90,18 @@ export class TranslationCache {
     return t;
   }
 
-  /** Stores a compiled block; drops the whole cache first when it is full. */
-  insert(page: number, slot: number, src: BlockSource, fn: BlockFn, ms: number): void {
+  /** Stores a compiled block (in place of one made for the other `vm`); drops the whole
+   *  cache first when it is full. */
+  insert(page: number, slot: number, src: BlockSource, fn: BlockFn, vm: boolean, ms: number): void {
+    const old = this.pages[page];
+    if (old && old.fns[slot] !== undefined) this.forget(old, page, slot);
     if (this.stats.live >= this.maxBlocks) {
       this.clearAll();
       this.stats.evictions++;
     }
     const t = this.page(page);
     t.fns[slot] = fn;
+    t.vm[slot] = vm ? 1 : 0;
     t.insns[slot] = src.insns;
     t.hits[slot] = 0;
     this.sourceBytes[page]![slot] = src.body.length;
@@ -109,22 +117,26 @@ export class TranslationCache {
   dropPage(page: number): void {
     const t = this.pages[page];
     if (t === null || t === undefined) return;
-    const bytes = this.sourceBytes[page]!;
-    const st = this.stats;
     let any = false;
     for (let k = 0; k < SLOTS; k++) {
       if (t.fns[k] === undefined) continue;
       any = true;
-      st.live--;
-      st.liveInsns -= t.insns[k]!;
-      st.liveSourceBytes -= bytes[k]!;
-      t.fns[k] = undefined;
-      t.insns[k] = 0;
-      bytes[k] = 0;
+      this.forget(t, page, k);
     }
     t.hits.fill(0);
     t.extent.fill(0);
-    if (any) st.invalidations++;
+    if (any) this.stats.invalidations++;
+  }
+
+  private forget(t: PageTable, page: number, slot: number): void {
+    const bytes = this.sourceBytes[page]!;
+    const st = this.stats;
+    st.live--;
+    st.liveInsns -= t.insns[slot]!;
+    st.liveSourceBytes -= bytes[slot]!;
+    t.fns[slot] = undefined;
+    t.insns[slot] = 0;
+    bytes[slot] = 0;
   }
 
   private clearAll(): void {

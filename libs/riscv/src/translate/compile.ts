@@ -27,7 +27,7 @@ import { SINK } from '../decoder.js';
 import { Op } from '../ops.js';
 
 /** Longest block, in instructions (per loop iteration). */
-export const MAX_INSNS = 64;
+export const MAX_INSNS = 32;
 
 /** Register locals a block's code names: l5/h5 for x5's low and high words. */
 function lo(r: number): string {
@@ -53,9 +53,17 @@ interface Insn {
 export interface BlockSource {
   /** Instructions in one pass through the block (the budget it needs). */
   readonly insns: number;
-  /** The body of `function (s, pc, budget, vm, rT, wT)`. */
+  /** The body of `function (s, pc, budget, rT, wT)`; it names SLOW for `slow`. */
   readonly body: string;
+  /** The block's slow paths, SLOW_WORDS each (see SlowKind): the epilogue hands the one
+   *  taken to the run loop's slowExit, so a block carries no code for them. */
+  readonly slow: Int32Array;
 }
+
+/** A slow path's descriptor: kind, the instruction's offset and length, rs1, imm, size,
+ *  then rd (loads; unsigned in bit 8) or rs2 (stores). */
+export const SLOW_WORDS = 7;
+export const SlowKind = { Load: 1, Store: 2 } as const;
 
 /** True for an op the compiler emits inline (or as a helper call kept in the block). */
 export function compilable(op: number): boolean {
@@ -88,8 +96,9 @@ export function scanBlock(start: number, slot: (k: number) => number, imm: (k: n
   return out;
 }
 
-/** Emits the body of the block's function. */
-export function compileBlock(insns: readonly Insn[]): BlockSource {
+/** Emits the body of the block's function. `vm`: whether loads and stores translate
+ *  through the TLB (HartState.dataVm): the code is made for one or the other. */
+export function compileBlock(insns: readonly Insn[], vm: boolean): BlockSource {
   const n = insns.length;
   const used = new Set<number>();
   const written = new Set<number>();
@@ -105,7 +114,7 @@ export function compileBlock(insns: readonly Insn[]): BlockSource {
     .sort((a, b) => a - b)
     .map((r) => `xl[${r}] = l${r}; xh[${r}] = h${r};`)
     .join(' ');
-  const ctx: Emit = { n, slow: [] };
+  const ctx: Emit = { n, vm, slow: [] };
   const out: string[] = [];
   out.push('const xl = s.xl; const xh = s.xh;');
   if (regs.length > 0) out.push(`let ${regs.map((r) => `l${r} = xl[${r}], h${r} = xh[${r}]`).join(', ')};`);
@@ -120,22 +129,20 @@ export function compileBlock(insns: readonly Insn[]): BlockSource {
   out.push('}');
   out.push(wb);
   out.push('if (slow === -1) { s.pc = npc; return ret; }');
-  out.push('switch (slow) {');
   // A store changed code on a page (maybe this block's own): the dispatcher looks again.
-  out.push('case -2: s.pc = npc; return -ret;');
+  out.push('if (slow === -2) { s.pc = npc; return -ret; }');
   // JALR to an address beyond 2^53: the jump retired, its fetch is a step that faults.
-  out.push('case -3: s.pc = npc; jumpToPair(s, jl, jh); return -(ret + 1);');
-  ctx.slow.forEach((c, k) => out.push(`case ${k}: ${c}`));
-  out.push('}');
-  out.push('return 0;');
-  return { insns: n, body: out.join('\n') };
+  out.push('if (slow === -3) { s.pc = npc; jumpToPair(s, jl, jh); return -(ret + 1); }');
+  out.push('return slowExit(s, pc, SLOW, slow, ret);');
+  return { insns: n, body: out.join('\n'), slow: Int32Array.from(ctx.slow) };
 }
 
-/** What emit() shares across a block: its length and the slow paths' code, one `case`
- *  each of the epilogue's switch. */
+/** What emit() shares across a block: its length, whether it translates, and the slow
+ *  paths' descriptors. */
 interface Emit {
   readonly n: number;
-  readonly slow: string[];
+  readonly vm: boolean;
+  readonly slow: number[];
 }
 
 function readsReg(i: Insn, r: number): boolean {
@@ -186,11 +193,12 @@ function exit(target: string, done: number): string {
   return `{ npc = ${target}; ret = st + ${done}; break out; }`;
 }
 
-/** Leaves the block through slow path `code` (run after the registers are stored) with
- *  `done` instructions attempted, the slow one included. */
-function slowPath(ctx: Emit, done: number, code: string): string {
-  ctx.slow.push(code);
-  return `{ slow = ${ctx.slow.length - 1}; ret = st + ${done}; break out; }`;
+/** Leaves the block through a slow path (run by slowExit after the registers are
+ *  stored) with `done` instructions attempted, the slow one included. */
+function slowPath(ctx: Emit, done: number, kind: number, i: Insn, size: number, reg: number): string {
+  const k = ctx.slow.length / SLOW_WORDS;
+  ctx.slow.push(kind, i.off, i.len, i.rs1, i.imm, size, reg);
+  return `{ slow = ${k}; ret = st + ${done}; break out; }`;
 }
 
 /** A taken control transfer to byte offset `to`: loops when it is the block's start and
@@ -200,13 +208,13 @@ function jump(to: number, done: number, n: number): string {
   return `st += ${done}; if (st + ${n} <= budget) continue; ${exit('pc', 0)}`;
 }
 
-/** Effective address of a load or store as a double, then its RAM offset `o` (-1 when
- *  the TLB has no entry for it), as the interpreter's fast path computes it. */
-function address(i: Insn, tlb: 'rT' | 'wT', imm: number): string {
-  return (
-    `const a = ${hi(i.rs1)} * 4294967296 + (${lo(i.rs1)} >>> 0) + ${imm}; let o = a - ramBase;` +
-    ` if (vm) { const t = (a >>> 11) & 510; o = ${tlb}[t] === a - (a & 4095) ? a + ${tlb}[t + 1] : -1; }`
-  );
+/** The RAM offset `o` of a load or store (-1 when the TLB has no entry for it), as the
+ *  interpreter's fast path computes it: the 64-bit effective address as a double, then
+ *  under translation the TLB probe (mmu/tlb.ts), else minus RAM's base. */
+function address(i: Insn, vm: boolean, tlb: 'rT' | 'wT', imm: number): string {
+  const a = `${hi(i.rs1)} * 4294967296 + (${lo(i.rs1)} >>> 0)`;
+  if (!vm) return `const o = ${a} + ${imm} - ramBase;`;
+  return `const a = ${a} + ${imm}; const t = (a >>> 11) & 510; const o = ${tlb}[t] === a - (a & 4095) ? a + ${tlb}[t + 1] : -1;`;
 }
 
 const LOADS: Record<number, { size: number; unsigned: boolean; read: (rd: number) => string }> = {
@@ -349,9 +357,9 @@ function emit(i: Insn, k: number, ctx: Emit): string {
       const l = LOADS[i.op]!;
       const align = l.size === 1 ? '' : ` && (o & ${l.size - 1}) === 0`;
       return (
-        `{ ${address(i, 'rT', imm)}` +
+        `{ ${address(i, ctx.vm, 'rT', imm)}` +
         ` if (o >= 0 && o < ramSize${align} && pageState[o >>> 12] !== 0) { ${l.read(rd)} }` +
-        ` else ${slowPath(ctx, done, `s.pc = pc + ${i.off}; if (loadSlow(s, ${rs1}, ${imm}, ${l.size}, ${l.unsigned}, ${rd})) s.pc = pc + ${next}; return -ret;`)} }`
+        ` else ${slowPath(ctx, done, SlowKind.Load, i, l.size, rd | (l.unsigned ? 0x100 : 0))} }`
       );
     }
     case Op.SB:
@@ -361,11 +369,11 @@ function emit(i: Insn, k: number, ctx: Emit): string {
       const w = STORES[i.op]!;
       const align = w.size === 1 ? '' : ` && (o & ${w.size - 1}) === 0`;
       return (
-        `{ ${address(i, 'wT', imm)}` +
+        `{ ${address(i, ctx.vm, 'wT', imm)}` +
         ` if (o >= 0 && o < ramSize${align} && pageState[o >>> 12] === 2) { ${w.write(rs2)}` +
         // Code on the page may be this block's own next instructions: leave it.
         ` if (codeMark[o >>> 12] !== 0) { code.invalidate(o >>> 12); npc = pc + ${next}; slow = -2; ret = st + ${done}; break out; } }` +
-        ` else ${slowPath(ctx, done, `s.pc = pc + ${i.off}; if (storeSlow(s, ${rs1}, ${imm}, ${w.size}, ${rs2})) s.pc = pc + ${next}; return -ret;`)} }`
+        ` else ${slowPath(ctx, done, SlowKind.Store, i, w.size, rs2)} }`
       );
     }
     case Op.ADDI:

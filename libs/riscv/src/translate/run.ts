@@ -14,7 +14,7 @@ import { decodeRamSlot, fetchLookup, loadSlow, storeSlow } from '../mem-access.j
 import { jumpToPair } from '../trap.js';
 import { div, divu, divuw, divw, mulh, mulhsu, mulhu, mulhu32, rem, remu, remuw, remw } from '../isa/m/execute.js';
 import type { HartState } from '../state.js';
-import { compileBlock, scanBlock } from './compile.js';
+import { compileBlock, scanBlock, SLOW_WORDS, SlowKind, type BlockSource } from './compile.js';
 import type { BlockFn, TranslationCache } from './cache.js';
 
 /** Entries into a block before it is compiled, by default: compiling a block costs about
@@ -29,6 +29,7 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
   const cycles0 = s.cycles;
   const exc0 = s.exceptions;
   const vm = s.dataVm;
+  const vmFlag = vm ? 1 : 0;
   const rT = s.dSet.r;
   const wT = s.dSet.w;
   let steps = 0;
@@ -62,8 +63,8 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
     const slot = off >>> 1;
     const fn = table.fns[slot];
     const left = limit - steps;
-    if (fn !== undefined && table.insns[slot]! <= left) {
-      const r = fn(s, pc, left, vm, rT, wT);
+    if (fn !== undefined && table.vm[slot] === vmFlag && table.insns[slot]! <= left) {
+      const r = fn(s, pc, left, rT, wT);
       if (r < 0) {
         steps -= r;
         len = 0; // a slow path ran: look the window up again, as the interpreter does
@@ -86,10 +87,10 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
       if (s.brk) break;
       continue;
     }
-    if (fn === undefined && n <= left && ++table.hits[slot]! >= tc.hotEntries) {
+    if ((fn === undefined || table.vm[slot] !== vmFlag) && n <= left && ++table.hits[slot]! >= tc.hotEntries) {
       const t0 = performance.now();
-      const src = compileBlock(scan(s, base, phys, off));
-      tc.insert(phys / PAGE_SIZE, slot, src, makeBlock(src.body, s.ram), performance.now() - t0);
+      const src = compileBlock(scan(s, base, phys, off), vm);
+      tc.insert(phys / PAGE_SIZE, slot, src, makeBlock(src, s.ram), vm, performance.now() - t0);
       continue; // run it from the top of the loop
     }
     steps += interpret(s, n < left ? n : left, cycles0, instret0, exc0, steps);
@@ -117,6 +118,20 @@ function scan(s: HartState, base: number, phys: number, off: number) {
   );
 }
 
+/** A block's slow path `k` (compile.ts SLOW_WORDS), after it stored its registers:
+ *  the interpreter's own slow path for the load or store, which may trap. */
+function slowExit(s: HartState, pc: number, d: Int32Array, k: number, ret: number): number {
+  const at = k * SLOW_WORDS;
+  const off = d[at + 1]!;
+  const reg = d[at + 6]!;
+  const size = d[at + 5]! as 1 | 2 | 4 | 8;
+  s.pc = pc + off;
+  const ok =
+    d[at] === SlowKind.Load ? loadSlow(s, d[at + 3]!, d[at + 4]!, size, (reg & 0x100) !== 0, reg & 0xff) : storeSlow(s, d[at + 3]!, d[at + 4]!, size, reg);
+  if (ok) s.pc = pc + off + d[at + 2]!;
+  return -ret;
+}
+
 /** The interpreter for `n` instructions, with the counters it reads brought up to date. */
 function interpret(s: HartState, n: number, cycles0: number, instret0: number, exc0: number, steps: number): number {
   s.cycles = cycles0 + steps;
@@ -126,13 +141,15 @@ function interpret(s: HartState, n: number, cycles0: number, instret0: number, e
 
 /** What a compiled block's code names besides its arguments: guest RAM's views and the
  *  slow paths, bound once per block by the closure `new Function` builds. */
-function makeBlock(body: string, ram: HartState['ram']): BlockFn {
+function makeBlock(src: BlockSource, ram: HartState['ram']): BlockFn {
   const factory = new Function(
     'env',
-    'const { u8, s8, s16, u16, s32, pageState, codeMark, code, ramBase, ramSize, loadSlow, storeSlow, jumpToPair, mulhu32, mulh, mulhsu, mulhu, div, divu, rem, remu, divw, divuw, remw, remuw } = env;\n' +
-      `return function block(s, pc, budget, vm, rT, wT) {\n${body}\n};`,
+    'const { u8, s8, s16, u16, s32, pageState, codeMark, code, ramBase, ramSize, SLOW, slowExit, jumpToPair, mulhu32, mulh, mulhsu, mulhu, div, divu, rem, remu, divw, divuw, remw, remuw } = env;\n' +
+      `return function block(s, pc, budget, rT, wT) {\n${src.body}\n};`,
   ) as (env: object) => BlockFn;
   return factory({
+    SLOW: src.slow,
+    slowExit,
     u8: ram.bytes,
     s8: ram.s8,
     s16: ram.s16,
@@ -143,8 +160,6 @@ function makeBlock(body: string, ram: HartState['ram']): BlockFn {
     code: ram.code,
     ramBase: ram.base,
     ramSize: ram.size,
-    loadSlow,
-    storeSlow,
     jumpToPair,
     mulhu32,
     mulh,
