@@ -2,7 +2,8 @@
 // memory traffic, branches, calls; C at -O2 for rv64gc), through `splitvisor exec` with
 // each engine (the interpreter and the translator) and through QEMU, in one run. All must
 // print the same checksum (the same work); QEMU does not count instructions, so its MIPS
-// is our retired-instruction count over its time. Then Debian's OpenSBI + U-Boot to the
+// is our retired-instruction count over its time; bench-long does four times the work.
+// Then Debian's OpenSBI + U-Boot to the
 // autoboot countdown (icount, a fixed instruction count) on both engines: instructions per
 // second, and the translator's code cache at the end. Medians of BENCH_RUNS runs; the load
 // average is printed because this machine is shared.
@@ -15,7 +16,6 @@ import { REPO_ROOT } from '@splitvisor/lab';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ENGINES = ['interp', 'translate'];
 const exec = join(REPO_ROOT, 'apps/exec/bin/exec.js');
-const elf = join(REPO_ROOT, 'guests/bench/bench.elf');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const load = () =>
   loadavg()
@@ -53,57 +53,64 @@ function stats(stderr) {
   };
 }
 
-const rows = {};
-let instret = 0;
-let checksum = '';
-for (const engine of ENGINES) {
-  const runs = [];
-  for (let i = 0; i < RUNS; i++) {
-    const r = timed(process.execPath, [exec, elf, '--stats', '--engine', engine]);
-    const st = stats(r.stderr);
-    if (checksum !== '' && r.stdout.trim() !== checksum) throw new Error(`${engine} printed "${r.stdout.trim()}", not "${checksum}"`);
-    checksum = r.stdout.trim();
-    instret = st.instret;
-    runs.push({ wall: r.s, ...st });
+/** guests/bench (or bench-long) on each engine and on QEMU: the same checksum, MIPS. */
+function benchGuest(file) {
+  const elf = join(REPO_ROOT, 'guests/bench', file);
+  const rows = {};
+  let instret = 0;
+  let checksum = '';
+  for (const engine of ENGINES) {
+    const runs = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r = timed(process.execPath, [exec, elf, '--stats', '--engine', engine]);
+      const st = stats(r.stderr);
+      if (checksum !== '' && r.stdout.trim() !== checksum) throw new Error(`${engine} printed "${r.stdout.trim()}", not "${checksum}"`);
+      checksum = r.stdout.trim();
+      instret = st.instret;
+      runs.push({ wall: r.s, ...st });
+    }
+    rows[engine] = runs;
   }
-  rows[engine] = runs;
-}
-const qemu = [];
-let qemuChecksum = '';
-const hasQemu = spawnSync('sh', ['-c', 'command -v qemu-system-riscv64']).status === 0;
-if (hasQemu) {
-  for (let i = 0; i < RUNS; i++) {
-    const r = timed('qemu-system-riscv64', ['-M', 'virt', '-bios', 'none', '-nographic', '-kernel', elf]);
-    qemuChecksum = r.stdout.trim();
-    qemu.push(r.s);
+  const qemu = [];
+  if (hasQemu) {
+    for (let i = 0; i < RUNS; i++) {
+      const r = timed('qemu-system-riscv64', ['-M', 'virt', '-bios', 'none', '-nographic', '-kernel', elf]);
+      if (r.stdout.trim() !== checksum) throw new Error(`different work: Splitvisor printed "${checksum}", QEMU "${r.stdout.trim()}"`);
+      qemu.push(r.s);
+    }
   }
+  console.log(`guest: guests/bench/${file} (${(instret / 1e6).toFixed(1)} M instructions, ${checksum}); median of ${RUNS} runs; load average ${load()}`);
+  console.log(`${'engine'.padEnd(44)} ${'seconds'.padStart(8)} ${'MIPS'.padStart(8)}`);
+  const mips = {};
+  for (const engine of ENGINES) {
+    const run = median(rows[engine].map((o) => o.run));
+    const wall = median(rows[engine].map((o) => o.wall));
+    mips[engine] = { run: instret / run / 1e6, wall: instret / wall / 1e6 };
+    col(`Splitvisor --engine ${engine}, hart only`, run, mips[engine].run);
+    col(`Splitvisor --engine ${engine}, whole process`, wall, mips[engine].wall);
+  }
+  if (hasQemu) {
+    const qMips = instret / median(qemu) / 1e6;
+    col('QEMU 7.2 TCG, whole process', median(qemu), qMips);
+    console.log(`QEMU / Splitvisor (whole process): ${ENGINES.map((e) => `${e} x${(qMips / mips[e].wall).toFixed(1)}`).join(', ')}`);
+  } else {
+    console.log('QEMU: qemu-system-riscv64 not installed (Debian: qemu-system-misc); no reference this run');
+  }
+  console.log(`translate / interp (hart only): x${(mips.translate.run / mips.interp.run).toFixed(2)}`);
+  const cache = rows.translate.map((r) => r.cache);
+  console.log(
+    `code cache: ${median(cache.map((c) => c.compiled))} blocks compiled, ${median(cache.map((c) => c.liveInsns))} guest instructions, ` +
+      `${median(cache.map((c) => c.kib))} KiB of source; translation ${median(cache.map((c) => c.share)).toFixed(1)}% of the run`,
+  );
 }
-if (hasQemu && qemuChecksum !== checksum) throw new Error(`different work: Splitvisor printed "${checksum}", QEMU "${qemuChecksum}"`);
 
+const hasQemu = spawnSync('sh', ['-c', 'command -v qemu-system-riscv64']).status === 0;
 const col = (label, s, mips) => console.log(`${label.padEnd(44)} ${s.toFixed(2).padStart(8)} ${mips.toFixed(1).padStart(8)}`);
-console.log(`guest: guests/bench (${(instret / 1e6).toFixed(1)} M instructions, ${checksum}); median of ${RUNS} runs; load average ${load()}`);
-console.log(`${'engine'.padEnd(44)} ${'seconds'.padStart(8)} ${'MIPS'.padStart(8)}`);
-const mips = {};
-for (const engine of ENGINES) {
-  const run = median(rows[engine].map((o) => o.run));
-  const wall = median(rows[engine].map((o) => o.wall));
-  mips[engine] = { run: instret / run / 1e6, wall: instret / wall / 1e6 };
-  col(`Splitvisor --engine ${engine}, hart only`, run, mips[engine].run);
-  col(`Splitvisor --engine ${engine}, whole process`, wall, mips[engine].wall);
-}
-if (hasQemu) {
-  const qMips = instret / median(qemu) / 1e6;
-  col('QEMU 7.2 TCG, whole process', median(qemu), qMips);
-  console.log(`QEMU / Splitvisor (whole process): ${ENGINES.map((e) => `${e} x${(qMips / mips[e].wall).toFixed(1)}`).join(', ')}`);
-} else {
-  console.log('QEMU: qemu-system-riscv64 not installed (Debian: qemu-system-misc); no reference this run');
-}
-console.log(`translate / interp (hart only): x${(mips.translate.run / mips.interp.run).toFixed(2)}`);
-const cache = rows.translate.map((r) => r.cache);
-console.log(
-  `code cache (guests/bench): ${median(cache.map((c) => c.compiled))} blocks compiled, ${median(cache.map((c) => c.liveInsns))} guest instructions, ` +
-    `${median(cache.map((c) => c.kib))} KiB of source; translation ${median(cache.map((c) => c.share)).toFixed(1)}% of the run`,
-);
+benchGuest('bench.elf');
+// The same work four times over: V8 optimizes the translator's blocks while they run, so
+// a short run is part warm-up; this one is nearer the engines' steady state.
+console.log('');
+benchGuest('bench-long.elf');
 
 // ---- Debian's OpenSBI + U-Boot, to the autoboot countdown ----
 const FW_JUMP = join(REPO_ROOT, '.cache/firmware/opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf');

@@ -50,8 +50,11 @@ function makefileGuests(): string[] {
 }
 
 /** What a guest's folder commits as built output: <name>.elf always, <name>.bin when there is one. */
+/** The images a guest's folder commits: its .elf, its .bin where there is one, and any
+ *  other build it names (guests/bench's bench-long.elf). */
 function images(guest: string): string[] {
-  return [`${guest}.elf`, `${guest}.bin`].filter((f) => existsSync(join(GUESTS_DIR, guest, f)));
+  const extra = guest === 'bench' ? ['bench-long.elf'] : [];
+  return [`${guest}.elf`, `${guest}.bin`, ...extra].filter((f) => existsSync(join(GUESTS_DIR, guest, f)));
 }
 
 // ELF64 little-endian: just enough of the format to check the committed images.
