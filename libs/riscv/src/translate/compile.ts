@@ -181,6 +181,12 @@ function set(rd: number, l: string, h: string): string {
   return `{ const nl = ${l}, nh = ${h}; l${rd} = nl; h${rd} = nh; }`;
 }
 
+/** rd = pc + `off` (a link or AUIPC): the double's two words. */
+function setPcRelative(rd: number, off: number): string {
+  if (rd === SINK) return '';
+  return `{ const v = pc + ${off}; l${rd} = v | 0; h${rd} = Math.floor(v / 4294967296) | 0; }`;
+}
+
 /** rd = a 32-bit result, sign-extended. */
 function setW(rd: number, v: string): string {
   if (rd === SINK) return '';
@@ -206,6 +212,11 @@ function slowPath(ctx: Emit, done: number, kind: number, i: Insn, size: number, 
 function jump(to: number, done: number, n: number): string {
   if (to !== 0) return exit(`pc + ${to}`, done);
   return `st += ${done}; if (st + ${n} <= budget) continue; ${exit('pc', 0)}`;
+}
+
+/** `o` is in RAM with room and alignment for an access of `size` bytes. */
+function inRam(size: number): string {
+  return size === 1 ? 'o >= 0 && o < ramSize' : `o >= 0 && o < ramSize && (o & ${size - 1}) === 0`;
 }
 
 /** The RAM offset `o` of a load or store (-1 when the TLB has no entry for it), as the
@@ -261,40 +272,38 @@ function lessThanWords(ah: string, al: string, bh: string, bl: string, unsigned:
   return `((${ah})${u} < (${bh})${u} || ((${ah}) === (${bh}) && (${al}) >>> 0 < (${bl}) >>> 0))`;
 }
 
-/** 64-bit shift of (l, h) by a constant amount into rd. */
-function shiftConst(rd: number, l: string, h: string, sh: number, kind: 'l' | 'rl' | 'ra'): string {
-  if (sh === 0) return set(rd, l, h);
-  if (kind === 'l') return sh < 32 ? set(rd, `${l} << ${sh}`, `(${h} << ${sh}) | (${l} >>> ${32 - sh})`) : set(rd, '0', `${l} << ${sh - 32}`);
+type ShiftKind = 'l' | 'rl' | 'ra';
+
+/** rd = (l, h) shifted by an amount of 1 to 31 (`small`) or 32 to 63 (otherwise), the
+ *  amount, 32 minus it and it minus 32 given as expressions `sh`, `inv`, `over`. */
+function shiftBy(rd: number, l: string, h: string, kind: ShiftKind, small: boolean, sh: string, inv: string, over: string): string {
+  if (kind === 'l') return small ? set(rd, `${l} << ${sh}`, `(${h} << ${sh}) | (${l} >>> ${inv})`) : set(rd, '0', `${l} << ${over}`);
   const op = kind === 'ra' ? '>>' : '>>>';
-  if (sh < 32) return set(rd, `(${l} >>> ${sh}) | (${h} << ${32 - sh})`, `(${h} ${op} ${sh}) | 0`);
-  return set(rd, `(${h} ${op} ${sh - 32}) | 0`, kind === 'ra' ? `${h} >> 31` : '0');
+  if (small) return set(rd, `(${l} >>> ${sh}) | (${h} << ${inv})`, `(${h} ${op} ${sh}) | 0`);
+  return set(rd, `(${h} ${op} ${over}) | 0`, kind === 'ra' ? `${h} >> 31` : '0');
 }
 
-/** 64-bit shift by a register amount (low six bits). */
-function shiftVar(i: Insn, kind: 'l' | 'rl' | 'ra'): string {
+/** 64-bit shift of (l, h) by a constant amount into rd. */
+function shiftConst(rd: number, l: string, h: string, sh: number, kind: ShiftKind): string {
+  if (sh === 0) return set(rd, l, h);
+  return shiftBy(rd, l, h, kind, sh < 32, String(sh), String(32 - sh), String(sh - 32));
+}
+
+/** 64-bit shift by a register amount (its low six bits), the three cases chosen at run time. */
+function shiftVar(i: Insn, kind: ShiftKind): string {
   if (i.rd === SINK) return '';
   const l = lo(i.rs1);
   const h = hi(i.rs1);
-  const cases = [0, 1, 32].map((k) => {
-    // Emit the three shapes with the amount in `sh`; `k` picks the branch.
-    if (k === 0) return `l${i.rd} = ${l}; h${i.rd} = ${h};`;
-    if (kind === 'l')
-      return k === 1
-        ? `{ const nl = ${l} << sh, nh = (${h} << sh) | (${l} >>> (32 - sh)); l${i.rd} = nl; h${i.rd} = nh; }`
-        : `{ const nh = ${l} << (sh - 32); l${i.rd} = 0; h${i.rd} = nh; }`;
-    const op = kind === 'ra' ? '>>' : '>>>';
-    return k === 1
-      ? `{ const nl = (${l} >>> sh) | (${h} << (32 - sh)), nh = (${h} ${op} sh) | 0; l${i.rd} = nl; h${i.rd} = nh; }`
-      : `{ const nl = (${h} ${op} (sh - 32)) | 0, nh = ${kind === 'ra' ? `${h} >> 31` : '0'}; l${i.rd} = nl; h${i.rd} = nh; }`;
-  });
-  return `{ const sh = ${lo(i.rs2)} & 63; if (sh === 0) { ${cases[0]} } else if (sh < 32) ${cases[1]} else ${cases[2]} }`;
+  const [small, big] = [true, false].map((sm) => shiftBy(i.rd, l, h, kind, sm, 'sh', '(32 - sh)', '(sh - 32)'));
+  return `{ const sh = ${lo(i.rs2)} & 63; if (sh === 0) ${set(i.rd, l, h)} else if (sh < 32) ${small} else ${big} }`;
 }
 
 /** The M-extension helpers of isa/m take the register arrays: operands go out, the
  *  result comes back in. */
-function helperCall(i: Insn, fn: string, wbSources: (r: number) => string): string {
+function helperCall(i: Insn, fn: string): string {
+  const store = (r: number) => (r === 0 ? '' : `xl[${r}] = l${r}; xh[${r}] = h${r};`);
   const reload = i.rd === SINK ? '' : ` l${i.rd} = xl[${i.rd}]; h${i.rd} = xh[${i.rd}];`;
-  return `${wbSources(i.rs1)} ${wbSources(i.rs2)} ${fn}(xl, xh, ${i.rd}, ${i.rs1}, ${i.rs2});${reload}`;
+  return `${store(i.rs1)} ${store(i.rs2)} ${fn}(xl, xh, ${i.rd}, ${i.rs1}, ${i.rs2});${reload}`;
 }
 
 const HELPERS: Record<number, string> = {
@@ -325,13 +334,11 @@ function emit(i: Insn, k: number, ctx: Emit): string {
     case Op.LUI:
       return set(rd, String(imm), String(imm >> 31));
     case Op.AUIPC:
-      return rd === SINK ? '' : `{ const v = pc + ${i.off + imm}; l${rd} = v | 0; h${rd} = Math.floor(v / 4294967296) | 0; }`;
-    case Op.JAL: {
-      const link = rd === SINK ? '' : `{ const v = pc + ${next}; l${rd} = v | 0; h${rd} = Math.floor(v / 4294967296) | 0; }`;
-      return `${link} ${jump(i.off + imm, done, n)}`;
-    }
+      return setPcRelative(rd, i.off + imm);
+    case Op.JAL:
+      return `${setPcRelative(rd, next)} ${jump(i.off + imm, done, n)}`;
     case Op.JALR: {
-      const link = rd === SINK ? '' : `{ const v = pc + ${next}; l${rd} = v | 0; h${rd} = Math.floor(v / 4294967296) | 0; }`;
+      const link = setPcRelative(rd, next);
       return (
         `{ const tl = ((${a} + ${imm}) | 0) & ~1;` +
         ` const th = (${ah} + ${imm >> 31} + ((${a} >>> 0) + ${imm >>> 0} > 0xffffffff ? 1 : 0)) | 0;` +
@@ -355,10 +362,9 @@ function emit(i: Insn, k: number, ctx: Emit): string {
     case Op.LHU:
     case Op.LWU: {
       const l = LOADS[i.op]!;
-      const align = l.size === 1 ? '' : ` && (o & ${l.size - 1}) === 0`;
       return (
         `{ ${address(i, ctx.vm, 'rT', imm)}` +
-        ` if (o >= 0 && o < ramSize${align} && pageState[o >>> 12] !== 0) { ${l.read(rd)} }` +
+        ` if (${inRam(l.size)} && pageState[o >>> 12] !== 0) { ${l.read(rd)} }` +
         ` else ${slowPath(ctx, done, SlowKind.Load, i, l.size, rd | (l.unsigned ? 0x100 : 0))} }`
       );
     }
@@ -367,10 +373,9 @@ function emit(i: Insn, k: number, ctx: Emit): string {
     case Op.SW:
     case Op.SD: {
       const w = STORES[i.op]!;
-      const align = w.size === 1 ? '' : ` && (o & ${w.size - 1}) === 0`;
       return (
         `{ ${address(i, ctx.vm, 'wT', imm)}` +
-        ` if (o >= 0 && o < ramSize${align} && pageState[o >>> 12] === 2) { ${w.write(rs2)}` +
+        ` if (${inRam(w.size)} && pageState[o >>> 12] === 2) { ${w.write(rs2)}` +
         // Code on the page may be this block's own next instructions: leave it.
         ` if (codeMark[o >>> 12] !== 0) { code.invalidate(o >>> 12); npc = pc + ${next}; slow = -2; ret = st + ${done}; break out; } }` +
         ` else ${slowPath(ctx, done, SlowKind.Store, i, w.size, rs2)} }`
@@ -441,7 +446,7 @@ function emit(i: Insn, k: number, ctx: Emit): string {
     default: {
       const fn = HELPERS[i.op];
       if (fn === undefined) throw new Error(`translate: op ${i.op} is not compilable`);
-      return helperCall(i, fn, (r) => (r === 0 ? '' : `xl[${r}] = l${r}; xh[${r}] = h${r};`));
+      return helperCall(i, fn);
     }
   }
 }
