@@ -14,7 +14,7 @@ import { HostPageCache } from './page-cache/host-cache.js';
 import { PostedDelivery } from './posted-delivery.js';
 import { ShadowGrants } from './read-shadow.js';
 import type { VcpuPorts } from './ports/index.js';
-import { ExitChannelHost, ExitStatus, type VcpuExitCause, type WorkerInit, type WorkerRequest } from './exit-channel/index.js';
+import { ExitChannelHost, ExitStatus, type CodeCacheStats, type VcpuExitCause, type WorkerInit, type WorkerRequest } from './exit-channel/index.js';
 
 export interface VcpuOptions {
   /** Deadline of one exit's call: past it the VM fails rather than hangs. */
@@ -42,7 +42,7 @@ export interface VcpuStats {
   mode: VmMode;
   engine: Engine;
   /** The translator's code cache (CpuV1.CodeCache; zeros with the interpreter). */
-  codeCache: { compiled: number; live: number; liveInsns: number; sourceBytes: number; compileMs: number; evictions: number; invalidations: number };
+  codeCache: CodeCacheStats;
 }
 
 export interface VmSpec {
@@ -340,7 +340,7 @@ export class VcpuHost {
       devices: t.devices.map(({ region, ...n }) => ({ device: `${region.name}@${hex(region.base)}`, ...n })),
       mode: this.spec.mode,
       engine: this.spec.engine ?? 'interp',
-      codeCache: (({ liveSourceBytes, ...c }) => ({ ...c, sourceBytes: liveSourceBytes }))(t.codeCache),
+      codeCache: t.codeCache,
     };
   }
 }

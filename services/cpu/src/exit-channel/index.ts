@@ -9,7 +9,7 @@
 //
 // Local exits (handled in the worker, never leaving the process) are counted here too, by
 // reason: see messages.ts EXIT_REASONS and vcpu-runner.ts, where the mode monitors hook in.
-export { ExitChannelHost, allocateExitChannel, type ExitTable } from './host-end.js';
+export { ExitChannelHost, allocateExitChannel, type CodeCacheStats, type ExitTable } from './host-end.js';
 export { ExitChannelWorker } from './worker-end.js';
 export {
   EXIT_REASONS,
