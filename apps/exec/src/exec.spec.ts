@@ -278,21 +278,34 @@ describe('splitvisor exec (the launcher)', () => {
     const bench = `${REPO}guests/bench/bench.elf`;
     const insns = (stderr: string) => /(\d+) instructions retired/.exec(stderr)?.[1];
     const interp = exec([bench, '--clock', 'icount', '--stats', '--max-insns', '20000000']);
-    const runs = [0, 1].map(() => exec([bench, '--clock', 'icount', '--stats', '--max-insns', '20000000', '--engine', 'translate']));
-    for (const r of runs) {
-      expect(r.code, r.stderr).toBe(124);
-      expect(r.stdout).toBe(interp.stdout);
-      expect(insns(r.stderr)).toBe(insns(interp.stderr));
-      expect(r.stderr).toMatch(/code cache: [1-9]\d* blocks compiled in [\d.]+ s \([\d.]+% of the run\), \d+ live/);
+    for (const codegen of ['wasm', 'js']) {
+      const runs = [0, 1].map(() => exec([bench, '--clock', 'icount', '--stats', '--max-insns', '20000000', '--engine', 'translate', '--codegen', codegen]));
+      for (const r of runs) {
+        expect(r.code, r.stderr).toBe(124);
+        expect(r.stdout).toBe(interp.stdout);
+        expect(insns(r.stderr)).toBe(insns(interp.stderr));
+        const cache = /code cache: ([1-9]\d*) blocks compiled \((\d+) to WebAssembly\) in [\d.]+ s \([\d.]+% of the run\), \d+ live/.exec(r.stderr);
+        expect(cache, r.stderr).not.toBeNull();
+        // M-mode code with physical data addresses: every block WebAssembly, or none.
+        expect(cache![2], codegen).toBe(codegen === 'wasm' ? cache![1] : '0');
+      }
+      // The whole program, to its checksum and exit.
+      const whole = exec([bench, '--engine', 'translate', '--codegen', codegen, '--max-blocks', '64']);
+      expect(whole.code, whole.stderr).toBe(0);
+      expect(whole.stdout).toBe('bench checksum 0000f0f735dc3c42\r\n');
     }
-    // The whole program, to its checksum and exit.
-    const whole = exec([bench, '--engine', 'translate', '--max-blocks', '64']);
-    expect(whole.code, whole.stderr).toBe(0);
-    expect(whole.stdout).toBe('bench checksum 0000f0f735dc3c42\r\n');
   }, 60_000);
 
   it('usage errors exit 2 with the usage text', () => {
-    for (const args of [[], ['--clock', 'wall', HELLO], [HELLO, 'extra'], ['/nonexistent.elf'], [HELLO, '--engine', 'jit'], [HELLO, '--max-blocks', '0']]) {
+    for (const args of [
+      [],
+      ['--clock', 'wall', HELLO],
+      [HELLO, 'extra'],
+      ['/nonexistent.elf'],
+      [HELLO, '--engine', 'jit'],
+      [HELLO, '--max-blocks', '0'],
+      [HELLO, '--codegen', 'asm'],
+    ]) {
       const r = exec(args);
       expect(r.code, args.join(' ')).toBe(2);
     }

@@ -5,7 +5,7 @@
 import { readFileSync, writeSync } from 'node:fs';
 import { isElf, parseElf } from '@splitvisor/elf';
 import { DRAM_BASE } from '@splitvisor/platform';
-import { DEFAULT_MAX_BLOCKS, ENGINES, GuestRam, Htif, type Engine } from '@splitvisor/riscv';
+import { DEFAULT_MAX_BLOCKS, ENGINES, fitsWasm, GuestRam, Htif, newWasmMemory, type Engine } from '@splitvisor/riscv';
 import { ExecMachine, ICOUNT_INSNS_PER_TICK, type ClockMode, type ExecResult } from './machine.js';
 
 export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
@@ -26,7 +26,9 @@ export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
   --h               give the hart the H extension (HS/VS/VU, two-stage translation), as
                     QEMU's -cpu rv64,h=true; without it the hart is RV64GC with M/S/U
   --engine E        interp (the interpreter, default) or translate (hot blocks compiled
-                    to JavaScript functions)
+                    to WebAssembly, or to JavaScript where loads and stores translate)
+  --codegen G       with --engine translate: wasm (default; RAM in a WebAssembly memory)
+                    or js (every block JavaScript, RAM a plain buffer)
   --max-blocks N    with --engine translate: compiled blocks the code cache keeps before it
                     is dropped whole (default ${DEFAULT_MAX_BLOCKS})
   --stats           print instructions, seconds and MIPS on stderr (and, with
@@ -53,6 +55,7 @@ interface ExecArgs {
   h: boolean;
   engine: Engine;
   maxBlocks: number;
+  codegen: 'wasm' | 'js';
 }
 
 class UsageError extends Error {}
@@ -79,6 +82,7 @@ function parseArgs(argv: string[]): ExecArgs {
     h: false,
     engine: 'interp',
     maxBlocks: DEFAULT_MAX_BLOCKS,
+    codegen: 'wasm',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -113,6 +117,10 @@ function parseArgs(argv: string[]): ExecArgs {
       const n = Number(value());
       if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError('--max-blocks needs a positive integer');
       args.maxBlocks = n;
+    } else if (a === '--codegen') {
+      const g = value();
+      if (g !== 'wasm' && g !== 'js') throw new UsageError(`--codegen ${g}: wasm or js`);
+      args.codegen = g;
     } else if (a === '--stats') {
       args.stats = true;
     } else if (a === '--trace') {
@@ -153,7 +161,9 @@ export async function runExec(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
 
-  const ram = new GuestRam(DRAM_BASE, args.memoryBytes);
+  // The translator emits WebAssembly for blocks whose RAM is in a WebAssembly memory.
+  const wasm = args.engine === 'translate' && args.codegen === 'wasm' && fitsWasm(args.memoryBytes);
+  const ram = new GuestRam(DRAM_BASE, args.memoryBytes, wasm ? newWasmMemory(args.memoryBytes) : undefined);
   let machine: ExecMachine;
   try {
     let entry: number = DRAM_BASE;
@@ -231,9 +241,9 @@ export async function runExec(argv: string[]): Promise<number> {
     const tc = hart.translationStats();
     if (tc !== null) {
       process.stderr.write(
-        `splitvisor exec: code cache: ${tc.compiled} blocks compiled in ${(tc.compileMs / 1000).toFixed(3)} s ` +
+        `splitvisor exec: code cache: ${tc.compiled} blocks compiled (${tc.compiledWasm} to WebAssembly) in ${(tc.compileMs / 1000).toFixed(3)} s ` +
           `(${((tc.compileMs / 1000 / seconds) * 100).toFixed(1)}% of the run), ${tc.live} live (${tc.liveInsns} instructions, ` +
-          `${(tc.liveSourceBytes / 1024).toFixed(0)} KiB of source), ${tc.evictions} evictions, ${tc.invalidations} page invalidations\n`,
+          `${(tc.liveSourceBytes / 1024).toFixed(0)} KiB of code), ${tc.evictions} evictions, ${tc.invalidations} page invalidations\n`,
       );
     }
   }

@@ -29,8 +29,11 @@ export class DecodeCache {
   /** Compiled blocks of these pages (the translate engine), dropped with their page. */
   translations: TranslationCache | null = null;
 
-  constructor(pages: number) {
-    this.mark = new Uint8Array(pages);
+  /** `mark`: where the per-page marks live, when not in an array of their own (zeroed;
+   *  guest RAM in a WebAssembly memory keeps them there for compiled blocks). */
+  constructor(pages: number, mark?: Uint8Array) {
+    if (mark !== undefined && mark.length !== pages) throw new RangeError(`DecodeCache: ${mark.length} marks for ${pages} pages`);
+    this.mark = mark ?? new Uint8Array(pages);
     this.blocks = new Array<Int32Array | null>(pages).fill(null);
   }
 

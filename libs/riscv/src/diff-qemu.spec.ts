@@ -2,8 +2,9 @@
 // reference), `qemu-system-riscv64 -M virt -bios none -kernel x.elf`: small programs per
 // extension (testdata/diff/*.S) and a generated one of random F/D operations in every
 // rounding mode, each printing its results in hex on the ns16550a UART and powering off
-// through sifive_test. Both machines must print the same text, with each of our engines
-// (the interpreter, and the translator compiling every block the first time it runs).
+// through sifive_test. Both machines must print the same text, with each of our three
+// ways (the interpreter, and the translator compiling every block the first time it runs,
+// to JavaScript and to WebAssembly: diff.test-util.ts OURS).
 //
 // Needs Debian's gcc-riscv64-unknown-elf and qemu-system-misc; without them the suite
 // fails, naming what is missing, unless SPLITVISOR_ALLOW_NO_QEMU=1.
@@ -13,8 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireOrSkip } from '@splitvisor/testing';
-import { assemble, expectSame, runOurs, runQemu, TOOLS } from './diff.test-util.js';
-import { ENGINES } from './hart.js';
+import { assemble, expectSame, OURS, runOurs, runQemu, TOOLS } from './diff.test-util.js';
 
 // ---- The random F/D program ----
 
@@ -363,7 +363,7 @@ describe('differential checks against qemu-system-riscv64 -M virt', () => {
     (name) => {
       const elf = assemble(work, name);
       const qemu = runQemu(elf);
-      for (const engine of ENGINES) expectSame(runOurs(elf, { engine }), qemu, (l) => `${engine}: line ${l + 1}`);
+      for (const { name: way, opts } of OURS) expectSame(runOurs(elf, opts), qemu, (l) => `${way}: line ${l + 1}`);
     },
     60_000,
   );
@@ -371,20 +371,16 @@ describe('differential checks against qemu-system-riscv64 -M virt', () => {
   it('smc.S (self-modifying code: with and without FENCE.I, a loop patching itself, data on a code page): as QEMU where the spec decides', () => {
     const elf = assemble(work, 'smc');
     const qemu = runQemu(elf).split('\n');
-    const interp = runOurs(elf).split('\n');
-    const translate = runOurs(elf, { engine: 'translate' }).split('\n');
     // Cases A and D (lines 0 and 2) as QEMU. Cases C and B (lines 1 and 3) store over
     // code without FENCE.I, where the spec allows the old or the new instruction and
-    // QEMU 7.2 runs a mix: both our engines run the new code on every pass (C: 40 + 39
+    // QEMU 7.2 runs a mix: all three of ours run the new code on every pass (C: 40 + 39
     // + ... + 1; B: 3 x 0x200 + 3 x 2).
     const noFence = new Map([
       [1, '0000000000000334'],
       [3, '0000000000000606'],
     ]);
-    for (const [engine, ours] of [
-      ['interp', interp],
-      ['translate', translate],
-    ] as const) {
+    for (const { name: engine, opts } of OURS) {
+      const ours = runOurs(elf, opts).split('\n');
       const fenced = (lines: string[]): string => lines.filter((_l, i) => !noFence.has(i)).join('\n');
       expectSame(fenced(ours), fenced(qemu), (l) => `${engine}: fenced line ${l + 1}`);
       for (const [line, want] of noFence) expect(ours[line], `${engine}: line ${line + 1}`).toBe(want);
@@ -399,9 +395,9 @@ describe('differential checks against qemu-system-riscv64 -M virt', () => {
     const qemu = runQemu(elf);
     expect(qemu.split('\n').length).toBe(values + 1);
     const per = SEQ_REGS.length + 1;
-    for (const engine of ENGINES) {
+    for (const { name: engine, opts } of OURS) {
       expectSame(
-        runOurs(elf, { engine }),
+        runOurs(elf, opts),
         qemu,
         (l) => `${engine}: sequence ${Math.floor(l / per)}, ${l % per < SEQ_REGS.length ? SEQ_REGS[l % per] : 'data page fold'}`,
       );
@@ -418,9 +414,9 @@ describe('differential checks against qemu-system-riscv64 -M virt', () => {
     const qemu = runQemu(elf, { h: true });
     expect(qemu.split('\n').length).toBe(values + 1);
     const per = SEQ_REGS.length + 1;
-    for (const engine of ENGINES) {
+    for (const { name: engine, opts } of OURS) {
       expectSame(
-        runOurs(elf, { h: true, engine }),
+        runOurs(elf, { h: true, ...opts }),
         qemu,
         (l) => `${engine}: sequence ${Math.floor(l / per)}, ${l % per < SEQ_REGS.length ? SEQ_REGS[l % per] : 'data page fold'}`,
       );
@@ -433,8 +429,8 @@ describe('differential checks against qemu-system-riscv64 -M virt', () => {
     const elf = assemble(work, 'fp-random', source);
     const qemu = runQemu(elf);
     expect(qemu.split('\n').length).toBe(2 * tests.length + 1);
-    for (const engine of ENGINES) {
-      expectSame(runOurs(elf, { engine }), qemu, (l) => `${engine}: ${l % 2 === 0 ? 'result' : 'fflags'} of test ${l >> 1}: ${tests[l >> 1]?.desc}`);
+    for (const { name: engine, opts } of OURS) {
+      expectSame(runOurs(elf, opts), qemu, (l) => `${engine}: ${l % 2 === 0 ? 'result' : 'fflags'} of test ${l >> 1}: ${tests[l >> 1]?.desc}`);
     }
   }, 120_000);
 });

@@ -12,6 +12,7 @@ import { parseElf } from '@splitvisor/elf';
 import { qemuSystem, tool } from '@splitvisor/testing';
 import { Hart, type Engine } from './hart.js';
 import { GuestRam, type PhysBus } from './memory.js';
+import { newWasmMemory } from './wasm-memory.js';
 
 export const DIR = fileURLToPath(new URL('../testdata/diff/', import.meta.url));
 const CC = 'riscv64-unknown-elf-gcc';
@@ -28,7 +29,17 @@ export interface DiffOptions {
   /** Our engine (default the interpreter); 'translate' compiles every block the first
    *  time it runs (hotEntries 1), so code that runs once is checked compiled too. */
   engine?: Engine;
+  /** With 'translate': 'wasm' (default, RAM in a WebAssembly memory) or 'js'. */
+  codegen?: 'js' | 'wasm';
 }
+
+/** Our three ways to run a program, each named for failure messages: the interpreter,
+ *  and the translator emitting JavaScript and WebAssembly. */
+export const OURS: readonly { name: string; opts: DiffOptions }[] = [
+  { name: 'interp', opts: { engine: 'interp' } },
+  { name: 'translate/js', opts: { engine: 'translate', codegen: 'js' } },
+  { name: 'translate/wasm', opts: { engine: 'translate', codegen: 'wasm' } },
+];
 
 export function assemble(work: string, name: string, source?: string, opts: DiffOptions = {}): string {
   const src = source === undefined ? join(DIR, `${name}.S`) : join(work, `${name}.S`);
@@ -73,7 +84,8 @@ export function runQemu(elf: string, opts: DiffOptions = {}): string {
  *  transmitter is always empty), the finisher stops the hart. */
 export function runOurs(elf: string, opts: DiffOptions = {}): string {
   const image = parseElf(new Uint8Array(readFileSync(elf)));
-  const ram = new GuestRam(DRAM, 4 << 20);
+  const wasm = opts.engine === 'translate' && (opts.codegen ?? 'wasm') === 'wasm';
+  const ram = new GuestRam(DRAM, 4 << 20, wasm ? newWasmMemory(4 << 20) : undefined);
   for (const seg of image.segments) ram.writeBytes(seg.paddr, seg.data);
   const out: number[] = [];
   let done = false;
@@ -104,7 +116,12 @@ export function runOurs(elf: string, opts: DiffOptions = {}): string {
     throw new Error(`our hart did not power off (pc 0x${hart.getPc().toString(16)}); it printed:\n${text}`);
   }
   // The translator must have run the program, not left it all to the interpreter.
-  if (opts.engine === 'translate') expect(hart.translationStats()?.compiled, 'blocks compiled').toBeGreaterThan(0);
+  if (opts.engine === 'translate') {
+    const tc = hart.translationStats()!;
+    expect(tc.compiled, 'blocks compiled').toBeGreaterThan(0);
+    if (wasm) expect(tc.compiledWasm, 'blocks compiled to WebAssembly').toBeGreaterThan(0);
+    else expect(tc.compiledWasm, 'blocks compiled to WebAssembly').toBe(0);
+  }
   return Buffer.from(out).toString('latin1');
 }
 

@@ -5,6 +5,7 @@
 import { DRAM_BASE } from '@splitvisor/platform';
 import { Hart, type Engine, type HartExit } from './hart.js';
 import { GuestRam, type PhysBus } from './memory.js';
+import { newWasmMemory } from './wasm-memory.js';
 import { Csr } from './csr.js';
 import * as e from './testing/encode.js';
 
@@ -100,11 +101,16 @@ export interface MachineOptions {
   engine?: Engine;
   hotEntries?: number;
   maxBlocks?: number;
+  /** With 'translate': 'wasm' (default) puts RAM in a WebAssembly memory, so blocks made
+   *  for physical data addresses are WebAssembly; 'js' keeps RAM a plain buffer. */
+  codegen?: 'js' | 'wasm';
 }
 
 /** A hart at DRAM with `program` loaded there. */
 export function machine(program: readonly number[], opts: MachineOptions = {}): Machine {
-  const ram = new GuestRam(DRAM, opts.ramSize ?? 0x20000);
+  const size = opts.ramSize ?? 0x20000;
+  const wasm = opts.engine === 'translate' && (opts.codegen ?? 'wasm') === 'wasm';
+  const ram = new GuestRam(DRAM, size, wasm ? newWasmMemory(size) : undefined);
   const bus = new TestBus();
   ram.writeWords(DRAM, program);
   const hart = new Hart({

@@ -6,6 +6,7 @@ export type { Engine, HartExit, HartOptions, HartStats } from './hart.js';
 export type { TranslationStats } from './translate/index.js';
 export { DEFAULT_MAX_BLOCKS, HOT_ENTRIES } from './translate/index.js';
 export { GuestRam, PageState, EMPTY_BUS } from './memory.js';
+export { fitsWasm, newWasmMemory, isWasmMemory, type WasmMemory } from './wasm-memory.js';
 export type { PhysBus, PageStateValue } from './memory.js';
 export { DecodeCache, SLOT_SHIFT } from './decode-cache.js';
 export { Cause, Irq, causeName } from './trap.js';

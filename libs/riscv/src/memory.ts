@@ -3,6 +3,7 @@
 
 import { PAGE_SHIFT, PAGE_SIZE, PageState, type GuestPhysAddr, type PageStateValue } from '@splitvisor/platform';
 import { DecodeCache } from './decode-cache.js';
+import { isWasmMemory, wasmLayout, type WasmLayout, type WasmMemory } from './wasm-memory.js';
 
 // Per-page coherence state at this cpu: the platform's one definition, re-exported for
 // the hart's users.
@@ -51,28 +52,38 @@ export class GuestRam {
   /** Pages that must never be Modified here (keepShared): every store to them then leaves
    *  the executor's fast path, whatever translation produced it. */
   private readonly shared: number[] = [];
+  /** The WebAssembly memory RAM lives in (wasm-memory.ts), with its layout; null when
+   *  RAM is a plain buffer (then the translator emits JavaScript only). */
+  readonly memory: WasmMemory | null;
+  readonly layout: WasmLayout | null;
 
-  constructor(base: number, size: number, buffer?: ArrayBuffer | SharedArrayBuffer) {
+  constructor(base: number, size: number, buffer?: ArrayBuffer | SharedArrayBuffer | WasmMemory) {
     if (!Number.isSafeInteger(base) || base < 0 || base % PAGE_SIZE !== 0) {
       throw new RangeError(`GuestRam base ${base} must be a page-aligned guest-physical address`);
     }
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0 || size > 2 ** 32) {
       throw new RangeError(`GuestRam size ${size} must be a positive multiple of ${PAGE_SIZE}, at most 4 GiB`);
     }
-    if (buffer !== undefined && buffer.byteLength < size) {
-      throw new RangeError(`GuestRam buffer holds ${buffer.byteLength} bytes, needs ${size}`);
+    this.memory = isWasmMemory(buffer) ? buffer : null;
+    this.layout = this.memory ? wasmLayout(size) : null;
+    const buf = this.memory ? this.memory.buffer : ((buffer as ArrayBuffer | SharedArrayBuffer | undefined) ?? new ArrayBuffer(size));
+    const need = this.layout ? this.layout.bytes : size;
+    if (buf.byteLength < need) {
+      throw new RangeError(`GuestRam ${this.memory ? 'WebAssembly memory' : 'buffer'} holds ${buf.byteLength} bytes, needs ${need}`);
     }
     this.base = base;
     this.size = size;
-    const buf = buffer ?? new ArrayBuffer(size);
     this.bytes = new Uint8Array(buf, 0, size);
     this.s8 = new Int8Array(buf, 0, size);
     this.s16 = new Int16Array(buf, 0, size >>> 1);
     this.u16 = new Uint16Array(buf, 0, size >>> 1);
     this.s32 = new Int32Array(buf, 0, size >>> 2);
     const pages = size / PAGE_SIZE;
-    this.pageState = new Uint8Array(pages);
-    this.code = new DecodeCache(pages);
+    this.pageState = this.layout ? new Uint8Array(buf, this.layout.stateAt, pages) : new Uint8Array(pages);
+    this.code = new DecodeCache(pages, this.layout ? new Uint8Array(buf, this.layout.markAt, pages) : undefined);
+    // A memory handed over again (a restarted worker) starts with no page and no code.
+    this.pageState.fill(0);
+    this.code.mark.fill(0);
     this.onMiss = (pageIndex) => {
       this.pageState[pageIndex] = PageState.Modified;
       return true;

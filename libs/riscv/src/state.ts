@@ -16,6 +16,7 @@ import { SLOTS_PER_PAGE } from './decode-cache.js';
 import type { GuestRam, PhysBus } from './memory.js';
 import { Tlb, type TlbSet } from './mmu/tlb.js';
 import { HState } from './hypervisor/state.js';
+import { EXIT_AT, EXIT_NPC_AT, HART_AREA, WASM_HARTS, XH_AT } from './wasm-memory.js';
 
 /** menvcfg.STCE (Sstc enable, bit 63) as a bit of menvcfgHi. */
 export const MENVCFG_STCE_HI = 0x80000000 | 0;
@@ -29,8 +30,14 @@ export const MIDELEG_H_FIXED = (1 << 2) | (1 << 6) | (1 << 10) | (1 << 12);
 
 export class HartState {
   /** x1..x31 low and high words; index 0 reads as zero, index SINK absorbs writes to x0. */
-  readonly xl = new Int32Array(SINK + 1);
-  readonly xh = new Int32Array(SINK + 1);
+  readonly xl: Int32Array;
+  readonly xh: Int32Array;
+  /** Byte offset of this hart's area in RAM's WebAssembly memory (wasm-memory.ts: xl, xh
+   *  and the exit words of WebAssembly blocks), or -1 when RAM is not in one. */
+  readonly wasmAt: number;
+  /** The exit words of that area (EXIT_AT), and its next-pc double; empty when none. */
+  readonly exitWords: Int32Array;
+  readonly exitNpc: Float64Array;
   pc = 0;
   priv = PRIV_M;
   /** The V bit of the H extension: 1 while in VS or VU (priv then says which). */
@@ -230,6 +237,23 @@ export class HartState {
     if (h) this.mideleg = MIDELEG_H_FIXED;
     this.hartId = hartId;
     this.ram = ram;
+    const lay = ram.layout;
+    if (lay !== null && ram.memory !== null && hartId >= 0 && hartId < WASM_HARTS) {
+      const buf = ram.memory.buffer;
+      this.wasmAt = lay.hartsAt + hartId * HART_AREA;
+      this.xl = new Int32Array(buf, this.wasmAt, SINK + 1);
+      this.xh = new Int32Array(buf, this.wasmAt + XH_AT, SINK + 1);
+      this.xl.fill(0);
+      this.xh.fill(0);
+      this.exitWords = new Int32Array(buf, this.wasmAt + EXIT_AT, 4);
+      this.exitNpc = new Float64Array(buf, this.wasmAt + EXIT_NPC_AT, 1);
+    } else {
+      this.wasmAt = -1;
+      this.xl = new Int32Array(SINK + 1);
+      this.xh = new Int32Array(SINK + 1);
+      this.exitWords = new Int32Array(4);
+      this.exitNpc = new Float64Array(1);
+    }
     this.bus = bus;
     this.fBlk = this.busBlk;
     this.dSet = this.tlb.sets[3]!;

@@ -10,7 +10,6 @@
 // full; simple, and it never keeps a block a store has made wrong.
 
 import { PAGE_SIZE } from '@splitvisor/platform';
-import type { BlockSource } from './compile.js';
 import type { HartState } from '../state.js';
 
 /** A compiled block: runs from `pc`, at most `budget` instructions (a loop checks it per
@@ -39,9 +38,13 @@ export interface TranslationStats {
   live: number;
   /** Guest instructions in the blocks now in the cache. */
   liveInsns: number;
-  /** Bytes of JavaScript source of the blocks now in the cache. */
+  /** Bytes of generated code of the blocks now in the cache: JavaScript source, or the
+   *  WebAssembly module of a block compiled to WebAssembly. */
   liveSourceBytes: number;
-  /** Milliseconds spent compiling (generating source and `new Function`). */
+  /** Of the blocks compiled, those compiled to WebAssembly (the rest are JavaScript). */
+  compiledWasm: number;
+  /** Milliseconds spent compiling (generating code, and `new Function` or
+   *  `new WebAssembly.Module` and its instance). */
   compileMs: number;
   /** Whole-cache drops because the bound was reached. */
   evictions: number;
@@ -56,7 +59,16 @@ export class TranslationCache {
   private readonly inUse: number[] = [];
   /** Source bytes per live block, for the memory figure. */
   private readonly sourceBytes: (Uint32Array | null)[];
-  readonly stats: TranslationStats = { compiled: 0, live: 0, liveInsns: 0, liveSourceBytes: 0, compileMs: 0, evictions: 0, invalidations: 0 };
+  readonly stats: TranslationStats = {
+    compiled: 0,
+    live: 0,
+    liveInsns: 0,
+    liveSourceBytes: 0,
+    compiledWasm: 0,
+    compileMs: 0,
+    evictions: 0,
+    invalidations: 0,
+  };
 
   constructor(
     pages: number,
@@ -90,9 +102,9 @@ export class TranslationCache {
     return t;
   }
 
-  /** Stores a compiled block (in place of one made for the other `vm`); drops the whole
-   *  cache first when it is full. */
-  insert(page: number, slot: number, src: BlockSource, fn: BlockFn, vm: boolean, ms: number): void {
+  /** Stores a compiled block of `insns` instructions and `codeBytes` of generated code (in
+   *  place of one made for the other `vm`); drops the whole cache first when it is full. */
+  insert(page: number, slot: number, insns: number, codeBytes: number, wasm: boolean, fn: BlockFn, vm: boolean, ms: number): void {
     const old = this.pages[page];
     if (old && old.fns[slot] !== undefined) this.forget(old, page, slot);
     if (this.stats.live >= this.maxBlocks) {
@@ -102,14 +114,15 @@ export class TranslationCache {
     const t = this.page(page);
     t.fns[slot] = fn;
     t.vm[slot] = vm ? 1 : 0;
-    t.insns[slot] = src.insns;
+    t.insns[slot] = insns;
     t.hits[slot] = 0;
-    this.sourceBytes[page]![slot] = src.body.length;
+    this.sourceBytes[page]![slot] = codeBytes;
     const st = this.stats;
     st.compiled++;
+    if (wasm) st.compiledWasm++;
     st.live++;
-    st.liveInsns += src.insns;
-    st.liveSourceBytes += src.body.length;
+    st.liveInsns += insns;
+    st.liveSourceBytes += codeBytes;
     st.compileMs += ms;
   }
 

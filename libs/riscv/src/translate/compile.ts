@@ -38,7 +38,7 @@ function hi(r: number): string {
 }
 
 /** One decoded instruction of the block. */
-interface Insn {
+export interface Insn {
   op: number;
   rd: number;
   rs1: number;
@@ -145,7 +145,8 @@ interface Emit {
   readonly slow: number[];
 }
 
-function readsReg(i: Insn, r: number): boolean {
+/** Whether `i` reads register `r` (one of its rs1, rs2 fields). */
+export function readsReg(i: Insn, r: number): boolean {
   switch (i.op) {
     case Op.LUI:
     case Op.AUIPC:
@@ -170,7 +171,8 @@ function usesRs2(op: number): boolean {
   );
 }
 
-function writesRd(op: number): boolean {
+/** Whether an op writes its rd field. */
+export function writesRd(op: number): boolean {
   return !((op >= Op.BEQ && op <= Op.BGEU) || (op >= Op.SB && op <= Op.SD) || op === Op.FENCE);
 }
 

@@ -16,6 +16,8 @@ import { div, divu, divuw, divw, mulh, mulhsu, mulhu, mulhu32, rem, remu, remuw,
 import type { HartState } from '../state.js';
 import { compileBlock, scanBlock, SLOW_WORDS, SlowKind, type BlockSource } from './compile.js';
 import type { BlockFn, TranslationCache } from './cache.js';
+import { compileWasmBlock, type WasmBlock, type WasmTarget } from './wasm/compile.js';
+import { Wasm } from '../wasm-memory.js';
 
 /** Entries into a block before it is compiled, by default: compiling a block costs about
  *  as much as interpreting a few thousand instructions, so code that runs once stays
@@ -89,8 +91,17 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
     }
     if ((fn === undefined || table.vm[slot] !== vmFlag) && n <= left && ++table.hits[slot]! >= tc.hotEntries) {
       const t0 = performance.now();
-      const src = compileBlock(scan(s, base, phys, off), vm);
-      tc.insert(phys / PAGE_SIZE, slot, src, makeBlock(src, s.ram), vm, performance.now() - t0);
+      const insns = scan(s, base, phys, off);
+      // WebAssembly where RAM and this hart's registers are in a WebAssembly memory and
+      // data addresses are physical; JavaScript otherwise.
+      const target = vm || s.wasmAt < 0 ? null : wasmTarget(s);
+      if (target !== null) {
+        const b = compileWasmBlock(insns, target);
+        tc.insert(phys / PAGE_SIZE, slot, b.insns, b.bytes.length, true, makeWasmBlock(b, s.ram), vm, performance.now() - t0);
+      } else {
+        const src = compileBlock(insns, vm);
+        tc.insert(phys / PAGE_SIZE, slot, src.insns, src.body.length, false, makeBlock(src, s.ram), vm, performance.now() - t0);
+      }
       continue; // run it from the top of the loop
     }
     steps += interpret(s, n < left ? n : left, cycles0, instret0, exc0, steps);
@@ -174,4 +185,37 @@ function makeBlock(src: BlockSource, ram: HartState['ram']): BlockFn {
     remw,
     remuw,
   });
+}
+
+/** Where a WebAssembly block of this hart's RAM looks (wasm-memory.ts's layout). */
+function wasmTarget(s: HartState): WasmTarget | null {
+  const ram = s.ram;
+  const lay = ram.layout;
+  if (lay === null || ram.memory === null) return null;
+  return { ramBase: ram.base, ramSize: ram.size, stateAt: lay.stateAt, markAt: lay.markAt, memPages: lay.bytes / 65536 };
+}
+
+/** Instantiates a WebAssembly block on RAM's memory, wrapped as a BlockFn that finishes
+ *  its exit from the exit words (wasm/compile.ts) as compile.ts's epilogue does. */
+function makeWasmBlock(b: WasmBlock, ram: HartState['ram']): BlockFn {
+  const instance = new Wasm.Instance(new Wasm.Module(b.bytes), { env: { mem: ram.memory } });
+  const run = instance.exports['run'] as (pc: number, budget: number, hart: number) => number;
+  const slow = b.slow;
+  return (s, pc, budget) => {
+    const ret = run(pc, budget, s.wasmAt);
+    const kind = s.exitWords[0]!;
+    if (kind === -1) {
+      s.pc = s.exitNpc[0]!;
+      return ret;
+    }
+    if (kind >= 0) return slowExit(s, pc, slow, kind, ret);
+    s.pc = s.exitNpc[0]!;
+    if (kind === -2) {
+      s.ram.code.invalidate(s.exitWords[1]!);
+      return -ret;
+    }
+    // -3: a jump beyond 2^53 retired; fetching its target is a step that faults.
+    jumpToPair(s, s.exitWords[2]!, s.exitWords[3]!);
+    return -(ret + 1);
+  };
 }

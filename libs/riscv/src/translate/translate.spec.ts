@@ -1,8 +1,10 @@
 // The translate engine against the interpreter, its reference: the same architectural
 // state after every budget (pc, counters, every register, memory), a trap at every
 // position of a compiled block (bare and under Sv39), slow paths that succeed in the
-// middle of a block, and the code cache's invalidation and bound. The differential
-// suites against QEMU (diff-qemu.spec.ts) run both engines over whole programs.
+// middle of a block, and the code cache's invalidation and bound; each for both of the
+// translator's back ends (JavaScript, and WebAssembly where RAM is in a WebAssembly
+// memory). The differential suites against QEMU (diff-qemu.spec.ts) run all three over
+// whole programs.
 
 import { describe, expect, it } from 'vitest';
 import { Csr } from '../csr.js';
@@ -25,10 +27,15 @@ function state(m: Machine) {
   };
 }
 
-/** The same program on both engines. */
-function both(program: readonly number[], opts: MachineOptions = {}): [Machine, Machine] {
-  return [machine(program, { ...opts, engine: 'interp' }), machine(program, { ...opts, engine: 'translate' })];
+/** The same program on the interpreter, then translated to JavaScript and to WebAssembly. */
+function all(program: readonly number[], opts: MachineOptions = {}): [Machine, Machine, Machine] {
+  return [
+    machine(program, { ...opts, engine: 'interp' }),
+    machine(program, { ...opts, engine: 'translate', codegen: 'js' }),
+    machine(program, { ...opts, engine: 'translate', codegen: 'wasm' }),
+  ];
 }
+const CODEGEN = ['js', 'wasm'];
 
 // A loop that is one compiled block with a back edge to its start: loads and stores,
 // 64-bit arithmetic with carries, M, a forward branch inside the block, then a call and
@@ -59,19 +66,24 @@ const LOOP_REGS = { [R.t0]: BigInt(DATA), [R.s1]: 40n, [R.a0]: -5n };
 describe('translate engine: the interpreter is the reference', () => {
   it('leaves the same state after every budget from 1 to the end of the program', () => {
     for (let budget = 1; budget <= 520; budget++) {
-      const [a, b] = both(LOOP, { regs: LOOP_REGS });
-      expect(b.run(budget), `budget ${budget}`).toEqual(a.run(budget));
-      expect(state(b), `budget ${budget}`).toEqual(state(a));
+      const [a, ...bs] = all(LOOP, { regs: LOOP_REGS });
+      const xa = a.run(budget);
+      bs.forEach((b, k) => {
+        expect(b.run(budget), `${CODEGEN[k]}, budget ${budget}`).toEqual(xa);
+        expect(state(b), `${CODEGEN[k]}, budget ${budget}`).toEqual(state(a));
+      });
     }
   });
 
   it('runs the program the same in slices of every size from 1 to 40', () => {
     for (let slice = 1; slice <= 40; slice++) {
-      const [a, b] = both(LOOP, { regs: LOOP_REGS });
+      const [a, ...bs] = all(LOOP, { regs: LOOP_REGS });
       for (let k = 0; k < 600 / slice; k++) {
         const xa = a.run(slice);
-        expect(b.run(slice), `slice ${slice}, run ${k}`).toEqual(xa);
-        expect(state(b), `slice ${slice}, run ${k}`).toEqual(state(a));
+        bs.forEach((b, g) => {
+          expect(b.run(slice), `${CODEGEN[g]}, slice ${slice}, run ${k}`).toEqual(xa);
+          expect(state(b), `${CODEGEN[g]}, slice ${slice}, run ${k}`).toEqual(state(a));
+        });
         if (xa.kind !== 'budget') break;
       }
       expect(a.hart.stats.instret).toBeGreaterThan(400);
@@ -79,12 +91,17 @@ describe('translate engine: the interpreter is the reference', () => {
   });
 
   it('compiles the loop and runs it inside one block call per batch', () => {
-    const [a, b] = both(LOOP, { regs: LOOP_REGS });
-    expect(b.run()).toEqual(a.run());
-    expect(state(b)).toEqual(state(a));
-    const tc = b.hart.translationStats()!;
-    expect(tc.compiled).toBeGreaterThanOrEqual(2);
-    expect(tc.live).toBe(tc.compiled);
+    const [a, js, wasm] = all(LOOP, { regs: LOOP_REGS });
+    const xa = a.run();
+    for (const b of [js, wasm]) {
+      expect(b.run()).toEqual(xa);
+      expect(state(b)).toEqual(state(a));
+      const tc = b.hart.translationStats()!;
+      expect(tc.compiled).toBeGreaterThanOrEqual(2);
+      expect(tc.live).toBe(tc.compiled);
+    }
+    expect(js.hart.translationStats()!.compiledWasm).toBe(0);
+    expect(wasm.hart.translationStats()!.compiledWasm).toBe(wasm.hart.translationStats()!.compiled);
     expect(a.hart.translationStats()).toBeNull();
   });
 
@@ -123,13 +140,16 @@ describe('translate engine: traps and slow paths inside a compiled block', () =>
   for (const store of [false, true]) {
     it(`an access fault on a ${store ? 'store' : 'load'} at every position of the block: same mepc, mcause, mtval, instret and registers`, () => {
       for (let k = 0; k < N; k++) {
-        const [a, b] = both(faultBlock(N, k, store), { regs: { [R.t0]: BigInt(DATA), [R.a7]: 0x4000_0000n, [R.a0]: 7n } });
-        expect(b.run(), `position ${k}`).toEqual(a.run());
+        const [a, ...bs] = all(faultBlock(N, k, store), { regs: { [R.t0]: BigInt(DATA), [R.a7]: 0x4000_0000n, [R.a0]: 7n } });
+        const xa = a.run();
         const sa = state(a);
         expect(sa.mcause).toBe(store ? 7n : 5n);
         expect(sa.mepc).toBe(BigInt(DRAM + 4 * k));
-        expect(state(b), `position ${k}`).toEqual(sa);
-        expect(b.hart.getPc()).toBe(HANDLER + 4); // past the WFI of the handler
+        bs.forEach((b, g) => {
+          expect(b.run(), `${CODEGEN[g]}, position ${k}`).toEqual(xa);
+          expect(state(b), `${CODEGEN[g]}, position ${k}`).toEqual(sa);
+          expect(b.hart.getPc()).toBe(HANDLER + 4); // past the WFI of the handler
+        });
       }
     });
   }
@@ -137,15 +157,19 @@ describe('translate engine: traps and slow paths inside a compiled block', () =>
   it('a page fault at every position under Sv39 (the TLB path of loads and stores)', () => {
     for (let k = 0; k < N; k++) {
       const program = faultBlock(N, k, k % 2 === 0);
-      const [a, b] = both([], { regs: { [R.t0]: BigInt(DATA), [R.a7]: 0x4000_0000n, [R.a0]: 3n } });
-      for (const m of [a, b]) {
+      const ms = all([], { regs: { [R.t0]: BigInt(DATA), [R.a7]: 0x4000_0000n, [R.a0]: 3n } });
+      for (const m of ms) {
         sv39(m);
         m.ram.writeWords(DRAM + 0x1000, program);
       }
-      expect(b.run(), `position ${k}`).toEqual(a.run());
+      const [a, ...bs] = ms;
+      const xa = a.run();
       const sa = state(a);
       expect(sa.mcause, `position ${k}`).toBe(k % 2 === 0 ? 15n : 13n);
-      expect(state(b), `position ${k}`).toEqual(sa);
+      bs.forEach((b, g) => {
+        expect(b.run(), `${CODEGEN[g]}, position ${k}`).toEqual(xa);
+        expect(state(b), `${CODEGEN[g]}, position ${k}`).toEqual(sa);
+      });
     }
   });
 
@@ -162,11 +186,14 @@ describe('translate engine: traps and slow paths inside a compiled block', () =>
       e.bne(R.s1, R.zero, -28),
       e.wfi(),
     ];
-    const [a, b] = both(program, { regs: { [R.t0]: BigInt(DATA), [R.t1]: BigInt(dev), [R.s1]: 50n } });
-    for (const m of [a, b]) m.bus.map(dev, 8).set([0, 0, 0, 0, 0x44, 0x33, 0x22, 0x11]);
-    expect(b.run()).toEqual(a.run());
-    expect(state(b)).toEqual(state(a));
-    expect(b.bus.log).toEqual(a.bus.log);
+    const [a, ...bs] = all(program, { regs: { [R.t0]: BigInt(DATA), [R.t1]: BigInt(dev), [R.s1]: 50n } });
+    for (const m of [a, ...bs]) m.bus.map(dev, 8).set([0, 0, 0, 0, 0x44, 0x33, 0x22, 0x11]);
+    const xa = a.run();
+    for (const b of bs) {
+      expect(b.run()).toEqual(xa);
+      expect(state(b)).toEqual(state(a));
+      expect(b.bus.log).toEqual(a.bus.log);
+    }
     expect(a.bus.log.length).toBe(100);
     expect(state(a).exceptions).toBe(0);
   });
@@ -177,20 +204,26 @@ describe('translate engine: the code cache', () => {
     // The loop stores into its own page (data right after the code); every store
     // invalidates, so the engine keeps recompiling and must still count right.
     const program = [e.auipc(R.t0, 0), e.addi(R.a0, R.a0, 1), e.sd(R.a0, R.t0, 64), e.addi(R.s1, R.s1, -1), e.bne(R.s1, R.zero, -16), e.wfi()];
-    const [a, b] = both(program, { regs: { [R.s1]: 30 } });
-    expect(b.run()).toEqual(a.run());
-    expect(state(b)).toEqual(state(a));
-    expect(b.x(R.a0)).toBe(30n);
-    expect(b.hart.translationStats()!.invalidations).toBeGreaterThanOrEqual(29);
+    const [a, ...bs] = all(program, { regs: { [R.s1]: 30 } });
+    const xa = a.run();
+    for (const b of bs) {
+      expect(b.run()).toEqual(xa);
+      expect(state(b)).toEqual(state(a));
+      expect(b.x(R.a0)).toBe(30n);
+      expect(b.hart.translationStats()!.invalidations).toBeGreaterThanOrEqual(29);
+    }
   });
 
   it('past maxBlocks the cache is dropped whole and refills; results unchanged', () => {
-    const [a, b] = both(LOOP, { regs: LOOP_REGS, maxBlocks: 1 });
-    expect(b.run()).toEqual(a.run());
-    expect(state(b)).toEqual(state(a));
-    const tc = b.hart.translationStats()!;
-    expect(tc.evictions).toBeGreaterThan(0);
-    expect(tc.live).toBe(1);
+    const [a, ...bs] = all(LOOP, { regs: LOOP_REGS, maxBlocks: 1 });
+    const xa = a.run();
+    for (const b of bs) {
+      expect(b.run()).toEqual(xa);
+      expect(state(b)).toEqual(state(a));
+      const tc = b.hart.translationStats()!;
+      expect(tc.evictions).toBeGreaterThan(0);
+      expect(tc.live).toBe(1);
+    }
   });
 
   it('refuses a bad bound or threshold, naming it', () => {
