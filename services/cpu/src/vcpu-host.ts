@@ -8,7 +8,7 @@ import type { IoV1 } from '@splitvisor/proto';
 import { RpcError } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
 import { hex, PAGE_SIZE, summarize, type LatencySummary, type VmMode } from '@splitvisor/platform';
-import type { Engine } from '@splitvisor/riscv';
+import { fitsWasm, newWasmMemory, type Engine } from '@splitvisor/riscv';
 import { IrqLineFollower } from './irq-lines.js';
 import { HostPageCache } from './page-cache/host-cache.js';
 import { PostedDelivery } from './posted-delivery.js';
@@ -102,8 +102,11 @@ export class VcpuHost {
     opts: VcpuOptions,
   ) {
     this.log = vmLogger(opts.log, spec.vmId, 0);
-    const ramBuf = new SharedArrayBuffer(spec.ramSize);
-    this.ram = new Uint8Array(ramBuf);
+    // The translator emits WebAssembly for blocks whose RAM is in a WebAssembly memory
+    // (riscv wasm-memory.ts): guest RAM first, the hart's tables after it.
+    const ramMemory = spec.engine === 'translate' && fitsWasm(spec.ramSize) ? newWasmMemory(spec.ramSize) : undefined;
+    const ramBuf = ramMemory ? (ramMemory.buffer as SharedArrayBuffer) : new SharedArrayBuffer(spec.ramSize);
+    this.ram = new Uint8Array(ramBuf, 0, spec.ramSize);
     this.cache = new HostPageCache({
       vmId: spec.vmId,
       ramBase: spec.ramBase,
@@ -133,6 +136,7 @@ export class VcpuHost {
       entry: spec.entry,
       dtbAddr: spec.dtbAddr,
       ram: ramBuf,
+      ...(ramMemory && { ramMemory }),
       channel: this.channel.buffers,
       clock: spec.clock,
       mode: spec.mode,

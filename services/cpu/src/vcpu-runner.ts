@@ -100,7 +100,7 @@ export class VcpuRunner {
     this.channel = new ExitChannelWorker(init.channel);
     this.postedAsked = this.channel.posted.posted;
     this.budget = Math.min(init.batch, 10_000);
-    const ram = new GuestRam(init.ramBase, init.ramSize, init.ram);
+    const ram = new GuestRam(init.ramBase, init.ramSize, init.ramMemory ?? init.ram);
     // The hart's side of mmu's directory protocol (page-cache/): fetches, recalls.
     this.cache = new WorkerPageCache(ram, this.channel, init.recallPort);
     ram.onMiss = (pageIndex, write) => this.pageMiss(pageIndex, write) > 0;

@@ -3,7 +3,7 @@
 // shared words under them are layout.ts's, read and written only by the two ends.
 import type { MessagePort } from 'node:worker_threads';
 import { EXIT_REASON_TABLE, type ExitReason, type VmMode } from '@splitvisor/platform';
-import type { Engine } from '@splitvisor/riscv';
+import type { Engine, WasmMemory } from '@splitvisor/riscv';
 
 export const ExitStatus = {
   Ok: 0,
@@ -54,6 +54,9 @@ export interface WorkerInit {
   entry: number;
   dtbAddr: number;
   ram: SharedArrayBuffer;
+  /** The WebAssembly memory `ram` is the buffer of, when the host made one (engine
+   *  'translate'): GuestRam then lays the hart's tables after RAM in it. */
+  ramMemory?: WasmMemory;
   /** The exit channel's shared blocks (ExitChannelHost.buffers). */
   channel: ExitChannelBuffers;
   /** 'host': CLINT time from the host's monotonic clock at 10 MHz; 'icount': from retired
