@@ -58,8 +58,8 @@ export class DecodeCache {
   }
 
   /** The code cache of these pages, made on first use (harts sharing RAM share it). */
-  useTranslations(maxBlocks: number, hotEntries: number): TranslationCache {
-    if (this.translations === null) this.translations = new TranslationCache(this.mark.length, maxBlocks, hotEntries);
+  useTranslations(maxBlocks: number, hotEntries: number, batchBlocks: number): TranslationCache {
+    if (this.translations === null) this.translations = new TranslationCache(this.mark.length, maxBlocks, hotEntries, batchBlocks);
     return this.translations;
   }
 

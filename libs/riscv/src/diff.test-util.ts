@@ -105,7 +105,7 @@ export function runOurs(elf: string, opts: DiffOptions = {}): string {
       return true;
     },
   };
-  const hart = new Hart({ hartId: 0, ram, bus, resetPc: image.entry, h: opts.h ?? false, engine: opts.engine ?? 'interp', hotEntries: 1 });
+  const hart = new Hart({ hartId: 0, ram, bus, resetPc: image.entry, h: opts.h ?? false, engine: opts.engine ?? 'interp', hotEntries: 1, compileBatch: 1 });
   hartRef.h = hart;
   for (let i = 0; i < 100 && !done; i++) {
     const exit = hart.run(2_000_000);

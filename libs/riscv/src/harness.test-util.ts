@@ -104,6 +104,8 @@ export interface MachineOptions {
   /** With 'translate': 'wasm' (default) puts RAM in a WebAssembly memory, so blocks made
    *  for physical data addresses are WebAssembly; 'js' keeps RAM a plain buffer. */
   codegen?: 'js' | 'wasm';
+  /** With 'wasm': blocks per module (default 1: each compiled as soon as it is hot). */
+  compileBatch?: number;
 }
 
 /** A hart at DRAM with `program` loaded there. */
@@ -121,6 +123,7 @@ export function machine(program: readonly number[], opts: MachineOptions = {}): 
     h: opts.h ?? false,
     engine: opts.engine ?? 'interp',
     hotEntries: opts.hotEntries ?? 1,
+    compileBatch: opts.compileBatch ?? 1,
     ...(opts.maxBlocks !== undefined ? { maxBlocks: opts.maxBlocks } : {}),
   });
   if (opts.handler ?? true) {

@@ -6,7 +6,7 @@ import { DEFAULT_ENGINE, ENGINES, type Engine } from '@splitvisor/platform';
 import { csrRead, csrWrite } from './csr.js';
 import { bigIntToPair, pairToBigInt } from './int64.js';
 import { executeBatch } from './executor.js';
-import { DEFAULT_MAX_BLOCKS, HOT_ENTRIES, executeTranslated } from './translate/index.js';
+import { COMPILE_BATCH, DEFAULT_MAX_BLOCKS, HOT_ENTRIES, executeTranslated } from './translate/index.js';
 import type { TranslationCache, TranslationStats } from './translate/index.js';
 import type { GuestRam, PhysBus } from './memory.js';
 import { HartState, RomRegion } from './state.js';
@@ -55,7 +55,7 @@ export interface HartOptions {
    *  VU: hw mode); without: M (the guest runs in U: trap-and-emulate). */
   monitorTraps?: boolean;
   /** How guest code runs: 'interp' (the interpreter, executor.ts: the reference) or
-   *  'translate' (hot blocks compiled to JavaScript functions, translate/). Default
+   *  'translate' (hot blocks compiled to WebAssembly or JavaScript, translate/). Default
    *  'interp'. */
   engine?: Engine;
   /** With 'translate': compiled blocks the code cache keeps before it is dropped whole
@@ -64,6 +64,10 @@ export interface HartOptions {
   /** With 'translate': entries into a block before it is compiled (default HOT_ENTRIES;
    *  1 compiles every block the first time it runs, as the differential tests do). */
   hotEntries?: number;
+  /** With 'translate' and RAM in a WebAssembly memory: hot blocks compiled together into
+   *  one module (default COMPILE_BATCH; a batch is also compiled at the end of every
+   *  run). 1 compiles each block as soon as it is hot, as the differential tests do. */
+  compileBatch?: number;
 }
 
 export { ENGINES, type Engine };
@@ -105,7 +109,10 @@ export class Hart {
     if (opts.timeSource !== undefined) this.setTimeSource(opts.timeSource);
     const engine = opts.engine ?? DEFAULT_ENGINE;
     if (!ENGINES.includes(engine)) throw new RangeError(`engine '${String(engine)}' is not one of ${ENGINES.join(', ')}`);
-    this.tc = engine === 'translate' ? this.ram.code.useTranslations(opts.maxBlocks ?? DEFAULT_MAX_BLOCKS, opts.hotEntries ?? HOT_ENTRIES) : null;
+    this.tc =
+      engine === 'translate'
+        ? this.ram.code.useTranslations(opts.maxBlocks ?? DEFAULT_MAX_BLOCKS, opts.hotEntries ?? HOT_ENTRIES, opts.compileBatch ?? COMPILE_BATCH)
+        : null;
   }
 
   /** Which engine runs guest code. */

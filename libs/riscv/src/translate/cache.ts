@@ -11,6 +11,7 @@
 
 import { PAGE_SIZE } from '@splitvisor/platform';
 import type { HartState } from '../state.js';
+import type { Insn } from './compile.js';
 
 /** A compiled block: runs from `pc`, at most `budget` instructions (a loop checks it per
  *  pass), and returns the instructions attempted, negated when it left through a slow
@@ -29,6 +30,18 @@ export interface PageTable {
   /** Instructions in the compiled block at this slot (0: none). */
   readonly insns: Uint8Array;
   readonly fns: (BlockFn | undefined)[];
+  /** 1 while a block for this slot waits in the cache's pending batch. */
+  readonly queued: Uint8Array;
+}
+
+/** A hot block waiting to be compiled with others into one WebAssembly module: its
+ *  place, its instructions as scanned, and its page's epoch then (a block whose page was
+ *  dropped since is not compiled: its instructions may be stale). */
+export interface PendingBlock {
+  readonly page: number;
+  readonly slot: number;
+  readonly insns: readonly Insn[];
+  readonly epoch: number;
 }
 
 export interface TranslationStats {
@@ -57,6 +70,10 @@ const SLOTS = PAGE_SIZE >> 1;
 export class TranslationCache {
   private readonly pages: (PageTable | null)[];
   private readonly inUse: number[] = [];
+  /** Per page, bumped whenever its blocks are dropped (PendingBlock.epoch). */
+  private readonly epochs: Uint32Array;
+  /** Hot blocks not yet compiled (WebAssembly is compiled a batch at a time). */
+  readonly pending: PendingBlock[] = [];
   /** Source bytes per live block, for the memory figure. */
   private readonly sourceBytes: (Uint32Array | null)[];
   readonly stats: TranslationStats = {
@@ -76,11 +93,16 @@ export class TranslationCache {
     readonly maxBlocks: number,
     /** Entries into a block before it is compiled. */
     readonly hotEntries: number,
+    /** Hot blocks compiled together into one WebAssembly module. */
+    readonly batchBlocks: number,
   ) {
+    if (!Number.isSafeInteger(batchBlocks) || batchBlocks < 1 || batchBlocks > 1024)
+      throw new RangeError(`compileBatch ${batchBlocks}: an integer from 1 to 1024`);
     if (!Number.isSafeInteger(maxBlocks) || maxBlocks < 1) throw new RangeError(`maxBlocks ${maxBlocks}: a positive integer`);
     if (!Number.isSafeInteger(hotEntries) || hotEntries < 1 || hotEntries > 0xffff)
       throw new RangeError(`hotEntries ${hotEntries}: an integer from 1 to 65535`);
     this.pages = new Array<PageTable | null>(pages).fill(null);
+    this.epochs = new Uint32Array(pages);
     this.sourceBytes = new Array<Uint32Array | null>(pages).fill(null);
   }
 
@@ -94,6 +116,7 @@ export class TranslationCache {
         vm: new Uint8Array(SLOTS),
         insns: new Uint8Array(SLOTS),
         fns: new Array<BlockFn | undefined>(SLOTS).fill(undefined),
+        queued: new Uint8Array(SLOTS),
       };
       this.pages[page] = t;
       this.sourceBytes[page] = new Uint32Array(SLOTS);
@@ -126,8 +149,31 @@ export class TranslationCache {
     st.compileMs += ms;
   }
 
+  /** Queues a hot block for the next batch; false when it is already queued. */
+  enqueue(page: number, slot: number, insns: readonly Insn[]): boolean {
+    const t = this.page(page);
+    if (t.queued[slot] !== 0) return false;
+    t.queued[slot] = 1;
+    this.pending.push({ page, slot, insns, epoch: this.epochs[page]! });
+    return true;
+  }
+
+  /** Takes the pending batch, without the blocks whose page was dropped since. */
+  takePending(): PendingBlock[] {
+    const out: PendingBlock[] = [];
+    for (const p of this.pending) {
+      const t = this.pages[p.page];
+      if (t === null || t === undefined || p.epoch !== this.epochs[p.page]) continue;
+      t.queued[p.slot] = 0;
+      out.push(p);
+    }
+    this.pending.length = 0;
+    return out;
+  }
+
   /** Forgets a page's blocks and counts (its bytes changed or may have). */
   dropPage(page: number): void {
+    this.epochs[page]!++;
     const t = this.pages[page];
     if (t === null || t === undefined) return;
     let any = false;
@@ -138,6 +184,7 @@ export class TranslationCache {
     }
     t.hits.fill(0);
     t.extent.fill(0);
+    t.queued.fill(0);
     if (any) this.stats.invalidations++;
   }
 
@@ -155,6 +202,8 @@ export class TranslationCache {
   private clearAll(): void {
     for (const page of this.inUse) {
       const t = this.pages[page]!;
+      this.epochs[page]!++;
+      t.queued.fill(0);
       t.fns.fill(undefined);
       t.insns.fill(0);
       t.hits.fill(0);

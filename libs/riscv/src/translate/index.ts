@@ -1,6 +1,6 @@
-// The translating engine (issue 18): hot guest code compiled to JavaScript functions,
+// The translating engine (issue 18): hot guest code compiled to WebAssembly or JavaScript,
 // beside the interpreter that stays the reference. README.md, "The translate engine".
-export { executeTranslated, HOT_ENTRIES } from './run.js';
+export { COMPILE_BATCH, executeTranslated, HOT_ENTRIES } from './run.js';
 export { TranslationCache } from './cache.js';
 export type { BlockFn, TranslationStats } from './cache.js';
 export { MAX_INSNS, compileBlock, scanBlock } from './compile.js';

@@ -16,13 +16,21 @@ import { div, divu, divuw, divw, mulh, mulhsu, mulhu, mulhu32, rem, remu, remuw,
 import type { HartState } from '../state.js';
 import { compileBlock, scanBlock, SLOW_WORDS, SlowKind, type BlockSource } from './compile.js';
 import type { BlockFn, TranslationCache } from './cache.js';
-import { compileWasmBlock, type WasmBlock, type WasmTarget } from './wasm/compile.js';
+import { compileWasmBlock, wasmModule, type WasmTarget } from './wasm/compile.js';
 import { Wasm } from '../wasm-memory.js';
 
 /** Entries into a block before it is compiled, by default: compiling a block costs about
  *  as much as interpreting a few thousand instructions, so code that runs once stays
  *  interpreted. */
 export const HOT_ENTRIES = 32;
+
+/** Hot blocks compiled together into one WebAssembly module, by default: a module costs
+ *  about a millisecond to make whatever it holds, so blocks that become hot together are
+ *  compiled together (and at the latest at the end of the run). */
+export const COMPILE_BATCH = 32;
+/** A batch is compiled, full or not, once this many instructions ran since its first
+ *  block was queued: blocks wait to be compiled for less than a module costs. */
+const PENDING_STEPS = 5_000;
 
 /** Runs at most `limit` instructions through the code cache; returns how many were
  *  attempted. */
@@ -39,6 +47,7 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
   let len = 0;
   let phys = 0;
   let table = tc.page(0);
+  let pendingSince = 0; // steps when the first block of the pending batch was queued
 
   while (steps < limit) {
     const pc = s.pc;
@@ -78,6 +87,10 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
     }
     // Not compiled (or too long for the budget left): the block's extent, from the
     // decoded slots once, then compile it if it is hot, else interpret exactly that far.
+    if (tc.pending.length > 0 && steps - pendingSince >= PENDING_STEPS) {
+      compilePending(s, tc);
+      continue;
+    }
     let n = table.extent[slot]! - 1;
     if (n < 0) {
       n = scan(s, base, phys, off).length;
@@ -89,29 +102,52 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
       if (s.brk) break;
       continue;
     }
-    if ((fn === undefined || table.vm[slot] !== vmFlag) && n <= left && ++table.hits[slot]! >= tc.hotEntries) {
-      const t0 = performance.now();
-      const insns = scan(s, base, phys, off);
+    if ((fn === undefined || table.vm[slot] !== vmFlag) && n <= left && table.queued[slot] === 0 && ++table.hits[slot]! >= tc.hotEntries) {
       // WebAssembly where RAM and this hart's registers are in a WebAssembly memory and
-      // data addresses are physical; JavaScript otherwise.
-      const target = vm || s.wasmAt < 0 ? null : wasmTarget(s);
-      if (target !== null) {
-        const b = compileWasmBlock(insns, target);
-        tc.insert(phys / PAGE_SIZE, slot, b.insns, b.bytes.length, true, makeWasmBlock(b, s.ram), vm, performance.now() - t0);
+      // data addresses are physical, compiled a batch at a time; JavaScript otherwise.
+      const insns = scan(s, base, phys, off);
+      if (!vm && s.wasmAt >= 0) {
+        if (tc.pending.length === 0) pendingSince = steps;
+        tc.enqueue(phys / PAGE_SIZE, slot, insns);
+        if (tc.pending.length >= tc.batchBlocks) {
+          compilePending(s, tc);
+          continue; // run it from the top of the loop
+        }
       } else {
+        const t0 = performance.now();
         const src = compileBlock(insns, vm);
         tc.insert(phys / PAGE_SIZE, slot, src.insns, src.body.length, false, makeBlock(src, s.ram), vm, performance.now() - t0);
+        continue; // run it from the top of the loop
       }
-      continue; // run it from the top of the loop
     }
     steps += interpret(s, n < left ? n : left, cycles0, instret0, exc0, steps);
     len = 0;
     if (s.brk) break;
   }
 
+  if (tc.pending.length > 0) compilePending(s, tc);
   s.cycles = cycles0 + steps;
   s.instret = instret0 + steps - (s.exceptions - exc0);
   return steps;
+}
+
+/** Compiles the pending batch into one WebAssembly module and files its blocks. */
+function compilePending(s: HartState, tc: TranslationCache): void {
+  const t0 = performance.now();
+  const ram = s.ram;
+  const lay = ram.layout!;
+  const batch = tc.takePending();
+  if (batch.length === 0) return;
+  const target: WasmTarget = { ramBase: ram.base, ramSize: ram.size, stateAt: lay.stateAt, markAt: lay.markAt, memPages: lay.bytes / 65536 };
+  const blocks = batch.map((p) => compileWasmBlock(p.insns, target));
+  const bytes = wasmModule(blocks, target.memPages);
+  const exports = new Wasm.Instance(new Wasm.Module(bytes), { env: { mem: ram.memory } }).exports;
+  const ms = (performance.now() - t0) / batch.length;
+  const share = Math.floor(bytes.length / batch.length);
+  batch.forEach((p, k) => {
+    const fn = wasmBlockFn(exports[`b${k}`] as WasmRun, blocks[k]!.slow);
+    tc.insert(p.page, p.slot, blocks[k]!.insns, share, true, fn, false, ms);
+  });
 }
 
 /** The instructions of the block at byte `off` of the window's page (decoding slots the
@@ -187,20 +223,11 @@ function makeBlock(src: BlockSource, ram: HartState['ram']): BlockFn {
   });
 }
 
-/** Where a WebAssembly block of this hart's RAM looks (wasm-memory.ts's layout). */
-function wasmTarget(s: HartState): WasmTarget | null {
-  const ram = s.ram;
-  const lay = ram.layout;
-  if (lay === null || ram.memory === null) return null;
-  return { ramBase: ram.base, ramSize: ram.size, stateAt: lay.stateAt, markAt: lay.markAt, memPages: lay.bytes / 65536 };
-}
+type WasmRun = (pc: number, budget: number, hart: number) => number;
 
-/** Instantiates a WebAssembly block on RAM's memory, wrapped as a BlockFn that finishes
- *  its exit from the exit words (wasm/compile.ts) as compile.ts's epilogue does. */
-function makeWasmBlock(b: WasmBlock, ram: HartState['ram']): BlockFn {
-  const instance = new Wasm.Instance(new Wasm.Module(b.bytes), { env: { mem: ram.memory } });
-  const run = instance.exports['run'] as (pc: number, budget: number, hart: number) => number;
-  const slow = b.slow;
+/** A WebAssembly block's function wrapped as a BlockFn that finishes its exit from the
+ *  exit words (wasm/compile.ts) as compile.ts's epilogue does. */
+function wasmBlockFn(run: WasmRun, slow: Int32Array): BlockFn {
   return (s, pc, budget) => {
     const ret = run(pc, budget, s.wasmAt);
     const kind = s.exitWords[0]!;

@@ -226,9 +226,27 @@ describe('translate engine: the code cache', () => {
     }
   });
 
+  it('WebAssembly blocks compiled a batch at a time: the same state after every budget, and a block queued before its page changed is not compiled from the old bytes', () => {
+    for (let budget = 1; budget <= 300; budget += 7) {
+      const a = machine(LOOP, { regs: LOOP_REGS });
+      const b = machine(LOOP, { regs: LOOP_REGS, engine: 'translate', hotEntries: 2, compileBatch: 3 });
+      expect(b.run(budget), `budget ${budget}`).toEqual(a.run(budget));
+      expect(state(b), `budget ${budget}`).toEqual(state(a));
+    }
+    // The loop stores into its own page every pass: each store drops the page's blocks,
+    // and with them any block waiting in the batch.
+    const program = [e.auipc(R.t0, 0), e.addi(R.a0, R.a0, 1), e.sd(R.a0, R.t0, 64), e.addi(R.s1, R.s1, -1), e.bne(R.s1, R.zero, -16), e.wfi()];
+    const a = machine(program, { regs: { [R.s1]: 30 } });
+    const b = machine(program, { regs: { [R.s1]: 30 }, engine: 'translate', hotEntries: 1, compileBatch: 1024 });
+    expect(b.run()).toEqual(a.run());
+    expect(state(b)).toEqual(state(a));
+    expect(b.x(R.a0)).toBe(30n);
+  });
+
   it('refuses a bad bound or threshold, naming it', () => {
     expect(() => machine([], { engine: 'translate', maxBlocks: 0 })).toThrow(/maxBlocks 0/);
     expect(() => machine([], { engine: 'translate', hotEntries: 0 })).toThrow(/hotEntries 0/);
+    expect(() => machine([], { engine: 'translate', compileBatch: 0 })).toThrow(/compileBatch 0/);
     expect(() => machine([], { engine: 'jit' as 'interp' })).toThrow(/engine 'jit' is not one of interp, translate/);
   });
 });

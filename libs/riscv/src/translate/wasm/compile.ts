@@ -8,8 +8,12 @@
 // Guest RAM, its page states and code marks, and the hart's registers are all in RAM's
 // WebAssembly memory (wasm-memory.ts), so the fast paths read what the interpreter reads.
 //
-// The function is run(pc: f64, budget: i32, hart: i32) -> i32: `hart` is the byte offset
-// of the hart's area, so one module serves every hart sharing the code cache. It returns
+// Blocks are compiled in batches, one module for all the blocks that became hot about the
+// same time (wasmModule): the module's first functions are the M-extension helpers every
+// block may call, then one exported function per block.
+//
+// A block's function is (pc: f64, budget: i32, hart: i32) -> i32: `hart` is the byte
+// offset of the hart's area, so one module serves every hart sharing the code cache. It returns
 // the instructions attempted and leaves in the exit words (EXIT_AT) how it left: -1
 // straight (next pc beside), -2 a store into a page with code (the page beside), -3 a
 // jump beyond 2^53 (the target beside), k >= 0 slow path k. run.ts's wrapper finishes the
@@ -34,7 +38,8 @@ export interface WasmTarget {
 export interface WasmBlock {
   /** Instructions in one pass through the block. */
   readonly insns: number;
-  readonly bytes: Uint8Array;
+  /** Its function, for wasmModule. */
+  readonly func: FuncDef;
   /** Slow-path descriptors, as compile.ts lays them out. */
   readonly slow: Int32Array;
 }
@@ -55,8 +60,9 @@ const SCRATCH = [I32, I32, I32, F64, I64, I64];
 const MIN64 = -(2n ** 63n);
 const TWO53 = 2n ** 53n;
 
-/** Helpers a block calls (functions 1.. of its module), by the op they implement. */
-type Helper = 'mulhu' | 'mulh' | 'mulhsu' | 'div' | 'divu' | 'rem' | 'remu' | 'divw' | 'divuw' | 'remw' | 'remuw';
+/** Helpers a block calls: functions 0.. of every module, in this order. */
+const HELPERS = ['mulhu', 'mulh', 'mulhsu', 'div', 'divu', 'rem', 'remu', 'divw', 'divuw', 'remw', 'remuw'] as const;
+type Helper = (typeof HELPERS)[number];
 const HELPER_OF: Record<number, Helper> = {
   [RvOp.MULH]: 'mulh',
   [RvOp.MULHSU]: 'mulhsu',
@@ -91,7 +97,6 @@ const STORES: Record<number, { size: number; op: MemOp }> = {
 class BlockEmitter {
   readonly c = new Code();
   readonly slow: number[] = [];
-  readonly helpers: Helper[] = [];
   /** Guest register -> its local. */
   readonly local = new Map<number, number>();
   out: Label = -1;
@@ -176,12 +181,11 @@ class BlockEmitter {
     this.slow.push(kind, i.off, i.len, i.rs1, i.imm, size, reg);
     this.c.i32(k).set(SLOW).get(ST).i32(done).op(Op.i32Add).set(RET).br(this.out);
   }
-  helper(name: Helper): number {
-    if (name === 'mulh' || name === 'mulhsu') this.helper('mulhu');
-    let k = this.helpers.indexOf(name);
-    if (k < 0) k = this.helpers.push(name) - 1;
-    return k + 1;
-  }
+}
+
+/** A module of blocks (compileWasmBlock's), exported as b0, b1, ... in order. */
+export function wasmModule(blocks: readonly WasmBlock[], memPages: number): Uint8Array {
+  return moduleBytes([...helperFuncs(), ...blocks.map((b, k) => ({ ...b.func, exportAs: `b${k}` }))], memPages);
 }
 
 /** Compiles a block (scanBlock's instructions) for physical data addresses. */
@@ -239,9 +243,8 @@ export function compileWasmBlock(insns: readonly Insn[], t: WasmTarget): WasmBlo
   c.get(HART).get(SLOW).mem(Mem.i32Store, EXIT_AT);
   c.get(HART).get(NPC).mem(Mem.f64Store, EXIT_NPC_AT);
   c.get(RET);
-  const funcs: FuncDef[] = [{ params: [F64, I32, I32], result: I32, locals: [...SCRATCH, ...order.map(() => I64)], body: c }];
-  for (const h of e.helpers) funcs.push(helperFunc(h, e));
-  return { insns: n, bytes: moduleBytes(funcs, t.memPages), slow: Int32Array.from(e.slow) };
+  const func: FuncDef = { params: [F64, I32, I32], result: I32, locals: [...SCRATCH, ...order.map(() => I64)], body: c };
+  return { insns: n, func, slow: Int32Array.from(e.slow) };
 }
 
 function emit(e: BlockEmitter, i: Insn, k: number): void {
@@ -447,16 +450,22 @@ function emit(e: BlockEmitter, i: Insn, k: number): void {
       e.reg(rs1);
       e.reg(rs2);
       c.op(0x10); // call
-      c.bytes.push(e.helper(h)); // helper indices stay below 128: one LEB byte
+      c.bytes.push(HELPERS.indexOf(h)); // helper indices stay below 128: one LEB byte
       e.setRd(rd);
     }
   }
 }
 
+let helperDefs: FuncDef[] | null = null;
+function helperFuncs(): FuncDef[] {
+  helperDefs ??= HELPERS.map(helperFunc);
+  return helperDefs;
+}
+
 /** The M extension's results where WebAssembly's instructions differ or lack one
  *  (unpriv 13.2: division by zero gives all ones or the dividend, signed overflow the
  *  dividend or zero; no trap). (a, b) -> i64, with locals 2.. as scratch. */
-function helperFunc(h: Helper, e: BlockEmitter): FuncDef {
+function helperFunc(h: Helper): FuncDef {
   const c = new Code();
   const A = 0;
   const B = 1;
@@ -490,7 +499,7 @@ function helperFunc(h: Helper, e: BlockEmitter): FuncDef {
     case 'mulh':
     case 'mulhsu': {
       // The unsigned high half, less b where a is negative (and a where b is, for mulh).
-      c.get(A).get(B).op(0x10).bytes.push(e.helper('mulhu'));
+      c.get(A).get(B).op(0x10).bytes.push(HELPERS.indexOf('mulhu'));
       c.get(B).i64(0).get(A).i64(0).op(Op.i64Lts, Op.select, Op.i64Sub);
       if (h === 'mulh') c.get(A).i64(0).get(B).i64(0).op(Op.i64Lts, Op.select, Op.i64Sub);
       break;

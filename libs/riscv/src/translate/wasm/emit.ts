@@ -87,6 +87,19 @@ export function uleb(out: number[], n: number): void {
   } while (n !== 0);
 }
 
+/** Signed LEB128 of an int32 (number arithmetic, the common case). */
+function sleb32(out: number[], v: number): void {
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
 export function sleb(out: number[], v: bigint): void {
   for (;;) {
     const b = Number(v & 0x7fn);
@@ -130,12 +143,13 @@ export class Code {
   }
   i32(v: number): this {
     this.bytes.push(0x41);
-    sleb(this.bytes, BigInt(v | 0));
+    sleb32(this.bytes, v | 0);
     return this;
   }
   i64(v: bigint | number): this {
     this.bytes.push(0x42);
-    sleb(this.bytes, BigInt.asIntN(64, BigInt(v)));
+    if (typeof v === 'number' && (v | 0) === v) sleb32(this.bytes, v);
+    else sleb(this.bytes, BigInt.asIntN(64, BigInt(v)));
     return this;
   }
   f64(v: number): this {
@@ -199,17 +213,23 @@ export class Code {
 }
 
 /** A function of the module: its type (params, one result), its extra locals (grouped by
- *  type, as the binary format wants them), its body (without the final `end`). */
+ *  type, as the binary format wants them), its body (without the final `end`), and the
+ *  name it is exported as, if it is. */
 export interface FuncDef {
   readonly params: readonly number[];
   readonly result: number;
   readonly locals: readonly number[];
   readonly body: Code;
+  readonly exportAs?: string;
+}
+
+function append(out: number[], xs: readonly number[]): void {
+  for (let i = 0; i < xs.length; i++) out.push(xs[i]!);
 }
 
 function vec(out: number[], items: readonly number[][]): void {
   uleb(out, items.length);
-  for (const i of items) out.push(...i);
+  for (const i of items) append(out, i);
 }
 function name(s: string): number[] {
   const out: number[] = [];
@@ -220,12 +240,12 @@ function name(s: string): number[] {
 function section(out: number[], id: number, body: number[]): void {
   out.push(id);
   uleb(out, body.length);
-  out.push(...body);
+  append(out, body);
 }
 
 /**
  * A module importing `env.mem`, a shared memory of exactly `memPages` 64 KiB pages, and
- * exporting its first function as `run`. Functions call each other by index.
+ * exporting the functions that name an export. Functions call each other by index.
  */
 export function moduleBytes(funcs: readonly FuncDef[], memPages: number): Uint8Array {
   const types: number[][] = [];
@@ -262,7 +282,15 @@ export function moduleBytes(funcs: readonly FuncDef[], memPages: number): Uint8A
   );
   section(out, 3, fnSec);
   const exp: number[] = [];
-  vec(exp, [[...name('run'), 0x00, 0x00]]);
+  const exported: number[][] = [];
+  funcs.forEach((f, k) => {
+    if (f.exportAs === undefined) return;
+    const e = name(f.exportAs);
+    e.push(0x00);
+    uleb(e, k);
+    exported.push(e);
+  });
+  vec(exp, exported);
   section(out, 7, exp);
   const codeSec: number[] = [];
   vec(
@@ -285,10 +313,12 @@ export function moduleBytes(funcs: readonly FuncDef[], memPages: number): Uint8A
           return g;
         }),
       );
-      body.push(...f.body.bytes, 0x0b);
+      append(body, f.body.bytes);
+      body.push(0x0b);
       const sized: number[] = [];
       uleb(sized, body.length);
-      return [...sized, ...body];
+      append(sized, body);
+      return sized;
     }),
   );
   section(out, 10, codeSec);
