@@ -16,7 +16,7 @@ import { SLOTS_PER_PAGE } from './decode-cache.js';
 import type { GuestRam, PhysBus } from './memory.js';
 import { Tlb, type TlbSet } from './mmu/tlb.js';
 import { HState } from './hypervisor/state.js';
-import { EXIT_AT, EXIT_NPC_AT, HART_AREA, WASM_HARTS, XH_AT } from './wasm-memory.js';
+import { EXIT_AT, EXIT_NPC_AT, HART_AREA, TLB_AT, WASM_HARTS, XH_AT } from './wasm-memory.js';
 
 /** menvcfg.STCE (Sstc enable, bit 63) as a bit of menvcfgHi. */
 export const MENVCFG_STCE_HI = 0x80000000 | 0;
@@ -233,14 +233,15 @@ export class HartState {
 
   constructor(hartId: number, ram: GuestRam, bus: PhysBus, h = false) {
     this.h = h ? new HState() : null;
-    this.tlb = new Tlb(h);
+    const lay = ram.layout;
+    const inWasm = lay !== null && ram.memory !== null && hartId >= 0 && hartId < WASM_HARTS;
+    this.wasmAt = inWasm ? lay.hartsAt + hartId * HART_AREA : -1;
+    this.tlb = inWasm ? new Tlb(h, ram.memory!.buffer, this.wasmAt + TLB_AT) : new Tlb(h);
     if (h) this.mideleg = MIDELEG_H_FIXED;
     this.hartId = hartId;
     this.ram = ram;
-    const lay = ram.layout;
-    if (lay !== null && ram.memory !== null && hartId >= 0 && hartId < WASM_HARTS) {
-      const buf = ram.memory.buffer;
-      this.wasmAt = lay.hartsAt + hartId * HART_AREA;
+    if (this.wasmAt >= 0) {
+      const buf = ram.memory!.buffer;
       this.xl = new Int32Array(buf, this.wasmAt, SINK + 1);
       this.xh = new Int32Array(buf, this.wasmAt + XH_AT, SINK + 1);
       this.xl.fill(0);
@@ -248,7 +249,6 @@ export class HartState {
       this.exitWords = new Int32Array(buf, this.wasmAt + EXIT_AT, 4);
       this.exitNpc = new Float64Array(buf, this.wasmAt + EXIT_NPC_AT, 1);
     } else {
-      this.wasmAt = -1;
       this.xl = new Int32Array(SINK + 1);
       this.xh = new Int32Array(SINK + 1);
       this.exitWords = new Int32Array(4);

@@ -5,8 +5,9 @@
 //   [stateAt, + pages)         per page, its coherence state (GuestRam.pageState)
 //   [markAt, + pages)          per page, 1 when code was decoded from it (DecodeCache.mark)
 //   [hartsAt, + WASM_HARTS * HART_AREA)
-//                              per hart: x0..x31 low words, high words, and the words a
-//                              block leaves its exit in (HartState.xl, xh, exit)
+//                              per hart: x0..x31 low words, high words, the words a block
+//                              leaves its exit in (HartState.xl, xh, exit), and from
+//                              TLB_AT its TLB's tables (mmu/tlb.ts)
 //
 // so a block's fast path is the interpreter's (RAM window, page state, code mark) read
 // from the one memory, and its registers come from and go back to where the interpreter
@@ -35,8 +36,10 @@ export const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssem
 
 /** Harts whose registers the memory has room for (hart ids 0..WASM_HARTS-1). */
 export const WASM_HARTS = 16;
-/** Bytes per hart area: xl at 0, xh at XH_AT, the exit words at EXIT_AT. */
-export const HART_AREA = 512;
+/** Bytes per hart area: xl at 0, xh at XH_AT, the exit words at EXIT_AT, the TLB's
+ *  tables from TLB_AT (at most 7 sets of 3 tables of 4 KiB). */
+export const HART_AREA = 128 * 1024;
+export const TLB_AT = 4096;
 export const XH_AT = 136;
 /** Exit words (int32 index from EXIT_AT): 0 the exit kind, 1 a page, 2..3 the 64-bit
  *  jump target (low, high); the f64 at byte EXIT_AT + 16 is the next pc. */

@@ -31,14 +31,28 @@ export const SET_VU = 4;
 export const SET_VS = 5;
 export const SET_VS_SUM = 6;
 
+/** Bytes of one table. */
+export const TLB_TABLE_BYTES = 2 * TLB_ENTRIES * 8;
+/** Sets a hart with H has; each holds three tables. */
+export const TLB_MAX_SETS = 7;
+
 /** The tables of one privilege context. */
 export class TlbSet {
   /** Loads (R, or X with MXR). */
-  readonly r = new Float64Array(2 * TLB_ENTRIES).fill(Number.NaN);
+  readonly r: Float64Array;
   /** Stores: only pages with W whose PTE is already dirty. */
-  readonly w = new Float64Array(2 * TLB_ENTRIES).fill(Number.NaN);
+  readonly w: Float64Array;
   /** Instruction fetch. */
-  readonly x = new Float64Array(2 * TLB_ENTRIES).fill(Number.NaN);
+  readonly x: Float64Array;
+
+  /** `buffer`, `at`: where the three tables live (RAM's WebAssembly memory, so compiled
+   *  blocks probe them: wasm-memory.ts), else arrays of their own. */
+  constructor(buffer?: ArrayBufferLike, at = 0) {
+    const table = (k: number) => (buffer ? new Float64Array(buffer, at + k * TLB_TABLE_BYTES, 2 * TLB_ENTRIES) : new Float64Array(2 * TLB_ENTRIES));
+    this.r = table(0).fill(Number.NaN);
+    this.w = table(1).fill(Number.NaN);
+    this.x = table(2).fill(Number.NaN);
+  }
 }
 
 export class Tlb {
@@ -48,9 +62,10 @@ export class Tlb {
   superpages = false;
   flushes = 0;
 
-  /** `virt`: the hart has the H extension, so the V=1 contexts get sets of their own. */
-  constructor(virt = false) {
-    this.sets = Array.from({ length: virt ? 7 : 4 }, () => new TlbSet());
+  /** `virt`: the hart has the H extension, so the V=1 contexts get sets of their own.
+   *  `buffer`, `at`: where the sets' tables go, one after another (TlbSet). */
+  constructor(virt = false, buffer?: ArrayBufferLike, at = 0) {
+    this.sets = Array.from({ length: virt ? TLB_MAX_SETS : 4 }, (_v, k) => new TlbSet(buffer, at + 3 * k * TLB_TABLE_BYTES));
   }
 
   flushAll(): void {

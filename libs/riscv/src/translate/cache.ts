@@ -41,6 +41,8 @@ export interface PendingBlock {
   readonly page: number;
   readonly slot: number;
   readonly insns: readonly Insn[];
+  /** Made for translated data addresses (HartState.dataVm). */
+  readonly vm: boolean;
   readonly epoch: number;
 }
 
@@ -150,11 +152,11 @@ export class TranslationCache {
   }
 
   /** Queues a hot block for the next batch; false when it is already queued. */
-  enqueue(page: number, slot: number, insns: readonly Insn[]): boolean {
+  enqueue(page: number, slot: number, insns: readonly Insn[], vm: boolean): boolean {
     const t = this.page(page);
     if (t.queued[slot] !== 0) return false;
     t.queued[slot] = 1;
-    this.pending.push({ page, slot, insns, epoch: this.epochs[page]! });
+    this.pending.push({ page, slot, insns, vm, epoch: this.epochs[page]! });
     return true;
   }
 

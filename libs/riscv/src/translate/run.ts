@@ -103,12 +103,12 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
       continue;
     }
     if ((fn === undefined || table.vm[slot] !== vmFlag) && n <= left && table.queued[slot] === 0 && ++table.hits[slot]! >= tc.hotEntries) {
-      // WebAssembly where RAM and this hart's registers are in a WebAssembly memory and
-      // data addresses are physical, compiled a batch at a time; JavaScript otherwise.
+      // WebAssembly where RAM and this hart's registers and TLB are in a WebAssembly
+      // memory, compiled a batch at a time; JavaScript otherwise.
       const insns = scan(s, base, phys, off);
-      if (!vm && s.wasmAt >= 0) {
+      if (s.wasmAt >= 0) {
         if (tc.pending.length === 0) pendingSince = steps;
-        tc.enqueue(phys / PAGE_SIZE, slot, insns);
+        tc.enqueue(phys / PAGE_SIZE, slot, insns, vm);
         if (tc.pending.length >= tc.batchBlocks) {
           compilePending(s, tc);
           continue; // run it from the top of the loop
@@ -139,14 +139,14 @@ function compilePending(s: HartState, tc: TranslationCache): void {
   const batch = tc.takePending();
   if (batch.length === 0) return;
   const target: WasmTarget = { ramBase: ram.base, ramSize: ram.size, stateAt: lay.stateAt, markAt: lay.markAt, memPages: lay.bytes / 65536 };
-  const blocks = batch.map((p) => compileWasmBlock(p.insns, target));
+  const blocks = batch.map((p) => compileWasmBlock(p.insns, target, p.vm));
   const bytes = wasmModule(blocks, target.memPages);
   const exports = new Wasm.Instance(new Wasm.Module(bytes), { env: { mem: ram.memory } }).exports;
   const ms = (performance.now() - t0) / batch.length;
   const share = Math.floor(bytes.length / batch.length);
   batch.forEach((p, k) => {
     const fn = wasmBlockFn(exports[`b${k}`] as WasmRun, blocks[k]!.slow);
-    tc.insert(p.page, p.slot, blocks[k]!.insns, share, true, fn, false, ms);
+    tc.insert(p.page, p.slot, blocks[k]!.insns, share, true, fn, p.vm, ms);
   });
 }
 
@@ -223,13 +223,13 @@ function makeBlock(src: BlockSource, ram: HartState['ram']): BlockFn {
   });
 }
 
-type WasmRun = (pc: number, budget: number, hart: number) => number;
+type WasmRun = (pc: number, budget: number, hart: number, rTlb: number, wTlb: number) => number;
 
 /** A WebAssembly block's function wrapped as a BlockFn that finishes its exit from the
  *  exit words (wasm/compile.ts) as compile.ts's epilogue does. */
 function wasmBlockFn(run: WasmRun, slow: Int32Array): BlockFn {
-  return (s, pc, budget) => {
-    const ret = run(pc, budget, s.wasmAt);
+  return (s, pc, budget, rT, wT) => {
+    const ret = run(pc, budget, s.wasmAt, rT.byteOffset, wT.byteOffset);
     const kind = s.exitWords[0]!;
     if (kind === -1) {
       s.pc = s.exitNpc[0]!;

@@ -3,17 +3,18 @@
 // whose function keeps each guest register the block touches in an i64 local. RV64's
 // 64-bit arithmetic is then the host's own, where the JavaScript back end pairs int32s.
 //
-// It serves blocks made for physical data addresses (HartState.dataVm off: M-mode, or any
-// mode with translation and PMP off); a block for translated accesses is JavaScript.
-// Guest RAM, its page states and code marks, and the hart's registers are all in RAM's
+// A block is made for physical data addresses (HartState.dataVm off) or for translated
+// ones, whose loads and stores probe the TLB set the dispatcher passes. Guest RAM, its
+// page states and code marks, the hart's registers and its TLB are all in RAM's
 // WebAssembly memory (wasm-memory.ts), so the fast paths read what the interpreter reads.
 //
 // Blocks are compiled in batches, one module for all the blocks that became hot about the
 // same time (wasmModule): the module's first functions are the M-extension helpers every
 // block may call, then one exported function per block.
 //
-// A block's function is (pc: f64, budget: i32, hart: i32) -> i32: `hart` is the byte
-// offset of the hart's area, so one module serves every hart sharing the code cache. It returns
+// A block's function is (pc: f64, budget: i32, hart: i32, rTlb: i32, wTlb: i32) -> i32:
+// `hart` is the byte offset of the hart's area, so one module serves every hart sharing
+// the code cache, and rTlb, wTlb those of the TLB tables for loads and stores. It returns
 // the instructions attempted and leaves in the exit words (EXIT_AT) how it left: -1
 // straight (next pc beside), -2 a store into a page with code (the page beside), -3 a
 // jump beyond 2^53 (the target beside), k >= 0 slow path k. run.ts's wrapper finishes the
@@ -44,18 +45,22 @@ export interface WasmBlock {
   readonly slow: Int32Array;
 }
 
-// Locals: the three parameters, then the block's scratch, then one i64 per guest register.
+// Locals: the five parameters, then the block's scratch, then one i64 per guest register.
 const PC = 0;
 const BUDGET = 1;
 const HART = 2;
-const ST = 3;
-const RET = 4;
-const SLOW = 5;
-const NPC = 6;
-const O = 7;
-const T = 8;
-const FIRST_REG = 9;
-const SCRATCH = [I32, I32, I32, F64, I64, I64];
+const R_TLB = 3;
+const W_TLB = 4;
+const PARAMS = [F64, I32, I32, I32, I32];
+const ST = 5;
+const RET = 6;
+const SLOW = 7;
+const NPC = 8;
+const O = 9;
+const T = 10;
+const IDX = 11;
+const FIRST_REG = 12;
+const SCRATCH = [I32, I32, I32, F64, I64, I64, I32];
 
 const MIN64 = -(2n ** 63n);
 const TWO53 = 2n ** 53n;
@@ -105,6 +110,8 @@ class BlockEmitter {
   constructor(
     readonly t: WasmTarget,
     readonly n: number,
+    /** Loads and stores translate through the TLB. */
+    readonly vm: boolean,
   ) {}
 
   /** Pushes x[r] (x0 reads zero). */
@@ -157,11 +164,22 @@ class BlockEmitter {
   fastCheck(i: Insn, size: number, state: number): void {
     const c = this.c;
     this.reg(i.rs1);
-    c.i64(BigInt(i.imm) - BigInt(this.t.ramBase))
-      .op(Op.i64Add)
-      .tee(O)
-      .i64(this.t.ramSize)
-      .op(Op.i64Ltu);
+    if (this.vm) {
+      // The TLB probe (mmu/tlb.ts): entry (va >>> 11) & 510 holds the page's base as a
+      // double and the RAM offset minus it; a miss leaves o = -1, outside RAM.
+      c.i64(i.imm).op(Op.i64Add).set(T);
+      c.get(T).op(Op.i32WrapI64).i32(11).op(Op.i32Shru).i32(510).op(Op.i32And).i32(3).op(Op.i32Shl);
+      c.get(state === 2 ? W_TLB : R_TLB)
+        .op(Op.i32Add)
+        .tee(IDX)
+        .mem(Mem.f64Load);
+      c.get(T).i64(-4096).op(Op.i64And, Op.f64ConvertI64s, Op.f64Eq).if(I64);
+      c.get(T).get(IDX).mem(Mem.f64Load, 8).op(0xfc, 0x06 /* i64.trunc_sat_f64_s */, Op.i64Add);
+      c.else().i64(-1).end();
+    } else {
+      c.i64(BigInt(i.imm) - BigInt(this.t.ramBase)).op(Op.i64Add);
+    }
+    c.tee(O).i64(this.t.ramSize).op(Op.i64Ltu);
     if (size > 1)
       c.get(O)
         .i64(size - 1)
@@ -188,10 +206,11 @@ export function wasmModule(blocks: readonly WasmBlock[], memPages: number): Uint
   return moduleBytes([...helperFuncs(), ...blocks.map((b, k) => ({ ...b.func, exportAs: `b${k}` }))], memPages);
 }
 
-/** Compiles a block (scanBlock's instructions) for physical data addresses. */
-export function compileWasmBlock(insns: readonly Insn[], t: WasmTarget): WasmBlock {
+/** Compiles a block (scanBlock's instructions) for physical data addresses, or (`vm`)
+ *  for addresses the TLB translates. */
+export function compileWasmBlock(insns: readonly Insn[], t: WasmTarget, vm: boolean): WasmBlock {
   const n = insns.length;
-  const e = new BlockEmitter(t, n);
+  const e = new BlockEmitter(t, n, vm);
   const c = e.c;
   const written = new Set<number>();
   const regs = new Set<number>();
@@ -243,7 +262,7 @@ export function compileWasmBlock(insns: readonly Insn[], t: WasmTarget): WasmBlo
   c.get(HART).get(SLOW).mem(Mem.i32Store, EXIT_AT);
   c.get(HART).get(NPC).mem(Mem.f64Store, EXIT_NPC_AT);
   c.get(RET);
-  const func: FuncDef = { params: [F64, I32, I32], result: I32, locals: [...SCRATCH, ...order.map(() => I64)], body: c };
+  const func: FuncDef = { params: PARAMS, result: I32, locals: [...SCRATCH, ...order.map(() => I64)], body: c };
   return { insns: n, func, slow: Int32Array.from(e.slow) };
 }
 
