@@ -1,15 +1,20 @@
 // The order a vCPU's posted writes reach io-backend in: io-backend's side is a recording
-// stand-in for the vCPU's MMIO port (each run of writes, "PostWrites", answered when the
-// test says so), the doorbells travel on a real nats-server through the NATS adapter.
+// stand-in for the vCPU's MMIO port (each run of writes, "PostWrites", sent when posted and
+// answered in the order sent, as io-backend serves the exit stream, after the delay the test
+// says), the doorbells travel on a real nats-server through the NATS adapter. Then the real
+// exit stream over loopback gRPC under a latency fault: an exit right behind a delivery in
+// flight pays the latency once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as grpc from '@grpc/grpc-js';
 import { Bus, subjects } from '@splitvisor/bus';
-import { DoorbellCodec, type IoV1 } from '@splitvisor/proto';
-import { RpcError } from '@splitvisor/rpc';
+import { FaultTable } from '@splitvisor/faults';
+import { DoorbellCodec, protos, type IoV1 } from '@splitvisor/proto';
+import { RpcClient, RpcError, RpcServer, faultInterceptor } from '@splitvisor/rpc';
 import { UART0 } from '@splitvisor/platform';
 import { silentLogger, startTestNats, type TestNats } from '@splitvisor/testing';
 import { POSTED_BYTES, PostedKind, PostedRingReader, PostedRingWriter } from './exit-channel/index.js';
 import { PostedDelivery } from './posted-delivery.js';
-import { natsDoorbells } from './ports/index.js';
+import { natsDoorbells, streamMmioPort } from './ports/index.js';
 
 let nats: TestNats;
 let bus: Bus;
@@ -31,14 +36,19 @@ async function setup(vmId: string, io: { delayMs?: number; fail?: boolean } = {}
   const buf = new SharedArrayBuffer(POSTED_BYTES);
   const ring = new PostedRingWriter(buf);
   const failures: string[] = [];
+  let pipe: Promise<unknown> = Promise.resolve();
   const fakeIo = {
     address: '127.0.0.1:1',
-    post: async (writes: IoV1.PostedWrite[]) => {
+    post: (writes: IoV1.PostedWrite[]) => {
       const values = writes.map((w) => String.fromCharCode(Number(w.valueLo))).join('');
       timeline.push(`PostWrites ${values}`);
-      await new Promise((r) => setTimeout(r, io.delayMs ?? 0));
-      if (io.fail) throw new RpcError('UNAVAILABLE', 'connection refused');
-      timeline.push(`applied ${values}`);
+      const applied = pipe.then(async () => {
+        await new Promise((r) => setTimeout(r, io.delayMs ?? 0));
+        if (io.fail) throw new RpcError('UNAVAILABLE', 'connection refused');
+        timeline.push(`applied ${values}`);
+      });
+      pipe = applied.catch(() => undefined);
+      return applied;
     },
   };
   const unsub = bus.subscribe(subjects.doorbell(vmId), DoorbellCodec, (d) => timeline.push(`doorbell ${d.value} #${d.seq}`));
@@ -83,7 +93,7 @@ describe('posted write delivery', () => {
     t.unsub();
   });
 
-  it('before an exit: waits for a delivery in flight, then hands over what is left to ride on the exit', async () => {
+  it('before an exit: a doorbell waits for the deliveries in flight to be applied, what is after it rides on the exit', async () => {
     const t = await setup('exit', { delayMs: 40 });
     t.write('xy');
     const inFlight = t.delivery.flush();
@@ -97,9 +107,30 @@ describe('posted write delivery', () => {
     await inFlight;
     expect(carried.map((w) => String.fromCharCode(Number(w.valueLo)))).toEqual(['!', '?']);
     await t.settle(1);
-    expect(t.timeline).toEqual(['PostWrites xy', 'applied xy', 'PostWrites z', 'applied z', 'doorbell 2 #1']);
+    // z goes right behind xy on the stream; the doorbell only once both are applied.
+    expect(t.timeline).toEqual(['PostWrites xy', 'PostWrites z', 'applied xy', 'applied z', 'doorbell 2 #1']);
     // Nothing is left: the next exit carries nothing and sends nothing.
     expect(await t.delivery.beforeExit()).toEqual([]);
+    t.unsub();
+  });
+
+  it('before an exit: goes right behind a delivery in flight without waiting for its answer; a flush waits for it', async () => {
+    const t = await setup('behind', { delayMs: 150 });
+    t.write('ab');
+    const inFlight = t.delivery.flush();
+    for (const end = Date.now() + 1000; !t.timeline.includes('PostWrites ab') && Date.now() < end;) await new Promise((r) => setTimeout(r, 1));
+    t.write('c');
+    const t0 = performance.now();
+    const carried = await t.delivery.beforeExit();
+    // The exit is sent behind 'ab' on the same ordered stream, which applies 'ab' first.
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(carried.map((w) => String.fromCharCode(Number(w.valueLo)))).toEqual(['c']);
+    expect(t.timeline).toEqual(['PostWrites ab']);
+    // A flush with nothing new still waits until what is in flight is applied.
+    await t.delivery.flush();
+    expect(t.timeline).toEqual(['PostWrites ab', 'applied ab']);
+    await inFlight;
+    expect(t.failures).toEqual([]);
     t.unsub();
   });
 
@@ -142,5 +173,83 @@ describe('posted write delivery', () => {
       ),
     ]);
     await expect(t.delivery.beforeExit()).rejects.toThrow(/the doorbell at 0x10001050/);
+  });
+});
+
+describe('posted writes and exits on the real exit stream under a latency fault', () => {
+  it('an exit sent while a delivery is on the wire pays the latency once, and io-backend applies the delivery first', async () => {
+    // io-backend's side: the exit stream served in arrival order, as handlers.ts does.
+    const seen: string[] = [];
+    const server = new RpcServer({ name: 'fake-io', listen: '127.0.0.1:0', log: silentLogger() });
+    server.add(protos().io.IoBackend.service, {
+      MmioStream: (call: grpc.ServerDuplexStream<IoV1.MmioRequest__Output, IoV1.MmioReply>) => {
+        call.on('data', (r: IoV1.MmioRequest__Output) => {
+          const chars = r.posted.map((w) => String.fromCharCode(Number(w.valueLo))).join('');
+          seen.push(r.postedOnly ? `PostWrites ${chars}` : `exit 0x${r.addr.toString(16)} carrying ${chars}`);
+          call.write({ status: 'MMIO_OK', seq: r.seq });
+        });
+        call.on('end', () => call.end());
+        call.on('error', () => undefined);
+      },
+    });
+    const port = await server.start();
+    const table = new FaultTable('cpu');
+    const io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, `127.0.0.1:${port}`, { interceptors: [faultInterceptor('io-backend', table)] });
+    const mmio = streamMmioPort(io, 'latency', 0, 5000);
+    const buf = new SharedArrayBuffer(POSTED_BYTES);
+    const ring = new PostedRingWriter(buf);
+    const failures: string[] = [];
+    const delivery = new PostedDelivery({
+      vmId: 'latency',
+      vcpu: 0,
+      ring: new PostedRingReader(buf),
+      mmio,
+      doorbells: natsDoorbells(bus, 'latency'),
+      deadlineMs: 5000,
+      log: silentLogger(),
+      onFailure: (why) => failures.push(why),
+    });
+    const lsr = (posted: IoV1.PostedWrite[]) => mmio.access({ addr: UART0.base + 5, size: 1, write: false, valueLo: 0, valueHi: 0, posted });
+    const write = (text: string) => {
+      for (const c of text) ring.post(PostedKind.Coalesced, UART0.base, 1, c.charCodeAt(0), 0);
+    };
+    try {
+      await lsr([]); // the stream is open before the fault
+      table.replace([
+        {
+          id: 'f1',
+          link: 'cpu:io-backend',
+          kind: 'latency',
+          latencyMs: 200,
+          jitterMs: 0,
+          probability: 0,
+          bytesPerSecond: 0,
+          expiresAtMs: Date.now() + 60_000,
+          seed: 1,
+        },
+      ]);
+      // As the ticker does under exercises/cpu-io-latency.yaml: a line posted and delivered
+      // when the vCPU idles, then an exit (a LSR read once the read shadow's grant is gone)
+      // while that delivery is still on the wire.
+      write('tick 7');
+      const t0 = performance.now();
+      const flushed = delivery.flush().then(() => performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 60));
+      write('!');
+      const t1 = performance.now();
+      await lsr(await delivery.beforeExit());
+      const exitMs = performance.now() - t1;
+      expect(await flushed).toBeGreaterThanOrEqual(195);
+      // One latency, not the rest of the delivery's (~140 ms) and then its own 200 ms.
+      expect(exitMs).toBeGreaterThanOrEqual(195);
+      expect(exitMs).toBeLessThan(300);
+      expect(seen).toEqual(['exit 0x10000005 carrying ', 'PostWrites tick 7', 'exit 0x10000005 carrying !']);
+      expect(failures).toEqual([]);
+    } finally {
+      mmio.close();
+      io.close();
+      table.remove();
+      await server.stop(100);
+    }
   });
 });

@@ -33,7 +33,8 @@ export interface MmioPort {
   readonly address: string;
   /** One access, after the posted writes given with it. Rejects (an RpcError) when no answer came. */
   access(req: MmioAccess): Promise<IoV1.MmioReply__Output>;
-  /** Posted writes alone, applied in order after everything sent before. */
+  /** Posted writes alone, sent when called (on the exit stream, in line with `access`): applied
+   *  after everything sent before and before anything sent after. Resolves once applied. */
   post(writes: IoV1.PostedWrite[]): Promise<void>;
   /** The vCPU is gone: what is in flight is rejected. */
   close(): void;
