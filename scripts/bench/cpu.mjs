@@ -1,10 +1,11 @@
 // The hart engines on a compute-bound guest of our own (guests/bench: integer work,
 // memory traffic, branches, calls; C at -O2 for rv64gc), through `splitvisor exec` with
-// each engine (the interpreter and the translator) and through QEMU, in one run. All must
+// each engine (the interpreter, and the translator emitting WebAssembly, its default, and
+// JavaScript) and through QEMU, in one run. All must
 // print the same checksum (the same work); QEMU does not count instructions, so its MIPS
 // is our retired-instruction count over its time; bench-long does four times the work.
 // Then Debian's OpenSBI + U-Boot to the
-// autoboot countdown (icount, a fixed instruction count) on both engines: instructions per
+// autoboot countdown (icount, a fixed instruction count) on each: instructions per
 // second, and the translator's code cache at the end. Medians of BENCH_RUNS runs; the load
 // average is printed because this machine is shared.
 import { spawnSync } from 'node:child_process';
@@ -14,7 +15,14 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '@splitvisor/lab';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const ENGINES = ['interp', 'translate'];
+/** The ways `splitvisor exec` runs guest code, by the name printed. */
+const WAYS = {
+  interp: ['--engine', 'interp'],
+  'translate (wasm)': ['--engine', 'translate', '--codegen', 'wasm'],
+  'translate (js)': ['--engine', 'translate', '--codegen', 'js'],
+};
+const ENGINES = Object.keys(WAYS);
+const TRANSLATE = 'translate (wasm)';
 const exec = join(REPO_ROOT, 'apps/exec/bin/exec.js');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const load = () =>
@@ -35,7 +43,7 @@ function stats(stderr) {
   const m = /(\d+) instructions retired in ([\d.]+) s/.exec(stderr);
   if (!m) throw new Error(`no --stats line from splitvisor exec: ${stderr}`);
   const c =
-    /code cache: (\d+) blocks compiled in ([\d.]+) s \(([\d.]+)% of the run\), (\d+) live \((\d+) instructions, (\d+) KiB of source\), (\d+) evictions/.exec(
+    /code cache: (\d+) blocks compiled \(\d+ to WebAssembly\) in ([\d.]+) s \(([\d.]+)% of the run\), (\d+) live \((\d+) instructions, (\d+) KiB of code\), (\d+) evictions/.exec(
       stderr,
     );
   return {
@@ -62,7 +70,7 @@ function benchGuest(file) {
   for (const engine of ENGINES) {
     const runs = [];
     for (let i = 0; i < RUNS; i++) {
-      const r = timed(process.execPath, [exec, elf, '--stats', '--engine', engine]);
+      const r = timed(process.execPath, [exec, elf, '--stats', ...WAYS[engine]]);
       const st = stats(r.stderr);
       if (checksum !== '' && r.stdout.trim() !== checksum) throw new Error(`${engine} printed "${r.stdout.trim()}", not "${checksum}"`);
       checksum = r.stdout.trim();
@@ -86,8 +94,8 @@ function benchGuest(file) {
     const run = median(rows[engine].map((o) => o.run));
     const wall = median(rows[engine].map((o) => o.wall));
     mips[engine] = { run: instret / run / 1e6, wall: instret / wall / 1e6 };
-    col(`Splitvisor --engine ${engine}, hart only`, run, mips[engine].run);
-    col(`Splitvisor --engine ${engine}, whole process`, wall, mips[engine].wall);
+    col(`Splitvisor ${engine}, hart only`, run, mips[engine].run);
+    col(`Splitvisor ${engine}, whole process`, wall, mips[engine].wall);
   }
   if (hasQemu) {
     const qMips = instret / median(qemu) / 1e6;
@@ -96,12 +104,16 @@ function benchGuest(file) {
   } else {
     console.log('QEMU: qemu-system-riscv64 not installed (Debian: qemu-system-misc); no reference this run');
   }
-  console.log(`translate / interp (hart only): x${(mips.translate.run / mips.interp.run).toFixed(2)}`);
-  const cache = rows.translate.map((r) => r.cache);
   console.log(
-    `code cache: ${median(cache.map((c) => c.compiled))} blocks compiled, ${median(cache.map((c) => c.liveInsns))} guest instructions, ` +
-      `${median(cache.map((c) => c.kib))} KiB of source; translation ${median(cache.map((c) => c.share)).toFixed(1)}% of the run`,
+    `translate / interp (hart only): wasm x${(mips[TRANSLATE].run / mips.interp.run).toFixed(2)}, js x${(mips['translate (js)'].run / mips.interp.run).toFixed(2)}`,
   );
+  for (const way of [TRANSLATE, 'translate (js)']) {
+    const cache = rows[way].map((r) => r.cache);
+    console.log(
+      `code cache, ${way}: ${median(cache.map((c) => c.compiled))} blocks compiled, ${median(cache.map((c) => c.liveInsns))} guest instructions, ` +
+        `${median(cache.map((c) => c.kib))} KiB of code; translation ${median(cache.map((c) => c.share)).toFixed(1)}% of the run`,
+    );
+  }
 }
 
 const hasQemu = spawnSync('sh', ['-c', 'command -v qemu-system-riscv64']).status === 0;
@@ -130,7 +142,7 @@ if (!existsSync(FW_JUMP) || !existsSync(UBOOT) || !hasQemu) {
     for (let i = 0; i < RUNS; i++) {
       const r = timed(
         process.execPath,
-        [exec, FW_JUMP, '--load', `${UBOOT}@0x80200000`, '--dtb', dtb, '--clock', 'icount', '--max-insns', String(UBOOT_INSNS), '--stats', '--engine', engine],
+        [exec, FW_JUMP, '--load', `${UBOOT}@0x80200000`, '--dtb', dtb, '--clock', 'icount', '--max-insns', String(UBOOT_INSNS), '--stats', ...WAYS[engine]],
         [124],
       );
       if (!r.stdout.includes('Hit any key to stop autoboot')) throw new Error(`${engine}: U-Boot did not reach its countdown:\n${r.stdout}`);
@@ -138,14 +150,14 @@ if (!existsSync(FW_JUMP) || !existsSync(UBOOT) || !hasQemu) {
       runs.push(stats(r.stderr));
     }
     const run = median(runs.map((o) => o.run));
-    let line = `  ${engine.padEnd(10)} ${(median(runs.map((o) => o.instret)) / run / 1e6).toFixed(1).padStart(6)} M instructions/s (hart ${run.toFixed(2)} s)`;
-    if (engine === 'translate') {
+    let line = `  ${engine.padEnd(17)} ${(median(runs.map((o) => o.instret)) / run / 1e6).toFixed(1).padStart(6)} M instructions/s (hart ${run.toFixed(2)} s)`;
+    if (engine !== 'interp') {
       const c = runs.map((o) => o.cache);
       line +=
-        `; code cache at the end: ${median(c.map((x) => x.live))} live blocks (${median(c.map((x) => x.liveInsns))} instructions, ${median(c.map((x) => x.kib))} KiB of source), ` +
+        `; code cache at the end: ${median(c.map((x) => x.live))} live blocks (${median(c.map((x) => x.liveInsns))} instructions, ${median(c.map((x) => x.kib))} KiB of code), ` +
         `${median(c.map((x) => x.compiled))} compiled, ${median(c.map((x) => x.evictions))} evictions (bound --max-blocks, default 16384); translation ${median(c.map((x) => x.share)).toFixed(1)}% of the run`;
     }
     console.log(line);
   }
-  console.log(`  console output of the two engines: ${outs.interp === outs.translate ? 'identical' : 'DIFFERENT'}`);
+  console.log(`  console output of the three: ${ENGINES.every((e) => outs[e] === outs.interp) ? 'identical' : 'DIFFERENT'}`);
 }

@@ -79,7 +79,8 @@ export function labKernelConfig(
   disk: string,
   bootargs: string,
   mode: 'emulate' | 'hw' | 'trap' | 'pv' = 'emulate',
-  engine: 'interp' | 'translate' = 'interp',
+  /** cpu.engine; absent, the lab's default (translate). */
+  engine?: 'interp' | 'translate',
 ): string {
   return [
     `name: ${name}`,
@@ -87,7 +88,7 @@ export function labKernelConfig(
     ...(mode === 'emulate' ? [`firmware: ${FIRMWARE.fwJump}`] : [`mode: ${mode}`]),
     `kernel: ${KERNEL_ELF}`,
     `bootargs: ${bootargs}`,
-    ...(engine === 'translate' ? ['cpu:', '  engine: translate'] : []),
+    ...(engine !== undefined ? ['cpu:', `  engine: ${engine}`] : []),
     'disks:',
     `  - path: ${disk}`,
     '',

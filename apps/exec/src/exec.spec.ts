@@ -277,7 +277,7 @@ describe('splitvisor exec (the launcher)', () => {
   it('--engine translate: the same output and counts as the interpreter, the same run to run under icount', () => {
     const bench = `${REPO}guests/bench/bench.elf`;
     const insns = (stderr: string) => /(\d+) instructions retired/.exec(stderr)?.[1];
-    const interp = exec([bench, '--clock', 'icount', '--stats', '--max-insns', '20000000']);
+    const interp = exec([bench, '--clock', 'icount', '--stats', '--max-insns', '20000000', '--engine', 'interp']);
     for (const codegen of ['wasm', 'js']) {
       const runs = [0, 1].map(() => exec([bench, '--clock', 'icount', '--stats', '--max-insns', '20000000', '--engine', 'translate', '--codegen', codegen]));
       for (const r of runs) {

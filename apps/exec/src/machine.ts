@@ -17,6 +17,7 @@ import {
   BOOT_ROM,
   GOLDFISH_RTC,
   pcieHighMmio,
+  DEFAULT_ENGINE,
   SIFIVE_TEST,
   UART0,
   UNMODELLED_WINDOWS,
@@ -48,7 +49,7 @@ export interface ExecMachineOptions {
   output: (bytes: Uint8Array) => void;
   /** The hart has the H extension (`--h`). */
   h?: boolean;
-  /** How the hart runs guest code (`--engine`); default the interpreter. */
+  /** How the hart runs guest code (`--engine`); default DEFAULT_ENGINE (the translator). */
   engine?: Engine;
   /** With 'translate': the code cache's bound in blocks (`--max-blocks`). */
   maxBlocks?: number;
@@ -121,7 +122,7 @@ export class ExecMachine {
       roms: [{ base: BOOT_ROM.base, bytes: this.rom }],
       timeSource: () => this.clint.mtime(),
       h: opts.h ?? false,
-      engine: opts.engine ?? 'interp',
+      engine: opts.engine ?? DEFAULT_ENGINE,
       ...(opts.maxBlocks !== undefined && { maxBlocks: opts.maxBlocks }),
     });
     // Power-on: every line announced; mtimecmp = 0, so MTIP is high until software

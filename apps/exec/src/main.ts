@@ -4,7 +4,7 @@
 
 import { readFileSync, writeSync } from 'node:fs';
 import { isElf, parseElf } from '@splitvisor/elf';
-import { DRAM_BASE } from '@splitvisor/platform';
+import { DEFAULT_ENGINE, DRAM_BASE } from '@splitvisor/platform';
 import { DEFAULT_MAX_BLOCKS, ENGINES, fitsWasm, GuestRam, Htif, newWasmMemory, type Engine } from '@splitvisor/riscv';
 import { ExecMachine, ICOUNT_INSNS_PER_TICK, type ClockMode, type ExecResult } from './machine.js';
 
@@ -25,8 +25,8 @@ export const EXEC_USAGE = `usage: splitvisor exec <elf|bin> [options]
                     aligned) and pass its address in a1
   --h               give the hart the H extension (HS/VS/VU, two-stage translation), as
                     QEMU's -cpu rv64,h=true; without it the hart is RV64GC with M/S/U
-  --engine E        interp (the interpreter, default) or translate (hot blocks compiled
-                    to WebAssembly, or to JavaScript where loads and stores translate)
+  --engine E        translate (default: hot blocks compiled to WebAssembly, the
+                    interpreter for the rest) or interp (the interpreter, the reference)
   --codegen G       with --engine translate: wasm (default; RAM in a WebAssembly memory)
                     or js (every block JavaScript, RAM a plain buffer)
   --max-blocks N    with --engine translate: compiled blocks the code cache keeps before it
@@ -80,7 +80,7 @@ function parseArgs(argv: string[]): ExecArgs {
     stats: false,
     trace: false,
     h: false,
-    engine: 'interp',
+    engine: DEFAULT_ENGINE,
     maxBlocks: DEFAULT_MAX_BLOCKS,
     codegen: 'wasm',
   };

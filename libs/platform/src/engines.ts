@@ -2,8 +2,9 @@
 // `splitvisor exec --engine`): the riscv library implements both; the names live here so
 // dom0 can check a config without depending on the hart.
 
-/** 'interp': the interpreter (the reference). 'translate': hot blocks compiled to
- *  JavaScript functions, the interpreter for the rest. */
+/** 'interp': the interpreter (the reference). 'translate' (the default): hot blocks
+ *  compiled to WebAssembly (or JavaScript where RAM is a plain buffer), the interpreter for
+ *  the rest. */
 export const ENGINES = ['interp', 'translate'] as const;
 export type Engine = (typeof ENGINES)[number];
-export const DEFAULT_ENGINE: Engine = 'interp';
+export const DEFAULT_ENGINE: Engine = 'translate';

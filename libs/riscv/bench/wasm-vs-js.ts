@@ -1,5 +1,6 @@
-// Issue 18 asks which host code the translator should emit: JavaScript (what translate/
-// does) or WebAssembly (native i64 for RV64). This prototype measures one hot loop both
+// Issue 18 asks which host code the translator should emit: JavaScript or WebAssembly
+// (native i64 for RV64). This prototype, which decided it (translate/wasm/ is the
+// back end that came of it), measures one hot loop both
 // ways, steady state, with the same work per guest instruction: the loop's registers in
 // locals, each load checked as the translator's fast path checks it (RAM window,
 // alignment, the page's coherence state) and the loop's exit when a check fails.
@@ -9,7 +10,8 @@
 //   loop: add a0,t1,s2; lw t2,0(a0); add a1,t1,s3; lw t3,0(a1); addi s2,s2,4;
 //         andi s2,s2,1020; addi s3,s3,256; andi s3,s3,1020; mulw t2,t2,t3;
 //         addw t4,t4,t2; addi t0,t0,-1; bne t0,zero,loop
-// JavaScript: the real engine (Hart, engine 'translate') on that program.
+// JavaScript: the real engine (Hart, engine 'translate', RAM a plain buffer: the
+// JavaScript back end) on that program.
 // WebAssembly: a module built here byte by byte, guest RAM and page states in its memory.
 //
 //   npx tsx libs/riscv/bench/wasm-vs-js.ts [millions-of-iterations]

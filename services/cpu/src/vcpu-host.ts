@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { IoV1 } from '@splitvisor/proto';
 import { RpcError } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
-import { hex, PAGE_SIZE, summarize, type LatencySummary, type VmMode } from '@splitvisor/platform';
+import { DEFAULT_ENGINE, hex, PAGE_SIZE, summarize, type LatencySummary, type VmMode } from '@splitvisor/platform';
 import { fitsWasm, newWasmMemory, type Engine } from '@splitvisor/riscv';
 import { IrqLineFollower } from './irq-lines.js';
 import { HostPageCache } from './page-cache/host-cache.js';
@@ -104,7 +104,7 @@ export class VcpuHost {
     this.log = vmLogger(opts.log, spec.vmId, 0);
     // The translator emits WebAssembly for blocks whose RAM is in a WebAssembly memory
     // (riscv wasm-memory.ts): guest RAM first, the hart's tables after it.
-    const ramMemory = spec.engine === 'translate' && fitsWasm(spec.ramSize) ? newWasmMemory(spec.ramSize) : undefined;
+    const ramMemory = (spec.engine ?? DEFAULT_ENGINE) === 'translate' && fitsWasm(spec.ramSize) ? newWasmMemory(spec.ramSize) : undefined;
     const ramBuf = ramMemory ? (ramMemory.buffer as SharedArrayBuffer) : new SharedArrayBuffer(spec.ramSize);
     this.ram = new Uint8Array(ramBuf, 0, spec.ramSize);
     this.cache = new HostPageCache({
@@ -141,7 +141,7 @@ export class VcpuHost {
       clock: spec.clock,
       mode: spec.mode,
       h: spec.h ?? false,
-      engine: spec.engine ?? 'interp',
+      engine: spec.engine ?? DEFAULT_ENGINE,
       batch: BATCH,
       recallPort: this.cache.workerPort,
     };
@@ -343,7 +343,7 @@ export class VcpuHost {
       mmioLatency: summarize(t.mmioLatencyUs),
       devices: t.devices.map(({ region, ...n }) => ({ device: `${region.name}@${hex(region.base)}`, ...n })),
       mode: this.spec.mode,
-      engine: this.spec.engine ?? 'interp',
+      engine: this.spec.engine ?? DEFAULT_ENGINE,
       codeCache: t.codeCache,
     };
   }

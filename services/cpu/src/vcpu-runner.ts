@@ -16,7 +16,7 @@
 // looks in the read shadow (exit-channel/read-shadow.ts): a register io-backend granted is
 // served there, with no exit, no message and no allocation.
 import { GuestRam, Hart, type HartExit, type PhysBus } from '@splitvisor/riscv';
-import { BOOT_ROM, regionAt } from '@splitvisor/platform';
+import { BOOT_ROM, DEFAULT_ENGINE, regionAt } from '@splitvisor/platform';
 import { BootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, bootRom, plicContextIrq, type LocalBus } from '@splitvisor/machine';
 import {
   ExitChannelWorker,
@@ -140,7 +140,7 @@ export class VcpuRunner {
       // hw: H with the monitor in HS; emulate: H only when the VM asks for it (cpu.h).
       ...(hw ? { h: true } : { h: init.h ?? false }),
       ...(monitored && { monitorTraps: true }),
-      engine: init.engine ?? 'interp',
+      engine: init.engine ?? DEFAULT_ENGINE,
     });
     if (monitored) {
       const host: MonitorHost = {

@@ -3,7 +3,7 @@ import type { CpuV1 } from '@splitvisor/proto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, unary, vmIdArg } from '@splitvisor/rpc';
 import { subjects, type Bus } from '@splitvisor/bus';
 import { LifecycleEventCodec } from '@splitvisor/proto';
-import { DEFAULT_VM_MODE, hex, isVmMode, modeRefusal, PAGE_SIZE, summarize, type LatencySummary, type VmMode } from '@splitvisor/platform';
+import { DEFAULT_ENGINE, DEFAULT_VM_MODE, hex, isVmMode, modeRefusal, PAGE_SIZE, summarize, type LatencySummary, type VmMode } from '@splitvisor/platform';
 import { ENGINES, type Engine } from '@splitvisor/riscv';
 import type { Logger } from '@splitvisor/log';
 import { VcpuHost, type VcpuStats } from './vcpu-host.js';
@@ -69,7 +69,7 @@ export class VmManager {
         clock: req.clock === 'icount' ? 'icount' : 'host',
         mode: (req.mode || DEFAULT_VM_MODE) as VmMode,
         h: req.h,
-        engine: (req.engine || 'interp') as Engine,
+        engine: (req.engine || DEFAULT_ENGINE) as Engine,
       },
       vcpuPorts(this.backends, req.vmId),
       this.backends,

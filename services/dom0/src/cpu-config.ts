@@ -3,8 +3,8 @@
 //
 //   cpu:
 //     h: true        # the H extension (HS/VS/VU, two-stage translation); default false
-//     engine: translate   # how guest code runs: interp (the interpreter, default) or
-//                         # translate (hot blocks compiled to JavaScript functions)
+//     engine: interp # how guest code runs: translate (the default: hot blocks compiled
+//                    # to WebAssembly) or interp (the interpreter, the reference)
 //
 // The hart then reports misa.H, and the device tree's riscv,isa says "h" where QEMU 7.2's
 // does ("rv64imafdch_..."). Only `mode: emulate` runs such a hart: the guest owns M-mode and

@@ -85,7 +85,7 @@ export interface VmRecord {
   mode?: VmMode;
   /** The hart has the H extension (config `cpu: { h: true }`); absent: it has not. */
   h?: boolean;
-  /** How the hart runs guest code (config `cpu: { engine: ... }`); absent: the interpreter. */
+  /** How the hart runs guest code (config `cpu: { engine: ... }`); absent: the default (DEFAULT_ENGINE, the translator). */
   engine?: Engine;
   onPoweroff?: Policy;
   onReboot?: Policy;
