@@ -199,6 +199,58 @@ describe('translate engine: traps and slow paths inside a compiled block', () =>
   });
 });
 
+describe('translate engine: the addresses of a hostile guest', () => {
+  // Every address a guest can form reaches RAM only inside it: below and past RAM, across
+  // its end, far above 2^53, negative, at every size, loads, stores and jumps, through
+  // blocks compiled to WebAssembly. The interpreter says what must happen (the access, or
+  // an access fault); past RAM in the WebAssembly memory only page states (0-2) and code
+  // marks (0-1) may be, and nothing there but the hart's own bookkeeping writes.
+  const RAM = 0x20000;
+  const near = [DRAM - 8, DRAM - 1, DRAM, DRAM + RAM - 8, DRAM + RAM - 4, DRAM + RAM - 1, DRAM + RAM, 2 ** 53 - 8, 2 ** 53, -8, -(2 ** 53)];
+  const far = [0x7fff_ffff_ffff_fff8n, -0x8000_0000_0000_0000n, 0x0020_0000_8000_0000n, 0xffff_ffff_8000_0000n];
+  const accesses = [
+    e.ld(R.a1, R.a7, 0),
+    e.sd(R.a0, R.a7, 0),
+    e.lw(R.a2, R.a7, 4),
+    e.sw(R.a0, R.a7, 4),
+    e.lbu(R.a3, R.a7, 7),
+    e.sb(R.a0, R.a7, 7),
+    e.addi(R.s1, R.s1, -1),
+    e.bne(R.s1, R.zero, -28),
+    e.wfi(),
+  ];
+  const jump = [e.addi(R.t0, R.t0, 1), e.jalr(R.zero, R.a7, 0)];
+
+  function check(program: number[], a7: bigint, vm: boolean): void {
+    const opts = { ramSize: RAM, regs: { [R.a7]: a7, [R.a0]: -1n, [R.s1]: 3n } };
+    const ms = [machine([], { ...opts, engine: 'interp' }), machine([], { ...opts, engine: 'translate', codegen: 'wasm' })];
+    for (const m of ms) {
+      if (vm) sv39(m);
+      else m.hart.setPc(DRAM + 0x1000);
+      m.ram.writeWords(DRAM + 0x1000, program);
+    }
+    const [a, b] = ms as [Machine, Machine];
+    const xa = a.run(400);
+    expect(b.run(400), `a7 ${a7}`).toEqual(xa);
+    expect(state(b), `a7 ${a7}`).toEqual(state(a));
+    const lay = b.ram.layout!;
+    const mem = new Uint8Array(b.ram.memory!.buffer);
+    const max = (from: number, to: number) => mem.subarray(from, to).reduce((m, v) => Math.max(m, v), 0);
+    expect(max(lay.stateAt, lay.markAt), `a7 ${a7}: page states`).toBeLessThanOrEqual(2);
+    expect(max(lay.markAt, lay.hartsAt), `a7 ${a7}: code marks`).toBeLessThanOrEqual(1);
+    expect(b.hart.translationStats()!.compiledWasm, 'blocks compiled to WebAssembly').toBeGreaterThan(0);
+  }
+
+  for (const vm of [false, true]) {
+    it(`loads and stores at every edge of RAM and of the address space, ${vm ? 'under Sv39' : 'physical'}: as the interpreter`, () => {
+      for (const a7 of [...near.map(BigInt), ...far]) check(accesses, a7, vm);
+    });
+    it(`a jump to every edge, ${vm ? 'under Sv39' : 'physical'}: as the interpreter`, () => {
+      for (const a7 of [...near.map(BigInt), ...far]) check(jump, a7, vm);
+    });
+  }
+});
+
 describe('translate engine: the code cache', () => {
   it('a store to a page with compiled code drops its blocks, which come back compiled from the new bytes', () => {
     // The loop stores into its own page (data right after the code); every store
