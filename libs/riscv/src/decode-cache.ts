@@ -9,7 +9,7 @@
 
 import { PAGE_SIZE } from '@splitvisor/platform';
 import { SLOT_WORDS } from './decoder.js';
-import { TranslationCache } from './translate/cache.js';
+import { TranslationCache, type WasmRam } from './translate/cache.js';
 
 /** log2 of the instruction-slot granule: 2 bytes, IALIGN = 16 with C. A slot's int32
  *  index in its block is then (offset >> 1) * SLOT_WORDS = the byte offset itself. */
@@ -58,8 +58,8 @@ export class DecodeCache {
   }
 
   /** The code cache of these pages, made on first use (harts sharing RAM share it). */
-  useTranslations(maxBlocks: number, hotEntries: number, batchBlocks: number): TranslationCache {
-    if (this.translations === null) this.translations = new TranslationCache(this.mark.length, maxBlocks, hotEntries, batchBlocks);
+  useTranslations(maxBlocks: number, hotEntries: number, batchBlocks: number, wasm: WasmRam | null = null): TranslationCache {
+    if (this.translations === null) this.translations = new TranslationCache(this.mark.length, maxBlocks, hotEntries, batchBlocks, wasm);
     return this.translations;
   }
 

@@ -111,7 +111,12 @@ export class Hart {
     if (!ENGINES.includes(engine)) throw new RangeError(`engine '${String(engine)}' is not one of ${ENGINES.join(', ')}`);
     this.tc =
       engine === 'translate'
-        ? this.ram.code.useTranslations(opts.maxBlocks ?? DEFAULT_MAX_BLOCKS, opts.hotEntries ?? HOT_ENTRIES, opts.compileBatch ?? COMPILE_BATCH)
+        ? this.ram.code.useTranslations(
+            opts.maxBlocks ?? DEFAULT_MAX_BLOCKS,
+            opts.hotEntries ?? HOT_ENTRIES,
+            opts.compileBatch ?? COMPILE_BATCH,
+            this.ram.memory && this.ram.layout ? { memory: this.ram.memory, layout: this.ram.layout, base: this.ram.base, size: this.ram.size } : null,
+          )
         : null;
   }
 

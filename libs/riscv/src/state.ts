@@ -16,7 +16,7 @@ import { SLOTS_PER_PAGE } from './decode-cache.js';
 import type { GuestRam, PhysBus } from './memory.js';
 import { Tlb, type TlbSet } from './mmu/tlb.js';
 import { HState } from './hypervisor/state.js';
-import { EXIT_AT, EXIT_NPC_AT, HART_AREA, TLB_AT, WASM_HARTS, XH_AT } from './wasm-memory.js';
+import { EXIT_AT, EXIT_BLOCK_PC_AT, EXIT_NPC_AT, HART_AREA, TLB_AT, WASM_HARTS, XH_AT } from './wasm-memory.js';
 
 /** menvcfg.STCE (Sstc enable, bit 63) as a bit of menvcfgHi. */
 export const MENVCFG_STCE_HI = 0x80000000 | 0;
@@ -35,9 +35,11 @@ export class HartState {
   /** Byte offset of this hart's area in RAM's WebAssembly memory (wasm-memory.ts: xl, xh
    *  and the exit words of WebAssembly blocks), or -1 when RAM is not in one. */
   readonly wasmAt: number;
-  /** The exit words of that area (EXIT_AT), and its next-pc double; empty when none. */
+  /** The exit words of that area (EXIT_AT), its next-pc double and the dispatcher's
+   *  block pc (wasm-memory.ts); arrays of their own when none. */
   readonly exitWords: Int32Array;
   readonly exitNpc: Float64Array;
+  readonly exitBlockPc: Float64Array;
   pc = 0;
   priv = PRIV_M;
   /** The V bit of the H extension: 1 while in VS or VU (priv then says which). */
@@ -246,13 +248,15 @@ export class HartState {
       this.xh = new Int32Array(buf, this.wasmAt + XH_AT, SINK + 1);
       this.xl.fill(0);
       this.xh.fill(0);
-      this.exitWords = new Int32Array(buf, this.wasmAt + EXIT_AT, 4);
+      this.exitWords = new Int32Array(buf, this.wasmAt + EXIT_AT, 8);
       this.exitNpc = new Float64Array(buf, this.wasmAt + EXIT_NPC_AT, 1);
+      this.exitBlockPc = new Float64Array(buf, this.wasmAt + EXIT_BLOCK_PC_AT, 1);
     } else {
       this.xl = new Int32Array(SINK + 1);
       this.xh = new Int32Array(SINK + 1);
-      this.exitWords = new Int32Array(4);
+      this.exitWords = new Int32Array(8);
       this.exitNpc = new Float64Array(1);
+      this.exitBlockPc = new Float64Array(1);
     }
     this.bus = bus;
     this.fBlk = this.busBlk;

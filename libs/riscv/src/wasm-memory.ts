@@ -4,6 +4,10 @@
 //   [0, size)                  guest RAM, byte for byte (GuestRam.bytes)
 //   [stateAt, + pages)         per page, its coherence state (GuestRam.pageState)
 //   [markAt, + pages)          per page, 1 when code was decoded from it (DecodeCache.mark)
+//   [epochAt, + 4 * pages)     per page, a count bumped when its compiled blocks are dropped
+//   [jumpAt, + JUMP_ENTRIES * 16)
+//                              the jump cache: compiled blocks by physical address, for
+//                              the dispatcher that chains blocks (translate/wasm/dispatch.ts)
 //   [hartsAt, + WASM_HARTS * HART_AREA)
 //                              per hart: x0..x31 low words, high words, the words a block
 //                              leaves its exit in (HartState.xl, xh, exit), and from
@@ -27,8 +31,16 @@ interface WasmModule {
 interface WasmInstance {
   readonly exports: Record<string, unknown>;
 }
+/** A table of functions (`call_indirect` reaches the blocks through it). */
+export interface WasmTable {
+  readonly length: number;
+  get(i: number): unknown;
+  set(i: number, f: unknown): void;
+  grow(n: number): number;
+}
 interface WasmApi {
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Table: new (d: { element: 'anyfunc'; initial: number }) => WasmTable;
   Module: new (bytes: Uint8Array) => WasmModule;
   Instance: new (m: WasmModule, imports: object) => WasmInstance;
 }
@@ -42,17 +54,25 @@ export const HART_AREA = 128 * 1024;
 export const TLB_AT = 4096;
 export const XH_AT = 136;
 /** Exit words (int32 index from EXIT_AT): 0 the exit kind, 1 a page, 2..3 the 64-bit
- *  jump target (low, high); the f64 at byte EXIT_AT + 16 is the next pc. */
+ *  jump target (low, high); the f64 at byte EXIT_AT + 16 is the next pc. The dispatcher
+ *  leaves, for a block that ended it by a kind other than -1, the block's count at word 6
+ *  and its table index at word 7, and the pc it was called with at byte EXIT_AT + 32. */
 export const EXIT_AT = 272;
 export const EXIT_NPC_AT = EXIT_AT + 16;
+export const EXIT_BLOCK_PC_AT = EXIT_AT + 32;
 const WASM_PAGE = 65536;
 /** WebAssembly's 32-bit memories stop at 4 GiB. */
 const WASM_MAX_BYTES = 2 ** 32;
+
+/** Entries of the jump cache (16 bytes each, direct-mapped by instruction slot). */
+export const JUMP_ENTRIES = 16384;
 
 /** Where things are in the memory for guest RAM of `size` bytes. */
 export interface WasmLayout {
   readonly stateAt: number;
   readonly markAt: number;
+  readonly epochAt: number;
+  readonly jumpAt: number;
   readonly hartsAt: number;
   /** The memory's length, whole WebAssembly pages. */
   readonly bytes: number;
@@ -62,9 +82,11 @@ export function wasmLayout(size: number): WasmLayout {
   const pages = size / PAGE_SIZE;
   const stateAt = size;
   const markAt = stateAt + pages;
-  const hartsAt = Math.ceil((markAt + pages) / HART_AREA) * HART_AREA;
+  const epochAt = Math.ceil((markAt + pages) / 16) * 16;
+  const jumpAt = epochAt + 4 * pages;
+  const hartsAt = Math.ceil((jumpAt + JUMP_ENTRIES * 16) / HART_AREA) * HART_AREA;
   const bytes = Math.ceil((hartsAt + WASM_HARTS * HART_AREA) / WASM_PAGE) * WASM_PAGE;
-  return { stateAt, markAt, hartsAt, bytes };
+  return { stateAt, markAt, epochAt, jumpAt, hartsAt, bytes };
 }
 
 /** True when guest RAM of `size` bytes fits a WebAssembly memory with the areas after it. */

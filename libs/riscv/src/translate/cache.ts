@@ -12,6 +12,15 @@
 import { PAGE_SIZE } from '@splitvisor/platform';
 import type { HartState } from '../state.js';
 import type { Insn } from './compile.js';
+import { WasmDispatch } from './wasm/dispatch.js';
+import type { WasmLayout, WasmMemory } from '../wasm-memory.js';
+
+/** A WebAssembly block as filed: its function (for the dispatcher's table) and its
+ *  slow-path descriptors. */
+export interface WasmFiled {
+  readonly run: unknown;
+  readonly slow: Int32Array;
+}
 
 /** A compiled block: runs from `pc`, at most `budget` instructions (a loop checks it per
  *  pass), and returns the instructions attempted, negated when it left through a slow
@@ -32,6 +41,17 @@ export interface PageTable {
   readonly fns: (BlockFn | undefined)[];
   /** 1 while a block for this slot waits in the cache's pending batch. */
   readonly queued: Uint8Array;
+  /** The WebAssembly block's index in the dispatcher's table (-1: none, or JavaScript). */
+  readonly idx: Int32Array;
+}
+
+/** What the code cache needs of RAM to chain WebAssembly blocks (GuestRam in a
+ *  WebAssembly memory). */
+export interface WasmRam {
+  readonly memory: WasmMemory;
+  readonly layout: WasmLayout;
+  readonly base: number;
+  readonly size: number;
 }
 
 /** A hot block waiting to be compiled with others into one WebAssembly module: its
@@ -72,8 +92,13 @@ const SLOTS = PAGE_SIZE >> 1;
 export class TranslationCache {
   private readonly pages: (PageTable | null)[];
   private readonly inUse: number[] = [];
-  /** Per page, bumped whenever its blocks are dropped (PendingBlock.epoch). */
+  /** Per page, bumped whenever its blocks are dropped (PendingBlock.epoch, and the
+   *  dispatcher's jump cache: in RAM's WebAssembly memory when there is one). */
   private readonly epochs: Uint32Array;
+  /** The chaining dispatcher of WebAssembly blocks (null without a WebAssembly RAM). */
+  readonly dispatch: WasmDispatch | null;
+  /** Slow-path descriptors of WebAssembly blocks by table index. */
+  readonly wasmSlow: (Int32Array | undefined)[] = [];
   /** Hot blocks not yet compiled (WebAssembly is compiled a batch at a time). */
   readonly pending: PendingBlock[] = [];
   /** Source bytes per live block, for the memory figure. */
@@ -97,6 +122,7 @@ export class TranslationCache {
     readonly hotEntries: number,
     /** Hot blocks compiled together into one WebAssembly module. */
     readonly batchBlocks: number,
+    wasm: WasmRam | null = null,
   ) {
     if (!Number.isSafeInteger(batchBlocks) || batchBlocks < 1 || batchBlocks > 1024)
       throw new RangeError(`compileBatch ${batchBlocks}: an integer from 1 to 1024`);
@@ -104,7 +130,8 @@ export class TranslationCache {
     if (!Number.isSafeInteger(hotEntries) || hotEntries < 1 || hotEntries > 0xffff)
       throw new RangeError(`hotEntries ${hotEntries}: an integer from 1 to 65535`);
     this.pages = new Array<PageTable | null>(pages).fill(null);
-    this.epochs = new Uint32Array(pages);
+    this.epochs = wasm ? new Uint32Array(wasm.memory.buffer, wasm.layout.epochAt, pages).fill(0) : new Uint32Array(pages);
+    this.dispatch = wasm ? new WasmDispatch(wasm.memory, wasm.layout, wasm.base, wasm.size) : null;
     this.sourceBytes = new Array<Uint32Array | null>(pages).fill(null);
   }
 
@@ -119,6 +146,7 @@ export class TranslationCache {
         insns: new Uint8Array(SLOTS),
         fns: new Array<BlockFn | undefined>(SLOTS).fill(undefined),
         queued: new Uint8Array(SLOTS),
+        idx: new Int32Array(SLOTS).fill(-1),
       };
       this.pages[page] = t;
       this.sourceBytes[page] = new Uint32Array(SLOTS);
@@ -129,7 +157,7 @@ export class TranslationCache {
 
   /** Stores a compiled block of `insns` instructions and `codeBytes` of generated code (in
    *  place of one made for the other `vm`); drops the whole cache first when it is full. */
-  insert(page: number, slot: number, insns: number, codeBytes: number, wasm: boolean, fn: BlockFn, vm: boolean, ms: number): void {
+  insert(page: number, slot: number, insns: number, codeBytes: number, wasm: WasmFiled | null, fn: BlockFn, vm: boolean, ms: number): void {
     const old = this.pages[page];
     if (old && old.fns[slot] !== undefined) this.forget(old, page, slot);
     if (this.stats.live >= this.maxBlocks) {
@@ -141,10 +169,16 @@ export class TranslationCache {
     t.vm[slot] = vm ? 1 : 0;
     t.insns[slot] = insns;
     t.hits[slot] = 0;
+    if (wasm !== null && this.dispatch !== null) {
+      const idx = this.dispatch.add(wasm.run);
+      this.wasmSlow[idx] = wasm.slow;
+      t.idx[slot] = idx;
+      this.dispatch.link(page * PAGE_SIZE + slot * 2, this.epochs[page]!, idx, insns, vm);
+    }
     this.sourceBytes[page]![slot] = codeBytes;
     const st = this.stats;
     st.compiled++;
-    if (wasm) st.compiledWasm++;
+    if (wasm !== null) st.compiledWasm++;
     st.live++;
     st.liveInsns += insns;
     st.liveSourceBytes += codeBytes;
@@ -199,11 +233,18 @@ export class TranslationCache {
     t.fns[slot] = undefined;
     t.insns[slot] = 0;
     bytes[slot] = 0;
+    const idx = t.idx[slot]!;
+    if (idx >= 0) {
+      this.dispatch!.remove(page * PAGE_SIZE + slot * 2, idx);
+      this.wasmSlow[idx] = undefined;
+      t.idx[slot] = -1;
+    }
   }
 
   private clearAll(): void {
     for (const page of this.inUse) {
       const t = this.pages[page]!;
+      for (let k = 0; k < SLOTS; k++) if (t.fns[k] !== undefined) this.forget(t, page, k);
       this.epochs[page]!++;
       t.queued.fill(0);
       t.fns.fill(undefined);

@@ -42,6 +42,12 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
   const vmFlag = vm ? 1 : 0;
   const rT = s.dSet.r;
   const wT = s.dSet.w;
+  // The dispatcher chains WebAssembly blocks (wasm/dispatch.ts): the TLB tables as
+  // offsets in RAM's memory, the fetch set's only when fetches translate.
+  const chain = s.wasmAt >= 0 ? tc.dispatch : null;
+  const rAt = rT.byteOffset;
+  const wAt = wT.byteOffset;
+  const xAt = s.fetchVm ? s.fSet.x.byteOffset : -1;
   let steps = 0;
   let base = 0; // the fetch window: virtual base, length, physical offset, page table
   let len = 0;
@@ -75,6 +81,21 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
     const fn = table.fns[slot];
     const left = limit - steps;
     if (fn !== undefined && table.vm[slot] === vmFlag && table.insns[slot]! <= left) {
+      const idx = table.idx[slot]!;
+      if (chain !== null && idx >= 0) {
+        // This block and those after it, until one leaves otherwise than straight on.
+        steps += chain.run(pc, left, s.wasmAt, rAt, wAt, xAt, vmFlag, idx);
+        const kind = s.exitWords[0]!;
+        if (kind !== -1) {
+          const r = finishWasmExit(s, s.exitBlockPc[0]!, kind, s.exitWords[6]!, tc.wasmSlow[s.exitWords[7]!]!);
+          steps -= r;
+          len = 0; // a slow path ran: look the window up again, as the interpreter does
+        } else {
+          s.pc = s.exitNpc[0]!;
+        }
+        if (s.brk) break;
+        continue;
+      }
       const r = fn(s, pc, left, rT, wT);
       if (r < 0) {
         steps -= r;
@@ -116,7 +137,7 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
       } else {
         const t0 = performance.now();
         const src = compileBlock(insns, vm);
-        tc.insert(phys / PAGE_SIZE, slot, src.insns, src.body.length, false, makeBlock(src, s.ram), vm, performance.now() - t0);
+        tc.insert(phys / PAGE_SIZE, slot, src.insns, src.body.length, null, makeBlock(src, s.ram), vm, performance.now() - t0);
         continue; // run it from the top of the loop
       }
     }
@@ -145,8 +166,9 @@ function compilePending(s: HartState, tc: TranslationCache): void {
   const ms = (performance.now() - t0) / batch.length;
   const share = Math.floor(bytes.length / batch.length);
   batch.forEach((p, k) => {
-    const fn = wasmBlockFn(exports[`b${k}`] as WasmRun, blocks[k]!.slow);
-    tc.insert(p.page, p.slot, blocks[k]!.insns, share, true, fn, p.vm, ms);
+    const run = exports[`b${k}`] as WasmRun;
+    const fn = wasmBlockFn(run, blocks[k]!.slow);
+    tc.insert(p.page, p.slot, blocks[k]!.insns, share, { run, slow: blocks[k]!.slow }, fn, p.vm, ms);
   });
 }
 
@@ -225,8 +247,8 @@ function makeBlock(src: BlockSource, ram: HartState['ram']): BlockFn {
 
 type WasmRun = (pc: number, budget: number, hart: number, rTlb: number, wTlb: number) => number;
 
-/** A WebAssembly block's function wrapped as a BlockFn that finishes its exit from the
- *  exit words (wasm/compile.ts) as compile.ts's epilogue does. */
+/** A WebAssembly block's function wrapped as a BlockFn (the run loop calls it where no
+ *  dispatcher chains blocks). */
 function wasmBlockFn(run: WasmRun, slow: Int32Array): BlockFn {
   return (s, pc, budget, rT, wT) => {
     const ret = run(pc, budget, s.wasmAt, rT.byteOffset, wT.byteOffset);
@@ -235,14 +257,20 @@ function wasmBlockFn(run: WasmRun, slow: Int32Array): BlockFn {
       s.pc = s.exitNpc[0]!;
       return ret;
     }
-    if (kind >= 0) return slowExit(s, pc, slow, kind, ret);
-    s.pc = s.exitNpc[0]!;
-    if (kind === -2) {
-      s.ram.code.invalidate(s.exitWords[1]!);
-      return -ret;
-    }
-    // -3: a jump beyond 2^53 retired; fetching its target is a step that faults.
-    jumpToPair(s, s.exitWords[2]!, s.exitWords[3]!);
-    return -(ret + 1);
+    return finishWasmExit(s, pc, kind, ret, slow);
   };
+}
+
+/** Finishes the exit of a WebAssembly block called at `pc` that left by `kind` (not -1)
+ *  after `ret` instructions, as compile.ts's epilogue does; returns the count negated. */
+function finishWasmExit(s: HartState, pc: number, kind: number, ret: number, slow: Int32Array): number {
+  if (kind >= 0) return slowExit(s, pc, slow, kind, ret);
+  s.pc = s.exitNpc[0]!;
+  if (kind === -2) {
+    s.ram.code.invalidate(s.exitWords[1]!);
+    return -ret;
+  }
+  // -3: a jump beyond 2^53 retired; fetching its target is a step that faults.
+  jumpToPair(s, s.exitWords[2]!, s.exitWords[3]!);
+  return -(ret + 1);
 }

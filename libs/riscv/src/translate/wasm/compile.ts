@@ -24,7 +24,7 @@ import { SINK } from '../../decoder.js';
 import { Op as RvOp } from '../../ops.js';
 import { EXIT_AT, EXIT_NPC_AT, XH_AT } from '../../wasm-memory.js';
 import { readsReg, SLOW_WORDS, SlowKind, writesRd, type Insn } from '../compile.js';
-import { Code, F64, I32, I64, Mem, moduleBytes, Op, type FuncDef, type Label, type MemOp } from './emit.js';
+import { Code, F64, I32, I64, Mem, moduleBytes, Op, type FuncDef, type FuncType, type Label, type MemOp } from './emit.js';
 
 /** Where the fast paths look in the memory, and RAM's place in guest-physical space. */
 export interface WasmTarget {
@@ -52,6 +52,8 @@ const HART = 2;
 const R_TLB = 3;
 const W_TLB = 4;
 const PARAMS = [F64, I32, I32, I32, I32];
+/** A block function's type (the dispatcher calls blocks through a table with it). */
+export const BLOCK_TYPE: FuncType = { params: PARAMS, result: I32 };
 const ST = 5;
 const RET = 6;
 const SLOW = 7;

@@ -18,6 +18,7 @@ export const Op = {
   i32Eq: 0x46,
   i32Ne: 0x47,
   i32Ltu: 0x49,
+  i32Gts: 0x4a,
   i64Eqz: 0x50,
   i64Eq: 0x51,
   f64Eq: 0x61,
@@ -187,6 +188,13 @@ export class Code {
     this.bytes.push(0x0b);
     return this;
   }
+  /** call_indirect through table 0 with the module's type `type`. */
+  callIndirect(type: number): this {
+    this.bytes.push(0x11);
+    uleb(this.bytes, type);
+    this.bytes.push(0x00);
+    return this;
+  }
   br(l: Label): this {
     this.bytes.push(0x0c);
     uleb(this.bytes, this.depth(l));
@@ -245,14 +253,21 @@ function section(out: number[], id: number, body: number[]): void {
   append(out, body);
 }
 
+/** A function type: parameters and one result. */
+export interface FuncType {
+  readonly params: readonly number[];
+  readonly result: number;
+}
+
 /**
- * A module importing `env.mem`, a shared memory of exactly `memPages` 64 KiB pages, and
- * exporting the functions that name an export. Functions call each other by index.
+ * A module importing `env.mem`, a shared memory of exactly `memPages` 64 KiB pages (and,
+ * with `table`, `env.table`, a table of functions), and exporting the functions that name
+ * an export. Functions call each other by index; `callTypes` are the module's first types,
+ * in order, so `call_indirect` names them by their index there.
  */
-export function moduleBytes(funcs: readonly FuncDef[], memPages: number): Uint8Array {
+export function moduleBytes(funcs: readonly FuncDef[], memPages: number, opts: { table?: boolean; callTypes?: readonly FuncType[] } = {}): Uint8Array {
   const types: number[][] = [];
-  const typeOf: number[] = [];
-  for (const f of funcs) {
+  const typeIndex = (f: FuncType): number => {
     const t = [0x60];
     vec(
       t,
@@ -261,8 +276,10 @@ export function moduleBytes(funcs: readonly FuncDef[], memPages: number): Uint8A
     vec(t, [[f.result]]);
     let k = types.findIndex((x) => x.length === t.length && x.every((b, i) => b === t[i]));
     if (k < 0) k = types.push(t) - 1;
-    typeOf.push(k);
-  }
+    return k;
+  };
+  for (const t of opts.callTypes ?? []) typeIndex(t);
+  const typeOf = funcs.map(typeIndex);
   const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const typeSec: number[] = [];
   vec(typeSec, types);
@@ -271,7 +288,9 @@ export function moduleBytes(funcs: readonly FuncDef[], memPages: number): Uint8A
   const limits = [0x03]; // min and max, shared (threads proposal, in every engine Node has)
   uleb(limits, memPages);
   uleb(limits, memPages);
-  vec(imp, [[...name('env'), ...name('mem'), 0x02, ...limits]]);
+  const imports = [[...name('env'), ...name('mem'), 0x02, ...limits]];
+  if (opts.table) imports.push([...name('env'), ...name('table'), 0x01, 0x70, 0x00, 0x00]); // funcref, min 0
+  vec(imp, imports);
   section(out, 2, imp);
   const fnSec: number[] = [];
   vec(
