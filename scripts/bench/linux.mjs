@@ -6,7 +6,8 @@
 // end, their medians and ratios, the load average, and Splitvisor's exit table (by reason
 // and by device) of its median boot. Each run also boots the same kernel in mode: hw and
 // mode: trap (examples/linux-hw.yaml, linux-trap.yaml: no OpenSBI, the cpu's monitor), and the
-// three modes' times and exit tables are printed side by side.
+// three modes' times and exit tables are printed side by side. --engine=interp|translate
+// runs the three Splitvisor boots on that engine (`cpu: { engine }`; default the lab's).
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,12 @@ import { loadAverage, printBootRuns, printExitTable, runsFlag } from './stats.mj
 
 const TIMEOUT_S = Number(process.env.BENCH_LINUX_TIMEOUT_S ?? 900);
 const RUNS = runsFlag(process.argv.slice(2), 1, 'linux');
+const engineArg = process.argv.slice(2).find((a) => a.startsWith('--engine'));
+const ENGINE = engineArg === undefined ? undefined : /^--engine=(interp|translate)$/.exec(engineArg)?.[1];
+if (engineArg !== undefined && ENGINE === undefined) {
+  console.error(`linux bench: ${engineArg}: expected --engine=interp or --engine=translate`);
+  process.exit(2);
+}
 for (const script of ['fetch-firmware.sh', 'fetch-linux.sh']) {
   const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', script)], { encoding: 'utf8' });
   if (r.status !== 0) {
@@ -27,7 +34,7 @@ for (const script of ['fetch-firmware.sh', 'fetch-linux.sh']) {
   }
 }
 const configOf = (example) => {
-  const text = readFileSync(join(REPO_ROOT, `examples/${example}.yaml`), 'utf8');
+  const text = readFileSync(join(REPO_ROOT, `examples/${example}.yaml`), 'utf8') + (ENGINE ? `cpu:\n  engine: ${ENGINE}\n` : '');
   return { example, text, cfg: parseYaml(text) };
 };
 const EMULATE = configOf('linux');
@@ -137,6 +144,7 @@ for (let i = 0; i < RUNS; i++) {
   const trap = await splitvisor(configOf('linux-trap'));
   runs.push({ q, s, hw, trap, ratio: s.seen.shell / q.shell, load: loadAverage() });
 }
+console.log(`Splitvisor's engine: ${ENGINE ?? 'the default (translate)'}`);
 printBootRuns(runs, MILESTONES, 'shell', 'the shell');
 console.log(`(load average ${loadAverage()}; this machine is shared, so is the noise)`);
 const byTime = [...runs].sort((p, q) => p.s.seen.shell - q.s.seen.shell);
