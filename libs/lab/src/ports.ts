@@ -1,15 +1,45 @@
+import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
-/** A TCP port that was free a moment ago on `host` (the kernel picks it). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/** The first port of the kernel's ephemeral range (ip_local_port_range; 32768 where it
+ *  cannot be read). */
+export function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 1024 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/** Binds `port` (0: the kernel picks) and lets it go: the port, or null when taken. */
+function tryPort(host: string, port: number): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' || e.code === 'EACCES' ? resolve(null) : reject(e)));
+    s.listen(port, host, () => {
+      const got = (s.address() as { port: number }).port;
+      s.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A TCP port that was free a moment ago on `host`, for a service that binds it later. It
+ * is drawn at random from the 12,000 ports below the kernel's ephemeral range: a port the
+ * kernel picks (listen on 0) comes from that range, where any outgoing connection of this
+ * machine (a NATS client, a gRPC channel, docker) may take it before the service binds.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const high = ephemeralLow() - 1;
+  const low = Math.max(1025, high - 12_000);
+  for (let i = 0; i < 64; i++) {
+    const got = await tryPort(host, low + Math.floor(Math.random() * (high - low + 1)));
+    if (got !== null) return got;
+  }
+  const any = await tryPort(host, 0);
+  if (any === null) throw new Error(`no free TCP port on ${host}`);
+  return any;
 }
 
 /** Whether something accepts connections on host:port. */
