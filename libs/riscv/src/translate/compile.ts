@@ -100,20 +100,8 @@ export function scanBlock(start: number, slot: (k: number) => number, imm: (k: n
  *  through the TLB (HartState.dataVm): the code is made for one or the other. */
 export function compileBlock(insns: readonly Insn[], vm: boolean): BlockSource {
   const n = insns.length;
-  const used = new Set<number>();
-  const written = new Set<number>();
-  for (const i of insns) {
-    for (const r of [i.rs1, i.rs2]) if (r !== 0 && r !== SINK && readsReg(i, r)) used.add(r);
-    if (i.rd !== SINK && writesRd(i.op)) {
-      used.add(i.rd);
-      written.add(i.rd);
-    }
-  }
-  const regs = [...used].sort((a, b) => a - b);
-  const wb = [...written]
-    .sort((a, b) => a - b)
-    .map((r) => `xl[${r}] = l${r}; xh[${r}] = h${r};`)
-    .join(' ');
+  const { used: regs, written } = blockRegisters(insns);
+  const wb = written.map((r) => `xl[${r}] = l${r}; xh[${r}] = h${r};`).join(' ');
   const ctx: Emit = { n, vm, slow: [] };
   const out: string[] = [];
   out.push('const xl = s.xl; const xh = s.xh;');
@@ -145,8 +133,23 @@ interface Emit {
   readonly slow: number[];
 }
 
-/** Whether `i` reads register `r` (one of its rs1, rs2 fields). */
-export function readsReg(i: Insn, r: number): boolean {
+/** The registers a block names, in ascending order: every one it reads or writes, and
+ *  those it writes (kept in locals, stored back at the epilogue; both back ends). */
+export function blockRegisters(insns: readonly Insn[]): { used: number[]; written: number[] } {
+  const used = new Set<number>();
+  const written = new Set<number>();
+  for (const i of insns) {
+    for (const r of [i.rs1, i.rs2]) if (r !== 0 && r !== SINK && readsReg(i, r)) used.add(r);
+    if (i.rd !== SINK && writesRd(i.op)) {
+      used.add(i.rd);
+      written.add(i.rd);
+    }
+  }
+  const sorted = (x: Set<number>) => [...x].sort((a, b) => a - b);
+  return { used: sorted(used), written: sorted(written) };
+}
+
+function readsReg(i: Insn, r: number): boolean {
   switch (i.op) {
     case Op.LUI:
     case Op.AUIPC:
@@ -171,8 +174,7 @@ function usesRs2(op: number): boolean {
   );
 }
 
-/** Whether an op writes its rd field. */
-export function writesRd(op: number): boolean {
+function writesRd(op: number): boolean {
   return !((op >= Op.BEQ && op <= Op.BGEU) || (op >= Op.SB && op <= Op.SD) || op === Op.FENCE);
 }
 

@@ -23,7 +23,7 @@
 import { SINK } from '../../decoder.js';
 import { Op as RvOp } from '../../ops.js';
 import { EXIT_AT, EXIT_NPC_AT, XH_AT } from '../../wasm-memory.js';
-import { readsReg, SLOW_WORDS, SlowKind, writesRd, type Insn } from '../compile.js';
+import { blockRegisters, SLOW_WORDS, SlowKind, type Insn } from '../compile.js';
 import { Code, F64, I32, I64, Mem, moduleBytes, Op, type FuncDef, type FuncType, type Label, type MemOp } from './emit.js';
 
 /** Where the fast paths look in the memory, and RAM's place in guest-physical space. */
@@ -214,16 +214,7 @@ export function compileWasmBlock(insns: readonly Insn[], t: WasmTarget, vm: bool
   const n = insns.length;
   const e = new BlockEmitter(t, n, vm);
   const c = e.c;
-  const written = new Set<number>();
-  const regs = new Set<number>();
-  for (const i of insns) {
-    for (const r of [i.rs1, i.rs2]) if (r !== 0 && r !== SINK && readsReg(i, r)) regs.add(r);
-    if (i.rd !== SINK && writesRd(i.op)) {
-      regs.add(i.rd);
-      written.add(i.rd);
-    }
-  }
-  const order = [...regs].sort((a, b) => a - b);
+  const { used: order, written } = blockRegisters(insns);
   order.forEach((r, k) => e.local.set(r, FIRST_REG + k));
   // Prologue: the registers from the hart's arrays (xl unsigned, xh shifted in).
   for (const r of order) {
@@ -249,7 +240,7 @@ export function compileWasmBlock(insns: readonly Insn[], t: WasmTarget, vm: bool
   c.end(); // loop
   c.end(); // block
   // Epilogue: written registers back, the exit words, the count.
-  for (const r of [...written].sort((a, b) => a - b)) {
+  for (const r of written) {
     const l = e.local.get(r)!;
     c.get(HART)
       .get(l)

@@ -129,19 +129,19 @@ export class Code {
     for (const o of ops) this.bytes.push(o);
     return this;
   }
+  /** local.get, local.set, local.tee of local `l`. */
   get(l: number): this {
-    this.bytes.push(0x20);
-    uleb(this.bytes, l);
-    return this;
+    return this.indexed(0x20, l);
   }
   set(l: number): this {
-    this.bytes.push(0x21);
-    uleb(this.bytes, l);
-    return this;
+    return this.indexed(0x21, l);
   }
   tee(l: number): this {
-    this.bytes.push(0x22);
-    uleb(this.bytes, l);
+    return this.indexed(0x22, l);
+  }
+  private indexed(opcode: number, index: number): this {
+    this.bytes.push(opcode);
+    uleb(this.bytes, index);
     return this;
   }
   i32(v: number): this {
