@@ -80,11 +80,13 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
     const slot = off >>> 1;
     const fn = table.fns[slot];
     const left = limit - steps;
-    if (fn !== undefined && table.vm[slot] === vmFlag && table.insns[slot]! <= left) {
-      const idx = table.idx[slot]!;
-      if (chain !== null && idx >= 0) {
+    // A WebAssembly block (idx >= 0) runs through the dispatcher; a hart with no area in
+    // RAM's WebAssembly memory (chain null: past WASM_HARTS) interprets it.
+    const idx = table.idx[slot]!;
+    if (fn !== undefined && table.vm[slot] === vmFlag && table.insns[slot]! <= left && (idx < 0 || chain !== null)) {
+      if (idx >= 0) {
         // This block and those after it, until one leaves otherwise than straight on.
-        steps += chain.run(pc, left, s.wasmAt, rAt, wAt, xAt, vmFlag, idx);
+        steps += chain!.run(pc, left, s.wasmAt, rAt, wAt, xAt, vmFlag, idx);
         const kind = s.exitWords[0]!;
         if (kind !== -1) {
           const r = finishWasmExit(s, s.exitBlockPc[0]!, kind, s.exitWords[6]!, tc.wasmSlow[s.exitWords[7]!]!);
@@ -166,9 +168,7 @@ function compilePending(s: HartState, tc: TranslationCache): void {
   const ms = (performance.now() - t0) / batch.length;
   const share = Math.floor(bytes.length / batch.length);
   batch.forEach((p, k) => {
-    const run = exports[`b${k}`] as WasmRun;
-    const fn = wasmBlockFn(run, blocks[k]!.slow);
-    tc.insert(p.page, p.slot, blocks[k]!.insns, share, { run, slow: blocks[k]!.slow }, fn, p.vm, ms);
+    tc.insert(p.page, p.slot, blocks[k]!.insns, share, { run: exports[`b${k}`], slow: blocks[k]!.slow }, RUN_BY_DISPATCHER, p.vm, ms);
   });
 }
 
@@ -245,21 +245,11 @@ function makeBlock(src: BlockSource, ram: HartState['ram']): BlockFn {
   });
 }
 
-type WasmRun = (pc: number, budget: number, hart: number, rTlb: number, wTlb: number) => number;
-
-/** A WebAssembly block's function wrapped as a BlockFn (the run loop calls it where no
- *  dispatcher chains blocks). */
-function wasmBlockFn(run: WasmRun, slow: Int32Array): BlockFn {
-  return (s, pc, budget, rT, wT) => {
-    const ret = run(pc, budget, s.wasmAt, rT.byteOffset, wT.byteOffset);
-    const kind = s.exitWords[0]!;
-    if (kind === -1) {
-      s.pc = s.exitNpc[0]!;
-      return ret;
-    }
-    return finishWasmExit(s, pc, kind, ret, slow);
-  };
-}
+/** The code table's entry for a WebAssembly block: the dispatcher runs those blocks
+ *  (through its own table), so the run loop never calls this. */
+const RUN_BY_DISPATCHER: BlockFn = () => {
+  throw new Error('translate: a WebAssembly block called outside the dispatcher');
+};
 
 /** Finishes the exit of a WebAssembly block called at `pc` that left by `kind` (not -1)
  *  after `ret` instructions, as compile.ts's epilogue does; returns the count negated. */

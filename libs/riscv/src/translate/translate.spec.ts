@@ -8,6 +8,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { Csr } from '../csr.js';
+import { Hart } from '../hart.js';
+import { WASM_HARTS } from '../wasm-memory.js';
 import { DATA, DRAM, e, HANDLER, machine, R, type Machine, type MachineOptions } from '../harness.test-util.js';
 
 /** Everything a guest or a debugger could observe of the hart after a run. */
@@ -293,6 +295,25 @@ describe('translate engine: the code cache', () => {
     expect(b.run()).toEqual(a.run());
     expect(state(b)).toEqual(state(a));
     expect(b.x(R.a0)).toBe(30n);
+  });
+
+  it('a hart with no room in the WebAssembly memory (hart id past WASM_HARTS) shares the code cache of one that has: it interprets the WebAssembly blocks, with the same results as the interpreter', () => {
+    // Two harts on one RAM, one after the other over the same loop (its data apart).
+    const ref = machine(LOOP, { regs: LOOP_REGS });
+    const xa = ref.run();
+    const first = machine(LOOP, { regs: LOOP_REGS, engine: 'translate' });
+    const second = new Hart({ hartId: WASM_HARTS, ram: first.ram, bus: first.bus, resetPc: DRAM, engine: 'translate', hotEntries: 1, compileBatch: 1 });
+    second.writeCsr(Csr.mtvec, BigInt(HANDLER));
+    for (const [r, v] of Object.entries(LOOP_REGS)) second.setReg(Number(r), v);
+    second.setReg(R.t0, BigInt(DATA + 0x100));
+    expect(first.run()).toEqual(xa);
+    expect(state(first)).toEqual(state(ref));
+    expect(second.run(10_000)).toEqual(xa);
+    const third = machine(LOOP, { regs: { ...LOOP_REGS, [R.t0]: BigInt(DATA + 0x100) } });
+    expect(third.run()).toEqual(xa);
+    expect(Array.from({ length: 32 }, (_v, i) => second.getReg(i))).toEqual(Array.from({ length: 32 }, (_v, i) => third.x(i)));
+    expect(second.getPc()).toBe(third.hart.getPc());
+    expect(first.hart.translationStats()!.compiledWasm).toBeGreaterThan(0);
   });
 
   it('refuses a bad bound or threshold, naming it', () => {
