@@ -88,8 +88,8 @@ describe('splitvisor CLI and the lab', () => {
     const upExit = new Promise<number | null>((resolve) => up.on('exit', (code) => resolve(code)));
     try {
       await waitFor(
-        () => `lab.json (stderr: ${err})`,
-        () => existsSync(join(dir, 'lab.json')),
+        () => `lab.json and the lab's announcement (stderr: ${err})`,
+        () => existsSync(join(dir, 'lab.json')) && err.includes('Ctrl-C stops it'),
         60_000,
       );
       for (const line of INSECURE_LAB_WARNING.split('\n')) expect(err).toContain(line);
@@ -118,8 +118,10 @@ describe('splitvisor CLI and the lab', () => {
     const upExit = new Promise<number | null>((resolve) => up.on('exit', (code) => resolve(code)));
     try {
       const end = Date.now() + 60_000;
-      while (!existsSync(join(dir, 'lab.json'))) {
-        if (Date.now() > end) throw new Error(`lab.json never appeared:\n${err}`);
+      // The CLI announces the lab before it writes lab.json, but its stderr reaches this
+      // process through a pipe, read when the event loop gets to it: wait for both.
+      while (!existsSync(join(dir, 'lab.json')) || !err.includes('NATS users per service')) {
+        if (Date.now() > end) throw new Error(`lab.json or the lab's announcement never appeared:\n${err}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as { pid: number; addresses: Record<string, string>; tlsDir?: string };

@@ -117,6 +117,11 @@ export async function up(
       if (!opts.quiet) process.stdout.write(formatLogLine(svc, line) + '\n');
     },
   });
+  // Announced before lab.json exists: whoever sees lab.json can also read where the lab is.
+  const extra = lab.cpuAddresses.slice(1).map((a, i) => `cpu-${i + 2} ${a}`);
+  say(`lab up: nats ${lab.natsUrl}, ${[...Object.entries(lab.addresses).map(([k, v]) => `${k} ${v}`), ...extra].join(', ')}; Ctrl-C stops it`);
+  if (lab.security)
+    say(`mutual TLS (lab ${lab.security.labId}): the CLI's certificate in ${lab.security.dir}, each service's in its own directory; NATS users per service`);
   writeLabState({
     pid: process.pid,
     natsUrl: lab.natsUrl,
@@ -125,10 +130,6 @@ export async function up(
     ...(lab.cpuAddresses.length > 1 && { cpuNodes: lab.cpuAddresses }),
     ...(lab.security && { tlsDir: lab.security.dir }),
   });
-  const extra = lab.cpuAddresses.slice(1).map((a, i) => `cpu-${i + 2} ${a}`);
-  say(`lab up: nats ${lab.natsUrl}, ${[...Object.entries(lab.addresses).map(([k, v]) => `${k} ${v}`), ...extra].join(', ')}; Ctrl-C stops it`);
-  if (lab.security)
-    say(`mutual TLS (lab ${lab.security.labId}): the CLI's certificate in ${lab.security.dir}, each service's in its own directory; NATS users per service`);
   // Supervised: a service that dies is started again (compose's `restart: unless-stopped`),
   // and lab.json says so for `health`, `list` and `top`; only down or Ctrl-C stops the lab.
   const state = { ...readLabState()!, services: [] as ServiceStatus[] };
