@@ -37,7 +37,7 @@ const CONSOLE_EPOCH = randomBytes(4).toString('hex');
 /** Attaches made by this process (part of each console chunk's id). */
 let attachCount = 0;
 /** How long a console chunk is sent again while NATS is away (a restart takes ~1 s); the
- *  chunks behind it wait, up to ConsoleOut's bound, so order is kept. */
+ *  output behind it waits, up to ConsoleOut's bound, so order is kept. */
 const CONSOLE_RETRY_MS = 30_000;
 
 /** The identity this service calls mmu's DMA under (dom0 grants it with AttachDevice). */
@@ -52,7 +52,7 @@ export interface IoBackendOptions {
   /** A VM's RAM for its devices (virtio devices need it); none: no virtio devices. */
   deviceMemory?: (vmId: string) => DeviceMemory;
   /** Console coalescing, for tests (defaults: 512 bytes, 10 ms). */
-  console?: Pick<ConsoleOutOptions, 'maxBytes' | 'delayMs' | 'maxPendingChunks'>;
+  console?: Pick<ConsoleOutOptions, 'maxBytes' | 'delayMs' | 'maxBufferedBytes' | 'maxChunkBytes'>;
 }
 
 export interface VmStats extends VmDeviceStats, PostedWriteStats {
