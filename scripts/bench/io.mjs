@@ -30,7 +30,8 @@
 // (time over time, or rate over rate; for idle, CPU over CPU); a figure's ratio is the median
 // of its runs' ratios. Prints each run as it ends, then each figure's medians, its target
 // and whether it is met, with the load average at the figure's start and end, then the
-// table. --only=prompt,md,... measures some. Exits 1 when a figure could not be measured;
+// table. --only=prompt,md,... measures some; --engine=interp|translate runs Splitvisor's
+// U-Boot VMs on that engine (default the lab's, the translator). Exits 1 when a figure could not be measured;
 // an unmet target is today's baseline, not a failure of the bench.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -39,7 +40,7 @@ import { REPO_ROOT } from '@splitvisor/lab';
 import { withBenchLab, labPids } from './bench-lab.mjs';
 import { parseTransfer, startQemu, startQemuGuest, vmConsole } from './uboot-console.mjs';
 import { fetchFirmware, makeImages } from './uboot-images.mjs';
-import { CLK_TCK, cpuTicks, intFlag, loadAverage, median, runsFlag } from './stats.mjs';
+import { CLK_TCK, cpuTicks, engineFlag, intFlag, loadAverage, median, runsFlag } from './stats.mjs';
 
 const argv = process.argv.slice(2);
 const RUNS = runsFlag(argv, 5, 'io');
@@ -48,6 +49,7 @@ const TFTP_MIB = intFlag(argv, 'tftp-mib', 8, 'io');
 const LOAD_MIB = intFlag(argv, 'load-mib', 16, 'io');
 const IDLE_S = intFlag(argv, 'idle-s', 10, 'io');
 const TIMEOUT_MS = intFlag(argv, 'timeout-s', 600, 'io') * 1000;
+const ENGINE = engineFlag(argv, 'io');
 /** Seconds at the prompt before the idle window opens (the boot's last output drained). */
 const SETTLE_S = 2;
 const MAC = '52:54:00:12:34:56';
@@ -55,6 +57,28 @@ const TICKER = join(REPO_ROOT, 'guests/ticker/ticker.elf');
 /** guests/ticker's period: mtimecmp = mtime + 500000 of the 10 MHz timebase. */
 const TICK_MS = 50;
 const MiB = 1024 * 1024;
+
+/** What is wrong with `md.b`'s console output of `bytes` bytes, undefined when nothing: every
+ * dump line present, whole, and 16 bytes past the one before it (the first fault quoted). */
+function mdDumpFault(text, bytes) {
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  const dump = lines.filter((l) => /^[0-9a-f]{8}: /.test(l));
+  const want = bytes / 16;
+  for (let i = 0; i < dump.length; i++) {
+    const m = /^([0-9a-f]{8}): ((?:[0-9a-f]{2} ){16}) .{16}$/.exec(dump[i]);
+    const addr = m && parseInt(m[1], 16);
+    const prev = i > 0 ? parseInt(dump[i - 1].slice(0, 8), 16) : undefined;
+    if (!m || (prev !== undefined && addr !== prev + 16)) {
+      const at = lines.indexOf(dump[i]);
+      return `dump line ${i + 1} of ${dump.length} (${want} expected) is ${m ? `at ${m[1]}, not 16 bytes past the line before` : 'not a whole line'}:\n${lines.slice(Math.max(0, at - 2), at + 3).join('\n')}`;
+    }
+  }
+  if (dump.length !== want) {
+    const odd = lines.find((l) => l !== '' && !/^[0-9a-f]{8}: /.test(l) && !l.includes('md.b') && !l.startsWith('=>'));
+    return `${dump.length} lines of dump, expected ${want}${odd === undefined ? '' : `; a line that is not one: ${JSON.stringify(odd.slice(0, 200))}`}`;
+  }
+  return undefined;
+}
 
 // --- what a figure is --------------------------------------------------------------------
 const seconds = (v) => `${v.toFixed(2)} s`;
@@ -88,8 +112,8 @@ const FIGURES = [
     target: { text: '<= x5', of: 'ratio', met: (x) => x <= 5 },
     measure: async (s) => {
       const r = await s.console.command(`md.b \${loadaddr} ${(MD_KIB * 1024).toString(16)}`, TIMEOUT_MS);
-      const lines = r.text.split('\n').filter((l) => /^[0-9a-f]{8}: /.test(l)).length;
-      if (lines !== (MD_KIB * 1024) / 16) throw new Error(`md.b: ${lines} lines of dump, expected ${(MD_KIB * 1024) / 16}:\n${r.text.slice(-600)}`);
+      const bad = mdDumpFault(r.text, MD_KIB * 1024);
+      if (bad) throw new Error(`md.b: ${bad}`);
       return { value: r.bytes / (r.ms / 1000), note: `${r.bytes} B in ${seconds(r.ms / 1000)}` };
     },
   },
@@ -260,6 +284,7 @@ function splitvisorSession(lab) {
       '  - network: bench',
       `    mac: "${MAC}"`,
       `    tftp: ${images.tftpDir}`,
+      ...(ENGINE ? ['cpu:', `  engine: ${ENGINE}`] : []),
       '',
     ].join('\n');
   return labVm(lab, configYaml, (con) => con.boot(TIMEOUT_MS));
@@ -387,7 +412,9 @@ async function labBaseline(lab) {
 
 // --- the bench -------------------------------------------------------------------------------
 async function all(lab) {
-  console.log(`io bench: ${RUNS} run(s) per figure, QEMU then Splitvisor each run; ${fw.uboot}; load average ${loadAverage()}`);
+  console.log(
+    `io bench: ${RUNS} run(s) per figure, QEMU then Splitvisor each run; ${fw.uboot}; Splitvisor's engine: ${ENGINE ?? 'the default (translate)'}; load average ${loadAverage()}`,
+  );
   if (qemuMissing) console.log(`QEMU column: ${qemuMissing}`);
   if (lab.dom0) console.log(`lab processes counted for CPU: ${perPid(labPids(lab.lab))}`);
   const done = [];

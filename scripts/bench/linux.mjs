@@ -16,16 +16,11 @@ import { ConsoleInputCodec, ConsoleOutputCodec } from '@splitvisor/proto';
 import { streams, subjects } from '@splitvisor/bus';
 import { parse as parseYaml } from 'yaml';
 import { withBenchLab } from './bench-lab.mjs';
-import { loadAverage, printBootRuns, printExitTable, runsFlag } from './stats.mjs';
+import { loadAverage, printBootRuns, printExitTable, engineFlag, runsFlag } from './stats.mjs';
 
 const TIMEOUT_S = Number(process.env.BENCH_LINUX_TIMEOUT_S ?? 900);
 const RUNS = runsFlag(process.argv.slice(2), 1, 'linux');
-const engineArg = process.argv.slice(2).find((a) => a.startsWith('--engine'));
-const ENGINE = engineArg === undefined ? undefined : /^--engine=(interp|translate)$/.exec(engineArg)?.[1];
-if (engineArg !== undefined && ENGINE === undefined) {
-  console.error(`linux bench: ${engineArg}: expected --engine=interp or --engine=translate`);
-  process.exit(2);
-}
+const ENGINE = engineFlag(process.argv.slice(2), 'linux');
 for (const script of ['fetch-firmware.sh', 'fetch-linux.sh']) {
   const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', script)], { encoding: 'utf8' });
   if (r.status !== 0) {
@@ -159,10 +154,17 @@ const med = (xs) => [...xs].sort((p, q) => p - q)[(xs.length - 1) >> 1];
 const f = (v) => (v === undefined ? '-' : `${v.toFixed(1)} s`);
 console.log(`\nthe same kernel in each mode (median of ${runs.length} run(s)): time to the shell, and its ratio to QEMU`);
 console.log(`${'mode'.padEnd(10)} ${'banner'.padStart(9)} ${'/init'.padStart(9)} ${'shell'.padStart(9)} ${'ratio'.padStart(8)}`);
-for (const [name, pick] of [['emulate', (r) => r.s.seen], ['hw', (r) => r.hw.seen], ['trap', (r) => r.trap.seen], ['QEMU', (r) => r.q]]) {
+for (const [name, pick] of [
+  ['emulate', (r) => r.s.seen],
+  ['hw', (r) => r.hw.seen],
+  ['trap', (r) => r.trap.seen],
+  ['QEMU', (r) => r.q],
+]) {
   const at = (k) => med(runs.map((r) => pick(r)[k] ?? Number.NaN));
   const ratio = med(runs.map((r) => (pick(r).shell ?? Number.NaN) / r.q.shell));
-  console.log(`${name.padEnd(10)} ${f(at('kernel')).padStart(9)} ${f(at('init')).padStart(9)} ${f(at('shell')).padStart(9)} ${`x${ratio.toFixed(1)}`.padStart(8)}`);
+  console.log(
+    `${name.padEnd(10)} ${f(at('kernel')).padStart(9)} ${f(at('init')).padStart(9)} ${f(at('shell')).padStart(9)} ${`x${ratio.toFixed(1)}`.padStart(8)}`,
+  );
 }
 const pickMedian = (k) => [...runs].sort((p, q) => p[k].seen.shell - q[k].seen.shell)[(runs.length - 1) >> 1][k];
 const tables = ['s', 'hw', 'trap'].map((k) => pickMedian(k).stats);

@@ -38,6 +38,19 @@ export function intFlag(argv, name, dflt, suite, min = 1) {
   return n;
 }
 
+/** --engine=interp|translate: the engine a suite's Splitvisor VMs run on (`cpu: { engine }`),
+ * undefined without the flag (the lab's default). */
+export function engineFlag(argv, suite) {
+  const a = argv.find((x) => x.startsWith('--engine'));
+  if (a === undefined) return undefined;
+  const engine = /^--engine=(interp|translate)$/.exec(a)?.[1];
+  if (engine === undefined) {
+    console.error(`${suite} bench: ${a}: expected --engine=interp or --engine=translate`);
+    process.exit(2);
+  }
+  return engine;
+}
+
 /** --runs=N (bench.mjs passes the flags that start with '-' to every suite). */
 export const runsFlag = (argv, dflt, suite) => intFlag(argv, 'runs', dflt, suite);
 
