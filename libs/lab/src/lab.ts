@@ -212,17 +212,27 @@ export class Lab {
       throw e;
     }
     const addresses = {} as Record<ServiceName, string>;
+    // The ports handed out so far: none is bound until its service starts, so each looks
+    // free to the next draw. Two services on one port would not both fail: gRPC servers
+    // bind with SO_REUSEPORT, and calls would reach either.
+    const taken = new Set<number>();
+    const draw = async () => {
+      const port = await freePort(host, taken);
+      taken.add(port);
+      return port;
+    };
     for (const name of SERVICE_ORDER) {
       let port = opts.ports?.[name];
       if (port === undefined && opts.preferDefaultPorts) {
         if (!(await isListening(DEFAULT_PORTS[name], host))) port = DEFAULT_PORTS[name];
       }
-      addresses[name] = `${host}:${port ?? (await freePort(host))}`;
+      if (port !== undefined) taken.add(port);
+      addresses[name] = `${host}:${port ?? (await draw())}`;
     }
     const cpuNodes = opts.cpuNodes ?? 1;
     if (!Number.isInteger(cpuNodes) || cpuNodes < 1 || cpuNodes > 16) throw new Error(`cpuNodes ${cpuNodes}: must be 1..16`);
     const cpuAddresses = [addresses.cpu];
-    for (let i = 1; i < cpuNodes; i++) cpuAddresses.push(`${host}:${await freePort(host)}`);
+    for (let i = 1; i < cpuNodes; i++) cpuAddresses.push(`${host}:${await draw()}`);
     const lab = new Lab(opts.natsUrl ?? nats.map((n) => n.url).join(','), addresses, nats, opts, cpuAddresses, security, cluster);
     try {
       await lab.makeNodeRegistry();

@@ -29,17 +29,23 @@ function tryPort(host: string, port: number): Promise<number | null> {
  * is drawn at random from the 12,000 ports below the kernel's ephemeral range: a port the
  * kernel picks (listen on 0) comes from that range, where any outgoing connection of this
  * machine (a NATS client, a gRPC channel, docker) may take it before the service binds.
+ * `exclude`: ports already handed to services that have not bound them yet (a lab's
+ * others), which look free too.
  */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+export async function freePort(host = '127.0.0.1', exclude: ReadonlySet<number> = new Set()): Promise<number> {
   const high = ephemeralLow() - 1;
   const low = Math.max(1025, high - 12_000);
   for (let i = 0; i < 64; i++) {
-    const got = await tryPort(host, low + Math.floor(Math.random() * (high - low + 1)));
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (exclude.has(port)) continue;
+    const got = await tryPort(host, port);
     if (got !== null) return got;
   }
-  const any = await tryPort(host, 0);
-  if (any === null) throw new Error(`no free TCP port on ${host}`);
-  return any;
+  for (let i = 0; i < 16; i++) {
+    const any = await tryPort(host, 0);
+    if (any !== null && !exclude.has(any)) return any;
+  }
+  throw new Error(`no free TCP port on ${host}`);
 }
 
 /** Whether something accepts connections on host:port. */
