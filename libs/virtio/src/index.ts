@@ -6,7 +6,15 @@ export { FlatMemory, GuestMemoryError, checkRange, u64ToNumber, type GuestMemory
 export type { VirtioDevice, VirtioContext } from './device.js';
 export { STATUS, INTERRUPT, DEVICE_ID, VIRTIO_F_VERSION_1, VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX, featureBit, hasFeature } from './constants.js';
 export { QueueError } from './queue/queue-error.js';
-export { SplitQueue, layoutProblem, type QueueLayout, type Segment, type DescriptorChain, type SplitQueueOptions } from './queue/split-queue.js';
+export {
+  SplitQueue,
+  layoutProblem,
+  type QueueLayout,
+  type Segment,
+  type DescriptorChain,
+  type SplitQueueOptions,
+  type UsedChain,
+} from './queue/split-queue.js';
 export { readSegments, writeSegments, segmentWrites, sliceSegments, segmentBytes } from './queue/segments.js';
 export { QueueRunner, QueueRunners, type ChainHandler, type Completion, type QueueRunnerOptions, type QueueRunnerStats } from './queue/runner.js';
 export * as ring from './queue/ring.js';

@@ -120,6 +120,28 @@ describe('VirtioNet: traffic', () => {
     expect(net.stats()).toMatchObject({ rxBacklog: 0, rxFrames: 4 });
   });
 
+  it('gives frames that arrive together back in one DMA write, up to 32 KiB of them, in order', async () => {
+    const { drv, net, mem, transport } = rig();
+    drv.init({ accept: () => UBOOT, queueSizes: [32, 32] });
+    const bufs = postRx(drv, 32);
+    await net.idle();
+    const frames: number[] = [];
+    const writev = mem.writev.bind(mem);
+    mem.writev = (w) => {
+      frames.push(w.filter((x) => x.data.length === NET_HDR_BYTES + 1514).length);
+      return writev(w);
+    };
+    // A TFTP window: 24 full frames from the switch in one go (24 x 1526 bytes > 32 KiB).
+    for (let i = 0; i < 24; i++) net.receive(frame(1514, i));
+    const used = await drv.waitUsed(RX_QUEUE, 24);
+    expect(drv.status() & STATUS.DEVICE_NEEDS_RESET, transport.stats().lastError).toBe(0);
+    expect(used.map((u) => u.id)).toEqual(bufs.slice(0, 24).map((c) => c.head));
+    bufs.slice(0, 24).forEach((c, i) => expect(drv.peek(c.writable[0]!.addr + NET_HDR_BYTES, 1514)).toEqual(frame(1514, i)));
+    // All 24 wait while the drain reads the avail ring: the 21 that fit in 32 KiB, then 3.
+    expect(frames).toEqual([21, 3]);
+    expect(net.stats()).toMatchObject({ rxFrames: 24, rxBacklog: 0 });
+  });
+
   it('drops, counting, frames for a device the driver has not started, and bad-sized frames', () => {
     const { net } = rig();
     net.receive(frame(60));

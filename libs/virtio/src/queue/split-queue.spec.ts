@@ -135,6 +135,77 @@ describe('SplitQueue', () => {
     expect(driver.usedIdx(0)).toBe(1);
   });
 
+  it('gives several chains back in one writev: all their data, their used elements in order, then used.idx once', async () => {
+    const { driver, q, mem, mq } = bare(4);
+    const seen: { addr: number; bytes: number[] }[][] = [];
+    const writev = mem.writev.bind(mem);
+    mem.writev = (w) => {
+      seen.push(w.map((x) => ({ addr: x.addr, bytes: [...x.data] })));
+      return writev(w);
+    };
+    // Around the ring's end: slots 3, 0 and 1 of a 4-entry ring.
+    for (let i = 0; i < 3; i++) {
+      const { head } = driver.add(0, { writable: [4] });
+      await q.pop();
+      await q.pushUsed(head, 0);
+    }
+    driver.takeUsed(0);
+    seen.length = 0;
+    const heads = [0, 1, 2].map(() => driver.add(0, { writable: [4] }).head);
+    const chains = [await q.pop(), await q.pop(), await q.pop()];
+    const bufs = chains.map((c) => c!.writable[0]!.addr);
+    await q.pushUsedMany([
+      { head: heads[0]!, written: 1, data: [{ addr: bufs[0]!, data: Uint8Array.of(0xa0) }] },
+      { head: heads[1]!, written: 0 },
+      { head: heads[2]!, written: 2, data: [{ addr: bufs[2]!, data: Uint8Array.of(0xc0, 0xc1) }] },
+    ]);
+    expect(seen).toEqual([
+      [
+        { addr: bufs[0], bytes: [0xa0] },
+        { addr: bufs[2], bytes: [0xc0, 0xc1] },
+        { addr: mq.used + 4 + 3 * 8, bytes: [heads[0], 0, 0, 0, 1, 0, 0, 0] },
+        { addr: mq.used + 4, bytes: [heads[1], 0, 0, 0, 0, 0, 0, 0] },
+        { addr: mq.used + 4 + 8, bytes: [heads[2], 0, 0, 0, 2, 0, 0, 0] },
+        { addr: mq.used + 2, bytes: [6, 0] },
+      ],
+    ]);
+    expect(driver.takeUsed(0)).toEqual([
+      { id: heads[0], len: 1 },
+      { id: heads[1], len: 0 },
+      { id: heads[2], len: 2 },
+    ]);
+    expect(q.inFlightChains).toBe(0);
+    // A head given twice, or one not in flight: refused whole, nothing given back.
+    const d = driver.add(0, { writable: [4] }).head;
+    await q.pop();
+    await expect(
+      q.pushUsedMany([
+        { head: d, written: 0 },
+        { head: d, written: 0 },
+      ]),
+    ).rejects.toThrow(/that head is not in flight \(given back twice in one call\)/);
+    await expect(
+      q.pushUsedMany([
+        { head: d, written: 0 },
+        { head: heads[0]!, written: 0 },
+      ]),
+    ).rejects.toThrow(new RegExp(`pushUsed\\(${heads[0]}\\): that head is not in flight`));
+    expect(q.inFlightChains).toBe(1);
+    expect(driver.usedIdx(0)).toBe(6);
+    // A buffer outside RAM in the second chain: named, and nothing written.
+    const e = driver.add(0, { writable: [4] }).head;
+    await q.pop();
+    const before = mem.bytes.slice();
+    await expect(
+      q.pushUsedMany([
+        { head: d, written: 0 },
+        { head: e, written: 1, data: [{ addr: RAM_BASE - 2, data: Uint8Array.of(1) }] },
+      ]),
+    ).rejects.toThrow(new RegExp(`test queue: buffer of the chain from head ${e} at \\[0x7ffffffe, 0x7fffffff\\)`));
+    expect(Buffer.from(mem.bytes).equals(Buffer.from(before))).toBe(true);
+    expect(driver.usedIdx(0)).toBe(6);
+  });
+
   it('honours VIRTQ_AVAIL_F_NO_INTERRUPT without EVENT_IDX, re-reading it each time', async () => {
     const { driver, q } = bare();
     driver.add(0, { writable: [8] });

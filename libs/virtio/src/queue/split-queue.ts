@@ -52,6 +52,14 @@ export interface DescriptorChain {
   writableBytes: number;
 }
 
+/** A chain given back to the driver: its head, the bytes written into it, and what the
+ *  device still has to write into it (written first). */
+export interface UsedChain {
+  head: number;
+  written: number;
+  data?: readonly GuestWrite[];
+}
+
 export interface SplitQueueOptions {
   /** VIRTIO_RING_F_EVENT_IDX negotiated (§2.7.10). */
   eventIdx: boolean;
@@ -209,34 +217,66 @@ export class SplitQueue {
    * §2.7.13.3's write barrier before the idx update). After kill() it writes nothing.
    */
   pushUsed(head: number, written: number, data: readonly GuestWrite[] = []): Promise<void> {
-    if (this.killed) return Promise.resolve();
-    if (!Number.isInteger(head) || head < 0 || head >= this.size || this.inFlight[head] !== 1) {
-      return Promise.reject(new Error(`${this.name}: pushUsed(${head}): that head is not in flight`));
+    return this.pushUsedMany([{ head, written, data }]);
+  }
+
+  /**
+   * Gives several chains back, in this order, in one memory call: every chain's data, then
+   * their used elements, then used.idx once (§2.7.8 and §2.7.13.3 as in pushUsed; the
+   * driver sees none of them or all). A device that finished several chains at once (frames
+   * that arrived together) pays one DMA call, and one update of the vCPU's copy, for all.
+   * Nothing is given back when one of them is refused.
+   */
+  pushUsedMany(chains: readonly UsedChain[]): Promise<void> {
+    if (this.killed || chains.length === 0) return Promise.resolve();
+    for (let i = 0; i < chains.length; i++) {
+      const { head, written } = chains[i]!;
+      const twice = chains.findIndex((c) => c.head === head) !== i;
+      if (!Number.isInteger(head) || head < 0 || head >= this.size || this.inFlight[head] !== 1 || twice) {
+        return Promise.reject(new Error(`${this.name}: pushUsed(${head}): that head is not in flight${twice ? ' (given back twice in one call)' : ''}`));
+      }
+      if (!Number.isInteger(written) || written < 0 || written > MAX_U32) {
+        return Promise.reject(new Error(`${this.name}: pushUsed(${head}, ${written}): written must be a u32`));
+      }
     }
-    if (!Number.isInteger(written) || written < 0 || written > MAX_U32) {
-      return Promise.reject(new Error(`${this.name}: pushUsed(${head}, ${written}): written must be a u32`));
-    }
-    this.inFlight[head] = 0;
-    this.inFlightCount--;
+    for (const { head } of chains) this.inFlight[head] = 0;
+    this.inFlightCount -= chains.length;
     this.pushing++;
     const run = async () => {
       if (this.killed) return;
-      const slot = this.nextUsed % this.size;
-      const elem = new Uint8Array(USED_ELEM_SIZE);
-      const dv = new DataView(elem.buffer);
-      dv.setUint32(0, head, true);
-      dv.setUint32(4, written, true);
-      const next = (this.nextUsed + 1) & 0xffff;
-      const at = this.layout.used + 4 + slot * USED_ELEM_SIZE;
-      const writes: GuestWrite[] = [...data, { addr: at, data: elem }, { addr: this.layout.used + 2, data: Uint8Array.of(next & 0xff, next >>> 8) }];
+      const writes: GuestWrite[] = [];
+      /** Which chain each write is for (-1: used.idx), and which are used elements. */
+      const whose: number[] = [];
+      const elemAt: number[] = [];
+      chains.forEach((c, i) => {
+        for (const w of c.data ?? []) {
+          writes.push(w);
+          whose.push(i);
+        }
+      });
+      const elems = new Uint8Array(USED_ELEM_SIZE * chains.length);
+      const dv = new DataView(elems.buffer);
+      chains.forEach((c, i) => {
+        const slot = (this.nextUsed + i) % this.size;
+        dv.setUint32(i * USED_ELEM_SIZE, c.head, true);
+        dv.setUint32(i * USED_ELEM_SIZE + 4, c.written, true);
+        elemAt.push(writes.length);
+        writes.push({ addr: this.layout.used + 4 + slot * USED_ELEM_SIZE, data: elems.subarray(i * USED_ELEM_SIZE, (i + 1) * USED_ELEM_SIZE) });
+        whose.push(i);
+      });
+      const next = (this.nextUsed + chains.length) & 0xffff;
+      writes.push({ addr: this.layout.used + 2, data: Uint8Array.of(next & 0xff, next >>> 8) });
+      whose.push(-1);
       try {
         await this.mem.writev(writes);
       } catch (e) {
         if (!(e instanceof GuestMemoryError)) throw e;
-        const k = writes.findIndex((w) => w.addr === e.addr && w.data.length === e.length);
-        const what = k < 0 || k === data.length ? `used ring entry ${slot}` : k > data.length ? 'used.idx' : `buffer of the chain from head ${head}`;
-        const w = writes[k < 0 ? data.length : k]!;
-        throw new QueueError(`${this.name}: ${what} at ${describeRange(w.addr, w.data.length)}: ${e.message}`);
+        let k = writes.findIndex((w) => w.addr === e.addr && w.data.length === e.length);
+        if (k < 0) k = elemAt[0]!;
+        const i = whose[k]!;
+        const what =
+          i < 0 ? 'used.idx' : elemAt[i] === k ? `used ring entry ${(this.nextUsed + i) % this.size}` : `buffer of the chain from head ${chains[i]!.head}`;
+        throw new QueueError(`${this.name}: ${what} at ${describeRange(writes[k]!.addr, writes[k]!.data.length)}: ${e.message}`);
       }
       if (this.killed) return;
       this.nextUsed = next;
@@ -276,8 +316,9 @@ export class SplitQueue {
    * A queue taken over from a device backend that died (io-backend restarted): the device
    * had consumed the avail ring up to some point and completed chains up to used.idx, which
    * it wrote into guest RAM. Every device here completes the chains of one queue in the
-   * order it popped them, one at a time (QueueRunner, and virtio-net's receive fill, await
-   * each pushUsed before the next pop), so used.idx is also where the device's avail
+   * order it popped them (QueueRunner awaits each pushUsed before the next pop; virtio-net's
+   * receive fill gives back the chains it popped, in order, before it pops more), so used.idx
+   * is also where the device's avail
    * position stood but for the chains in flight when it died: resuming at used.idx pops
    * those again, as vhost-user-blk's backend recovers last_avail_idx from the used ring.
    * Only before the first pop.
