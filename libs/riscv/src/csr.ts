@@ -324,6 +324,7 @@ export function csrRead(s: HartState, csr: number): boolean {
     case Csr.time:
       // Present only when the platform gives the hart a clock (as QEMU's rdtime_fn).
       if (s.timeSource === null) return false;
+      s.timeReads++;
       numberToCsr(s, s.timeSource());
       // VS and VU read the guest's time: htimedelta added, modulo 2^64 (priv H 8.2.7).
       if (s.virt !== 0) counterValue(s, s.h!.htimedeltaLo, s.h!.htimedeltaHi, s.timeSource());

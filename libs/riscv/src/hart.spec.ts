@@ -2,7 +2,7 @@
 // harts sharing one RAM (and its decoded code).
 
 import { describe, expect, it } from 'vitest';
-import { EXIT_BUDGET, EXIT_STOPPED, EXIT_WFI, Hart } from './hart.js';
+import { EXIT_BUDGET, EXIT_STOPPED, EXIT_WFI, Hart, REGISTER_SNAPSHOT_WORDS } from './hart.js';
 import { GuestRam } from './memory.js';
 import { Cause } from './trap.js';
 import { DRAM, e, HANDLER, machine, R, TestBus, trapInfo } from './harness.test-util.js';
@@ -31,6 +31,23 @@ describe('run(budget)', () => {
     expect(m.run(60)).toBe(EXIT_BUDGET);
     // Each round: ecall (trap), 4 handler instructions, jal = 6 steps, 5 retired.
     expect(m.hart.stats).toMatchObject({ cycles: 60, instret: 50, exceptions: 10, traps: 10 });
+  });
+
+  it('registersUnchanged: whether x1..x31, pc and privilege are as the last snapshot held', () => {
+    // A loop that only looks (a0 loaded again with the same value), then one that counts.
+    const m = machine([e.addi(R.a0, 0, 5), e.jal(0, -4)]);
+    const snap = new Int32Array(REGISTER_SNAPSHOT_WORDS);
+    m.run(2);
+    expect(m.hart.registersUnchanged(snap)).toBe(false); // the first snapshot
+    m.run(2);
+    expect(m.hart.registersUnchanged(snap)).toBe(true);
+    const n = machine([e.addi(R.a0, R.a0, 1), e.jal(0, -4)]);
+    n.run(2);
+    n.hart.registersUnchanged(snap);
+    n.run(2);
+    expect(n.hart.registersUnchanged(snap)).toBe(false);
+    n.run(1);
+    expect(n.hart.registersUnchanged(snap)).toBe(false); // pc moved
   });
 
   it('returns the shared exit constants (no allocation per exit)', () => {

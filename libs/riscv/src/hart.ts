@@ -88,6 +88,9 @@ export interface HartStats {
   tlbFlushes: number;
 }
 
+/** Words of a Hart.registersUnchanged snapshot. */
+export const REGISTER_SNAPSHOT_WORDS = 66;
+
 export class Hart {
   readonly hartId: number;
   readonly ram: GuestRam;
@@ -171,6 +174,11 @@ export class Hart {
     s.watchPage[page] = 1;
     this.ram.keepShared(page);
     s.storeWatch = onStore;
+  }
+
+  /** Reads of the `time` CSR so far (the guest's own, in any mode). */
+  get timeReads(): number {
+    return this.s.timeReads;
   }
 
   /** When (in time-source ticks) the Sstc timer will next raise STIP; Infinity when it
@@ -269,6 +277,26 @@ export class Hart {
   /** The V bit (H extension): 1 in VS and VU. Always 0 on a hart without H. */
   getVirt(): number {
     return this.s.virt;
+  }
+
+  /**
+   * Whether x1..x31, pc and the privilege are what `snap` holds, then stores them there
+   * (`snap`: REGISTER_SNAPSHOT_WORDS words). Allocation-free: a host asks whether a loop
+   * it saw twice changed anything of the hart's own (a counter), or only looked.
+   */
+  registersUnchanged(snap: Int32Array): boolean {
+    const { xl, xh } = this.s;
+    let same = true;
+    for (let i = 1; i < 32; i++) {
+      if (snap[i] !== xl[i] || snap[32 + i] !== xh[i]) same = false;
+      snap[i] = xl[i]!;
+      snap[32 + i] = xh[i]!;
+    }
+    if (snap[64] !== (this.s.pc | 0) || snap[65] !== Math.floor(this.s.pc / 2 ** 32) || snap[0] !== this.s.priv) same = false;
+    snap[64] = this.s.pc | 0;
+    snap[65] = Math.floor(this.s.pc / 2 ** 32);
+    snap[0] = this.s.priv;
+    return same;
   }
 
   /** x[i] as a signed 64-bit value (tests, debugger). */

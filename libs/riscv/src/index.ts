@@ -1,7 +1,7 @@
 // @splitvisor/riscv: the hart engine. It knows guest RAM and a synchronous physical bus,
 // nothing of gRPC, NATS or worker threads (DESIGN.md, "Shape of the code").
 
-export { Hart, ENGINES, EXIT_BUDGET, EXIT_MONITOR_TRAP, EXIT_STOPPED, EXIT_WFI } from './hart.js';
+export { Hart, REGISTER_SNAPSHOT_WORDS, ENGINES, EXIT_BUDGET, EXIT_MONITOR_TRAP, EXIT_STOPPED, EXIT_WFI } from './hart.js';
 export type { Engine, HartExit, HartOptions, HartStats } from './hart.js';
 export type { TranslationStats } from './translate/index.js';
 export { DEFAULT_MAX_BLOCKS, HOT_ENTRIES } from './translate/index.js';

@@ -155,6 +155,9 @@ export class HartState {
   /** Reads the platform's clock in 10 MHz ticks (`time`, CLINT mtime); absent = no
    *  `time` CSR, as QEMU without an rdtime callback. */
   timeSource: (() => number) | null = null;
+  /** Reads of the `time` CSR the guest made (not the hart's own Sstc checks): a host that
+   *  sees a polling loop asks whether the loop looks at the clock (cpu's poll-idle). */
+  timeReads = 0;
   /** Read-only regions that are not RAM (boot ROM): fetch and load hit, stores fault. */
   readonly roms: RomRegion[] = [];
   /** Per RAM page: 1 when stores to it must be seen by `storeWatch` (HTIF tohost). Such a

@@ -47,6 +47,24 @@ describe('PollDetector', () => {
     expect(d.read(LSR - 4, 0x61, 1)).toBe(false); // the high word counts too
   });
 
+  it('says whether the loop read the guest clock during its streak (unknown counts as read)', () => {
+    const c = clock();
+    const d = new PollDetector({ reads: 4, windowMs: 1, now: c.now });
+    const loop = (clockAt: (i: number) => number | undefined) => {
+      let found = false;
+      for (let i = 0; i < 4; i++) found = d.read(LSR, 0x60, 0, clockAt(i));
+      return found;
+    };
+    expect(loop(() => 7)).toBe(true);
+    expect(d.loopReadClock).toBe(false);
+    expect(loop((i) => 7 + i)).toBe(true); // a rdtime every turn
+    expect(d.loopReadClock).toBe(true);
+    expect(loop((i) => (i === 3 ? 9 : 8))).toBe(true); // once, at the end
+    expect(d.loopReadClock).toBe(true);
+    expect(loop(() => undefined)).toBe(true);
+    expect(d.loopReadClock).toBe(true);
+  });
+
   it('refuses settings that could never or would always see a loop', () => {
     expect(() => new PollDetector({ reads: 1 })).toThrow(/reads=1/);
     expect(() => new PollDetector({ windowMs: 0 })).toThrow(/windowMs=0/);

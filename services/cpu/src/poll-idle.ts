@@ -6,7 +6,10 @@
 // (QEMU's TCG burns one too). It can only end when something the vCPU does not do itself
 // happens: the register's grant revoked (input arrived), an interrupt, a recall, a timer
 // deadline, or time passing; the vCPU sleeps on the first four, and for at most a few ms
-// for the last.
+// for the last. A loop that never read the guest's clock (the `time` CSR, the CLINT) during
+// its streak cannot be waiting for time: its vCPU sleeps until the grant it reads from runs
+// out, as in WFI, since a loop over one register whose value it may not see change
+// without an exit is all it does.
 //
 // A loop is `reads` loads of one register, each seeing the same value, with nothing between
 // them that leaves the vCPU (any exit, device store or posted write ends the streak), all
@@ -35,6 +38,10 @@ export class PollDetector {
   private hi = 0;
   private count = 0;
   private since = 0;
+  /** The clock-read count when the streak began. */
+  private clockAt = 0;
+  /** Whether the last loop found read the guest's clock during its streak. */
+  loopReadClock = true;
 
   constructor(opts: PollIdleOptions = {}) {
     this.reads = opts.reads ?? 16;
@@ -44,20 +51,24 @@ export class PollDetector {
     if (!(this.windowMs > 0)) throw new Error(`poll-idle: windowMs=${this.windowMs}, expected > 0`);
   }
 
-  /** A load of `addr` served without an exit, which read lo/hi. True when it completes a
-   *  loop: the caller may idle, after which the streak starts again. */
-  read(addr: number, lo: number, hi: number): boolean {
+  /** A load of `addr` served without an exit, which read lo/hi; `clockReads`, how many
+   *  times the guest has read its clock so far (absent: unknown, taken as read). True when
+   *  it completes a loop: the caller may idle, after which the streak starts again;
+   *  `loopReadClock` then says whether the loop looked at the clock. */
+  read(addr: number, lo: number, hi: number, clockReads = -1): boolean {
     if (addr !== this.addr || lo !== this.lo || hi !== this.hi || this.count === 0) {
       this.addr = addr;
       this.lo = lo;
       this.hi = hi;
       this.count = 1;
       this.since = this.now();
+      this.clockAt = clockReads;
       return false;
     }
     if (++this.count < this.reads) return false;
     const spinning = this.now() - this.since <= this.windowMs;
     this.count = 0;
+    this.loopReadClock = clockReads < 0 || clockReads !== this.clockAt;
     return spinning;
   }
 

@@ -22,8 +22,9 @@ function mmioReply(over: Partial<IoV1.MmioReply__Output> = {}): IoV1.MmioReply__
   return { status: 'MMIO_OK', valueLo: 0, valueHi: 0, event: 'SYSTEM_EVENT_NONE', exitCode: 0, detail: '', irqLines: [], seq: 0, shadow: null, ...over };
 }
 
-/** Fake ports over a guest image; `access` may replace the device model. */
-function world(image: Uint8Array, access?: (req: MmioAccess) => Promise<IoV1.MmioReply__Output>) {
+/** Fake ports over a guest image; `access` may replace the device model; `shadow`: revokes
+ *  are listened for (none ever comes), so grants in replies are taken. */
+function world(image: Uint8Array, access?: (req: MmioAccess) => Promise<IoV1.MmioReply__Output>, opts: { shadow?: boolean } = {}) {
   const home = new Uint8Array(RAM_SIZE);
   home.set(image);
   let grant = 0;
@@ -90,6 +91,7 @@ function world(image: Uint8Array, access?: (req: MmioAccess) => Promise<IoV1.Mmi
       current: async () => [],
       onGap: () => () => undefined,
     },
+    ...(opts.shadow && { shadowRevokes: { listen: async () => () => undefined } }),
   };
   const host = new VcpuHost({ vmId: 'vm', ramBase: DRAM_BASE, ramSize: RAM_SIZE, entry: DRAM_BASE, dtbAddr: 0, clock: 'host', mode: 'emulate' }, ports, {
     exitDeadlineMs: 2000,
@@ -177,6 +179,37 @@ describe('VcpuHost on fake ports', () => {
     w.irqLine({ vmId: 'vm', irq: 10, level: false, seq: 1 }); // overtaken: dropped
     expect(await w.host.exited).toMatchObject({ cause: 'poweroff', exitCode: 0 });
   });
+
+  it('poll-idle: a loop on a granted LSR that never reads the clock sleeps until the grant runs out; one that reads time wakes every 20 ms', async () => {
+    // LSR granted with each UART reply (0x60: nothing received), for 200 ms (SHADOW_GRANT_MS).
+    const grant = mmioReply({ valueLo: 0x60, shadow: { base: UART0.base, valid: 1 << 5, values: Buffer.from([0, 0, 0, 0, 0, 0x60, 0, 0]), epoch: 0 } });
+    const pollLoop = (readClock: boolean) =>
+      program([
+        encode.lui(Reg.t1, UART0.base >>> 12),
+        ...(readClock ? [encode.csrr(Reg.t3, 0xc01)] : [encode.addi(Reg.t3, Reg.zero, 0)]), // rdtime, or a nop of the same size
+        encode.lbu(Reg.t2, Reg.t1, 5),
+        encode.andi(Reg.t2, Reg.t2, 1), // LSR.DR, never set
+        encode.beq(Reg.t2, Reg.zero, -12),
+      ]);
+    const idles = async (readClock: boolean) => {
+      const w = world(pollLoop(readClock), async () => grant, { shadow: true });
+      await until(() => w.host.stats().exits.find((e) => e.reason === 'poll-idle')!.count >= 3, 'the loop idles', 10_000);
+      const row = () => w.host.stats().exits.find((e) => e.reason === 'poll-idle')!;
+      const before = row();
+      await new Promise((r) => setTimeout(r, 1200));
+      const after = row();
+      await w.host.stop('test over');
+      return { count: after.count - before.count, meanMs: (after.totalMs - before.totalMs) / (after.count - before.count) };
+    };
+    const untimed = await idles(false);
+    const timed = await idles(true);
+    // Untimed: one sleep per grant (then the read exits and the grant is renewed), each up
+    // to 200 ms; timed: 20 ms sleeps. Bounds loose enough for a busy machine's scheduling.
+    expect(untimed.meanMs, JSON.stringify({ untimed, timed })).toBeGreaterThan(80);
+    expect(untimed.count).toBeLessThanOrEqual(12);
+    expect(timed.meanMs, JSON.stringify({ untimed, timed })).toBeLessThan(60);
+    expect(timed.count).toBeGreaterThan(15);
+  }, 30_000);
 
   it('fails the VM when its MMIO port does not answer, naming where the devices are', async () => {
     const w = world(await readFile(join(REPO_ROOT, 'guests/hello/hello.bin')), async () => {

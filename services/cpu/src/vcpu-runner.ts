@@ -15,8 +15,8 @@
 // access, exits and batch ends allocate at most their request message. A device load first
 // looks in the read shadow (exit-channel/read-shadow.ts): a register io-backend granted is
 // served there, with no exit, no message and no allocation.
-import { GuestRam, Hart, type HartExit, type PhysBus } from '@splitvisor/riscv';
-import { BOOT_ROM, DEFAULT_ENGINE, regionAt } from '@splitvisor/platform';
+import { GuestRam, Hart, REGISTER_SNAPSHOT_WORDS, type HartExit, type PhysBus } from '@splitvisor/riscv';
+import { BOOT_ROM, CLINT, DEFAULT_ENGINE, regionAt } from '@splitvisor/platform';
 import { BootRom, Clint, cpuLocalBus, hostClock, IcountClock, Plic, bootRom, plicContextIrq, type LocalBus } from '@splitvisor/machine';
 import {
   ExitChannelWorker,
@@ -28,6 +28,7 @@ import {
   type VcpuExitCause,
   type WorkerInit,
   type WorkerRequest,
+  shadowClock,
 } from './exit-channel/index.js';
 import { WorkerPageCache } from './page-cache/worker-cache.js';
 import { HwMonitor, type MonitorHost } from './monitor/hw-monitor.js';
@@ -43,9 +44,11 @@ const FETCH_RUN = 16;
 const POSTED_MAX_WAIT_MS = 5;
 /** Longest WFI sleep without a timer deadline: an idle VM costs one wake-up a second. */
 const IDLE_CAP_MS = 1000;
-/** Longest sleep of a vCPU spinning on a shadowed register (poll-idle.ts): what it waits
- *  for wakes it at once (a revoke, an IRQ line, a recall); time passing, which a polling
- *  loop may wait for too (U-Boot's `sleep`, its autoboot countdown), is this late at most. */
+/** Longest sleep of a vCPU spinning on a shadowed register (poll-idle.ts) in a loop that
+ *  reads the clock: what it waits for wakes it at once (a revoke, an IRQ line, a recall);
+ *  time passing, which such a loop may wait for too (U-Boot's `sleep`, its autoboot
+ *  countdown), is this late at most. A loop that does not read the clock sleeps until its
+ *  grant runs out (SHADOW_GRANT_MS at most). */
 const POLL_IDLE_CAP_MS = 20;
 const DELIVER_POSTED: WorkerRequest = { kind: 'posted' };
 /** mie (priv spec 3.1.9): with mip, whether an interrupt waits to be taken. */
@@ -91,6 +94,11 @@ export class VcpuRunner {
   private pollPa = 0;
   private pollSize: 1 | 2 | 4 | 8 = 1;
   private readonly pollScratch = new Int32Array(2);
+  /** Loads of the CLINT (mtime, mtimecmp) the guest made: with the `time` CSR's reads,
+   *  whether a polling loop looks at the clock. */
+  private clintReads = 0;
+  /** The hart's registers at the last poll-idle (Hart.registersUnchanged). */
+  private readonly pollRegs = new Int32Array(REGISTER_SNAPSHOT_WORDS);
   private readonly pollStillGranted = (): boolean => this.channel.shadow.serve(this.pollPa, this.pollSize, this.pollScratch);
 
   constructor(
@@ -260,7 +268,18 @@ export class VcpuRunner {
     // may be over already.
     if ((this.hart.getPendingInterrupts() & Number(this.hart.readCsr(CSR_MIE) ?? 0n)) !== 0) return;
     const t0 = performance.now();
-    this.idle(this.hart.timerDeadline(), POLL_IDLE_CAP_MS, this.pollStillGranted);
+    // A loop that did not look at the clock, and left the hart's registers as they were at
+    // the last sighting, waits for the register alone: while the grant stands, only a
+    // revoke (or an interrupt, a recall, a timer) can end it. When the grant runs out the
+    // next read exits and io-backend answers with the register as it is. A loop that
+    // changed a register between two sightings may be counting towards a timeout of its
+    // own: it gets the short cap (and so does the first sighting).
+    const unchanged = this.hart.registersUnchanged(this.pollRegs);
+    const cap =
+      this.polls!.loopReadClock || !unchanged
+        ? POLL_IDLE_CAP_MS
+        : Math.max(0, Math.min(IDLE_CAP_MS, this.channel.shadow.expiresAt(this.pollPa) - shadowClock()));
+    this.idle(this.hart.timerDeadline(), cap, this.pollStillGranted);
     this.channel.recordLocalExit(Reason.PollIdle, performance.now() - t0);
   }
 
@@ -328,12 +347,15 @@ export class VcpuRunner {
 
   private load(pa: number, size: 1 | 2 | 4 | 8, out: Int32Array): boolean {
     const r = this.local.load(pa, size, out);
-    if (r !== undefined) return r.ok;
+    if (r !== undefined) {
+      if (pa >= CLINT.base && pa < CLINT.base + CLINT.size) this.clintReads++;
+      return r.ok;
+    }
     // A register io-backend granted (its read has no side effect now): no exit.
     if (this.channel.shadow.serve(pa, size, out)) {
       this.channel.recordShadowed(pa);
       // The load completes; the batch ends after it, and the vCPU idles (run).
-      if (this.polls?.read(pa, out[0]!, out[1]!)) {
+      if (this.polls?.read(pa, out[0]!, out[1]!, this.hart.timeReads + this.clintReads)) {
         this.pollIdleDue = true;
         this.pollPa = pa;
         this.pollSize = size;

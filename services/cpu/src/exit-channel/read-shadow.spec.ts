@@ -32,6 +32,16 @@ describe('read shadow (shared words)', () => {
     expect(worker.serve(UART, 1, out)).toBe(false);
   });
 
+  it('says when the grant serving a register runs out (poll-idle sleeps until then), 0 when none serves it', () => {
+    const { host, worker } = ends();
+    const until = shadowClock() + 200;
+    host.install(UART, 0b0010_0000, [0, 0, 0, 0, 0, 0x60, 0, 0], until);
+    expect(worker.expiresAt(UART + 5)).toBe(until);
+    expect(worker.expiresAt(UART + 2)).toBe(0); // not granted
+    host.drop(UART);
+    expect(worker.expiresAt(UART + 5)).toBe(0);
+  });
+
   it('reuses a device slot for a new grant, and refuses when every slot is live', () => {
     const { host, worker, out } = ends();
     const later = shadowClock() + 1000;

@@ -97,6 +97,19 @@ export class ReadShadowReader {
     this.expiry = new Float64Array(buf, EXPIRES_AT * 4, SHADOW_SLOTS);
   }
 
+  /** When (shadowClock ms) the live grant that serves a byte load at `pa` runs out; 0
+   *  when none does. */
+  expiresAt(pa: number): number {
+    const w = this.words;
+    for (let s = 0; s < SHADOW_SLOTS; s++) {
+      const at = s * SLOT_WORDS;
+      const valid = Atomics.load(w, at + VALID);
+      const off = pa - (w[at + BASE]! >>> 0);
+      if (valid !== 0 && off >= 0 && off < SHADOW_REGISTERS && ((valid >> off) & 1) !== 0) return this.expiry[s]!;
+    }
+    return 0;
+  }
+
   /** A byte load at `pa` served from a live grant (the value in out[0], out[1] = 0): true;
    *  false when it must exit. Allocation-free. */
   serve(pa: number, size: number, out: Int32Array): boolean {
