@@ -7,9 +7,11 @@
 // happens: the register's grant revoked (input arrived), an interrupt, a recall, a timer
 // deadline, or time passing; the vCPU sleeps on the first four, and for at most a few ms
 // for the last. A loop that never read the guest's clock (the `time` CSR, the CLINT) during
-// its streak cannot be waiting for time: its vCPU sleeps until the grant it reads from runs
-// out, as in WFI, since a loop over one register whose value it may not see change
-// without an exit is all it does.
+// its streak, and left the hart's registers as they were at the last sighting (no counter
+// towards a timeout), cannot be waiting for time: its vCPU sleeps until the grant it reads
+// from runs out, as in WFI. What it leaves out: a loop that also polls RAM another vCPU of this
+// process writes (a device's DMA comes as a recall, which wakes it) sees that write up to
+// one grant (200 ms) late; a loop that counts in RAM rather than in a register, likewise.
 //
 // A loop is `reads` loads of one register, each seeing the same value, with nothing between
 // them that leaves the vCPU (any exit, device store or posted write ends the streak), all
