@@ -39,6 +39,7 @@ export const ACCESS: AccessPolicy = {
   '/splitvisor.mmu.v1.Mmu/Reregister': ['cpu'],
   '/splitvisor.mmu.v1.Mmu/DmaRead': ['io-backend'],
   '/splitvisor.mmu.v1.Mmu/DmaWrite': ['io-backend'],
+  '/splitvisor.mmu.v1.Mmu/DmaStream': ['io-backend'],
 
   // io-backend: attaching devices is dom0's; MMIO exits and posted writes are the cpu's.
   '/splitvisor.io.v1.IoBackend/AttachVm': dom0,

@@ -46,7 +46,7 @@ export const DMA_CALLER = 'io-backend';
 export const SOURCE = 'io-backend';
 
 /** A VM's RAM as its devices see it (virtio/guest-memory.ts: DMA through mmu), with counters. */
-export type DeviceMemory = GuestMemory & { readonly stats: DmaCounters };
+export type DeviceMemory = GuestMemory & { readonly stats: DmaCounters; close?(): void };
 
 export interface IoBackendOptions {
   /** A VM's RAM for its devices (virtio devices need it); none: no virtio devices. */
@@ -498,6 +498,7 @@ export class IoBackend {
       const d = socket.unplug();
       if (d) await d.close().catch((e: unknown) => vm.log.warn({ device: d.id, err: (e as Error).message }, 'virtio device did not close cleanly'));
     }
+    vm.mem?.close?.();
     vm.log.debug({ stats }, 'vm device stats');
     return stats;
   }

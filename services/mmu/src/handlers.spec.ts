@@ -148,6 +148,42 @@ describe('mmu handlers over real gRPC', () => {
     expect((await refusal(client.call('FetchPages', { vmId: 'vm', gfn: '18446744073709551615', count: 1 }))).code).toBe('INVALID_ARGUMENT');
   });
 
+  it('serves DMA on a stream: each request answered with its seq as the unary call would be, a refusal as its code', async () => {
+    const { client } = await startMmu();
+    await client.call('CreateVm', { vmId: 'vm', ramBase: DRAM_BASE, ramSize: MIB });
+    await client.call('AttachDevice', { vmId: 'vm', backend: 'io-backend' });
+    const md = new grpc.Metadata();
+    md.set('x-splitvisor-caller', 'io-backend');
+    const stream = client.raw.DmaStream(md);
+    const replies = new Map<number, MmuV1.DmaStreamReply__Output>();
+    stream.on('data', (r: MmuV1.DmaStreamReply__Output) => replies.set(Number(r.seq), r));
+    const ended = new Promise<void>((resolve) => stream.on('end', resolve));
+    stream.write({ seq: 1, write: { vmId: 'vm', segments: [{ addr: DRAM_BASE + 0x10, data: Buffer.from('stream') }], writeId: 0 } });
+    stream.write({ seq: 2, read: { vmId: 'vm', segments: [{ addr: DRAM_BASE + 0x10, length: 6 }] } });
+    stream.write({ seq: 3, read: { vmId: 'vm', segments: [{ addr: DRAM_BASE + MIB - 2, length: 4 }] } });
+    stream.write({ seq: 4, read: { vmId: 'nope', segments: [] } });
+    stream.write({ seq: 5 });
+    stream.end();
+    await ended;
+    expect(replies.get(1)).toMatchObject({ write: { bytesWritten: 6 }, errorCode: '' });
+    expect(Buffer.from(replies.get(2)!.read!.data[0]!).toString()).toBe('stream');
+    expect(replies.get(3)).toMatchObject({ errorCode: 'INVALID_ARGUMENT', read: null });
+    expect(replies.get(3)!.errorMessage).toMatch(/0x800ffffe/);
+    expect(replies.get(4)).toMatchObject({ errorCode: 'NOT_FOUND' });
+    expect(replies.get(5)).toMatchObject({
+      errorCode: 'INVALID_ARGUMENT',
+      errorMessage: 'DmaStream seq 5: a request is a read or a write, this one is neither',
+    });
+    // A caller the VM was not given to: refused per request, as DmaRead refuses it.
+    const other = new grpc.Metadata();
+    other.set('x-splitvisor-caller', 'someone-else');
+    const s2 = client.raw.DmaStream(other);
+    const r2 = new Promise<MmuV1.DmaStreamReply__Output>((resolve) => s2.once('data', resolve));
+    s2.write({ seq: 9, read: { vmId: 'vm', segments: [{ addr: DRAM_BASE, length: 1 }] } });
+    expect(await r2).toMatchObject({ seq: 9, errorCode: 'PERMISSION_DENIED' });
+    s2.end();
+  });
+
   it('refuses bad CreateVm requests with typed errors naming the field', async () => {
     const { client } = await startMmu(16);
     await client.call('CreateVm', { vmId: 'vm', ramBase: DRAM_BASE, ramSize: MIB });

@@ -55,6 +55,45 @@ function memUnary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>)
   });
 }
 
+/**
+ * Mmu.DmaStream: each request served as DmaRead or DmaWrite would be, as it comes (several
+ * at once, as unary calls would be), its reply or its error written with its seq. `caller`
+ * is who opened the stream. The stream ends once the caller has ended it and every reply
+ * is written.
+ */
+function serveDmaStream(mmu: Mmu, caller: string, call: grpc.ServerDuplexStream<MmuV1.DmaStreamRequest__Output, MmuV1.DmaStreamReply>): void {
+  let inFlight = 0;
+  let ended = false;
+  const serve = async (req: MmuV1.DmaStreamRequest__Output): Promise<MmuV1.DmaStreamReply> => {
+    try {
+      if (req.read && !req.write) {
+        return { seq: req.seq, read: { data: await mmu.vm(req.read.vmId).dmaRead(caller, segmentsOf(req.read.segments)) } };
+      }
+      if (req.write && !req.read) {
+        const w = req.write;
+        return { seq: req.seq, write: { bytesWritten: await mmu.vm(w.vmId).dmaWrite(caller, segmentsOf(w.segments), w.writeId) } };
+      }
+      throw invalidArgument(`DmaStream seq ${req.seq}: a request is a read or a write, this one is ${req.read ? 'both' : 'neither'}`);
+    } catch (e) {
+      const status = toStatus(e);
+      return { seq: req.seq, errorCode: status.code, errorMessage: status.message };
+    }
+  };
+  call.on('data', (req: MmuV1.DmaStreamRequest__Output) => {
+    inFlight++;
+    void serve(req).then((reply) => {
+      inFlight--;
+      if (!call.cancelled && !call.writableEnded) call.write(reply);
+      if (ended && inFlight === 0 && !call.writableEnded) call.end();
+    });
+  });
+  call.on('end', () => {
+    ended = true;
+    if (inFlight === 0 && !call.writableEnded) call.end();
+  });
+  call.on('error', () => undefined); // the caller went away: its replies have nowhere to go
+}
+
 /** A holder name, '' becoming the default; it is a NATS subject token, so checked as one. */
 function holderOf(raw: string, fallback = DEFAULT_HOLDER): string {
   return raw === '' ? fallback : vmIdArg(raw, 'holder');
@@ -174,6 +213,7 @@ export function mmuHandlers(mmu: Mmu, log: Logger, opts: HandlerOptions = {}): M
     DmaWrite: memUnary(async (req: MmuV1.DmaWriteRequest__Output, call): Promise<MmuV1.DmaWriteReply> => ({
       bytesWritten: await mmu.vm(req.vmId).dmaWrite(identify(call), segmentsOf(req.segments), req.writeId),
     })),
+    DmaStream: (call) => serveDmaStream(mmu, identify(call), call),
     StartDirtyLog: memUnary(async (req: MmuV1.DirtyLogRequest__Output) => {
       await mmu.vm(req.vmId).startDirtyLog();
       return {};

@@ -1,4 +1,4 @@
-// MmuGuestMemory over real loopback gRPC, against a server that speaks mmu's DMA calls and
+// MmuGuestMemory over real loopback gRPC, against a server that speaks mmu's DMA stream and
 // answers as a loaded mmu does: late (it waits on a recall from a busy vCPU), or not at
 // all for a while. The write-once side of a repeated write is mmu's (vm-memory.spec.ts).
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,8 @@ import { PassThrough } from 'node:stream';
 import { protos, type MmuV1 } from '@splitvisor/proto';
 import { createLogger } from '@splitvisor/log';
 import { GuestMemoryError } from '@splitvisor/virtio';
-import { RpcClient, RpcError, RpcServer, invalidArgument, unary } from '@splitvisor/rpc';
+import * as grpc from '@grpc/grpc-js';
+import { CALLER_KEY, RpcClient, RpcError, RpcServer, invalidArgument } from '@splitvisor/rpc';
 import { MmuGuestMemory } from './guest-memory.js';
 
 const log = createLogger({ service: 'test', level: 'silent', destination: new PassThrough() });
@@ -18,30 +19,47 @@ afterEach(async () => {
 interface Seen {
   writes: MmuV1.DmaWriteRequest__Output[];
   reads: number;
+  /** DMA streams opened, and the caller each named in its metadata. */
+  streams: string[];
 }
 
-/** A DMA server: the n-th call (from 1) is answered after delays[n - 1] ms (0 past the list),
- *  or fails with what fail(n) throws. */
-async function dmaServer(opts: { delays?: number[]; fail?: (n: number) => Error | undefined }) {
-  const seen: Seen = { writes: [], reads: 0 };
+/** A DMA server on mmu's DmaStream: the n-th request (from 1) is answered after
+ *  delays[n - 1] ms (0 past the list), or fails with what fail(n) throws; `breakOn(n)`
+ *  ends the stream with UNAVAILABLE instead of answering, as an mmu going down. */
+async function dmaServer(opts: { delays?: number[]; fail?: (n: number) => Error | undefined; breakOn?: (n: number) => boolean }) {
+  const seen: Seen = { writes: [], reads: 0, streams: [] };
   let calls = 0;
   const server = new RpcServer({ name: 'splitvisor.mmu.v1.Mmu', listen: '127.0.0.1:0', log });
-  const answer = async <T>(make: () => T): Promise<T> => {
-    const n = ++calls;
-    await new Promise((r) => setTimeout(r, opts.delays?.[n - 1] ?? 0));
-    const e = opts.fail?.(n);
-    if (e) throw e;
-    return make();
+  const read = (req: MmuV1.DmaReadRequest__Output) => {
+    seen.reads++;
+    return { data: req.segments.map((s) => Buffer.alloc(s.length, 0xab)) };
+  };
+  const write = (req: MmuV1.DmaWriteRequest__Output) => {
+    seen.writes.push(req);
+    return { bytesWritten: req.segments.reduce((n, s) => n + s.data.length, 0) };
   };
   server.add(protos().mmu.Mmu.service, {
-    DmaRead: unary((req: MmuV1.DmaReadRequest__Output) => {
-      seen.reads++;
-      return answer(() => ({ data: req.segments.map((s) => Buffer.alloc(s.length, 0xab)) }));
-    }),
-    DmaWrite: unary((req: MmuV1.DmaWriteRequest__Output) => {
-      seen.writes.push(req);
-      return answer(() => ({ bytesWritten: req.segments.reduce((n, s) => n + s.data.length, 0) }));
-    }),
+    DmaStream: (call: grpc.ServerDuplexStream<MmuV1.DmaStreamRequest__Output, MmuV1.DmaStreamReply>) => {
+      seen.streams.push(String(call.metadata.get(CALLER_KEY)[0] ?? ''));
+      call.on('data', (req: MmuV1.DmaStreamRequest__Output) => {
+        const n = ++calls;
+        const reply = req.read ? { read: read(req.read) } : { write: write(req.write!) };
+        if (opts.breakOn?.(n)) {
+          call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'mmu is going down' });
+          return;
+        }
+        setTimeout(
+          () => {
+            const e = opts.fail?.(n);
+            if (call.writableEnded || call.cancelled) return;
+            if (e instanceof RpcError) call.write({ seq: req.seq, errorCode: e.code, errorMessage: e.message });
+            else call.write({ seq: req.seq, ...reply });
+          },
+          opts.delays?.[n - 1] ?? 0,
+        );
+      });
+      call.on('error', () => undefined);
+    },
   });
   const port = await server.start();
   cleanups.push(() => server.stop(100));
@@ -102,5 +120,31 @@ describe('MmuGuestMemory', () => {
     expect((err as Error).message).toMatch(/lies outside RAM/);
     expect(seen.writes.length).toBe(1);
     expect(mem.stats).toMatchObject({ retries: 0, failures: 1 });
+  });
+
+  it('puts every call of a VM on one stream that names the caller, and matches answers that come out of order', async () => {
+    // The first read is answered after the second.
+    const { client, seen } = await dmaServer({ delays: [120, 0] });
+    const mem = new MmuGuestMemory(client, 'vm1', 'io-backend', { deadlineMs: 1000 });
+    const order: string[] = [];
+    await Promise.all([
+      mem.readv([{ addr: 0x8000_0000, len: 2 }]).then((b) => order.push(`2 bytes: ${b[0]!.length}`)),
+      mem.readv([{ addr: 0x8000_1000, len: 5 }]).then((b) => order.push(`5 bytes: ${b[0]!.length}`)),
+    ]);
+    expect(order).toEqual(['5 bytes: 5', '2 bytes: 2']);
+    await mem.write(0x8000_2000, Uint8Array.of(1));
+    expect(seen.streams).toEqual(['io-backend']);
+    mem.close();
+    await expect(mem.write(0x8000_2000, Uint8Array.of(1))).rejects.toThrow(/the VM was detached/);
+  });
+
+  it('asks again on a new stream when the stream breaks under a call (mmu going down)', async () => {
+    const { client, seen } = await dmaServer({ breakOn: (n) => n === 1 });
+    const retried: string[] = [];
+    const mem = new MmuGuestMemory(client, 'vm1', 'io-backend', { deadlineMs: 1000, onRetry: (what, n, e) => retried.push(`${what} #${n} ${e.code}`) });
+    await mem.write(0x8000_4000, Uint8Array.of(7));
+    expect(retried).toEqual(['DMA write at 0x80004000 #1 UNAVAILABLE']);
+    expect(seen.streams).toEqual(['io-backend', 'io-backend']);
+    expect(seen.writes.map((w) => w.writeId)).toEqual([seen.writes[0]!.writeId, seen.writes[0]!.writeId]);
   });
 });

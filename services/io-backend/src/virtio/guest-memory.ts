@@ -1,7 +1,7 @@
-// A VM's RAM as a device backend sees it: every read and write is a DMA call to mmu, which
-// holds the memory, checks that this caller was granted the VM (AttachDevice), and pulls
-// back pages a vCPU holds Modified before it answers, so what a device reads is what the
-// guest last wrote. The virtio library sees only GuestMemory and never knows it is remote.
+// A VM's RAM as a device backend sees it: every read and write is a DMA call to mmu (on the
+// VM's DMA stream, dma-stream.ts), which holds the memory, checks that this caller was
+// granted the VM (AttachDevice), and pulls back pages a vCPU holds Modified before it
+// answers, so what a device reads is what the guest last wrote. The virtio library sees only GuestMemory and never knows it is remote.
 //
 // A call that did not get its answer (our deadline, mmu waiting on a recall from a busy
 // vCPU, mmu restarting) is not the guest's fault and is asked again, for up to retryForMs:
@@ -13,6 +13,7 @@ import { GuestMemoryError, type GuestMemory, type GuestRange, type GuestWrite } 
 import type { MmuV1 } from '@splitvisor/proto';
 import { hex } from '@splitvisor/platform';
 import { CALLER_KEY, RpcError, type RpcClient } from '@splitvisor/rpc';
+import { DmaStream } from './dma-stream.js';
 
 export interface DmaCounters {
   reads: number;
@@ -40,21 +41,27 @@ const NO_ANSWER = new Set(['DEADLINE_EXCEEDED', 'UNAVAILABLE']);
 export class MmuGuestMemory implements GuestMemory {
   readonly stats: DmaCounters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, failures: 0, retries: 0 };
   private readonly metadata = new grpc.Metadata();
-  private readonly deadlineMs: number;
   private readonly retryForMs: number;
+  /** Every DmaRead and DmaWrite of this VM, on one stream (dma-stream.ts). */
+  private readonly dma: DmaStream;
   /** Write ids: from a random start, so an io-backend that restarted does not reuse the
    *  ids of its predecessor's writes that mmu still remembers. */
   private nextWriteId = 1 + Math.floor(Math.random() * 2 ** 48);
 
   constructor(
-    private readonly mmu: RpcClient<MmuV1.MmuClient>,
+    mmu: RpcClient<MmuV1.MmuClient>,
     private readonly vmId: string,
     caller: string,
     private readonly opts: MmuGuestMemoryOptions = {},
   ) {
     this.metadata.set(CALLER_KEY, caller);
-    this.deadlineMs = opts.deadlineMs ?? 5000;
     this.retryForMs = opts.retryForMs ?? 60_000;
+    this.dma = new DmaStream(mmu, this.metadata, opts.deadlineMs ?? 5000);
+  }
+
+  /** The VM is detached: its DMA stream ends. */
+  close(): void {
+    this.dma.close();
   }
 
   async read(addr: number, length: number): Promise<Uint8Array> {
@@ -70,13 +77,8 @@ export class MmuGuestMemory implements GuestMemory {
     if (ranges.length === 0) return [];
     const what = `DMA read at ${hex(ranges[0]!.addr)}`;
     try {
-      const r = await this.persist(what, () =>
-        this.mmu.call(
-          'DmaRead',
-          { vmId: this.vmId, segments: ranges.map((s) => ({ addr: s.addr, length: s.len })) },
-          { metadata: this.metadata.clone(), deadlineMs: this.deadlineMs },
-        ),
-      );
+      const segments = ranges.map((s) => ({ addr: s.addr, length: s.len }));
+      const r = await this.persist(what, () => this.dma.read({ vmId: this.vmId, segments }));
       ranges.forEach((s, i) => {
         const got = r.data[i]?.length ?? 0;
         if (got !== s.len) throw new Error(`mmu answered ${got} bytes for a ${s.len}-byte DMA read at ${hex(s.addr)}`);
@@ -97,9 +99,7 @@ export class MmuGuestMemory implements GuestMemory {
     try {
       const segments = writes.map((w) => ({ addr: w.addr, data: Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength) }));
       const writeId = this.nextWriteId++;
-      await this.persist(what, () =>
-        this.mmu.call('DmaWrite', { vmId: this.vmId, segments, writeId }, { metadata: this.metadata.clone(), deadlineMs: this.deadlineMs }),
-      );
+      await this.persist(what, () => this.dma.write({ vmId: this.vmId, segments, writeId }));
       this.stats.writes++;
       for (const w of writes) this.stats.bytesWritten += w.data.length;
     } catch (e) {
