@@ -414,6 +414,20 @@ describe('who answered', () => {
     }
     // Its own: past the door, to an answer about the VM that is not there.
     expect((await rpcError(mmuAs('cpu').call('FetchPages', { vmId: 'nope', gfn: 0x80000, count: 1, write: false, holder: '' }))).code).toBe('NOT_FOUND');
+    // The DMA stream too: the cpu's is refused at the door; io-backend's opens, and its
+    // read finds no VM (the caller is the certificate, as for the unary calls).
+    const dmaStreamAnswer = (who: string) =>
+      new Promise<{ error?: string; reply?: MmuV1.DmaStreamReply__Output }>((resolve) => {
+        const s = mmuAs(who).raw.DmaStream();
+        s.on('data', (reply: MmuV1.DmaStreamReply__Output) => {
+          resolve({ reply });
+          s.end();
+        });
+        s.on('error', (e: grpc.ServiceError) => resolve({ error: `${grpc.status[e.code]}: ${e.details}` }));
+        s.write({ seq: 1, read: { vmId: 'nope', segments: [{ addr: 0x80000000, length: 4 }] } });
+      });
+    expect((await dmaStreamAnswer('cpu')).error).toMatch(/^PERMISSION_DENIED: cpu may not call \/splitvisor\.mmu\.v1\.Mmu\/DmaStream \(only /);
+    expect((await dmaStreamAnswer('io-backend')).reply).toMatchObject({ seq: 1, errorCode: 'NOT_FOUND' });
   });
 
   it('the caller is its certificate: io-backend naming nobody in metadata is still io-backend', async () => {

@@ -69,6 +69,12 @@ export const resourceExhausted = (msg: string) => new RpcError('RESOURCE_EXHAUST
 export const unavailable = (msg: string) => new RpcError('UNAVAILABLE', msg);
 
 /** Any thrown value as an RpcError: typed ones pass through, the rest become INTERNAL. */
+/** `name` as an RpcCode when it is one (a code carried in a message, not a gRPC status),
+ *  else INTERNAL. */
+export function rpcCodeOf(name: string): RpcCode {
+  return Object.hasOwn(TO_GRPC, name) ? (name as RpcCode) : 'INTERNAL';
+}
+
 export function toRpcError(e: unknown): RpcError {
   if (e instanceof RpcError) return e;
   // A request named a VM (or a name under the same rule) that cannot be one.

@@ -6,6 +6,7 @@ export { checkHealth, waitForServing } from './health-client.js';
 export {
   RpcError,
   toRpcError,
+  rpcCodeOf,
   invalidArgument,
   notFound,
   alreadyExists,

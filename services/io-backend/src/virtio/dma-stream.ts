@@ -12,29 +12,13 @@
 // the next request opens a new one.
 import type * as grpc from '@grpc/grpc-js';
 import type { MmuV1 } from '@splitvisor/proto';
-import { RpcError, type RpcClient, type RpcCode } from '@splitvisor/rpc';
+import { RpcError, rpcCodeOf, type RpcClient } from '@splitvisor/rpc';
 
 interface Pending {
   resolve(r: MmuV1.DmaStreamReply__Output): void;
   reject(e: RpcError): void;
   timer: NodeJS.Timeout;
 }
-
-/** The codes mmu's answers may name; anything else is taken for INTERNAL. */
-const CODES: ReadonlySet<string> = new Set<RpcCode>([
-  'INVALID_ARGUMENT',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'FAILED_PRECONDITION',
-  'RESOURCE_EXHAUSTED',
-  'PERMISSION_DENIED',
-  'UNAUTHENTICATED',
-  'UNAVAILABLE',
-  'DEADLINE_EXCEEDED',
-  'CANCELLED',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-]);
 
 export class DmaStream {
   private stream: grpc.ClientDuplexStream<MmuV1.DmaStreamRequest, MmuV1.DmaStreamReply__Output> | undefined;
@@ -90,7 +74,7 @@ export class DmaStream {
       if (!p) return; // its deadline passed: the retry has its own seq
       this.pending.delete(seq);
       clearTimeout(p.timer);
-      if (r.errorCode) p.reject(new RpcError(CODES.has(r.errorCode) ? (r.errorCode as RpcCode) : 'INTERNAL', r.errorMessage, this.peer));
+      if (r.errorCode) p.reject(new RpcError(rpcCodeOf(r.errorCode), r.errorMessage, this.peer));
       else p.resolve(r);
     });
     s.on('error', (e: grpc.ServiceError) => {
