@@ -2,9 +2,9 @@
 // A real lab (nats-server, mmu, io-backend, cpu; no dom0, the VMs are made by hand):
 //  - page fetches over gRPC for runs of 1, 16 and 64 pages (written pages: 4 KiB each
 //    on the wire; never-written pages: no bytes), one call at a time as a vCPU makes them;
-//  - recalls, timed inside mmu: beside the bare NATS request/reply from mmu to the same
-//    page cache (ProbeRecall) and a bare request/reply between two clients of the same
-//    server; for a vCPU parked at a safepoint and for one running a guest (which answers
+//  - recalls, timed inside mmu: beside an empty recall from mmu to the same page cache
+//    (ProbeRecall, on the transport recalls take: the cache's stream, NATS without one) and
+//    a bare NATS request/reply between two clients of the same server; for a vCPU parked at a safepoint and for one running a guest (which answers
 //    at its next batch boundary);
 //  - guests/memcheck first-touching 64 MiB, timed by the guest with the CLINT.
 import { Lab, REPO_ROOT } from '@splitvisor/lab';
@@ -141,7 +141,7 @@ try {
       dma.push((performance.now() - d0) * 1000);
     }
     const s = await mmu.call('GetVmStats', { vmId: 'touch', resetLatency: true });
-    return { recall: s.recallLatency, dma: summarize(dma) };
+    return { recall: s.recallLatency, dma: summarize(dma), recalls: s.recalls, streamed: s.streamedRecalls };
   };
   await cpu.call('PauseVm', { vmId: 'touch' });
   const parked = await recallPages(0, RECALLS);
@@ -149,7 +149,10 @@ try {
   const running = await recallPages(RECALLS, Math.min(RECALLS, 500));
   const end = await status('touch');
 
-  console.log('\nrecalls (1 page, downgrade Modified -> Shared, timed in mmu around the NATS request)');
+  console.log(
+    `\nrecalls (1 page, downgrade Modified -> Shared, timed in mmu around the request); ` +
+      `${running.streamed} of ${running.recalls} on the cpu's RecallStream, the rest over NATS`,
+  );
   latHead();
   console.log(latRow('bare NATS request/reply, two clients of one server', summarize(bare)));
   console.log(latRow('empty recall, mmu -> cpu page cache (ProbeRecall)', floor));

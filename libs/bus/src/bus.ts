@@ -220,8 +220,10 @@ export class Bus {
     );
   }
 
-  /** Waits out a fault's latency on `subject`; rejects with the fault's words when it drops. */
-  private async faultGate(subject: string, bytes: number): Promise<{ duplicate: boolean; drop?: string }> {
+  /** Waits out a fault's latency on `subject`; says so, with the fault's words, when it
+   *  drops. Public for traffic of a subject's family that travels elsewhere (mmu's recalls
+   *  on a holder's stream), so that the same faults reach it. */
+  async faultGate(subject: string, bytes: number): Promise<{ duplicate: boolean; drop?: string }> {
     if (!this.faults.active) return { duplicate: false };
     const d = this.faults.nats(subject, bytes);
     if (d.drop) return { duplicate: false, drop: d.drop };

@@ -51,6 +51,14 @@ describe('FaultTable', () => {
     expect([cpu.applied(), mmu.applied(), io.applied()].map((a) => a.length)).toEqual([1, 1, 0]);
   });
 
+  it('takes a fault replaced under the same id and seed on another link at its new link', () => {
+    const mmu = new FaultTable('mmu', () => T0);
+    mmu.replace([spec({ id: 'f1', link: 'recall:vm', kind: 'latency', latencyMs: 50 })]);
+    expect(mmu.nats('sv.vm.vm.mem.recall.cpu')).toEqual({ delayMs: 50, duplicate: false });
+    mmu.replace([spec({ id: 'f1', link: 'cpu:mmu', kind: 'partition', latencyMs: 0 })]);
+    expect(mmu.nats('sv.vm.vm.mem.recall.cpu').drop).toBe('fault f1 (partition cpu:mmu, 5s left)');
+  });
+
   it('drops with the probability given, repeatably from the seed', () => {
     let hits = 0;
     const run = () => {

@@ -66,11 +66,14 @@ export class FaultTable {
         continue;
       }
       if (s.expiresAtMs <= t) continue;
-      // A fault already held keeps its generator: its sequence of choices goes on.
+      // A fault already held keeps its generator: its sequence of choices goes on. One
+      // that now names another link is another fault under the same id.
       const old = this.entries.get(s.id);
       next.set(
         s.id,
-        old && old.spec.seed === s.seed ? { ...old, spec: s } : { spec: s, link: parseLink(s.link), random: seededRandom(s.seed), hits: 0, busyUntil: 0 },
+        old && old.spec.seed === s.seed && old.spec.link === s.link
+          ? { ...old, spec: s }
+          : { spec: s, link: parseLink(s.link), random: seededRandom(s.seed), hits: 0, busyUntil: 0 },
       );
     }
     this.entries = next;

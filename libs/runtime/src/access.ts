@@ -37,6 +37,7 @@ export const ACCESS: AccessPolicy = {
   '/splitvisor.mmu.v1.Mmu/FetchPages': ['cpu'],
   '/splitvisor.mmu.v1.Mmu/WriteBack': ['cpu'],
   '/splitvisor.mmu.v1.Mmu/Reregister': ['cpu'],
+  '/splitvisor.mmu.v1.Mmu/RecallStream': ['cpu'],
   '/splitvisor.mmu.v1.Mmu/DmaRead': ['io-backend'],
   '/splitvisor.mmu.v1.Mmu/DmaWrite': ['io-backend'],
   '/splitvisor.mmu.v1.Mmu/DmaStream': ['io-backend'],

@@ -2,6 +2,7 @@ import { protos, type IoV1, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
 import { ConfigError, parsers, type ServiceDefinition } from '@splitvisor/runtime';
 import { badNodeAddress, checkNodeId } from '@splitvisor/bus';
+import type { RecallTransport } from './ports/index.js';
 import { VmManager } from './vm-manager.js';
 import { NodeRegistration, advertisedAddress, defaultNodeId } from './registration.js';
 
@@ -13,6 +14,8 @@ export interface CpuConfig {
   advertise: string;
   /** This node's id in the node registry ('' = <hostname>-<port>). */
   nodeId: string;
+  /** How mmu's recalls reach this node's page caches. */
+  recallTransport: RecallTransport;
 }
 
 export const cpuService: ServiceDefinition<CpuConfig> = {
@@ -52,6 +55,16 @@ export const cpuService: ServiceDefinition<CpuConfig> = {
         }
       },
     },
+    recallTransport: {
+      flag: 'recall-transport',
+      env: 'SPLITVISOR_RECALL_TRANSPORT',
+      help: "how mmu's recalls reach this node's page caches: stream (one Mmu.RecallStream per VM, NATS while it is not open) or nats (NATS request/reply alone, to measure what the stream saves)",
+      default: 'stream',
+      parse: (raw, where) => {
+        if (raw !== 'stream' && raw !== 'nats') throw new ConfigError(`${where}: "${raw}" is not a recall transport (stream or nats)`);
+        return raw;
+      },
+    },
   },
   async setup({ config, log, bus, server }) {
     // The streams' configuration is dom0's: this service only creates one that is missing, and
@@ -59,7 +72,7 @@ export const cpuService: ServiceDefinition<CpuConfig> = {
     await bus.ensureStreams({ update: false }).catch((e: Error) => log.warn({ err: e.message }, 'streams not all there yet; dom0 creates them'));
     const mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, config.mmu, { deadlineMs: config.exitDeadlineMs, server: 'mmu' });
     const io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, config.io, { deadlineMs: config.exitDeadlineMs, server: 'io-backend' });
-    const vms = new VmManager({ mmu, io, exitDeadlineMs: config.exitDeadlineMs, log, bus }, bus, log);
+    const vms = new VmManager({ mmu, io, exitDeadlineMs: config.exitDeadlineMs, recallTransport: config.recallTransport, log, bus }, bus, log);
     server.add(protos().cpu.Cpu.service, vms.handlers());
     let registration: NodeRegistration | undefined;
     return {

@@ -93,6 +93,7 @@ describe('mmu handlers over real gRPC', () => {
       limitPages: 16384,
       recalls: 0,
       updateRecalls: 0,
+      streamedRecalls: 0,
       recalledPages: 0,
       dmaReadBytes: 0,
       dmaWriteBytes: 0,

@@ -20,6 +20,7 @@ import { MemError, invalid } from './errors.js';
 import type { Mmu } from './mmu.js';
 import { DEFAULT_HOLDER, type DmaSegment, type VmMemory } from './vm-memory.js';
 import { callerIdentity, type Identify } from './caller.js';
+import type { StreamRecaller } from './recall-stream.js';
 
 /** A MemError as the RpcError of the same meaning; anything else becomes INTERNAL. */
 export function toStatus(e: unknown): RpcError {
@@ -153,6 +154,9 @@ function loadImage(mmu: Mmu, log: Logger): grpc.handleClientStreamingCall<MmuV1.
 export interface HandlerOptions {
   /** How a DMA caller is identified (its certificate under TLS, else metadata). */
   identify?: Identify;
+  /** The recaller that takes page caches' streams (Mmu.RecallStream); without it the
+   *  call is refused UNIMPLEMENTED and recalls go over NATS alone. */
+  recallStreams?: StreamRecaller;
 }
 
 export function mmuHandlers(mmu: Mmu, log: Logger, opts: HandlerOptions = {}): MmuV1.MmuHandlers {
@@ -180,6 +184,7 @@ export function mmuHandlers(mmu: Mmu, log: Logger, opts: HandlerOptions = {}): M
     }),
     ReleaseVm: memUnary((req: MmuV1.ReleaseVmRequest__Output) => {
       const framesFreed = mmu.releaseVm(req.vmId);
+      opts.recallStreams?.releaseVm(req.vmId);
       log.info({ vm: req.vmId, framesFreed }, 'vm released');
       return { framesFreed };
     }),
@@ -214,6 +219,10 @@ export function mmuHandlers(mmu: Mmu, log: Logger, opts: HandlerOptions = {}): M
       bytesWritten: await mmu.vm(req.vmId).dmaWrite(identify(call), segmentsOf(req.segments), req.writeId),
     })),
     DmaStream: (call) => serveDmaStream(mmu, identify(call), call),
+    RecallStream: (call) => {
+      if (opts.recallStreams) opts.recallStreams.serve(call);
+      else call.emit('error', new RpcError('UNIMPLEMENTED', 'this mmu recalls over NATS only').toServiceError());
+    },
     StartDirtyLog: memUnary(async (req: MmuV1.DirtyLogRequest__Output) => {
       await mmu.vm(req.vmId).startDirtyLog();
       return {};

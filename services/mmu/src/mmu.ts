@@ -187,6 +187,11 @@ export class Mmu {
     return vm;
   }
 
+  /** Whether this mmu has the VM. */
+  has(vmId: string): boolean {
+    return this.vms.has(vmId);
+  }
+
   /** Frees every frame of the VM, deletes its files, forgets it; the frames freed. */
   releaseVm(vmId: string): number {
     const vm = this.vm(vmId);

@@ -1,5 +1,6 @@
 // Recalls over NATS request/reply: the one call against the dependency direction
-// (DESIGN.md). One subject per VM and holder, so only that page cache hears it.
+// (DESIGN.md). One subject per VM and holder, so only that page cache hears it. Where the
+// holder keeps a stream open to mmu, recall-stream.ts carries them instead.
 import type { Bus } from '@splitvisor/bus';
 import { subjects } from '@splitvisor/bus';
 import { RecallReplyCodec, RecallRequestCodec, pageStateOf, type MmuV1 } from '@splitvisor/proto';
@@ -13,6 +14,17 @@ const MODES = {
   update: 'RECALL_UPDATE',
 } as const satisfies Record<RecallMode, MmuV1.RecallMode__Output>;
 
+/** An order as the wire's RecallRequest (both transports carry the same message). */
+export function recallRequestOf(o: RecallOrder): MmuV1.RecallRequest {
+  return { ...o, mode: MODES[o.mode], updates: o.updates ?? [] };
+}
+
+/** A holder's answer as the pages it gave back; an answer that names an error throws it. */
+export function recalledPagesOf(reply: MmuV1.RecallReply__Output): RecalledPage[] {
+  if (reply.error) throw new Error(reply.error);
+  return reply.pages.map((p) => ({ gfn: p.gfn, was: pageStateOf(p.was), data: p.data, zero: p.zero, updated: p.updated }));
+}
+
 export class NatsRecaller implements Recaller {
   constructor(
     private readonly bus: Bus,
@@ -24,7 +36,7 @@ export class NatsRecaller implements Recaller {
 
   async recall(o: RecallOrder): Promise<RecalledPage[]> {
     const subject = subjects.memRecall(o.vmId, o.holder);
-    const req = { ...o, mode: MODES[o.mode], updates: o.updates ?? [] };
+    const req = recallRequestOf(o);
     let reply: MmuV1.RecallReply__Output | undefined;
     // A lost answer is asked for again under the same id: the page cache has already
     // given the pages up and keeps its answers by id, so the bytes are not lost. Nobody
@@ -36,7 +48,6 @@ export class NatsRecaller implements Recaller {
         if (attempt >= this.attempts || !/timeout/i.test((e as Error).message)) throw e;
       }
     }
-    if (reply.error) throw new Error(reply.error);
-    return reply.pages.map((p) => ({ gfn: p.gfn, was: pageStateOf(p.was), data: p.data, zero: p.zero, updated: p.updated }));
+    return recalledPagesOf(reply);
   }
 }

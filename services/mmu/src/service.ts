@@ -1,7 +1,7 @@
 // The mmu as a process: the host pool sized by --pool-mib, guest RAM in sparse files under
-// --data-dir, recalls over NATS, the handlers on the gRPC server. On start it reopens the
-// VMs it finds on disk and announces its new epoch so page caches re-register; on SIGTERM
-// it closes the files (they stay for the next start).
+// --data-dir, recalls on the page caches' streams or else over NATS, the handlers on the
+// gRPC server. On start it reopens the VMs it finds on disk and announces its new epoch so
+// page caches re-register; on SIGTERM it closes the files (they stay for the next start).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { subjects } from '@splitvisor/bus';
@@ -13,6 +13,7 @@ import { mmuHandlers } from './handlers.js';
 import { Mmu } from './mmu.js';
 import { ensurePrivateDir } from './private-dir.js';
 import { NatsRecaller } from './recaller.js';
+import { StreamRecaller } from './recall-stream.js';
 
 export interface MmuConfig {
   /** Host pool size in MiB: the most guest RAM this mmu will ever hold. */
@@ -48,13 +49,17 @@ export const mmuService: ServiceDefinition<MmuConfig> = {
     const dataDir = config.dataDir.replace('{port}', String(parseHostPort(config.listen, '--listen').port));
     ensurePrivateDir(dataDir);
     const pool = FramePool.ofMib(config.poolMib);
+    // Recalls on the streams page caches open (Mmu.RecallStream), NATS while none is open.
+    let hasVm: (vmId: string) => boolean = () => false;
+    const recaller = new StreamRecaller(new NatsRecaller(bus), bus, { hasVm: (vmId) => hasVm(vmId) });
     const mmu = new Mmu(pool, {
       dataDir,
-      recaller: new NatsRecaller(bus),
+      recaller,
       onEvent: (msg, fields) => log.info(fields, msg),
     });
+    hasVm = (vmId) => mmu.has(vmId);
     const loaded = mmu.loadAll();
-    server.add(protos().mmu.Mmu.service, mmuHandlers(mmu, log));
+    server.add(protos().mmu.Mmu.service, mmuHandlers(mmu, log, { recallStreams: recaller }));
     log.info({ poolMib: config.poolMib, poolFrames: pool.capacity, dataDir, epoch: mmu.epoch, vmsFound: loaded.length }, 'host pool ready');
     const timers = ANNOUNCE_AT_MS.map((ms) => setTimeout(() => bus.publish(subjects.mmuStarted, MmuStartedCodec, { epoch: mmu.epoch }), ms));
     return {

@@ -32,6 +32,8 @@ export interface MemoryStats {
   recalledPages: number;
   /** Recalls that carried a small device write into a holder's copy (mode 'update'). */
   updateRecalls: number;
+  /** Recalls answered on a holder's stream (Mmu.RecallStream); the others went over NATS. */
+  streamedRecalls: number;
   dmaReadBytes: number;
   dmaWriteBytes: number;
   /** DMA writes sent again under an id already applied (answered, not written again). */

@@ -1,5 +1,6 @@
-// One adapter per port (ports.ts) over the lab's transports: mmu's gRPC API and its NATS
-// recalls, io-backend's exit stream, doorbells and IRQ lines on NATS.
+// One adapter per port (ports.ts) over the lab's transports: mmu's gRPC API and its
+// recalls (on a stream, and on NATS), io-backend's exit stream, doorbells and IRQ lines on
+// NATS.
 import type { IoV1, MmuV1 } from '@splitvisor/proto';
 import {
   DoorbellCodec,
@@ -15,6 +16,7 @@ import {
 import type { RpcClient } from '@splitvisor/rpc';
 import { subjects, type Bus } from '@splitvisor/bus';
 import { MmioStream } from './mmio-stream.js';
+import { RecallStreamClient } from './recall-stream.js';
 import type { Doorbells, GuestPages, IrqLineSource, MmioPort, PageRecalls, ShadowRevokes, VcpuPorts } from './ports.js';
 
 /** The cache's name in mmu's directory when none is given (a NATS subject token). */
@@ -63,6 +65,22 @@ export function natsPageRecalls(bus: Bus, vmId: string, holder = DEFAULT_HOLDER)
         }),
       ];
       return () => subs.forEach((s) => s.unsubscribe());
+    },
+  };
+}
+
+/** mmu's recalls for one cache: on a stream the cache keeps open to mmu (recall-stream.ts)
+ *  and on NATS, where mmu sends them while that stream is not open. */
+export function streamPageRecalls(mmu: RpcClient<MmuV1.MmuClient>, bus: Bus, vmId: string, holder = DEFAULT_HOLDER): PageRecalls {
+  const nats = natsPageRecalls(bus, vmId, holder);
+  return {
+    listen(answer, restarted) {
+      const stopNats = nats.listen(answer, restarted);
+      const stream = new RecallStreamClient(mmu, vmId, holder, answer);
+      return () => {
+        stopNats();
+        stream.close();
+      };
     },
   };
 }
@@ -128,13 +146,17 @@ export interface VcpuBackends {
   exitDeadlineMs: number;
   /** For recalls, doorbells and the VM's IRQ lines (NATS). */
   bus: Bus;
+  /** mmu's recalls on a stream per VM (NATS while it is not open), or on NATS alone. */
+  recallTransport?: RecallTransport;
 }
+
+export type RecallTransport = 'stream' | 'nats';
 
 /** One VM's vCPU ports over the lab's clients. */
 export function vcpuPorts(b: VcpuBackends, vmId: string): VcpuPorts {
   return {
     pages: mmuGuestPages(b.mmu, vmId),
-    recalls: natsPageRecalls(b.bus, vmId),
+    recalls: b.recallTransport === 'nats' ? natsPageRecalls(b.bus, vmId) : streamPageRecalls(b.mmu, b.bus, vmId),
     mmio: streamMmioPort(b.io, vmId, 0, b.exitDeadlineMs),
     doorbells: natsDoorbells(b.bus, vmId),
     irqLines: natsIrqLines(b.bus, vmId),

@@ -6,7 +6,9 @@ export {
   natsIrqLines,
   natsPageRecalls,
   natsShadowRevokes,
+  streamPageRecalls,
   streamMmioPort,
   vcpuPorts,
+  type RecallTransport,
   type VcpuBackends,
 } from './adapters.js';

@@ -44,6 +44,9 @@ export interface RecalledPage {
 
 export interface Recaller {
   recall(order: RecallOrder): Promise<RecalledPage[]>;
+  /** Of a VM's recalls, how many were answered on a holder's stream (a recaller that
+   *  has streams says). */
+  streamed?(vmId: string): number;
 }
 
 /** A recaller for an mmu nobody caches from: any recall is a bug worth a clear error. */
@@ -111,8 +114,9 @@ export class Recalls {
     return out;
   }
 
-  /** updateRecalls: recalls that carried a device's bytes to a holder (mode 'update'). */
-  get counts(): { recalls: number; recalledPages: number; updateRecalls: number } {
-    return { recalls: this.sent, recalledPages: this.pages, updateRecalls: this.updateOrders };
+  /** updateRecalls: recalls that carried a device's bytes to a holder (mode 'update');
+   *  streamedRecalls: recalls (probes too) answered on a holder's stream. */
+  get counts(): { recalls: number; recalledPages: number; updateRecalls: number; streamedRecalls: number } {
+    return { recalls: this.sent, recalledPages: this.pages, updateRecalls: this.updateOrders, streamedRecalls: this.recaller.streamed?.(this.vmId) ?? 0 };
   }
 }
