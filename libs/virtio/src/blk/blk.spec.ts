@@ -46,10 +46,10 @@ async function image(sectors: number, extra = 0): Promise<string> {
   return path;
 }
 
-async function bringUp(path: string, opts: { readOnly?: boolean; serial?: string } = {}) {
+async function bringUp(path: string, opts: { readOnly?: boolean; serial?: string; ramSize?: number } = {}) {
   const blk = await VirtioBlk.open(path, opts);
   opened.push(blk);
-  const r = rig({ device: blk });
+  const r = rig({ device: blk, ...(opts.ramSize !== undefined && { ramSize: opts.ramSize }) });
   r.driver.init({ queueSizes: [16] });
   /** Posts one request; returns its status byte, the used length and the data read. */
   const request = async (bufs: { readable: Uint8Array[]; writable: number[] }) => {
@@ -85,6 +85,17 @@ describe('virtio-blk', () => {
     expect(data.slice(0, 512).every((b) => b === 3)).toBe(true);
     expect(data.slice(512).every((b) => b === 4)).toBe(true);
     expect(blk.stats()).toMatchObject({ reads: 1, bytesRead: 1024, errors: 0 });
+  });
+
+  it('T_IN of more than a few 256 KiB chunks (written several at a time) puts every sector where the chain says', async () => {
+    const sectors = 2600; // 1.27 MiB: six chunks
+    const { request, blk } = await bringUp(await image(sectors), { ramSize: 4 << 20 });
+    const { used, status, data } = await request({ readable: [header(VIRTIO_BLK_T_IN, 0)], writable: [sectors * 512, 1] });
+    expect(status).toBe(VIRTIO_BLK_S_OK);
+    expect(used!.len).toBe(sectors * 512 + 1);
+    const wrong = Array.from({ length: sectors }, (_, i) => i).filter((i) => !data.subarray(i * 512, (i + 1) * 512).every((b) => b === ((i + 1) & 0xff)));
+    expect(wrong).toEqual([]);
+    expect(blk.stats()).toMatchObject({ reads: 1, bytesRead: sectors * 512, errors: 0 });
   });
 
   it('T_OUT writes the file (seen by reading the file back) and then T_IN reads it', async () => {

@@ -57,6 +57,8 @@ export interface BlkStats {
 
 /** Bytes moved per memory call and file call: big enough to amortize, small enough to bound host memory. */
 const CHUNK = 256 * 1024;
+/** DMA writes of one read request in flight at once (each with its own CHUNK buffer). */
+const WRITES_IN_FLIGHT = 4;
 
 /** A request the device answers with a status other than OK (the ring itself is fine). */
 class BlkRequestError extends Error {
@@ -84,7 +86,7 @@ export class VirtioBlk implements VirtioDevice {
   readonly unreachableTailBytes: number;
   private readonly config = new Uint8Array(CONFIG.SIZE);
   private readonly serial: Uint8Array;
-  private readonly scratch = new Uint8Array(CHUNK);
+  private readonly scratch = Array.from({ length: WRITES_IN_FLIGHT }, () => new Uint8Array(CHUNK));
   private readonly counters: BlkStats = { reads: 0, writes: 0, flushes: 0, getIds: 0, bytesRead: 0, bytesWritten: 0, errors: 0 };
   private readonly log: (msg: string, fields: Record<string, unknown>) => void;
   private runners: QueueRunners | undefined;
@@ -271,25 +273,42 @@ export class VirtioBlk implements VirtioDevice {
     return sector * SECTOR_BYTES;
   }
 
-  /** Reads the image into the segments, CHUNK bytes per file read: every chunk but the
-   *  last is written at once, the last (a copy: scratch is reused) is left in `tail`. */
+  /** Reads the image into the segments, CHUNK bytes per file read. Every chunk but the
+   *  last is written into the guest at once, up to WRITES_IN_FLIGHT of them at a time (a
+   *  DMA write is a round trip to mmu; the next chunk is read from the file meanwhile); the
+   *  last (a copy: scratch is reused) is left in `tail`. All are written when this returns,
+   *  so the completion that follows never overtakes its data. */
   private async fileToGuest(mem: GuestMemory, segs: Segment[], pos: number, tail: GuestWrite[]): Promise<void> {
     const total = segs.reduce((n, s) => n + s.len, 0);
-    for (let off = 0; off < total; off += CHUNK) {
-      const n = Math.min(CHUNK, total - off);
-      const buf = this.scratch.subarray(0, n);
-      let got = 0;
-      while (got < n) {
-        const { bytesRead } = await this.file.read(buf, got, n - got, pos + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
+    const writing: (Promise<void> | undefined)[] = [];
+    let failed: { e: unknown } | undefined;
+    try {
+      for (let off = 0, i = 0; off < total; off += CHUNK, i++) {
+        const n = Math.min(CHUNK, total - off);
+        const slot = i % WRITES_IN_FLIGHT;
+        await writing[slot]; // this buffer's last write is done
+        if (failed) break;
+        const buf = this.scratch[slot]!.subarray(0, n);
+        let got = 0;
+        while (got < n) {
+          const { bytesRead } = await this.file.read(buf, got, n - got, pos + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        if (got < n) throw new Error(`short read of the image at ${pos}: ${got} of ${n} bytes (file shrank?)`);
+        const part = sliceSegments(segs, off, n);
+        if (off + n < total) {
+          writing[slot] = writeSegments(mem, part, buf).then(
+            () => undefined,
+            (e: unknown) => void (failed ??= { e }),
+          );
+        } else tail.push(...segmentWrites(part, buf.slice()).writes);
+        pos += n;
       }
-      if (got < n) throw new Error(`short read of the image at ${pos}: ${got} of ${n} bytes (file shrank?)`);
-      const part = sliceSegments(segs, off, n);
-      if (off + n < total) await writeSegments(mem, part, buf);
-      else tail.push(...segmentWrites(part, buf.slice()).writes);
-      pos += n;
+    } finally {
+      await Promise.all(writing);
     }
+    if (failed) throw failed.e;
   }
 
   private async guestToFile(mem: GuestMemory, segs: Segment[], pos: number): Promise<void> {
