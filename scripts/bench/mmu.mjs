@@ -11,6 +11,7 @@ import { Lab, REPO_ROOT } from '@splitvisor/lab';
 import { protos } from '@splitvisor/proto';
 import { RpcClient, deadlineIn } from '@splitvisor/rpc';
 import { summarize } from '@splitvisor/platform';
+import { loadAverage } from './stats.mjs';
 import { connect } from '@nats-io/transport-node';
 import * as grpc from '@grpc/grpc-js';
 import { readFile } from 'node:fs/promises';
@@ -151,7 +152,7 @@ try {
 
   console.log(
     `\nrecalls (1 page, downgrade Modified -> Shared, timed in mmu around the request); ` +
-      `${running.streamed} of ${running.recalls} on the cpu's RecallStream, the rest over NATS`,
+      `${running.streamed} of ${running.recalls} on the cpu's RecallStream, the rest over NATS; load average ${loadAverage()}`,
   );
   latHead();
   console.log(latRow('bare NATS request/reply, two clients of one server', summarize(bare)));
