@@ -4,8 +4,9 @@
 //    on the wire; never-written pages: no bytes), one call at a time as a vCPU makes them;
 //  - recalls, timed inside mmu: beside an empty recall from mmu to the same page cache
 //    (ProbeRecall, on the transport recalls take: the cache's stream, NATS without one) and
-//    a bare NATS request/reply between two clients of the same server; for a vCPU parked at a safepoint and for one running a guest (which answers
-//    at its next batch boundary);
+//    a bare NATS request/reply between two clients of the same server; for a vCPU parked
+//    at a safepoint and for one running a guest (which answers at its next batch
+//    boundary);
 //  - guests/memcheck first-touching 64 MiB, timed by the guest with the CLINT.
 import { Lab, REPO_ROOT } from '@splitvisor/lab';
 import { protos } from '@splitvisor/proto';

@@ -15,7 +15,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { subjects, type Bus } from '@splitvisor/bus';
 import type { MmuV1 } from '@splitvisor/proto';
 import { invalidArgument, notFound, vmIdArg, type RpcError } from '@splitvisor/rpc';
-import { recallRequestOf, recalledPagesOf } from './recaller.js';
+import { askAgainOnTimeout, recallRequestOf, recalledPagesOf } from './recaller.js';
 import type { RecallOrder, RecalledPage, Recaller } from './vm/recalls.js';
 
 type Call = grpc.ServerDuplexStream<MmuV1.RecallAnswer__Output, MmuV1.RecallOrder>;
@@ -66,7 +66,7 @@ class HolderStream {
     else p.reject(new Error(`the answer to order ${seq} carries no reply`));
   }
 
-  /** No more orders here; those in flight go to NATS. */
+  /** No more orders here; those in flight go to NATS; the call ends. */
   close(): void {
     this.gone = true;
     for (const p of this.pending.values()) {
@@ -74,6 +74,7 @@ class HolderStream {
       p.reject(new StreamGone());
     }
     this.pending.clear();
+    if (!this.call.writableEnded) this.call.end();
   }
 }
 
@@ -90,8 +91,6 @@ export class StreamRecaller implements Recaller {
   private readonly streams = new Map<string, HolderStream>();
   private readonly timeoutMs: number;
   private readonly attempts: number;
-  /** Streams opened, and orders that went to NATS because a stream went away. */
-  readonly counts = { failedOver: 0, streamsOpened: 0 };
   /** Per VM: recalls answered on a stream. */
   private readonly streamedByVm = new Map<string, number>();
 
@@ -110,21 +109,19 @@ export class StreamRecaller implements Recaller {
     const subject = subjects.memRecall(o.vmId, o.holder);
     const req = recallRequestOf(o);
     const bytes = 64 + (o.updates ?? []).reduce((n, u) => n + u.data.length + 16, 0);
-    for (let attempt = 1; ; attempt++) {
-      try {
+    let reply: MmuV1.RecallReply__Output;
+    try {
+      reply = await askAgainOnTimeout(this.attempts, async () => {
         const gate = await this.bus.faultGate(subject, bytes);
-        const reply = await s.ask(req, this.timeoutMs, !gate.drop, gate.duplicate);
-        // Probes (id 0) are not recalls: they are counted apart (Recalls.probe).
-        if (o.id !== 0) this.streamedByVm.set(o.vmId, (this.streamedByVm.get(o.vmId) ?? 0) + 1);
-        return recalledPagesOf(reply);
-      } catch (e) {
-        if (e instanceof StreamGone) {
-          this.counts.failedOver++;
-          return this.fallback.recall(o);
-        }
-        if (attempt >= this.attempts || !/timeout/i.test((e as Error).message)) throw e;
-      }
+        return s.ask(req, this.timeoutMs, !gate.drop, gate.duplicate);
+      });
+    } catch (e) {
+      if (e instanceof StreamGone) return this.fallback.recall(o);
+      throw e;
     }
+    // Probes (id 0) are not recalls: they are counted apart (Recalls.probe).
+    if (o.id !== 0) this.streamedByVm.set(o.vmId, (this.streamedByVm.get(o.vmId) ?? 0) + 1);
+    return recalledPagesOf(reply);
   }
 
   streamed(vmId: string): number {
@@ -160,18 +157,13 @@ export class StreamRecaller implements Recaller {
       const key = keyOf(vmId, holder);
       const old = this.streams.get(key);
       this.streams.set(key, stream);
-      this.counts.streamsOpened++;
-      if (old) {
-        old.close();
-        if (!old.call.writableEnded) old.call.end();
-      }
+      old?.close();
     });
     const drop = () => {
       if (!stream) return;
       stream.close();
       const key = keyOf(stream.vmId, stream.holder);
       if (this.streams.get(key) === stream) this.streams.delete(key);
-      if (!call.writableEnded) call.end();
     };
     call.on('end', drop);
     call.on('error', drop); // the holder went away, or the call was refused
@@ -185,7 +177,6 @@ export class StreamRecaller implements Recaller {
       if (s.vmId !== vmId) continue;
       this.streams.delete(key);
       s.close();
-      if (!s.call.writableEnded) s.call.end();
     }
   }
 }

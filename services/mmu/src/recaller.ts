@@ -37,17 +37,22 @@ export class NatsRecaller implements Recaller {
   async recall(o: RecallOrder): Promise<RecalledPage[]> {
     const subject = subjects.memRecall(o.vmId, o.holder);
     const req = recallRequestOf(o);
-    let reply: MmuV1.RecallReply__Output | undefined;
-    // A lost answer is asked for again under the same id: the page cache has already
-    // given the pages up and keeps its answers by id, so the bytes are not lost. Nobody
-    // listening (503) is not retried: that holder is gone.
-    for (let attempt = 1; !reply; attempt++) {
-      try {
-        reply = await this.bus.request(subject, RecallRequestCodec, req, RecallReplyCodec, this.timeoutMs);
-      } catch (e) {
-        if (attempt >= this.attempts || !/timeout/i.test((e as Error).message)) throw e;
-      }
-    }
+    // Nobody listening (503) is not asked again: that holder is gone.
+    const reply = await askAgainOnTimeout(this.attempts, () => this.bus.request(subject, RecallRequestCodec, req, RecallReplyCodec, this.timeoutMs));
     return recalledPagesOf(reply);
+  }
+}
+
+/** `ask`, asked again while it times out, `attempts` times in all; any other failure is
+ *  final. A lost answer is asked for again under the same id on either transport: the
+ *  page cache has already given the pages up and keeps its answers by id, so the bytes are
+ *  not lost. */
+export async function askAgainOnTimeout<T>(attempts: number, ask: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ask();
+    } catch (e) {
+      if (attempt >= attempts || !/timeout/i.test((e as Error).message)) throw e;
+    }
   }
 }

@@ -50,14 +50,13 @@ export const mmuService: ServiceDefinition<MmuConfig> = {
     ensurePrivateDir(dataDir);
     const pool = FramePool.ofMib(config.poolMib);
     // Recalls on the streams page caches open (Mmu.RecallStream), NATS while none is open.
-    let hasVm: (vmId: string) => boolean = () => false;
-    const recaller = new StreamRecaller(new NatsRecaller(bus), bus, { hasVm: (vmId) => hasVm(vmId) });
+    // (`mmu` is asked only once a stream says hello, long after it exists.)
+    const recaller: StreamRecaller = new StreamRecaller(new NatsRecaller(bus), bus, { hasVm: (vmId) => mmu.has(vmId) });
     const mmu = new Mmu(pool, {
       dataDir,
       recaller,
       onEvent: (msg, fields) => log.info(fields, msg),
     });
-    hasVm = (vmId) => mmu.has(vmId);
     const loaded = mmu.loadAll();
     server.add(protos().mmu.Mmu.service, mmuHandlers(mmu, log, { recallStreams: recaller }));
     log.info({ poolMib: config.poolMib, poolFrames: pool.capacity, dataDir, epoch: mmu.epoch, vmsFound: loaded.length }, 'host pool ready');

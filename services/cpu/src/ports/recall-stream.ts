@@ -6,7 +6,7 @@
 // its answers by id.
 import type * as grpc from '@grpc/grpc-js';
 import type { MmuV1 } from '@splitvisor/proto';
-import type { RpcClient } from '@splitvisor/rpc';
+import { RpcError, type RpcClient } from '@splitvisor/rpc';
 
 /** Pause before the stream is opened again: doubled each time, up to the second value;
  *  back to the first once a stream lived REOPEN_RESET_MS. */
@@ -62,20 +62,20 @@ export class RecallStreamClient {
         s.write({ seq: o.seq, reply });
       });
     });
-    const ended = (why: string, code?: number) => {
+    const ended = (e: RpcError) => {
       if (this.stream !== s) return;
       this.stream = undefined;
-      this.lastError = why;
+      this.lastError = e.message;
       s.cancel();
       if (this.closed) return;
       // An mmu that does not take streams recalls over NATS alone: nothing to reopen.
-      if (code === 12 /* UNIMPLEMENTED */) return;
+      if (e.code === 'UNIMPLEMENTED') return;
       if (Date.now() - openedAt >= REOPEN_RESET_MS) this.delayMs = REOPEN_MS[0];
       this.timer = setTimeout(() => this.open(), this.delayMs);
       this.timer.unref();
       this.delayMs = Math.min(this.delayMs * 2, REOPEN_MS[1]);
     };
-    s.on('error', (e: grpc.ServiceError) => ended(e.details || e.message, e.code));
-    s.on('end', () => ended('mmu ended the stream'));
+    s.on('error', (e: grpc.ServiceError) => ended(RpcError.fromGrpc(e)));
+    s.on('end', () => ended(new RpcError('UNAVAILABLE', 'mmu ended the stream')));
   }
 }
