@@ -243,7 +243,8 @@ export async function runExec(argv: string[]): Promise<number> {
       process.stderr.write(
         `splitvisor exec: code cache: ${tc.compiled} blocks compiled (${tc.compiledWasm} to WebAssembly) in ${(tc.compileMs / 1000).toFixed(3)} s ` +
           `(${((tc.compileMs / 1000 / seconds) * 100).toFixed(1)}% of the run), ${tc.live} live (${tc.liveInsns} instructions, ` +
-          `${(tc.liveSourceBytes / 1024).toFixed(0)} KiB of code), ${tc.evictions} evictions, ${tc.invalidations} page invalidations\n`,
+          `${(tc.liveSourceBytes / 1024).toFixed(0)} KiB of code), ${tc.evictions} evictions, ${tc.invalidations} page invalidations, ` +
+          `${tc.hostSteps} CSR accesses as host steps\n`,
       );
     }
   }

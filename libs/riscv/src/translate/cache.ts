@@ -13,6 +13,7 @@ import { PAGE_SIZE } from '@splitvisor/platform';
 import type { HartState } from '../state.js';
 import type { Insn } from './compile.js';
 import { WasmDispatch } from './wasm/dispatch.js';
+import { hostStep } from './host-step.js';
 import type { WasmLayout, WasmMemory } from '../wasm-memory.js';
 
 /** A WebAssembly block as filed: its function (for the dispatcher's table) and its
@@ -85,6 +86,9 @@ export interface TranslationStats {
   evictions: number;
   /** Pages whose blocks were dropped because their code changed or may have. */
   invalidations: number;
+  /** CSR accesses run as host steps inside a chain of WebAssembly blocks
+   *  (wasm/dispatch.ts), without going back to the run loop. */
+  hostSteps: number;
 }
 
 const SLOTS = PAGE_SIZE >> 1;
@@ -99,6 +103,9 @@ export class TranslationCache {
   readonly dispatch: WasmDispatch | null;
   /** Slow-path descriptors of WebAssembly blocks by table index. */
   readonly wasmSlow: (Int32Array | undefined)[] = [];
+  /** The instance of the M-extension helpers every WebAssembly block module imports
+   *  (wasm/compile.ts helperModule), made with the first batch. */
+  wasmHelpers: Record<string, unknown> | null = null;
   /** Hot blocks not yet compiled (WebAssembly is compiled a batch at a time). */
   readonly pending: PendingBlock[] = [];
   /** Source bytes per live block, for the memory figure. */
@@ -112,6 +119,7 @@ export class TranslationCache {
     compileMs: 0,
     evictions: 0,
     invalidations: 0,
+    hostSteps: 0,
   };
 
   constructor(
@@ -131,7 +139,7 @@ export class TranslationCache {
       throw new RangeError(`hotEntries ${hotEntries}: an integer from 1 to 65535`);
     this.pages = new Array<PageTable | null>(pages).fill(null);
     this.epochs = wasm ? new Uint32Array(wasm.memory.buffer, wasm.layout.epochAt, pages).fill(0) : new Uint32Array(pages);
-    this.dispatch = wasm ? new WasmDispatch(wasm.memory, wasm.layout, wasm.base, wasm.size) : null;
+    this.dispatch = wasm ? new WasmDispatch(wasm.memory, wasm.layout, wasm.base, wasm.size, hostStep) : null;
     this.sourceBytes = new Array<Uint32Array | null>(pages).fill(null);
   }
 
@@ -183,6 +191,13 @@ export class TranslationCache {
     st.liveInsns += insns;
     st.liveSourceBytes += codeBytes;
     st.compileMs += ms;
+  }
+
+  /** Files the CSR instruction `inst` (destination `rd`) at `slot` of `page` as a host
+   *  step the dispatcher runs between blocks (wasm/dispatch.ts), until the page's blocks
+   *  are dropped. */
+  linkHostStep(page: number, slot: number, inst: number, rd: number): void {
+    this.dispatch?.linkHost(page * PAGE_SIZE + slot * 2, this.epochs[page]!, inst, rd);
   }
 
   /** Queues a hot block for the next batch; false when it is already queued. */

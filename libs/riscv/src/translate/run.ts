@@ -16,7 +16,10 @@ import { div, divu, divuw, divw, mulh, mulhsu, mulhu, mulhu32, rem, remu, remuw,
 import type { HartState } from '../state.js';
 import { compileBlock, scanBlock, SLOW_WORDS, SlowKind, type BlockSource } from './compile.js';
 import type { BlockFn, TranslationCache } from './cache.js';
-import { compileWasmBlock, wasmModule, type WasmTarget } from './wasm/compile.js';
+import { compileWasmBlock, HELPER_IMPORTS, helperModule, wasmModule, type WasmTarget } from './wasm/compile.js';
+import { HOST_EXIT } from './wasm/dispatch.js';
+import { hostChain } from './host-step.js';
+import { Op } from '../ops.js';
 import { Wasm } from '../wasm-memory.js';
 
 /** Entries into a block before it is compiled, by default: compiling a block costs about
@@ -85,10 +88,18 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
     const idx = table.idx[slot]!;
     if (fn !== undefined && table.vm[slot] === vmFlag && table.insns[slot]! <= left && (idx < 0 || chain !== null)) {
       if (idx >= 0) {
-        // This block and those after it, until one leaves otherwise than straight on.
+        // This block and those after it (and the host steps between them), until one
+        // leaves otherwise than straight on.
+        hostChain.s = s;
+        hostChain.cycles = cycles0 + steps;
+        hostChain.instret = instret0 + steps;
+        hostChain.exc0 = exc0;
+        hostChain.stats = tc.stats;
         steps += chain!.run(pc, left, s.wasmAt, rAt, wAt, xAt, vmFlag, idx);
         const kind = s.exitWords[0]!;
-        if (kind !== -1) {
+        if (kind === HOST_EXIT) {
+          len = 0; // a host step trapped or asked for the outer loop: pc is set, and counted
+        } else if (kind !== -1) {
           const r = finishWasmExit(s, s.exitBlockPc[0]!, kind, s.exitWords[6]!, tc.wasmSlow[s.exitWords[7]!]!);
           steps -= r;
           len = 0; // a slow path ran: look the window up again, as the interpreter does
@@ -120,6 +131,12 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
       table.extent[slot] = n + 1;
     }
     if (n === 0) {
+      // An instruction no block takes. A CSR access becomes a host step the dispatcher
+      // runs between blocks (wasm/dispatch.ts), so the next chain need not stop here.
+      if (chain !== null) {
+        const blk = s.ram.code.block(phys / PAGE_SIZE);
+        if ((blk[off]! & 0xff) === Op.CSR) tc.linkHostStep(phys / PAGE_SIZE, slot, blk[off + 1]!, (blk[off]! >>> 8) & 0x3f);
+      }
       steps += interpret(s, 1, cycles0, instret0, exc0, steps);
       len = 0;
       if (s.brk) break;
@@ -164,7 +181,8 @@ function compilePending(s: HartState, tc: TranslationCache): void {
   const target: WasmTarget = { ramBase: ram.base, ramSize: ram.size, stateAt: lay.stateAt, markAt: lay.markAt, memPages: lay.bytes / 65536 };
   const blocks = batch.map((p) => compileWasmBlock(p.insns, target, p.vm));
   const bytes = wasmModule(blocks, target.memPages);
-  const exports = new Wasm.Instance(new Wasm.Module(bytes), { env: { mem: ram.memory } }).exports;
+  const helpers = (tc.wasmHelpers ??= new Wasm.Instance(new Wasm.Module(helperModule(target.memPages)), { env: { mem: ram.memory } }).exports);
+  const exports = new Wasm.Instance(new Wasm.Module(bytes), { env: { mem: ram.memory }, [HELPER_IMPORTS]: helpers }).exports;
   const ms = (performance.now() - t0) / batch.length;
   const share = Math.floor(bytes.length / batch.length);
   batch.forEach((p, k) => {

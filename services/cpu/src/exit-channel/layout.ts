@@ -50,5 +50,15 @@ export const DEVICE_POSTED = 3;
 export const DEVICE_SHADOWED = 4;
 /** The translate engine's code cache (riscv TranslationStats), in CODE_CACHE_FIELDS order. */
 export const STATS_CODE_START = STATS_DEVICE_START + MACHINE_REGIONS.length * STATS_DEVICE_WORDS;
-export const CODE_CACHE_FIELDS = ['compiled', 'live', 'liveInsns', 'liveSourceBytes', 'compileMs', 'evictions', 'invalidations', 'compiledWasm'] as const;
+export const CODE_CACHE_FIELDS = [
+  'compiled',
+  'live',
+  'liveInsns',
+  'liveSourceBytes',
+  'compileMs',
+  'evictions',
+  'invalidations',
+  'compiledWasm',
+  'hostSteps',
+] as const;
 export const STATS_WORDS = STATS_CODE_START + CODE_CACHE_FIELDS.length;

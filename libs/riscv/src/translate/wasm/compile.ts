@@ -9,8 +9,9 @@
 // WebAssembly memory (wasm-memory.ts), so the fast paths read what the interpreter reads.
 //
 // Blocks are compiled in batches, one module for all the blocks that became hot about the
-// same time (wasmModule): the module's first functions are the M-extension helpers every
-// block may call, then one exported function per block.
+// same time (wasmModule), one exported function per block. The M-extension helpers every
+// block may call are a module of their own (helperModule), made once per RAM and imported
+// by each batch's module, so a batch carries and compiles only its blocks.
 //
 // A block's function is (pc: f64, budget: i32, hart: i32, rTlb: i32, wTlb: i32) -> i32:
 // `hart` is the byte offset of the hart's area, so one module serves every hart sharing
@@ -179,7 +180,7 @@ class BlockEmitter {
       c.get(T).get(IDX).mem(Mem.f64Load, 8).op(0xfc, 0x06 /* i64.trunc_sat_f64_s */, Op.i64Add);
       c.else().i64(-1).end();
     } else {
-      c.i64(BigInt(i.imm) - BigInt(this.t.ramBase)).op(Op.i64Add);
+      c.i64(i.imm - this.t.ramBase).op(Op.i64Add); // both safe integers: so is the difference
     }
     c.tee(O).i64(this.t.ramSize).op(Op.i64Ltu);
     if (size > 1)
@@ -203,9 +204,26 @@ class BlockEmitter {
   }
 }
 
-/** A module of blocks (compileWasmBlock's), exported as b0, b1, ... in order. */
+/** The import module name under which a block module finds helperModule's exports. */
+export const HELPER_IMPORTS = 'm';
+
+/** The M-extension helpers (helperFunc), exported by their names: a block module imports
+ *  them (wasmModule) as its first functions, so a block calls helper k as function k. */
+export function helperModule(memPages: number): Uint8Array {
+  return moduleBytes(
+    helperFuncs().map((f, k) => ({ ...f, exportAs: HELPERS[k] })),
+    memPages,
+  );
+}
+
+/** A module of blocks (compileWasmBlock's), exported as b0, b1, ... in order; it imports
+ *  helperModule's functions from HELPER_IMPORTS. */
 export function wasmModule(blocks: readonly WasmBlock[], memPages: number): Uint8Array {
-  return moduleBytes([...helperFuncs(), ...blocks.map((b, k) => ({ ...b.func, exportAs: `b${k}` }))], memPages);
+  return moduleBytes(
+    blocks.map((b, k) => ({ ...b.func, exportAs: `b${k}` })),
+    memPages,
+    { funcImports: HELPER_IMPORTS_LIST },
+  );
 }
 
 /** Compiles a block (scanBlock's instructions) for physical data addresses, or (`vm`)
@@ -468,6 +486,9 @@ function emit(e: BlockEmitter, i: Insn, k: number): void {
   }
 }
 
+const HELPER_TYPE: FuncType = { params: [I64, I64], result: I64 };
+const HELPER_IMPORTS_LIST = HELPERS.map((name) => ({ module: HELPER_IMPORTS, name, type: HELPER_TYPE }));
+
 let helperDefs: FuncDef[] | null = null;
 function helperFuncs(): FuncDef[] {
   helperDefs ??= HELPERS.map(helperFunc);
@@ -582,5 +603,5 @@ function helperFunc(h: Helper): FuncDef {
       );
       break;
   }
-  return { params: [I64, I64], result: I64, locals, body: c };
+  return { ...HELPER_TYPE, locals, body: c };
 }

@@ -15,6 +15,14 @@
 // Fetch: with translation off the pc is the physical address; with it on, the fetch TLB
 // set (mmu/tlb.ts) is probed as fetchLookup probes it, and a miss goes back to the run
 // loop. A page that is not present here (its state Invalid) goes back too.
+//
+// Host steps: an entry may instead name one instruction the host runs (HOST_ENTRY in the
+// length word; the raw instruction in the index word, rd in the low byte): a CSR access,
+// which a block does not compile. The dispatcher calls the imported `env.host` for it,
+// as QEMU's blocks call a helper, and goes on from the next instruction when the host
+// says so (it ran straight, nothing the chain depends on changed), so a polling loop that
+// reads `time` between blocks stays in WebAssembly. Otherwise (a trap, or a write that
+// asks the outer loop to look: s.brk) it leaves with HOST_EXIT, the pc already set.
 
 import { EXIT_AT, EXIT_BLOCK_PC_AT, EXIT_NPC_AT, JUMP_ENTRIES, Wasm, type WasmLayout, type WasmMemory, type WasmTable } from '../../wasm-memory.js';
 import { Code, F64, I32, I64, Mem, moduleBytes, Op } from './emit.js';
@@ -35,6 +43,17 @@ const O = 10;
 const E = 11;
 const A = 12;
 const T = 13;
+
+/** The length word's flag of a host-step entry. */
+const HOST_ENTRY = 1 << 9;
+/** The exit kind after a host step that did not go straight on: the host set pc, and the
+ *  dispatcher's count includes the step. */
+export const HOST_EXIT = -4;
+
+/** The host's side of a host step: runs the instruction `inst` (destination `rd`) at `pc`
+ *  after `steps` instructions of this dispatcher call; 1 when it went straight on and the
+ *  chain may continue at pc + 4, 0 when the run loop must look (pc is set either way). */
+export type HostStepFn = (pc: number, steps: number, inst: number, rd: number) => number;
 
 /** run(pc, budget, hart, rTlb, wTlb, xTlb, vm, first) -> instructions of the blocks that
  *  ran and left straight (the exit words say where to go on, and about a block that left
@@ -59,7 +78,9 @@ function dispatcherBytes(lay: WasmLayout, ramBase: number, ramSize: number): Uin
   c.br(out).end();
   c.get(STEPS).get(R).op(Op.i32Add).set(STEPS);
   c.get(HART).mem(Mem.f64Load, EXIT_NPC_AT).set(PC);
-  // The next block: budget left, the pc's physical offset, present, in the jump cache.
+  // The next block (or host step): budget left, the pc's physical offset, present, in the
+  // jump cache.
+  const look = c.loop();
   c.get(BUDGET).get(STEPS).op(Op.i32Sub).i32(0).op(0x4c /* i32.le_s */).brIf(out);
   c.get(PC).op(0xfc, 0x06 /* i64.trunc_sat_f64_s */).set(A);
   c.get(X_TLB).i32(0).op(0x48 /* i32.lt_s */).if(I64);
@@ -94,19 +115,36 @@ function dispatcherBytes(lay: WasmLayout, ramBase: number, ramSize: number): Uin
   c.get(E)
     .mem(Mem.i32Load, lay.jumpAt + 12)
     .set(R);
+  c.get(R).i32(HOST_ENTRY).op(Op.i32And).if();
+  c.get(PC)
+    .get(STEPS)
+    .get(E)
+    .mem(Mem.i32Load, lay.jumpAt + 8)
+    .get(R)
+    .i32(255)
+    .op(Op.i32And)
+    .op(0x10 /* call */, 0 /* env.host, the only imported function */);
+  c.get(STEPS).i32(1).op(Op.i32Add).set(STEPS);
+  c.op(Op.i32Eqz).if();
+  c.get(HART).i32(HOST_EXIT).mem(Mem.i32Store, EXIT_AT);
+  c.br(out).end();
+  c.get(PC).f64(4).op(Op.f64Add).set(PC);
+  c.get(HART).get(PC).mem(Mem.f64Store, EXIT_NPC_AT);
+  c.br(look).end();
   c.get(R).i32(8).op(Op.i32Shru).get(VM).op(Op.i32Ne).brIf(out);
   c.get(R).i32(255).op(Op.i32And).get(BUDGET).get(STEPS).op(Op.i32Sub).op(Op.i32Gts).brIf(out);
   c.get(E)
     .mem(Mem.i32Load, lay.jumpAt + 8)
     .set(IDX);
   c.br(next);
-  c.end(); // loop
-  c.end(); // block
+  c.end(); // look
+  c.end(); // next
+  c.end(); // out
   c.get(STEPS);
   return moduleBytes(
     [{ params: [F64, I32, I32, I32, I32, I32, I32, I32], result: I32, locals: [I32, I32, I64, I32, I64, I32], body: c, exportAs: 'run' }],
     lay.bytes / 65536,
-    { table: true, callTypes: [BLOCK_TYPE] },
+    { table: true, callTypes: [BLOCK_TYPE], funcImports: [{ module: 'env', name: 'host', type: { params: [F64, I32, I32, I32], result: I32 } }] },
   );
 }
 
@@ -118,9 +156,9 @@ export class WasmDispatch {
   private readonly free: number[] = [];
   private readonly jump: Int32Array;
 
-  constructor(memory: WasmMemory, lay: WasmLayout, ramBase: number, ramSize: number) {
+  constructor(memory: WasmMemory, lay: WasmLayout, ramBase: number, ramSize: number, host: HostStepFn) {
     this.table = new Wasm.Table({ element: 'anyfunc', initial: 0 });
-    const exports = new Wasm.Instance(new Wasm.Module(dispatcherBytes(lay, ramBase, ramSize)), { env: { mem: memory, table: this.table } }).exports;
+    const exports = new Wasm.Instance(new Wasm.Module(dispatcherBytes(lay, ramBase, ramSize)), { env: { mem: memory, table: this.table, host } }).exports;
     this.run = exports['run'] as DispatchFn;
     this.jump = new Int32Array(memory.buffer, lay.jumpAt, JUMP_ENTRIES * 4);
     this.jump.fill(0);
@@ -146,6 +184,17 @@ export class WasmDispatch {
     j[e + 1] = epoch;
     j[e + 2] = idx;
     j[e + 3] = insns | (vm ? 1 << 8 : 0);
+  }
+
+  /** Points the jump cache at a host step for physical offset `off` (its page at `epoch`):
+   *  the raw instruction `inst` with destination `rd` (decoder.ts: SINK for x0). */
+  linkHost(off: number, epoch: number, inst: number, rd: number): void {
+    const e = ((off >>> 1) & (JUMP_ENTRIES - 1)) * 4;
+    const j = this.jump;
+    j[e] = off + 1;
+    j[e + 1] = epoch;
+    j[e + 2] = inst;
+    j[e + 3] = HOST_ENTRY | rd;
   }
 
   /** Forgets block `idx` at physical offset `off`: its entry, if still its own, and its index. */

@@ -81,7 +81,38 @@ export const Mem = {
 } as const satisfies Record<string, readonly [number, number]>;
 export type MemOp = (typeof Mem)[keyof typeof Mem];
 
-export function uleb(out: number[], n: number): void {
+/** A growable byte buffer: what a function body and a module are written into. Bytes are
+ *  stored in place (no array of numbers to copy again), and a finished body goes into its
+ *  module with one `set`: the block compiler runs cold, so fewer steps per byte is what
+ *  makes it fast. */
+export class ByteBuf {
+  private buf: Uint8Array;
+  length = 0;
+
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(capacity);
+  }
+  push(b: number): void {
+    if (this.length === this.buf.length) this.grow(1);
+    this.buf[this.length++] = b;
+  }
+  append(xs: Uint8Array): void {
+    if (this.length + xs.length > this.buf.length) this.grow(xs.length);
+    this.buf.set(xs, this.length);
+    this.length += xs.length;
+  }
+  /** The bytes written so far (a view: valid until the next write). */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+  private grow(need: number): void {
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + need));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+}
+
+export function uleb(out: ByteBuf, n: number): void {
   do {
     let b = n % 128;
     n = Math.floor(n / 128);
@@ -90,8 +121,18 @@ export function uleb(out: number[], n: number): void {
   } while (n !== 0);
 }
 
+/** Bytes in the unsigned LEB128 of `n`. */
+function ulebLength(n: number): number {
+  let k = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    k++;
+  }
+  return k;
+}
+
 /** Signed LEB128 of an int32 (number arithmetic, the common case). */
-function sleb32(out: number[], v: number): void {
+function sleb32(out: ByteBuf, v: number): void {
   for (;;) {
     const b = v & 0x7f;
     v >>= 7;
@@ -103,7 +144,21 @@ function sleb32(out: number[], v: number): void {
   }
 }
 
-export function sleb(out: number[], v: bigint): void {
+/** Signed LEB128 of a safe integer, without BigInt: floor division keeps the sign's
+ *  infinite extension, as an arithmetic shift would. */
+function slebSafe(out: ByteBuf, v: number): void {
+  for (;;) {
+    const b = ((v % 128) + 128) % 128;
+    v = Math.floor(v / 128);
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+export function sleb(out: ByteBuf, v: bigint): void {
   for (;;) {
     const b = Number(v & 0x7fn);
     v >>= 7n;
@@ -120,7 +175,7 @@ export type Label = number;
 
 /** One function body under construction. */
 export class Code {
-  readonly bytes: number[] = [];
+  readonly bytes = new ByteBuf();
   /** Open constructs, innermost last, as label ids. */
   private readonly open: Label[] = [];
   private nextLabel = 0;
@@ -152,6 +207,7 @@ export class Code {
   i64(v: bigint | number): this {
     this.bytes.push(0x42);
     if (typeof v === 'number' && (v | 0) === v) sleb32(this.bytes, v);
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) slebSafe(this.bytes, v);
     else sleb(this.bytes, BigInt.asIntN(64, BigInt(v)));
     return this;
   }
@@ -163,7 +219,8 @@ export class Code {
   }
   /** A load or store with a constant offset added to the address on the stack. */
   mem(m: MemOp, offset = 0): this {
-    this.bytes.push(m[0], m[1]);
+    this.bytes.push(m[0]);
+    this.bytes.push(m[1]);
     uleb(this.bytes, offset);
     return this;
   }
@@ -209,7 +266,8 @@ export class Code {
   private enter(opcode: number, result?: number): Label {
     const l = this.nextLabel++;
     this.open.push(l);
-    this.bytes.push(opcode, result ?? VOID);
+    this.bytes.push(opcode);
+    this.bytes.push(result ?? VOID);
     return l;
   }
   private depth(l: Label): number {
@@ -233,24 +291,24 @@ export interface FuncDef {
   readonly exportAs?: string;
 }
 
-function append(out: number[], xs: readonly number[]): void {
-  for (let i = 0; i < xs.length; i++) out.push(xs[i]!);
-}
-
-function vec(out: number[], items: readonly number[][]): void {
+/** A vector (spec 5.1.3): its length, then its items. */
+function vec(out: ByteBuf, items: readonly Uint8Array[]): void {
   uleb(out, items.length);
-  for (const i of items) append(out, i);
+  for (const i of items) out.append(i);
 }
-function name(s: string): number[] {
-  const out: number[] = [];
+function bytesOf(write: (b: ByteBuf) => void): Uint8Array {
+  const b = new ByteBuf(16);
+  write(b);
+  return b.view();
+}
+function name(out: ByteBuf, s: string): void {
   uleb(out, s.length);
   for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
-  return out;
 }
-function section(out: number[], id: number, body: number[]): void {
+function section(out: ByteBuf, id: number, body: Uint8Array): void {
   out.push(id);
   uleb(out, body.length);
-  append(out, body);
+  out.append(body);
 }
 
 /** A function type: parameters and one result. */
@@ -259,89 +317,137 @@ export interface FuncType {
   readonly result: number;
 }
 
+/** A function a module imports, as `module.name`. */
+export interface FuncImport {
+  readonly module: string;
+  readonly name: string;
+  readonly type: FuncType;
+}
+
 /**
  * A module importing `env.mem`, a shared memory of exactly `memPages` 64 KiB pages (and,
- * with `table`, `env.table`, a table of functions), and exporting the functions that name
- * an export. Functions call each other by index; `callTypes` are the module's first types,
- * in order, so `call_indirect` names them by their index there.
+ * with `table`, `env.table`, a table of functions; with `funcImports`, those functions,
+ * which take the first function indices in their order), and exporting the functions that
+ * name an export. Functions call each other by index; `callTypes` are the module's first
+ * types, in order, so `call_indirect` names them by their index there.
  */
-export function moduleBytes(funcs: readonly FuncDef[], memPages: number, opts: { table?: boolean; callTypes?: readonly FuncType[] } = {}): Uint8Array {
-  const types: number[][] = [];
+export function moduleBytes(
+  funcs: readonly FuncDef[],
+  memPages: number,
+  opts: { table?: boolean; callTypes?: readonly FuncType[]; funcImports?: readonly FuncImport[] } = {},
+): Uint8Array {
+  const types: Uint8Array[] = [];
   const typeIndex = (f: FuncType): number => {
-    const t = [0x60];
-    vec(
-      t,
-      f.params.map((p) => [p]),
-    );
-    vec(t, [[f.result]]);
-    let k = types.findIndex((x) => x.length === t.length && x.every((b, i) => b === t[i]));
+    const t = bytesOf((b) => {
+      b.push(0x60);
+      uleb(b, f.params.length);
+      for (const p of f.params) b.push(p);
+      b.push(1);
+      b.push(f.result);
+    });
+    let k = types.findIndex((x) => x.length === t.length && x.every((v, i) => v === t[i]));
     if (k < 0) k = types.push(t) - 1;
     return k;
   };
   for (const t of opts.callTypes ?? []) typeIndex(t);
+  const funcImports = opts.funcImports ?? [];
+  const importTypes = funcImports.map((f) => typeIndex(f.type));
   const typeOf = funcs.map(typeIndex);
-  const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  const typeSec: number[] = [];
-  vec(typeSec, types);
-  section(out, 1, typeSec);
-  const imp: number[] = [];
-  const limits = [0x03]; // min and max, shared (threads proposal, in every engine Node has)
-  uleb(limits, memPages);
-  uleb(limits, memPages);
-  const imports = [[...name('env'), ...name('mem'), 0x02, ...limits]];
-  if (opts.table) imports.push([...name('env'), ...name('table'), 0x01, 0x70, 0x00, 0x00]); // funcref, min 0
-  vec(imp, imports);
-  section(out, 2, imp);
-  const fnSec: number[] = [];
-  vec(
-    fnSec,
-    typeOf.map((k) => {
-      const b: number[] = [];
-      uleb(b, k);
-      return b;
+  // The code section first: its size is most of the module's.
+  let codeSize = ulebLength(funcs.length);
+  const heads = funcs.map((f) => {
+    if (f.body.openCount !== 0) throw new Error('wasm emit: a function body left a construct open');
+    const groups: [number, number][] = [];
+    for (const t of f.locals) {
+      const last = groups[groups.length - 1];
+      if (last && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    const locals = bytesOf((b) => {
+      uleb(b, groups.length);
+      for (const [n, t] of groups) {
+        uleb(b, n);
+        b.push(t);
+      }
+    });
+    const size = locals.length + f.body.bytes.length + 1; // the body's final `end`
+    codeSize += ulebLength(size) + size;
+    return { locals, size };
+  });
+  const out = new ByteBuf(codeSize + 256);
+  for (const b of [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) out.push(b);
+  section(
+    out,
+    1,
+    bytesOf((b) => vec(b, types)),
+  );
+  const imports = [
+    bytesOf((b) => {
+      name(b, 'env');
+      name(b, 'mem');
+      b.push(0x02);
+      b.push(0x03); // min and max, shared (threads proposal, in every engine Node has)
+      uleb(b, memPages);
+      uleb(b, memPages);
+    }),
+  ];
+  funcImports.forEach((f, k) =>
+    imports.push(
+      bytesOf((b) => {
+        name(b, f.module);
+        name(b, f.name);
+        b.push(0x00);
+        uleb(b, importTypes[k]!);
+      }),
+    ),
+  );
+  if (opts.table)
+    imports.push(
+      bytesOf((b) => {
+        name(b, 'env');
+        name(b, 'table');
+        for (const x of [0x01, 0x70, 0x00, 0x00]) b.push(x); // funcref, min 0
+      }),
+    );
+  section(
+    out,
+    2,
+    bytesOf((b) => vec(b, imports)),
+  );
+  section(
+    out,
+    3,
+    bytesOf((b) => {
+      uleb(b, typeOf.length);
+      for (const k of typeOf) uleb(b, k);
     }),
   );
-  section(out, 3, fnSec);
-  const exp: number[] = [];
-  const exported: number[][] = [];
+  const exported: Uint8Array[] = [];
   funcs.forEach((f, k) => {
     if (f.exportAs === undefined) return;
-    const e = name(f.exportAs);
-    e.push(0x00);
-    uleb(e, k);
-    exported.push(e);
+    const e = f.exportAs;
+    exported.push(
+      bytesOf((b) => {
+        name(b, e);
+        b.push(0x00);
+        uleb(b, funcImports.length + k);
+      }),
+    );
   });
-  vec(exp, exported);
-  section(out, 7, exp);
-  const codeSec: number[] = [];
-  vec(
-    codeSec,
-    funcs.map((f) => {
-      if (f.body.openCount !== 0) throw new Error('wasm emit: a function body left a construct open');
-      const groups: number[][] = [];
-      for (const t of f.locals) {
-        const last = groups[groups.length - 1];
-        if (last && last[1] === t) last[0]!++;
-        else groups.push([1, t]);
-      }
-      const body: number[] = [];
-      vec(
-        body,
-        groups.map(([n, t]) => {
-          const g: number[] = [];
-          uleb(g, n!);
-          g.push(t!);
-          return g;
-        }),
-      );
-      append(body, f.body.bytes);
-      body.push(0x0b);
-      const sized: number[] = [];
-      uleb(sized, body.length);
-      append(sized, body);
-      return sized;
-    }),
+  section(
+    out,
+    7,
+    bytesOf((b) => vec(b, exported)),
   );
-  section(out, 10, codeSec);
-  return Uint8Array.from(out);
+  out.push(10);
+  uleb(out, codeSize);
+  uleb(out, funcs.length);
+  funcs.forEach((f, k) => {
+    const h = heads[k]!;
+    uleb(out, h.size);
+    out.append(h.locals);
+    out.append(f.body.bytes.view());
+    out.push(0x0b);
+  });
+  return out.view();
 }
