@@ -20,6 +20,7 @@ import { compileWasmBlock, HELPER_IMPORTS, helperModule, wasmModule, type WasmTa
 import { HOST_EXIT } from './wasm/dispatch.js';
 import { hostChain } from './host-step.js';
 import { Op } from '../ops.js';
+import { wordOp, wordRd } from '../decoder.js';
 import { Wasm } from '../wasm-memory.js';
 
 /** Entries into a block before it is compiled, by default: compiling a block costs about
@@ -51,6 +52,14 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
   const rAt = rT.byteOffset;
   const wAt = wT.byteOffset;
   const xAt = s.fetchVm ? s.fSet.x.byteOffset : -1;
+  if (chain !== null) {
+    // Whose counters a host step inside a chain reads (host-step.ts).
+    hostChain.s = s;
+    hostChain.cycles0 = cycles0;
+    hostChain.instret0 = instret0;
+    hostChain.exc0 = exc0;
+    hostChain.stats = tc.stats;
+  }
   let steps = 0;
   let base = 0; // the fetch window: virtual base, length, physical offset, page table
   let len = 0;
@@ -90,11 +99,7 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
       if (idx >= 0) {
         // This block and those after it (and the host steps between them), until one
         // leaves otherwise than straight on.
-        hostChain.s = s;
-        hostChain.cycles = cycles0 + steps;
-        hostChain.instret = instret0 + steps;
-        hostChain.exc0 = exc0;
-        hostChain.stats = tc.stats;
+        hostChain.before = steps;
         steps += chain!.run(pc, left, s.wasmAt, rAt, wAt, xAt, vmFlag, idx);
         const kind = s.exitWords[0]!;
         if (kind === HOST_EXIT) {
@@ -135,7 +140,8 @@ export function executeTranslated(s: HartState, tc: TranslationCache, limit: num
       // runs between blocks (wasm/dispatch.ts), so the next chain need not stop here.
       if (chain !== null) {
         const blk = s.ram.code.block(phys / PAGE_SIZE);
-        if ((blk[off]! & 0xff) === Op.CSR) tc.linkHostStep(phys / PAGE_SIZE, slot, blk[off + 1]!, (blk[off]! >>> 8) & 0x3f);
+        const w = blk[off]!;
+        if (wordOp(w) === Op.CSR) tc.linkHostStep(phys / PAGE_SIZE, slot, blk[off + 1]!, wordRd(w));
       }
       steps += interpret(s, 1, cycles0, instret0, exc0, steps);
       len = 0;
