@@ -100,10 +100,10 @@ describe('AddressSpace', () => {
     expect(s.read(DRAM_BASE, 1)[0]).toBe(1);
   });
 
-  it('refuses a fetch count outside 1..64 and a page outside RAM, naming the address', () => {
+  it('refuses a fetch count outside 1..256 and a page outside RAM, naming the address', () => {
     const { s } = space();
-    expect(memError(() => s.fetch(BASE_GFN, 0))).toEqual({ kind: 'invalid', message: 'fetch count 0 must be between 1 and 64' });
-    expect(memError(() => s.fetch(BASE_GFN, 65)).message).toBe('fetch count 65 must be between 1 and 64');
+    expect(memError(() => s.fetch(BASE_GFN, 0))).toEqual({ kind: 'invalid', message: 'fetch count 0 must be between 1 and 256' });
+    expect(memError(() => s.fetch(BASE_GFN, 257)).message).toBe('fetch count 257 must be between 1 and 256');
     expect(memError(() => s.fetch(BASE_GFN - 1, 1)).message).toBe('fetch of page at 0x7ffff000 (gfn 0x7ffff) lies outside RAM [0x80000000, 0x84000000)');
     // A run that starts inside and ends outside names its first page outside.
     expect(memError(() => s.fetch(BASE_GFN + 16383, 2)).message).toBe('fetch of page at 0x84000000 (gfn 0x84000) lies outside RAM [0x80000000, 0x84000000)');

@@ -13,8 +13,9 @@ import { PageBitmap } from './page-bitmap.js';
 
 /** Sv48 guest-physical space; the virt machine places nothing above it. */
 export const GUEST_PHYS_LIMIT = 2 ** 48;
-/** Most pages one fetch may ask for: 256 KiB per reply, well under gRPC's message cap. */
-export const MAX_FETCH_PAGES = 64;
+/** Most pages one fetch may ask for: 1 MiB per reply, under gRPC's 4 MiB message cap.
+ *  The cpu's page cache grows a stream of misses up to this (its MAX_RUN). */
+export const MAX_FETCH_PAGES = 256;
 
 export type FetchedPage =
   | { gfn: number; zero: true }

@@ -136,9 +136,9 @@ describe('mmu handlers over real gRPC', () => {
       code: 'INVALID_ARGUMENT',
       message: 'fetch of page at 0x84000000 (gfn 0x84000) lies outside RAM [0x80000000, 0x84000000)',
     });
-    expect(await refusal(client.call('FetchPages', { vmId: 'vm', gfn: BASE_GFN, count: 65 }))).toEqual({
+    expect(await refusal(client.call('FetchPages', { vmId: 'vm', gfn: BASE_GFN, count: 257 }))).toEqual({
       code: 'INVALID_ARGUMENT',
-      message: 'fetch count 65 must be between 1 and 64',
+      message: 'fetch count 257 must be between 1 and 256',
     });
     expect((await refusal(client.call('FetchPages', { vmId: 'vm', gfn: BASE_GFN, count: 0 }))).code).toBe('INVALID_ARGUMENT');
     expect(await refusal(client.call('WriteBack', { vmId: 'vm', pages: [{ gfn: BASE_GFN, data: Buffer.alloc(10) }] }))).toEqual({

@@ -10,8 +10,8 @@ import type { RecallAnswerMsg, RecallOrderMsg } from './protocol.js';
 const BASE = 0x80000000;
 const PAGES = 256;
 
-function setup() {
-  const ram = new GuestRam(BASE, PAGES * 4096);
+function setup(pages = PAGES) {
+  const ram = new GuestRam(BASE, pages * 4096);
   // Both ends of the exit channel in this thread: the host's rings and answers are seen
   // by the worker's next look.
   const host = new ExitChannelHost();
@@ -29,14 +29,17 @@ function setup() {
 }
 
 describe('WorkerPageCache', () => {
-  it('runs over Invalid pages only, and grows a stream of misses up to 64 pages', () => {
-    const { ram, cache, close } = setup();
+  it('runs over Invalid pages only, and grows a stream of misses up to 256 pages', () => {
+    const { ram, cache, close } = setup(1024);
     ram.pageState[5] = PageState.Shared;
     expect(cache.runLength(0, true, 16)).toBe(5); // stops before the Shared page
     expect(cache.runLength(100, false, 16)).toBe(16);
     expect(cache.runLength(116, false, 16)).toBe(32); // where the last run ended
     expect(cache.runLength(148, false, 16)).toBe(64);
-    expect(cache.runLength(212, false, 16)).toBe(44); // the end of RAM
+    expect(cache.runLength(212, false, 16)).toBe(128);
+    expect(cache.runLength(340, false, 16)).toBe(256);
+    expect(cache.runLength(596, false, 16)).toBe(256); // no further: mmu's limit
+    expect(cache.runLength(852, false, 16)).toBe(172); // the end of RAM
     expect(cache.runLength(10, false, 16)).toBe(16); // elsewhere: back to the base run
     close();
   });

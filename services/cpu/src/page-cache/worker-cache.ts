@@ -11,8 +11,10 @@ const PAGE = 4096;
 const DRAIN_SPINS = 40;
 /** While an order is counted but not yet receivable, how often an exit's wait looks again. */
 const ORDER_RETRY_MS = 1;
-/** The longest run mmu grants in one fetch. */
-const MAX_RUN = 64;
+/** The longest run mmu grants in one fetch (its MAX_FETCH_PAGES). U-Boot zeroing its
+ *  ~7 MiB heap is such a stream of write misses (`npm run bench -- boot` counts the
+ *  boot's fetches). */
+const MAX_RUN = 256;
 /** Instructions per batch while recalls come (~0.5 ms of a polling guest), and for how many
  *  batches after the last one: a device's requests come in bursts, each waiting for the
  *  vCPU's next safepoint, and a full batch is up to ~10 ms. */
