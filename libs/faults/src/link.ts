@@ -33,7 +33,8 @@ export const PARTITION_FAMILIES: Record<RpcLinkName, readonly SubjectFamily[]> =
  *  IRQ lines and the cpu asks their levels; the cpu rings doorbells; mmu recalls pages;
  *  io-backend publishes console output and dom0 forwards console input; io-backend's
  *  ports and gateways put frames on the switches; io-backend revokes the UART read shadow
- *  (a cut revoke leaves the cpu's grant to expire, 200 ms, and input waits 1 s for it). */
+ *  (a cut revoke leaves the cpu's grant to run out its lease, 1 s by default, and input
+ *  waits the lease and 800 ms for it). */
 export const NATS_ORIGINS: Record<SubjectFamily, readonly Service[]> = {
   irq: ['io-backend', 'cpu'],
   doorbell: ['cpu'],

@@ -11,7 +11,7 @@
 // towards a timeout), cannot be waiting for time: its vCPU sleeps until the grant it reads
 // from runs out, as in WFI. What it leaves out: a loop that also polls RAM another vCPU of this
 // process writes (a device's DMA comes as a recall, which wakes it) sees that write up to
-// one grant (200 ms) late; a loop that counts in RAM rather than in a register, likewise.
+// one grant's lease (io-backend's, 1 s by default) late; a loop that counts in RAM rather than in a register, likewise.
 //
 // A loop is `reads` loads of one register, each seeing the same value, with nothing between
 // them that leaves the vCPU (any exit, device store or posted write ends the streak), all

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@splitvisor/testing';
 import type { EventsV1 } from '@splitvisor/proto';
 import { UART0 } from '@splitvisor/platform';
-import { ReadShadowReader, ReadShadowWriter, SHADOW_BYTES } from './exit-channel/index.js';
-import { ShadowGrants } from './read-shadow.js';
+import { ReadShadowReader, ReadShadowWriter, SHADOW_BYTES, shadowClock } from './exit-channel/index.js';
+import { SHADOW_GRANT_MS, SHADOW_LEASE_MAX_MS, ShadowGrants } from './read-shadow.js';
 import type { ShadowRevokes } from './ports/index.js';
 
 const LSR = UART0.base + 5;
-const grant = (epoch: number, lsr = 0x60) => ({ base: UART0.base, valid: 1 << 5, values: Buffer.from([0, 0, 0, 0, 0, lsr, 0, 0]), epoch });
+const grant = (epoch: number, lsr = 0x60) => ({ base: UART0.base, valid: 1 << 5, values: Buffer.from([0, 0, 0, 0, 0, lsr, 0, 0]), epoch, leaseMs: 0 });
 
 async function setup(revokes: boolean) {
   const buf = new SharedArrayBuffer(SHADOW_BYTES);
@@ -30,8 +30,10 @@ async function setup(revokes: boolean) {
   const reader = new ReadShadowReader(buf);
   const out = new Int32Array(2);
   const served = () => (reader.serve(LSR, 1, out) ? out[0] : undefined);
+  /** How long from now the grant serving LSR runs (0: none). */
+  const leaseLeft = () => (reader.expiresAt(LSR) === 0 ? 0 : reader.expiresAt(LSR) - shadowClock());
   const revoke = (epoch: number) => answer!({ vmId: 'vm', base: UART0.base, epoch });
-  return { g, served, revoke, link, wakes };
+  return { g, served, leaseLeft, revoke, link, wakes };
 }
 
 describe('ShadowGrants (the cpu host thread)', () => {
@@ -44,6 +46,23 @@ describe('ShadowGrants (the cpu host thread)', () => {
     g.take(grant(2, 0x61)); // made after that revoke
     expect(served()).toBe(0x61);
     g.beforeExit(UART0.base + 3);
+    expect(served()).toBeUndefined();
+  });
+
+  it("serves a grant for io-backend's lease: the grant's own, 200 ms without one, 10 s at most", async () => {
+    const { g, served, leaseLeft } = await setup(true);
+    g.take({ ...grant(1), leaseMs: 1000 });
+    expect(leaseLeft()).toBeGreaterThan(900);
+    expect(leaseLeft()).toBeLessThanOrEqual(1000);
+    g.take(grant(1)); // no lease: an io-backend from before the lease field
+    expect(leaseLeft()).toBeGreaterThan(SHADOW_GRANT_MS - 100);
+    expect(leaseLeft()).toBeLessThanOrEqual(SHADOW_GRANT_MS);
+    g.take({ ...grant(1), leaseMs: 3_600_000 });
+    expect(leaseLeft()).toBeLessThanOrEqual(SHADOW_LEASE_MAX_MS);
+    // A lease that has run out serves nothing: the next load exits and renews it.
+    g.take({ ...grant(1), leaseMs: 20 });
+    expect(served()).toBe(0x60);
+    await new Promise((r) => setTimeout(r, 60));
     expect(served()).toBeUndefined();
   });
 

@@ -11,9 +11,13 @@ import { hex, regionAt } from '@splitvisor/platform';
 import { shadowClock, type ReadShadowWriter } from './exit-channel/index.js';
 import type { ShadowRevokes } from './ports/index.js';
 
-/** How long a grant is served: a cpu that never hears a revoke (NATS cut) is stale at most
- *  this long; io-backend waits up to 1 s for the revoke's answer. */
+/** How long a grant without a lease of its own is served (an io-backend older than the
+ *  lease field). A grant's lease is io-backend's to choose: it waits the lease and a margin
+ *  for a revoke's answer, so a cpu that never hears the revoke (NATS cut) has stopped
+ *  serving the grant by then. */
 export const SHADOW_GRANT_MS = 200;
+/** The longest lease served, whatever a grant says. */
+export const SHADOW_LEASE_MAX_MS = 10_000;
 
 export interface ShadowGrantStats {
   taken: number;
@@ -91,7 +95,8 @@ export class ShadowGrants {
       this.stats.stale++;
       return;
     }
-    if (this.shadow.install(grant.base, grant.valid, grant.values, shadowClock() + SHADOW_GRANT_MS)) this.stats.taken++;
+    const lease = Math.min(grant.leaseMs || SHADOW_GRANT_MS, SHADOW_LEASE_MAX_MS);
+    if (this.shadow.install(grant.base, grant.valid, grant.values, shadowClock() + lease)) this.stats.taken++;
   }
 
   /** Every grant dropped (a reset or poweroff reply: the devices are not what they were). */

@@ -181,8 +181,11 @@ describe('VcpuHost on fake ports', () => {
   });
 
   it('poll-idle: a loop on a granted LSR that never reads the clock sleeps until the grant runs out; one that reads time wakes every 20 ms', async () => {
-    // LSR granted with each UART reply (0x60: nothing received), for 200 ms (SHADOW_GRANT_MS).
-    const grant = mmioReply({ valueLo: 0x60, shadow: { base: UART0.base, valid: 1 << 5, values: Buffer.from([0, 0, 0, 0, 0, 0x60, 0, 0]), epoch: 0 } });
+    // LSR granted with each UART reply (0x60: nothing received), for a lease of 200 ms.
+    const grant = mmioReply({
+      valueLo: 0x60,
+      shadow: { base: UART0.base, valid: 1 << 5, values: Buffer.from([0, 0, 0, 0, 0, 0x60, 0, 0]), epoch: 0, leaseMs: 200 },
+    });
     const pollLoop = (readClock: boolean) =>
       program([
         encode.lui(Reg.t1, UART0.base >>> 12),

@@ -48,7 +48,7 @@ const IDLE_CAP_MS = 1000;
  *  reads the clock: what it waits for wakes it at once (a revoke, an IRQ line, a recall);
  *  time passing, which such a loop may wait for too (U-Boot's `sleep`, its autoboot
  *  countdown), is this late at most. A loop that does not read the clock sleeps until its
- *  grant runs out (SHADOW_GRANT_MS at most). */
+ *  grant's lease runs out (io-backend's --shadow-lease-ms, 1 s by default). */
 const POLL_IDLE_CAP_MS = 20;
 const DELIVER_POSTED: WorkerRequest = { kind: 'posted' };
 /** mie (priv spec 3.1.9): with mip, whether an interrupt waits to be taken. */

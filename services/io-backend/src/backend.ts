@@ -29,7 +29,7 @@ import { NetworkHub } from './virtio/network-hub.js';
 import { createVirtioDevice, parseVirtioParams } from './virtio/plug.js';
 import type { PluggedStats } from './virtio/virtio-socket.js';
 import { SETTLE_MS, StatePersister, type SavedStateStore } from './saved-state.js';
-import { REVOKE_TIMEOUT_MS, UartShadowGrants } from './read-shadow.js';
+import { UartShadowGrants } from './read-shadow.js';
 
 /** Console chunk ids: this process's, so a restarted io-backend's never collide with its
  *  predecessor's inside the stream's duplicate window. */
@@ -51,6 +51,8 @@ export type DeviceMemory = GuestMemory & { readonly stats: DmaCounters; close?()
 export interface IoBackendOptions {
   /** A VM's RAM for its devices (virtio devices need it); none: no virtio devices. */
   deviceMemory?: (vmId: string) => DeviceMemory;
+  /** How long the cpu may serve a UART read shadow grant (default SHADOW_LEASE_MS). */
+  shadowLeaseMs?: number;
   /** Console coalescing, for tests (defaults: 512 bytes, 10 ms). */
   console?: Pick<ConsoleOutOptions, 'maxBytes' | 'delayMs' | 'maxBufferedBytes' | 'maxChunkBytes'>;
 }
@@ -204,9 +206,16 @@ export class IoBackend {
         devices.uart,
         UART0.base,
         async (epoch) => {
-          await this.bus.request(subjects.shadowRevoke(vmId), ShadowRevokeCodec, { vmId, base: UART0.base, epoch }, ShadowRevokeAckCodec, REVOKE_TIMEOUT_MS);
+          await this.bus.request(
+            subjects.shadowRevoke(vmId),
+            ShadowRevokeCodec,
+            { vmId, base: UART0.base, epoch },
+            ShadowRevokeAckCodec,
+            vm.shadow.revokeTimeoutMs,
+          );
         },
         log,
+        this.opts.shadowLeaseMs,
       ),
     };
     vm.openGate = () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Uart16550 } from '@splitvisor/devices';
 import { UART0, type MmioOffset } from '@splitvisor/platform';
 import { silentLogger } from '@splitvisor/testing';
-import { UartShadowGrants } from './read-shadow.js';
+import { REVOKE_MARGIN_MS, SHADOW_LEASE_MS, UartShadowGrants } from './read-shadow.js';
 
 const LSR = 1 << 5;
 const RBR = 1 << 0;
@@ -29,6 +29,21 @@ describe('UartShadowGrants (io-backend)', () => {
     expect(grant.base).toBe(UART0.base);
     expect(grant.valid! & (LSR | RBR)).toBe(LSR | RBR);
     expect([...(grant.values as Buffer)][5]).toBe(0x60);
+  });
+
+  it('gives each grant its lease, and waits the lease and a margin for a revoke', () => {
+    const { g } = setup();
+    expect(SHADOW_LEASE_MS).toBe(1000);
+    expect(g.grant()!.leaseMs).toBe(SHADOW_LEASE_MS);
+    expect(g.revokeTimeoutMs).toBe(SHADOW_LEASE_MS + REVOKE_MARGIN_MS);
+    const short = new UartShadowGrants(new Uart16550(), UART0.base, () => Promise.resolve(), silentLogger(), 200);
+    expect(short.grant()!.leaseMs).toBe(200);
+    expect(short.revokeTimeoutMs).toBe(1000);
+    for (const bad of [0, 9, 10_001, 1.5, NaN]) {
+      expect(() => new UartShadowGrants(new Uart16550(), UART0.base, () => Promise.resolve(), silentLogger(), bad)).toThrow(
+        `read shadow lease ${bad} ms is outside 10..10000 ms`,
+      );
+    }
   });
 
   it('revokes before input reaches the UART, in a newer epoch, and applies it after the answer', async () => {

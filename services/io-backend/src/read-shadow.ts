@@ -4,7 +4,15 @@
 // serves them without an exit. Before io-backend applies a change a granted register would
 // show (host input arriving, a restore), it asks the cpu to drop the grant
 // (sv.vm.<vm>.io.shadow.revoke, request/reply) and applies the change once answered, or
-// after REVOKE_TIMEOUT_MS without an answer (the cpu serves a grant SHADOW_GRANT_MS at most).
+// without an answer once the grant's lease and REVOKE_MARGIN_MS have passed (the cpu serves
+// a grant its lease at most, from when it took it).
+//
+// The lease is a trade. The vCPU of a guest idle at a prompt, polling LSR, sleeps until its
+// grant runs out and then exits to renew it: a lease of 200 ms cost 5 such wake-ups and
+// exits a second, ~1% of a core across the cpu and io-backend; 1 s costs one. What a longer
+// lease costs: while a revoke is lost (a cut NATS link, `fault shadow:<vm>`), input waits
+// the lease and the margin; and a guest loop that polls LSR and also watches RAM another
+// vCPU writes sees that write up to one lease late (services/cpu/src/poll-idle.ts).
 // While a change waits for its revoke, replies carry no grant: a grant made then would
 // show the state before the change.
 //
@@ -20,8 +28,15 @@ import type { Logger } from '@splitvisor/log';
 import type { IoV1 } from '@splitvisor/proto';
 import { uartReadShadow, type Uart16550 } from '@splitvisor/devices';
 
-/** How long a change waits for the cpu's answer to its revoke. */
-export const REVOKE_TIMEOUT_MS = 1000;
+/** How long the cpu may serve a grant by default (io-backend's --shadow-lease-ms). */
+export const SHADOW_LEASE_MS = 1000;
+/** The bounds of a lease: long enough to be worth a grant, short enough that a lost revoke
+ *  (input waiting the lease out) stays a pause rather than a hang. */
+export const SHADOW_LEASE_RANGE_MS = { min: 10, max: 10_000 } as const;
+/** How much longer than the lease a change waits for the cpu's answer to its revoke: a
+ *  grant made before the revoke may still be on its way to the cpu, whose lease starts when
+ *  it takes it. */
+export const REVOKE_MARGIN_MS = 800;
 
 /** Asks the cpu to drop its grant of this device, opening `epoch`; rejects without an answer. */
 export type ShadowRevoker = (epoch: number) => Promise<void>;
@@ -35,6 +50,8 @@ export interface ShadowGrantStats {
 }
 
 export class UartShadowGrants {
+  /** How long a change waits for the answer to its revoke (the lease and the margin). */
+  readonly revokeTimeoutMs: number;
   private epoch = Date.now() * 1000;
   /** A grant may be held by the cpu (one was given since the last revoke). */
   private outstanding = false;
@@ -48,7 +65,14 @@ export class UartShadowGrants {
     private readonly base: number,
     private readonly revoker: ShadowRevoker,
     private readonly log: Logger,
-  ) {}
+    private readonly leaseMs = SHADOW_LEASE_MS,
+  ) {
+    const { min, max } = SHADOW_LEASE_RANGE_MS;
+    if (!Number.isInteger(leaseMs) || leaseMs < min || leaseMs > max) {
+      throw new RangeError(`read shadow lease ${leaseMs} ms is outside ${min}..${max} ms`);
+    }
+    this.revokeTimeoutMs = leaseMs + REVOKE_MARGIN_MS;
+  }
 
   /** The grant for the reply to an access of the UART that was just applied, or undefined. */
   grant(): IoV1.ReadShadowGrant | undefined {
@@ -57,7 +81,7 @@ export class UartShadowGrants {
     if (s.mask === 0) return undefined;
     this.outstanding = true;
     this.stats.grants++;
-    return { base: this.base, valid: s.mask, values: Buffer.from(s.values), epoch: this.epoch };
+    return { base: this.base, valid: s.mask, values: Buffer.from(s.values), epoch: this.epoch, leaseMs: this.leaseMs };
   }
 
   /**

@@ -7,6 +7,7 @@ import { RpcClient, RpcServer } from '@splitvisor/rpc';
 import type { RunningService } from '@splitvisor/runtime';
 import { silentLogger, startTestNats } from '@splitvisor/testing';
 import { ioBackendService } from './service.js';
+import { SHADOW_LEASE_MS } from './read-shadow.js';
 
 export interface TestIoBackend {
   /** io-backend's own NATS connection. */
@@ -24,7 +25,7 @@ export async function startTestIoBackend(): Promise<TestIoBackend> {
   const peer = await Bus.connect({ url: nats.url, name: 'peer', log });
   const server = new RpcServer({ name: 'splitvisor.io.v1.IoBackend', listen: '127.0.0.1:0', log });
   const running: RunningService = await ioBackendService.setup({
-    config: { mmu: '127.0.0.1:50053', nats: nats.url, listen: '127.0.0.1:0', logLevel: 'silent' },
+    config: { mmu: '127.0.0.1:50053', shadowLeaseMs: SHADOW_LEASE_MS, nats: nats.url, listen: '127.0.0.1:0', logLevel: 'silent' },
     log,
     bus,
     server,

@@ -2,8 +2,9 @@
 // publish), handlers on the gRPC server, and on SIGTERM every console flushed.
 import { protos, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
-import { parsers, type ServiceDefinition } from '@splitvisor/runtime';
+import { ConfigError, parsers, type ServiceDefinition } from '@splitvisor/runtime';
 import { DMA_CALLER, IoBackend } from './backend.js';
+import { SHADOW_LEASE_MS, SHADOW_LEASE_RANGE_MS } from './read-shadow.js';
 import { MmuGuestMemory } from './virtio/guest-memory.js';
 import { ioHandlers } from './handlers.js';
 import { XenbusBackend } from './xenbus-backend.js';
@@ -11,6 +12,8 @@ import { XenbusBackend } from './xenbus-backend.js';
 export interface IoConfig {
   /** The mmu's gRPC address: virtio devices DMA through it. */
   mmu: string;
+  /** How long a vCPU may serve a UART read shadow grant without an exit (read-shadow.ts). */
+  shadowLeaseMs: number;
 }
 
 export const ioBackendService: ServiceDefinition<IoConfig> = {
@@ -24,6 +27,18 @@ export const ioBackendService: ServiceDefinition<IoConfig> = {
       default: '127.0.0.1:50053',
       parse: parsers.hostPort,
     },
+    shadowLeaseMs: {
+      flag: 'shadow-lease-ms',
+      env: 'SPLITVISOR_SHADOW_LEASE_MS',
+      help: `how long a vCPU serves UART reads from its read shadow before it asks again (${SHADOW_LEASE_RANGE_MS.min}..${SHADOW_LEASE_RANGE_MS.max} ms)`,
+      default: String(SHADOW_LEASE_MS),
+      parse: (raw: string, where: string) => {
+        const ms = parsers.positiveInt(raw, where);
+        const { min, max } = SHADOW_LEASE_RANGE_MS;
+        if (ms < min || ms > max) throw new ConfigError(`${where}: ${ms} ms is outside ${min}..${max} ms`);
+        return ms;
+      },
+    },
   },
   async setup({ config, log, bus, server }) {
     // The streams' configuration is dom0's: this service only creates one that is missing, and
@@ -32,6 +47,7 @@ export const ioBackendService: ServiceDefinition<IoConfig> = {
     // Device DMA goes to mmu under this service's identity (dom0 grants it per VM).
     const mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, config.mmu, { deadlineMs: 5000, server: 'mmu' });
     const backend = new IoBackend(bus, log, {
+      shadowLeaseMs: config.shadowLeaseMs,
       deviceMemory: (vmId) =>
         new MmuGuestMemory(mmu, vmId, DMA_CALLER, {
           onRetry: (what, attempt, err) => log.warn({ vm: vmId, attempt, code: err.code, err: err.message }, `${what}: no answer from mmu; asking again`),
@@ -59,7 +75,7 @@ export const ioBackendService: ServiceDefinition<IoConfig> = {
       }
     };
     await Promise.race([watchDevices(), new Promise((r) => setTimeout(r, 2000))]);
-    log.info({ mmu: config.mmu }, 'io-backend ready');
+    log.info({ mmu: config.mmu, shadowLeaseMs: config.shadowLeaseMs }, 'io-backend ready');
     return {
       stop: async () => {
         stopped = true;
