@@ -20,7 +20,7 @@ const SUITES = {
   dom0: { file: 'bench/dom0.mjs', what: 'CreateVm to the first instruction; how many idle 64 MiB VMs, at what memory and CPU each' },
   io: {
     file: 'bench/io.mjs',
-    what: "issue 17's I/O targets beside QEMU: U-Boot prompt, md console throughput, tftpboot 8 MiB, load 16 MiB, idle CPU at the prompt and in WFI",
+    what: "issue 17's I/O targets beside QEMU: U-Boot prompt, md console throughput, tftpboot 8 MiB, load 16 MiB, idle CPU at the prompt, in WFI with a line per tick (ticker) and with one a second (sleeper)",
   },
 };
 

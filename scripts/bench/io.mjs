@@ -26,7 +26,12 @@
 //           time: its ticks in the window against the 20 a second its timer asks for, and
 //           the gaps between tick lines as they arrived here (median and longest). The
 //           ticker arms its next timer after printing its line, so a gap is 50 ms plus the
-//           time the line took (on Splitvisor, an LSR read exit per character).
+//           time the line took. Its line per tick makes this mostly the console's cost.
+//   sleep   the same CPU time, of guests/sleeper (bare metal, M-mode, 16 MiB): deadlines
+//           50 ms apart slept through in WFI, one line a second - a guest idle in WFI with a
+//           timer set, the console all but quiet. Beside it, whether it woke on time, as the
+//           guest measured it: its lines in the window against one a second, and the latest
+//           wake (mtime minus the deadline) of any second in the window.
 //
 // tftp and load are MiB/s by wall time (command typed to the next prompt seen here, the
 // console's round trip included: NATS for Splitvisor, a pipe for QEMU), U-Boot's own
@@ -59,7 +64,8 @@ const TFTP_WINDOW = intFlag(argv, 'tftp-window', 1, 'io');
 const SETTLE_S = 2;
 const MAC = '52:54:00:12:34:56';
 const TICKER = join(REPO_ROOT, 'guests/ticker/ticker.elf');
-/** guests/ticker's period: mtimecmp = mtime + 500000 of the 10 MHz timebase. */
+const SLEEPER = join(REPO_ROOT, 'guests/sleeper/sleeper.elf');
+/** guests/ticker's period: mtimecmp = mtime + 500000 of the 10 MHz timebase (sleeper's too). */
 const TICK_MS = 50;
 const MiB = 1024 * 1024;
 
@@ -163,7 +169,7 @@ const FIGURES = [
     ratio: worseIfHigher,
     target: { text: '< 2% of a core', of: 'sv', met: (x) => x < 2 },
     baseline: true,
-    sessions: { qemu: () => qemuTicker(), splitvisor: (lab) => splitvisorTicker(lab) },
+    sessions: { qemu: () => qemuGuest(TICKER, /tick 1\r\n/), splitvisor: (lab) => splitvisorGuest(lab, TICKER, /tick 1\r\n/) },
     measure: async (s) => {
       await sleep(SETTLE_S * 1000);
       const arrivals = [];
@@ -176,6 +182,33 @@ const FIGURES = [
       unlisten();
       const guest = before && after ? guestRates(before, after, c.secs) : '';
       return { value: c.total, per: c.per, note: `${onTime(arrivals, c.secs)}; ${perProcess(c.per)}${guest}` };
+    },
+  },
+  {
+    key: 'sleep',
+    title: `host CPU of a guest idle in WFI with a ${TICK_MS} ms timer, a line a second (guests/sleeper) over ${IDLE_S} s (% of one core)`,
+    fmt: percent,
+    ratio: worseIfHigher,
+    target: { text: '< 2% of a core', of: 'sv', met: (x) => x < 2 },
+    baseline: true,
+    sessions: { qemu: () => qemuGuest(SLEEPER, /sleeper: 1 s/), splitvisor: (lab) => splitvisorGuest(lab, SLEEPER, /sleeper: 1 s/) },
+    measure: async (s) => {
+      await sleep(SETTLE_S * 1000);
+      const lates = [];
+      let text = '';
+      const unlisten = s.console.listen((chunk) => {
+        text += chunk;
+        for (let m; (m = /sleeper: \d+ s, latest wake \+(\d+) us\r\n/.exec(text)); text = text.slice(m.index + m[0].length)) lates.push(Number(m[1]));
+      });
+      const before = await s.guestCounters?.();
+      const c = await sampleCpu(s.pids, IDLE_S);
+      const after = await s.guestCounters?.();
+      unlisten();
+      const guest = before && after ? guestRates(before, after, c.secs) : '';
+      const woke = lates.length
+        ? `${lates.length} lines of ~${Math.floor(c.secs)}, latest wake +${(Math.max(...lates) / 1000).toFixed(1)} ms (a second's latest, median +${(median(lates) / 1000).toFixed(1)} ms)`
+        : 'no lines';
+      return { value: c.total, per: c.per, note: `${woke}; ${perProcess(c.per)}${guest}` };
     },
   },
 ];
@@ -247,13 +280,14 @@ const qemuMissing =
   qemuVersion.error || qemuVersion.status !== 0 ? `qemu-system-riscv64 cannot run: ${qemuVersion.error?.message ?? qemuVersion.stderr}` : undefined;
 
 /** A fresh QEMU running guests/ticker, its first tick seen. */
-async function qemuTicker() {
+/** A bare-metal guest on QEMU (16 MiB), its console followed until `ready` shows. */
+async function qemuGuest(elf, ready) {
   if (qemuMissing) throw new Error(qemuMissing);
-  if (!existsSync(TICKER)) throw new Error(`${TICKER} is not built (make -C guests ticker)`);
+  if (!existsSync(elf)) throw new Error(`${elf} is not built (make -C guests)`);
   const t0 = performance.now();
-  const q = startQemuGuest({ elf: TICKER, memory: '16M' });
+  const q = startQemuGuest({ elf, memory: '16M' });
   try {
-    await q.console.waitFor(/tick 1\r\n/, TIMEOUT_MS);
+    await q.console.waitFor(ready, TIMEOUT_MS);
   } catch (e) {
     q.stop();
     throw e;
@@ -295,13 +329,13 @@ function splitvisorSession(lab) {
   return labVm(lab, configYaml, (con) => con.boot(TIMEOUT_MS));
 }
 
-/** guests/ticker in the lab, its first tick seen. */
-function splitvisorTicker(lab) {
-  if (!existsSync(TICKER)) throw new Error(`${TICKER} is not built (make -C guests ticker)`);
+/** A bare-metal guest in the lab (16 MiB), its console followed until `ready` shows. */
+function splitvisorGuest(lab, elf, ready) {
+  if (!existsSync(elf)) throw new Error(`${elf} is not built (make -C guests)`);
   return labVm(
     lab,
-    (vm) => `name: ${vm}\nmemory: 16M\nimage: ${TICKER}\n`,
-    (con) => con.waitFor(/tick 1\r\n/, TIMEOUT_MS),
+    (vm) => `name: ${vm}\nmemory: 16M\nimage: ${elf}\n`,
+    (con) => con.waitFor(ready, TIMEOUT_MS),
   );
 }
 
