@@ -4,6 +4,7 @@ import { ConfigError, parsers, type ServiceDefinition } from '@splitvisor/runtim
 import { badNodeAddress, checkNodeId } from '@splitvisor/bus';
 import type { RecallTransport } from './ports/index.js';
 import { VmManager } from './vm-manager.js';
+import { SpareWorkers } from './spare-workers.js';
 import { NodeRegistration, advertisedAddress, defaultNodeId } from './registration.js';
 
 export interface CpuConfig {
@@ -16,6 +17,8 @@ export interface CpuConfig {
   nodeId: string;
   /** How mmu's recalls reach this node's page caches. */
   recallTransport: RecallTransport;
+  /** Keep a vCPU thread loaded for the next VM (spare-workers.ts). */
+  spareVcpu: boolean;
 }
 
 export const cpuService: ServiceDefinition<CpuConfig> = {
@@ -55,6 +58,16 @@ export const cpuService: ServiceDefinition<CpuConfig> = {
         }
       },
     },
+    spareVcpu: {
+      flag: 'spare-vcpu',
+      env: 'SPLITVISOR_SPARE_VCPU',
+      help: 'keep a vCPU thread started and loaded for the next VM (on), or start each VM its own (off) (spare-workers.ts)',
+      default: 'on',
+      parse: (raw, where) => {
+        if (raw !== 'on' && raw !== 'off') throw new ConfigError(`${where}: "${raw}" is not on or off`);
+        return raw === 'on';
+      },
+    },
     recallTransport: {
       flag: 'recall-transport',
       env: 'SPLITVISOR_RECALL_TRANSPORT',
@@ -72,7 +85,8 @@ export const cpuService: ServiceDefinition<CpuConfig> = {
     await bus.ensureStreams({ update: false }).catch((e: Error) => log.warn({ err: e.message }, 'streams not all there yet; dom0 creates them'));
     const mmu = new RpcClient<MmuV1.MmuClient>(protos().mmu.Mmu, config.mmu, { deadlineMs: config.exitDeadlineMs, server: 'mmu' });
     const io = new RpcClient<IoV1.IoBackendClient>(protos().io.IoBackend, config.io, { deadlineMs: config.exitDeadlineMs, server: 'io-backend' });
-    const vms = new VmManager({ mmu, io, exitDeadlineMs: config.exitDeadlineMs, recallTransport: config.recallTransport, log, bus }, bus, log);
+    const spares = new SpareWorkers(config.spareVcpu, log);
+    const vms = new VmManager({ mmu, io, exitDeadlineMs: config.exitDeadlineMs, recallTransport: config.recallTransport, spares, log, bus }, bus, log);
     server.add(protos().cpu.Cpu.service, vms.handlers());
     let registration: NodeRegistration | undefined;
     return {
@@ -86,6 +100,7 @@ export const cpuService: ServiceDefinition<CpuConfig> = {
         // Out of the registry first: dom0 places nothing new here while the VMs stop.
         await registration?.stop();
         await vms.stopAll('cpu service shutting down');
+        await spares.close();
         mmu.close();
         io.close();
       },

@@ -11,6 +11,7 @@ import { DRAM_BASE, PAGE_SIZE, SIFIVE_TEST, UART0 } from '@splitvisor/platform';
 import { PageState, encode } from '@splitvisor/riscv';
 import { REPO_ROOT, silentLogger, until } from '@splitvisor/testing';
 import { VcpuHost } from './vcpu-host.js';
+import { SpareWorkers } from './spare-workers.js';
 import type { MmioAccess, VcpuPorts } from './ports/index.js';
 
 const RAM_SIZE = 1 << 20;
@@ -24,7 +25,7 @@ function mmioReply(over: Partial<IoV1.MmioReply__Output> = {}): IoV1.MmioReply__
 
 /** Fake ports over a guest image; `access` may replace the device model; `shadow`: revokes
  *  are listened for (none ever comes), so grants in replies are taken. */
-function world(image: Uint8Array, access?: (req: MmioAccess) => Promise<IoV1.MmioReply__Output>, opts: { shadow?: boolean } = {}) {
+function world(image: Uint8Array, access?: (req: MmioAccess) => Promise<IoV1.MmioReply__Output>, opts: { shadow?: boolean; spares?: SpareWorkers } = {}) {
   const home = new Uint8Array(RAM_SIZE);
   home.set(image);
   let grant = 0;
@@ -96,6 +97,7 @@ function world(image: Uint8Array, access?: (req: MmioAccess) => Promise<IoV1.Mmi
   const host = new VcpuHost({ vmId: 'vm', ramBase: DRAM_BASE, ramSize: RAM_SIZE, entry: DRAM_BASE, dtbAddr: 0, clock: 'host', mode: 'emulate' }, ports, {
     exitDeadlineMs: 2000,
     log: silentLogger(),
+    ...(opts.spares && { spares: opts.spares }),
   });
   return {
     host,
@@ -117,6 +119,31 @@ function program(insns: number[]): Uint8Array {
 const { Reg } = encode;
 
 describe('VcpuHost on fake ports', () => {
+  it('runs VMs on spare threads, started ahead and each replaced after one is taken', async () => {
+    const image = await readFile(join(REPO_ROOT, 'guests/hello/hello.bin'));
+    const spares = new SpareWorkers(true, silentLogger(), 50);
+    try {
+      for (let i = 1; i <= 3; i++) {
+        const w = world(image, undefined, { spares });
+        expect(await w.host.exited).toEqual({ cause: 'poweroff', reason: 'guest powered off with code 0', exitCode: 0 });
+        expect(w.console()).toBe('Hello from Splitvisor: a RISC-V guest across four processes\r\nhart 0 says goodbye\r\n');
+        await w.host.stop('test over');
+        // The first VM took the spare started with the pool; each later one, the spare
+        // started 50 ms after the take before it.
+        expect(spares.stats).toEqual({ taken: i, started: 0, lost: 0 });
+        await until(() => spares.hasSpare, 'a spare thread again', 5000);
+      }
+    } finally {
+      await spares.close();
+    }
+    // Without spares each VM starts its own thread.
+    const none = new SpareWorkers(false, silentLogger());
+    const w = world(image, undefined, { spares: none });
+    expect((await w.host.exited).cause).toBe('poweroff');
+    await w.host.stop('test over');
+    expect(none.stats).toEqual({ taken: 0, started: 1, lost: 0 });
+  });
+
   it('runs guests/hello to poweroff: its console, the exit table, its pages given back', async () => {
     const w = world(await readFile(join(REPO_ROOT, 'guests/hello/hello.bin')));
     expect(await w.host.exited).toEqual({ cause: 'poweroff', reason: 'guest powered off with code 0', exitCode: 0 });

@@ -2,8 +2,6 @@
 // the worker's exits through its ports (ports/: page fetches to the guest pages' home, MMIO
 // to the device model), as a VMM's vCPU loop serves KVM_RUN's exits.
 import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { IoV1 } from '@splitvisor/proto';
 import { RpcError } from '@splitvisor/rpc';
 import { vmLogger, type Logger } from '@splitvisor/log';
@@ -14,12 +12,23 @@ import { HostPageCache } from './page-cache/host-cache.js';
 import { PostedDelivery } from './posted-delivery.js';
 import { ShadowGrants } from './read-shadow.js';
 import type { VcpuPorts } from './ports/index.js';
-import { ExitChannelHost, ExitStatus, type CodeCacheStats, type VcpuExitCause, type WorkerInit, type WorkerRequest } from './exit-channel/index.js';
+import {
+  ExitChannelHost,
+  ExitStatus,
+  type CodeCacheStats,
+  type InitMessage,
+  type VcpuExitCause,
+  type WorkerInit,
+  type WorkerRequest,
+} from './exit-channel/index.js';
+import { workerUrl, type SpareWorkers } from './spare-workers.js';
 
 export interface VcpuOptions {
   /** Deadline of one exit's call: past it the VM fails rather than hangs. */
   exitDeadlineMs: number;
   log: Logger;
+  /** Where the vCPU thread comes from (none: a new thread for each VM). */
+  spares?: SpareWorkers;
 }
 
 export interface VcpuExit {
@@ -65,14 +74,6 @@ export interface VmSpec {
 const BATCH = 200_000;
 
 /** The worker's built entry point (tests run this file from src/, the worker from dist/). */
-function workerUrl(): URL {
-  const here = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  const built = new URL(here.href.replace('/src/worker.js', '/dist/worker.js'));
-  if (!existsSync(fileURLToPath(built))) throw new Error(`vCPU worker not built: ${fileURLToPath(built)} is missing`);
-  return built;
-}
-
 export class VcpuHost {
   private readonly worker: Worker;
   private readonly ram: Uint8Array;
@@ -145,7 +146,9 @@ export class VcpuHost {
       batch: BATCH,
       recallPort: this.cache.workerPort,
     };
-    this.worker = new Worker(workerUrl(), { workerData: init, transferList: [this.cache.workerPort] });
+    this.worker = opts.spares?.take() ?? new Worker(workerUrl());
+    const start: InitMessage = { kind: 'init', init };
+    this.worker.postMessage(start, [this.cache.workerPort]);
     this.exited = new Promise<VcpuExit>((resolve) => {
       this.worker.on('message', (req: WorkerRequest) => {
         if (req.kind === 'exited') {

@@ -7,6 +7,7 @@ import { DEFAULT_ENGINE, DEFAULT_VM_MODE, hex, isVmMode, modeRefusal, PAGE_SIZE,
 import { ENGINES, type Engine } from '@splitvisor/riscv';
 import type { Logger } from '@splitvisor/log';
 import { VcpuHost, type VcpuStats } from './vcpu-host.js';
+import type { SpareWorkers } from './spare-workers.js';
 import { MmioStream } from './ports/mmio-stream.js';
 import { vcpuPorts, type VcpuBackends } from './ports/index.js';
 
@@ -51,7 +52,7 @@ export class VmManager {
   private readonly vms = new Map<string, VcpuHost>();
 
   constructor(
-    private readonly backends: VcpuBackends & { log: Logger },
+    private readonly backends: VcpuBackends & { log: Logger; spares?: SpareWorkers },
     private readonly bus: Bus,
     private readonly log: Logger,
   ) {}

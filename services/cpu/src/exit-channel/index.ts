@@ -21,6 +21,7 @@ export {
   type ExitStatusValue,
   type ReasonIndex,
   type VcpuExitCause,
+  type InitMessage,
   type WorkerInit,
   type WorkerRequest,
 } from './messages.js';

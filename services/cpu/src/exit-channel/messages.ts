@@ -45,7 +45,7 @@ export type WorkerRequest =
 /** Why a vCPU stopped running for good. */
 export type VcpuExitCause = 'poweroff' | 'reset' | 'stopped' | 'fatal' | 'exit-failed';
 
-/** What the host gives the worker at start (workerData). */
+/** What the host gives the worker at start (in its InitMessage). */
 export interface WorkerInit {
   vmId: string;
   hartId: number;
@@ -73,6 +73,13 @@ export interface WorkerInit {
   batch: number;
   /** The worker's end of the page cache's recall channel (page-cache/protocol.ts). */
   recallPort?: MessagePort;
+}
+
+/** The host's one message to its worker thread: the VM it runs (worker.ts). The recall
+ *  port (init.recallPort) is transferred with it. */
+export interface InitMessage {
+  kind: 'init';
+  init: WorkerInit;
 }
 
 /** The shared memory of one vCPU's exit channel, made by the host end, given to the worker. */

@@ -66,7 +66,7 @@ function isZero(b: Uint8Array): boolean {
 
 export class HostPageCache {
   readonly state: Uint8Array;
-  /** The worker's end of the recall channel (transfer it in workerData). */
+  /** The worker's end of the recall channel (transfer it with the worker's InitMessage). */
   readonly workerPort: MessagePort;
   readonly holder: string;
   readonly stats: PageCacheStats = { recalls: 0, updates: 0, recalledPages: 0, reregistrations: 0 };
