@@ -6,15 +6,14 @@
 // takes it and posts its init (worker.ts). Only the loading is done ahead: the thread's
 // JIT is as cold as a new one's, and a thread serves one VM and ends with it.
 //
-// One spare at most: the next is started REFILL_DELAY_MS after one is taken, not at once,
-// so it does not take a core from the boot that just began.
+// One spare at most, started with the cpu and again whenever a VM's thread ends: then a
+// core was just freed, where starting it when a VM takes the spare would take a core from
+// the boot that just began (and from whatever is measured in the seconds after it). VMs
+// started together, or while others run, get new threads as before.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '@splitvisor/log';
-
-/** How long after a spare is taken the next one is started. */
-export const REFILL_DELAY_MS = 3000;
 
 /** The worker's script: dist/worker.js beside this file (or, from src under a test
  *  runner, the built one). */
@@ -36,7 +35,6 @@ export interface SpareWorkerStats {
 
 export class SpareWorkers {
   private spare: Worker | undefined;
-  private refill: NodeJS.Timeout | undefined;
   private closed = false;
   readonly stats: SpareWorkerStats = { taken: 0, started: 0, lost: 0 };
 
@@ -44,9 +42,8 @@ export class SpareWorkers {
   constructor(
     private readonly enabled: boolean,
     private readonly log: Logger,
-    private readonly refillDelayMs = REFILL_DELAY_MS,
   ) {
-    if (enabled) this.startSpare();
+    this.startSpare();
   }
 
   /** A spare is up, or loading: the next take gets it. */
@@ -59,13 +56,6 @@ export class SpareWorkers {
   take(): Worker {
     const w = this.spare;
     this.spare = undefined;
-    if (this.enabled && !this.closed && this.refill === undefined) {
-      this.refill = setTimeout(() => {
-        this.refill = undefined;
-        this.startSpare();
-      }, this.refillDelayMs);
-      this.refill.unref();
-    }
     if (w === undefined) {
       this.stats.started++;
       return new Worker(workerUrl());
@@ -78,18 +68,21 @@ export class SpareWorkers {
     return w;
   }
 
+  /** A VM's thread ended: a core is free, so the next spare starts now (if none is up). */
+  threadEnded(): void {
+    this.startSpare();
+  }
+
   /** Ends the spare (the cpu is stopping). */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.refill);
-    this.refill = undefined;
     const w = this.spare;
     this.spare = undefined;
     if (w) await w.terminate();
   }
 
   private startSpare(): void {
-    if (this.closed || this.spare !== undefined) return;
+    if (!this.enabled || this.closed || this.spare !== undefined) return;
     let w: Worker;
     try {
       w = new Worker(workerUrl());

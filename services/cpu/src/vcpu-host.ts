@@ -147,6 +147,8 @@ export class VcpuHost {
       recallPort: this.cache.workerPort,
     };
     this.worker = opts.spares?.take() ?? new Worker(workerUrl());
+    const spares = opts.spares;
+    if (spares) this.worker.once('exit', () => spares.threadEnded());
     const start: InitMessage = { kind: 'init', init };
     this.worker.postMessage(start, [this.cache.workerPort]);
     this.exited = new Promise<VcpuExit>((resolve) => {
