@@ -111,7 +111,7 @@ try {
   const mem = await mmu.call('GetVmStats', { vmId: 'touch' });
   const vcpu = await cpu.call('GetVmStats', { vmId: 'touch' });
   const fetchRow = vcpu.exits.find((e) => e.reason === 'page-fetch');
-  console.log(`\nfirst touch of ${TOUCH_MIB} MiB by guests/memcheck (one store per page; runs of 16 pages per miss, doubling to 64 on a stream)`);
+  console.log(`\nfirst touch of ${TOUCH_MIB} MiB by guests/memcheck (one store per page; runs of 16 pages per miss, doubling to 256 on a stream)`);
   console.log(
     `  guest-timed (CLINT): ${guestS.toFixed(3)} s = ${((TOUCH_MIB * MIB) / PAGE / guestS).toFixed(0)} pages/s; ` +
       `StartVm to done, seen from outside: ${wall.toFixed(3)} s`,
