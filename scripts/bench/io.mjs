@@ -279,7 +279,6 @@ const qemuVersion = spawnSync('qemu-system-riscv64', ['--version'], { encoding: 
 const qemuMissing =
   qemuVersion.error || qemuVersion.status !== 0 ? `qemu-system-riscv64 cannot run: ${qemuVersion.error?.message ?? qemuVersion.stderr}` : undefined;
 
-/** A fresh QEMU running guests/ticker, its first tick seen. */
 /** A bare-metal guest on QEMU (16 MiB), its console followed until `ready` shows. */
 async function qemuGuest(elf, ready) {
   if (qemuMissing) throw new Error(qemuMissing);

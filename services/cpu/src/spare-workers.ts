@@ -29,7 +29,7 @@ export interface SpareWorkerStats {
   /** VMs given a spare thread, and VMs that had to start one (none was ready). */
   taken: number;
   started: number;
-  /** Spares that ended before a VM took them (they are replaced at the next take). */
+  /** Spares that ended before a VM took them (the next starts when a VM's thread ends). */
   lost: number;
 }
 
@@ -53,19 +53,19 @@ export class SpareWorkers {
 
   /** A thread for a VM: the spare if one is up (or still loading), else a new one. The
    *  caller posts the VM's init to it and owns it from now on. */
-  take(): Worker {
+  take(): { worker: Worker; spare: boolean } {
     const w = this.spare;
     this.spare = undefined;
     if (w === undefined) {
       this.stats.started++;
-      return new Worker(workerUrl());
+      return { worker: new Worker(workerUrl()), spare: false };
     }
     this.stats.taken++;
     w.removeAllListeners('error');
     w.removeAllListeners('exit');
     // A VM's thread keeps the process up until the VM is stopped, as before.
     w.ref();
-    return w;
+    return { worker: w, spare: true };
   }
 
   /** A VM's thread ended: a core is free, so the next spare starts now (if none is up). */

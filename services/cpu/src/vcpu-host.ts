@@ -73,7 +73,6 @@ export interface VmSpec {
  *  request is seen within a few milliseconds. */
 const BATCH = 200_000;
 
-/** The worker's built entry point (tests run this file from src/, the worker from dist/). */
 export class VcpuHost {
   private readonly worker: Worker;
   private readonly ram: Uint8Array;
@@ -146,7 +145,8 @@ export class VcpuHost {
       batch: BATCH,
       recallPort: this.cache.workerPort,
     };
-    this.worker = opts.spares?.take() ?? new Worker(workerUrl());
+    const thread = opts.spares?.take() ?? { worker: new Worker(workerUrl()), spare: false };
+    this.worker = thread.worker;
     const spares = opts.spares;
     if (spares) this.worker.once('exit', () => spares.threadEnded());
     const start: InitMessage = { kind: 'init', init };
@@ -178,7 +178,10 @@ export class VcpuHost {
       this.shadow.stop();
       ports.mmio.close();
     });
-    this.log.info({ entry: hex(spec.entry), ram: `${spec.ramSize >> 20} MiB at ${hex(spec.ramBase)}`, clock: spec.clock }, 'vCPU started');
+    this.log.info(
+      { entry: hex(spec.entry), ram: `${spec.ramSize >> 20} MiB at ${hex(spec.ramBase)}`, clock: spec.clock, spareThread: thread.spare },
+      'vCPU started',
+    );
   }
 
   /** What the vCPU posted last reaches io-backend before anyone hears it stopped; then the
