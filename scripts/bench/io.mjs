@@ -154,11 +154,7 @@ const FIGURES = [
     target: { text: '< 2% of a core', of: 'sv', met: (x) => x < 2 },
     baseline: true,
     measure: async (s) => {
-      await sleep(SETTLE_S * 1000);
-      const before = await s.guestCounters?.();
-      const c = await sampleCpu(s.pids, IDLE_S);
-      const after = await s.guestCounters?.();
-      const guest = before && after ? guestRates(before, after, c.secs) : '';
+      const { c, guest } = await idleWindow(s);
       return { value: c.total, per: c.per, note: `${perProcess(c.per)}${guest}` };
     },
   },
@@ -171,16 +167,10 @@ const FIGURES = [
     baseline: true,
     sessions: { qemu: () => qemuGuest(TICKER, /tick 1\r\n/), splitvisor: (lab) => splitvisorGuest(lab, TICKER, /tick 1\r\n/) },
     measure: async (s) => {
-      await sleep(SETTLE_S * 1000);
       const arrivals = [];
-      const unlisten = s.console.listen((text, now) => {
+      const { c, guest } = await idleWindow(s, (text, now) => {
         for (const ch of text) if (ch === '\n') arrivals.push(now);
       });
-      const before = await s.guestCounters?.();
-      const c = await sampleCpu(s.pids, IDLE_S);
-      const after = await s.guestCounters?.();
-      unlisten();
-      const guest = before && after ? guestRates(before, after, c.secs) : '';
       return { value: c.total, per: c.per, note: `${onTime(arrivals, c.secs)}; ${perProcess(c.per)}${guest}` };
     },
   },
@@ -193,18 +183,12 @@ const FIGURES = [
     baseline: true,
     sessions: { qemu: () => qemuGuest(SLEEPER, /sleeper: 1 s/), splitvisor: (lab) => splitvisorGuest(lab, SLEEPER, /sleeper: 1 s/) },
     measure: async (s) => {
-      await sleep(SETTLE_S * 1000);
       const lates = [];
       let text = '';
-      const unlisten = s.console.listen((chunk) => {
+      const { c, guest } = await idleWindow(s, (chunk) => {
         text += chunk;
         for (let m; (m = /sleeper: \d+ s, latest wake \+(\d+) us\r\n/.exec(text)); text = text.slice(m.index + m[0].length)) lates.push(Number(m[1]));
       });
-      const before = await s.guestCounters?.();
-      const c = await sampleCpu(s.pids, IDLE_S);
-      const after = await s.guestCounters?.();
-      unlisten();
-      const guest = before && after ? guestRates(before, after, c.secs) : '';
       const woke = lates.length
         ? `${lates.length} lines of ~${Math.floor(c.secs)}, latest wake +${(Math.max(...lates) / 1000).toFixed(1)} ms (a second's latest, median +${(median(lates) / 1000).toFixed(1)} ms)`
         : 'no lines';
@@ -212,6 +196,19 @@ const FIGURES = [
     },
   },
 ];
+
+/** The idle figures' window: SETTLE_S for the last output to drain, then the session's CPU
+ *  over IDLE_S (`c`) with the console followed by `onConsole` meanwhile, and the guest's
+ *  counters over the same window (`guest`, a note; empty where there are none). */
+async function idleWindow(s, onConsole) {
+  await sleep(SETTLE_S * 1000);
+  const unlisten = onConsole ? s.console.listen(onConsole) : () => {};
+  const before = await s.guestCounters?.();
+  const c = await sampleCpu(s.pids, IDLE_S);
+  const after = await s.guestCounters?.();
+  unlisten();
+  return { c, guest: before && after ? guestRates(before, after, c.secs) : '' };
+}
 
 /** How the ticks came: their number against the timer's rate, and the gaps between them. */
 function onTime(arrivals, secs) {

@@ -466,9 +466,16 @@ export const TICKS = 'tick 1..N\r\n';
  * TICKS; a run that skips or repeats a number is left as it is, so it fails the comparison.
  */
 export function normaliseTicks(console: string): string {
-  return console.replace(/(?:tick \d+\r\n)+/g, (run) => {
-    const ns = [...run.matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
-    return ns.every((n, i) => n === i + 1) ? TICKS : run;
+  return replaceCountedRuns(console, /tick (\d+)/, TICKS);
+}
+
+/** Each run of consecutive lines `line` (a pattern whose one group is the line's number)
+ *  whose numbers count 1, 2, 3... by one becomes `stands`; any other run is left as it is. */
+function replaceCountedRuns(console: string, line: RegExp, stands: string): string {
+  const each = new RegExp(line.source, 'g');
+  return console.replace(new RegExp(`(?:${line.source}\\r\\n)+`, 'g'), (run) => {
+    const ns = [...run.matchAll(each)].map((m) => Number(m[1]));
+    return ns.every((n, i) => n === i + 1) ? stands : run;
   });
 }
 
@@ -487,10 +494,7 @@ export const SLEEPER_LINES = 'sleeper: 1..N s, latest wake +T us\r\n';
  * or repeats a second is left as it is, so it fails the comparison.
  */
 export function normaliseSleeper(console: string): string {
-  return console.replace(/(?:sleeper: \d+ s, latest wake \+\d+ us\r\n)+/g, (run) => {
-    const ns = [...run.matchAll(/sleeper: (\d+) s/g)].map((m) => Number(m[1]));
-    return ns.every((n, i) => n === i + 1) ? SLEEPER_LINES : run;
-  });
+  return replaceCountedRuns(console, /sleeper: (\d+) s, latest wake \+\d+ us/, SLEEPER_LINES);
 }
 
 /** guests/idle prints this, then sleeps in WFI for ever. */

@@ -26,6 +26,9 @@ export function mmioOffset(addr: GuestPhysAddr, base: GuestPhysAddr): MmioOffset
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
+/** Most pages one FetchPages call may ask for (mmu refuses more; the cpu's page cache grows
+ *  a stream of misses up to it): 1 MiB per reply, under gRPC's 4 MiB message cap. */
+export const MAX_FETCH_PAGES = 256;
 
 /** Guest page frame number of a guest-physical address. */
 export function gfn(addr: GuestPhysAddr): number {

@@ -33,6 +33,11 @@ export const SHADOW_LEASE_MS = 1000;
 /** The bounds of a lease: long enough to be worth a grant, short enough that a lost revoke
  *  (input waiting the lease out) stays a pause rather than a hang. */
 export const SHADOW_LEASE_RANGE_MS = { min: 10, max: 10_000 } as const;
+/** What is wrong with a lease of `ms` (not a whole number of ms in the range), or undefined. */
+export function leaseOutOfRange(ms: number): string | undefined {
+  const { min, max } = SHADOW_LEASE_RANGE_MS;
+  return Number.isInteger(ms) && ms >= min && ms <= max ? undefined : `${ms} ms is outside ${min}..${max} ms`;
+}
 /** How much longer than the lease a change waits for the cpu's answer to its revoke: a
  *  grant made before the revoke may still be on its way to the cpu, whose lease starts when
  *  it takes it. */
@@ -67,10 +72,8 @@ export class UartShadowGrants {
     private readonly log: Logger,
     private readonly leaseMs = SHADOW_LEASE_MS,
   ) {
-    const { min, max } = SHADOW_LEASE_RANGE_MS;
-    if (!Number.isInteger(leaseMs) || leaseMs < min || leaseMs > max) {
-      throw new RangeError(`read shadow lease ${leaseMs} ms is outside ${min}..${max} ms`);
-    }
+    const bad = leaseOutOfRange(leaseMs);
+    if (bad) throw new RangeError(`read shadow lease ${bad}`);
     this.revokeTimeoutMs = leaseMs + REVOKE_MARGIN_MS;
   }
 

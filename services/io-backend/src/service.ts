@@ -4,7 +4,7 @@ import { protos, type MmuV1 } from '@splitvisor/proto';
 import { RpcClient } from '@splitvisor/rpc';
 import { ConfigError, parsers, type ServiceDefinition } from '@splitvisor/runtime';
 import { DMA_CALLER, IoBackend } from './backend.js';
-import { SHADOW_LEASE_MS, SHADOW_LEASE_RANGE_MS } from './read-shadow.js';
+import { leaseOutOfRange, SHADOW_LEASE_MS, SHADOW_LEASE_RANGE_MS } from './read-shadow.js';
 import { MmuGuestMemory } from './virtio/guest-memory.js';
 import { ioHandlers } from './handlers.js';
 import { XenbusBackend } from './xenbus-backend.js';
@@ -34,8 +34,8 @@ export const ioBackendService: ServiceDefinition<IoConfig> = {
       default: String(SHADOW_LEASE_MS),
       parse: (raw: string, where: string) => {
         const ms = parsers.positiveInt(raw, where);
-        const { min, max } = SHADOW_LEASE_RANGE_MS;
-        if (ms < min || ms > max) throw new ConfigError(`${where}: ${ms} ms is outside ${min}..${max} ms`);
+        const bad = leaseOutOfRange(ms);
+        if (bad) throw new ConfigError(`${where}: ${bad}`);
         return ms;
       },
     },

@@ -5,7 +5,7 @@
 //
 // This class knows bytes, not who holds copies of them: the coherence directory, DMA and
 // dirty logging sit above it in vm-memory.ts.
-import { PAGE_SIZE, gpa, hex, type GuestPhysAddr } from '@splitvisor/platform';
+import { MAX_FETCH_PAGES, PAGE_SIZE, gpa, hex, type GuestPhysAddr } from '@splitvisor/platform';
 import { exhausted, invalid, missing, unavailable } from './errors.js';
 import type { FramePool } from './frame-pool.js';
 import { MemoryPageStore, type PageStore } from './page-store.js';
@@ -13,9 +13,6 @@ import { PageBitmap } from './page-bitmap.js';
 
 /** Sv48 guest-physical space; the virt machine places nothing above it. */
 export const GUEST_PHYS_LIMIT = 2 ** 48;
-/** Most pages one fetch may ask for: 1 MiB per reply, under gRPC's 4 MiB message cap.
- *  The cpu's page cache grows a stream of misses up to this (its MAX_RUN). */
-export const MAX_FETCH_PAGES = 256;
 
 export type FetchedPage =
   | { gfn: number; zero: true }

@@ -2,6 +2,7 @@
 // are this thread's alone, so every change to them happens here: installing a fetch and
 // carrying out a recall at a safepoint.
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { MAX_FETCH_PAGES } from '@splitvisor/platform';
 import { PageState, type GuestRam } from '@splitvisor/riscv';
 import type { ExitChannelWorker } from '../exit-channel/index.js';
 import type { RecallAnswerMsg, RecallOrderMsg } from './protocol.js';
@@ -11,10 +12,6 @@ const PAGE = 4096;
 const DRAIN_SPINS = 40;
 /** While an order is counted but not yet receivable, how often an exit's wait looks again. */
 const ORDER_RETRY_MS = 1;
-/** The longest run mmu grants in one fetch (its MAX_FETCH_PAGES). U-Boot zeroing its
- *  ~7 MiB heap is such a stream of write misses (`npm run bench -- boot` counts the
- *  boot's fetches). */
-const MAX_RUN = 256;
 /** Instructions per batch while recalls come (~0.5 ms of a polling guest), and for how many
  *  batches after the last one: a device's requests come in bursts, each waiting for the
  *  vCPU's next safepoint, and a full batch is up to ~10 ms. */
@@ -46,10 +43,11 @@ export class WorkerPageCache {
   /** Pages to ask for with `page`: it and the Invalid ones after it, up to `max` (one
    *  round trip for the run). A run never upgrades a Shared neighbour: a page the guest
    *  only reads stays shared, with devices and with the dirty log. A miss where the last
-   *  run ended is a stream (a first touch, a copy): its runs double up to MAX_RUN, as
-   *  readahead grows on a sequential read. (Read or write, the rule is the same.) */
+   *  run ended is a stream (a first touch, a copy, U-Boot zeroing its heap): its runs
+   *  double up to mmu's limit (MAX_FETCH_PAGES), as readahead grows on a sequential read.
+   *  (Read or write, the rule is the same.) */
   runLength(page: number, _write: boolean, max: number): number {
-    const limit = page === this.runEnd ? Math.min(MAX_RUN, Math.max(max, this.lastRun * 2)) : max;
+    const limit = page === this.runEnd ? Math.min(MAX_FETCH_PAGES, Math.max(max, this.lastRun * 2)) : max;
     const states = this.ram.pageState;
     let n = 1;
     while (n < limit && page + n < states.length && states[page + n] === PageState.Invalid) n++;
