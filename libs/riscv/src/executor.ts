@@ -350,7 +350,7 @@ export function executeBatch(s: HartState, limit: number): number {
           const p = o >>> 12;
           if (pageState[p] === 2) {
             u8[o] = xl[rs2]!;
-            if (codeMark[p] !== 0) code.invalidate(p);
+            if (codeMark[p] !== 0) code.stored(o, 1);
             pc += ilen;
             continue;
           }
@@ -373,7 +373,7 @@ export function executeBatch(s: HartState, limit: number): number {
           const p = o >>> 12;
           if (pageState[p] === 2) {
             u16[o >>> 1] = xl[rs2]!;
-            if (codeMark[p] !== 0) code.invalidate(p);
+            if (codeMark[p] !== 0) code.stored(o, 2);
             pc += ilen;
             continue;
           }
@@ -396,7 +396,7 @@ export function executeBatch(s: HartState, limit: number): number {
           const p = o >>> 12;
           if (pageState[p] === 2) {
             s32[o >>> 2] = xl[rs2]!;
-            if (codeMark[p] !== 0) code.invalidate(p);
+            if (codeMark[p] !== 0) code.stored(o, 4);
             pc += ilen;
             continue;
           }
@@ -421,7 +421,7 @@ export function executeBatch(s: HartState, limit: number): number {
             const i = o >>> 2;
             s32[i] = xl[rs2]!;
             s32[i + 1] = xh[rs2]!;
-            if (codeMark[p] !== 0) code.invalidate(p);
+            if (codeMark[p] !== 0) code.stored(o, 8);
             pc += ilen;
             continue;
           }
@@ -761,7 +761,7 @@ export function executeBatch(s: HartState, limit: number): number {
             const fw = s.fw;
             s32[i] = fw[2 * rs2]!;
             if (dbl) s32[i + 1] = fw[2 * rs2 + 1]!;
-            if (codeMark[p] !== 0) code.invalidate(p);
+            if (codeMark[p] !== 0) code.stored(o, dbl ? 8 : 4);
             pc += ilen;
             continue;
           }

@@ -251,7 +251,10 @@ export function scatter(s: HartState, off: number, n: number, at: number, lo: nu
   const first = Math.floor(off / PAGE_SIZE);
   const last = Math.floor((off + n - 1) / PAGE_SIZE);
   for (let p = first; p <= last; p++) {
-    if (ram.code.mark[p] !== 0) ram.code.invalidate(p);
+    if (ram.code.mark[p] !== 0) {
+      const from = Math.max(off, p * PAGE_SIZE);
+      ram.code.stored(from, Math.min(off + n, (p + 1) * PAGE_SIZE) - from);
+    }
     if (s.watchPage !== null && s.watchPage[p] !== 0 && s.storeWatch !== null) {
       s.storeWatch(ram.base + off, n, lo, hi);
     }
@@ -430,10 +433,6 @@ export function decodeRamSlot(s: HartState, blk: Int32Array, k: number, pc: numb
   }
   if ((p0 & 3) !== 3) decodeCompressedInto(p0, blk, k);
   else decodeInto(p0 | (p1 << 16), blk, k);
-  if (rom === null) {
-    const ram = s.ram;
-    ram.code.mark[Math.floor(off / PAGE_SIZE)] = 1;
-    ram.code.decodes++;
-  }
+  if (rom === null) s.ram.code.decoded(off, (p0 & 3) === 3 ? 4 : 2);
   return blk[k]!;
 }

@@ -239,7 +239,7 @@ function walk(s: HartState, va: number, acc: number, priv: number, satpLo = s.sa
     if (want !== lo) {
       if (ram.pageState[page]! < 2 && !ram.miss(page, true)) return ACCESS_FAULT;
       ram.s32[w] = want;
-      if (ram.code.mark[page] !== 0) ram.code.invalidate(page);
+      if (ram.code.mark[page] !== 0) ram.code.stored(off, 4);
       lo = want;
     }
     WALK_ALLOWED = (canRead ? PMP_R : 0) | (canWrite && (lo & PTE_D) !== 0 ? PMP_W : 0) | (canExec ? PMP_X : 0);

@@ -380,8 +380,9 @@ function emit(i: Insn, k: number, ctx: Emit): string {
       return (
         `{ ${address(i, ctx.vm, 'wT', imm)}` +
         ` if (${inRam(w.size)} && pageState[o >>> 12] === 2) { ${w.write(rs2)}` +
-        // Code on the page may be this block's own next instructions: leave it.
-        ` if (codeMark[o >>> 12] !== 0) { code.invalidate(o >>> 12); npc = pc + ${next}; slow = -2; ret = st + ${done}; break out; } }` +
+        // The store landed where code on the page was decoded (maybe this block's own next
+        // instructions): the page's code is dropped; leave the block.
+        ` if (codeMark[o >>> 12] !== 0 && code.stored(o, ${w.size})) { npc = pc + ${next}; slow = -2; ret = st + ${done}; break out; } }` +
         ` else ${slowPath(ctx, done, SlowKind.Store, i, w.size, rs2)} }`
       );
     }

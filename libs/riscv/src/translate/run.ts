@@ -281,7 +281,9 @@ function finishWasmExit(s: HartState, pc: number, kind: number, ret: number, slo
   if (kind >= 0) return slowExit(s, pc, slow, kind, ret);
   s.pc = s.exitNpc[0]!;
   if (kind === -2) {
-    s.ram.code.invalidate(s.exitWords[1]!);
+    // The store is done and aligned (the fast path's condition), so one byte names its
+    // chunk: the page's code goes if the store hit code.
+    s.ram.code.stored(s.exitWords[1]! >>> 0, 1);
     return -ret;
   }
   // -3: a jump beyond 2^53 retired; fetching its target is a step that faults.

@@ -318,17 +318,70 @@ describe('translate engine: the addresses of a hostile guest', () => {
 });
 
 describe('translate engine: the code cache', () => {
-  it('a store to a page with compiled code drops its blocks, which come back compiled from the new bytes', () => {
-    // The loop stores into its own page (data right after the code); every store
-    // invalidates, so the engine keeps recompiling and must still count right.
-    const program = [e.auipc(R.t0, 0), e.addi(R.a0, R.a0, 1), e.sd(R.a0, R.t0, 64), e.addi(R.s1, R.s1, -1), e.bne(R.s1, R.zero, -16), e.wfi()];
-    const [a, ...bs] = all(program, { regs: { [R.s1]: 30 } });
+  // The loop stores into its own page, `at` bytes past the auipc; its code is bytes 0-23.
+  const storeLoop = (at: number) => [e.auipc(R.t0, 0), e.addi(R.a0, R.a0, 1), e.sd(R.a0, R.t0, at), e.addi(R.s1, R.s1, -1), e.bne(R.s1, R.zero, -16), e.wfi()];
+
+  it("a store into the 64 bytes that hold compiled code drops the page's blocks, which come back compiled from the new bytes", () => {
+    // Data right after the code, in its chunk: every store invalidates, so the engine
+    // keeps recompiling and must still count right.
+    const [a, ...bs] = all(storeLoop(24), { regs: { [R.s1]: 30 } });
     const xa = a.run();
+    expect(a.ram.code.invalidations).toBeGreaterThanOrEqual(29);
     for (const b of bs) {
       expect(b.run()).toEqual(xa);
       expect(state(b)).toEqual(state(a));
       expect(b.x(R.a0)).toBe(30n);
       expect(b.hart.translationStats()!.invalidations).toBeGreaterThanOrEqual(29);
+    }
+  });
+
+  it('a store to the page of the code but not near it keeps the compiled blocks', () => {
+    // 64 bytes on (the next chunk) and at the page's far end: no instruction decoded
+    // there, so nothing is dropped and the block is compiled once.
+    for (const at of [64, 2040]) {
+      const [a, ...bs] = all(storeLoop(at), { regs: { [R.s1]: 30 } });
+      const xa = a.run();
+      expect(a.ram.code.invalidations, `at ${at}`).toBe(0);
+      expect(a.ram.bytes[at], `at ${at}`).toBe(30);
+      for (const b of bs) {
+        expect(b.run(), `at ${at}`).toEqual(xa);
+        expect(state(b), `at ${at}`).toEqual(state(a));
+        expect(b.ram.bytes[at], `at ${at}`).toBe(30);
+        const st = b.hart.translationStats()!;
+        expect(st.invalidations, `at ${at}`).toBe(0);
+        expect(b.ram.code.invalidations, `at ${at}`).toBe(0);
+        expect(st.compiled, `at ${at}`).toBeLessThanOrEqual(3);
+      }
+    }
+  });
+
+  it('an instruction across two 64-byte chunks is dropped by a store to either one', () => {
+    // A loop at 1024 ends with `jal x0, 1024` at 1086..1089: its first half is in the
+    // chunk of the rest of the loop, its second half alone in the next chunk. On the second
+    // pass the loop stores over that second half, turning the jump into `jal x0, 4` (the
+    // WFI at the start of the page). Seen: s0 = 2; missed: a third pass, s0 = 3.
+    const AT = 1086;
+    const back = e.jal(R.zero, 1024 - AT);
+    const out = e.jal(R.zero, 4 - AT);
+    expect(out & 0xffff, 'the two jumps share their first half').toBe(back & 0xffff);
+    const C_NOP = 0x0001;
+    const loop = [
+      e.addi(R.s0, R.s0, 1), //  1024
+      e.addi(R.t3, R.zero, 2), //1028
+      e.bne(R.s0, R.t3, 8), //  1032 -> 1040 except on pass 2
+      e.sh(R.t1, R.t2, 0), //   1036: rewrite bytes 1088-1089
+      e.addi(R.t4, R.zero, 3), //1040
+      e.beq(R.s0, R.t4, 4 - 1044), // 1044: a third pass ends at the WFI
+      ...Array.from({ length: 9 }, () => e.nop()), // 1048-1080
+      (C_NOP | ((back & 0xffff) << 16)) >>> 0, //    1084: c.nop, then the jump's first half
+      ((back >>> 16) | (C_NOP << 16)) >>> 0, //      1088: its second half, a c.nop never run
+    ];
+    const program = [e.jal(R.zero, 1024), e.wfi(), ...new Array<number>(254).fill(0), ...loop];
+    const regs = { [R.t1]: out >>> 16, [R.t2]: DRAM + 1088 };
+    for (const m of all(program, { regs })) {
+      expect(m.run().kind).toBe('wfi');
+      expect(m.x(R.s0)).toBe(2n);
+      expect(m.hart.getPc(), 'past the WFI at 4').toBe(DRAM + 8);
     }
   });
 

@@ -17,7 +17,7 @@
 // `hart` is the byte offset of the hart's area, so one module serves every hart sharing
 // the code cache, and rTlb, wTlb those of the TLB tables for loads and stores. It returns
 // the instructions attempted and leaves in the exit words (EXIT_AT) how it left: -1
-// straight (next pc beside), -2 a store into a page with code (the page beside), -3 a
+// straight (next pc beside), -2 a store into a page with code (its RAM offset beside), -3 a
 // jump beyond 2^53 (the target beside), k >= 0 slow path k. run.ts's wrapper finishes the
 // exit as compile.ts's epilogue does.
 
@@ -387,13 +387,13 @@ function emit(e: BlockEmitter, i: Insn, k: number): void {
       c.get(O).op(Op.i32WrapI64);
       e.reg(rs2);
       c.mem(s.op);
-      // Code on the page may be this block's own next instructions: leave it.
+      // Code on the page may be this block's own next instructions: leave it, and the run
+      // loop drops the page's code if the store landed where code was decoded.
       e.pageByte(e.t.markAt);
       c.if();
       c.get(HART)
         .get(O)
-        .i64(12)
-        .op(Op.i64Shru, Op.i32WrapI64)
+        .op(Op.i32WrapI64)
         .mem(Mem.i32Store, EXIT_AT + 4);
       e.exitKind(-2, next, done);
       c.end();
