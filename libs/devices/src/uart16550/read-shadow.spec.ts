@@ -23,8 +23,23 @@ describe('UART read shadow rules', () => {
     expect(shadowableRegisters(idle)).toBe(LATCHES | RBR | LSR | MSR);
   });
 
-  it('keeps RBR and LSR out while the receive FIFO holds bytes (a read pops one, DR would fall)', () => {
-    expect(shadowableRegisters({ ...idle, rxEmpty: false })).toBe(LATCHES | MSR);
+  it('keeps RBR out while the receive FIFO holds bytes (a read pops one, DR would fall); LSR, which shows DR, stays', () => {
+    expect(shadowableRegisters({ ...idle, rxEmpty: false })).toBe(LATCHES | LSR | MSR);
+  });
+
+  it('a typed line: LSR shows DR from each grant while bytes wait, each RBR read (an exit) pops one', () => {
+    const u = new Uart16550();
+    u.receive(Uint8Array.from([0x61, 0x62]));
+    for (const byte of [0x61, 0x62]) {
+      const s = uartReadShadow(u);
+      expect(s.mask & (RBR | LSR)).toBe(LSR);
+      expect(s.values[R.REG.LSR]! & R.LSR_DR).toBe(R.LSR_DR);
+      const r = u.read(off(R.REG.RBR_THR_DLL), 1);
+      expect(r.ok && r.value).toBe(byte);
+    }
+    const s = uartReadShadow(u);
+    expect(s.mask & (RBR | LSR)).toBe(RBR | LSR);
+    expect(s.values[R.REG.LSR]! & R.LSR_DR).toBe(0);
   });
 
   it('keeps LSR out while it holds an error bit (cleared by the read)', () => {

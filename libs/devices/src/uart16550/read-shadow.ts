@@ -21,10 +21,13 @@
 //   table 4; QEMU clears thr_ipending), and it changes with every THR write, posted ones too.
 // - LCR, MCR, SCR (offsets 3, 4, 7): always. Plain latches, written only by exits.
 // - LSR (offset 5): only with no error bit (OE, PE, FE, BI are cleared by the read, and so
-//   is the line-status interrupt), with the receive FIFO empty (DR is 0: nothing but input,
-//   which is revoked for, can change it) and not in loopback (a posted THR write would set
-//   DR). THRE and TEMT are always set here: transmit is instant, as in QEMU, so posted THR
-//   writes leave LSR as it was.
+//   is the line-status interrupt) and not in loopback (a posted THR write would set DR).
+//   DR may be set: reading LSR leaves the FIFO alone, and what clears DR is an RBR read, an
+//   exit (which drops the grant; its reply grants the new state), or an FCR write, an exit
+//   too; input, which sets DR or OE, is revoked for. A driver reading a typed line polls LSR
+//   then reads RBR for each byte: only the RBR read exits (before, all of them did, ~4 exits
+//   a byte for U-Boot). THRE and TEMT are always set here: transmit is instant, as in QEMU,
+//   so posted THR writes leave LSR as it was.
 // - MSR (offset 6): only with no delta bit (DCTS, DDSR, TERI, DDCD are cleared by the read)
 //   and not in loopback (there it follows MCR; kept out as the other loopback cases).
 // DLAB (LCR bit 7) changes what offsets 0 and 1 are: the mask is for the DLAB of now, and
@@ -41,7 +44,7 @@ const bit = (offset: number): number => 1 << offset;
 export function shadowableRegisters(s: UartReadState): ShadowMask {
   let mask = bit(REG.LCR) | bit(REG.MCR) | bit(REG.SCR) | bit(REG.IER_DLM);
   if (!s.dlab && s.rxEmpty && !s.loopback) mask |= bit(REG.RBR_THR_DLL);
-  if (!s.lsrErrors && s.rxEmpty && !s.loopback) mask |= bit(REG.LSR);
+  if (!s.lsrErrors && !s.loopback) mask |= bit(REG.LSR);
   if (!s.msrDeltas && !s.loopback) mask |= bit(REG.MSR);
   return mask;
 }
