@@ -35,7 +35,8 @@
 //
 // tftp and load are MiB/s by wall time (command typed to the next prompt seen here, the
 // console's round trip included: NATS for Splitvisor, a pipe for QEMU), U-Boot's own
-// figure beside each run. A run's ratio is how many times worse Splitvisor is than QEMU
+// figure beside each run; beside md, tftp and load, the exits Splitvisor's vCPU took from the
+// command typed to the prompt, by reason (GetVmStats; typing and echo included). A run's ratio is how many times worse Splitvisor is than QEMU
 // (time over time, or rate over rate; for idle, CPU over CPU); a figure's ratio is the median
 // of its runs' ratios. Prints each run as it ends, then each figure's medians, its target
 // and whether it is met, with the load average at the figure's start and end, then the
@@ -103,7 +104,22 @@ function transfer(r, size, what) {
   const t = parseTransfer(r.text);
   if (t?.bytes !== size) throw new Error(`${what}: expected ${size} bytes, U-Boot said:\n${r.text.slice(-600)}`);
   const own = t.ms !== undefined ? `U-Boot: ${t.ms} ms${t.rate ? ` (${t.rate})` : ''}` : `U-Boot: ${t.rate ?? 'no rate line'}`;
-  return { value: size / (r.ms / 1000), note: `${seconds(r.ms / 1000)} wall; ${own}` };
+  return { value: size / (r.ms / 1000), note: `${seconds(r.ms / 1000)} wall; ${own}${r.exits}` };
+}
+
+/** Types `cmd` (its echo is part of what it costs) and waits for the prompt: the console's
+ *  answer, and on Splitvisor the exits it took, by reason (the counters' account of where
+ *  the time went; empty for QEMU). */
+async function counted(s, cmd) {
+  const before = await s.guestCounters?.();
+  const r = await s.console.command(cmd, TIMEOUT_MS);
+  const after = await s.guestCounters?.();
+  if (!before || !after) return { ...r, exits: '' };
+  const d = (k) => (after.exits[k] ?? 0) - (before.exits[k] ?? 0);
+  const reasons = Object.keys(after.exits)
+    .filter((k) => d(k) > 0)
+    .sort((a, b) => d(b) - d(a));
+  return { ...r, exits: `; exits: ${reasons.map((k) => `${k} ${d(k)}`).join(', ') || 'none'}` };
 }
 
 const FIGURES = [
@@ -122,10 +138,10 @@ const FIGURES = [
     ratio: worseIfLower,
     target: { text: '<= x5', of: 'ratio', met: (x) => x <= 5 },
     measure: async (s) => {
-      const r = await s.console.command(`md.b \${loadaddr} ${(MD_KIB * 1024).toString(16)}`, TIMEOUT_MS);
+      const r = await counted(s, `md.b \${loadaddr} ${(MD_KIB * 1024).toString(16)}`);
       const bad = mdDumpFault(r.text, MD_KIB * 1024);
       if (bad) throw new Error(`md.b: ${bad}`);
-      return { value: r.bytes / (r.ms / 1000), note: `${r.bytes} B in ${seconds(r.ms / 1000)}` };
+      return { value: r.bytes / (r.ms / 1000), note: `${r.bytes} B in ${seconds(r.ms / 1000)}${r.exits}` };
     },
   },
   {
@@ -135,7 +151,7 @@ const FIGURES = [
     fmt: rate,
     ratio: worseIfLower,
     target: { text: '>= 5 MiB/s', of: 'sv', met: (x) => x >= 5 * MiB },
-    measure: async (s) => transfer(await s.console.command('tftpboot ${loadaddr} io-net.bin', TIMEOUT_MS), TFTP_MIB * MiB, 'tftpboot'),
+    measure: async (s) => transfer(await counted(s, 'tftpboot ${loadaddr} io-net.bin'), TFTP_MIB * MiB, 'tftpboot'),
   },
   {
     key: 'load',
@@ -144,7 +160,7 @@ const FIGURES = [
     fmt: rate,
     ratio: worseIfLower,
     target: { text: '>= 100 MiB/s', of: 'sv', met: (x) => x >= 100 * MiB },
-    measure: async (s) => transfer(await s.console.command('load virtio 0 ${loadaddr} io-blk.bin', TIMEOUT_MS), LOAD_MIB * MiB, 'load'),
+    measure: async (s) => transfer(await counted(s, 'load virtio 0 ${loadaddr} io-blk.bin'), LOAD_MIB * MiB, 'load'),
   },
   {
     key: 'idle',
