@@ -60,7 +60,9 @@ describe('UartShadowGrants (io-backend)', () => {
     await done;
     expect(uart.rxPending).toBe(1);
     const after = g.grant()!;
-    expect(after.valid! & (LSR | RBR)).toBe(0); // bytes waiting: a read of RBR pops one
+    // Bytes waiting: RBR stays out (a read pops one); LSR is granted, showing DR.
+    expect(after.valid! & (LSR | RBR)).toBe(LSR);
+    expect(after.values![5]! & 0x01).toBe(0x01);
     expect(after.epoch).toBe(asked[0]);
   });
 
