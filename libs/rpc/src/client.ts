@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { RpcError } from './errors.js';
 import { channelTo, currentTls, type TlsMaterial } from './tls.js';
 import { faultInterceptor } from './fault-interceptor.js';
+import { CLIENT_FLOW_CONTROL } from './flow-control.js';
 
 export const DEFAULT_DEADLINE_MS = 5000;
 
@@ -63,6 +64,7 @@ export class RpcClient<C extends grpc.Client> {
       // The fault plane applies to a client that names its server (every service's do).
       interceptors: [...(opts.interceptors ?? []), ...(opts.server ? [faultInterceptor(opts.server)] : [])],
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      ...CLIENT_FLOW_CONTROL,
     });
   }
 

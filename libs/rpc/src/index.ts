@@ -1,6 +1,7 @@
 export { RpcServer, unary, loggingInterceptor, type RpcServerOptions } from './server.js';
 export { RpcClient, deadlineIn, DEFAULT_DEADLINE_MS, type CallOptions, type RpcClientOptions, type UnaryMethod } from './client.js';
 export { faultInterceptor } from './fault-interceptor.js';
+export { FLOW_CONTROL_WINDOW } from './flow-control.js';
 export { HealthService, type ServingStatus } from './health.js';
 export { checkHealth, waitForServing } from './health-client.js';
 export {

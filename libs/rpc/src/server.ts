@@ -6,6 +6,7 @@ import type { Logger } from '@splitvisor/log';
 import { HealthService } from './health.js';
 import { toRpcError } from './errors.js';
 import { defaultServerCredentials } from './tls.js';
+import { widenServerWindowAfterBind, widenServerWindowBeforeBind } from './flow-control.js';
 
 export interface RpcServerOptions {
   /** The service name announced in health (e.g. "splitvisor.io.v1.IoBackend"). */
@@ -48,6 +49,8 @@ export class RpcServer {
   readonly health = new HealthService();
   readonly server: grpc.Server;
   private boundPort = 0;
+  /** The HTTP/2 flow-control window is FLOW_CONTROL_WINDOW (flow-control.ts), not 64 KiB. */
+  private wideWindow: boolean;
 
   constructor(private readonly opts: RpcServerOptions) {
     this.server = new grpc.Server({
@@ -55,6 +58,7 @@ export class RpcServer {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     });
     this.health.addTo(this.server);
+    this.wideWindow = widenServerWindowBeforeBind(this.server);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -74,6 +78,9 @@ export class RpcServer {
         else resolve(port);
       }),
     );
+    this.wideWindow &&= widenServerWindowAfterBind(this.server);
+    if (!this.wideWindow)
+      this.opts.log.warn({ service: this.opts.name }, 'grpc-js internals changed: this server keeps HTTP/2 64 KiB flow-control windows (slower bulk calls)');
     this.health.set('', 'SERVING');
     this.health.set(this.opts.name, 'SERVING');
     return this.boundPort;
