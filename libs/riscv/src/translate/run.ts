@@ -16,7 +16,7 @@ import { div, divu, divuw, divw, mulh, mulhsu, mulhu, mulhu32, rem, remu, remuw,
 import type { HartState } from '../state.js';
 import { compileBlock, scanBlock, SLOW_WORDS, SlowKind, type BlockSource } from './compile.js';
 import type { BlockFn, TranslationCache } from './cache.js';
-import { CODE_STORE, compileWasmBlock, HELPER_IMPORTS, helperModule, wasmModule, type WasmTarget } from './wasm/compile.js';
+import { compileWasmBlock, HELPER_IMPORTS, helperModule, wasmModule, type WasmTarget } from './wasm/compile.js';
 import { HOST_EXIT } from './wasm/dispatch.js';
 import { hostChain } from './host-step.js';
 import { Op } from '../ops.js';
@@ -187,11 +187,7 @@ function compilePending(s: HartState, tc: TranslationCache): void {
   const target: WasmTarget = { ramBase: ram.base, ramSize: ram.size, stateAt: lay.stateAt, markAt: lay.markAt, memPages: lay.bytes / 65536 };
   const blocks = batch.map((p) => compileWasmBlock(p.insns, target, p.vm));
   const bytes = wasmModule(blocks, target.memPages);
-  tc.wasmHelpers ??= {
-    ...new Wasm.Instance(new Wasm.Module(helperModule(target.memPages)), { env: { mem: ram.memory } }).exports,
-    [CODE_STORE]: (off: number): number => (ram.code.stored(off >>> 0, 1) ? 1 : 0),
-  };
-  const helpers = tc.wasmHelpers;
+  const helpers = (tc.wasmHelpers ??= new Wasm.Instance(new Wasm.Module(helperModule(target.memPages)), { env: { mem: ram.memory } }).exports);
   const exports = new Wasm.Instance(new Wasm.Module(bytes), { env: { mem: ram.memory }, [HELPER_IMPORTS]: helpers }).exports;
   const ms = (performance.now() - t0) / batch.length;
   const share = Math.floor(bytes.length / batch.length);
@@ -284,8 +280,12 @@ const RUN_BY_DISPATCHER: BlockFn = () => {
 function finishWasmExit(s: HartState, pc: number, kind: number, ret: number, slow: Int32Array): number {
   if (kind >= 0) return slowExit(s, pc, slow, kind, ret);
   s.pc = s.exitNpc[0]!;
-  // -2: a store dropped its page's code (CODE_STORE, from inside the block).
-  if (kind === -2) return -ret;
+  if (kind === -2) {
+    // The store is done and aligned (the fast path's condition), so one byte names its
+    // chunk: the page's code goes if the store hit code.
+    s.ram.code.stored(s.exitWords[1]! >>> 0, 1);
+    return -ret;
+  }
   // -3: a jump beyond 2^53 retired; fetching its target is a step that faults.
   jumpToPair(s, s.exitWords[2]!, s.exitWords[3]!);
   return -(ret + 1);

@@ -17,7 +17,7 @@
 // `hart` is the byte offset of the hart's area, so one module serves every hart sharing
 // the code cache, and rTlb, wTlb those of the TLB tables for loads and stores. It returns
 // the instructions attempted and leaves in the exit words (EXIT_AT) how it left: -1
-// straight (next pc beside), -2 a store that dropped its page's code (CODE_STORE), -3 a
+// straight (next pc beside), -2 a store into a page with code (its RAM offset beside), -3 a
 // jump beyond 2^53 (the target beside), k >= 0 slow path k. run.ts's wrapper finishes the
 // exit as compile.ts's epilogue does.
 
@@ -387,17 +387,15 @@ function emit(e: BlockEmitter, i: Insn, k: number): void {
       c.get(O).op(Op.i32WrapI64);
       e.reg(rs2);
       c.mem(s.op);
-      // A page with code: the host's DecodeCache.stored (CODE_STORE) drops the page's code
-      // if the store landed where code was decoded, and then the block leaves (that code
-      // may be its own next instructions); a store beside the code goes straight on.
+      // Code on the page may be this block's own next instructions: leave it, and the run
+      // loop drops the page's code if the store landed where code was decoded.
       e.pageByte(e.t.markAt);
       c.if();
-      c.get(O).op(Op.i32WrapI64);
-      c.op(0x10); // call
-      c.bytes.push(CODE_STORE_FUNC);
-      c.if();
+      c.get(HART)
+        .get(O)
+        .op(Op.i32WrapI64)
+        .mem(Mem.i32Store, EXIT_AT + 4);
       e.exitKind(-2, next, done);
-      c.end();
       c.end();
       c.else();
       e.slowPath(done, SlowKind.Store, i, s.size, rs2);
@@ -489,15 +487,7 @@ function emit(e: BlockEmitter, i: Insn, k: number): void {
 }
 
 const HELPER_TYPE: FuncType = { params: [I64, I64], result: I64 };
-/** The host function a block calls after a store into a page with code: (RAM offset of the
- *  store, an aligned one) -> 1 when the page's code was dropped, else 0. Imported beside
- *  the helpers from HELPER_IMPORTS, after them. */
-export const CODE_STORE = 'codeStore';
-const CODE_STORE_FUNC = HELPERS.length;
-const HELPER_IMPORTS_LIST = [
-  ...HELPERS.map((name) => ({ module: HELPER_IMPORTS, name, type: HELPER_TYPE })),
-  { module: HELPER_IMPORTS, name: CODE_STORE, type: { params: [I32], result: I32 } },
-];
+const HELPER_IMPORTS_LIST = HELPERS.map((name) => ({ module: HELPER_IMPORTS, name, type: HELPER_TYPE }));
 
 let helperDefs: FuncDef[] | null = null;
 function helperFuncs(): FuncDef[] {
