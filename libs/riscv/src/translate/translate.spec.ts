@@ -336,7 +336,7 @@ describe('translate engine: the code cache', () => {
   });
 
   it('a store to the page of the code but not near it keeps the compiled blocks', () => {
-    // 64 bytes on (the next chunk) and at the page's far end: no instruction decoded
+    // 64 bytes on (the next chunk) and 2040 on (half a page): no instruction decoded
     // there, so nothing is dropped and the block is compiled once.
     for (const at of [64, 2040]) {
       const [a, ...bs] = all(storeLoop(at), { regs: { [R.s1]: 30 } });
