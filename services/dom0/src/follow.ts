@@ -29,12 +29,21 @@ export class LifecycleFollower {
   /** Starts following; resolves once everything stored before now has been received. */
   async start(catchUpMs = 10_000): Promise<{ replayedFrom: number; upTo: number }> {
     const entry = await this.kv.get(HANDLED_KEY);
-    const saved = entry && entry.operation === 'PUT' ? Number(entry.string()) || 0 : 0;
     const jsm = await jetstreamManager(this.bus.nc);
     const last = (await jsm.streams.info(streams.lifecycle.name)).state.last_seq;
-    // The first dom0 ever has nothing to catch up on.
-    this.handledUpTo = this.saved = saved > 0 ? saved : last;
-    if (saved === 0) await this.kv.put(HANDLED_KEY, String(last));
+    // No record: the first dom0 ever, with nothing to catch up on. A record of 0 is a dom0
+    // that started on an empty stream and died before it handled an event: everything
+    // since is what it missed (read as "no record", a guest's poweroff while the second
+    // dom0 was starting was skipped, and the VM marked failed).
+    const recorded = entry && entry.operation === 'PUT' ? entry.string() : undefined;
+    let saved = recorded !== undefined && /^\d{1,15}$/.test(recorded) ? Number(recorded) : -1;
+    if (recorded !== undefined && saved < 0) {
+      this.log.warn({ key: HANDLED_KEY, value: recorded }, 'how far lifecycle events were handled is not a sequence number; following from the newest');
+      saved = -1;
+    }
+    this.handledUpTo = this.saved = saved >= 0 ? saved : last;
+    if (saved < 0) await this.kv.put(HANDLED_KEY, String(last));
+    const from = this.handledUpTo;
     let received = this.handledUpTo;
     let caughtUp!: () => void;
     const reached = new Promise<void>((r) => (caughtUp = r));
@@ -59,7 +68,7 @@ export class LifecycleFollower {
     await reached;
     clearTimeout(timer);
     if (received < last) this.log.warn({ received, last }, 'lifecycle catch-up incomplete; going on');
-    return { replayedFrom: saved, upTo: last };
+    return { replayedFrom: from, upTo: last };
   }
 
   private advance(): void {

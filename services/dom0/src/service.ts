@@ -114,7 +114,7 @@ export const dom0Service: ServiceDefinition<Dom0Config> = {
     // Events missed while dom0 was down first, then each VM checked against the data plane.
     const follower = new LifecycleFollower(bus, kv, (ev, subject) => ctl.onLifecycle(ev, subject), log);
     const caught = await follower.start();
-    if (caught.replayedFrom > 0 && caught.upTo > caught.replayedFrom) log.info(caught, 'caught up on lifecycle events missed while down');
+    if (caught.upTo > caught.replayedFrom) log.info(caught, 'caught up on lifecycle events missed while down');
     for (const r of restored) void ctl.reconcile(r.name);
     nodeWatch.start();
     // The fault plane's link faults: the table, handed to every service over NATS.
