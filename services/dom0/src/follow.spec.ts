@@ -56,7 +56,10 @@ describe('LifecycleFollower: where a starting dom0 takes up the lifecycle stream
     const first = follower();
     expect(await first.f.start()).toEqual({ replayedFrom: 0, upTo: 0 });
     expect((await kv.get(HANDLED_KEY))?.string()).toBe('0');
-    // Killed: no stop(), nothing handled. A guest powers off while no dom0 is up.
+    // Killed before it handled anything: it reads no more, and its record stays 0 (stop()
+    // saves only what was handled). A guest powers off while no dom0 is up.
+    await first.f.stop();
+    expect((await kv.get(HANDLED_KEY))?.string()).toBe('0');
     await poweroff('late');
     const second = follower();
     const caught = await second.f.start();

@@ -36,10 +36,9 @@ export class LifecycleFollower {
     // since is what it missed (read as "no record", a guest's poweroff while the second
     // dom0 was starting was skipped, and the VM marked failed).
     const recorded = entry && entry.operation === 'PUT' ? entry.string() : undefined;
-    let saved = recorded !== undefined && /^\d{1,15}$/.test(recorded) ? Number(recorded) : -1;
+    const saved = recorded !== undefined && /^\d{1,15}$/.test(recorded) ? Number(recorded) : -1;
     if (recorded !== undefined && saved < 0) {
       this.log.warn({ key: HANDLED_KEY, value: recorded }, 'how far lifecycle events were handled is not a sequence number; following from the newest');
-      saved = -1;
     }
     this.handledUpTo = this.saved = saved >= 0 ? saved : last;
     if (saved < 0) await this.kv.put(HANDLED_KEY, String(last));
