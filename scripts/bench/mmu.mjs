@@ -13,7 +13,7 @@ import { Lab, REPO_ROOT } from '@splitvisor/lab';
 import { protos } from '@splitvisor/proto';
 import { RpcClient, deadlineIn } from '@splitvisor/rpc';
 import { summarize } from '@splitvisor/platform';
-import { loadAverage } from './stats.mjs';
+import { loadAverage, median } from './stats.mjs';
 import { connect } from '@nats-io/transport-node';
 import * as grpc from '@grpc/grpc-js';
 import { readFile } from 'node:fs/promises';
@@ -132,10 +132,9 @@ try {
     mem.close();
     await mmu.call('ReleaseVm', { vmId: 'dma' });
     const rate = (ms) => ((DMA_MIB * 1000) / ms).toFixed(0);
-    const mid = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     console.log(`\nbulk DMA of ${DMA_MIB} MiB over io-backend's DMA stream, ${DMA_PASSES} passes (median; the first pass, cold, beside it)`);
-    console.log(`  write, ${DMA_CHUNK / 1024} KiB a call, ${DMA_IN_FLIGHT} in flight: ${rate(mid(writes))} MiB/s (first pass ${rate(writes[0])} MiB/s)`);
-    console.log(`  read, 1 MiB a call, one at a time: ${rate(mid(reads))} MiB/s (first pass ${rate(reads[0])} MiB/s)`);
+    console.log(`  write, ${DMA_CHUNK / 1024} KiB a call, ${DMA_IN_FLIGHT} in flight: ${rate(median(writes))} MiB/s (first pass ${rate(writes[0])} MiB/s)`);
+    console.log(`  read, 1 MiB a call, one at a time: ${rate(median(reads))} MiB/s (first pass ${rate(reads[0])} MiB/s)`);
   }
 
   // --- first touch --------------------------------------------------------------------
