@@ -1,5 +1,5 @@
 // virtio-blk against real temp files (STYLE.md 4: backends are real in tests).
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -37,19 +37,21 @@ function header(type: number, sector: number | bigint): Uint8Array {
   return h;
 }
 
-/** An image whose sector i is filled with byte i+1. */
-async function image(sectors: number, extra = 0): Promise<string> {
+/** An image whose sector i is filled with byte i+1; `numbered`: its first 4 bytes are i
+ *  (little-endian), so no two sectors are alike. */
+async function image(sectors: number, extra = 0, numbered = false): Promise<string> {
   const path = join(dir, 'disk.img');
   const data = new Uint8Array(sectors * 512 + extra);
   for (let i = 0; i < sectors; i++) data.fill(i + 1, i * 512, (i + 1) * 512);
+  if (numbered) for (let i = 0; i < sectors; i++) new DataView(data.buffer).setUint32(i * 512, i, true);
   await writeFile(path, data);
   return path;
 }
 
-async function bringUp(path: string, opts: { readOnly?: boolean; serial?: string; ramSize?: number } = {}) {
+async function bringUp(path: string, opts: { readOnly?: boolean; serial?: string; ramSize?: number; lateWrites?: boolean } = {}) {
   const blk = await VirtioBlk.open(path, opts);
   opened.push(blk);
-  const r = rig({ device: blk, ...(opts.ramSize !== undefined && { ramSize: opts.ramSize }) });
+  const r = rig({ device: blk, ...(opts.ramSize !== undefined && { ramSize: opts.ramSize }), ...(opts.lateWrites && { lateWrites: true }) });
   r.driver.init({ queueSizes: [16] });
   /** Posts one request; returns its status byte, the used length and the data read. */
   const request = async (bufs: { readable: Uint8Array[]; writable: number[] }) => {
@@ -58,7 +60,9 @@ async function bringUp(path: string, opts: { readOnly?: boolean; serial?: string
     const [used] = await r.driver.waitUsed(0, 1);
     const last = posted.writable.at(-1);
     const status = last ? r.driver.peek(last.addr + last.len - 1, 1)[0] : undefined;
-    const data = posted.writable.length > 0 ? r.driver.peek(posted.writable[0]!.addr, posted.writable[0]!.len) : new Uint8Array();
+    // The data: every writable descriptor but the status byte's (the first alone if that is all).
+    const parts = posted.writable.length > 1 ? posted.writable.slice(0, -1) : posted.writable;
+    const data = Buffer.concat(parts.map((w) => r.driver.peek(w.addr, w.len)));
     return { used, status, data };
   };
   return { ...r, blk, request };
@@ -87,15 +91,37 @@ describe('virtio-blk', () => {
     expect(blk.stats()).toMatchObject({ reads: 1, bytesRead: 1024, errors: 0 });
   });
 
-  it('T_IN of more than a few 256 KiB chunks (written several at a time) puts every sector where the chain says', async () => {
-    const sectors = 2600; // 1.27 MiB: six chunks
-    const { request, blk } = await bringUp(await image(sectors), { ramSize: 4 << 20 });
-    const { used, status, data } = await request({ readable: [header(VIRTIO_BLK_T_IN, 0)], writable: [sectors * 512, 1] });
+  it('T_IN of more chunks than the device has buffers (read ahead, written several at a time) puts every sector where the chain says', async () => {
+    const sectors = 13_001; // 6.35 MiB: seven 1 MiB chunks, five buffers
+    // Guest memory that takes each write's bytes a tick late: a buffer reused too soon shows.
+    const { request, blk } = await bringUp(await image(sectors, 0, true), { ramSize: 16 << 20, lateWrites: true });
+    // Two data descriptors, the first ending inside a chunk.
+    const { used, status, data } = await request({ readable: [header(VIRTIO_BLK_T_IN, 0)], writable: [5_001 * 512, 8_000 * 512, 1] });
     expect(status).toBe(VIRTIO_BLK_S_OK);
     expect(used!.len).toBe(sectors * 512 + 1);
-    const wrong = Array.from({ length: sectors }, (_, i) => i).filter((i) => !data.subarray(i * 512, (i + 1) * 512).every((b) => b === ((i + 1) & 0xff)));
+    const sectorOk = (i: number) => {
+      const sector = data.subarray(i * 512, (i + 1) * 512);
+      return new DataView(sector.buffer, sector.byteOffset).getUint32(0, true) === i && sector.subarray(4).every((b) => b === ((i + 1) & 0xff));
+    };
+    const wrong = Array.from({ length: sectors }, (_, i) => i).filter((i) => !sectorOk(i));
     expect(wrong).toEqual([]);
     expect(blk.stats()).toMatchObject({ reads: 1, bytesRead: sectors * 512, errors: 0 });
+  });
+
+  it('T_IN over an image that shrank under it fails only that request (IOERR), whichever chunk the short read is', async () => {
+    // Read ahead: the read that comes up short may fail while writes are still in flight.
+    const sectors = 13_001;
+    const path = await image(sectors, 0, true);
+    const { request, blk } = await bringUp(path, { ramSize: 16 << 20, lateWrites: true });
+    await truncate(path, (5 << 20) + 512 * 3);
+    const { status, used } = await request({ readable: [header(VIRTIO_BLK_T_IN, 0)], writable: [sectors * 512, 1] });
+    expect(status).toBe(VIRTIO_BLK_S_IOERR);
+    expect(used!.len).toBe(1);
+    expect(blk.stats()).toMatchObject({ reads: 0, errors: 1 });
+    // The device goes on: a read within what is left.
+    const r = await request({ readable: [header(VIRTIO_BLK_T_IN, 2)], writable: [512, 1] });
+    expect(r.status).toBe(VIRTIO_BLK_S_OK);
+    expect(new DataView(r.data.buffer, r.data.byteOffset).getUint32(0, true)).toBe(2);
   });
 
   it('T_OUT writes the file (seen by reading the file back) and then T_IN reads it', async () => {
