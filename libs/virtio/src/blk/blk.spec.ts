@@ -57,7 +57,8 @@ async function bringUp(path: string, opts: { readOnly?: boolean; serial?: string
   const request = async (bufs: { readable: Uint8Array[]; writable: number[] }) => {
     const posted = r.driver.add(0, bufs);
     r.driver.notify(0);
-    const [used] = await r.driver.waitUsed(0, 1);
+    // Turns of the event loop: enough for a request whose writes land 20 ms late (lateWrites).
+    const [used] = await r.driver.waitUsed(0, 1, 5_000_000);
     const last = posted.writable.at(-1);
     const status = last ? r.driver.peek(last.addr + last.len - 1, 1)[0] : undefined;
     // The data: every writable descriptor but the status byte's (the first alone if that is all).
