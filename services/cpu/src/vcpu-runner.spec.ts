@@ -196,6 +196,43 @@ describe('VcpuRunner', () => {
     expect(seen.filter((l) => l.includes('0x10000000='))).toEqual(['posted write 0x10000000=1']);
   });
 
+  it('sleeps through a spin on RAM after a doorbell (ram-spin.ts) until what ends it comes: here its timer', () => {
+    // Ring a virtio doorbell, then wait for a word of RAM that nothing will write, as
+    // U-Boot waits for a used ring; a timer interrupt 30 ms on powers off. Found spinning,
+    // the vCPU sleeps to the deadline instead of running the loop for 30 ms. Without the
+    // doorbell nothing is probed, and it spins.
+    const run = (doorbell: boolean) => {
+      const { runner, seen, exits } = setup(
+        [
+          ...[encode.auipc(Reg.a0, 0), encode.addi(Reg.a0, Reg.a0, 0x400)], // the word: 0
+          ...[encode.auipc(Reg.t0, 0), encode.addi(Reg.t0, Reg.t0, 4 * 19 - 8), encode.csrw(0x305, Reg.t0)], // mtvec: word 19
+          ...[encode.lui(Reg.t1, 0x200c), encode.addi(Reg.t1, Reg.t1, -8), encode.ld(Reg.t2, Reg.t1, 0)], // mtime
+          ...[encode.lui(Reg.t3, 0x49), encode.add(Reg.t2, Reg.t2, Reg.t3)], // + 299008 ticks, ~30 ms
+          ...[encode.lui(Reg.t1, MTIMECMP >>> 12), encode.sd(Reg.t2, Reg.t1, 0)],
+          ...[encode.addi(Reg.t1, Reg.zero, 0x80), encode.csrw(0x304, Reg.t1), encode.csrrsi(Reg.zero, 0x300, 8)], // MTIE, MIE
+          encode.lui(Reg.t0, 0x10001),
+          doorbell ? encode.sw(Reg.zero, Reg.t0, 0x50) : encode.nop(), // QueueNotify of slot 0
+          ...[encode.lw(Reg.t1, Reg.a0, 0), encode.beq(Reg.t1, Reg.zero, -4)],
+          ...poweroff, // word 19: the timer's handler
+          ...spin,
+        ],
+        devices,
+        { clock: 'host' },
+      );
+      expect(runner.run()).toMatchObject({ cause: 'poweroff' });
+      return { seen, exits: exits(), instret: runner.hart.stats.instret };
+    };
+    const slept = run(true);
+    expect(slept.seen).toContain('posted doorbell 0x10001050=0');
+    expect(slept.exits['poll-idle']).toBeGreaterThanOrEqual(1);
+    // A batch (10,000 instructions at most here) before the probe, the probe's pass of the
+    // loop, and after each wake (the cap, the deadline) one more of each: not 30 ms of loop.
+    expect(slept.instret).toBeLessThan(100_000);
+    const spun = run(false);
+    expect(spun.exits['poll-idle']).toBe(0);
+    expect(spun.instret).toBeGreaterThan(slept.instret);
+  });
+
   it('feeds IRQ line levels set by the host into its PLIC', () => {
     const { host, runner, seen } = setup(
       [

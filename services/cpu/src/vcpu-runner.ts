@@ -35,6 +35,7 @@ import { HwMonitor, type MonitorHost } from './monitor/hw-monitor.js';
 import { PvMonitor } from './monitor/pv-monitor.js';
 import { TrapMonitor } from './monitor/trap-monitor.js';
 import { PollDetector } from './poll-idle.js';
+import { RamSpinProbe, CAP_MS as RAM_SPIN_CAP_MS } from './ram-spin.js';
 
 const PAGE = 4096;
 /** Pages fetched per miss: the run amortizes one round trip over several pages. */
@@ -90,6 +91,12 @@ export class VcpuRunner {
   private readonly polls: PollDetector | undefined;
   /** The batch ended on a spin loop: idle before the next. */
   private pollIdleDue = false;
+  /** Spin loops on RAM while a device works (ram-spin.ts); undefined where polls is. */
+  private readonly ramSpins: RamSpinProbe | undefined;
+  /** Exits and posted writes so far: whether a batch or a probe left the vCPU. */
+  private sideEffects = 0;
+  private readonly countSideEffects = (): number => this.sideEffects;
+  private readonly countClockReads = (): number => this.hart.timeReads + this.clintReads;
   /** The register the loop spins on, and whether its grant still stands (no revoke yet). */
   private pollPa = 0;
   private pollSize: 1 | 2 | 4 | 8 = 1;
@@ -116,6 +123,7 @@ export class VcpuRunner {
     // never leave this thread.
     this.icount = init.clock === 'icount' ? new IcountClock() : undefined;
     this.polls = this.icount || init.mode === 'trap' || init.mode === 'pv' ? undefined : new PollDetector();
+    this.ramSpins = this.polls && new RamSpinProbe(REGISTER_SNAPSHOT_WORDS);
     this.clint = new Clint({
       harts: 1,
       clock: this.icount ? this.icount.now : hostClock(),
@@ -198,7 +206,8 @@ export class VcpuRunner {
       }
       const t0 = performance.now();
       const before = this.hart.stats.instret;
-      const e = this.hart.run(this.cache.budget(this.budget)); // short while recalls come: see WorkerPageCache.budget
+      const fx = this.sideEffects;
+      let e = this.hart.run(this.cache.budget(this.budget)); // short while recalls come: see WorkerPageCache.budget
       const now = performance.now();
       this.icount?.advance(this.hart.stats.instret - before);
       this.clint.tick();
@@ -212,6 +221,14 @@ export class VcpuRunner {
       // Whatever the guest posted goes out at the end of a batch at the latest, before it
       // sleeps in WFI, and before it parks or stops (the host also delivers then).
       this.askDelivery();
+      if (e.kind === 'budget' && this.sideEffects === fx && this.ramSpins?.due()) {
+        const p = this.ramSpins.probe(this.hart, this.countSideEffects, this.countClockReads);
+        if (p.kind === 'spin') {
+          this.ramSpinIdle();
+          continue;
+        }
+        if (p.kind === 'exit') e = p.exit;
+      }
       if (e.kind === 'monitor-trap') {
         this.monitor!.handleTrap();
         continue;
@@ -283,6 +300,15 @@ export class VcpuRunner {
     this.channel.recordLocalExit(Reason.PollIdle, performance.now() - t0);
   }
 
+  /** The guest spins on RAM while a device works (ram-spin.ts): idle as in WFI, but for at
+   *  most RAM_SPIN_CAP_MS; a recall of the page it reads (the device's answer), an interrupt,
+   *  a pause or a stop wakes it. Counted as a poll-idle: a spin loop the vCPU slept through. */
+  private ramSpinIdle(): void {
+    const t0 = performance.now();
+    this.idle(this.hart.timerDeadline(), RAM_SPIN_CAP_MS);
+    this.channel.recordLocalExit(Reason.PollIdle, performance.now() - t0);
+  }
+
   /** Idles until the CLINT's next deadline or `deadline` (time ticks, e.g. an Sstc or SBI
    *  timer), an IRQ line change or any other host request, or `capMs`; then feeds the PLIC. */
   private idle(deadline: number, capMs = IDLE_CAP_MS, stillIdle?: () => boolean): void {
@@ -308,6 +334,7 @@ export class VcpuRunner {
   private exit(req: WorkerRequest, reason: ReasonIndex): number {
     const ch = this.channel;
     const t0 = performance.now();
+    this.sideEffects++;
     ch.beginExit();
     this.link.postMessage(req);
     this.cache.waitReply();
@@ -443,7 +470,9 @@ export class VcpuRunner {
     const kind = postedKindOf(pa, size);
     if (kind === -1 || !ch.posted.post(kind, pa, size, lo, hi)) return false;
     ch.recordPosted(pa, kind);
+    this.sideEffects++;
     if (kind === PostedKind.Doorbell) {
+      this.ramSpins?.doorbell();
       // The device should hear it now; it stays behind the writes posted before it.
       this.askDelivery();
       return true;
