@@ -53,7 +53,7 @@ const NO = Object.freeze({ kind: 'no' as const });
 export class RamSpinProbe {
   private probesLeft = 0;
   private readonly snap: Int32Array;
-  /** Probes made and spins found (stats, tests). */
+  /** Probes made and spins found (tests; the exit table counts the sleeps as poll-idle). */
   readonly counts = { probes: 0, spins: 0 };
 
   constructor(snapshotWords: number) {

@@ -283,8 +283,9 @@ export class VirtioBlk implements VirtioDevice {
    *  meanwhile: a read does not wait for a write slot, nor a write for the next read (a
    *  read from the page cache still takes a trip through libuv's thread pool; timed by hand
    *  in io-backend, done in turn with the writes, the reads were 65-114 ms of a 16 MiB
-   *  request's 165-230 ms). The last chunk (a copy: scratch is reused) is left in `tail`. All are
-   *  written when this returns, so the completion that follows never overtakes its data. */
+   *  request's 165-230 ms). The last chunk (a copy: scratch is reused) is left in `tail`.
+   *  All are written when this returns, so the completion that follows never overtakes its
+   *  data. */
   private async fileToGuest(mem: GuestMemory, segs: Segment[], pos: number, tail: GuestWrite[]): Promise<void> {
     const total = segs.reduce((n, s) => n + s.len, 0);
     const chunks = Math.ceil(total / CHUNK);
